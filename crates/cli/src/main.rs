@@ -1,0 +1,185 @@
+//! `ferrohub`: the hub's command line. Parses arguments, loads and validates
+//! the configuration before touching anything, then runs the hub or a
+//! maintenance subcommand (`token`, `upgrade-db`, `generate-config`).
+
+mod args;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use args::{Args, Command};
+use ferrohub_config::Config;
+
+/// Exit status for configuration and usage errors (`EX_USAGE`).
+const EX_USAGE: u8 = 64;
+/// The configuration file read when `-f` is not given and it exists.
+const DEFAULT_CONFIG_FILE: &str = "ferrohub.toml";
+
+fn main() -> ExitCode {
+    let args = match Args::parse(std::env::args().skip(1)) {
+        Ok(args) => args,
+        Err(message) => return fail(EX_USAGE, &message),
+    };
+    if args.help {
+        print!("{}", args::HELP);
+        return ExitCode::SUCCESS;
+    }
+    if args.version {
+        println!(
+            "ferrohub {} (JupyterHub {})",
+            env!("CARGO_PKG_VERSION"),
+            ferrohub_core::JUPYTERHUB_VERSION
+        );
+        return ExitCode::SUCCESS;
+    }
+    if let Command::GenerateConfig = args.command {
+        return generate_config(&args);
+    }
+    let config = match load_config(&args) {
+        Ok(config) => config,
+        Err(message) => return fail(EX_USAGE, &message),
+    };
+    init_logging(&config, args.debug);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => return fail(1, &format!("cannot start the async runtime: {e}")),
+    };
+    let result = runtime.block_on(async {
+        match &args.command {
+            Command::Serve => serve(config).await,
+            Command::Token { username, note } => token(&config, username, note.as_deref()).await,
+            Command::UpgradeDb => upgrade_db(&config).await,
+            Command::GenerateConfig => Ok(()),
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => fail(1, &message),
+    }
+}
+
+fn fail(code: u8, message: &str) -> ExitCode {
+    eprintln!("ferrohub: {message}");
+    ExitCode::from(code)
+}
+
+fn load_config(args: &Args) -> Result<Config, String> {
+    let path = match &args.config_file {
+        Some(path) => Some(path.clone()),
+        None => Some(PathBuf::from(DEFAULT_CONFIG_FILE)).filter(|p| p.exists()),
+    };
+    let mut config =
+        ferrohub_config::load(path.as_deref(), &args.overrides).map_err(|e| e.to_string())?;
+    if args.upgrade_db {
+        config.jupyterhub.upgrade_db = true;
+    }
+    Ok(config)
+}
+
+fn init_logging(config: &Config, debug: bool) {
+    let level = if debug {
+        "debug"
+    } else {
+        config.jupyterhub.log_level.as_str()
+    };
+    let level = if level == "warning" { "warn" } else { level };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(format!("{level},sqlx=warn,hyper_util=info"))
+    });
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .init();
+}
+
+fn generate_config(args: &Args) -> ExitCode {
+    let path = args
+        .config_file
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG_FILE));
+    if path.exists() && !args.yes {
+        return fail(
+            1,
+            &format!("{} exists; pass -y to overwrite it", path.display()),
+        );
+    }
+    match std::fs::write(&path, ferrohub_config::generate_config()) {
+        Ok(()) => {
+            println!("Wrote default config file to {}", path.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(1, &format!("cannot write {}: {e}", path.display())),
+    }
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("received SIGTERM, shutting down"),
+        _ = int.recv() => tracing::info!("received SIGINT, shutting down"),
+    }
+}
+
+async fn serve(config: Config) -> Result<(), String> {
+    let hub = ferrohub_hub::Hub::start(config)
+        .await
+        .map_err(|e| e.to_string())?;
+    hub.serve(shutdown_signal())
+        .await
+        .map_err(|e| e.to_string())
+}
+
+async fn open_store(config: &Config) -> Result<ferrohub_store::Store, String> {
+    let store = ferrohub_store::Store::connect(&config.jupyterhub.db_url)
+        .await
+        .map_err(|e| e.to_string())?;
+    store.prepare().await.map_err(|e| e.to_string())?;
+    Ok(store)
+}
+
+async fn token(config: &Config, username: &str, note: Option<&str>) -> Result<(), String> {
+    let store = open_store(config).await?;
+    let name = ferrohub_core::names::normalize_username(username);
+    let user = store
+        .user_by_name(&name)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no such user: {name}"))?;
+    let token = ferrohub_core::token::new_token();
+    store
+        .create_token(&ferrohub_store::NewToken {
+            token: &token,
+            rounds: ferrohub_core::token::GENERATED_TOKEN_ROUNDS,
+            owner: ferrohub_store::TokenOwner::User(user.id),
+            client_id: "jupyterhub",
+            session_id: None,
+            scopes: &["inherit".to_owned()],
+            note: Some(note.unwrap_or("command-line generated")),
+            expires_at: None,
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    println!("{token}");
+    Ok(())
+}
+
+async fn upgrade_db(config: &Config) -> Result<(), String> {
+    let store = ferrohub_store::Store::connect(&config.jupyterhub.db_url)
+        .await
+        .map_err(|e| e.to_string())?;
+    let backup = store.upgrade().await.map_err(|e| e.to_string())?;
+    if let Some(path) = backup.as_deref().map(Path::display) {
+        println!("Backed up the database to {path}");
+    }
+    println!(
+        "Database schema is at version {}",
+        ferrohub_store::SCHEMA_VERSION
+    );
+    Ok(())
+}

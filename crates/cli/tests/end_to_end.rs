@@ -1,0 +1,181 @@
+//! A person logs in, gets their own JupyterLab from the hub, and runs code in
+//! a kernel, all through ferrohub-proxy; then the server is stopped.
+//! Real parts: the ferrohub binary, ferrohub-proxy, jupyterhub-singleuser 6.1.1.
+
+mod support;
+
+use reqwest::Method;
+use serde_json::Value;
+use support::browser::Browser;
+use support::{TestHub, eventually};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn login_spawn_lab_kernel_and_stop_through_the_proxy() {
+    let hub = TestHub::start(&[]);
+    let browser = Browser::new(&hub.public_url());
+
+    // Log in with the form and its XSRF token: a redirect and the hub cookies.
+    let login = browser.login("alice", "any password", None).await;
+    assert_eq!(login.status(), 302);
+    let set_cookies: Vec<String> = login
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect();
+    let login_cookie = set_cookies
+        .iter()
+        .find(|c| c.starts_with("jupyterhub-hub-login="))
+        .expect("login cookie");
+    assert!(
+        login_cookie.contains("HttpOnly") && login_cookie.contains("Path=/hub/"),
+        "{login_cookie}"
+    );
+    assert!(
+        set_cookies
+            .iter()
+            .any(|c| c.starts_with("jupyterhub-session-id=") && c.contains("HttpOnly"))
+    );
+
+    // Start the server through the REST API with the cookie and XSRF header.
+    let started = browser
+        .hub_api(Method::POST, "/users/alice/server")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        matches!(started.status().as_u16(), 201 | 202),
+        "start: {}",
+        started.status()
+    );
+    let model: Value = eventually(150, "alice's server to be ready", || async {
+        let model: Value = browser
+            .hub_api(Method::GET, "/users/alice")
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        (model["servers"][""]["ready"] == true).then_some(model)
+    })
+    .await;
+    assert_eq!(model["server"], "/user/alice/");
+    assert_eq!(model["servers"][""]["url"], "/user/alice/");
+    let routes = hub.routes().await;
+    assert_eq!(
+        routes["/user/alice"]["user"], "alice",
+        "route table: {routes}"
+    );
+    let pids = hub.server_pids("alice");
+    assert_eq!(pids.len(), 1, "one singleuser process for alice");
+
+    // The browser path: /user/alice/lab, through the OAuth redirects, to JupyterLab.
+    let lab = browser
+        .follow
+        .get(format!("{}/user/alice/lab", hub.public_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(lab.status(), 200);
+    assert_eq!(lab.url().path(), "/user/alice/lab");
+    let html = lab.text().await.unwrap();
+    assert!(
+        html.contains("jupyter-config-data"),
+        "not a JupyterLab page:\n{html:.500}"
+    );
+    assert!(
+        browser
+            .cookie("/user/alice/", "jupyterhub-user-alice")
+            .is_some(),
+        "the server's OAuth cookie is set"
+    );
+
+    // A kernel through the proxy, code over its websocket.
+    assert_eq!(browser.run_code("alice", "1+1").await, "2");
+
+    // Stop: route gone, process gone.
+    let stopped = browser
+        .hub_api(Method::DELETE, "/users/alice/server")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        matches!(stopped.status().as_u16(), 202 | 204),
+        "stop: {}",
+        stopped.status()
+    );
+    eventually(60, "alice's route to go", || async {
+        hub.routes()
+            .await
+            .get("/user/alice")
+            .is_none()
+            .then_some(())
+    })
+    .await;
+    eventually(60, "alice's server process to exit", || async {
+        hub.server_pids("alice").is_empty().then_some(())
+    })
+    .await;
+    let model: Value = browser
+        .hub_api(Method::GET, "/users/alice")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(model["server"], Value::Null);
+    assert_eq!(model["servers"], serde_json::json!({}));
+
+    // The stopped server's URL now gets the hub's "not running" answers.
+    let api = browser
+        .single
+        .get(format!("{}/user/alice/api/status", hub.public_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        api.status(),
+        302,
+        "the proxy sends unrouted paths to the hub, which redirects into /hub/"
+    );
+    let hub_side = browser
+        .single
+        .get(format!("{}/hub/user/alice/api/status", hub.public_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(hub_side.status(), 424);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn login_without_a_server_spawns_and_lands_in_lab() {
+    let hub = TestHub::start(&[]);
+    let browser = Browser::new(&hub.public_url());
+    // With no server running, login leads to the spawn page (upstream's flow 6d).
+    let login = browser.login("bob", "pw", None).await;
+    assert_eq!(login.status(), 302);
+    assert_eq!(login.headers()["location"], "/hub/spawn");
+    let first = browser
+        .follow
+        .get(format!("{}/hub/spawn", hub.public_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.status(), 200);
+    // The pending page reloads itself until the server is up, then goes there.
+    let final_page = eventually(150, "bob's lab page", || async {
+        let response = browser
+            .follow
+            .get(format!("{}/hub/spawn-pending/bob", hub.public_url()))
+            .send()
+            .await
+            .ok()?;
+        let path = response.url().path().to_owned();
+        let text = response.text().await.ok()?;
+        (path == "/user/bob/lab").then_some(text)
+    })
+    .await;
+    assert!(final_page.contains("jupyter-config-data"));
+}

@@ -1,0 +1,115 @@
+//! Fault test: the hub is killed with SIGKILL while a server runs. The proxy
+//! and the server survive; the restarted hub re-adopts both without spawning
+//! again, and can still stop the server.
+
+mod support;
+
+use nix::sys::signal::Signal;
+use reqwest::Method;
+use serde_json::Value;
+use support::browser::Browser;
+use support::{TestHub, eventually};
+
+fn alive(pid: i32) -> bool {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kill_9_the_hub_and_the_server_stays_reachable() {
+    let mut hub = TestHub::start(&[]);
+    let browser = Browser::new(&hub.public_url());
+    assert_eq!(browser.login("carol", "pw", None).await.status(), 302);
+    let started = browser
+        .hub_api(Method::POST, "/users/carol/server")
+        .send()
+        .await
+        .unwrap();
+    assert!(matches!(started.status().as_u16(), 201 | 202));
+    eventually(150, "carol's server to be ready", || async {
+        let model: Value = browser
+            .hub_api(Method::GET, "/users/carol")
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        (model["servers"][""]["ready"] == true).then_some(())
+    })
+    .await;
+    let lab = browser
+        .follow
+        .get(format!("{}/user/carol/lab", hub.public_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(lab.status(), 200);
+    let server_pid = hub.server_pids("carol")[0];
+    let proxy_pid = hub.proxy_pid().expect("proxy pid file");
+
+    let status = hub.kill(Signal::SIGKILL);
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(9)
+    );
+    assert!(alive(proxy_pid), "the proxy outlives the hub");
+    assert!(alive(server_pid), "the server outlives the hub");
+    // While the hub is down, the server is still served through the proxy.
+    let during = browser
+        .follow
+        .get(format!("{}/user/carol/api/status", hub.public_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(during.status(), 200);
+
+    hub.launch();
+    assert_eq!(
+        hub.proxy_pid(),
+        Some(proxy_pid),
+        "the new hub adopted the running proxy"
+    );
+    let model: Value = browser
+        .hub_api(Method::GET, "/users/carol")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        model["servers"][""]["ready"], true,
+        "re-adopted as ready: {model}"
+    );
+    assert_eq!(hub.server_pids("carol"), [server_pid], "not spawned again");
+    assert_eq!(
+        hub.routes().await["/user/carol"]["target"]
+            .as_str()
+            .map(|t| t.starts_with("http://127.0.0.1:")),
+        Some(true)
+    );
+    assert_eq!(browser.run_code("carol", "1+1").await, "2");
+
+    let stopped = browser
+        .hub_api(Method::DELETE, "/users/carol/server")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        matches!(stopped.status().as_u16(), 202 | 204),
+        "stop after restart: {}",
+        stopped.status()
+    );
+    eventually(60, "carol's server to exit", || async {
+        hub.server_pids("carol").is_empty().then_some(())
+    })
+    .await;
+    eventually(30, "carol's route to go", || async {
+        hub.routes()
+            .await
+            .get("/user/carol")
+            .is_none()
+            .then_some(())
+    })
+    .await;
+}

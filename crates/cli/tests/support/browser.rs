@@ -1,0 +1,198 @@
+//! A browser stand-in: one cookie jar shared by a client that follows
+//! redirects and one that does not, plus the Jupyter kernel protocol bits.
+
+use std::sync::Arc;
+
+use futures_util::{SinkExt, StreamExt};
+use reqwest::cookie::{CookieStore, Jar};
+use reqwest::redirect::Policy;
+use serde_json::{Value, json};
+
+/// A cookie-keeping HTTP client against one hub.
+pub struct Browser {
+    pub base: String,
+    pub jar: Arc<Jar>,
+    /// Follows redirects, as a browser does.
+    pub follow: reqwest::Client,
+    /// Stops at each redirect, to inspect it.
+    pub single: reqwest::Client,
+}
+
+impl Browser {
+    /// A fresh browser for `base` (`http://127.0.0.1:PORT`).
+    pub fn new(base: &str) -> Self {
+        let jar = Arc::new(Jar::default());
+        let build = |policy| {
+            reqwest::Client::builder()
+                .cookie_provider(Arc::clone(&jar))
+                .redirect(policy)
+                .build()
+                .unwrap()
+        };
+        Self {
+            base: base.to_owned(),
+            follow: build(Policy::limited(20)),
+            single: build(Policy::none()),
+            jar,
+        }
+    }
+
+    /// The value of cookie `name` as the browser would send it to `path`.
+    pub fn cookie(&self, path: &str, name: &str) -> Option<String> {
+        let url = format!("{}{path}", self.base).parse().unwrap();
+        let header = self.jar.cookies(&url)?;
+        header
+            .to_str()
+            .ok()?
+            .split(';')
+            .filter_map(|pair| pair.trim().split_once('='))
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.to_owned())
+    }
+
+    /// The whole `Cookie` header the browser would send to `path`.
+    pub fn cookie_header(&self, path: &str) -> String {
+        let url = format!("{}{path}", self.base).parse().unwrap();
+        self.jar
+            .cookies(&url)
+            .map(|h| h.to_str().unwrap().to_owned())
+            .unwrap_or_default()
+    }
+
+    /// Loads the login form and returns the XSRF token in it.
+    pub async fn login_form(&self, next: Option<&str>) -> String {
+        let mut url = format!("{}/hub/login", self.base);
+        if let Some(next) = next {
+            url = format!("{url}?next={}", urlencode(next));
+        }
+        let page = self.single.get(url).send().await.unwrap();
+        assert_eq!(page.status(), 200);
+        let html = page.text().await.unwrap();
+        hidden_xsrf(&html).expect("login form has an _xsrf field")
+    }
+
+    /// Submits the login form; returns the response (not followed).
+    pub async fn login(&self, user: &str, password: &str, next: Option<&str>) -> reqwest::Response {
+        let xsrf = self.login_form(next).await;
+        let mut url = format!("{}/hub/login", self.base);
+        if let Some(next) = next {
+            url = format!("{url}?next={}", urlencode(next));
+        }
+        self.single
+            .post(url)
+            .form(&[
+                ("_xsrf", xsrf.as_str()),
+                ("username", user),
+                ("password", password),
+            ])
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A hub API call authenticated by the login cookie, with the XSRF header.
+    pub fn hub_api(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let xsrf = self.cookie("/hub/", "_xsrf").unwrap_or_default();
+        self.single
+            .request(method, format!("{}/hub/api{path}", self.base))
+            .header("X-XSRFToken", xsrf)
+    }
+
+    /// Starts a kernel on `user`'s server through the proxy and runs `code`,
+    /// returning the `text/plain` result.
+    pub async fn run_code(&self, user: &str, code: &str) -> String {
+        let prefix = format!("/user/{user}/");
+        let xsrf = self
+            .cookie(&prefix, "_xsrf")
+            .expect("the server set its _xsrf cookie");
+        let created = self
+            .single
+            .post(format!("{}{prefix}api/kernels", self.base))
+            .header("X-XSRFToken", &xsrf)
+            .json(&json!({"name": "python3"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            created.status(),
+            201,
+            "create kernel: {}",
+            created.text().await.unwrap_or_default()
+        );
+        let kernel: Value = created.json().await.unwrap();
+        let id = kernel["id"].as_str().unwrap().to_owned();
+        let ws_url = format!(
+            "{}{prefix}api/kernels/{id}/channels",
+            self.base.replacen("http", "ws", 1)
+        );
+        let mut request =
+            tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(ws_url)
+                .unwrap();
+        request
+            .headers_mut()
+            .insert("Cookie", self.cookie_header(&prefix).parse().unwrap());
+        let (mut socket, _) = tokio_tungstenite::connect_async(request)
+            .await
+            .expect("websocket through the proxy");
+        let msg_id = format!("test-{}", std::process::id());
+        let execute = json!({
+            "header": {"msg_id": msg_id, "username": user, "session": "test-session", "msg_type": "execute_request", "version": "5.3", "date": ""},
+            "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
+            "content": {"code": code, "silent": false, "store_history": false, "user_expressions": {}, "allow_stdin": false, "stop_on_error": true}
+        });
+        socket
+            .send(tokio_tungstenite::tungstenite::Message::text(
+                execute.to_string(),
+            ))
+            .await
+            .unwrap();
+        let result = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+            while let Some(message) = socket.next().await {
+                let message = message.unwrap();
+                let Ok(text) = message.into_text() else {
+                    continue;
+                };
+                let Ok(value) = serde_json::from_str::<Value>(&text) else {
+                    continue;
+                };
+                if value["parent_header"]["msg_id"] == msg_id
+                    && value["msg_type"] == "execute_result"
+                {
+                    return value["content"]["data"]["text/plain"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned();
+                }
+                if value["parent_header"]["msg_id"] == msg_id && value["msg_type"] == "error" {
+                    panic!("kernel error: {value}");
+                }
+            }
+            panic!("websocket closed before a result");
+        })
+        .await
+        .expect("kernel answered within 60 s");
+        let _ = socket.close(None).await;
+        result
+    }
+}
+
+/// The value of the hidden `_xsrf` input in a page.
+pub fn hidden_xsrf(html: &str) -> Option<String> {
+    let start = html.find("name=\"_xsrf\" value=\"")? + "name=\"_xsrf\" value=\"".len();
+    let end = html[start..].find('"')?;
+    Some(html[start..start + end].to_owned())
+}
+
+/// Percent-encodes a query value.
+pub fn urlencode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}

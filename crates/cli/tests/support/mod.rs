@@ -1,0 +1,344 @@
+//! Test kit for whole-system tests: a real `ferrohub` process with its real
+//! `ferrohub-proxy`, real `jupyterhub-singleuser` servers from the project's
+//! virtualenv, and a cookie-keeping HTTP client that behaves like a browser.
+#![allow(dead_code)]
+
+pub mod browser;
+pub mod users;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The proxy API token the tests configure, so they can read the route table.
+pub const PROXY_TOKEN: &str = "test-proxy-token-0123456789";
+
+/// The virtualenv with jupyterhub-singleuser (created by scripts/setup.sh).
+pub fn venv() -> PathBuf {
+    let venv = PathBuf::from(
+        std::env::var("FERROHUB_VENV").unwrap_or_else(|_| "/opt/ferrohub/venv".into()),
+    );
+    assert!(
+        venv.join("bin/jupyterhub-singleuser").exists(),
+        "no jupyterhub-singleuser in {}; run scripts/setup.sh",
+        venv.display()
+    );
+    venv
+}
+
+/// A port nothing listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The ferrohub binary under test.
+pub fn ferrohub_bin() -> PathBuf {
+    let bin = PathBuf::from(env!("CARGO_BIN_EXE_ferrohub"));
+    let proxy = bin.with_file_name("ferrohub-proxy");
+    assert!(
+        proxy.exists(),
+        "{} is missing; build the workspace binaries first (cargo build --workspace --bins)",
+        proxy.display()
+    );
+    bin
+}
+
+/// A hub running in a temporary directory.
+pub struct TestHub {
+    pub dir: tempfile::TempDir,
+    pub public_port: u16,
+    pub hub_port: u16,
+    pub api_port: u16,
+    pub config_path: PathBuf,
+    child: Option<Child>,
+    log_path: PathBuf,
+}
+
+impl TestHub {
+    /// Writes a config for dummy login + simple spawner (plus extra TOML lines
+    /// for the sections named) and starts the hub.
+    pub fn start(sections: &[(&str, &str)]) -> Self {
+        Self::start_with("dummy", "simple", sections)
+    }
+
+    /// Like [`TestHub::start`] with the given authenticator and spawner classes.
+    pub fn start_with(authenticator: &str, spawner: &str, sections: &[(&str, &str)]) -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("ferrohub-test-")
+            .tempdir()
+            .unwrap();
+        // Local users must be able to reach their files under the temp dir.
+        std::fs::set_permissions(
+            dir.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
+        let (public_port, hub_port, api_port) = (free_port(), free_port(), free_port());
+        let venv = venv();
+        let d = dir.path().display();
+        let mut config = format!(
+            r#"
+[JupyterHub]
+bind_url = "http://127.0.0.1:{public_port}"
+hub_port = {hub_port}
+db_url = "sqlite:///{d}/ferrohub.sqlite"
+cookie_secret_file = "{d}/cookie_secret"
+authenticator_class = "{authenticator}"
+spawner_class = "{spawner}"
+cleanup_servers = true
+{jh}
+[ConfigurableHTTPProxy]
+api_url = "http://127.0.0.1:{api_port}"
+auth_token = "{PROXY_TOKEN}"
+pid_file = "{d}/proxy.pid"
+[Spawner]
+cmd = ["{venv}/bin/jupyterhub-singleuser"]
+args = {args}
+start_timeout = 120
+http_timeout = 120
+poll_interval = 2
+environment = {{ PATH = "{venv}/bin:/usr/local/bin:/usr/bin:/bin" }}
+[SimpleLocalProcessSpawner]
+home_dir_template = "{d}/homes/{{username}}"
+"#,
+            venv = venv.display(),
+            jh = section(sections, "JupyterHub"),
+            args = if nix::unistd::Uid::effective().is_root() {
+                r#"["--allow-root"]"#
+            } else {
+                "[]"
+            },
+        );
+        for (name, body) in sections {
+            if *name != "JupyterHub" {
+                config.push_str(&format!("[{name}]\n{body}\n"));
+            }
+        }
+        let config_path = dir.path().join("ferrohub.toml");
+        std::fs::write(&config_path, config).unwrap();
+        let log_path = dir.path().join("hub.log");
+        let mut hub = Self {
+            dir,
+            public_port,
+            hub_port,
+            api_port,
+            config_path,
+            child: None,
+            log_path,
+        };
+        hub.launch();
+        hub
+    }
+
+    /// Starts (or restarts) the hub process on the same directory and config.
+    pub fn launch(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log_path)
+            .unwrap();
+        let child = Command::new(ferrohub_bin())
+            .arg("-f")
+            .arg(&self.config_path)
+            .current_dir(self.dir.path())
+            .env("RUST_LOG", "info")
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        self.wait_ready();
+    }
+
+    fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let url = format!("{}/hub/api", self.public_url());
+        while Instant::now() < deadline {
+            if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
+                panic!("hub exited at start-up ({status}); log:\n{}", self.log());
+            }
+            if http_get_status(self.public_port, "/hub/api") == Some(200) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("hub did not answer on {url} in 30 s; log:\n{}", self.log());
+    }
+
+    /// The public (proxy) URL, no trailing slash.
+    pub fn public_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.public_port)
+    }
+
+    /// The hub's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    /// The hub's pid.
+    pub fn pid(&self) -> i32 {
+        self.child.as_ref().map(|c| c.id() as i32).unwrap()
+    }
+
+    /// Kills the hub with a real signal and reaps it; returns its exit status.
+    pub fn kill(&mut self, signal: nix::sys::signal::Signal) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("hub running");
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), signal).unwrap();
+        child.wait().unwrap()
+    }
+
+    /// The proxy's route table, from its REST API.
+    pub async fn routes(&self) -> serde_json::Value {
+        reqwest::Client::new()
+            .get(format!("http://127.0.0.1:{}/api/routes", self.api_port))
+            .header("Authorization", format!("token {PROXY_TOKEN}"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// The pid in the proxy's pid file.
+    pub fn proxy_pid(&self) -> Option<i32> {
+        std::fs::read_to_string(self.dir.path().join("proxy.pid"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    }
+
+    /// Runs `ferrohub` with extra arguments against this hub's config.
+    pub fn cli(&self, args: &[&str]) -> std::process::Output {
+        Command::new(ferrohub_bin())
+            .arg("-f")
+            .arg(&self.config_path)
+            .args(args)
+            .current_dir(self.dir.path())
+            .output()
+            .unwrap()
+    }
+
+    /// Pids of single-user servers of `user` started by this hub.
+    pub fn server_pids(&self, user: &str) -> Vec<i32> {
+        let api = format!(
+            "JUPYTERHUB_API_URL=http://127.0.0.1:{}/hub/api",
+            self.hub_port
+        );
+        let user_var = format!("JUPYTERHUB_USER={user}");
+        let mut pids = Vec::new();
+        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+                continue;
+            };
+            let Ok(environ) = std::fs::read(entry.path().join("environ")) else {
+                continue;
+            };
+            let vars: Vec<&[u8]> = environ.split(|b| *b == 0).collect();
+            let has = |want: &str| vars.iter().any(|v| *v == want.as_bytes());
+            let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+            let zombie = stat
+                .rsplit(')')
+                .next()
+                .is_some_and(|rest| rest.trim_start().starts_with('Z'));
+            if has(&api) && has(&user_var) && !zombie && is_singleuser(&entry.path()) {
+                pids.push(pid);
+            }
+        }
+        pids
+    }
+}
+
+/// A plain blocking GET on 127.0.0.1, returning the status code.
+pub fn http_get_status(port: u16, path: &str) -> Option<u16> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n"
+    )
+    .ok()?;
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).ok()?;
+    std::str::from_utf8(&head[9..12]).ok()?.parse().ok()
+}
+
+fn is_singleuser(proc_dir: &Path) -> bool {
+    std::fs::read(proc_dir.join("cmdline"))
+        .is_ok_and(|c| String::from_utf8_lossy(&c).contains("jupyterhub-singleuser"))
+}
+
+fn section(sections: &[(&str, &str)], name: &str) -> String {
+    sections
+        .iter()
+        .filter(|(n, _)| *n == name)
+        .map(|(_, body)| format!("{body}\n"))
+        .collect()
+}
+
+impl Drop for TestHub {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(child.id() as i32),
+                nix::sys::signal::Signal::SIGTERM,
+            );
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        if let Some(pid) = self.proxy_pid() {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        // Anything a failed test left behind.
+        for user_dir in std::fs::read_dir(self.dir.path().join("homes"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            for pid in self.server_pids(&user_dir.file_name().to_string_lossy()) {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(-pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+        }
+        if std::thread::panicking() {
+            eprintln!("---- hub log ----\n{}", self.log());
+        }
+    }
+}
+
+/// Polls `check` until it returns `Some`, for at most `secs`.
+pub async fn eventually<T, F, Fut>(secs: u64, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {secs} s waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}

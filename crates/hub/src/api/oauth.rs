@@ -1,0 +1,316 @@
+//! The hub as OAuth 2 provider for single-user servers: authorization-code
+//! grant with optional PKCE and exact redirect-URI match (upstream §4.5).
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ferrohub_core::token;
+use ferrohub_store::{NewToken, OAuthCode, TokenOwner};
+use http::{HeaderMap, StatusCode, Uri, header};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use crate::cookies;
+use crate::error::PageError;
+use crate::identity;
+use crate::state::AppState;
+
+/// How long an authorization code lives (upstream: 300 s).
+const CODE_LIFETIME_SECS: i64 = 300;
+
+fn with_query(uri: &str, params: &[(&str, &str)]) -> String {
+    let query = serde_urlencoded::to_string(params).unwrap_or_default();
+    let sep = if uri.contains('?') { '&' } else { '?' };
+    format!("{uri}{sep}{query}")
+}
+
+/// `GET {hub}api/oauth2/authorize`: a logged-in owner is sent straight back with a code.
+pub(super) async fn authorize(
+    State(state): State<AppState>,
+    uri: Uri,
+    headers: HeaderMap,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Response, PageError> {
+    let Some(who) = identity::from_cookie(&state, &headers)
+        .await
+        .map_err(|e| PageError::new(e.status, e.message))?
+    else {
+        let next = uri
+            .path_and_query()
+            .map_or_else(|| uri.path().to_owned(), |pq| pq.as_str().to_owned());
+        let login = format!(
+            "{}login?next={}",
+            state.urls.hub,
+            ferrohub_core::url::quote_query(&next)
+        );
+        return Ok(Redirect::to(&login).into_response());
+    };
+    let param = |name: &str| params.get(name).map(String::as_str).unwrap_or_default();
+    let client = state
+        .store
+        .oauth_client(param("client_id"))
+        .await?
+        .filter(|c| !c.secret.is_empty())
+        .ok_or_else(|| PageError::new(StatusCode::BAD_REQUEST, "Invalid OAuth client id."))?;
+    if param("redirect_uri") != client.redirect_uri {
+        return Err(PageError::new(
+            StatusCode::BAD_REQUEST,
+            "The redirect URI does not match the one registered for this client.",
+        ));
+    }
+    let redirect_uri = client.redirect_uri.clone();
+    let oauth_state = param("state");
+    let fail = |error: &str| {
+        Redirect::to(&with_query(
+            &redirect_uri,
+            &[("error", error), ("state", oauth_state)],
+        ))
+        .into_response()
+    };
+    if param("response_type") != "code" {
+        return Ok(fail("unsupported_response_type"));
+    }
+    let name = &who.user.name;
+    let identify = [
+        format!("read:users:name!user={name}"),
+        format!("read:users:groups!user={name}"),
+    ];
+    let mut allowed: Vec<String> = client.allowed_scopes.clone();
+    allowed.extend(identify.iter().cloned());
+    let requested: Vec<String> = match params.get("scope").map(String::as_str) {
+        None | Some("") => allowed.clone(),
+        Some(scopes) => scopes
+            .split_whitespace()
+            .filter(|s| *s != "identify")
+            .map(|s| {
+                if s.ends_with("!user") {
+                    format!("{s}={name}")
+                } else {
+                    s.to_owned()
+                }
+            })
+            .collect(),
+    };
+    if requested.iter().any(|s| !allowed.contains(s)) {
+        return Ok(fail("invalid_scope"));
+    }
+    let access = client
+        .allowed_scopes
+        .iter()
+        .find(|s| s.starts_with("access:"));
+    if access.is_some_and(|scope| !who.scopes.covers(scope)) {
+        return Err(PageError::new(
+            StatusCode::FORBIDDEN,
+            format!(
+                "User {name} is not allowed to access {}.",
+                client.description
+            ),
+        ));
+    }
+    let mut granted: Vec<String> = requested
+        .into_iter()
+        .filter(|s| who.scopes.covers(s))
+        .collect();
+    granted.extend(access.cloned());
+    granted.sort();
+    granted.dedup();
+    let challenge = params
+        .get("code_challenge")
+        .filter(|c| !c.is_empty())
+        .cloned();
+    let method = challenge.as_ref().map(|_| {
+        params
+            .get("code_challenge_method")
+            .cloned()
+            .unwrap_or_else(|| "plain".into())
+    });
+    if method
+        .as_deref()
+        .is_some_and(|m| m != "S256" && m != "plain")
+    {
+        return Ok(fail("invalid_request"));
+    }
+    let mut response_cookies = Vec::new();
+    let session_id = match who.session_id.clone() {
+        Some(id) => id,
+        None => {
+            let id = token::new_token();
+            let opts = cookies::CookieOptions {
+                path: &state.urls.base,
+                http_only: true,
+                secure: state.urls.secure_cookies(),
+                max_age: None,
+            };
+            response_cookies.push(cookies::set_cookie(cookies::SESSION_COOKIE, &id, opts));
+            id
+        }
+    };
+    let code = token::random_alphanumeric(30);
+    state
+        .store
+        .create_oauth_code(&OAuthCode {
+            client_id: client.identifier.clone(),
+            code: code.clone(),
+            expires_at: chrono::Utc::now().timestamp() + CODE_LIFETIME_SECS,
+            redirect_uri: redirect_uri.clone(),
+            session_id: Some(session_id),
+            user_id: who.user.id,
+            scopes: granted,
+            code_challenge: challenge,
+            code_challenge_method: method,
+        })
+        .await?;
+    let location = with_query(&redirect_uri, &[("code", &code), ("state", oauth_state)]);
+    let mut response = Redirect::to(&location).into_response();
+    for cookie in response_cookies {
+        if let Ok(value) = cookie.parse() {
+            response.headers_mut().append(header::SET_COOKIE, value);
+        }
+    }
+    Ok(response)
+}
+
+fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
+    (
+        status,
+        Json(json!({"error": error, "error_description": description})),
+    )
+        .into_response()
+}
+
+/// Client credentials from the form or HTTP Basic auth.
+fn client_credentials(headers: &HeaderMap, form: &HashMap<String, String>) -> (String, String) {
+    let basic = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+        .and_then(|b| {
+            base64::engine::general_purpose::STANDARD
+                .decode(b.trim())
+                .ok()
+        })
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|pair| {
+            pair.split_once(':')
+                .map(|(id, secret)| (id.to_owned(), secret.to_owned()))
+        });
+    match (form.get("client_id"), form.get("client_secret"), basic) {
+        (Some(id), Some(secret), _) => (id.clone(), secret.clone()),
+        (_, _, Some(pair)) => pair,
+        (id, _, None) => (id.cloned().unwrap_or_default(), String::new()),
+    }
+}
+
+fn pkce_ok(code: &OAuthCode, verifier: Option<&String>) -> bool {
+    let Some(challenge) = &code.code_challenge else {
+        return true;
+    };
+    let Some(verifier) = verifier else {
+        return false;
+    };
+    match code.code_challenge_method.as_deref() {
+        Some("S256") => URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes())) == *challenge,
+        _ => verifier == challenge,
+    }
+}
+
+/// `POST {hub}api/oauth2/token`: exchanges a code for an access token.
+pub(super) async fn token(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let form: HashMap<String, String> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
+    let (client_id, secret) = client_credentials(&headers, &form);
+    let client = match state.store.oauth_client(&client_id).await {
+        Ok(Some(client))
+            if !client.secret.is_empty() && token::verify_token(&client.secret, &secret) =>
+        {
+            client
+        }
+        Ok(_) => {
+            return oauth_error(
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                "Client authentication failed.",
+            );
+        }
+        Err(e) => return crate::error::ApiError::internal(&e).into_response(),
+    };
+    if form.get("grant_type").map(String::as_str) != Some("authorization_code") {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            "Only authorization_code is supported.",
+        );
+    }
+    let now = chrono::Utc::now().timestamp();
+    let code = match state
+        .store
+        .take_oauth_code(
+            form.get("code").map(String::as_str).unwrap_or_default(),
+            now,
+        )
+        .await
+    {
+        Ok(Some(code)) if code.client_id == client.identifier => code,
+        Ok(_) => {
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_grant",
+                "Unknown, used or expired code.",
+            );
+        }
+        Err(e) => return crate::error::ApiError::internal(&e).into_response(),
+    };
+    if form.get("redirect_uri") != Some(&code.redirect_uri) {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            "redirect_uri does not match.",
+        );
+    }
+    if !pkce_ok(&code, form.get("code_verifier")) {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            "PKCE verification failed.",
+        );
+    }
+    let access_token = token::new_token();
+    let expires_in = (state.config.jupyterhub.cookie_max_age_days * 86_400.0) as i64;
+    let stored = state
+        .store
+        .create_token(&NewToken {
+            token: &access_token,
+            rounds: token::GENERATED_TOKEN_ROUNDS,
+            owner: TokenOwner::User(code.user_id),
+            client_id: &client.identifier,
+            session_id: code.session_id.as_deref(),
+            scopes: &code.scopes,
+            note: None,
+            expires_at: Some(ferrohub_core::time::now() + chrono::Duration::seconds(expires_in)),
+        })
+        .await;
+    if let Err(e) = stored {
+        return crate::error::ApiError::internal(&e).into_response();
+    }
+    let body = json!({
+        "access_token": access_token,
+        "expires_in": expires_in,
+        "token_type": "Bearer",
+        "scope": code.scopes.join(" "),
+    });
+    (
+        [
+            (header::CACHE_CONTROL, "no-store"),
+            (header::PRAGMA, "no-cache"),
+        ],
+        Json(body),
+    )
+        .into_response()
+}

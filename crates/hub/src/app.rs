@@ -1,0 +1,231 @@
+//! Assembling the hub: state, routes, background loops, start-up and shutdown.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::Request;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use ferrohub_auth::Auth;
+use ferrohub_config::Config;
+use ferrohub_store::Store;
+use http::HeaderValue;
+use tokio::net::TcpListener;
+
+use crate::proxy::{self, ProxyClient};
+use crate::state::{AppState, Inner};
+use crate::templates::Templates;
+use crate::urls::HubUrls;
+
+/// A start-up failure, one line for the operator.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Bad URLs in the config.
+    #[error(transparent)]
+    Url(#[from] crate::urls::UrlError),
+    /// Cookie secret.
+    #[error(transparent)]
+    Secret(#[from] crate::secret::SecretError),
+    /// Database.
+    #[error(transparent)]
+    Store(#[from] ferrohub_store::StoreError),
+    /// Authenticator.
+    #[error(transparent)]
+    Auth(#[from] ferrohub_auth::AuthError),
+    /// Spawner.
+    #[error(transparent)]
+    Spawn(#[from] ferrohub_spawn::SpawnError),
+    /// Proxy.
+    #[error(transparent)]
+    Proxy(#[from] proxy::ProxyError),
+    /// Binding the hub's port, pid file, ...
+    #[error("{0}")]
+    Io(String),
+    /// Reconciling servers and routes.
+    #[error("restoring servers: {0}")]
+    Restore(String),
+}
+
+/// A running hub.
+pub struct Hub {
+    state: AppState,
+    listener: TcpListener,
+    proxy_pid: Option<i32>,
+}
+
+/// Adds the headers every hub response carries.
+async fn common_headers(request: Request, next: Next) -> Response {
+    let is_api = request.uri().path().contains("/hub/api");
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(
+        "x-jupyterhub-version",
+        HeaderValue::from_static(ferrohub_core::JUPYTERHUB_VERSION),
+    );
+    let csp = if is_api {
+        "frame-ancestors 'none'; default-src 'none'"
+    } else {
+        "frame-ancestors 'none'"
+    };
+    headers.insert("content-security-policy", HeaderValue::from_static(csp));
+    headers.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    response
+}
+
+/// All routes.
+fn router(state: &AppState) -> Router {
+    Router::new()
+        .merge(crate::api::router(state))
+        .merge(crate::pages::router(state))
+        .fallback(crate::pages::into_hub)
+        .layer(middleware::from_fn(common_headers))
+        .layer(axum::extract::DefaultBodyLimit::max(1024 * 1024))
+        .with_state(state.clone())
+}
+
+impl Hub {
+    /// Opens the database, starts (or adopts) the proxy, binds the hub port and
+    /// restores running servers. Nothing is served until [`Hub::serve`].
+    pub async fn start(config: Config) -> Result<Self, StartError> {
+        let urls = HubUrls::from_config(&config)?;
+        let cookie_secret =
+            crate::secret::load_or_create(&PathBuf::from(&config.jupyterhub.cookie_secret_file))?;
+        let store = Store::connect(&config.jupyterhub.db_url).await?;
+        if config.jupyterhub.upgrade_db {
+            store.upgrade().await?;
+        }
+        store.prepare().await?;
+        let auth = Auth::from_config(&config)?;
+        let spawner = ferrohub_spawn::from_config(&config)?;
+        for (name, admin) in auth.startup_users() {
+            match store.user_by_name(&name).await? {
+                None => {
+                    store.create_user(&name, admin).await?;
+                }
+                Some(user) if admin && !user.admin => store.set_admin(user.id, true).await?,
+                Some(_) => {}
+            }
+        }
+        let listener = TcpListener::bind((urls.hub_ip.as_str(), urls.hub_port))
+            .await
+            .map_err(|e| {
+                StartError::Io(format!(
+                    "cannot listen on {}:{}: {e}",
+                    urls.hub_ip, urls.hub_port
+                ))
+            })?;
+        let local: SocketAddr = listener
+            .local_addr()
+            .map_err(|e| StartError::Io(e.to_string()))?;
+        let urls = urls.with_hub_port(local.port());
+        let token = if !config.proxy.auth_token.is_empty() {
+            config.proxy.auth_token.clone()
+        } else if let Ok(token) = std::env::var("CONFIGPROXY_AUTH_TOKEN") {
+            token
+        } else if config.proxy.should_start {
+            proxy::derived_auth_token(&cookie_secret)
+        } else {
+            return Err(StartError::Io(
+                "ConfigurableHTTPProxy.should_start is false: set ConfigurableHTTPProxy.auth_token or CONFIGPROXY_AUTH_TOKEN".into(),
+            ));
+        };
+        let proxy_client = ProxyClient::new(&urls.proxy_api, &token);
+        let proxy_pid = if config.proxy.should_start {
+            let pid_file = PathBuf::from(&config.proxy.pid_file);
+            proxy::start_or_adopt(
+                &config.proxy.command,
+                &urls,
+                &proxy_client,
+                &token,
+                &pid_file,
+                &config.proxy.log_level,
+            )
+            .await?
+        } else {
+            None
+        };
+        if !config.jupyterhub.pid_file.is_empty() {
+            std::fs::write(&config.jupyterhub.pid_file, std::process::id().to_string()).map_err(
+                |e| StartError::Io(format!("pid file {}: {e}", config.jupyterhub.pid_file)),
+            )?;
+        }
+        let state = AppState(Arc::new(Inner {
+            config,
+            urls,
+            store,
+            auth,
+            spawner,
+            proxy: proxy_client,
+            cookie_secret,
+            servers: crate::servers::ServerRegistry::default(),
+            templates: Templates::default(),
+        }));
+        crate::servers::restore(&state)
+            .await
+            .map_err(StartError::Restore)?;
+        tracing::info!("hub listening on {local}, prefix {}", state.urls.hub);
+        Ok(Self {
+            state,
+            listener,
+            proxy_pid,
+        })
+    }
+
+    /// The address the hub listens on.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` resolves, then cleans up as configured.
+    pub async fn serve(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let Self {
+            state,
+            listener,
+            proxy_pid,
+        } = self;
+        let background = [
+            tokio::spawn(crate::servers::poll_forever(state.clone())),
+            tokio::spawn(crate::servers::check_routes_forever(state.clone())),
+        ];
+        let app = router(&state);
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await;
+        for task in background {
+            task.abort();
+        }
+        shutdown_cleanup(&state, proxy_pid).await;
+        served
+    }
+}
+
+async fn shutdown_cleanup(state: &AppState, proxy_pid: Option<i32>) {
+    let config = &state.config;
+    if config.jupyterhub.cleanup_servers {
+        if let Ok(active) = state.store.active_spawners().await {
+            for record in active {
+                if let Ok(Some(user)) = state.store.user_by_id(record.user_id).await {
+                    tracing::info!(user = %user.name, "stopping server at shutdown");
+                    let _ = crate::servers::request_stop(state, &user, &record.name).await;
+                }
+            }
+        }
+    }
+    if config.jupyterhub.cleanup_proxy {
+        if let Some(pid) = proxy_pid {
+            proxy::stop_started_proxy(pid, &PathBuf::from(&config.proxy.pid_file));
+        }
+    }
+    if !config.jupyterhub.pid_file.is_empty() {
+        let _ = std::fs::remove_file(&config.jupyterhub.pid_file);
+    }
+    state.store.close().await;
+}

@@ -1,0 +1,115 @@
+//! The one place where failures become HTTP responses: JSON for the API,
+//! a readable page for browsers.
+
+use axum::Json;
+use axum::response::{Html, IntoResponse, Response};
+use http::StatusCode;
+use serde_json::json;
+use thiserror::Error;
+
+/// An API failure: `{"status": N, "message": "..."}` with status N.
+#[derive(Debug, Error)]
+#[error("{status}: {message}")]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Message for the client (never internal details).
+    pub message: String,
+}
+
+impl ApiError {
+    /// An error with a status and client-facing message.
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+        }
+    }
+    /// 400.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+    /// 403.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, message)
+    }
+    /// 404.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, message)
+    }
+    /// 409.
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, message)
+    }
+    /// 500 for an internal failure: the cause is logged, the client sees a generic text.
+    pub fn internal(cause: &dyn std::fmt::Display) -> Self {
+        tracing::error!("internal error: {cause}");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Internal server error; see the hub log.",
+        )
+    }
+}
+
+impl From<ferrohub_store::StoreError> for ApiError {
+    fn from(err: ferrohub_store::StoreError) -> Self {
+        match err {
+            ferrohub_store::StoreError::Conflict(what) => {
+                Self::conflict(format!("{what} already exists"))
+            }
+            other => Self::internal(&other),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({"status": self.status.as_u16(), "message": self.message});
+        (self.status, Json(body)).into_response()
+    }
+}
+
+/// A browser-page failure rendered as the error page.
+#[derive(Debug)]
+pub struct PageError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Message shown to the user.
+    pub message: String,
+    /// Rendered HTML (filled in by the handler that has the templates).
+    pub html: Option<String>,
+}
+
+impl PageError {
+    /// An error page with a message.
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+            html: None,
+        }
+    }
+    /// 500 for an internal failure: the cause is logged only.
+    pub fn internal(cause: &dyn std::fmt::Display) -> Self {
+        tracing::error!("internal error: {cause}");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Something went wrong on the hub; the administrator can find details in its log.",
+        )
+    }
+}
+
+impl From<ferrohub_store::StoreError> for PageError {
+    fn from(err: ferrohub_store::StoreError) -> Self {
+        Self::internal(&err)
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let html = self
+            .html
+            .unwrap_or_else(|| crate::templates::plain_error_page(self.status, &self.message));
+        (self.status, Html(html)).into_response()
+    }
+}

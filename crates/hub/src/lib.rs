@@ -1,0 +1,26 @@
+//! The ferrohub hub: REST API, browser pages, the OAuth provider for
+//! single-user servers, server orchestration and proxy control.
+//!
+//! Invariant: handlers are thin (identify, authorize, call a service
+//! function, render); SQL lives in `ferrohub-store`, process control in
+//! `ferrohub-spawn`, credential checks in `ferrohub-auth`.
+
+mod api;
+mod app;
+mod cookies;
+mod error;
+mod http_client;
+mod identity;
+mod models;
+mod pages;
+mod proxy;
+mod scopes;
+mod secret;
+mod servers;
+mod state;
+mod templates;
+mod urls;
+mod xsrf;
+
+pub use app::{Hub, StartError};
+pub use urls::HubUrls;

@@ -1,0 +1,204 @@
+//! Login and logout.
+
+use std::collections::HashMap;
+
+use axum::Form;
+use axum::extract::{Query, State};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use http::{HeaderMap, StatusCode};
+use minijinja::context;
+
+use super::{default_next, page_user, with_cookies, xsrf_for};
+use crate::cookies::{self, CookieOptions};
+use crate::error::PageError;
+use crate::state::AppState;
+
+fn safe_next(state: &AppState, query: &HashMap<String, String>) -> Option<String> {
+    query
+        .get("next")
+        .and_then(|n| ferrohub_core::url::safe_next_url(n, &state.urls.base))
+}
+
+fn render_form(
+    state: &AppState,
+    headers: &HeaderMap,
+    status: StatusCode,
+    next: &str,
+    username: &str,
+    error: Option<&str>,
+) -> Response {
+    let (xsrf, cookie) = xsrf_for(state, headers);
+    let html = state.templates.render(
+        "login.html",
+        context! { hub => &state.urls.hub, next => next, username => username, login_error => error, xsrf => xsrf },
+    );
+    with_cookies((status, Html(html)).into_response(), cookie)
+}
+
+/// `GET {hub}login`: the form, or straight on when already logged in.
+pub(super) async fn form(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Response, PageError> {
+    let next = safe_next(&state, &query);
+    if let Some(who) = page_user(&state, &headers).await? {
+        let target = match next {
+            Some(next) => next,
+            None => default_next(&state, &who).await,
+        };
+        return Ok(Redirect::to(&target).into_response());
+    }
+    Ok(render_form(
+        &state,
+        &headers,
+        StatusCode::OK,
+        next.as_deref().unwrap_or_default(),
+        "",
+        None,
+    ))
+}
+
+#[derive(serde::Deserialize)]
+pub(super) struct LoginForm {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default, rename = "_xsrf")]
+    xsrf: String,
+}
+
+/// `POST {hub}login`: checks credentials and policy, sets the login cookies.
+pub(super) async fn submit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+    Form(form): Form<LoginForm>,
+) -> Result<Response, PageError> {
+    let next = safe_next(&state, &query);
+    let next_text = next.clone().unwrap_or_default();
+    if !crate::xsrf::check(&headers, Some(&form.xsrf)) {
+        let message = "Login form invalid or expired. Try again.";
+        return Ok(render_form(
+            &state,
+            &headers,
+            StatusCode::FORBIDDEN,
+            &next_text,
+            &form.username,
+            Some(message),
+        ));
+    }
+    let normalized = state.auth.normalize_username(&form.username);
+    let existing = match ferrohub_core::names::validate_username(&normalized) {
+        Ok(()) => state.store.user_by_name(&normalized).await?,
+        Err(_) => None,
+    };
+    let outcome = state
+        .auth
+        .login(&form.username, &form.password, existing.is_some())
+        .await
+        .map_err(|e| PageError::internal(&e))?;
+    let (name, admin) = match outcome {
+        ferrohub_auth::LoginOutcome::Accepted { name, admin } => (name, admin),
+        ferrohub_auth::LoginOutcome::Rejected(reason) => {
+            tracing::warn!(username = %form.username, "failed login: {reason}");
+            let message = "Invalid username or password";
+            return Ok(render_form(
+                &state,
+                &headers,
+                StatusCode::FORBIDDEN,
+                &next_text,
+                &form.username,
+                Some(message),
+            ));
+        }
+    };
+    let user = match state.store.user_by_name(&name).await? {
+        Some(user) => user,
+        None => state.store.create_user(&name, admin == Some(true)).await?,
+    };
+    if admin == Some(true) && !user.admin {
+        state.store.set_admin(user.id, true).await?;
+    }
+    tracing::info!(user = %user.name, "user logged in");
+    let now = chrono::Utc::now().timestamp();
+    let max_age = (state.config.jupyterhub.cookie_max_age_days * 86_400.0) as i64;
+    let secure = state.urls.secure_cookies();
+    let login_value = cookies::sign(
+        &state.cookie_secret,
+        cookies::LOGIN_COOKIE,
+        &user.cookie_id,
+        now,
+    );
+    let set = [
+        cookies::set_cookie(
+            cookies::LOGIN_COOKIE,
+            &login_value,
+            CookieOptions {
+                path: &state.urls.hub,
+                http_only: true,
+                secure,
+                max_age: Some(max_age),
+            },
+        ),
+        cookies::set_cookie(
+            cookies::SESSION_COOKIE,
+            &ferrohub_core::token::new_token(),
+            CookieOptions {
+                path: &state.urls.base,
+                http_only: true,
+                secure,
+                max_age: None,
+            },
+        ),
+        cookies::set_cookie(
+            cookies::XSRF_COOKIE,
+            &crate::xsrf::new_token(),
+            CookieOptions {
+                path: &state.urls.hub,
+                http_only: false,
+                secure,
+                max_age: None,
+            },
+        ),
+    ];
+    let target = match next {
+        Some(next) => next,
+        None => {
+            let who = crate::identity::Identity {
+                scopes: crate::scopes::Scopes::for_user(&user.name, user.admin),
+                user,
+                token: None,
+                session_id: None,
+            };
+            default_next(&state, &who).await
+        }
+    };
+    Ok(with_cookies(Redirect::to(&target).into_response(), set))
+}
+
+/// `GET {hub}logout`: clears the cookies and revokes this browser session's OAuth tokens.
+pub(super) async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
+    if let Some(who) = page_user(&state, &headers).await? {
+        if let Some(session) = &who.session_id {
+            state
+                .store
+                .delete_session_tokens(who.user.id, session)
+                .await?;
+        }
+        tracing::info!(user = %who.user.name, "user logged out");
+    }
+    let clear = [
+        cookies::clear_cookie(cookies::LOGIN_COOKIE, &state.urls.hub),
+        cookies::clear_cookie(cookies::SESSION_COOKIE, &state.urls.base),
+        cookies::clear_cookie(cookies::XSRF_COOKIE, &state.urls.hub),
+    ];
+    Ok(with_cookies(
+        Redirect::to(&format!("{}login", state.urls.hub)).into_response(),
+        clear,
+    ))
+}

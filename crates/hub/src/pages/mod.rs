@@ -1,0 +1,150 @@
+//! Browser pages: login, home, spawn, redirects and error pages.
+
+mod login;
+mod redirects;
+mod server;
+
+pub use redirects::into_hub;
+
+use axum::Router;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use http::{HeaderMap, HeaderValue, Uri, header};
+
+use crate::cookies;
+use crate::error::PageError;
+use crate::identity::{self, Identity};
+use crate::state::AppState;
+
+/// Routes of the pages under `{hub}`, plus the catch-all redirect into the hub.
+pub fn router(state: &AppState) -> Router<AppState> {
+    let hub = state.urls.hub.clone();
+    let bare_hub = hub.trim_end_matches('/').to_owned();
+    Router::new()
+        .route(&hub, get(redirects::hub_root))
+        .route(&bare_hub, get(redirects::to_hub_root))
+        .route(&format!("{hub}login"), get(login::form).post(login::submit))
+        .route(&format!("{hub}logout"), get(login::logout))
+        .route(&format!("{hub}home"), get(server::home))
+        .route(
+            &format!("{hub}spawn"),
+            get(server::spawn_get).post(server::spawn_post),
+        )
+        .route(
+            &format!("{hub}spawn/{{name}}"),
+            get(server::spawn_get_for).post(server::spawn_post_for),
+        )
+        .route(&format!("{hub}stop"), post(server::stop_post))
+        .route(
+            &format!("{hub}spawn-pending/{{name}}"),
+            get(server::pending),
+        )
+        .route(
+            &format!("{hub}user/{{name}}"),
+            get(redirects::user_url_bare),
+        )
+        .route(
+            &format!("{hub}user/{{name}}/"),
+            get(redirects::user_url_bare),
+        )
+        .route(
+            &format!("{hub}user/{{name}}/{{*rest}}"),
+            get(redirects::user_url).post(redirects::user_url_api),
+        )
+        .route(
+            &format!("{hub}user-redirect/{{*rest}}"),
+            get(redirects::user_redirect),
+        )
+        .route(&format!("{hub}error/{{code}}"), get(redirects::proxy_error))
+        .route(&format!("{hub}health"), get(|| async { "" }))
+        .route(&format!("{hub}api/health"), get(|| async { "" }))
+        .route(
+            &format!("{hub}security/csp-report"),
+            post(|| async { http::StatusCode::NO_CONTENT }),
+        )
+}
+
+/// The cookie-authenticated user of a page, if any.
+async fn page_user(state: &AppState, headers: &HeaderMap) -> Result<Option<Identity>, PageError> {
+    identity::from_cookie(state, headers)
+        .await
+        .map_err(|e| PageError::new(e.status, e.message))
+}
+
+/// Redirect to the login page, coming back to `uri` afterwards.
+fn to_login(state: &AppState, uri: &Uri) -> Response {
+    let next = uri
+        .path_and_query()
+        .map_or_else(|| uri.path().to_owned(), |pq| pq.as_str().to_owned());
+    Redirect::to(&format!(
+        "{}login?next={}",
+        state.urls.hub,
+        ferrohub_core::url::quote_query(&next)
+    ))
+    .into_response()
+}
+
+/// The page's XSRF token, and a `Set-Cookie` to add when the browser had none.
+fn xsrf_for(state: &AppState, headers: &HeaderMap) -> (String, Option<String>) {
+    match crate::xsrf::cookie_token(headers) {
+        Some(token) => (token, None),
+        None => {
+            let token = crate::xsrf::new_token();
+            let opts = cookies::CookieOptions {
+                path: &state.urls.hub,
+                http_only: false,
+                secure: state.urls.secure_cookies(),
+                max_age: None,
+            };
+            let cookie = cookies::set_cookie(cookies::XSRF_COOKIE, &token, opts);
+            (token, Some(cookie))
+        }
+    }
+}
+
+/// Adds `Set-Cookie` headers to a response.
+fn with_cookies(mut response: Response, cookies: impl IntoIterator<Item = String>) -> Response {
+    for cookie in cookies {
+        if let Ok(value) = HeaderValue::from_str(&cookie) {
+            response.headers_mut().append(header::SET_COOKIE, value);
+        }
+    }
+    response
+}
+
+/// Where a logged-in user goes by default: their running server, else the spawn page.
+async fn default_next(state: &AppState, who: &Identity) -> String {
+    if !state.config.jupyterhub.redirect_to_server {
+        return format!("{}home", state.urls.hub);
+    }
+    if state.servers.phase(&who.user.name, "") == crate::servers::Phase::Ready {
+        state.urls.server_prefix(&who.user.name, "")
+    } else {
+        format!("{}spawn", state.urls.hub)
+    }
+}
+
+/// An error page rendered with the site template.
+fn error_page(
+    state: &AppState,
+    status: http::StatusCode,
+    message: &str,
+    link: Option<(&str, &str)>,
+) -> PageError {
+    let html = state.templates.render(
+        "error.html",
+        minijinja::context! {
+            hub => &state.urls.hub,
+            status => status.as_u16(),
+            reason => status.canonical_reason().unwrap_or(""),
+            message => message,
+            link => link.map(|l| l.0),
+            link_text => link.map(|l| l.1),
+        },
+    );
+    PageError {
+        status,
+        message: message.to_owned(),
+        html: Some(html),
+    }
+}

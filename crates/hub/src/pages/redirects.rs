@@ -1,0 +1,227 @@
+//! Redirects into the hub, the handler for servers the proxy has no route for,
+//! and the proxy's error pages.
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::extract::{OriginalUri, Path, Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use http::{HeaderMap, StatusCode, Uri};
+use serde_json::json;
+
+use super::{default_next, error_page, page_user, to_login};
+use crate::error::PageError;
+use crate::servers::Phase;
+use crate::state::AppState;
+
+/// `{hub}`: logged in → the default place; anonymous → login.
+pub(super) async fn hub_root(
+    State(state): State<AppState>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
+    match page_user(&state, &headers).await? {
+        Some(who) => Ok(Redirect::to(&default_next(&state, &who).await).into_response()),
+        None => Ok(to_login(&state, &uri)),
+    }
+}
+
+/// `/hub` → `/hub/`.
+pub(super) async fn to_hub_root(State(state): State<AppState>) -> Response {
+    Redirect::permanent(&state.urls.hub).into_response()
+}
+
+/// Any path outside the hub that reached it (the proxy's default route):
+/// `/x/y` → `{hub}x/y`, keeping the query, as upstream's prefix redirect.
+pub async fn into_hub(State(state): State<AppState>, OriginalUri(uri): OriginalUri) -> Response {
+    let path = uri.path();
+    if path.starts_with(&state.urls.hub) {
+        return error_page(
+            &state,
+            StatusCode::NOT_FOUND,
+            "Page not found",
+            Some((&state.urls.hub, "Go to the hub")),
+        )
+        .into_response();
+    }
+    let rest = path
+        .strip_prefix(&state.urls.base)
+        .unwrap_or(path.trim_start_matches('/'));
+    let query = uri.query().map(|q| format!("?{q}")).unwrap_or_default();
+    Redirect::to(&format!("{}{rest}{query}", state.urls.hub)).into_response()
+}
+
+/// `{hub}user/<name>` without a path: same as with `/`.
+pub(super) async fn user_url_bare(
+    state: State<AppState>,
+    Path(name): Path<String>,
+    uri: OriginalUri,
+    headers: HeaderMap,
+    query: Query<HashMap<String, String>>,
+) -> Result<Response, PageError> {
+    user_url(state, Path((name, String::new())), uri, headers, query).await
+}
+
+fn looks_like_api(headers: &HeaderMap, rest: &str) -> bool {
+    let accept = headers
+        .get(http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    (accept.contains("application/json") && !accept.contains("text/html"))
+        || rest.split('/').any(|s| s == "api")
+}
+
+fn stopped_api_error(state: &AppState, uri: &Uri, name: &str) -> Response {
+    let server_path = uri
+        .path()
+        .strip_prefix(state.urls.hub.trim_end_matches('/'))
+        .unwrap_or(uri.path());
+    let spawn = format!(
+        "{}spawn/{}",
+        state.urls.hub,
+        ferrohub_core::url::quote_name(name)
+    );
+    let message = format!(
+        "JupyterHub server no longer running at {server_path}. Restart the server at {spawn}"
+    );
+    (
+        StatusCode::FAILED_DEPENDENCY,
+        Json(json!({"status": 424, "message": message})),
+    )
+        .into_response()
+}
+
+/// `{hub}user/<name>/...`: the proxy had no route for this server.
+pub(super) async fn user_url(
+    State(state): State<AppState>,
+    Path((name, rest)): Path<(String, String)>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Response, PageError> {
+    let Some(who) = page_user(&state, &headers).await? else {
+        if looks_like_api(&headers, &rest) {
+            return Ok(stopped_api_error(&state, &uri, &name));
+        }
+        return Ok(to_login(&state, &uri));
+    };
+    let user = state.store.user_by_name(&name).await?;
+    let Some(user) = user.filter(|u| {
+        who.scopes
+            .covers(&format!("access:servers!server={}/", u.name))
+    }) else {
+        return Err(error_page(
+            &state,
+            StatusCode::NOT_FOUND,
+            "No access to resources or resources not found",
+            None,
+        ));
+    };
+    let server_path = format!("{}{}", state.urls.server_prefix(&user.name, ""), rest);
+    match state.servers.phase(&user.name, "") {
+        Phase::Ready => {
+            // The proxy had no route yet: send the browser back, a few times at most.
+            let redirects: u32 = query
+                .get("redirects")
+                .and_then(|r| r.parse().ok())
+                .unwrap_or(0);
+            if redirects >= 4 {
+                return Err(error_page(
+                    &state,
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Redirect loop detected.",
+                    None,
+                ));
+            }
+            if redirects > 0 {
+                tokio::time::sleep(std::time::Duration::from_secs(u64::from(redirects).min(10)))
+                    .await;
+            }
+            Ok(Redirect::to(&format!("{server_path}?redirects={}", redirects + 1)).into_response())
+        }
+        _ if looks_like_api(&headers, &rest) => Ok(stopped_api_error(&state, &uri, &user.name)),
+        Phase::Spawning | Phase::Failed(_) => {
+            let pending = format!(
+                "{}spawn-pending/{}?next={}",
+                state.urls.hub,
+                ferrohub_core::url::quote_name(&user.name),
+                ferrohub_core::url::quote_query(&server_path)
+            );
+            Ok((StatusCode::SEE_OTHER, [(http::header::LOCATION, pending)]).into_response())
+        }
+        Phase::Stopping | Phase::Stopped => {
+            let spawn = format!(
+                "{}spawn/{}?next={}",
+                state.urls.hub,
+                ferrohub_core::url::quote_name(&user.name),
+                ferrohub_core::url::quote_query(&server_path)
+            );
+            let message = format!(
+                "Server {} is not running.",
+                state.urls.server_prefix(&user.name, "")
+            );
+            let mut page = error_page(
+                &state,
+                StatusCode::FAILED_DEPENDENCY,
+                &message,
+                Some((&spawn, "Launch server")),
+            );
+            page.status = StatusCode::FAILED_DEPENDENCY;
+            Err(page)
+        }
+    }
+}
+
+/// Non-GET requests to a stopped server: always the JSON 424.
+pub(super) async fn user_url_api(
+    State(state): State<AppState>,
+    Path((name, _rest)): Path<(String, String)>,
+    OriginalUri(uri): OriginalUri,
+) -> Response {
+    stopped_api_error(&state, &uri, &name)
+}
+
+/// `{hub}user-redirect/<path>`: to the same path on the caller's own server.
+pub(super) async fn user_redirect(
+    State(state): State<AppState>,
+    Path(rest): Path<String>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
+    let Some(who) = page_user(&state, &headers).await? else {
+        return Ok(to_login(&state, &uri));
+    };
+    let target = format!("{}{}", state.urls.server_prefix(&who.user.name, ""), rest);
+    let spawn = format!(
+        "{}spawn?next={}",
+        state.urls.hub,
+        ferrohub_core::url::quote_query(&target)
+    );
+    Ok(Redirect::to(&spawn).into_response())
+}
+
+/// `{hub}error/<code>`: the page the proxy shows when it cannot route or reach a target.
+pub(super) async fn proxy_error(
+    State(state): State<AppState>,
+    Path(code): Path<u16>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let status = StatusCode::from_u16(code)
+        .ok()
+        .filter(|s| s.is_client_error() || s.is_server_error())
+        .unwrap_or(StatusCode::NOT_FOUND);
+    let url = query.get("url").cloned().unwrap_or_default();
+    let message = if status == StatusCode::SERVICE_UNAVAILABLE {
+        format!("Your server appears to be down. Try restarting it from the hub. ({url})")
+    } else {
+        format!("Nothing is served at {url}.")
+    };
+    let home = format!("{}home", state.urls.hub);
+    error_page(
+        &state,
+        status,
+        &message,
+        Some((&home, "Go to the hub home")),
+    )
+    .into_response()
+}

@@ -1,0 +1,255 @@
+//! The home page and starting/stopping one's server from the browser.
+
+use std::collections::HashMap;
+
+use axum::Form;
+use axum::extract::{OriginalUri, Path, Query, State};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use http::{HeaderMap, StatusCode};
+use minijinja::context;
+
+use super::{error_page, page_user, to_login, with_cookies, xsrf_for};
+use crate::error::PageError;
+use crate::identity::Identity;
+use crate::servers::{self, Phase};
+use crate::state::AppState;
+
+/// `GET {hub}home`.
+pub(super) async fn home(
+    State(state): State<AppState>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
+    let Some(who) = page_user(&state, &headers).await? else {
+        return Ok(to_login(&state, &uri));
+    };
+    let phase = state.servers.phase(&who.user.name, "");
+    let (phase_name, failed) = match &phase {
+        Phase::Ready => ("ready", None),
+        Phase::Spawning => ("spawn", None),
+        Phase::Stopping => ("stop", None),
+        Phase::Failed(message) => ("stopped", Some(message.clone())),
+        Phase::Stopped => ("stopped", None),
+    };
+    let (xsrf, cookie) = xsrf_for(&state, &headers);
+    let html = state.templates.render(
+        "home.html",
+        context! {
+            hub => &state.urls.hub,
+            user => &who.user.name,
+            phase => phase_name,
+            failed => failed,
+            server_url => state.urls.server_prefix(&who.user.name, ""),
+            xsrf => xsrf,
+        },
+    );
+    Ok(with_cookies(Html(html).into_response(), cookie))
+}
+
+/// The user whose server `who` wants to start: themselves, or another if allowed.
+async fn target_user(
+    state: &AppState,
+    who: &Identity,
+    name: Option<&str>,
+) -> Result<ferrohub_store::UserRecord, PageError> {
+    let Some(name) = name.filter(|n| *n != who.user.name) else {
+        return Ok(who.user.clone());
+    };
+    let not_found = || {
+        error_page(
+            state,
+            StatusCode::NOT_FOUND,
+            "No access to resources or resources not found",
+            None,
+        )
+    };
+    let user = state
+        .store
+        .user_by_name(name)
+        .await?
+        .ok_or_else(not_found)?;
+    if !who.scopes.allows_user("servers", &user.name) {
+        return Err(not_found());
+    }
+    Ok(user)
+}
+
+async fn spawn_and_redirect(
+    state: &AppState,
+    who: &Identity,
+    name: Option<&str>,
+    next: Option<String>,
+) -> Result<Response, PageError> {
+    let user = target_user(state, who, name).await?;
+    let outcome = servers::request_spawn(state, &user, "")
+        .await
+        .map_err(|e| error_page(state, e.status, &e.message, None))?;
+    let server_url = state.urls.server_prefix(&user.name, "");
+    if outcome == servers::SpawnOutcome::AlreadyRunning {
+        return Ok(Redirect::to(&next.unwrap_or(server_url)).into_response());
+    }
+    // Upstream waits up to a second so quick spawns skip the pending page.
+    let phase = state
+        .servers
+        .wait_settled(&user.name, "", std::time::Duration::from_secs(1))
+        .await;
+    if phase == Phase::Ready {
+        return Ok(Redirect::to(&next.unwrap_or(server_url)).into_response());
+    }
+    let mut pending = format!(
+        "{}spawn-pending/{}",
+        state.urls.hub,
+        ferrohub_core::url::quote_name(&user.name)
+    );
+    if let Some(next) = next {
+        pending = format!("{pending}?next={}", ferrohub_core::url::quote_query(&next));
+    }
+    Ok(Redirect::to(&pending).into_response())
+}
+
+fn next_param(state: &AppState, query: &HashMap<String, String>) -> Option<String> {
+    query
+        .get("next")
+        .and_then(|n| ferrohub_core::url::safe_next_url(n, &state.urls.base))
+}
+
+/// `GET {hub}spawn`: starts the user's server (upstream spawns on GET when there is no options form).
+pub(super) async fn spawn_get(
+    State(state): State<AppState>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Response, PageError> {
+    let Some(who) = page_user(&state, &headers).await? else {
+        return Ok(to_login(&state, &uri));
+    };
+    spawn_and_redirect(&state, &who, None, next_param(&state, &query)).await
+}
+
+/// `GET {hub}spawn/{name}`: an admin starts another user's server.
+pub(super) async fn spawn_get_for(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Response, PageError> {
+    let Some(who) = page_user(&state, &headers).await? else {
+        return Ok(to_login(&state, &uri));
+    };
+    spawn_and_redirect(&state, &who, Some(&name), next_param(&state, &query)).await
+}
+
+#[derive(serde::Deserialize)]
+pub(super) struct XsrfForm {
+    #[serde(default, rename = "_xsrf")]
+    xsrf: String,
+}
+
+fn check_form(state: &AppState, headers: &HeaderMap, form: &XsrfForm) -> Result<(), PageError> {
+    if crate::xsrf::check(headers, Some(&form.xsrf)) {
+        Ok(())
+    } else {
+        Err(error_page(
+            state,
+            StatusCode::FORBIDDEN,
+            "The form was invalid or expired (XSRF check failed). Reload the page and try again.",
+            None,
+        ))
+    }
+}
+
+/// `POST {hub}spawn`: the home page's start button.
+pub(super) async fn spawn_post(
+    State(state): State<AppState>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+    Form(form): Form<XsrfForm>,
+) -> Result<Response, PageError> {
+    let Some(who) = page_user(&state, &headers).await? else {
+        return Ok(to_login(&state, &uri));
+    };
+    check_form(&state, &headers, &form)?;
+    spawn_and_redirect(&state, &who, None, next_param(&state, &query)).await
+}
+
+/// `POST {hub}spawn/{name}`.
+pub(super) async fn spawn_post_for(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+    Form(form): Form<XsrfForm>,
+) -> Result<Response, PageError> {
+    let Some(who) = page_user(&state, &headers).await? else {
+        return Ok(to_login(&state, &uri));
+    };
+    check_form(&state, &headers, &form)?;
+    spawn_and_redirect(&state, &who, Some(&name), next_param(&state, &query)).await
+}
+
+/// `POST {hub}stop`: the home page's stop button.
+pub(super) async fn stop_post(
+    State(state): State<AppState>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    Form(form): Form<XsrfForm>,
+) -> Result<Response, PageError> {
+    let Some(who) = page_user(&state, &headers).await? else {
+        return Ok(to_login(&state, &uri));
+    };
+    check_form(&state, &headers, &form)?;
+    servers::request_stop(&state, &who.user, "")
+        .await
+        .map_err(|e| error_page(&state, e.status, &e.message, None))?;
+    Ok(Redirect::to(&format!("{}home", state.urls.hub)).into_response())
+}
+
+/// `GET {hub}spawn-pending/{name}`: reloads until ready, then goes to the server.
+pub(super) async fn pending(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Response, PageError> {
+    let Some(who) = page_user(&state, &headers).await? else {
+        return Ok(to_login(&state, &uri));
+    };
+    let user = target_user(&state, &who, Some(&name)).await?;
+    let next = next_param(&state, &query);
+    match state.servers.phase(&user.name, "") {
+        Phase::Ready => Ok(Redirect::to(
+            &next.unwrap_or_else(|| state.urls.server_prefix(&user.name, "")),
+        )
+        .into_response()),
+        Phase::Spawning => {
+            let started = state
+                .store
+                .spawner(user.id, "")
+                .await?
+                .and_then(|s| s.started);
+            let elapsed =
+                started.map_or(0, |t| (ferrohub_core::time::now() - t).num_seconds().max(0));
+            let html = state.templates.render(
+                "spawn_pending.html",
+                context! { hub => &state.urls.hub, user => &who.user.name, elapsed => elapsed },
+            );
+            Ok(Html(html).into_response())
+        }
+        Phase::Failed(message) => {
+            let retry = format!("{}home", state.urls.hub);
+            Err(error_page(
+                &state,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &format!("Spawn failed: {message}"),
+                Some((&retry, "Back to home")),
+            ))
+        }
+        Phase::Stopping | Phase::Stopped => {
+            Ok(Redirect::to(&format!("{}home", state.urls.hub)).into_response())
+        }
+    }
+}

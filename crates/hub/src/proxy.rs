@@ -1,0 +1,321 @@
+//! The hub's side of the proxy: the configurable-http-proxy REST API client,
+//! and starting (or adopting) the `ferrohub-proxy` process.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use http::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::http_client::{HttpClient, HttpError};
+use crate::urls::HubUrls;
+
+/// A proxy failure.
+#[derive(Debug, thiserror::Error)]
+pub enum ProxyError {
+    /// Could not reach the proxy API.
+    #[error("proxy API unreachable: {0}")]
+    Http(#[from] HttpError),
+    /// The proxy answered with an unexpected status.
+    #[error("proxy API {method} {path} answered {status}: {body}")]
+    Status {
+        /// Method.
+        method: Method,
+        /// Path.
+        path: String,
+        /// Status.
+        status: StatusCode,
+        /// Body text.
+        body: String,
+    },
+    /// Starting the proxy process failed.
+    #[error("could not start the proxy {command:?}: {reason}")]
+    Start {
+        /// Command.
+        command: Vec<String>,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// One route as the hub sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Route {
+    /// Route spec with trailing slash, e.g. `/user/alice/`.
+    pub routespec: String,
+    /// Target, `http://ip:port`.
+    pub target: String,
+    /// The data stored with the route (without `target`/`last_activity`).
+    pub data: serde_json::Map<String, Value>,
+    /// Last activity the proxy saw on the route.
+    pub last_activity: Option<ferrohub_core::time::Timestamp>,
+}
+
+/// Client of the CHP REST API.
+#[derive(Clone, Debug)]
+pub struct ProxyClient {
+    http: HttpClient,
+    api_url: String,
+    token: String,
+}
+
+/// Route spec (`/user/alice/`) → CHP API path (`/api/routes/user/alice`).
+fn api_path(routespec: &str) -> String {
+    let trimmed = routespec.trim_end_matches('/');
+    format!("/api/routes{trimmed}")
+}
+
+impl ProxyClient {
+    /// A client for the API at `api_url` using `token`.
+    #[must_use]
+    pub fn new(api_url: &str, token: &str) -> Self {
+        Self {
+            http: HttpClient::default(),
+            api_url: api_url.trim_end_matches('/').to_owned(),
+            token: token.to_owned(),
+        }
+    }
+
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<(StatusCode, bytes::Bytes), ProxyError> {
+        let auth = format!("token {}", self.token);
+        let url = format!("{}{path}", self.api_url);
+        let body = body.map(|b| b.to_string().into_bytes());
+        let headers = [
+            ("Authorization", auth.as_str()),
+            ("Content-Type", "application/json"),
+        ];
+        Ok(self.http.send(method, &url, &headers, body).await?)
+    }
+
+    fn unexpected(method: Method, path: &str, status: StatusCode, body: &[u8]) -> ProxyError {
+        ProxyError::Status {
+            method,
+            path: path.to_owned(),
+            status,
+            body: String::from_utf8_lossy(body).into_owned(),
+        }
+    }
+
+    /// Adds or replaces a route.
+    pub async fn add_route(
+        &self,
+        routespec: &str,
+        target: &str,
+        data: Value,
+    ) -> Result<(), ProxyError> {
+        let mut body = data;
+        if let Some(map) = body.as_object_mut() {
+            map.insert("target".into(), json!(target));
+            map.insert("jupyterhub".into(), json!(true));
+        }
+        let path = api_path(routespec);
+        let (status, reply) = self.call(Method::POST, &path, Some(body)).await?;
+        if status.is_success() {
+            Ok(())
+        } else {
+            Err(Self::unexpected(Method::POST, &path, status, &reply))
+        }
+    }
+
+    /// Deletes a route; a missing route is fine.
+    pub async fn delete_route(&self, routespec: &str) -> Result<(), ProxyError> {
+        let path = api_path(routespec);
+        let (status, reply) = self.call(Method::DELETE, &path, None).await?;
+        if status.is_success() || status == StatusCode::NOT_FOUND {
+            Ok(())
+        } else {
+            Err(Self::unexpected(Method::DELETE, &path, status, &reply))
+        }
+    }
+
+    /// All routes the hub owns (those marked `jupyterhub`), keyed by route spec.
+    pub async fn routes(&self) -> Result<BTreeMap<String, Route>, ProxyError> {
+        let (status, reply) = self.call(Method::GET, "/api/routes", None).await?;
+        if !status.is_success() {
+            return Err(Self::unexpected(Method::GET, "/api/routes", status, &reply));
+        }
+        let all: BTreeMap<String, Value> = serde_json::from_slice(&reply).map_err(|e| {
+            Self::unexpected(Method::GET, "/api/routes", status, e.to_string().as_bytes())
+        })?;
+        let mut routes = BTreeMap::new();
+        for (key, value) in all {
+            let Value::Object(mut data) = value else {
+                continue;
+            };
+            if data.remove("jupyterhub") != Some(Value::Bool(true)) {
+                continue;
+            }
+            let target = data
+                .remove("target")
+                .and_then(|t| t.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            let last_activity = data
+                .remove("last_activity")
+                .and_then(|t| t.as_str().and_then(ferrohub_core::time::parse_client));
+            let routespec = if key.ends_with('/') {
+                key
+            } else {
+                format!("{key}/")
+            };
+            routes.insert(
+                routespec.clone(),
+                Route {
+                    routespec,
+                    target,
+                    data,
+                    last_activity,
+                },
+            );
+        }
+        Ok(routes)
+    }
+
+    /// Whether the API answers with our token.
+    pub async fn is_reachable(&self) -> bool {
+        matches!(self.call(Method::GET, "/api/routes", None).await, Ok((status, _)) if status.is_success())
+    }
+}
+
+/// The auth token of a proxy the hub starts: derived from the cookie secret,
+/// so a restarted hub can still manage the proxy it left running.
+#[must_use]
+pub fn derived_auth_token(cookie_secret: &[u8]) -> String {
+    use hmac::{Hmac, KeyInit, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(cookie_secret).expect("any key length");
+    mac.update(b"ferrohub proxy auth token");
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// Finds `ferrohub-proxy` beside the running binary, else on PATH.
+fn resolve_command(command: &[String]) -> Vec<String> {
+    let mut resolved = command.to_vec();
+    if let Some(first) = resolved.first_mut() {
+        if !first.contains('/') {
+            if let Some(beside) = std::env::current_exe()
+                .ok()
+                .and_then(|exe| exe.parent().map(|d| d.join(first.as_str())))
+            {
+                if beside.is_file() {
+                    *first = beside.display().to_string();
+                }
+            }
+        }
+    }
+    resolved
+}
+
+fn read_pid(path: &Path) -> Option<i32> {
+    std::fs::read_to_string(path).ok()?.trim().parse().ok()
+}
+
+fn alive(pid: i32) -> bool {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()
+}
+
+/// Starts the proxy, or adopts one a previous hub left running.
+pub async fn start_or_adopt(
+    command: &[String],
+    urls: &HubUrls,
+    client: &ProxyClient,
+    token: &str,
+    pid_file: &Path,
+    log_level: &str,
+) -> Result<Option<i32>, ProxyError> {
+    if let Some(pid) = read_pid(pid_file).filter(|pid| alive(*pid)) {
+        if client.is_reachable().await {
+            tracing::info!(
+                pid,
+                "adopting the running proxy (pid file {})",
+                pid_file.display()
+            );
+            return Ok(Some(pid));
+        }
+        tracing::warn!(
+            pid,
+            "proxy from {} does not accept our token; replacing it",
+            pid_file.display()
+        );
+        let target = nix::unistd::Pid::from_raw(pid);
+        for _ in 0..20 {
+            let _ = nix::sys::signal::kill(target, nix::sys::signal::Signal::SIGTERM);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            if !alive(pid) {
+                break;
+            }
+        }
+    }
+    let command = resolve_command(command);
+    let start_err = |reason: String| ProxyError::Start {
+        command: command.clone(),
+        reason,
+    };
+    let (program, args) = command
+        .split_first()
+        .ok_or_else(|| start_err("empty command".into()))?;
+    let api = urls
+        .proxy_api
+        .trim_start_matches("http://")
+        .trim_start_matches("https://");
+    let (api_ip, api_port) = api
+        .rsplit_once(':')
+        .ok_or_else(|| start_err(format!("bad api_url {api}")))?;
+    let error_target = format!("{}{}error", urls.hub_connect, urls.hub);
+    let mut cmd = tokio::process::Command::new(program);
+    cmd.args(args)
+        .args([
+            "--ip",
+            &urls.public_ip,
+            "--port",
+            &urls.public_port.to_string(),
+        ])
+        .args([
+            "--api-ip",
+            api_ip.trim_matches(|c| c == '[' || c == ']'),
+            "--api-port",
+            api_port,
+        ])
+        .args(["--error-target", &error_target, "--log-level", log_level])
+        .env("CONFIGPROXY_AUTH_TOKEN", token)
+        .stdin(std::process::Stdio::null())
+        .process_group(0);
+    let mut child = cmd.spawn().map_err(|e| start_err(e.to_string()))?;
+    let pid = child.id().map(|p| p as i32);
+    if let Some(pid) = pid {
+        std::fs::write(pid_file, pid.to_string())
+            .map_err(|e| start_err(format!("pid file {}: {e}", pid_file.display())))?;
+    }
+    // Reap the child if it exits while we run; it must outlive a hub crash, so no kill_on_drop.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(start_err(format!("exited at start-up with {status}")));
+        }
+        if client.is_reachable().await {
+            break;
+        }
+        if tokio::time::Instant::now() > deadline {
+            return Err(start_err("API did not answer within 15 s".into()));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::spawn(async move {
+        let _ = child.wait().await;
+    });
+    tracing::info!(?pid, "started the proxy");
+    Ok(pid)
+}
+
+/// Stops a proxy the hub started, removing its pid file.
+pub fn stop_started_proxy(pid: i32, pid_file: &PathBuf) {
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGTERM,
+    );
+    let _ = std::fs::remove_file(pid_file);
+}

@@ -1,0 +1,585 @@
+//! Life of a server: spawn (token, OAuth client, spawner, readiness, route),
+//! stop, the liveness poll, and reconciling with the proxy at start-up.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use ferrohub_core::time;
+use ferrohub_core::token::{self, GENERATED_TOKEN_ROUNDS, USER_PROVIDED_TOKEN_ROUNDS};
+use ferrohub_spawn::SpawnRequest;
+use ferrohub_store::{NewToken, OAuthClient, ServerAddress, SpawnerRecord, TokenOwner, UserRecord};
+use serde_json::json;
+use tokio::sync::watch;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::urls::HubUrls;
+
+/// What is happening to a server right now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Phase {
+    /// Being started.
+    Spawning,
+    /// Being stopped.
+    Stopping,
+    /// Started and answering HTTP, route added.
+    Ready,
+    /// The last start failed with this message (shown on the pending page).
+    Failed(String),
+    /// Not running.
+    Stopped,
+}
+
+impl Phase {
+    /// Upstream's `pending` field: `"spawn"`, `"stop"` or null.
+    #[must_use]
+    pub fn pending(&self) -> Option<&'static str> {
+        match self {
+            Self::Spawning => Some("spawn"),
+            Self::Stopping => Some("stop"),
+            _ => None,
+        }
+    }
+}
+
+type Key = (String, String);
+
+/// In-memory phases of servers (the database holds what persists).
+#[derive(Default)]
+pub struct ServerRegistry {
+    phases: Mutex<HashMap<Key, watch::Sender<Phase>>>,
+}
+
+impl ServerRegistry {
+    fn sender(&self, user: &str, server: &str) -> watch::Sender<Phase> {
+        let mut phases = self.phases.lock().expect("registry lock");
+        phases
+            .entry((user.to_owned(), server.to_owned()))
+            .or_insert_with(|| watch::channel(Phase::Stopped).0)
+            .clone()
+    }
+
+    /// The current phase of a server.
+    #[must_use]
+    pub fn phase(&self, user: &str, server: &str) -> Phase {
+        self.sender(user, server).borrow().clone()
+    }
+
+    /// Sets the phase.
+    pub fn set(&self, user: &str, server: &str, phase: Phase) {
+        self.sender(user, server).send_replace(phase);
+    }
+
+    /// Moves to `to` only if the current phase satisfies `from`; returns whether it moved.
+    fn transition(
+        &self,
+        user: &str,
+        server: &str,
+        from: impl Fn(&Phase) -> bool,
+        to: Phase,
+    ) -> bool {
+        let sender = self.sender(user, server);
+        sender.send_if_modified(|phase| {
+            if from(phase) {
+                *phase = to.clone();
+                true
+            } else {
+                false
+            }
+        })
+    }
+
+    /// Waits until the phase is no longer pending, at most `limit`.
+    pub async fn wait_settled(&self, user: &str, server: &str, limit: Duration) -> Phase {
+        let mut rx = self.sender(user, server).subscribe();
+        let wait = rx.wait_for(|p| p.pending().is_none());
+        match tokio::time::timeout(limit, wait).await {
+            Ok(Ok(phase)) => phase.clone(),
+            _ => self.phase(user, server),
+        }
+    }
+
+    /// Forgets a user (deleted).
+    pub fn remove_user(&self, user: &str) {
+        self.phases
+            .lock()
+            .expect("registry lock")
+            .retain(|(u, _), _| u != user);
+    }
+}
+
+/// How long a request waits for a spawn or stop before answering 202 (upstream's 10 s).
+pub const SLOW_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Outcome of asking for a server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SpawnOutcome {
+    /// It was already running.
+    AlreadyRunning,
+    /// A spawn is under way (started now or earlier).
+    Pending,
+}
+
+/// Starts a user's server in the background unless it is running or pending.
+pub async fn request_spawn(
+    state: &AppState,
+    user: &UserRecord,
+    server: &str,
+) -> Result<SpawnOutcome, ApiError> {
+    let spawner = match state.store.spawner(user.id, server).await? {
+        Some(s) => s,
+        None if server.is_empty() => state.store.create_spawner(user.id, "").await?,
+        None => {
+            return Err(ApiError::not_found(format!(
+                "{}'s server {server:?} does not exist",
+                user.name
+            )));
+        }
+    };
+    let moved = state.servers.transition(
+        &user.name,
+        server,
+        |p| matches!(p, Phase::Stopped | Phase::Failed(_)),
+        Phase::Spawning,
+    );
+    if !moved {
+        return match state.servers.phase(&user.name, server) {
+            Phase::Ready => Ok(SpawnOutcome::AlreadyRunning),
+            Phase::Stopping => Err(ApiError::bad_request(format!(
+                "{}'s server is being stopped; try again shortly",
+                user.name
+            ))),
+            _ => Ok(SpawnOutcome::Pending),
+        };
+    }
+    let state = state.clone();
+    let user = user.clone();
+    let server = server.to_owned();
+    tokio::spawn(async move {
+        let phase = match spawn_server(&state, &user, &spawner).await {
+            Ok(()) => Phase::Ready,
+            Err(message) => {
+                tracing::error!(user = %user.name, server = %server, "spawn failed: {message}");
+                Phase::Failed(message)
+            }
+        };
+        state.servers.set(&user.name, &server, phase);
+    });
+    Ok(SpawnOutcome::Pending)
+}
+
+fn hub_env(
+    urls: &HubUrls,
+    user: &str,
+    server: &str,
+    token: &str,
+    client_id: &str,
+    prefix: &str,
+) -> BTreeMap<String, String> {
+    let access = json!([
+        format!("access:servers!server={user}/{server}"),
+        format!("access:servers!user={user}")
+    ])
+    .to_string();
+    let api_url = urls.api_url();
+    let quoted_user = ferrohub_core::url::quote_name(user);
+    [
+        ("JUPYTERHUB_API_TOKEN", token.to_owned()),
+        ("JPY_API_TOKEN", token.to_owned()),
+        ("JUPYTERHUB_CLIENT_ID", client_id.to_owned()),
+        ("JUPYTERHUB_API_URL", api_url.clone()),
+        (
+            "JUPYTERHUB_ACTIVITY_URL",
+            format!("{api_url}/users/{quoted_user}/activity"),
+        ),
+        ("JUPYTERHUB_BASE_URL", urls.base.clone()),
+        ("JUPYTERHUB_SERVICE_PREFIX", prefix.to_owned()),
+        ("JUPYTERHUB_USER", user.to_owned()),
+        ("JUPYTERHUB_SERVER_NAME", server.to_owned()),
+        ("JUPYTERHUB_HOST", String::new()),
+        (
+            "JUPYTERHUB_OAUTH_CALLBACK_URL",
+            format!("{prefix}oauth_callback"),
+        ),
+        ("JUPYTERHUB_OAUTH_ACCESS_SCOPES", access.clone()),
+        ("JUPYTERHUB_OAUTH_SCOPES", access),
+        ("JUPYTERHUB_OAUTH_CLIENT_ALLOWED_SCOPES", "[]".to_owned()),
+        ("JUPYTERHUB_COOKIE_HOST_PREFIX_ENABLED", "0".to_owned()),
+        ("JUPYTERHUB_PUBLIC_URL", String::new()),
+        ("JUPYTERHUB_PUBLIC_HUB_URL", String::new()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
+}
+
+/// Parses the spawner's `http://ip:port` into an address with the server prefix.
+fn address(url: &str, prefix: &str) -> Result<ServerAddress, String> {
+    let (proto, rest) = url
+        .split_once("://")
+        .ok_or_else(|| format!("spawner returned a bad URL {url:?}"))?;
+    let authority = rest.split('/').next().unwrap_or_default();
+    let (ip, port) = authority
+        .rsplit_once(':')
+        .ok_or_else(|| format!("spawner URL {url:?} has no port"))?;
+    let port = port
+        .parse()
+        .map_err(|_| format!("spawner URL {url:?} has a bad port"))?;
+    let ip = ip.trim_start_matches('[').trim_end_matches(']').to_owned();
+    Ok(ServerAddress {
+        proto: proto.to_owned(),
+        ip,
+        port,
+        base_url: prefix.to_owned(),
+    })
+}
+
+/// The whole spawn; on failure everything is cleaned up and a message returned.
+async fn spawn_server(
+    state: &AppState,
+    user: &UserRecord,
+    spawner: &SpawnerRecord,
+) -> Result<(), String> {
+    let server = spawner.name.as_str();
+    let prefix = state.urls.server_prefix(&user.name, server);
+    let client_id = HubUrls::oauth_client_id(&user.name, server);
+    let api_token = token::new_token();
+    let started = launch(state, user, spawner, &prefix, &client_id, &api_token).await;
+    let result = match started {
+        Ok(addr) => wait_and_route(state, user, server, &addr).await,
+        Err(e) => Err(e),
+    };
+    if let Err(message) = &result {
+        tracing::warn!(user = %user.name, "cleaning up failed spawn: {message}");
+        if let Ok(Some(record)) = state.store.spawner(user.id, server).await {
+            let _ = state.spawner.stop(&record.state).await;
+        }
+        let _ = state.store.record_server_stopped(spawner.id).await;
+        let _ = state.store.delete_oauth_client(&client_id).await;
+    }
+    result
+}
+
+async fn launch(
+    state: &AppState,
+    user: &UserRecord,
+    spawner: &SpawnerRecord,
+    prefix: &str,
+    client_id: &str,
+    api_token: &str,
+) -> Result<ServerAddress, String> {
+    let server = spawner.name.as_str();
+    let db = |e: ferrohub_store::StoreError| e.to_string();
+    state
+        .store
+        .upsert_oauth_client(&OAuthClient {
+            identifier: client_id.to_owned(),
+            description: format!("Server at {prefix}"),
+            secret: token::hash_token(api_token, USER_PROVIDED_TOKEN_ROUNDS),
+            redirect_uri: format!("{prefix}oauth_callback"),
+            allowed_scopes: vec![format!("access:servers!server={}/{server}", user.name)],
+        })
+        .await
+        .map_err(db)?;
+    // The server's own token belongs to its OAuth client, so it goes when the client goes.
+    let scopes = [
+        "users:activity!user".to_owned(),
+        format!("access:servers!server={}/{server}", user.name),
+    ];
+    state
+        .store
+        .create_token(&NewToken {
+            token: api_token,
+            rounds: GENERATED_TOKEN_ROUNDS,
+            owner: TokenOwner::User(user.id),
+            client_id,
+            session_id: None,
+            scopes: &scopes,
+            note: Some(&format!("Server at {prefix}")),
+            expires_at: None,
+        })
+        .await
+        .map_err(db)?;
+    let request = SpawnRequest {
+        username: user.name.clone(),
+        server_name: server.to_owned(),
+        base_url: prefix.to_owned(),
+        hub_env: hub_env(
+            &state.urls,
+            &user.name,
+            server,
+            api_token,
+            client_id,
+            prefix,
+        ),
+    };
+    let timeout = Duration::from_secs(state.config.spawner.start_timeout);
+    let started = tokio::time::timeout(timeout, state.spawner.start(&request))
+        .await
+        .map_err(|_| {
+            format!(
+                "server did not start within {} seconds (Spawner.start_timeout)",
+                timeout.as_secs()
+            )
+        })?
+        .map_err(|e| e.to_string())?;
+    let addr = address(&started.url, prefix)?;
+    state
+        .store
+        .record_server_started(spawner.id, &addr, &started.state, client_id)
+        .await
+        .map_err(db)?;
+    tracing::info!(user = %user.name, server, url = %started.url, "server launched");
+    Ok(addr)
+}
+
+async fn wait_and_route(
+    state: &AppState,
+    user: &UserRecord,
+    server: &str,
+    addr: &ServerAddress,
+) -> Result<(), String> {
+    let record = state
+        .store
+        .spawner(user.id, server)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("spawner vanished")?;
+    let url = format!("{}{}api", addr.host_url(), addr.base_url);
+    let timeout = Duration::from_secs(state.config.spawner.http_timeout);
+    let exited = async {
+        loop {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            if let Ok(Some(code)) = state.spawner.poll(&record.state).await {
+                return code;
+            }
+        }
+    };
+    tokio::select! {
+        ready = ferrohub_spawn::wait_for_http_server(&url, timeout) => { ready.map_err(|e| e.to_string())?; }
+        code = exited => return Err(format!("server exited with status {code} before it was ready")),
+    }
+    let data = json!({"user": user.name, "server_name": server});
+    state
+        .proxy
+        .add_route(&addr.base_url, &addr.host_url(), data)
+        .await
+        .map_err(|e| e.to_string())?;
+    tracing::info!(user = %user.name, server, "server ready at {}", addr.base_url);
+    Ok(())
+}
+
+/// Stops a user's server; waits for it up to [`SLOW_TIMEOUT`]. Returns true if it has stopped.
+pub async fn request_stop(
+    state: &AppState,
+    user: &UserRecord,
+    server: &str,
+) -> Result<bool, ApiError> {
+    let moved = state.servers.transition(
+        &user.name,
+        server,
+        |p| matches!(p, Phase::Ready | Phase::Failed(_)),
+        Phase::Stopping,
+    );
+    if !moved {
+        return match state.servers.phase(&user.name, server) {
+            Phase::Stopped => Ok(true),
+            Phase::Stopping => Ok(false),
+            _ => Err(ApiError::bad_request(format!(
+                "{}'s server is still starting; try again when it is ready",
+                user.name
+            ))),
+        };
+    }
+    let task_state = state.clone();
+    let task_user = user.clone();
+    let task_server = server.to_owned();
+    tokio::spawn(async move {
+        if let Err(e) = stop_server(&task_state, &task_user, &task_server).await {
+            tracing::error!(user = %task_user.name, "stop failed: {e}");
+        }
+        task_state
+            .servers
+            .set(&task_user.name, &task_server, Phase::Stopped);
+    });
+    let phase = state
+        .servers
+        .wait_settled(&user.name, server, SLOW_TIMEOUT)
+        .await;
+    Ok(phase == Phase::Stopped)
+}
+
+/// Route first, then the process, then the records (upstream's order).
+async fn stop_server(state: &AppState, user: &UserRecord, server: &str) -> Result<(), String> {
+    let Some(record) = state
+        .store
+        .spawner(user.id, server)
+        .await
+        .map_err(|e| e.to_string())?
+    else {
+        return Ok(());
+    };
+    if let Some(addr) = &record.server {
+        state
+            .proxy
+            .delete_route(&addr.base_url)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    state
+        .spawner
+        .stop(&record.state)
+        .await
+        .map_err(|e| e.to_string())?;
+    state
+        .store
+        .touch_spawner(record.id, &time::now())
+        .await
+        .map_err(|e| e.to_string())?;
+    state
+        .store
+        .record_server_stopped(record.id)
+        .await
+        .map_err(|e| e.to_string())?;
+    tracing::info!(user = %user.name, server, "server stopped");
+    Ok(())
+}
+
+/// At start-up: re-adopt servers that are still running, clean up the rest,
+/// then make the proxy's routes match.
+pub async fn restore(state: &AppState) -> Result<(), String> {
+    let active = state
+        .store
+        .active_spawners()
+        .await
+        .map_err(|e| e.to_string())?;
+    for record in active {
+        let Some(user) = state
+            .store
+            .user_by_id(record.user_id)
+            .await
+            .map_err(|e| e.to_string())?
+        else {
+            continue;
+        };
+        match state.spawner.poll(&record.state).await {
+            Ok(None) => {
+                tracing::info!(user = %user.name, server = %record.name, "re-adopted running server");
+                state.servers.set(&user.name, &record.name, Phase::Ready);
+            }
+            other => {
+                tracing::info!(user = %user.name, server = %record.name, "server is gone ({other:?}); cleaning up");
+                state
+                    .store
+                    .record_server_stopped(record.id)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+        }
+    }
+    check_routes(state).await
+}
+
+/// Makes the proxy's routes match the hub: hub route, one per ready server, nothing else.
+pub async fn check_routes(state: &AppState) -> Result<(), String> {
+    let routes = state.proxy.routes().await.map_err(|e| e.to_string())?;
+    let hub_target = state.urls.hub_connect.clone();
+    let hub_route = state.urls.base.clone();
+    let mut wanted: BTreeMap<String, (String, serde_json::Value)> = BTreeMap::new();
+    wanted.insert(hub_route, (hub_target, json!({"hub": true})));
+    for record in state
+        .store
+        .active_spawners()
+        .await
+        .map_err(|e| e.to_string())?
+    {
+        let Some(user) = state
+            .store
+            .user_by_id(record.user_id)
+            .await
+            .map_err(|e| e.to_string())?
+        else {
+            continue;
+        };
+        if state.servers.phase(&user.name, &record.name) != Phase::Ready {
+            continue;
+        }
+        if let Some(addr) = &record.server {
+            wanted.insert(
+                addr.base_url.clone(),
+                (
+                    addr.host_url(),
+                    json!({"user": user.name, "server_name": record.name}),
+                ),
+            );
+        }
+        // Activity the proxy saw counts as the user's activity.
+        if let Some(seen) = record
+            .server
+            .as_ref()
+            .and_then(|a| routes.get(&a.base_url))
+            .and_then(|r| r.last_activity)
+        {
+            let _ = state.store.touch_spawner(record.id, &seen).await;
+            let _ = state.store.touch_user(user.id, &seen).await;
+        }
+    }
+    for (spec, (target, data)) in &wanted {
+        if routes.get(spec).is_none_or(|r| &r.target != target) {
+            tracing::info!("adding route {spec} -> {target}");
+            state
+                .proxy
+                .add_route(spec, target, data.clone())
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+    }
+    for spec in routes.keys().filter(|spec| !wanted.contains_key(*spec)) {
+        tracing::info!("deleting stale route {spec}");
+        state
+            .proxy
+            .delete_route(spec)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+/// Polls ready servers every `Spawner.poll_interval`; a server that died is cleaned up.
+pub async fn poll_forever(state: AppState) {
+    let interval = Duration::from_secs(state.config.spawner.poll_interval.max(1));
+    loop {
+        tokio::time::sleep(interval).await;
+        let Ok(active) = state.store.active_spawners().await else {
+            continue;
+        };
+        for record in active {
+            let Ok(Some(user)) = state.store.user_by_id(record.user_id).await else {
+                continue;
+            };
+            if state.servers.phase(&user.name, &record.name) != Phase::Ready {
+                continue;
+            }
+            if let Ok(Some(status)) = state.spawner.poll(&record.state).await {
+                tracing::warn!(user = %user.name, server = %record.name, status, "server exited on its own");
+                if let Some(addr) = &record.server {
+                    let _ = state.proxy.delete_route(&addr.base_url).await;
+                }
+                let _ = state.store.record_server_stopped(record.id).await;
+                state.servers.set(&user.name, &record.name, Phase::Stopped);
+            }
+        }
+    }
+}
+
+/// Reconciles routes (and collects proxy activity) every `last_activity_interval`.
+pub async fn check_routes_forever(state: AppState) {
+    let interval = Duration::from_secs(state.config.jupyterhub.last_activity_interval.max(1));
+    loop {
+        tokio::time::sleep(interval).await;
+        if let Err(e) = check_routes(&state).await {
+            tracing::warn!("route check failed: {e}");
+        }
+    }
+}

@@ -1,0 +1,212 @@
+//! The hub's URL layout, computed once from the configuration.
+
+use ferrohub_config::Config;
+use ferrohub_core::url::quote_name;
+
+/// Where everything lives, derived from `bind_url`, `hub_*` and the proxy settings.
+#[derive(Debug, Clone)]
+pub struct HubUrls {
+    /// Public base URL path, e.g. `/` or `/jh/`.
+    pub base: String,
+    /// The hub's prefix, `{base}hub/`.
+    pub hub: String,
+    /// Public proxy listen address (`""` = all interfaces) and port.
+    pub public_ip: String,
+    /// Public port.
+    pub public_port: u16,
+    /// Public scheme (`http`/`https`), for the Secure cookie flag.
+    pub public_scheme: String,
+    /// Hub listen address.
+    pub hub_ip: String,
+    /// Hub listen port (0 = pick one; tests).
+    pub hub_port: u16,
+    /// How servers and the proxy reach the hub: `http://host:port` (no path).
+    pub hub_connect: String,
+    /// The proxy's REST API, `http://host:port`.
+    pub proxy_api: String,
+}
+
+/// A bad URL in the configuration.
+#[derive(Debug, thiserror::Error)]
+#[error("{option}: {reason}")]
+pub struct UrlError {
+    option: &'static str,
+    reason: String,
+}
+
+struct Parts {
+    scheme: String,
+    host: String,
+    port: u16,
+    path: String,
+}
+
+fn parse(option: &'static str, text: &str) -> Result<Parts, UrlError> {
+    let err = |reason: &str| UrlError {
+        option,
+        reason: format!("{reason} in {text:?}"),
+    };
+    let (scheme, rest) = text
+        .split_once("://")
+        .ok_or_else(|| err("expected scheme://host:port/path"))?;
+    if scheme != "http" && scheme != "https" {
+        return Err(err("only http and https are supported"));
+    }
+    let (authority, path) = rest
+        .find('/')
+        .map_or((rest, "/"), |i| (&rest[..i], &rest[i..]));
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((host, port)) if !port.contains(']') => {
+            (host, port.parse::<u16>().map_err(|_| err("invalid port"))?)
+        }
+        _ => (authority, if scheme == "https" { 443 } else { 80 }),
+    };
+    let host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
+    let mut path = path.to_owned();
+    if !path.ends_with('/') {
+        path.push('/');
+    }
+    Ok(Parts {
+        scheme: scheme.to_owned(),
+        host,
+        port,
+        path,
+    })
+}
+
+impl HubUrls {
+    /// Computes the layout; errors name the option at fault.
+    pub fn from_config(config: &Config) -> Result<Self, UrlError> {
+        let jh = &config.jupyterhub;
+        let public = parse("JupyterHub.bind_url", &jh.bind_url)?;
+        let base = public.path.clone();
+        let hub = format!("{base}hub/");
+        let (hub_ip, hub_port) = if jh.hub_bind_url.is_empty() {
+            (jh.hub_ip.clone(), jh.hub_port)
+        } else {
+            let bind = parse("JupyterHub.hub_bind_url", &jh.hub_bind_url)?;
+            (bind.host, bind.port)
+        };
+        let hub_connect = if jh.hub_connect_url.is_empty() {
+            let host = match hub_ip.as_str() {
+                "" | "0.0.0.0" => "127.0.0.1".to_owned(),
+                "::" => "[::1]".to_owned(),
+                ip if ip.contains(':') => format!("[{ip}]"),
+                ip => ip.to_owned(),
+            };
+            format!("http://{host}:{hub_port}")
+        } else {
+            let connect = parse("JupyterHub.hub_connect_url", &jh.hub_connect_url)?;
+            format!("{}://{}:{}", connect.scheme, connect.host, connect.port)
+        };
+        let api = parse("ConfigurableHTTPProxy.api_url", &config.proxy.api_url)?;
+        Ok(Self {
+            base,
+            hub,
+            public_ip: public.host,
+            public_port: public.port,
+            public_scheme: public.scheme,
+            hub_ip,
+            hub_port,
+            hub_connect,
+            proxy_api: format!("{}://{}:{}", api.scheme, api.host, api.port),
+        })
+    }
+
+    /// With the real hub port once bound (when configured as 0).
+    #[must_use]
+    pub fn with_hub_port(mut self, port: u16) -> Self {
+        if self.hub_port == 0 {
+            let old = format!(":{}", self.hub_port);
+            if let Some(stripped) = self.hub_connect.strip_suffix(&old) {
+                self.hub_connect = format!("{stripped}:{port}");
+            }
+            self.hub_port = port;
+        }
+        self
+    }
+
+    /// `JUPYTERHUB_API_URL` for servers: `{connect}{hub}api` (no trailing slash).
+    #[must_use]
+    pub fn api_url(&self) -> String {
+        format!("{}{}api", self.hub_connect, self.hub)
+    }
+
+    /// The URL prefix of a user's server, `{base}user/<name>/[<server>/]`.
+    #[must_use]
+    pub fn server_prefix(&self, user: &str, server: &str) -> String {
+        if server.is_empty() {
+            format!("{}user/{}/", self.base, quote_name(user))
+        } else {
+            format!(
+                "{}user/{}/{}/",
+                self.base,
+                quote_name(user),
+                quote_name(server)
+            )
+        }
+    }
+
+    /// The proxy route of a server: its prefix.
+    #[must_use]
+    pub fn server_route(&self, user: &str, server: &str) -> String {
+        self.server_prefix(user, server)
+    }
+
+    /// The OAuth client id of a server, `jupyterhub-user-<name>[-<server>]`.
+    #[must_use]
+    pub fn oauth_client_id(user: &str, server: &str) -> String {
+        if server.is_empty() {
+            format!("jupyterhub-user-{}", quote_name(user))
+        } else {
+            format!(
+                "jupyterhub-user-{}-{}",
+                quote_name(user),
+                quote_name(server)
+            )
+        }
+    }
+
+    /// Whether cookies must be Secure.
+    #[must_use]
+    pub fn secure_cookies(&self) -> bool {
+        self.public_scheme == "https"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_upstream_layout() {
+        let urls = HubUrls::from_config(&Config::default()).unwrap();
+        assert_eq!(urls.base, "/");
+        assert_eq!(urls.hub, "/hub/");
+        assert_eq!(urls.public_ip, "");
+        assert_eq!(urls.public_port, 8000);
+        assert_eq!(urls.api_url(), "http://127.0.0.1:8081/hub/api");
+        assert_eq!(urls.proxy_api, "http://127.0.0.1:8001");
+        assert_eq!(urls.server_prefix("alice", ""), "/user/alice/");
+        assert_eq!(urls.server_prefix("a b", "x"), "/user/a%20b/x/");
+        assert_eq!(
+            HubUrls::oauth_client_id("alice", ""),
+            "jupyterhub-user-alice"
+        );
+    }
+
+    #[test]
+    fn base_path_and_bad_urls() {
+        let mut config = Config::default();
+        config.jupyterhub.bind_url = "http://127.0.0.1:9000/jh".into();
+        let urls = HubUrls::from_config(&config).unwrap();
+        assert_eq!(urls.base, "/jh/");
+        assert_eq!(urls.hub, "/jh/hub/");
+        config.jupyterhub.bind_url = "ftp://x".into();
+        let err = HubUrls::from_config(&config).unwrap_err().to_string();
+        assert!(err.starts_with("JupyterHub.bind_url:"), "{err}");
+    }
+}

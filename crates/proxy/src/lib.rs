@@ -1,0 +1,1 @@
+//! ferrohub-proxy: a reverse proxy with configurable-http-proxy's REST API.

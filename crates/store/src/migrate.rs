@@ -1,0 +1,207 @@
+//! Versioned schema migrations, embedded in the binary.
+//!
+//! Version 1 is JupyterHub 6.1.1's schema, so an upstream SQLite database
+//! (alembic head `f460b0348206`) is adopted as version 1 and upgraded from there.
+
+use std::path::{Path, PathBuf};
+
+use sqlx::{AssertSqlSafe, Row};
+
+use crate::{Dialect, Result, Store, StoreError};
+
+/// The migrations, oldest first; version N is `MIGRATIONS[N - 1]`.
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_jupyterhub_schema.sql"),
+    include_str!("migrations/0002_lookup_indexes.sql"),
+];
+
+/// The schema version this binary writes and expects.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Upstream JupyterHub 6.x's alembic head, equal to our version 1.
+const UPSTREAM_HEAD: &str = "f460b0348206";
+
+/// What the database holds, compared with this binary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SchemaStatus {
+    /// No ferrohub or JupyterHub tables: a new database.
+    Empty,
+    /// At `SCHEMA_VERSION`.
+    Current,
+    /// At an older version: needs `upgrade-db`.
+    Older(i64),
+    /// Written by a newer ferrohub.
+    Newer(i64),
+}
+
+impl Store {
+    /// Reads the schema version without changing anything.
+    pub async fn schema_status(&self) -> Result<SchemaStatus> {
+        let version = if self.table_exists("ferrohub_schema").await? {
+            let row = sqlx::query("SELECT version FROM ferrohub_schema")
+                .fetch_optional(&self.pool)
+                .await?;
+            row.map(|r| r.try_get::<i64, _>("version"))
+                .transpose()?
+                .unwrap_or(0)
+        } else if self.table_exists("alembic_version").await? {
+            let row = sqlx::query("SELECT version_num FROM alembic_version")
+                .fetch_optional(&self.pool)
+                .await?;
+            let head: Option<String> = row.map(|r| r.try_get("version_num")).transpose()?;
+            if head.as_deref() != Some(UPSTREAM_HEAD) {
+                return Err(StoreError::Corrupt {
+                    what: "schema",
+                    reason: format!(
+                        "JupyterHub database at alembic revision {head:?}; upgrade it with JupyterHub 6.x (`jupyterhub upgrade-db`) first"
+                    ),
+                });
+            }
+            1
+        } else if self.table_exists("users").await? {
+            return Err(StoreError::Corrupt {
+                what: "schema",
+                reason: "tables exist but no schema version; is this a ferrohub database?".into(),
+            });
+        } else {
+            return Ok(SchemaStatus::Empty);
+        };
+        Ok(match version.cmp(&SCHEMA_VERSION) {
+            std::cmp::Ordering::Equal => SchemaStatus::Current,
+            std::cmp::Ordering::Less => SchemaStatus::Older(version),
+            std::cmp::Ordering::Greater => SchemaStatus::Newer(version),
+        })
+    }
+
+    /// Checks the schema at start-up: creates a new database, refuses an old or
+    /// newer one with a message saying what to do.
+    pub async fn prepare(&self) -> Result<()> {
+        match self.schema_status().await? {
+            SchemaStatus::Empty => self.migrate_to(SCHEMA_VERSION).await,
+            SchemaStatus::Current => Ok(()),
+            SchemaStatus::Older(found) => Err(StoreError::NeedsUpgrade {
+                found,
+                expected: SCHEMA_VERSION,
+            }),
+            SchemaStatus::Newer(found) => Err(StoreError::TooNew {
+                found,
+                expected: SCHEMA_VERSION,
+            }),
+        }
+    }
+
+    /// Brings the schema to `SCHEMA_VERSION`. For SQLite files an older schema is
+    /// first backed up next to the database; the back-up path is returned.
+    pub async fn upgrade(&self) -> Result<Option<PathBuf>> {
+        let status = self.schema_status().await?;
+        if let SchemaStatus::Newer(found) = status {
+            return Err(StoreError::TooNew {
+                found,
+                expected: SCHEMA_VERSION,
+            });
+        }
+        let backup = match (status, self.url.sqlite_path()) {
+            (SchemaStatus::Older(_), Some(path)) => Some(self.backup_sqlite(path).await?),
+            _ => None,
+        };
+        self.migrate_to(SCHEMA_VERSION).await?;
+        Ok(backup)
+    }
+
+    /// Applies migrations up to `target` (tests use it to build old databases).
+    pub async fn migrate_to(&self, target: i64) -> Result<()> {
+        let current = match self.schema_status().await? {
+            SchemaStatus::Empty => 0,
+            SchemaStatus::Current => SCHEMA_VERSION,
+            SchemaStatus::Older(v) | SchemaStatus::Newer(v) => v,
+        };
+        let adopting_upstream = !self.table_exists("ferrohub_schema").await? && current == 1;
+        let mut tx = self.pool.begin().await?;
+        if current == 0 || adopting_upstream {
+            sqlx::query("CREATE TABLE ferrohub_schema (version BIGINT NOT NULL)")
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("INSERT INTO ferrohub_schema (version) VALUES ($1)")
+                .bind(current)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for (index, migration) in MIGRATIONS.iter().enumerate() {
+            let version = index as i64 + 1;
+            if version <= current || version > target {
+                continue;
+            }
+            for statement in statements(migration, self.url.dialect()) {
+                sqlx::query(AssertSqlSafe(statement))
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            sqlx::query("UPDATE ferrohub_schema SET version = $1")
+                .bind(version)
+                .execute(&mut *tx)
+                .await?;
+            tracing::info!(version, "applied database migration");
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn table_exists(&self, name: &str) -> Result<bool> {
+        let sql = match self.url.dialect() {
+            Dialect::Sqlite => "SELECT name FROM sqlite_master WHERE type = 'table' AND name = $1",
+            Dialect::Postgres => {
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = $1"
+            }
+        };
+        Ok(sqlx::query(sql)
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?
+            .is_some())
+    }
+
+    /// Copies a consistent snapshot of the SQLite file to `<db>.<YYYY-MM-DD-HHMMSS>`
+    /// (suffix `.1`..`.9` on collision), as upstream's upgrade-db does.
+    async fn backup_sqlite(&self, path: &Path) -> Result<PathBuf> {
+        let stamp = chrono::Utc::now().format("%Y-%m-%d-%H%M%S");
+        let base = format!("{}.{stamp}", path.display());
+        let target = std::iter::once(base.clone())
+            .chain((1..=9).map(|n| format!("{base}.{n}")))
+            .map(PathBuf::from)
+            .find(|candidate| !candidate.exists())
+            .ok_or_else(|| {
+                StoreError::Io(std::io::Error::other(format!(
+                    "too many back-ups named {base}.*"
+                )))
+            })?;
+        let quoted = target.display().to_string().replace('\'', "''");
+        sqlx::query(AssertSqlSafe(format!("VACUUM INTO '{quoted}'")))
+            .execute(&self.pool)
+            .await?;
+        tracing::info!(backup = %target.display(), "backed up the database before upgrading");
+        Ok(target)
+    }
+}
+
+/// Splits a migration into statements and fills in the dialect's types.
+fn statements(sql: &str, dialect: Dialect) -> Vec<String> {
+    let (id, int, blob) = match dialect {
+        Dialect::Sqlite => ("INTEGER PRIMARY KEY", "INTEGER", "BLOB"),
+        Dialect::Postgres => ("BIGSERIAL PRIMARY KEY", "BIGINT", "BYTEA"),
+    };
+    let without_comments: String = sql
+        .lines()
+        .filter(|line| !line.trim_start().starts_with("--"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    without_comments
+        .split(';')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.replace("{id}", id)
+                .replace("{int}", int)
+                .replace("{blob}", blob)
+        })
+        .collect()
+}

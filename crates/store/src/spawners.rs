@@ -1,0 +1,199 @@
+//! Spawner rows: one per (user, server name), with the running server's address.
+
+use ferrohub_core::time::{self, Timestamp};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::{Result, ServerAddress, SpawnerRecord, Store, conflict_or, parse_json};
+
+const SPAWNER_SELECT: &str = "SELECT s.id, s.user_id, s.name, s.state, s.started, s.last_activity, s.oauth_client_id, \
+     v.proto, v.ip, v.port, v.base_url FROM spawners s LEFT JOIN servers v ON v.id = s.server_id";
+
+fn spawner_from_row(row: &AnyRow) -> Result<SpawnerRecord> {
+    let proto: Option<String> = row.try_get("proto")?;
+    let server = match proto {
+        Some(proto) => Some(ServerAddress {
+            proto,
+            ip: row.try_get::<Option<String>, _>("ip")?.unwrap_or_default(),
+            port: u16::try_from(row.try_get::<Option<i64>, _>("port")?.unwrap_or(0)).unwrap_or(0),
+            base_url: row
+                .try_get::<Option<String>, _>("base_url")?
+                .unwrap_or_default(),
+        }),
+        None => None,
+    };
+    Ok(SpawnerRecord {
+        id: row.try_get("id")?,
+        user_id: row.try_get("user_id")?,
+        name: row
+            .try_get::<Option<String>, _>("name")?
+            .unwrap_or_default(),
+        state: parse_json(
+            "spawners.state",
+            row.try_get("state")?,
+            serde_json::json!({}),
+        )?,
+        started: row
+            .try_get::<Option<String>, _>("started")?
+            .as_deref()
+            .and_then(time::from_db),
+        last_activity: row
+            .try_get::<Option<String>, _>("last_activity")?
+            .as_deref()
+            .and_then(time::from_db),
+        oauth_client_id: row.try_get("oauth_client_id")?,
+        server,
+    })
+}
+
+impl Store {
+    /// The spawner row of a user's server, if it exists.
+    pub async fn spawner(&self, user_id: i64, name: &str) -> Result<Option<SpawnerRecord>> {
+        let sql = format!("{SPAWNER_SELECT} WHERE s.user_id = $1 AND s.name = $2");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(user_id)
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(spawner_from_row).transpose()
+    }
+
+    /// All spawner rows of a user, default first.
+    pub async fn spawners_of(&self, user_id: i64) -> Result<Vec<SpawnerRecord>> {
+        let sql = format!("{SPAWNER_SELECT} WHERE s.user_id = $1 ORDER BY s.name");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(user_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(spawner_from_row).collect()
+    }
+
+    /// Every spawner that has a server row (running or starting), for re-adoption at start-up.
+    pub async fn active_spawners(&self) -> Result<Vec<SpawnerRecord>> {
+        let sql = format!("{SPAWNER_SELECT} WHERE s.server_id IS NOT NULL ORDER BY s.id");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(spawner_from_row).collect()
+    }
+
+    /// Creates a (named) spawner row; `Conflict` if it exists.
+    pub async fn create_spawner(&self, user_id: i64, name: &str) -> Result<SpawnerRecord> {
+        sqlx::query(
+            "INSERT INTO spawners (user_id, name, display_name, state) VALUES ($1, $2, $2, '{}')",
+        )
+        .bind(user_id)
+        .bind(name)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| conflict_or(e, || format!("server {name:?}")))?;
+        self.spawner(user_id, name)
+            .await?
+            .ok_or(crate::StoreError::Sqlx(sqlx::Error::RowNotFound))
+    }
+
+    /// Records a server being started: its address, the spawner state, the
+    /// OAuth client, and `started`/`last_activity` = now.
+    pub async fn record_server_started(
+        &self,
+        spawner_id: i64,
+        address: &ServerAddress,
+        state: &serde_json::Value,
+        oauth_client_id: &str,
+    ) -> Result<()> {
+        let now = time::to_db(&time::now());
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "DELETE FROM servers WHERE id IN (SELECT server_id FROM spawners WHERE id = $1)",
+        )
+        .bind(spawner_id)
+        .execute(&mut *tx)
+        .await?;
+        let row = sqlx::query(
+            "INSERT INTO servers (proto, ip, port, base_url, cookie_name) VALUES ($1, $2, $3, $4, 'cookie') RETURNING id",
+        )
+        .bind(&address.proto)
+        .bind(&address.ip)
+        .bind(i64::from(address.port))
+        .bind(&address.base_url)
+        .fetch_one(&mut *tx)
+        .await?;
+        let server_id: i64 = row.try_get("id")?;
+        sqlx::query(
+            "UPDATE spawners SET server_id = $1, state = $2, started = $3, last_activity = $3, oauth_client_id = $4 WHERE id = $5",
+        )
+        .bind(server_id)
+        .bind(state.to_string())
+        .bind(&now)
+        .bind(oauth_client_id)
+        .bind(spawner_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| conflict_or(e, || format!("OAuth client {oauth_client_id}")))?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Saves the spawner's state.
+    pub async fn save_spawner_state(
+        &self,
+        spawner_id: i64,
+        state: &serde_json::Value,
+    ) -> Result<()> {
+        sqlx::query("UPDATE spawners SET state = $1 WHERE id = $2")
+            .bind(state.to_string())
+            .bind(spawner_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Records a server gone: removes its address, clears state and `started`,
+    /// and deletes its OAuth client, which takes the client's tokens and codes with it.
+    pub async fn record_server_stopped(&self, spawner_id: i64) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query("SELECT server_id, oauth_client_id FROM spawners WHERE id = $1")
+            .bind(spawner_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(row) = row else { return Ok(()) };
+        let server_id: Option<i64> = row.try_get("server_id")?;
+        let client: Option<String> = row.try_get("oauth_client_id")?;
+        sqlx::query(
+            "UPDATE spawners SET server_id = NULL, state = '{}', started = NULL, oauth_client_id = NULL WHERE id = $1",
+        )
+        .bind(spawner_id)
+        .execute(&mut *tx)
+        .await?;
+        if let Some(server_id) = server_id {
+            sqlx::query("DELETE FROM servers WHERE id = $1")
+                .bind(server_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        if let Some(client) = client {
+            for sql in [
+                "DELETE FROM api_tokens WHERE client_id = $1",
+                "DELETE FROM oauth_codes WHERE client_id = $1",
+                "DELETE FROM oauth_clients WHERE identifier = $1",
+            ] {
+                sqlx::query(sql).bind(&client).execute(&mut *tx).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Moves a spawner's `last_activity` forward (never back).
+    pub async fn touch_spawner(&self, spawner_id: i64, when: &Timestamp) -> Result<()> {
+        let when = time::to_db(when);
+        sqlx::query(
+            "UPDATE spawners SET last_activity = $1 WHERE id = $2 AND (last_activity IS NULL OR last_activity < $1)",
+        )
+        .bind(&when)
+        .bind(spawner_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,146 @@
+//! API tokens, stored as salted hashes and found by their 4-character prefix.
+
+use ferrohub_core::time::{self, Timestamp};
+use ferrohub_core::token;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::{Result, Store, TokenOwner, TokenRecord, parse_json};
+
+const TOKEN_COLUMNS: &str = "id, user_id, service_id, hashed, client_id, session_id, scopes, note, created, expires_at, last_activity";
+
+/// What to store for a new token (the token text itself is only hashed).
+#[derive(Debug, Clone)]
+pub struct NewToken<'a> {
+    /// The token in clear, as given to its owner.
+    pub token: &'a str,
+    /// Hash rounds: 1 for generated tokens, 16384 for user-chosen ones.
+    pub rounds: u32,
+    /// Owner.
+    pub owner: TokenOwner,
+    /// Issuing OAuth client (`jupyterhub` for API tokens).
+    pub client_id: &'a str,
+    /// Browser session (OAuth tokens).
+    pub session_id: Option<&'a str>,
+    /// Scopes.
+    pub scopes: &'a [String],
+    /// Note shown in token lists.
+    pub note: Option<&'a str>,
+    /// Expiry.
+    pub expires_at: Option<Timestamp>,
+}
+
+fn token_from_row(row: &AnyRow) -> Result<TokenRecord> {
+    let user_id: Option<i64> = row.try_get("user_id")?;
+    let service_id: Option<i64> = row.try_get("service_id")?;
+    let owner = match (user_id, service_id) {
+        (Some(id), _) => TokenOwner::User(id),
+        (None, Some(id)) => TokenOwner::Service(id),
+        (None, None) => {
+            return Err(crate::StoreError::Corrupt {
+                what: "api_tokens owner",
+                reason: "token without owner".into(),
+            });
+        }
+    };
+    let ts = |col: &str| -> Result<Option<Timestamp>> {
+        Ok(row
+            .try_get::<Option<String>, _>(col)?
+            .as_deref()
+            .and_then(time::from_db))
+    };
+    Ok(TokenRecord {
+        id: row.try_get("id")?,
+        owner,
+        client_id: row
+            .try_get::<Option<String>, _>("client_id")?
+            .unwrap_or_default(),
+        session_id: row.try_get("session_id")?,
+        scopes: parse_json("api_tokens.scopes", row.try_get("scopes")?, Vec::new())?,
+        note: row.try_get("note")?,
+        created: ts("created")?,
+        expires_at: ts("expires_at")?,
+        last_activity: ts("last_activity")?,
+    })
+}
+
+impl Store {
+    /// Stores a token's hash; returns its id.
+    pub async fn create_token(&self, new: &NewToken<'_>) -> Result<i64> {
+        let (user_id, service_id) = match new.owner {
+            TokenOwner::User(id) => (Some(id), None),
+            TokenOwner::Service(id) => (None, Some(id)),
+        };
+        let scopes = serde_json::to_string(new.scopes).unwrap_or_else(|_| "[]".into());
+        let row = sqlx::query(
+            "INSERT INTO api_tokens (user_id, service_id, hashed, prefix, client_id, session_id, created, expires_at, note, scopes) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+        )
+        .bind(user_id)
+        .bind(service_id)
+        .bind(token::hash_token(new.token, new.rounds))
+        .bind(token::token_prefix(new.token))
+        .bind(new.client_id)
+        .bind(new.session_id)
+        .bind(time::to_db(&time::now()))
+        .bind(new.expires_at.as_ref().map(time::to_db))
+        .bind(new.note)
+        .bind(scopes)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get("id")?)
+    }
+
+    /// Finds the unexpired token matching `token` (prefix look-up, then a
+    /// constant-time hash comparison).
+    pub async fn find_token(&self, token: &str) -> Result<Option<TokenRecord>> {
+        if token.len() < token::PREFIX_LEN {
+            return Ok(None);
+        }
+        let now = time::to_db(&time::now());
+        let sql = format!(
+            "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE prefix = $1 AND (expires_at IS NULL OR expires_at >= $2)"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(token::token_prefix(token))
+            .bind(now)
+            .fetch_all(&self.pool)
+            .await?;
+        for row in &rows {
+            let hashed: Option<String> = row.try_get("hashed")?;
+            if hashed.is_some_and(|h| token::verify_token(&h, token)) {
+                return token_from_row(row).map(Some);
+            }
+        }
+        Ok(None)
+    }
+
+    /// Records a use of a token.
+    pub async fn touch_token(&self, token_id: i64, when: &Timestamp) -> Result<()> {
+        sqlx::query("UPDATE api_tokens SET last_activity = $1 WHERE id = $2")
+            .bind(time::to_db(when))
+            .bind(token_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Deletes every token of a user issued in a browser session (logout).
+    pub async fn delete_session_tokens(&self, user_id: i64, session_id: &str) -> Result<u64> {
+        let done = sqlx::query("DELETE FROM api_tokens WHERE user_id = $1 AND session_id = $2")
+            .bind(user_id)
+            .bind(session_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Deletes a token by id.
+    pub async fn delete_token(&self, token_id: i64) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM api_tokens WHERE id = $1")
+            .bind(token_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+}
