@@ -1,285 +1,31 @@
 //! Configuration: one struct per configurable class, named as upstream
 //! (`[JupyterHub] bind_url`, `[Spawner] cmd`, ...), loaded from a TOML file and
-//! `--Class.trait=value` command-line overrides.
+//! `--Class.trait=value` command-line overrides by [`load`].
 //!
 //! Invariant: the only crate that knows where a setting came from; every other
 //! crate receives a validated [`Config`].
+//!
+//! Modules: `model` (the structs and upstream's defaults), `load` (file +
+//! overrides + checks), `schema` (class and option names, read from the structs),
+//! `help` (one help line per option), `generate` (`--generate-config`),
+//! `bind_url` (listen URLs), `error`.
 
-use std::collections::BTreeMap;
+#![warn(missing_docs)]
 
-use serde::{Deserialize, Serialize};
+mod bind_url;
+mod error;
+mod generate;
+mod help;
+mod load;
+mod model;
+mod schema;
 
-/// The whole configuration of a hub.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Config {
-    /// `[JupyterHub]`: the application itself.
-    #[serde(rename = "JupyterHub")]
-    pub jupyterhub: JupyterHubConfig,
-    /// `[ConfigurableHTTPProxy]`: how the hub starts and talks to the proxy.
-    #[serde(rename = "ConfigurableHTTPProxy")]
-    pub proxy: ProxyConfig,
-    /// `[Authenticator]`: who may log in, for every authenticator.
-    #[serde(rename = "Authenticator")]
-    pub authenticator: AuthenticatorConfig,
-    /// `[DummyAuthenticator]`.
-    #[serde(rename = "DummyAuthenticator")]
-    pub dummy_authenticator: DummyAuthenticatorConfig,
-    /// `[PAMAuthenticator]`.
-    #[serde(rename = "PAMAuthenticator")]
-    pub pam_authenticator: PamAuthenticatorConfig,
-    /// `[Spawner]`: settings shared by every spawner.
-    #[serde(rename = "Spawner")]
-    pub spawner: SpawnerConfig,
-    /// `[LocalProcessSpawner]`.
-    #[serde(rename = "LocalProcessSpawner")]
-    pub local_process_spawner: LocalProcessSpawnerConfig,
-    /// `[SimpleLocalProcessSpawner]`.
-    #[serde(rename = "SimpleLocalProcessSpawner")]
-    pub simple_local_process_spawner: SimpleLocalProcessSpawnerConfig,
-}
-
-/// `[JupyterHub]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct JupyterHubConfig {
-    /// Public URL the proxy listens on; its path is the base URL. Default `http://:8000`.
-    pub bind_url: String,
-    /// Where the hub itself listens; empty means `http://{hub_ip}:{hub_port}{base_url}hub/`.
-    pub hub_bind_url: String,
-    /// Hub listen address (default `127.0.0.1`).
-    pub hub_ip: String,
-    /// Hub listen port (default 8081).
-    pub hub_port: u16,
-    /// How the proxy and servers reach the hub; empty means derived from the bind address.
-    pub hub_connect_url: String,
-    /// Database URL (default `sqlite:///ferrohub.sqlite`).
-    pub db_url: String,
-    /// Upgrade the database schema at start-up instead of refusing.
-    pub upgrade_db: bool,
-    /// File holding the cookie secret as hex (default `ferrohub_cookie_secret`).
-    pub cookie_secret_file: String,
-    /// How long a login cookie is accepted (default 14 days).
-    pub cookie_max_age_days: f64,
-    /// Write the hub's pid here when set.
-    pub pid_file: String,
-    /// `pam` (default) or `dummy`; also the upstream class names.
-    pub authenticator_class: String,
-    /// `localprocess` (default) or `simple`; also the upstream class names.
-    pub spawner_class: String,
-    /// Seconds between proxy route reconciliation and activity collection (default 300).
-    pub last_activity_interval: u64,
-    /// After login, go to the user's server (starting it) rather than the home page.
-    pub redirect_to_server: bool,
-    /// Stop all user servers when the hub shuts down (default true).
-    pub cleanup_servers: bool,
-    /// Stop the proxy when the hub shuts down, if the hub started it (default true).
-    pub cleanup_proxy: bool,
-    /// Log level: `debug`, `info` (default), `warn`, `error`.
-    pub log_level: String,
-}
-
-impl Default for JupyterHubConfig {
-    fn default() -> Self {
-        Self {
-            bind_url: "http://:8000".into(),
-            hub_bind_url: String::new(),
-            hub_ip: "127.0.0.1".into(),
-            hub_port: 8081,
-            hub_connect_url: String::new(),
-            db_url: "sqlite:///ferrohub.sqlite".into(),
-            upgrade_db: false,
-            cookie_secret_file: "ferrohub_cookie_secret".into(),
-            cookie_max_age_days: 14.0,
-            pid_file: String::new(),
-            authenticator_class: "pam".into(),
-            spawner_class: "localprocess".into(),
-            last_activity_interval: 300,
-            redirect_to_server: true,
-            cleanup_servers: true,
-            cleanup_proxy: true,
-            log_level: "info".into(),
-        }
-    }
-}
-
-/// `[ConfigurableHTTPProxy]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct ProxyConfig {
-    /// The proxy's REST API (default `http://127.0.0.1:8001`).
-    pub api_url: String,
-    /// `CONFIGPROXY_AUTH_TOKEN`; empty means taken from that environment variable,
-    /// or generated at each start when the hub starts the proxy.
-    pub auth_token: String,
-    /// Command that starts the proxy (default `["ferrohub-proxy"]`, found beside the hub binary first).
-    pub command: Vec<String>,
-    /// Start the proxy (default true); false means it runs externally.
-    pub should_start: bool,
-    /// Where the started proxy's pid is written (default `ferrohub-proxy.pid`).
-    pub pid_file: String,
-    /// Proxy log level (default `info`).
-    pub log_level: String,
-}
-
-impl Default for ProxyConfig {
-    fn default() -> Self {
-        Self {
-            api_url: "http://127.0.0.1:8001".into(),
-            auth_token: String::new(),
-            command: vec!["ferrohub-proxy".into()],
-            should_start: true,
-            pid_file: "ferrohub-proxy.pid".into(),
-            log_level: "info".into(),
-        }
-    }
-}
-
-/// `[Authenticator]`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct AuthenticatorConfig {
-    /// Users who are admins (created at start-up).
-    pub admin_users: Vec<String>,
-    /// Users who may log in (created at start-up); empty means nobody unless `allow_all`.
-    pub allowed_users: Vec<String>,
-    /// Users who may never log in.
-    pub blocked_users: Vec<String>,
-    /// Anyone who authenticates may log in. Default false (true for DummyAuthenticator
-    /// when `allowed_users` is empty, as upstream).
-    pub allow_all: Option<bool>,
-    /// Users already in the database may log in; default true iff `allowed_users` is set.
-    pub allow_existing_users: Option<bool>,
-}
-
-/// `[DummyAuthenticator]`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct DummyAuthenticatorConfig {
-    /// If set, every user must give this password.
-    pub password: String,
-}
-
-/// `[PAMAuthenticator]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct PamAuthenticatorConfig {
-    /// PAM service (default `login`).
-    pub service: String,
-    /// Also run the PAM account stack (default true).
-    pub check_account: bool,
-    /// UNIX groups whose members are admins.
-    pub admin_groups: Vec<String>,
-}
-
-impl Default for PamAuthenticatorConfig {
-    fn default() -> Self {
-        Self {
-            service: "login".into(),
-            check_account: true,
-            admin_groups: Vec::new(),
-        }
-    }
-}
-
-/// `[Spawner]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct SpawnerConfig {
-    /// The command of the single-user server (default `["jupyterhub-singleuser"]`).
-    pub cmd: Vec<String>,
-    /// Extra arguments after `cmd`.
-    pub args: Vec<String>,
-    /// Extra environment, applied last.
-    pub environment: BTreeMap<String, String>,
-    /// Hub environment variables passed through (upstream's LocalProcessSpawner list).
-    pub env_keep: Vec<String>,
-    /// Address the server binds (default `127.0.0.1`).
-    pub ip: String,
-    /// Port the server binds; 0 (default) picks a free one.
-    pub port: u16,
-    /// Seconds `start()` may take (default 60).
-    pub start_timeout: u64,
-    /// Seconds the server may take to answer HTTP after start (default 30).
-    pub http_timeout: u64,
-    /// Seconds between liveness polls (default 30).
-    pub poll_interval: u64,
-    /// `JUPYTERHUB_ROOT_DIR`; `~` and `{username}` expanded.
-    pub notebook_dir: String,
-    /// `JUPYTERHUB_DEFAULT_URL`, e.g. `/lab`.
-    pub default_url: String,
-    /// Set `JUPYTERHUB_DEBUG=1` for the server.
-    pub debug: bool,
-}
-
-impl Default for SpawnerConfig {
-    fn default() -> Self {
-        Self {
-            cmd: vec!["jupyterhub-singleuser".into()],
-            args: Vec::new(),
-            environment: BTreeMap::new(),
-            env_keep: [
-                "CONDA_DEFAULT_ENV",
-                "CONDA_ROOT",
-                "JUPYTERHUB_SINGLEUSER_APP",
-                "LANG",
-                "LC_ALL",
-                "LD_LIBRARY_PATH",
-                "PATH",
-                "PYTHONPATH",
-                "VIRTUAL_ENV",
-            ]
-            .map(String::from)
-            .to_vec(),
-            ip: "127.0.0.1".into(),
-            port: 0,
-            start_timeout: 60,
-            http_timeout: 30,
-            poll_interval: 30,
-            notebook_dir: String::new(),
-            default_url: String::new(),
-            debug: false,
-        }
-    }
-}
-
-/// `[LocalProcessSpawner]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct LocalProcessSpawnerConfig {
-    /// Seconds to wait after SIGINT before SIGTERM (default 30).
-    pub interrupt_timeout: u64,
-    /// Seconds to wait after SIGTERM before SIGKILL (default 30).
-    pub term_timeout: u64,
-    /// Seconds to wait after SIGKILL (default 5).
-    pub kill_timeout: u64,
-    /// Wrap the command, e.g. `["bash", "-l", "-c"]`.
-    pub shell_cmd: Vec<String>,
-}
-
-impl Default for LocalProcessSpawnerConfig {
-    fn default() -> Self {
-        Self {
-            interrupt_timeout: 30,
-            term_timeout: 30,
-            kill_timeout: 5,
-            shell_cmd: Vec::new(),
-        }
-    }
-}
-
-/// `[SimpleLocalProcessSpawner]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct SimpleLocalProcessSpawnerConfig {
-    /// Home directory of each user (default `/tmp/{username}`).
-    pub home_dir_template: String,
-}
-
-impl Default for SimpleLocalProcessSpawnerConfig {
-    fn default() -> Self {
-        Self {
-            home_dir_template: "/tmp/{username}".into(),
-        }
-    }
-}
+pub use bind_url::{BindUrl, InvalidUrl};
+pub use error::{ConfigError, Origin};
+pub use generate::generate_config;
+pub use load::load;
+pub use model::{
+    AuthenticatorConfig, Config, DummyAuthenticatorConfig, JupyterHubConfig,
+    LocalProcessSpawnerConfig, PamAuthenticatorConfig, ProxyConfig,
+    SimpleLocalProcessSpawnerConfig, SpawnerConfig,
+};

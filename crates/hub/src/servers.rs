@@ -348,18 +348,9 @@ async fn wait_and_route(
         .ok_or("spawner vanished")?;
     let url = format!("{}{}api", addr.host_url(), addr.base_url);
     let timeout = Duration::from_secs(state.config.spawner.http_timeout);
-    let exited = async {
-        loop {
-            tokio::time::sleep(Duration::from_millis(500)).await;
-            if let Ok(Some(code)) = state.spawner.poll(&record.state).await {
-                return code;
-            }
-        }
-    };
-    tokio::select! {
-        ready = ferrohub_spawn::wait_for_http_server(&url, timeout) => { ready.map_err(|e| e.to_string())?; }
-        code = exited => return Err(format!("server exited with status {code} before it was ready")),
-    }
+    ferrohub_spawn::wait_until_ready(state.spawner.as_ref(), &record.state, &url, timeout)
+        .await
+        .map_err(|e| e.to_string())?;
     let data = json!({"user": user.name, "server_name": server});
     state
         .proxy

@@ -3,16 +3,37 @@
 //! A [`Spawner`] is stateless between calls: everything needed to find a
 //! running server again (its pid, ...) is returned as JSON state that the hub
 //! stores in the database, so a restarted hub can re-adopt running servers.
+//! (The process spawners also keep the child handles they started, only to
+//! reap them and know their exit status; a pid from before a restart works too.)
+//!
+//! Modules: [`env`](mod@env) builds the server environment, [`command`] the command
+//! line, [`port`] picks a port; `launch` forks and execs with the user's ids
+//! (`privileges`, `account`), `process` polls and stops, `ready` waits for HTTP.
 //!
 //! Invariant: no database and no HTTP server here; the hub decides *when*,
 //! spawners decide *how*.
 
+mod account;
+pub mod command;
+pub mod env;
+mod launch;
+mod local;
+pub mod port;
+mod privileges;
+mod process;
+mod ready;
+mod simple;
+
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use ferrohub_config::Config;
 use thiserror::Error;
+
+pub use local::LocalProcessSpawner;
+pub use ready::{wait_for_http_server, wait_until_ready};
+pub use simple::SimpleLocalProcessSpawner;
 
 /// What can go wrong while spawning, polling or stopping.
 #[derive(Debug, Error)]
@@ -88,18 +109,82 @@ pub trait Spawner: Send + Sync {
     async fn stop(&self, state: &serde_json::Value) -> Result<(), SpawnError>;
 }
 
-/// Builds the spawner named by `JupyterHub.spawner_class`.
-pub fn from_config(_config: &Config) -> Result<std::sync::Arc<dyn Spawner>, SpawnError> {
-    unimplemented!("ferrohub-spawn: from_config")
+/// Names accepted in `JupyterHub.spawner_class` for [`LocalProcessSpawner`].
+pub const LOCAL_PROCESS_NAMES: [&str; 4] = [
+    "localprocess",
+    "default",
+    "LocalProcessSpawner",
+    "jupyterhub.spawner.LocalProcessSpawner",
+];
+
+/// Names accepted in `JupyterHub.spawner_class` for [`SimpleLocalProcessSpawner`].
+pub const SIMPLE_NAMES: [&str; 3] = [
+    "simple",
+    "SimpleLocalProcessSpawner",
+    "jupyterhub.spawner.SimpleLocalProcessSpawner",
+];
+
+/// Builds the spawner named by `JupyterHub.spawner_class`, accepting our short
+/// names and upstream's class names so an upstream config keeps working.
+pub fn from_config(config: &Config) -> Result<Arc<dyn Spawner>, SpawnError> {
+    let class = config.jupyterhub.spawner_class.as_str();
+    if LOCAL_PROCESS_NAMES.contains(&class) {
+        Ok(Arc::new(LocalProcessSpawner::new(config)))
+    } else if SIMPLE_NAMES.contains(&class) {
+        Ok(Arc::new(SimpleLocalProcessSpawner::new(config)))
+    } else {
+        Err(SpawnError::Config(format!(
+            "unknown JupyterHub.spawner_class {class:?}; choose one of: {}",
+            LOCAL_PROCESS_NAMES
+                .iter()
+                .chain(SIMPLE_NAMES.iter())
+                .copied()
+                .collect::<Vec<_>>()
+                .join(", ")
+        )))
+    }
 }
 
-/// Waits until `url` answers HTTP with a status below 500 (upstream's rule:
-/// even 404 means the server is up), retrying refused connections and 5xx
-/// with backoff, for at most `timeout`. Returns the `X-JupyterHub-Version`
-/// header if the server sent one.
-pub async fn wait_for_http_server(
-    _url: &str,
-    _timeout: Duration,
-) -> Result<Option<String>, SpawnError> {
-    unimplemented!("ferrohub-spawn: wait_for_http_server")
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spawner_named(class: &str) -> Result<Arc<dyn Spawner>, SpawnError> {
+        let mut config = Config::default();
+        config.jupyterhub.spawner_class = class.into();
+        from_config(&config)
+    }
+
+    #[test]
+    fn every_local_process_name_builds_local_process_spawner() {
+        for class in LOCAL_PROCESS_NAMES {
+            assert_eq!(spawner_named(class).unwrap().name(), "LocalProcessSpawner");
+        }
+    }
+
+    #[test]
+    fn every_simple_name_builds_simple_spawner() {
+        for class in SIMPLE_NAMES {
+            assert_eq!(
+                spawner_named(class).unwrap().name(),
+                "SimpleLocalProcessSpawner"
+            );
+        }
+    }
+
+    #[test]
+    fn default_config_builds_local_process_spawner() {
+        let spawner = from_config(&Config::default()).unwrap();
+        assert_eq!(spawner.name(), "LocalProcessSpawner");
+    }
+
+    #[test]
+    fn unknown_class_is_a_config_error_listing_the_choices() {
+        let Err(SpawnError::Config(message)) = spawner_named("dockerspawner.DockerSpawner") else {
+            panic!("expected a config error");
+        };
+        assert!(message.contains("dockerspawner.DockerSpawner"), "{message}");
+        assert!(message.contains("localprocess"), "{message}");
+        assert!(message.contains("simple"), "{message}");
+    }
 }

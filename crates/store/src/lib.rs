@@ -115,10 +115,10 @@ impl Store {
 
 /// Maps a unique-constraint violation to [`StoreError::Conflict`].
 fn conflict_or(err: sqlx::Error, what: impl FnOnce() -> String) -> StoreError {
-    if let sqlx::Error::Database(db) = &err {
-        if db.is_unique_violation() {
-            return StoreError::Conflict(what());
-        }
+    if let sqlx::Error::Database(db) = &err
+        && db.is_unique_violation()
+    {
+        return StoreError::Conflict(what());
     }
     StoreError::Sqlx(err)
 }

@@ -150,7 +150,8 @@ impl Store {
         let sql = match self.url.dialect() {
             Dialect::Sqlite => "SELECT name FROM sqlite_master WHERE type = 'table' AND name = $1",
             Dialect::Postgres => {
-                "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = $1"
+                // `table_name` is of type `name`, which the Any driver cannot decode: select a constant.
+                "SELECT 1 AS found FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = $1"
             }
         };
         Ok(sqlx::query(sql)

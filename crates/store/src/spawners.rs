@@ -6,7 +6,9 @@ use sqlx::any::AnyRow;
 
 use crate::{Result, ServerAddress, SpawnerRecord, Store, conflict_or, parse_json};
 
-const SPAWNER_SELECT: &str = "SELECT s.id, s.user_id, s.name, s.state, s.started, s.last_activity, s.oauth_client_id, \
+// DATETIME columns of upstream SQLite databases are CAST (see `users::USER_COLUMNS`).
+const SPAWNER_SELECT: &str = "SELECT s.id, s.user_id, s.name, s.state, CAST(s.started AS TEXT) AS started, \
+     CAST(s.last_activity AS TEXT) AS last_activity, s.oauth_client_id, \
      v.proto, v.ip, v.port, v.base_url FROM spawners s LEFT JOIN servers v ON v.id = s.server_id";
 
 fn spawner_from_row(row: &AnyRow) -> Result<SpawnerRecord> {

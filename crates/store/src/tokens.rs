@@ -7,7 +7,10 @@ use sqlx::any::AnyRow;
 
 use crate::{Result, Store, TokenOwner, TokenRecord, parse_json};
 
-const TOKEN_COLUMNS: &str = "id, user_id, service_id, hashed, client_id, session_id, scopes, note, created, expires_at, last_activity";
+// DATETIME columns of upstream SQLite databases are CAST (see `users::USER_COLUMNS`).
+const TOKEN_COLUMNS: &str = "id, user_id, service_id, hashed, client_id, session_id, scopes, note, \
+     CAST(created AS TEXT) AS created, CAST(expires_at AS TEXT) AS expires_at, \
+     CAST(last_activity AS TEXT) AS last_activity";
 
 /// What to store for a new token (the token text itself is only hashed).
 #[derive(Debug, Clone)]

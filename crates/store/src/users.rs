@@ -6,7 +6,10 @@ use sqlx::any::AnyRow;
 
 use crate::{Result, Store, UserRecord, conflict_or};
 
-const USER_COLUMNS: &str = "id, name, admin, created, last_activity, cookie_id";
+// Upstream SQLite databases declare these BOOLEAN/DATETIME, types the Any driver
+// refuses to read: a CAST expression has no declared type, so its value type is used.
+const USER_COLUMNS: &str = "id, name, CAST(admin AS BIGINT) AS admin, CAST(created AS TEXT) AS created, \
+     CAST(last_activity AS TEXT) AS last_activity, cookie_id";
 
 fn user_from_row(row: &AnyRow) -> Result<UserRecord> {
     Ok(UserRecord {

@@ -1,0 +1,126 @@
+//! One line of help per option, shown by `generate_config`. This table is the one
+//! place to edit when adding an option; a test fails if an option has no line here
+//! or a line names an option that does not exist.
+
+/// `(class, option, help)`, grouped by class in [`crate::Config`] order.
+#[rustfmt::skip] // one line per option reads as a table
+pub(crate) const HELP: &[(&str, &str, &str)] = &[
+    // [JupyterHub]
+    ("JupyterHub", "bind_url", "Public URL the proxy listens on; an empty host means all interfaces and the path is the base URL (e.g. http://:8000/jh/)."),
+    ("JupyterHub", "hub_bind_url", "URL the hub itself listens on (its path is always {base_url}hub/); empty means http://{hub_ip}:{hub_port}."),
+    ("JupyterHub", "hub_ip", "Address the hub listens on when hub_bind_url is empty; an empty string means all interfaces."),
+    ("JupyterHub", "hub_port", "Port the hub listens on when hub_bind_url is empty."),
+    ("JupyterHub", "hub_connect_url", "URL the proxy and single-user servers use to reach the hub; empty means derived from where the hub listens."),
+    ("JupyterHub", "db_url", "Database URL; sqlite:///relative.sqlite resolves from the working directory, sqlite:////abs/path.sqlite is absolute."),
+    ("JupyterHub", "upgrade_db", "Upgrade the database schema at start-up instead of refusing to start on an old schema."),
+    ("JupyterHub", "cookie_secret_file", "File holding the hex cookie secret, created (mode 0600) if missing; relative to the working directory."),
+    ("JupyterHub", "cookie_max_age_days", "Days a login cookie stays valid; must be greater than 0."),
+    ("JupyterHub", "pid_file", "Write the hub's process id to this file; empty means do not write one."),
+    ("JupyterHub", "authenticator_class", "Who can log in: \"pam\" (system accounts) or \"dummy\" (anyone; testing only); upstream class names are accepted too."),
+    ("JupyterHub", "spawner_class", "How user servers start: \"localprocess\" (as the user's system account) or \"simple\" (as the hub's user; testing only)."),
+    ("JupyterHub", "last_activity_interval", "Seconds between checks of the proxy's routes and collection of user activity."),
+    ("JupyterHub", "redirect_to_server", "After login, send users to their own server (starting it) rather than to the home page."),
+    ("JupyterHub", "cleanup_servers", "Stop all user servers when the hub shuts down."),
+    ("JupyterHub", "cleanup_proxy", "Stop the proxy when the hub shuts down, if the hub started it."),
+    ("JupyterHub", "log_level", "Log level: debug, info, warn (or warning) or error."),
+    // [ConfigurableHTTPProxy]
+    ("ConfigurableHTTPProxy", "api_url", "URL of the proxy's REST API, which the hub uses to add and remove routes."),
+    ("ConfigurableHTTPProxy", "auth_token", "Token for the proxy's REST API; empty means $CONFIGPROXY_AUTH_TOKEN, or a new one per start if the hub starts the proxy."),
+    ("ConfigurableHTTPProxy", "command", "Command that starts the proxy; ferrohub-proxy is looked up beside the hub's binary first."),
+    ("ConfigurableHTTPProxy", "should_start", "Start the proxy with the hub; false means it is run separately."),
+    ("ConfigurableHTTPProxy", "pid_file", "File where the started proxy's process id is written; relative to the working directory."),
+    ("ConfigurableHTTPProxy", "log_level", "The proxy's log level: debug, info, warn or error."),
+    // [Authenticator]
+    ("Authenticator", "admin_users", "Users who are admins; they are created at start-up."),
+    ("Authenticator", "allowed_users", "Users who may log in; they are created at start-up."),
+    ("Authenticator", "blocked_users", "Users who may never log in, even if allowed otherwise."),
+    ("Authenticator", "allow_all", "Let everyone who authenticates log in; unset means false (true for DummyAuthenticator when nothing else is allowed)."),
+    ("Authenticator", "allow_existing_users", "Let users already in the database log in; unset means true if allowed_users is set, else false."),
+    // [DummyAuthenticator]
+    ("DummyAuthenticator", "password", "If set, every user must give this password; empty accepts any password (testing only)."),
+    // [PAMAuthenticator]
+    ("PAMAuthenticator", "service", "PAM service used to authenticate."),
+    ("PAMAuthenticator", "check_account", "Also check the PAM account stack (expired or locked accounts)."),
+    ("PAMAuthenticator", "admin_groups", "System groups whose members are admins."),
+    // [Spawner]
+    ("Spawner", "cmd", "Command that starts each user's single-user server; must not be empty."),
+    ("Spawner", "args", "Extra arguments appended to cmd."),
+    ("Spawner", "environment", "Extra environment variables for user servers, applied last; {username} in values is replaced."),
+    ("Spawner", "env_keep", "Environment variables of the hub passed through to user servers."),
+    ("Spawner", "ip", "Address user servers listen on."),
+    ("Spawner", "port", "Port user servers listen on; 0 picks a free port for each server."),
+    ("Spawner", "start_timeout", "Seconds a server may take to start before the spawn is abandoned."),
+    ("Spawner", "http_timeout", "Seconds a started server may take to answer HTTP before it is considered failed."),
+    ("Spawner", "poll_interval", "Seconds between checks that each user server is still running."),
+    ("Spawner", "notebook_dir", "Directory user servers start in (JUPYTERHUB_ROOT_DIR); ~ and {username} are expanded."),
+    ("Spawner", "default_url", "Page users land on in their server (JUPYTERHUB_DEFAULT_URL), e.g. /lab."),
+    ("Spawner", "debug", "Run user servers with debug logging (JUPYTERHUB_DEBUG=1)."),
+    // [LocalProcessSpawner]
+    ("LocalProcessSpawner", "interrupt_timeout", "Seconds to wait after SIGINT before sending SIGTERM when stopping a server."),
+    ("LocalProcessSpawner", "term_timeout", "Seconds to wait after SIGTERM before sending SIGKILL."),
+    ("LocalProcessSpawner", "kill_timeout", "Seconds to wait after SIGKILL before giving up."),
+    ("LocalProcessSpawner", "shell_cmd", "Wrap the command in a shell, e.g. [\"bash\", \"-l\", \"-c\"] to load the user's login environment."),
+    // [SimpleLocalProcessSpawner]
+    ("SimpleLocalProcessSpawner", "home_dir_template", "Home directory of each user; {username} is replaced."),
+];
+
+/// The help line for `class.option`, if the table has one.
+pub(crate) fn help(class: &str, option: &str) -> Option<&'static str> {
+    HELP.iter()
+        .find(|(c, o, _)| *c == class && *o == option)
+        .map(|(_, _, text)| *text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Config;
+    use crate::schema::{CLASSES, find_class};
+
+    #[test]
+    fn every_option_of_every_class_has_help() {
+        for class in CLASSES {
+            for option in (class.options)() {
+                assert!(
+                    help(class.name, option).is_some(),
+                    "no help for {}.{option}",
+                    class.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_help_line_names_an_existing_option_once() {
+        for (i, (class, option, text)) in HELP.iter().enumerate() {
+            assert!(
+                find_class(class).is_some_and(|c| c.has(option)),
+                "help for unknown option {class}.{option}"
+            );
+            assert!(
+                !text.contains('\n'),
+                "help for {class}.{option} spans lines"
+            );
+            assert!(
+                !HELP[..i].iter().any(|(c, o, _)| c == class && o == option),
+                "two help lines for {class}.{option}"
+            );
+        }
+    }
+
+    /// Cross-check against serde's own view of the defaults: every serialized key
+    /// (all but the unset `Option`s) is a known option with help.
+    #[test]
+    fn every_serialized_default_has_help() {
+        let table = toml::Table::try_from(Config::default()).unwrap();
+        assert_eq!(table.len(), CLASSES.len());
+        for (class, options) in &table {
+            for option in options.as_table().unwrap().keys() {
+                assert!(
+                    help(class, option).is_some(),
+                    "no help for {class}.{option}"
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,396 @@
+//! Loading: defaults, then the TOML file, then `--Class.trait=value` overrides, then
+//! checks. Every key is checked on its own against its class, so an error names the
+//! option and where it was set instead of pointing into serde's view of the tree.
+//!
+//! Relative paths (`db_url = "sqlite:///relative.sqlite"`, `cookie_secret_file`,
+//! `pid_file`, `ConfigurableHTTPProxy.pid_file`) are kept as written: like upstream,
+//! they resolve from the working directory when they are used, not from the
+//! configuration file's directory.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use toml::{Table, Value};
+
+use crate::Config;
+use crate::bind_url::BindUrl;
+use crate::error::{ConfigError, Origin};
+use crate::schema::{CLASSES, Class, find_class};
+
+/// Every option of upstream JupyterHub 6.1.1, to say so when one is not supported.
+const UPSTREAM_OPTIONS: &str = include_str!("upstream_options.txt");
+
+/// Loads the configuration: upstream's defaults, then the TOML file at `path` (if
+/// any; it must exist), then `overrides` (`--Class.trait=value`, the leading `--`
+/// optional), which win over the file. The result has passed every check.
+pub fn load(path: Option<&Path>, overrides: &[String]) -> Result<Config, ConfigError> {
+    let mut table = match path {
+        Some(path) => read_file(path)?,
+        None => Table::new(),
+    };
+    let file_origin = path.map_or(Origin::Default, |p| Origin::File(p.to_owned()));
+    check_table(&table, &file_origin)?;
+
+    let mut from_command_line = BTreeSet::new();
+    for arg in overrides {
+        let (class, name, value) = parse_override(arg)?;
+        set_option(&mut table, class, name, value);
+        from_command_line.insert((class, name));
+    }
+
+    let mut config: Config =
+        Value::Table(table)
+            .try_into()
+            .map_err(|e| ConfigError::Unexpected {
+                origin: file_origin.clone(),
+                message: one_line(e.message()),
+            })?;
+    check_values(&mut config, |class, name| {
+        if from_command_line.contains(&(class, name)) {
+            Origin::CommandLine
+        } else {
+            file_origin.clone()
+        }
+    })?;
+    Ok(config)
+}
+
+fn read_file(path: &Path) -> Result<Table, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| match source.kind() {
+        std::io::ErrorKind::NotFound => ConfigError::NotFound {
+            path: path.to_owned(),
+        },
+        _ => ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        },
+    })?;
+    text.parse::<Table>().map_err(|e| {
+        let offset = e.span().map_or(0, |span| span.start);
+        let before = text.get(..offset).unwrap_or(&text);
+        ConfigError::Syntax {
+            path: path.to_owned(),
+            line: before.matches('\n').count() + 1,
+            column: before.rsplit('\n').next().unwrap_or("").chars().count() + 1,
+            message: one_line(e.message()),
+        }
+    })
+}
+
+/// TOML parser messages may span lines ("unexpected x\nexpected y"); join them.
+fn one_line(message: &str) -> String {
+    let lines: Vec<_> = message
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    lines.join("; ")
+}
+
+/// Checks every section and key of a parsed file.
+fn check_table(table: &Table, origin: &Origin) -> Result<(), ConfigError> {
+    for (class_name, section) in table {
+        let Some(section) = section.as_table() else {
+            return Err(ConfigError::OutsideSection {
+                name: class_name.clone(),
+                origin: origin.clone(),
+                suggestion: class_having(class_name),
+            });
+        };
+        let class = known_class(class_name, origin)?;
+        for (name, value) in section {
+            known_option(class, name, origin)?;
+            check_type(class, name, value, origin)?;
+        }
+    }
+    Ok(())
+}
+
+fn known_class(name: &str, origin: &Origin) -> Result<&'static Class, ConfigError> {
+    find_class(name).ok_or_else(|| ConfigError::UnknownClass {
+        class: name.to_owned(),
+        origin: origin.clone(),
+        suggestion: closest(name, CLASSES.iter().map(|c| c.name)).map(|c| format!("[{c}]")),
+    })
+}
+
+fn known_option(class: &Class, name: &str, origin: &Origin) -> Result<(), ConfigError> {
+    if class.has(name) {
+        return Ok(());
+    }
+    let suggestion = closest(name, (class.options)().iter().copied())
+        .map(|option| format!("{}.{option}", class.name))
+        .or_else(|| class_having(name));
+    let full_name = format!("{}.{name}", class.name);
+    Err(ConfigError::UnknownOption {
+        class: class.name.to_owned(),
+        name: name.to_owned(),
+        origin: origin.clone(),
+        suggestion,
+        upstream: UPSTREAM_OPTIONS.lines().any(|line| line == full_name),
+    })
+}
+
+/// `Class.name` for the first class that has an option called `name`.
+fn class_having(name: &str) -> Option<String> {
+    CLASSES
+        .iter()
+        .find(|c| c.has(name))
+        .map(|c| format!("{}.{name}", c.name))
+}
+
+fn check_type(
+    class: &Class,
+    name: &str,
+    value: &Value,
+    origin: &Origin,
+) -> Result<(), ConfigError> {
+    (class.check)(name, value).map_err(|e| ConfigError::Invalid {
+        class: class.name.to_owned(),
+        name: name.to_owned(),
+        origin: origin.clone(),
+        problem: describe_type_error(&one_line(e.message())),
+    })
+}
+
+/// Rewords serde's `invalid type: string "abc", expected u64` for people who
+/// write TOML: `expected an integer, found a string "abc"`.
+fn describe_type_error(message: &str) -> String {
+    let (kind, rest) = if let Some(rest) = message.strip_prefix("invalid type: ") {
+        ("type", rest)
+    } else if let Some(rest) = message.strip_prefix("invalid value: ") {
+        ("value", rest)
+    } else {
+        return message.to_owned();
+    };
+    let Some((found, expected)) = rest.rsplit_once(", expected ") else {
+        return message.to_owned();
+    };
+    let expected = match (expected, kind) {
+        ("u16", "value") => "an integer from 0 to 65535",
+        ("u8" | "u32" | "u64" | "usize", "value") => "an integer of at least 0",
+        ("u8" | "u16" | "u32" | "u64" | "usize" | "i32" | "i64", _) => "an integer",
+        ("f32" | "f64", _) => "a number",
+        ("a sequence", _) => "a list",
+        ("a map", _) => "a table",
+        (other, _) => other,
+    };
+    let found = found.replace('`', "");
+    let found = match found.split_once(' ') {
+        _ if found == "sequence" => "a list".to_owned(),
+        _ if found == "map" => "a table".to_owned(),
+        Some(("integer", n)) => format!("an integer {n}"),
+        Some(("floating", rest)) => format!("a number {}", rest.trim_start_matches("point ")),
+        Some(("string" | "boolean", _)) => format!("a {found}"),
+        _ => found,
+    };
+    format!("expected {expected}, found {found}")
+}
+
+/// Splits `--Class.trait=value` and checks it like a line of the file.
+fn parse_override(arg: &str) -> Result<(&str, &str, Value), ConfigError> {
+    let bad = || ConfigError::BadOverride {
+        arg: arg.to_owned(),
+    };
+    let body = arg.strip_prefix("--").unwrap_or(arg);
+    let (key, raw) = body.split_once('=').ok_or_else(bad)?;
+    let (class_name, name) = key.split_once('.').ok_or_else(bad)?;
+    if class_name.is_empty() || name.is_empty() || key.contains(char::is_whitespace) {
+        return Err(bad());
+    }
+    let origin = Origin::CommandLine;
+    let class = known_class(class_name, &origin)?;
+    known_option(class, name, &origin)?;
+    let invalid = |problem: String| ConfigError::Invalid {
+        class: class_name.to_owned(),
+        name: name.to_owned(),
+        origin: Origin::CommandLine,
+        problem,
+    };
+    let candidates = override_candidates(raw).map_err(|problem| invalid(problem.to_owned()))?;
+    let mut first_error = None;
+    for value in candidates {
+        match check_type(class, name, &value, &origin) {
+            Ok(()) => return Ok((class.name, name, value)),
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    Err(first_error.unwrap_or_else(|| invalid("no value".to_owned())))
+}
+
+/// The readings of a command-line value, most likely first: as TOML (`8000`,
+/// `['--debug']`, `{KEY = "v"}`), with Python's `True`/`False`; then, for scalars,
+/// as the raw text (`1234` for a password, `http://:9000`), then as a one-item
+/// list of it (`--Spawner.args=--debug`, as traitlets does).
+fn override_candidates(raw: &str) -> Result<Vec<Value>, &'static str> {
+    let text = || Value::String(raw.to_owned());
+    match raw.trim() {
+        "None" => Err("None is not supported; leave the option out to keep its default"),
+        "True" => Ok(vec![Value::Boolean(true), text()]),
+        "False" => Ok(vec![Value::Boolean(false), text()]),
+        _ => Ok(match raw.parse::<Value>() {
+            Ok(value @ (Value::Array(_) | Value::Table(_))) => vec![value],
+            Ok(Value::String(s)) => vec![
+                Value::String(s.clone()),
+                Value::Array(vec![Value::String(s)]),
+            ],
+            Ok(scalar) => vec![scalar, text(), Value::Array(vec![text()])],
+            Err(_) => vec![text(), Value::Array(vec![text()])],
+        }),
+    }
+}
+
+/// Sets `[class] name = value`, creating the section if the file had none.
+fn set_option(table: &mut Table, class: &str, name: &str, value: Value) {
+    if let Some(Value::Table(section)) = table.get_mut(class) {
+        section.insert(name.to_owned(), value);
+    } else {
+        let mut section = Table::new();
+        section.insert(name.to_owned(), value);
+        table.insert(class.to_owned(), Value::Table(section));
+    }
+}
+
+/// Checks that need more than a type: URLs, non-empty commands, ranges, levels.
+/// Normalizes `JupyterHub.log_level` to lowercase.
+fn check_values(
+    config: &mut Config,
+    origin: impl Fn(&'static str, &'static str) -> Origin,
+) -> Result<(), ConfigError> {
+    let invalid = |class: &'static str, name: &'static str, problem: String| ConfigError::Invalid {
+        class: class.to_owned(),
+        name: name.to_owned(),
+        origin: origin(class, name),
+        problem,
+    };
+    let url = |class, name, url: &str| {
+        BindUrl::parse(url)
+            .map(drop)
+            .map_err(|e| invalid(class, name, e.to_string()))
+    };
+    let hub = &mut config.jupyterhub;
+    url("JupyterHub", "bind_url", &hub.bind_url)?;
+    if !hub.hub_bind_url.is_empty() {
+        url("JupyterHub", "hub_bind_url", &hub.hub_bind_url)?;
+    }
+    url("ConfigurableHTTPProxy", "api_url", &config.proxy.api_url)?;
+    if !(hub.cookie_max_age_days > 0.0 && hub.cookie_max_age_days.is_finite()) {
+        let days = hub.cookie_max_age_days;
+        return Err(invalid(
+            "JupyterHub",
+            "cookie_max_age_days",
+            format!("must be a number of days greater than 0, found {days}"),
+        ));
+    }
+    hub.log_level.make_ascii_lowercase();
+    if !["debug", "info", "warn", "warning", "error"].contains(&hub.log_level.as_str()) {
+        let level = &hub.log_level;
+        return Err(invalid(
+            "JupyterHub",
+            "log_level",
+            format!("expected one of debug, info, warn, warning, error, found {level:?}"),
+        ));
+    }
+    if config.spawner.cmd.is_empty() {
+        return Err(invalid(
+            "Spawner",
+            "cmd",
+            "must not be empty: it is the command that starts each user's server".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
+/// The candidate within edit distance 2 of `name` (the closest, first on ties).
+fn closest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .map(|c| (edit_distance(&name.to_lowercase(), &c.to_lowercase()), c))
+        .filter(|(d, _)| *d <= 2)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+/// Levenshtein distance over characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = diagonal + usize::from(ca != *cb);
+            diagonal = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(row[j + 1] + 1);
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn edit_distance_counts_single_character_edits() {
+        assert_eq!(edit_distance("cmd", "cmd"), 0);
+        assert_eq!(edit_distance("cmdd", "cmd"), 1);
+        assert_eq!(edit_distance("cdm", "cmd"), 2);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+    }
+
+    #[test]
+    fn closest_ignores_case_and_far_candidates() {
+        let options = ["cmd", "args", "start_timeout"];
+        assert_eq!(closest("CMD", options.iter().copied()), Some("cmd"));
+        assert_eq!(
+            closest("start_timout", options.iter().copied()),
+            Some("start_timeout")
+        );
+        assert_eq!(closest("foo", options.iter().copied()), None);
+    }
+
+    #[test]
+    fn serde_type_errors_are_reworded() {
+        assert_eq!(
+            describe_type_error(r#"invalid type: string "abc", expected u64"#),
+            r#"expected an integer, found a string "abc""#
+        );
+        assert_eq!(
+            describe_type_error("invalid value: integer `70000`, expected u16"),
+            "expected an integer from 0 to 65535, found an integer 70000"
+        );
+        assert_eq!(
+            describe_type_error("invalid type: floating point `1.5`, expected a sequence"),
+            "expected a list, found a number 1.5"
+        );
+        assert_eq!(describe_type_error("something else"), "something else");
+    }
+
+    #[test]
+    fn override_values_are_toml_with_python_spellings() {
+        assert_eq!(
+            override_candidates("8000").unwrap()[0],
+            Value::Integer(8000)
+        );
+        assert_eq!(
+            override_candidates("True").unwrap()[0],
+            Value::Boolean(true)
+        );
+        assert_eq!(
+            override_candidates("False").unwrap()[0],
+            Value::Boolean(false)
+        );
+        assert_eq!(
+            override_candidates("['--debug']").unwrap(),
+            vec![Value::Array(vec![Value::String("--debug".into())])]
+        );
+        assert_eq!(
+            override_candidates("http://:9000").unwrap()[0],
+            Value::String("http://:9000".into())
+        );
+        assert!(override_candidates("None").is_err());
+    }
+}

@@ -1,0 +1,457 @@
+//! `load` as the CLI uses it: real files on disk, command-line overrides, and the
+//! one-line messages a user sees when something is wrong.
+
+use std::path::{Path, PathBuf};
+
+use ferrohub_config::{Config, ConfigError, generate_config, load};
+use tempfile::TempDir;
+
+/// A config file with `text` in a fresh directory (kept alive by the `TempDir`).
+fn file(text: &str) -> (TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ferrohub.toml");
+    std::fs::write(&path, text).unwrap();
+    (dir, path)
+}
+
+fn args(overrides: &[&str]) -> Vec<String> {
+    overrides.iter().map(|s| (*s).to_owned()).collect()
+}
+
+fn load_text(text: &str, overrides: &[&str]) -> Result<Config, ConfigError> {
+    let (_dir, path) = file(text);
+    load(Some(&path), &args(overrides))
+}
+
+/// The error message for `text` + `overrides`, with the temp path replaced by
+/// `FILE`; asserts it is a single line.
+fn error(text: &str, overrides: &[&str]) -> String {
+    let (_dir, path) = file(text);
+    let message = load(Some(&path), &args(overrides)).unwrap_err().to_string();
+    assert!(!message.contains('\n'), "multi-line error: {message}");
+    message.replace(&path.display().to_string(), "FILE")
+}
+
+#[test]
+fn defaults_match_upstream() {
+    let config = load(None, &[]).unwrap();
+    assert_eq!(config, Config::default());
+    let hub = &config.jupyterhub;
+    assert_eq!(hub.bind_url, "http://:8000");
+    assert_eq!((hub.hub_ip.as_str(), hub.hub_port), ("127.0.0.1", 8081));
+    assert_eq!(hub.hub_bind_url, "");
+    assert_eq!(hub.db_url, "sqlite:///ferrohub.sqlite");
+    assert_eq!(hub.cookie_secret_file, "ferrohub_cookie_secret");
+    assert_eq!(hub.cookie_max_age_days, 14.0);
+    assert_eq!(hub.last_activity_interval, 300);
+    assert_eq!(hub.authenticator_class, "pam");
+    assert_eq!(hub.spawner_class, "localprocess");
+    assert!(hub.redirect_to_server && hub.cleanup_servers && hub.cleanup_proxy);
+    assert!(!hub.upgrade_db);
+    assert_eq!(config.proxy.api_url, "http://127.0.0.1:8001");
+    assert_eq!(config.proxy.pid_file, "ferrohub-proxy.pid");
+    assert!(config.proxy.should_start);
+    assert_eq!(config.authenticator.allow_all, None);
+    assert_eq!(config.pam_authenticator.service, "login");
+    assert!(config.pam_authenticator.check_account);
+    let spawner = &config.spawner;
+    assert_eq!(spawner.cmd, ["jupyterhub-singleuser"]);
+    assert_eq!((spawner.ip.as_str(), spawner.port), ("127.0.0.1", 0));
+    assert_eq!(
+        (
+            spawner.start_timeout,
+            spawner.http_timeout,
+            spawner.poll_interval
+        ),
+        (60, 30, 30)
+    );
+    assert!(spawner.env_keep.iter().any(|v| v == "PATH"));
+    let local = &config.local_process_spawner;
+    assert_eq!(
+        (
+            local.interrupt_timeout,
+            local.term_timeout,
+            local.kill_timeout
+        ),
+        (30, 30, 5)
+    );
+    assert_eq!(
+        config.simple_local_process_spawner.home_dir_template,
+        "/tmp/{username}"
+    );
+}
+
+const FULL: &str = r#"
+[JupyterHub]
+bind_url = "https://:443/jh"
+hub_bind_url = "http://127.0.0.1:9081"
+hub_ip = "0.0.0.0"
+hub_port = 9081
+hub_connect_url = "http://hub.internal:9081"
+db_url = "sqlite:///relative.sqlite"
+upgrade_db = true
+cookie_secret_file = "secrets/cookie"
+cookie_max_age_days = 0.5
+pid_file = "hub.pid"
+authenticator_class = "dummy"
+spawner_class = "simple"
+last_activity_interval = 60
+redirect_to_server = false
+cleanup_servers = false
+cleanup_proxy = false
+log_level = "DEBUG"
+
+[ConfigurableHTTPProxy]
+api_url = "http://127.0.0.1:9001"
+auth_token = "secret"
+command = ["/usr/local/bin/ferrohub-proxy", "--debug"]
+should_start = false
+pid_file = "proxy.pid"
+log_level = "debug"
+
+[Authenticator]
+admin_users = ["alice"]
+allowed_users = ["alice", "bob"]
+blocked_users = ["mallory"]
+allow_all = false
+allow_existing_users = true
+
+[DummyAuthenticator]
+password = "pw"
+
+[PAMAuthenticator]
+service = "jupyterhub"
+check_account = false
+admin_groups = ["wheel"]
+
+[Spawner]
+cmd = ["jupyter-labhub"]
+args = ["--debug"]
+environment = { KEY = "v", HOME_HINT = "/home/{username}" }
+env_keep = ["PATH"]
+ip = "0.0.0.0"
+port = 8888
+start_timeout = 120
+http_timeout = 45
+poll_interval = 10
+notebook_dir = "~/notebooks"
+default_url = "/lab"
+debug = true
+
+[LocalProcessSpawner]
+interrupt_timeout = 1
+term_timeout = 2
+kill_timeout = 3
+shell_cmd = ["bash", "-l", "-c"]
+
+[SimpleLocalProcessSpawner]
+home_dir_template = "/srv/{username}"
+"#;
+
+#[test]
+fn a_full_file_with_every_section_loads() {
+    let config = load_text(FULL, &[]).unwrap();
+    let hub = &config.jupyterhub;
+    assert_eq!(hub.bind_url, "https://:443/jh");
+    assert_eq!(hub.hub_port, 9081);
+    assert_eq!(hub.cookie_max_age_days, 0.5);
+    assert_eq!(hub.log_level, "debug", "log level is lowercased");
+    assert!(!hub.redirect_to_server);
+    assert_eq!(
+        config.proxy.command,
+        ["/usr/local/bin/ferrohub-proxy", "--debug"]
+    );
+    assert!(!config.proxy.should_start);
+    assert_eq!(config.authenticator.allowed_users, ["alice", "bob"]);
+    assert_eq!(config.authenticator.allow_all, Some(false));
+    assert_eq!(config.authenticator.allow_existing_users, Some(true));
+    assert_eq!(config.dummy_authenticator.password, "pw");
+    assert_eq!(config.pam_authenticator.admin_groups, ["wheel"]);
+    assert_eq!(config.spawner.environment["KEY"], "v");
+    assert_eq!(
+        (config.spawner.start_timeout, config.spawner.port),
+        (120, 8888)
+    );
+    assert_eq!(config.local_process_spawner.shell_cmd, ["bash", "-l", "-c"]);
+    assert_eq!(
+        config.simple_local_process_spawner.home_dir_template,
+        "/srv/{username}"
+    );
+    assert_eq!(config.base_url().unwrap(), "/jh/");
+}
+
+#[test]
+fn relative_paths_are_kept_as_written() {
+    let config = load_text(FULL, &[]).unwrap();
+    assert_eq!(config.jupyterhub.db_url, "sqlite:///relative.sqlite");
+    assert_eq!(config.jupyterhub.cookie_secret_file, "secrets/cookie");
+    assert_eq!(config.jupyterhub.pid_file, "hub.pid");
+    assert_eq!(config.proxy.pid_file, "proxy.pid");
+}
+
+#[test]
+fn a_partial_file_keeps_the_other_defaults() {
+    let config = load_text("[Spawner]\ndefault_url = \"/lab\"\n", &[]).unwrap();
+    assert_eq!(config.spawner.default_url, "/lab");
+    assert_eq!(config.spawner.cmd, ["jupyterhub-singleuser"]);
+    assert_eq!(config.jupyterhub, Config::default().jupyterhub);
+}
+
+#[test]
+fn command_line_overrides_beat_the_file() {
+    let config = load_text(
+        FULL,
+        &[
+            "--JupyterHub.bind_url=http://:9000",
+            "JupyterHub.hub_port=8000",
+            "--JupyterHub.redirect_to_server=True",
+            "--Spawner.args=['--debug', '--port=1']",
+            "--Spawner.environment={KEY = \"w\"}",
+            "--Spawner.start_timeout=5",
+            "--JupyterHub.cookie_max_age_days=2",
+        ],
+    )
+    .unwrap();
+    assert_eq!(config.jupyterhub.bind_url, "http://:9000");
+    assert_eq!(config.jupyterhub.hub_port, 8000);
+    assert!(config.jupyterhub.redirect_to_server);
+    assert_eq!(config.spawner.args, ["--debug", "--port=1"]);
+    assert_eq!(
+        config.spawner.environment.len(),
+        1,
+        "a table value replaces, as upstream"
+    );
+    assert_eq!(config.spawner.environment["KEY"], "w");
+    assert_eq!(config.spawner.start_timeout, 5);
+    assert_eq!(config.jupyterhub.cookie_max_age_days, 2.0);
+    // untouched options still come from the file
+    assert_eq!(config.spawner.http_timeout, 45);
+}
+
+#[test]
+fn overrides_work_without_a_file_and_the_last_one_wins() {
+    let config = load(
+        None,
+        &args(&[
+            "--Spawner.debug=true",
+            "--Spawner.debug=False",
+            "--Authenticator.allow_all=True",
+        ]),
+    )
+    .unwrap();
+    assert!(!config.spawner.debug);
+    assert_eq!(config.authenticator.allow_all, Some(true));
+}
+
+#[test]
+fn override_values_fall_back_to_plain_text() {
+    let config = load(
+        None,
+        &args(&[
+            "--DummyAuthenticator.password=1234",
+            "--Spawner.default_url=/lab",
+            "--JupyterHub.hub_ip=0.0.0.0",
+            "--Spawner.cmd=jupyter-labhub",
+            "--Spawner.args=--debug",
+            "--JupyterHub.log_level=warning",
+        ]),
+    )
+    .unwrap();
+    assert_eq!(config.dummy_authenticator.password, "1234");
+    assert_eq!(config.spawner.default_url, "/lab");
+    assert_eq!(config.jupyterhub.hub_ip, "0.0.0.0");
+    assert_eq!(config.spawner.cmd, ["jupyter-labhub"]);
+    assert_eq!(config.spawner.args, ["--debug"]);
+    assert_eq!(config.jupyterhub.log_level, "warning");
+}
+
+#[test]
+fn a_missing_file_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nope.toml");
+    let message = load(Some(&path), &[]).unwrap_err().to_string();
+    assert_eq!(message, format!("config file {} not found", path.display()));
+}
+
+#[test]
+fn a_syntax_error_gives_file_line_and_column() {
+    let message = error(
+        "[JupyterHub]\nhub_port = 8081\nbind_url = http://:8000\n",
+        &[],
+    );
+    assert!(message.starts_with("FILE:3:12: "), "{message}");
+    let message = error("[Spawner\ncmd = []\n", &[]);
+    assert!(message.starts_with("FILE:1:"), "{message}");
+}
+
+#[test]
+fn an_unknown_class_is_named() {
+    assert_eq!(
+        error("[Foo]\nx = 1\n", &[]),
+        "unknown configuration class [Foo] in FILE"
+    );
+    assert_eq!(
+        error("[Spawnr]\ncmd = []\n", &[]),
+        "unknown configuration class [Spawnr] in FILE (did you mean [Spawner]?)"
+    );
+    assert_eq!(
+        error("", &["--Foo.bar=1"]),
+        "unknown configuration class [Foo] on the command line"
+    );
+}
+
+#[test]
+fn an_unknown_option_is_named_with_a_suggestion() {
+    assert_eq!(
+        error("[Spawner]\nfoo = 1\n", &[]),
+        "unknown option Spawner.foo in FILE"
+    );
+    assert_eq!(
+        error("[Spawner]\ncmdd = []\n", &[]),
+        "unknown option Spawner.cmdd in FILE (did you mean Spawner.cmd?)"
+    );
+    assert_eq!(
+        error("", &["--Spawner.start_timout=5"]),
+        "unknown option Spawner.start_timout on the command line (did you mean Spawner.start_timeout?)"
+    );
+    // upstream lets subclasses take their parent's options; point to where it lives here
+    assert_eq!(
+        error("[LocalProcessSpawner]\ncmd = [\"x\"]\n", &[]),
+        "unknown option LocalProcessSpawner.cmd in FILE (did you mean Spawner.cmd?)"
+    );
+    assert_eq!(
+        error("bind_url = \"http://:8000\"\n", &[]),
+        "bind_url in FILE is not inside a [Class] section (did you mean JupyterHub.bind_url?)"
+    );
+}
+
+#[test]
+fn an_upstream_option_that_ferrohub_lacks_says_so() {
+    assert_eq!(
+        error("[JupyterHub]\nallow_named_servers = true\n", &[]),
+        "unknown option JupyterHub.allow_named_servers in FILE \
+         (upstream JupyterHub has this option; ferrohub does not support it)"
+    );
+}
+
+#[test]
+fn a_wrong_type_is_named() {
+    assert_eq!(
+        error("[Spawner]\nstart_timeout = \"abc\"\n", &[]),
+        "Spawner.start_timeout in FILE: expected an integer, found a string \"abc\""
+    );
+    assert_eq!(
+        error("", &["--Spawner.start_timeout=abc"]),
+        "Spawner.start_timeout on the command line: expected an integer, found a string \"abc\""
+    );
+    assert_eq!(
+        error("[JupyterHub]\nhub_port = 70000\n", &[]),
+        "JupyterHub.hub_port in FILE: expected an integer from 0 to 65535, found an integer 70000"
+    );
+    assert_eq!(
+        error("[Spawner]\ncmd = \"jupyterhub-singleuser\"\n", &[]),
+        "Spawner.cmd in FILE: expected a list, found a string \"jupyterhub-singleuser\""
+    );
+    assert_eq!(
+        error("[JupyterHub]\ncleanup_servers = \"yes\"\n", &[]),
+        "JupyterHub.cleanup_servers in FILE: expected a boolean, found a string \"yes\""
+    );
+    assert_eq!(
+        error("", &["--Spawner.environment=[1]"]),
+        "Spawner.environment on the command line: expected a table, found a list"
+    );
+}
+
+#[test]
+fn python_none_is_refused_on_the_command_line() {
+    assert_eq!(
+        error("", &["--JupyterHub.pid_file=None"]),
+        "JupyterHub.pid_file on the command line: None is not supported; \
+         leave the option out to keep its default"
+    );
+}
+
+#[test]
+fn a_malformed_override_is_refused() {
+    assert_eq!(
+        error("", &["--debug"]),
+        "bad command-line option \"--debug\": expected --Class.trait=value"
+    );
+    assert_eq!(
+        error("", &["--Spawner=1"]),
+        "bad command-line option \"--Spawner=1\": expected --Class.trait=value"
+    );
+}
+
+#[test]
+fn listen_urls_must_be_http() {
+    assert_eq!(
+        error("[JupyterHub]\nbind_url = \"ftp://:21\"\n", &[]),
+        "JupyterHub.bind_url in FILE: \"ftp://:21\" is not a valid http(s) URL: only http and https are supported"
+    );
+    assert_eq!(
+        error("", &["--ConfigurableHTTPProxy.api_url=127.0.0.1:8001"]),
+        "ConfigurableHTTPProxy.api_url on the command line: \"127.0.0.1:8001\" is not a valid http(s) URL: \
+         expected scheme://host:port/path"
+    );
+    assert!(
+        error("[JupyterHub]\nhub_bind_url = \"http://:x\"\n", &[])
+            .starts_with("JupyterHub.hub_bind_url in FILE: ")
+    );
+    // the default's empty host (all interfaces) is valid
+    assert!(load_text("[JupyterHub]\nbind_url = \"http://:8000/jh\"\n", &[]).is_ok());
+}
+
+#[test]
+fn semantic_checks_name_the_option() {
+    assert_eq!(
+        error("[Spawner]\ncmd = []\n", &[]),
+        "Spawner.cmd in FILE: must not be empty: it is the command that starts each user's server"
+    );
+    assert_eq!(
+        error("[JupyterHub]\ncookie_max_age_days = 0\n", &[]),
+        "JupyterHub.cookie_max_age_days in FILE: must be a number of days greater than 0, found 0"
+    );
+    assert_eq!(
+        error(
+            "[JupyterHub]\nlog_level = \"loud\"\n",
+            &["--JupyterHub.cookie_max_age_days=1"]
+        ),
+        "JupyterHub.log_level in FILE: expected one of debug, info, warn, warning, error, found \"loud\""
+    );
+    // the error says where the bad value came from, not where the key first appeared
+    assert_eq!(
+        error("[Spawner]\ncmd = [\"x\"]\n", &["--Spawner.cmd=[]"]),
+        "Spawner.cmd on the command line: must not be empty: it is the command that starts each user's server"
+    );
+}
+
+/// Removes the `# ` of every commented-out option line (help lines start with `##`).
+fn uncomment_options(text: &str) -> String {
+    let lines: Vec<&str> = text
+        .lines()
+        .map(|line| match line.strip_prefix("# ") {
+            Some(option) if !line.starts_with("##") => option,
+            _ => line,
+        })
+        .collect();
+    lines.join("\n")
+}
+
+#[test]
+fn the_generated_config_loads_to_the_defaults() {
+    let generated = generate_config();
+    assert_eq!(load_text(&generated, &[]).unwrap(), Config::default());
+}
+
+#[test]
+fn the_generated_config_uncommented_still_loads_to_the_defaults() {
+    let uncommented = uncomment_options(&generate_config());
+    assert!(uncommented.contains("\ncmd = [\"jupyterhub-singleuser\"]\n"));
+    assert!(uncommented.contains("\nbind_url = \"http://:8000\"\n"));
+    let (_dir, path) = file(&uncommented);
+    assert_eq!(
+        load(Some(Path::new(&path)), &[]).unwrap(),
+        Config::default()
+    );
+}
