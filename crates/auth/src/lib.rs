@@ -4,10 +4,22 @@
 //!
 //! Invariant: no HTTP types here; the hub hands in a name and a password and
 //! gets back a normalized user name or a typed refusal.
+//!
+//! Modules: `policy` ([`Auth`]: back-end choice and the allow/block/admin rules),
+//! `dummy` ([`DummyAuthenticator`]), `pam` ([`PamAuthenticator`] and its libpam
+//! binding), `unix_accounts` (local users and groups).
+
+mod dummy;
+mod pam;
+mod policy;
+mod unix_accounts;
 
 use async_trait::async_trait;
-use ferrohub_config::Config;
 use thiserror::Error;
+
+pub use dummy::DummyAuthenticator;
+pub use pam::PamAuthenticator;
+pub use policy::Auth;
 
 /// What went wrong while authenticating (not a wrong password: that is `Ok(None)`).
 #[derive(Debug, Error)]
@@ -36,6 +48,18 @@ pub trait Authenticator: Send + Sync {
     async fn is_admin_by_backend(&self, _username: &str) -> bool {
         false
     }
+    /// The admin flag the back end decides for a user who passed the allow rules:
+    /// `Some(true)` grants, `Some(false)` revokes (PAM `admin_groups` is
+    /// authoritative upstream), `None` leaves the stored flag alone. An error means
+    /// the check itself failed (upstream answers 500 rather than guess).
+    async fn admin_status(&self, username: &str) -> Result<Option<bool>, AuthError> {
+        Ok(self.is_admin_by_backend(username).await.then_some(true))
+    }
+    /// The default of `Authenticator.allow_all` for this back end: false upstream,
+    /// except for `DummyAuthenticator` without `allowed_users`.
+    fn default_allow_all(&self, _allowed_users_configured: bool) -> bool {
+        false
+    }
 }
 
 /// The result of a login attempt after the allow/block policy.
@@ -45,55 +69,11 @@ pub enum LoginOutcome {
     Accepted {
         /// The normalized user name.
         name: String,
-        /// `Some(true)` to grant admin; `None` leaves the stored flag alone.
+        /// `Some(true)` to grant admin, `Some(false)` to revoke it (only from PAM
+        /// `admin_groups`, as upstream); `None` leaves the stored flag alone.
         admin: Option<bool>,
     },
     /// Refused: wrong credentials, blocked, not allowed or an invalid name.
     /// The reason is for the log only; users see one generic message.
     Rejected(String),
-}
-
-/// An authenticator back end wrapped in upstream's login policy.
-pub struct Auth {
-    backend: Box<dyn Authenticator>,
-    config: ferrohub_config::AuthenticatorConfig,
-    allow_all: bool,
-}
-
-impl Auth {
-    /// Builds the authenticator named by `JupyterHub.authenticator_class`.
-    pub fn from_config(_config: &Config) -> Result<Self, AuthError> {
-        unimplemented!("ferrohub-auth: from_config")
-    }
-
-    /// Lowercases, as upstream's default `normalize_username`.
-    #[must_use]
-    pub fn normalize_username(&self, name: &str) -> String {
-        ferrohub_core::names::normalize_username(name)
-    }
-
-    /// Checks credentials, then the name rules, then blocked/allowed.
-    /// `user_exists` says whether the normalized name is already in the database
-    /// (such users may log in when `allow_existing_users` holds).
-    pub async fn login(
-        &self,
-        _username: &str,
-        _password: &str,
-        _user_exists: bool,
-    ) -> Result<LoginOutcome, AuthError> {
-        let _ = (&self.backend, &self.config, self.allow_all);
-        unimplemented!("ferrohub-auth: login")
-    }
-
-    /// Users the hub creates at start-up: `(name, is_admin)` for `admin_users` and `allowed_users`.
-    #[must_use]
-    pub fn startup_users(&self) -> Vec<(String, bool)> {
-        unimplemented!("ferrohub-auth: startup_users")
-    }
-
-    /// The back end's upstream class name.
-    #[must_use]
-    pub fn backend_name(&self) -> &'static str {
-        self.backend.name()
-    }
 }

@@ -14,6 +14,7 @@ mod identity;
 mod models;
 mod pages;
 mod proxy;
+mod redirect;
 mod scopes;
 mod secret;
 mod servers;

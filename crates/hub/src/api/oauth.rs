@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use axum::Json;
 use axum::extract::{Query, State};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ferrohub_core::token;
@@ -47,7 +47,7 @@ pub(super) async fn authorize(
             state.urls.hub,
             ferrohub_core::url::quote_query(&next)
         );
-        return Ok(Redirect::to(&login).into_response());
+        return Ok(crate::redirect::found(&login));
     };
     let param = |name: &str| params.get(name).map(String::as_str).unwrap_or_default();
     let client = state
@@ -65,11 +65,10 @@ pub(super) async fn authorize(
     let redirect_uri = client.redirect_uri.clone();
     let oauth_state = param("state");
     let fail = |error: &str| {
-        Redirect::to(&with_query(
+        crate::redirect::found(&with_query(
             &redirect_uri,
             &[("error", error), ("state", oauth_state)],
         ))
-        .into_response()
     };
     if param("response_type") != "code" {
         return Ok(fail("unsupported_response_type"));
@@ -165,7 +164,7 @@ pub(super) async fn authorize(
         })
         .await?;
     let location = with_query(&redirect_uri, &[("code", &code), ("state", oauth_state)]);
-    let mut response = Redirect::to(&location).into_response();
+    let mut response = crate::redirect::found(&location);
     for cookie in response_cookies {
         if let Ok(value) = cookie.parse() {
             response.headers_mut().append(header::SET_COOKIE, value);

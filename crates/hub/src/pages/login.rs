@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use axum::Form;
 use axum::extract::{Query, State};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{Html, IntoResponse, Response};
 use http::{HeaderMap, StatusCode};
 use minijinja::context;
 
@@ -47,7 +47,7 @@ pub(super) async fn form(
             Some(next) => next,
             None => default_next(&state, &who).await,
         };
-        return Ok(Redirect::to(&target).into_response());
+        return Ok(crate::redirect::found(&target));
     }
     Ok(render_form(
         &state,
@@ -118,8 +118,9 @@ pub(super) async fn submit(
         Some(user) => user,
         None => state.store.create_user(&name, admin == Some(true)).await?,
     };
-    if admin == Some(true) && !user.admin {
-        state.store.set_admin(user.id, true).await?;
+    // The authenticator may grant or (with PAM admin_groups) revoke admin rights.
+    if let Some(admin) = admin.filter(|a| *a != user.admin) {
+        state.store.set_admin(user.id, admin).await?;
     }
     tracing::info!(user = %user.name, "user logged in");
     let now = chrono::Utc::now().timestamp();
@@ -175,7 +176,7 @@ pub(super) async fn submit(
             default_next(&state, &who).await
         }
     };
-    Ok(with_cookies(Redirect::to(&target).into_response(), set))
+    Ok(with_cookies(crate::redirect::found(&target), set))
 }
 
 /// `GET {hub}logout`: clears the cookies and revokes this browser session's OAuth tokens.
@@ -198,7 +199,7 @@ pub(super) async fn logout(
         cookies::clear_cookie(cookies::XSRF_COOKIE, &state.urls.hub),
     ];
     Ok(with_cookies(
-        Redirect::to(&format!("{}login", state.urls.hub)).into_response(),
+        crate::redirect::found(&format!("{}login", state.urls.hub)),
         clear,
     ))
 }

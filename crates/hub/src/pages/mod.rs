@@ -7,7 +7,7 @@ mod server;
 pub use redirects::into_hub;
 
 use axum::Router;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use http::{HeaderMap, HeaderValue, Uri, header};
 
@@ -76,12 +76,11 @@ fn to_login(state: &AppState, uri: &Uri) -> Response {
     let next = uri
         .path_and_query()
         .map_or_else(|| uri.path().to_owned(), |pq| pq.as_str().to_owned());
-    Redirect::to(&format!(
+    crate::redirect::found(&format!(
         "{}login?next={}",
         state.urls.hub,
         ferrohub_core::url::quote_query(&next)
     ))
-    .into_response()
 }
 
 /// The page's XSRF token, and a `Set-Cookie` to add when the browser had none.

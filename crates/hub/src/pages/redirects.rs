@@ -21,7 +21,7 @@ pub(super) async fn hub_root(
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
     match page_user(&state, &headers).await? {
-        Some(who) => Ok(Redirect::to(&default_next(&state, &who).await).into_response()),
+        Some(who) => Ok(crate::redirect::found(&default_next(&state, &who).await)),
         None => Ok(to_login(&state, &uri)),
     }
 }
@@ -48,7 +48,7 @@ pub async fn into_hub(State(state): State<AppState>, OriginalUri(uri): OriginalU
         .strip_prefix(&state.urls.base)
         .unwrap_or(path.trim_start_matches('/'));
     let query = uri.query().map(|q| format!("?{q}")).unwrap_or_default();
-    Redirect::to(&format!("{}{rest}{query}", state.urls.hub)).into_response()
+    crate::redirect::found(&format!("{}{rest}{query}", state.urls.hub))
 }
 
 /// `{hub}user/<name>` without a path: same as with `/`.
@@ -137,7 +137,10 @@ pub(super) async fn user_url(
                 tokio::time::sleep(std::time::Duration::from_secs(u64::from(redirects).min(10)))
                     .await;
             }
-            Ok(Redirect::to(&format!("{server_path}?redirects={}", redirects + 1)).into_response())
+            Ok(crate::redirect::found(&format!(
+                "{server_path}?redirects={}",
+                redirects + 1
+            )))
         }
         _ if looks_like_api(&headers, &rest) => Ok(stopped_api_error(&state, &uri, &user.name)),
         Phase::Spawning | Phase::Failed(_) => {
@@ -197,7 +200,7 @@ pub(super) async fn user_redirect(
         state.urls.hub,
         ferrohub_core::url::quote_query(&target)
     );
-    Ok(Redirect::to(&spawn).into_response())
+    Ok(crate::redirect::found(&spawn))
 }
 
 /// `{hub}error/<code>`: the page the proxy shows when it cannot route or reach a target.

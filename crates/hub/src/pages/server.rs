@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use axum::Form;
 use axum::extract::{OriginalUri, Path, Query, State};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{Html, IntoResponse, Response};
 use http::{HeaderMap, StatusCode};
 use minijinja::context;
 
@@ -86,7 +86,7 @@ async fn spawn_and_redirect(
         .map_err(|e| error_page(state, e.status, &e.message, None))?;
     let server_url = state.urls.server_prefix(&user.name, "");
     if outcome == servers::SpawnOutcome::AlreadyRunning {
-        return Ok(Redirect::to(&next.unwrap_or(server_url)).into_response());
+        return Ok(crate::redirect::found(&next.unwrap_or(server_url)));
     }
     // Upstream waits up to a second so quick spawns skip the pending page.
     let phase = state
@@ -94,7 +94,7 @@ async fn spawn_and_redirect(
         .wait_settled(&user.name, "", std::time::Duration::from_secs(1))
         .await;
     if phase == Phase::Ready {
-        return Ok(Redirect::to(&next.unwrap_or(server_url)).into_response());
+        return Ok(crate::redirect::found(&next.unwrap_or(server_url)));
     }
     let mut pending = format!(
         "{}spawn-pending/{}",
@@ -104,7 +104,7 @@ async fn spawn_and_redirect(
     if let Some(next) = next {
         pending = format!("{pending}?next={}", ferrohub_core::url::quote_query(&next));
     }
-    Ok(Redirect::to(&pending).into_response())
+    Ok(crate::redirect::found(&pending))
 }
 
 fn next_param(state: &AppState, query: &HashMap<String, String>) -> Option<String> {
@@ -204,7 +204,7 @@ pub(super) async fn stop_post(
     servers::request_stop(&state, &who.user, "")
         .await
         .map_err(|e| error_page(&state, e.status, &e.message, None))?;
-    Ok(Redirect::to(&format!("{}home", state.urls.hub)).into_response())
+    Ok(crate::redirect::found(&format!("{}home", state.urls.hub)))
 }
 
 /// `GET {hub}spawn-pending/{name}`: reloads until ready, then goes to the server.
@@ -221,10 +221,11 @@ pub(super) async fn pending(
     let user = target_user(&state, &who, Some(&name)).await?;
     let next = next_param(&state, &query);
     match state.servers.phase(&user.name, "") {
-        Phase::Ready => Ok(Redirect::to(
-            &next.unwrap_or_else(|| state.urls.server_prefix(&user.name, "")),
-        )
-        .into_response()),
+        Phase::Ready => {
+            Ok(crate::redirect::found(&next.unwrap_or_else(|| {
+                state.urls.server_prefix(&user.name, "")
+            })))
+        }
         Phase::Spawning => {
             let started = state
                 .store
@@ -249,7 +250,7 @@ pub(super) async fn pending(
             ))
         }
         Phase::Stopping | Phase::Stopped => {
-            Ok(Redirect::to(&format!("{}home", state.urls.hub)).into_response())
+            Ok(crate::redirect::found(&format!("{}home", state.urls.hub)))
         }
     }
 }

@@ -1,0 +1,189 @@
+//! [`Auth`]: picks the back end named by `JupyterHub.authenticator_class` and
+//! applies upstream's (5.x) login policy around it: normalize, validate, blocked,
+//! allowed, admin.
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeSet;
+
+use ferrohub_config::{AuthenticatorConfig, Config};
+use ferrohub_core::names;
+
+use crate::{AuthError, Authenticator, DummyAuthenticator, LoginOutcome, PamAuthenticator};
+
+/// The `authenticator_class` values that select PAM (upstream's entry points and
+/// class paths).
+const PAM_CLASSES: [&str; 4] = [
+    "pam",
+    "default",
+    "PAMAuthenticator",
+    "jupyterhub.auth.PAMAuthenticator",
+];
+/// The `authenticator_class` values that select the dummy back end.
+const DUMMY_CLASSES: [&str; 3] = [
+    "dummy",
+    "DummyAuthenticator",
+    "jupyterhub.auth.DummyAuthenticator",
+];
+
+/// An authenticator back end wrapped in upstream's login policy.
+pub struct Auth {
+    backend: Box<dyn Authenticator>,
+    /// `admin_users`, normalized.
+    admin_users: BTreeSet<String>,
+    /// `allowed_users`, normalized.
+    allowed_users: BTreeSet<String>,
+    /// `blocked_users`, normalized.
+    blocked_users: BTreeSet<String>,
+    allow_all: bool,
+    allow_existing_users: bool,
+}
+
+impl Auth {
+    /// Builds the authenticator named by `JupyterHub.authenticator_class`.
+    pub fn from_config(config: &Config) -> Result<Self, AuthError> {
+        let class = config.jupyterhub.authenticator_class.as_str();
+        let backend: Box<dyn Authenticator> = if PAM_CLASSES.contains(&class) {
+            Box::new(PamAuthenticator::new(&config.pam_authenticator))
+        } else if DUMMY_CLASSES.contains(&class) {
+            Box::new(DummyAuthenticator::new(
+                config.dummy_authenticator.password.as_str(),
+            ))
+        } else {
+            return Err(AuthError::Config(format!(
+                "unknown authenticator_class {class:?}; choose one of {}",
+                PAM_CLASSES
+                    .iter()
+                    .chain(DUMMY_CLASSES.iter())
+                    .map(|name| format!("{name:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        };
+        Self::new(backend, &config.authenticator)
+    }
+
+    /// Wraps any back end in the policy of `[Authenticator]`; the seam for back ends
+    /// other than the built-in ones. Names in the lists are normalized here, and an
+    /// invalid name in `admin_users` or `allowed_users` is a config error (upstream
+    /// refuses to start too).
+    pub fn new(
+        backend: Box<dyn Authenticator>,
+        config: &AuthenticatorConfig,
+    ) -> Result<Self, AuthError> {
+        let admin_users = normalized_names("admin_users", &config.admin_users)?;
+        let allowed_users = normalized_names("allowed_users", &config.allowed_users)?;
+        let blocked_users = config
+            .blocked_users
+            .iter()
+            .map(|name| names::normalize_username(name))
+            .collect();
+        let allow_all = config
+            .allow_all
+            .unwrap_or_else(|| backend.default_allow_all(!allowed_users.is_empty()));
+        let allow_existing_users = config
+            .allow_existing_users
+            .unwrap_or(!allowed_users.is_empty());
+        if !allow_all && allowed_users.is_empty() && !allow_existing_users {
+            tracing::warn!(
+                "No allow config found, it's possible that nobody can login to your Hub! \
+                 Set Authenticator.allow_all = true to allow any user who can log in, \
+                 or e.g. allowed_users to the users who should have access."
+            );
+        }
+        Ok(Self {
+            backend,
+            admin_users,
+            allowed_users,
+            blocked_users,
+            allow_all,
+            allow_existing_users,
+        })
+    }
+
+    /// Lowercases, as upstream's default `normalize_username`.
+    #[must_use]
+    pub fn normalize_username(&self, name: &str) -> String {
+        names::normalize_username(name)
+    }
+
+    /// Checks credentials, then the name rules, then blocked/allowed.
+    /// `user_exists` says whether the normalized name is already in the database
+    /// (such users may log in when `allow_existing_users` holds).
+    pub async fn login(
+        &self,
+        username: &str,
+        password: &str,
+        user_exists: bool,
+    ) -> Result<LoginOutcome, AuthError> {
+        let Some(vouched) = self.backend.authenticate(username, password).await? else {
+            return Ok(LoginOutcome::Rejected(
+                "authentication failed (wrong user name or password)".to_owned(),
+            ));
+        };
+        let name = self.normalize_username(&vouched);
+        if let Err(e) = names::validate_username(&name) {
+            return Ok(LoginOutcome::Rejected(format!("invalid user name: {e}")));
+        }
+        if self.blocked_users.contains(&name) {
+            return Ok(LoginOutcome::Rejected(format!("user {name:?} is blocked")));
+        }
+        if !self.is_allowed(&name, user_exists) {
+            return Ok(LoginOutcome::Rejected(format!(
+                "user {name:?} is not allowed"
+            )));
+        }
+        let admin = if self.admin_users.contains(&name) {
+            Some(true)
+        } else {
+            self.backend.admin_status(&name).await?
+        };
+        Ok(LoginOutcome::Accepted { name, admin })
+    }
+
+    /// Users the hub creates at start-up: `(name, is_admin)` for `admin_users` and `allowed_users`.
+    /// Blocked names are left out: creating them would hand a blocked admin the API.
+    #[must_use]
+    pub fn startup_users(&self) -> Vec<(String, bool)> {
+        let admins = self.admin_users.iter().map(|name| (name, true));
+        let others = self
+            .allowed_users
+            .difference(&self.admin_users)
+            .map(|name| (name, false));
+        admins
+            .chain(others)
+            .filter(|(name, _)| !self.blocked_users.contains(*name))
+            .map(|(name, admin)| (name.clone(), admin))
+            .collect()
+    }
+
+    /// The back end's upstream class name.
+    #[must_use]
+    pub fn backend_name(&self) -> &'static str {
+        self.backend.name()
+    }
+
+    /// Upstream's `allow_all or check_allowed`, where `allowed_users` also holds the
+    /// admins and, with `allow_existing_users`, every user in the database.
+    fn is_allowed(&self, name: &str, user_exists: bool) -> bool {
+        self.allow_all
+            || self.allowed_users.contains(name)
+            || self.admin_users.contains(name)
+            || (user_exists && self.allow_existing_users)
+    }
+}
+
+/// Normalizes and validates one of the configured name lists.
+fn normalized_names(option: &str, configured: &[String]) -> Result<BTreeSet<String>, AuthError> {
+    configured
+        .iter()
+        .map(|raw| {
+            let name = names::normalize_username(raw);
+            names::validate_username(&name).map_err(|e| {
+                AuthError::Config(format!("Authenticator.{option}: invalid user name: {e}"))
+            })?;
+            Ok(name)
+        })
+        .collect()
+}

@@ -1,0 +1,284 @@
+//! Policy tests on the dummy back end (plus one scripted back end for admin
+//! decisions), through the same `Auth::from_config` / `login` calls the hub makes.
+
+use async_trait::async_trait;
+use ferrohub_config::{AuthenticatorConfig, Config};
+
+use super::Auth;
+use crate::{AuthError, Authenticator, LoginOutcome};
+
+/// An `Auth` on `DummyAuthenticator` with the `[Authenticator]` section set by `edit`.
+fn dummy(edit: impl FnOnce(&mut AuthenticatorConfig)) -> Auth {
+    let mut config = Config::default();
+    config.jupyterhub.authenticator_class = "dummy".into();
+    edit(&mut config.authenticator);
+    Auth::from_config(&config).expect("valid config")
+}
+
+fn names(list: &[&str]) -> Vec<String> {
+    list.iter().map(|&name| name.to_owned()).collect()
+}
+
+/// Logs in with any password as a user not yet in the database.
+async fn login(auth: &Auth, name: &str) -> LoginOutcome {
+    auth.login(name, "any password", false).await.unwrap()
+}
+
+fn accepted(name: &str, admin: Option<bool>) -> LoginOutcome {
+    LoginOutcome::Accepted {
+        name: name.to_owned(),
+        admin,
+    }
+}
+
+/// Asserts a refusal whose log reason mentions `why`.
+#[track_caller]
+fn assert_rejected(outcome: &LoginOutcome, why: &str) {
+    match outcome {
+        LoginOutcome::Rejected(reason) => assert!(reason.contains(why), "reason: {reason}"),
+        LoginOutcome::Accepted { .. } => panic!("expected a refusal ({why}), got {outcome:?}"),
+    }
+}
+
+#[tokio::test]
+async fn dummy_allows_everyone_by_default() {
+    let auth = dummy(|_| {});
+    assert_eq!(auth.backend_name(), "DummyAuthenticator");
+    assert_eq!(login(&auth, "anyone").await, accepted("anyone", None));
+}
+
+#[tokio::test]
+async fn dummy_with_allowed_users_allows_only_them() {
+    let auth = dummy(|c| c.allowed_users = names(&["alice"]));
+    assert_eq!(login(&auth, "alice").await, accepted("alice", None));
+    assert_rejected(&login(&auth, "mallory").await, "not allowed");
+}
+
+#[tokio::test]
+async fn explicit_allow_all_false_allows_nobody_without_lists() {
+    let auth = dummy(|c| c.allow_all = Some(false));
+    assert_rejected(&login(&auth, "alice").await, "not allowed");
+}
+
+#[tokio::test]
+async fn blocked_beats_allowed_allow_all_and_admin() {
+    let auth = dummy(|c| {
+        c.allowed_users = names(&["bob"]);
+        c.admin_users = names(&["root-ish"]);
+        c.blocked_users = names(&["Bob", "root-ish"]);
+    });
+    assert_rejected(&login(&auth, "bob").await, "blocked");
+    assert_rejected(&login(&auth, "root-ish").await, "blocked");
+
+    let everyone = dummy(|c| {
+        c.allow_all = Some(true);
+        c.blocked_users = names(&["eve"]);
+    });
+    assert_rejected(&login(&everyone, "EVE").await, "blocked");
+    assert_eq!(login(&everyone, "alice").await, accepted("alice", None));
+}
+
+#[tokio::test]
+async fn admin_users_are_allowed_and_made_admin() {
+    // Without any allowed_users (and allow_all off) admins still get in.
+    let auth = dummy(|c| {
+        c.allow_all = Some(false);
+        c.admin_users = names(&["Ada"]);
+    });
+    assert_eq!(login(&auth, "ada").await, accepted("ada", Some(true)));
+    assert_rejected(&login(&auth, "bob").await, "not allowed");
+
+    // Allowed non-admins get `None`: login never demotes on config alone.
+    let auth = dummy(|c| {
+        c.admin_users = names(&["ada"]);
+        c.allowed_users = names(&["bob"]);
+    });
+    assert_eq!(login(&auth, "ada").await, accepted("ada", Some(true)));
+    assert_eq!(login(&auth, "bob").await, accepted("bob", None));
+}
+
+#[tokio::test]
+async fn existing_users_allowed_by_default_only_when_allowed_users_is_set() {
+    let with_list = dummy(|c| c.allowed_users = names(&["alice"]));
+    let outcome = with_list.login("olduser", "pw", true).await.unwrap();
+    assert_eq!(outcome, accepted("olduser", None));
+    let outcome = with_list.login("olduser", "pw", false).await.unwrap();
+    assert_rejected(&outcome, "not allowed");
+
+    let without_list = dummy(|c| c.allow_all = Some(false));
+    let outcome = without_list.login("olduser", "pw", true).await.unwrap();
+    assert_rejected(&outcome, "not allowed");
+}
+
+#[tokio::test]
+async fn allow_existing_users_can_be_set_either_way() {
+    let on = dummy(|c| {
+        c.allow_all = Some(false);
+        c.allow_existing_users = Some(true);
+    });
+    assert_eq!(
+        on.login("olduser", "pw", true).await.unwrap(),
+        accepted("olduser", None)
+    );
+    assert_rejected(
+        &on.login("newuser", "pw", false).await.unwrap(),
+        "not allowed",
+    );
+
+    let off = dummy(|c| {
+        c.allowed_users = names(&["alice"]);
+        c.allow_existing_users = Some(false);
+    });
+    assert_rejected(
+        &off.login("olduser", "pw", true).await.unwrap(),
+        "not allowed",
+    );
+    assert_eq!(
+        off.login("alice", "pw", true).await.unwrap(),
+        accepted("alice", None)
+    );
+}
+
+#[tokio::test]
+async fn names_are_normalized_in_login_and_config() {
+    let auth = dummy(|c| {
+        c.allowed_users = names(&["ALICE"]);
+        c.admin_users = names(&["Ada"]);
+    });
+    assert_eq!(auth.normalize_username("Alice"), "alice");
+    assert_eq!(login(&auth, "Alice").await, accepted("alice", None));
+    assert_eq!(login(&auth, "ADA").await, accepted("ada", Some(true)));
+}
+
+#[tokio::test]
+async fn invalid_names_are_refused() {
+    let auth = dummy(|_| {});
+    for bad in ["a/b", "../etc", "..", ".", "", " bob", "bo\nb"] {
+        assert_rejected(&login(&auth, bad).await, "invalid user name");
+    }
+}
+
+#[test]
+fn invalid_names_in_config_are_config_errors() {
+    let mut config = Config::default();
+    config.jupyterhub.authenticator_class = "dummy".into();
+    config.authenticator.admin_users = names(&["ok", "../root"]);
+    let err = Auth::from_config(&config).err().expect("must fail");
+    assert!(matches!(err, AuthError::Config(_)), "{err:?}");
+    assert!(err.to_string().contains("admin_users"), "{err}");
+}
+
+#[tokio::test]
+async fn shared_password_is_enforced() {
+    let mut config = Config::default();
+    config.jupyterhub.authenticator_class = "DummyAuthenticator".into();
+    config.dummy_authenticator.password = "open sesame".into();
+    let auth = Auth::from_config(&config).unwrap();
+    assert_eq!(
+        auth.login("bob", "open sesame", false).await.unwrap(),
+        accepted("bob", None)
+    );
+    let outcome = auth.login("bob", "open sesam", false).await.unwrap();
+    assert_rejected(&outcome, "wrong user name or password");
+}
+
+#[test]
+fn authenticator_class_names_pick_the_back_end() {
+    let backend_of = |class: &str| {
+        let mut config = Config::default();
+        config.jupyterhub.authenticator_class = class.into();
+        Auth::from_config(&config).map(|auth| auth.backend_name())
+    };
+    for class in [
+        "pam",
+        "default",
+        "PAMAuthenticator",
+        "jupyterhub.auth.PAMAuthenticator",
+    ] {
+        assert_eq!(backend_of(class).unwrap(), "PAMAuthenticator", "{class}");
+    }
+    for class in [
+        "dummy",
+        "DummyAuthenticator",
+        "jupyterhub.auth.DummyAuthenticator",
+    ] {
+        assert_eq!(backend_of(class).unwrap(), "DummyAuthenticator", "{class}");
+    }
+    let err = backend_of("ldapauthenticator.LDAPAuthenticator").expect_err("unknown class");
+    let text = err.to_string();
+    assert!(matches!(err, AuthError::Config(_)));
+    assert!(
+        text.starts_with("unknown authenticator_class \"ldapauthenticator.LDAPAuthenticator\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("choose one of") && text.contains("\"pam\"") && text.contains("\"dummy\""),
+        "{text}"
+    );
+}
+
+#[test]
+fn startup_users_are_normalized_deduplicated_and_admin_wins() {
+    let auth = dummy(|c| {
+        c.admin_users = names(&["Ada", "ada"]);
+        c.allowed_users = names(&["bob", "BOB", "ADA", "eve"]);
+        c.blocked_users = names(&["Eve"]);
+    });
+    assert_eq!(
+        auth.startup_users(),
+        vec![("ada".to_owned(), true), ("bob".to_owned(), false)]
+    );
+}
+
+/// A back end that vouches for everyone and whose admin answer is scripted.
+struct Scripted(Result<Option<bool>, ()>);
+
+#[async_trait]
+impl Authenticator for Scripted {
+    fn name(&self) -> &'static str {
+        "Scripted"
+    }
+    async fn authenticate(&self, username: &str, _: &str) -> Result<Option<String>, AuthError> {
+        Ok(Some(username.to_owned()))
+    }
+    async fn admin_status(&self, _: &str) -> Result<Option<bool>, AuthError> {
+        self.0
+            .map_err(|()| AuthError::Backend("group lookup failed".into()))
+    }
+}
+
+fn scripted(answer: Result<Option<bool>, ()>, edit: impl FnOnce(&mut AuthenticatorConfig)) -> Auth {
+    let mut config = AuthenticatorConfig::default();
+    edit(&mut config);
+    Auth::new(Box::new(Scripted(answer)), &config).unwrap()
+}
+
+#[tokio::test]
+async fn backend_admin_decision_applies_unless_admin_users_grants() {
+    let grant = scripted(Ok(Some(true)), |c| c.allow_all = Some(true));
+    assert_eq!(login(&grant, "gina").await, accepted("gina", Some(true)));
+
+    let revoke = scripted(Ok(Some(false)), |c| {
+        c.allow_all = Some(true);
+        c.admin_users = names(&["ada"]);
+    });
+    assert_eq!(login(&revoke, "gina").await, accepted("gina", Some(false)));
+    assert_eq!(login(&revoke, "ada").await, accepted("ada", Some(true)));
+}
+
+#[tokio::test]
+async fn backend_admin_failure_is_an_error_not_a_login() {
+    let broken = scripted(Err(()), |c| c.allow_all = Some(true));
+    let err = broken.login("gina", "pw", false).await.unwrap_err();
+    assert!(matches!(err, AuthError::Backend(_)), "{err:?}");
+    // Not-allowed users never reach the admin check.
+    let broken = scripted(Err(()), |c| c.allow_all = Some(false));
+    assert_rejected(&login(&broken, "gina").await, "not allowed");
+}
+
+#[test]
+fn default_backend_is_not_allow_all() {
+    // A non-dummy back end with no allow config lets nobody in.
+    let auth = scripted(Ok(None), |_| {});
+    assert!(!auth.allow_all);
+}
