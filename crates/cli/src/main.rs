@@ -157,7 +157,7 @@ async fn token(config: &Config, username: &str, note: Option<&str>) -> Result<()
             token: &token,
             rounds: ferrohub_core::token::GENERATED_TOKEN_ROUNDS,
             owner: ferrohub_store::TokenOwner::User(user.id),
-            client_id: "jupyterhub",
+            client_id: ferrohub_store::BUILTIN_CLIENT,
             session_id: None,
             scopes: &["inherit".to_owned()],
             note: Some(note.unwrap_or("command-line generated")),

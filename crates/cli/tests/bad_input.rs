@@ -29,6 +29,15 @@ fn run_with_config(text: &str) -> (i32, String, Vec<String>) {
     )
 }
 
+fn user_names(users: &Value) -> Vec<String> {
+    users
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
 #[test]
 fn broken_config_stops_startup_with_one_line_and_writes_nothing() {
     for (config, must_mention) in [
@@ -145,13 +154,15 @@ async fn bad_tokens_redirects_and_names_are_refused() {
     );
 
     // User names with '/' or '..': refused at login and in the API, nothing written.
-    let before: Value = admin(Method::GET, "/users")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let before = user_names(
+        &admin(Method::GET, "/users")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap(),
+    );
     for name in ["a/b", "..", "../etc", "."] {
         let anonymous = Browser::new(&base);
         let response = anonymous.login(name, "pw", None).await;
@@ -164,17 +175,23 @@ async fn bad_tokens_redirects_and_names_are_refused() {
             .await
             .unwrap();
         let status = response.status().as_u16();
-        assert!(status == 400 || status == 404, "create {encoded}: {status}");
+        // `%2E%2E` is resolved to `..` by the client's URL parser, so it reaches another endpoint.
+        assert!(
+            matches!(status, 400 | 404 | 405),
+            "create {encoded}: {status}"
+        );
         let body: Value = response.json().await.unwrap();
         assert_eq!(body["status"], status);
     }
-    let after: Value = admin(Method::GET, "/users")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let after = user_names(
+        &admin(Method::GET, "/users")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap(),
+    );
     assert_eq!(before, after, "no user was created");
 
     // A login POST without the XSRF token is refused and creates nobody.

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::Request;
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use ferrohub_auth::Auth;
 use ferrohub_config::Config;
 use ferrohub_store::Store;
@@ -59,6 +59,11 @@ pub struct Hub {
 async fn common_headers(request: Request, next: Next) -> Response {
     let is_api = request.uri().path().contains("/hub/api");
     let mut response = next.run(request).await;
+    if is_api && response.status() == http::StatusCode::METHOD_NOT_ALLOWED {
+        response =
+            crate::error::ApiError::new(response.status(), "Method not allowed on this endpoint")
+                .into_response();
+    }
     let headers = response.headers_mut();
     headers.insert(
         "x-jupyterhub-version",

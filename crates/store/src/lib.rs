@@ -24,6 +24,7 @@ pub use migrate::{SCHEMA_VERSION, SchemaStatus};
 pub use models::{
     OAuthClient, OAuthCode, ServerAddress, SpawnerRecord, TokenOwner, TokenRecord, UserRecord,
 };
+pub use oauth::BUILTIN_CLIENT;
 pub use tokens::NewToken;
 
 /// Errors from the database layer.

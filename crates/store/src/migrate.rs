@@ -75,10 +75,15 @@ impl Store {
 
     /// Checks the schema at start-up: creates a new database, refuses an old or
     /// newer one with a message saying what to do.
+    /// Also makes sure the built-in `jupyterhub` OAuth client, owner of every
+    /// API token, exists.
     pub async fn prepare(&self) -> Result<()> {
         match self.schema_status().await? {
-            SchemaStatus::Empty => self.migrate_to(SCHEMA_VERSION).await,
-            SchemaStatus::Current => Ok(()),
+            SchemaStatus::Empty => {
+                self.migrate_to(SCHEMA_VERSION).await?;
+                self.ensure_builtin_client().await
+            }
+            SchemaStatus::Current => self.ensure_builtin_client().await,
             SchemaStatus::Older(found) => Err(StoreError::NeedsUpgrade {
                 found,
                 expected: SCHEMA_VERSION,

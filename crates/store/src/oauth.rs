@@ -4,7 +4,22 @@ use sqlx::Row;
 
 use crate::{OAuthClient, OAuthCode, Result, Store, parse_json};
 
+/// The client that owns API tokens not issued through OAuth (upstream's `jupyterhub`).
+pub const BUILTIN_CLIENT: &str = "jupyterhub";
+
 impl Store {
+    /// Creates the built-in `jupyterhub` client (empty secret: never usable for OAuth).
+    pub(crate) async fn ensure_builtin_client(&self) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO oauth_clients (identifier, description, secret, redirect_uri, allowed_scopes) \
+             VALUES ($1, 'JupyterHub', '', '', '[]') ON CONFLICT (identifier) DO NOTHING",
+        )
+        .bind(BUILTIN_CLIENT)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     /// Creates or replaces a client by identifier.
     pub async fn upsert_oauth_client(&self, client: &OAuthClient) -> Result<()> {
         let scopes = serde_json::to_string(&client.allowed_scopes).unwrap_or_else(|_| "[]".into());
