@@ -214,20 +214,20 @@ impl Hub {
 
 async fn shutdown_cleanup(state: &AppState, proxy_pid: Option<i32>) {
     let config = &state.config;
-    if config.jupyterhub.cleanup_servers {
-        if let Ok(active) = state.store.active_spawners().await {
-            for record in active {
-                if let Ok(Some(user)) = state.store.user_by_id(record.user_id).await {
-                    tracing::info!(user = %user.name, "stopping server at shutdown");
-                    let _ = crate::servers::request_stop(state, &user, &record.name).await;
-                }
+    if config.jupyterhub.cleanup_servers
+        && let Ok(active) = state.store.active_spawners().await
+    {
+        for record in active {
+            if let Ok(Some(user)) = state.store.user_by_id(record.user_id).await {
+                tracing::info!(user = %user.name, "stopping server at shutdown");
+                let _ = crate::servers::request_stop(state, &user, &record.name).await;
             }
         }
     }
-    if config.jupyterhub.cleanup_proxy {
-        if let Some(pid) = proxy_pid {
-            proxy::stop_started_proxy(pid, &PathBuf::from(&config.proxy.pid_file));
-        }
+    if config.jupyterhub.cleanup_proxy
+        && let Some(pid) = proxy_pid
+    {
+        proxy::stop_started_proxy(pid, &PathBuf::from(&config.proxy.pid_file));
     }
     if !config.jupyterhub.pid_file.is_empty() {
         let _ = std::fs::remove_file(&config.jupyterhub.pid_file);

@@ -195,17 +195,14 @@ pub fn derived_auth_token(cookie_secret: &[u8]) -> String {
 /// Finds `ferrohub-proxy` beside the running binary, else on PATH.
 fn resolve_command(command: &[String]) -> Vec<String> {
     let mut resolved = command.to_vec();
-    if let Some(first) = resolved.first_mut() {
-        if !first.contains('/') {
-            if let Some(beside) = std::env::current_exe()
-                .ok()
-                .and_then(|exe| exe.parent().map(|d| d.join(first.as_str())))
-            {
-                if beside.is_file() {
-                    *first = beside.display().to_string();
-                }
-            }
-        }
+    if let Some(first) = resolved.first_mut()
+        && !first.contains('/')
+        && let Some(beside) = std::env::current_exe()
+            .ok()
+            .and_then(|exe| exe.parent().map(|d| d.join(first.as_str())))
+        && beside.is_file()
+    {
+        *first = beside.display().to_string();
     }
     resolved
 }

@@ -139,13 +139,13 @@ impl Forwarder {
         if self.options.x_forward {
             add_forwarded(&mut headers, req.headers(), peer, upgrade);
         }
-        if req.headers().get(header::HOST).is_none() {
-            if let Some(authority) = req.uri().authority() {
-                headers.insert(
-                    header::HOST,
-                    HeaderValue::from_str(authority.as_str()).map_err(|e| e.to_string())?,
-                );
-            }
+        if req.headers().get(header::HOST).is_none()
+            && let Some(authority) = req.uri().authority()
+        {
+            headers.insert(
+                header::HOST,
+                HeaderValue::from_str(authority.as_str()).map_err(|e| e.to_string())?,
+            );
         }
         route.touch();
         let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
@@ -271,10 +271,12 @@ fn add_forwarded(headers: &mut HeaderMap, original: &HeaderMap, peer: SocketAddr
         "x-forwarded-proto",
         if websocket { "ws" } else { "http" },
     );
-    if !websocket && !headers.contains_key("x-forwarded-host") && !host.is_empty() {
-        if let Ok(value) = HeaderValue::from_str(&host) {
-            headers.insert("x-forwarded-host", value);
-        }
+    if !websocket
+        && !headers.contains_key("x-forwarded-host")
+        && !host.is_empty()
+        && let Ok(value) = HeaderValue::from_str(&host)
+    {
+        headers.insert("x-forwarded-host", value);
     }
 }
 

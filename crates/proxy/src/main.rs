@@ -47,11 +47,11 @@ async fn run(options: ferrohub_proxy::ProxyOptions) -> ExitCode {
                 return ExitCode::from(1);
             }
         };
-    if let Some(path) = &pid_file {
-        if let Err(e) = std::fs::write(path, std::process::id().to_string()) {
-            eprintln!("ferrohub-proxy: pid file {}: {e}", path.display());
-            return ExitCode::from(1);
-        }
+    if let Some(path) = &pid_file
+        && let Err(e) = std::fs::write(path, std::process::id().to_string())
+    {
+        eprintln!("ferrohub-proxy: pid file {}: {e}", path.display());
+        return ExitCode::from(1);
     }
     server.serve(signal()).await;
     if let Some(path) = &pid_file {

@@ -7,7 +7,7 @@ pub mod browser;
 pub mod users;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 /// The proxy API token the tests configure, so they can read the route table.
@@ -240,7 +240,7 @@ home_dir_template = "{d}/homes/{{username}}"
                 continue;
             };
             let vars: Vec<&[u8]> = environ.split(|b| *b == 0).collect();
-            let has = |want: &str| vars.iter().any(|v| *v == want.as_bytes());
+            let has = |want: &str| vars.contains(&want.as_bytes());
             let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
             let zombie = stat
                 .rsplit(')')
