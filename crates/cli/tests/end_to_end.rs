@@ -11,7 +11,7 @@ use support::{TestHub, eventually};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn login_spawn_lab_kernel_and_stop_through_the_proxy() {
-    let hub = TestHub::start(&[]);
+    let hub = TestHub::start(&[("JupyterHub", "last_activity_interval = 1")]);
     let browser = Browser::new(&hub.public_url());
 
     // Log in with the form and its XSRF token: a redirect and the hub cookies.
@@ -69,6 +69,34 @@ async fn login_spawn_lab_kernel_and_stop_through_the_proxy() {
     );
     let pids = hub.server_pids("alice");
     assert_eq!(pids.len(), 1, "one singleuser process for alice");
+
+    // Route reconciliation (every last_activity_interval): a lost route comes
+    // back, a stray route the hub owns goes.
+    let proxy_api = format!("http://127.0.0.1:{}/api/routes", hub.api_port);
+    let auth = format!("token {}", support::PROXY_TOKEN);
+    let client = reqwest::Client::new();
+    let deleted = client
+        .delete(format!("{proxy_api}/user/alice"))
+        .header("Authorization", &auth)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 204);
+    let stray =
+        serde_json::json!({"target": "http://127.0.0.1:9", "jupyterhub": true, "user": "ghost"});
+    let added = client
+        .post(format!("{proxy_api}/user/ghost"))
+        .header("Authorization", &auth)
+        .json(&stray)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(added.status(), 201);
+    eventually(20, "the hub to repair the routes", || async {
+        let routes = hub.routes().await;
+        (routes.get("/user/alice").is_some() && routes.get("/user/ghost").is_none()).then_some(())
+    })
+    .await;
 
     // The browser path: /user/alice/lab, through the OAuth redirects, to JupyterLab.
     let lab = browser
@@ -178,4 +206,55 @@ async fn login_without_a_server_spawns_and_lands_in_lab() {
     })
     .await;
     assert!(final_page.contains("jupyter-config-data"));
+
+    // The home page offers to stop the server; its form (with XSRF) stops it.
+    let home = browser
+        .single
+        .get(format!("{}/hub/home", hub.public_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(home.status(), 200);
+    let html = home.text().await.unwrap();
+    assert!(html.contains("Stop my server"), "{html}");
+    let xsrf = support::browser::hidden_xsrf(&html).expect("stop form has an _xsrf field");
+    let forged = browser
+        .single
+        .post(format!("{}/hub/stop", hub.public_url()))
+        .form(&[("_xsrf", "forged-token-value")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        forged.status(),
+        403,
+        "a POST without the right XSRF token is refused"
+    );
+    assert_eq!(
+        hub.server_pids("bob").len(),
+        1,
+        "and did not stop the server"
+    );
+    let stop = browser
+        .single
+        .post(format!("{}/hub/stop", hub.public_url()))
+        .form(&[("_xsrf", xsrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stop.status(), 302);
+    eventually(60, "bob's server to stop", || async {
+        hub.server_pids("bob").is_empty().then_some(())
+    })
+    .await;
+    let home = browser
+        .single
+        .get(format!("{}/hub/home", hub.public_url()))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(home.contains("Start my server"), "{home}");
 }

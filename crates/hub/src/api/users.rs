@@ -25,23 +25,21 @@ fn require(who: &Identity, scope: &str, user: &str) -> Result<(), ApiError> {
     }
 }
 
-/// Looks a user up for an authorized caller; callers who may not see the user get 404, as upstream.
+/// Looks a user up for the caller; users the caller may not see are 404, as upstream.
 async fn find_user(
     state: &AppState,
     who: &Identity,
     name: &str,
 ) -> Result<ferrohub_store::UserRecord, ApiError> {
     let user = state.store.user_by_name(name).await?;
+    // As upstream: a user the caller may not see is "not found", so existence does not leak.
     match user {
         Some(user)
             if who.scopes.allows_user("read:users:name", &user.name) || who.user.id == user.id =>
         {
             Ok(user)
         }
-        Some(_) => Err(ApiError::forbidden(
-            "Action is not authorized with current scopes",
-        )),
-        None => Err(ApiError::not_found(format!("No such user: {name}"))),
+        _ => Err(ApiError::not_found(format!("No such user: {name}"))),
     }
 }
 
