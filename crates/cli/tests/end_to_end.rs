@@ -38,28 +38,7 @@ async fn login_spawn_lab_kernel_and_stop_through_the_proxy() {
     );
 
     // Start the server through the REST API with the cookie and XSRF header.
-    let started = browser
-        .hub_api(Method::POST, "/users/alice/server")
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        matches!(started.status().as_u16(), 201 | 202),
-        "start: {}",
-        started.status()
-    );
-    let model: Value = eventually(150, "alice's server to be ready", || async {
-        let model: Value = browser
-            .hub_api(Method::GET, "/users/alice")
-            .send()
-            .await
-            .ok()?
-            .json()
-            .await
-            .ok()?;
-        (model["servers"][""]["ready"] == true).then_some(model)
-    })
-    .await;
+    let model = browser.start_server("alice").await;
     assert_eq!(model["server"], "/user/alice/");
     assert_eq!(model["servers"][""]["url"], "/user/alice/");
     let routes = hub.routes().await;
@@ -123,16 +102,7 @@ async fn login_spawn_lab_kernel_and_stop_through_the_proxy() {
     assert_eq!(browser.run_code("alice", "1+1").await, "2");
 
     // Stop: route gone, process gone.
-    let stopped = browser
-        .hub_api(Method::DELETE, "/users/alice/server")
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        matches!(stopped.status().as_u16(), 202 | 204),
-        "stop: {}",
-        stopped.status()
-    );
+    browser.stop_server("alice").await;
     eventually(60, "alice's route to go", || async {
         hub.routes()
             .await

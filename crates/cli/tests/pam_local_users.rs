@@ -3,8 +3,6 @@
 
 mod support;
 
-use reqwest::Method;
-use serde_json::Value;
 use support::browser::Browser;
 use support::users::LocalUser;
 use support::{TestHub, eventually};
@@ -51,28 +49,7 @@ async fn pam_login_spawns_as_the_user_and_the_kernel_answers() {
         hub.log()
     );
 
-    let started = browser
-        .hub_api(Method::POST, &format!("/users/{}/server", user.name))
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        matches!(started.status().as_u16(), 201 | 202),
-        "start: {}",
-        started.status()
-    );
-    eventually(150, "the server to be ready", || async {
-        let model: Value = browser
-            .hub_api(Method::GET, &format!("/users/{}", user.name))
-            .send()
-            .await
-            .ok()?
-            .json()
-            .await
-            .ok()?;
-        (model["servers"][""]["ready"] == true).then_some(())
-    })
-    .await;
+    browser.start_server(&user.name).await;
 
     // The server process runs as the user: uid, gid, groups, home as cwd.
     let pids = hub.server_pids(&user.name);
@@ -108,12 +85,7 @@ async fn pam_login_spawns_as_the_user_and_the_kernel_answers() {
     assert_eq!(lab.status(), 200);
     assert_eq!(browser.run_code(&user.name, "1+1").await, "2");
 
-    let stopped = browser
-        .hub_api(Method::DELETE, &format!("/users/{}/server", user.name))
-        .send()
-        .await
-        .unwrap();
-    assert!(matches!(stopped.status().as_u16(), 202 | 204));
+    browser.stop_server(&user.name).await;
     eventually(60, "the server process to exit", || async {
         hub.server_pids(&user.name).is_empty().then_some(())
     })

@@ -19,24 +19,7 @@ async fn kill_9_the_hub_and_the_server_stays_reachable() {
     let mut hub = TestHub::start(&[]);
     let browser = Browser::new(&hub.public_url());
     assert_eq!(browser.login("carol", "pw", None).await.status(), 302);
-    let started = browser
-        .hub_api(Method::POST, "/users/carol/server")
-        .send()
-        .await
-        .unwrap();
-    assert!(matches!(started.status().as_u16(), 201 | 202));
-    eventually(150, "carol's server to be ready", || async {
-        let model: Value = browser
-            .hub_api(Method::GET, "/users/carol")
-            .send()
-            .await
-            .ok()?
-            .json()
-            .await
-            .ok()?;
-        (model["servers"][""]["ready"] == true).then_some(())
-    })
-    .await;
+    browser.start_server("carol").await;
     let lab = browser
         .follow
         .get(format!("{}/user/carol/lab", hub.public_url()))
@@ -90,16 +73,7 @@ async fn kill_9_the_hub_and_the_server_stays_reachable() {
     );
     assert_eq!(browser.run_code("carol", "1+1").await, "2");
 
-    let stopped = browser
-        .hub_api(Method::DELETE, "/users/carol/server")
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        matches!(stopped.status().as_u16(), 202 | 204),
-        "stop after restart: {}",
-        stopped.status()
-    );
+    browser.stop_server("carol").await;
     eventually(60, "carol's server to exit", || async {
         hub.server_pids("carol").is_empty().then_some(())
     })

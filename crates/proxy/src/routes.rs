@@ -1,59 +1,78 @@
-//! The routing table: longest-prefix match on whole path segments.
+//! The routing table: longest-prefix match on whole path segments, as
+//! configurable-http-proxy's URL trie does.
 //!
-//! Readers take an immutable snapshot (`ArcSwap`), so updates never block
-//! requests; a lookup tries each prefix of the path from the longest, so its
-//! cost depends on the number of segments, not on the number of routes.
-//! `last_activity` is an atomic in each entry: recording traffic never
-//! rebuilds the table.
+//! Readers load an immutable snapshot through `ArcSwap`, so API writes never
+//! block requests. A lookup probes a hash map once per prefix of the request's
+//! segments, from the longest, so its cost depends on the depth of the path,
+//! not on the number of routes. `last_activity` is an atomic inside each entry:
+//! recording traffic never rebuilds the table.
 
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use arc_swap::ArcSwap;
+use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value};
 
-/// One route: where it goes and the data its owner stored with it.
+/// One route: where matching requests go, the data its owner stored with it,
+/// and when it last saw traffic (the hub culls idle servers by it).
 #[derive(Debug)]
 pub struct Route {
-    /// Route key (`/user/alice`, `/`).
-    pub path: String,
-    /// Target URL (`http://127.0.0.1:8888`, possibly with a path).
-    pub target: String,
-    /// Everything else the client POSTed (kept as-is).
-    pub data: Map<String, Value>,
+    path: String,
+    target: String,
+    data: Map<String, Value>,
     last_activity_ms: AtomicI64,
 }
 
 impl Route {
-    /// Records traffic now.
+    /// The route key, normalised (`/user/alice`, `/`).
+    #[must_use]
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The target URL requests are forwarded to (`http://127.0.0.1:8888`).
+    #[must_use]
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+
+    /// Everything else the client POSTed, kept as-is for it to read back.
+    #[must_use]
+    pub fn data(&self) -> &Map<String, Value> {
+        &self.data
+    }
+
+    /// Records traffic now: a relaxed atomic store, cheap enough per chunk.
     pub fn touch(&self) {
         self.last_activity_ms
-            .store(chrono::Utc::now().timestamp_millis(), Ordering::Relaxed);
+            .store(Utc::now().timestamp_millis(), Ordering::Relaxed);
     }
 
-    /// Last traffic, unix milliseconds.
+    /// When the route last saw traffic (or was added).
     #[must_use]
-    pub fn last_activity_ms(&self) -> i64 {
-        self.last_activity_ms.load(Ordering::Relaxed)
+    pub fn last_activity(&self) -> DateTime<Utc> {
+        DateTime::from_timestamp_millis(self.last_activity_ms.load(Ordering::Relaxed))
+            .unwrap_or_default()
     }
 
-    /// The JSON the REST API shows: data, `target` and `last_activity` (ISO, ms, `Z`).
+    /// The object the REST API shows: the stored data plus `target` and
+    /// `last_activity` in JavaScript's `Date` JSON form (ms precision, `Z`).
     #[must_use]
     pub fn to_json(&self) -> Value {
         let mut object = self.data.clone();
         object.insert("target".into(), Value::String(self.target.clone()));
-        let when =
-            chrono::DateTime::from_timestamp_millis(self.last_activity_ms()).unwrap_or_default();
-        object.insert(
-            "last_activity".into(),
-            Value::String(when.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
-        );
+        let when = self
+            .last_activity()
+            .to_rfc3339_opts(SecondsFormat::Millis, true);
+        object.insert("last_activity".into(), Value::String(when));
         Value::Object(object)
     }
 }
 
-/// CHP's key normalisation: a leading `/`, one trailing `/` removed (except for `/`).
+/// CHP's key normalisation: ensure a leading `/`, drop exactly one trailing
+/// `/` (except for `/` itself). Keys are compared case-sensitively.
 #[must_use]
 pub fn normalize_key(path: &str) -> String {
     let mut key = if path.starts_with('/') {
@@ -67,16 +86,32 @@ pub fn normalize_key(path: &str) -> String {
     key
 }
 
-/// The table.
+/// A path's segments joined by `/`, with all leading and trailing slashes
+/// dropped (the trie's view of a path; inner empty segments stay significant).
+fn segments(path: &str) -> &str {
+    path.trim_matches('/')
+}
+
+/// One immutable version of the table.
+#[derive(Default, Clone)]
+struct Snapshot {
+    /// Routes by normalised key, sorted so listings are stable.
+    by_key: BTreeMap<Arc<str>, Arc<Route>>,
+    /// Routes by their segment string, for prefix lookups.
+    by_segments: HashMap<Arc<str>, Arc<Route>>,
+}
+
+/// The route table shared by the REST API (writer) and the data path (reader).
 #[derive(Default)]
 pub struct RouteTable {
-    snapshot: ArcSwap<HashMap<String, Arc<Route>>>,
-    writer: std::sync::Mutex<()>,
+    snapshot: ArcSwap<Snapshot>,
+    /// Serialises writers so two concurrent API calls cannot lose an update.
+    writer: Mutex<()>,
 }
 
 impl RouteTable {
-    /// Adds or replaces a route (its activity starts now).
-    pub fn insert(&self, path: &str, target: String, data: Map<String, Value>) {
+    /// Adds or replaces the route at `path`; its activity starts now.
+    pub fn insert(&self, path: &str, target: String, data: Map<String, Value>) -> Arc<Route> {
         let key = normalize_key(path);
         let route = Arc::new(Route {
             path: key.clone(),
@@ -85,54 +120,73 @@ impl RouteTable {
             last_activity_ms: AtomicI64::new(0),
         });
         route.touch();
-        let _guard = self
-            .writer
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let mut next = HashMap::clone(&self.snapshot.load());
-        next.insert(key, route);
-        self.snapshot.store(Arc::new(next));
+        self.update(|next| {
+            next.by_segments
+                .insert(Arc::from(segments(&key)), Arc::clone(&route));
+            next.by_key.insert(Arc::from(key.as_str()), Arc::clone(&route));
+        });
+        route
     }
 
-    /// Removes a route; returns whether it existed.
+    /// Removes the route stored at `path`; returns whether there was one.
     pub fn remove(&self, path: &str) -> bool {
         let key = normalize_key(path);
-        let _guard = self
-            .writer
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let mut next = HashMap::clone(&self.snapshot.load());
-        let existed = next.remove(&key).is_some();
-        self.snapshot.store(Arc::new(next));
+        let mut existed = false;
+        self.update(|next| {
+            let Some(route) = next.by_key.remove(key.as_str()) else {
+                return;
+            };
+            existed = true;
+            // Two keys can share segments (`/a` and `/a/` from `/a//`); only
+            // drop the lookup entry if it is this route's.
+            let seg = segments(&key);
+            if next
+                .by_segments
+                .get(seg)
+                .is_some_and(|r| Arc::ptr_eq(r, &route))
+            {
+                next.by_segments.remove(seg);
+            }
+        });
         existed
     }
 
-    /// The route stored under exactly this key.
+    /// The route stored under exactly this key (after normalisation).
     #[must_use]
     pub fn get(&self, path: &str) -> Option<Arc<Route>> {
-        self.snapshot.load().get(&normalize_key(path)).cloned()
+        self.snapshot
+            .load()
+            .by_key
+            .get(normalize_key(path).as_str())
+            .cloned()
     }
 
-    /// All routes.
+    /// Every route, sorted by key.
     #[must_use]
     pub fn all(&self) -> Vec<Arc<Route>> {
-        self.snapshot.load().values().cloned().collect()
+        self.snapshot.load().by_key.values().cloned().collect()
     }
 
-    /// The most specific route whose segments prefix the (decoded) request path.
+    /// How many routes there are.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.snapshot.load().by_key.len()
+    }
+
+    /// Whether the table is empty.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The most specific route whose segments are a prefix of the
+    /// (percent-decoded) request path's segments; `/` matches everything.
     #[must_use]
     pub fn lookup(&self, path: &str) -> Option<Arc<Route>> {
-        let table = self.snapshot.load();
-        let trimmed = path.trim_start_matches('/').trim_end_matches('/');
-        let mut candidate = trimmed;
+        let snapshot = self.snapshot.load();
+        let mut candidate = segments(path);
         loop {
-            let key = format!("/{candidate}");
-            let key = if key == "/" {
-                key
-            } else {
-                key.trim_end_matches('/').to_owned()
-            };
-            if let Some(route) = table.get(&key) {
+            if let Some(route) = snapshot.by_segments.get(candidate) {
                 return Some(Arc::clone(route));
             }
             if candidate.is_empty() {
@@ -140,6 +194,14 @@ impl RouteTable {
             }
             candidate = candidate.rfind('/').map_or("", |i| &candidate[..i]);
         }
+    }
+
+    /// Copies the current snapshot, lets `change` edit it, and publishes it.
+    fn update(&self, change: impl FnOnce(&mut Snapshot)) {
+        let _guard = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut next = Snapshot::clone(&self.snapshot.load());
+        change(&mut next);
+        self.snapshot.store(Arc::new(next));
     }
 }
 
@@ -150,13 +212,13 @@ mod tests {
     fn table(keys: &[&str]) -> RouteTable {
         let t = RouteTable::default();
         for k in keys {
-            t.insert(k, format!("http://{}", k.trim_matches('/')), Map::new());
+            t.insert(k, format!("http://target{k}"), Map::new());
         }
         t
     }
 
     fn hit(t: &RouteTable, path: &str) -> Option<String> {
-        t.lookup(path).map(|r| r.path.clone())
+        t.lookup(path).map(|r| r.path().to_owned())
     }
 
     #[test]
@@ -169,15 +231,67 @@ mod tests {
         assert_eq!(hit(&t, "/user/a/sub/z").as_deref(), Some("/user/a/sub"));
         assert_eq!(hit(&t, "/user/a/subx").as_deref(), Some("/user/a"));
         assert_eq!(hit(&t, "/").as_deref(), Some("/"));
+        assert_eq!(hit(&t, "").as_deref(), Some("/"));
     }
 
     #[test]
-    fn no_default_route_means_no_match() {
+    fn chp_trie_checklist() {
+        let t = table(&[
+            "/1", "/2", "/a/b/c/d", "/a/b/d", "/a/b/e", "/b", "/b/c", "/b/c/d",
+        ]);
+        assert_eq!(hit(&t, "/not/found"), None);
+        assert_eq!(hit(&t, "/1/etc/etc/").as_deref(), Some("/1"));
+        // Intermediate nodes are not matches.
+        assert_eq!(hit(&t, "/a"), None);
+        assert_eq!(hit(&t, "/a/b/c"), None);
+        assert_eq!(hit(&t, "/a/b/c/d/e/f").as_deref(), Some("/a/b/c/d"));
+        assert_eq!(hit(&t, "/b/c/d/word").as_deref(), Some("/b/c/d"));
+        assert_eq!(hit(&t, "/b/c/dword").as_deref(), Some("/b/c"));
+        assert!(t.remove("/b"));
+        assert_eq!(hit(&t, "/b/c/x").as_deref(), Some("/b/c"));
+        assert_eq!(hit(&t, "/b/x"), None);
+    }
+
+    #[test]
+    fn empty_segments_are_significant() {
+        let t = table(&["/user/a"]);
+        assert_eq!(hit(&t, "/user//a"), None);
+        assert_eq!(hit(&t, "//user/a/x").as_deref(), Some("/user/a"));
+    }
+
+    #[test]
+    fn without_a_default_route_unmatched_paths_miss() {
         let t = table(&["/user/a"]);
         assert_eq!(hit(&t, "/hub/login"), None);
         assert!(t.remove("/user/a/"));
         assert!(!t.remove("/user/a"));
         assert_eq!(hit(&t, "/user/a/x"), None);
+        assert!(t.is_empty());
+    }
+
+    #[test]
+    fn removing_a_deeper_route_falls_back_to_root() {
+        let t = table(&["/", "/prefix"]);
+        assert_eq!(hit(&t, "/prefix/sub").as_deref(), Some("/prefix"));
+        assert!(t.remove("/prefix/"));
+        assert_eq!(hit(&t, "/prefix/sub").as_deref(), Some("/"));
+    }
+
+    #[test]
+    fn insert_replaces_and_keeps_data() {
+        let t = RouteTable::default();
+        let mut data = Map::new();
+        data.insert("user".into(), Value::String("alice".into()));
+        t.insert("/user/alice/", "http://127.0.0.1:1".into(), data);
+        t.insert("/user/alice", "http://127.0.0.1:2".into(), Map::new());
+        assert_eq!(t.len(), 1);
+        let route = t.get("/user/alice").unwrap();
+        assert_eq!(route.target(), "http://127.0.0.1:2");
+        assert!(route.data().is_empty());
+        let json = route.to_json();
+        assert_eq!(json["target"], "http://127.0.0.1:2");
+        let stamp = json["last_activity"].as_str().unwrap();
+        assert!(stamp.ends_with('Z') && stamp.len() == 24, "{stamp}");
     }
 
     #[test]
@@ -185,6 +299,7 @@ mod tests {
         assert_eq!(normalize_key("/user/bob/"), "/user/bob");
         assert_eq!(normalize_key("user/bob"), "/user/bob");
         assert_eq!(normalize_key("/"), "/");
+        assert_eq!(normalize_key(""), "/");
         assert_eq!(normalize_key("/user/bob//"), "/user/bob/");
     }
 }

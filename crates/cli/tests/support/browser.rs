@@ -98,6 +98,47 @@ impl Browser {
             .header("X-XSRFToken", xsrf)
     }
 
+    /// Starts `user`'s server through the REST API (cookie + XSRF), checks the
+    /// answer is 201 or 202, and waits until the user model says it is ready.
+    pub async fn start_server(&self, user: &str) -> Value {
+        let started = self
+            .hub_api(reqwest::Method::POST, &format!("/users/{user}/server"))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            matches!(started.status().as_u16(), 201 | 202),
+            "start {user}: {}",
+            started.status()
+        );
+        super::eventually(150, "the server to be ready", || async {
+            let model: Value = self
+                .hub_api(reqwest::Method::GET, &format!("/users/{user}"))
+                .send()
+                .await
+                .ok()?
+                .json()
+                .await
+                .ok()?;
+            (model["servers"][""]["ready"] == true).then_some(model)
+        })
+        .await
+    }
+
+    /// Stops `user`'s server through the REST API; checks the answer is 202 or 204.
+    pub async fn stop_server(&self, user: &str) {
+        let stopped = self
+            .hub_api(reqwest::Method::DELETE, &format!("/users/{user}/server"))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            matches!(stopped.status().as_u16(), 202 | 204),
+            "stop {user}: {}",
+            stopped.status()
+        );
+    }
+
     /// Starts a kernel on `user`'s server through the proxy and runs `code`,
     /// returning the `text/plain` result.
     pub async fn run_code(&self, user: &str, code: &str) -> String {
