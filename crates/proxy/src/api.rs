@@ -1,235 +1,365 @@
-//! configurable-http-proxy's REST API: `/api/routes[/<path>]`.
+//! configurable-http-proxy's REST API on its own listener:
+//! `GET|POST|DELETE /api/routes[/<path>]`, with CHP's status codes, bodies
+//! and token rule, so JupyterHub's `ConfigurableHTTPProxy` can drive us.
 
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::{HeaderMap, Method, Request, Response, StatusCode, header};
-use http_body_util::BodyExt;
+use chrono::{DateTime, Local, NaiveDate, NaiveDateTime, Utc};
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
+use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use serde_json::{Map, Value};
 use subtle::ConstantTimeEq;
 
 use crate::body::{Body, empty, full};
-use crate::routes::RouteTable;
+use crate::forward::decode_path;
+use crate::routes::{RouteTable, normalize_key};
 
-fn text(status: StatusCode, body: &str) -> Response<Body> {
-    let mut response = Response::new(if body.is_empty() {
-        empty()
-    } else {
-        full(body.to_owned())
-    });
-    *response.status_mut() = status;
-    response
+/// Largest POST body accepted; route data is a few hundred bytes.
+const MAX_BODY: usize = 1024 * 1024;
+
+/// The REST API's state: the shared table and the token it requires.
+pub struct Api {
+    table: Arc<RouteTable>,
+    token: Option<String>,
 }
 
-fn json(status: StatusCode, value: &Value) -> Response<Body> {
-    let mut response = text(status, &value.to_string());
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        http::HeaderValue::from_static("application/json"),
-    );
-    response
+/// One answer, with the text CHP appends to its access-log line.
+struct Answer {
+    status: StatusCode,
+    body: Option<Value>,
+    text: String,
 }
 
-/// CHP's rule: `token <t>` (lower case word, then the token), compared in constant time.
-fn authorized(headers: &HeaderMap, token: Option<&str>) -> bool {
-    let Some(expected) = token else { return true };
-    let Some(value) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    else {
-        return false;
-    };
-    let Some(rest) = value.split_once("token").map(|(_, rest)| rest) else {
-        return false;
-    };
-    if !rest.starts_with(char::is_whitespace) {
-        return false;
+impl Answer {
+    fn status(status: StatusCode) -> Self {
+        Self {
+            status,
+            body: None,
+            text: String::new(),
+        }
     }
-    let given = rest.split_whitespace().next().unwrap_or_default();
-    given.as_bytes().ct_eq(expected.as_bytes()).into()
+
+    fn text(status: StatusCode, text: impl Into<String>) -> Self {
+        Self {
+            status,
+            body: None,
+            text: text.into(),
+        }
+    }
+
+    fn json(value: Value) -> Self {
+        Self {
+            status: StatusCode::OK,
+            body: Some(value),
+            text: String::new(),
+        }
+    }
+
+    fn into_response(self) -> Response<Body> {
+        let (body, json) = match self.body {
+            Some(value) => (full(value.to_string()), true),
+            None if self.text.is_empty() => (empty(), false),
+            None => (full(self.text), false),
+        };
+        let mut response = Response::new(body);
+        *response.status_mut() = self.status;
+        if json {
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+        }
+        response
+    }
 }
 
-/// The route path in `/api/routes/<path>`, percent-decoded; `None` if not an API path.
-fn route_path(path: &str) -> Option<String> {
+impl Api {
+    /// An API over `table`; `token` (from `CONFIGPROXY_AUTH_TOKEN`) is
+    /// required when set and non-empty, else the API is open.
+    #[must_use]
+    pub fn new(table: Arc<RouteTable>, token: Option<String>) -> Self {
+        let token = token.filter(|t| !t.is_empty());
+        Self { table, token }
+    }
+
+    /// Whether requests must carry the token.
+    #[must_use]
+    pub fn is_authenticated(&self) -> bool {
+        self.token.is_some()
+    }
+
+    /// Handles one API request and logs CHP's access line for it.
+    pub async fn handle(self: Arc<Self>, req: Request<Incoming>) -> Response<Body> {
+        let method = req.method().clone();
+        let path = req.uri().path().to_owned();
+        let answer = self.answer(req).await;
+        let line = format!("{} {method} {path} {}", answer.status.as_u16(), answer.text);
+        match answer.status.as_u16() {
+            ..400 => tracing::info!("{}", line.trim_end()),
+            400..500 => tracing::warn!("{}", line.trim_end()),
+            _ => tracing::error!("{}", line.trim_end()),
+        }
+        answer.into_response()
+    }
+
+    async fn answer(&self, req: Request<Incoming>) -> Answer {
+        let Some(tail) = api_tail(req.uri().path()) else {
+            return Answer::text(StatusCode::NOT_FOUND, "Not Found");
+        };
+        let method = req.method().clone();
+        if !matches!(method, Method::GET | Method::POST | Method::DELETE) {
+            return Answer::text(StatusCode::METHOD_NOT_ALLOWED, "Method not supported");
+        }
+        let Some(path) = decode_path(tail) else {
+            return Answer::text(
+                StatusCode::BAD_REQUEST,
+                format!("Invalid route path '{tail}'"),
+            );
+        };
+        let query = req.uri().query().unwrap_or_default().to_owned();
+        let allowed = self.authorized(req.headers());
+        match method {
+            // CHP parses the body before checking the token.
+            Method::POST => match read_json(req.into_body()).await {
+                Err(answer) => answer,
+                Ok(_) if !allowed => Answer::status(StatusCode::FORBIDDEN),
+                Ok(value) => self.add_route(&path, value),
+            },
+            _ if !allowed => Answer::status(StatusCode::FORBIDDEN),
+            Method::DELETE => self.delete_route(&path),
+            _ if path.is_empty() || path == "/" => self.list_routes(&query),
+            _ => match self.table.get(&path) {
+                Some(route) => Answer::json(route.to_json()),
+                None => Answer::status(StatusCode::NOT_FOUND),
+            },
+        }
+    }
+
+    /// CHP's rule: the header contains `token`, whitespace, then the token
+    /// (first non-space run), anywhere in the value; compared in constant time.
+    fn authorized(&self, headers: &HeaderMap) -> bool {
+        let Some(expected) = &self.token else {
+            return true;
+        };
+        let value = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        let given = value.match_indices("token").find_map(|(at, word)| {
+            let rest = &value[at + word.len()..];
+            let token = rest.trim_start();
+            (token.len() < rest.len() && !token.is_empty()).then_some(token)
+        });
+        let Some(given) = given else {
+            return false;
+        };
+        let given = given.split_whitespace().next().unwrap_or_default();
+        given.as_bytes().ct_eq(expected.as_bytes()).into()
+    }
+
+    fn add_route(&self, path: &str, value: Value) -> Answer {
+        let mut data = match value {
+            Value::Object(map) => map,
+            Value::Null => Map::new(),
+            other => return bad_target(&other),
+        };
+        let target = match data.remove("target") {
+            Some(Value::String(target)) => target,
+            _ => return bad_target(&Value::Object(data)),
+        };
+        data.remove("last_activity");
+        let key = normalize_key(if path.is_empty() { "/" } else { path });
+        tracing::info!("Adding route {key} -> {target}");
+        self.table.insert(&key, target.clone(), data);
+        tracing::info!("Route added {key} -> {target}");
+        Answer::status(StatusCode::CREATED)
+    }
+
+    fn delete_route(&self, path: &str) -> Answer {
+        let key = normalize_key(path);
+        if self.table.get(&key).is_none() {
+            return Answer::status(StatusCode::NOT_FOUND);
+        }
+        tracing::info!("Removing route {key}");
+        self.table.remove(&key);
+        Answer::status(StatusCode::NO_CONTENT)
+    }
+
+    fn list_routes(&self, query: &str) -> Answer {
+        let since = match inactive_since(query) {
+            Ok(since) => since,
+            Err(answer) => return answer,
+        };
+        let routes: Map<String, Value> = self
+            .table
+            .all()
+            .into_iter()
+            .filter(|route| since.is_none_or(|since| route.last_activity() < since))
+            .map(|route| (route.path().to_owned(), route.to_json()))
+            .collect();
+        Answer::json(Value::Object(routes))
+    }
+}
+
+fn bad_target(data: &Value) -> Answer {
+    tracing::warn!("Bad POST data: {data}");
+    Answer::text(StatusCode::BAD_REQUEST, "Must specify 'target' as string")
+}
+
+/// The raw `(/.*)?` tail of `/api/routes(/.*)?`; `None` for any other path.
+fn api_tail(path: &str) -> Option<&str> {
     let tail = path.strip_prefix("/api/routes")?;
-    if !tail.is_empty() && !tail.starts_with('/') {
-        return None;
-    }
-    let decoded = percent_encoding::percent_decode_str(tail)
-        .decode_utf8_lossy()
-        .into_owned();
-    Some(if decoded.is_empty() {
-        "/".to_owned()
-    } else {
-        decoded
+    (tail.is_empty() || tail.starts_with('/')).then_some(tail)
+}
+
+/// Reads and parses a JSON body; `null` counts as `{}` as in CHP.
+async fn read_json(body: Incoming) -> Result<Value, Answer> {
+    let bytes: Bytes = match Limited::new(body, MAX_BODY).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            return Err(Answer::text(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("Body too large (limit {MAX_BODY} bytes)"),
+            ));
+        }
+        Err(e) => {
+            return Err(Answer::text(
+                StatusCode::BAD_REQUEST,
+                format!("Body not readable: {e}"),
+            ));
+        }
+    };
+    serde_json::from_slice(&bytes).map_err(|e| {
+        Answer::text(
+            StatusCode::BAD_REQUEST,
+            format!("Body not valid JSON: SyntaxError: {e}"),
+        )
     })
 }
 
-fn parse_since(query: &str) -> Result<Option<i64>, String> {
-    let value = query
-        .split('&')
-        .filter_map(|pair| pair.split_once('='))
-        .find(|(k, _)| *k == "inactive_since" || *k == "inactiveSince")
-        .map(|(_, v)| {
-            percent_encoding::percent_decode_str(v)
-                .decode_utf8_lossy()
-                .into_owned()
-        });
-    let Some(value) = value else { return Ok(None) };
-    let parsed = chrono::DateTime::parse_from_rfc3339(&value)
-        .map(|d| d.timestamp_millis())
-        .or_else(|_| {
-            chrono::NaiveDate::parse_from_str(&value, "%Y-%m-%d").map(|d| {
-                d.and_hms_opt(0, 0, 0)
-                    .unwrap_or_default()
-                    .and_utc()
-                    .timestamp_millis()
-            })
-        })
-        .map_err(|_| format!("Invalid datestamp '{value}' must be ISO8601."))?;
-    Ok(Some(parsed))
+/// The `inactiveSince` (or older `inactive_since`) filter, if given.
+fn inactive_since(query: &str) -> Result<Option<DateTime<Utc>>, Answer> {
+    let param = |name: &str| {
+        query
+            .split('&')
+            .filter_map(|pair| pair.split_once('='))
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| form_decode(v))
+            .filter(|v| !v.is_empty())
+    };
+    let Some(value) = param("inactiveSince").or_else(|| param("inactive_since")) else {
+        return Ok(None);
+    };
+    parse_date(&value).map(Some).ok_or_else(|| {
+        Answer::text(
+            StatusCode::BAD_REQUEST,
+            format!("Invalid datestamp '{value}' must be ISO8601."),
+        )
+    })
 }
 
-/// Handles one API request.
-pub async fn handle(
-    req: Request<Incoming>,
-    table: Arc<RouteTable>,
-    token: Option<Arc<str>>,
-) -> Response<Body> {
-    let Some(path) = route_path(req.uri().path()) else {
-        return text(StatusCode::NOT_FOUND, "Not Found");
-    };
-    let method = req.method().clone();
-    if !matches!(method, Method::GET | Method::POST | Method::DELETE) {
-        return text(StatusCode::METHOD_NOT_ALLOWED, "Method not supported");
+fn form_decode(value: &str) -> String {
+    let spaced = value.replace('+', " ");
+    percent_encoding::percent_decode_str(&spaced)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+/// What JavaScript's `Date.parse` accepts that matters here: ISO 8601 with
+/// `Z` or an offset, date-time without offset (local time), date only (UTC),
+/// and RFC 2822 dates.
+fn parse_date(value: &str) -> Option<DateTime<Utc>> {
+    if let Ok(when) = DateTime::parse_from_rfc3339(value) {
+        return Some(when.to_utc());
     }
-    let query = req.uri().query().unwrap_or_default().to_owned();
-    let allowed = authorized(req.headers(), token.as_deref());
-    let response = match method {
-        Method::POST => {
-            let body = match req.into_body().collect().await {
-                Ok(collected) => collected.to_bytes(),
-                Err(_) => Bytes::new(),
-            };
-            let parsed: Result<Value, _> = serde_json::from_slice(&body);
-            match (parsed, allowed) {
-                (Err(e), _) => text(
-                    StatusCode::BAD_REQUEST,
-                    &format!("Body not valid JSON: {e}"),
-                ),
-                (Ok(_), false) => text(StatusCode::FORBIDDEN, ""),
-                (Ok(value), true) => add_route(&table, &path, value),
-            }
-        }
-        _ if !allowed => text(StatusCode::FORBIDDEN, ""),
-        Method::DELETE => {
-            if table.remove(&path) {
-                tracing::info!("Removed route {path}");
-                text(StatusCode::NO_CONTENT, "")
-            } else {
-                text(StatusCode::NOT_FOUND, "")
-            }
-        }
-        _ if path == "/" => list_routes(&table, &query),
-        _ => match table.get(&path) {
-            Some(route) => json(StatusCode::OK, &route.to_json()),
-            None => text(StatusCode::NOT_FOUND, ""),
-        },
-    };
-    tracing::info!(
-        "{} {method} {}",
-        response.status().as_u16(),
-        req_line(&path)
-    );
-    response
-}
-
-fn req_line(path: &str) -> String {
-    format!("/api/routes{}", if path == "/" { "" } else { path })
-}
-
-fn add_route(table: &RouteTable, path: &str, value: Value) -> Response<Body> {
-    let mut data = match value {
-        Value::Object(map) => map,
-        Value::Null => Map::new(),
-        _ => return text(StatusCode::BAD_REQUEST, "Must specify 'target' as string"),
-    };
-    let Some(Value::String(target)) = data.remove("target") else {
-        return text(StatusCode::BAD_REQUEST, "Must specify 'target' as string");
-    };
-    data.remove("last_activity");
-    tracing::info!("Route added {path} -> {target}");
-    table.insert(path, target, data);
-    text(StatusCode::CREATED, "")
-}
-
-fn list_routes(table: &RouteTable, query: &str) -> Response<Body> {
-    let since = match parse_since(query) {
-        Ok(since) => since,
-        Err(message) => return text(StatusCode::BAD_REQUEST, &message),
-    };
-    let routes: Map<String, Value> = table
-        .all()
-        .into_iter()
-        .filter(|route| since.is_none_or(|s| route.last_activity_ms() < s))
-        .map(|route| (route.path.clone(), route.to_json()))
-        .collect();
-    json(StatusCode::OK, &Value::Object(routes))
+    if let Ok(when) = DateTime::parse_from_rfc2822(value) {
+        return Some(when.to_utc());
+    }
+    if let Ok(day) = NaiveDate::parse_from_str(value, "%Y-%m-%d") {
+        return day.and_hms_opt(0, 0, 0).map(|t| t.and_utc());
+    }
+    ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M"]
+        .iter()
+        .find_map(|format| NaiveDateTime::parse_from_str(value, format).ok())
+        .and_then(|local| local.and_local_timezone(Local).earliest())
+        .map(|when| when.to_utc())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn api(token: Option<&str>) -> Api {
+        Api::new(Arc::default(), token.map(str::to_owned))
+    }
+
+    fn auth(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::AUTHORIZATION, value.parse().unwrap());
+        headers
+    }
+
     #[test]
     fn token_rule_matches_chp() {
-        let mut headers = HeaderMap::new();
-        let check = |h: &HeaderMap| authorized(h, Some("secret"));
-        assert!(!check(&headers));
-        headers.insert(header::AUTHORIZATION, "token secret".parse().unwrap());
-        assert!(check(&headers));
-        headers.insert(header::AUTHORIZATION, "token    secret".parse().unwrap());
-        assert!(check(&headers));
+        let api = api(Some("secret"));
+        assert!(!api.authorized(&HeaderMap::new()));
+        assert!(api.authorized(&auth("token secret")));
+        assert!(api.authorized(&auth("token    secret")));
+        assert!(api.authorized(&auth("xtokenx token secret")));
         for bad in [
             "Token secret",
             "Bearer secret",
             "token wrong",
             "tokensecret",
+            "token secre",
+            "token secrets",
+            "token ",
         ] {
-            headers.insert(header::AUTHORIZATION, bad.parse().unwrap());
-            assert!(!check(&headers), "{bad}");
+            assert!(!api.authorized(&auth(bad)), "{bad}");
         }
-        assert!(authorized(&HeaderMap::new(), None));
+    }
+
+    #[test]
+    fn no_or_empty_token_means_open() {
+        assert!(api(None).authorized(&HeaderMap::new()));
+        assert!(!api(Some("")).is_authenticated());
+        assert!(api(Some("t")).is_authenticated());
     }
 
     #[test]
     fn api_paths() {
-        assert_eq!(route_path("/api/routes").as_deref(), Some("/"));
-        assert_eq!(route_path("/api/routes/").as_deref(), Some("/"));
+        assert_eq!(api_tail("/api/routes"), Some(""));
+        assert_eq!(api_tail("/api/routes/"), Some("/"));
         assert_eq!(
-            route_path("/api/routes/user/foo%40bar").as_deref(),
-            Some("/user/foo@bar")
+            api_tail("/api/routes/user/foo%40bar"),
+            Some("/user/foo%40bar")
         );
-        assert_eq!(route_path("/api/routesx"), None);
-        assert_eq!(route_path("/api"), None);
+        assert_eq!(api_tail("/api/routesx"), None);
+        assert_eq!(api_tail("/api"), None);
+        assert_eq!(api_tail("/api/"), None);
     }
 
     #[test]
     fn inactive_since_parsing() {
-        assert_eq!(parse_since(""), Ok(None));
+        let ms = |q: &str| {
+            inactive_since(q)
+                .ok()
+                .unwrap()
+                .map(|d| d.timestamp_millis())
+        };
+        assert_eq!(ms(""), None);
+        assert_eq!(ms("inactive_since="), None);
+        assert_eq!(ms("inactive_since=1970-01-01T00:00:01.000Z"), Some(1000));
+        assert_eq!(ms("inactiveSince=1970-01-02"), Some(86_400_000));
+        assert_eq!(ms("inactive_since=1970-01-01T01:00:00%2B01:00"), Some(0));
         assert_eq!(
-            parse_since("inactive_since=1970-01-01T00:00:01.000Z"),
-            Ok(Some(1000))
+            ms("inactiveSince=1970-01-01T00:00:02Z&inactive_since=1970-01-01T00:00:01Z"),
+            Some(2000)
         );
-        assert_eq!(
-            parse_since("inactiveSince=1970-01-02"),
-            Ok(Some(86_400_000))
-        );
-        assert!(
-            parse_since("inactive_since=yesterday")
-                .unwrap_err()
-                .contains("ISO8601")
-        );
+        let bad = inactive_since("inactive_since=yesterday").err().unwrap();
+        assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+        assert_eq!(bad.text, "Invalid datestamp 'yesterday' must be ISO8601.");
     }
 }

@@ -1,337 +1,313 @@
-//! The data path: forward a request to its route's target, streaming both
-//! ways, with WebSocket upgrades spliced through.
+//! The data path: find the route for a public request, forward it to the
+//! route's target over a pooled keep-alive client, and stream both bodies
+//! without buffering. Websocket upgrades branch off to the `websocket` module;
+//! failures become the error pages of [`crate::errors`].
 
+use std::borrow::Cow;
+use std::error::Error as _;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::time::Duration;
 
-use http::header::{self, HeaderName, HeaderValue};
-use http::{HeaderMap, Request, Response, StatusCode, Uri};
-use http_body_util::BodyExt;
+use http::header::{self, HeaderValue};
+use http::{Method, Request, Response, StatusCode, Version};
 use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use hyper_util::rt::TokioExecutor;
 
-use crate::body::{Body, empty, full};
+use crate::activity::{ActivityBody, Moment};
+use crate::body::{Body, BoxError, boxed, full};
 use crate::cli::ProxyOptions;
+use crate::errors::ErrorPages;
+use crate::headers::{self as hop, Exchange};
+use crate::rewrite::{Rewrite, TargetError};
 use crate::routes::{Route, RouteTable};
+use crate::timeout::{IdleBody, shortest};
 
-/// Shared state of the data path.
-pub struct Forwarder {
-    /// Parsed options.
-    pub options: ProxyOptions,
-    /// Routes.
-    pub table: Arc<RouteTable>,
-    /// Pooled client to targets.
-    pub client: Client<HttpConnector, Body>,
+/// The pooled HTTP client used to reach targets and the error server.
+pub type UpstreamClient = Client<HttpConnector, Body>;
+
+/// Connecting to a target that neither accepts nor refuses gives up after
+/// this long (CHP waits for the OS, minutes): the user gets a 503 instead.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Idle pooled connections to targets are closed after this long.
+const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Builds the keep-alive client: no Nagle, TCP keep-alive, bounded connect.
+#[must_use]
+pub fn upstream_client() -> UpstreamClient {
+    let mut connector = HttpConnector::new();
+    connector.set_nodelay(true);
+    connector.set_keepalive(Some(Duration::from_secs(60)));
+    connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
+    Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+        .build(connector)
 }
 
-/// Headers that describe one hop and are not forwarded (RFC 9110 §7.6.1).
-const HOP_BY_HOP: &[&str] = &[
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-];
+/// Why a request could not be forwarded.
+#[derive(Debug, thiserror::Error)]
+pub enum ForwardError {
+    /// The route's target is unusable (→ 500).
+    #[error(transparent)]
+    Target(#[from] TargetError),
+    /// The target could not be reached or hung up (→ 503).
+    #[error("{0}")]
+    Upstream(String),
+    /// `--proxy-timeout`: the target did not answer in time (→ 503).
+    #[error("no response from the target within {0:?}")]
+    ProxyTimeout(Duration),
+    /// `--timeout`: the exchange stalled; the client connection is dropped.
+    #[error("request timed out after {0:?}")]
+    ClientTimeout(Duration),
+}
 
-impl Forwarder {
-    /// A forwarder with a keep-alive pool.
+impl ForwardError {
+    /// The status CHP answers with; `None` means drop the connection.
     #[must_use]
-    pub fn new(options: ProxyOptions, table: Arc<RouteTable>) -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(std::time::Duration::from_secs(10)));
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(std::time::Duration::from_secs(30))
-            .build(connector);
-        Self {
-            options,
-            table,
-            client,
+    pub fn status(&self) -> Option<StatusCode> {
+        match self {
+            Self::Target(_) => Some(StatusCode::INTERNAL_SERVER_ERROR),
+            Self::Upstream(_) | Self::ProxyTimeout(_) => Some(StatusCode::SERVICE_UNAVAILABLE),
+            Self::ClientTimeout(_) => None,
         }
     }
 
-    /// Handles one public request.
+    /// Wraps a client error with its causes (hyper's own text is terse).
+    pub(crate) fn upstream(error: &hyper_util::client::legacy::Error) -> Self {
+        let mut text = error.to_string();
+        let mut source = error.source();
+        while let Some(cause) = source {
+            text.push_str(": ");
+            text.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        Self::Upstream(text)
+    }
+}
+
+/// Shared state of the data path.
+pub struct Forwarder {
+    pub(crate) table: Arc<RouteTable>,
+    pub(crate) client: UpstreamClient,
+    pub(crate) pages: ErrorPages,
+    pub(crate) rewrite: Rewrite,
+    pub(crate) x_forward: bool,
+    timeout: Option<Duration>,
+    proxy_timeout: Option<Duration>,
+}
+
+impl Forwarder {
+    /// A forwarder over `table`, configured by the command-line options.
+    #[must_use]
+    pub fn new(options: &ProxyOptions, table: Arc<RouteTable>) -> Self {
+        let client = upstream_client();
+        let pages = ErrorPages::new(
+            options.error_target.as_deref(),
+            options.error_path.clone(),
+            client.clone(),
+        );
+        Self {
+            table,
+            client,
+            pages,
+            rewrite: Rewrite {
+                prepend_path: options.prepend_path,
+                include_prefix: options.include_prefix,
+            },
+            x_forward: options.x_forward,
+            timeout: options.timeout,
+            proxy_timeout: options.proxy_timeout,
+        }
+    }
+
+    /// The route table requests are matched against.
+    #[must_use]
+    pub fn table(&self) -> &Arc<RouteTable> {
+        &self.table
+    }
+
+    /// Handles one public request. An `Err` makes the server drop the
+    /// connection without answering (CHP destroys the socket in those cases).
     pub async fn handle(
         self: Arc<Self>,
         req: Request<Incoming>,
         peer: SocketAddr,
-    ) -> Response<Body> {
-        if req.uri().path_and_query().map(|pq| pq.as_str()) == Some("/_chp_healthz") {
-            let mut response = Response::new(full(r#"{"status":"OK"}"#));
-            response.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            );
-            return response;
+    ) -> Result<Response<Body>, BoxError> {
+        if is_health_check(&req) {
+            return Ok(health());
         }
-        let original = req
-            .uri()
-            .path_and_query()
-            .map_or_else(|| "/".to_owned(), |pq| pq.as_str().to_owned());
-        let Ok(decoded) = percent_encoding::percent_decode_str(req.uri().path()).decode_utf8()
-        else {
-            return crate::errors::page(&self, StatusCode::INTERNAL_SERVER_ERROR, &original).await;
+        if hop::is_upgrade(req.headers()) {
+            return self.handle_upgrade(req, peer).await;
+        }
+        let (method, url) = (req.method().clone(), original_url(&req));
+        let Some(path) = decode_path(req.uri().path()) else {
+            tracing::error!("500 {method} {} undecodable path", log_url(&url));
+            return Ok(self
+                .error_page(StatusCode::INTERNAL_SERVER_ERROR, &url)
+                .await);
         };
-        let Some(route) = self.table.lookup(&decoded) else {
-            return crate::errors::page(&self, StatusCode::NOT_FOUND, &original).await;
+        let Some(route) = self.table.lookup(&path) else {
+            tracing::warn!("404 {method} {} no route", log_url(&url));
+            return Ok(self.error_page(StatusCode::NOT_FOUND, &url).await);
         };
+        tracing::debug!("PROXY WEB {} to {}", log_url(&url), route.target());
         match self.forward(req, &route, peer).await {
-            Ok(response) => response,
-            Err(reason) => {
-                tracing::error!("503 {} {original} {reason}", route.target);
-                crate::errors::page(&self, StatusCode::SERVICE_UNAVAILABLE, &original).await
+            Ok(response) => Ok(response),
+            Err(e) => {
+                let Some(status) = e.status() else {
+                    tracing::warn!("{method} {} {e}; dropping the connection", log_url(&url));
+                    return Err(e.into());
+                };
+                tracing::error!("{} {method} {} {e}", status.as_u16(), log_url(&url));
+                Ok(self.error_page(status, &url).await)
             }
         }
     }
 
-    fn upstream_uri(&self, route: &Route, uri: &Uri) -> Result<Uri, String> {
-        let target: Uri = route
-            .target
-            .parse()
-            .map_err(|e| format!("bad target {}: {e}", route.target))?;
-        let (scheme, authority) = (
-            target.scheme_str().unwrap_or("http"),
-            target.authority().ok_or("target has no host")?,
-        );
-        if scheme != "http" {
-            return Err(format!("unsupported target scheme {scheme}"));
-        }
-        let mut path = uri.path().to_owned();
-        if !self.options.include_prefix && route.path != "/" {
-            path = strip_prefix_segments(&path, &route.path);
-        }
-        if self.options.prepend_path {
-            let base = target.path().trim_end_matches('/');
-            path = format!("{base}/{}", path.trim_start_matches('/'));
-        }
-        let mut query: Vec<&str> = Vec::new();
-        if self.options.prepend_path {
-            query.extend(target.query());
-        }
-        query.extend(uri.query());
-        let pq = if query.is_empty() {
-            path
-        } else {
-            format!("{path}?{}", query.join("&"))
-        };
-        format!("{scheme}://{authority}{pq}")
-            .parse()
-            .map_err(|e| format!("bad upstream URL: {e}"))
+    async fn error_page(&self, status: StatusCode, url: &str) -> Response<Body> {
+        self.pages.render(status, url).await
     }
 
+    /// Forwards a plain HTTP request and relays the response.
     async fn forward(
         &self,
-        mut req: Request<Incoming>,
+        req: Request<Incoming>,
         route: &Arc<Route>,
         peer: SocketAddr,
-    ) -> Result<Response<Body>, String> {
-        let upgrade = is_upgrade(req.headers());
-        let uri = self.upstream_uri(route, req.uri())?;
-        let mut headers = req.headers().clone();
-        strip_hop_by_hop(&mut headers, upgrade);
-        if self.options.x_forward {
-            add_forwarded(&mut headers, req.headers(), peer, upgrade);
+    ) -> Result<Response<Body>, ForwardError> {
+        let uri = self
+            .rewrite
+            .upstream_uri(route.target(), route.path(), req.uri())?;
+        let (mut parts, body) = req.into_parts();
+        let connection = hop::client_connection(&parts.headers, parts.version);
+        hop::ensure_host(&mut parts.headers, &parts.uri);
+        hop::strip_hop_by_hop(&mut parts.headers, Exchange::Http);
+        if self.x_forward {
+            hop::add_forwarded(&mut parts.headers, peer, Exchange::Http);
         }
-        if req.headers().get(header::HOST).is_none()
-            && let Some(authority) = req.uri().authority()
+        if matches!(parts.method, Method::DELETE | Method::OPTIONS)
+            && !parts.headers.contains_key(header::CONTENT_LENGTH)
         {
-            headers.insert(
-                header::HOST,
-                HeaderValue::from_str(authority.as_str()).map_err(|e| e.to_string())?,
-            );
+            parts
+                .headers
+                .insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
         }
-        route.touch();
-        let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
-        let method = req.method().clone();
-        let touch_route = Arc::clone(route);
-        let body: Body = if upgrade {
-            empty()
-        } else {
-            req.into_body()
-                .map_frame(move |frame| {
-                    touch_route.touch();
-                    frame
-                })
-                .boxed()
+        let body = wrap(body, route, Some(Moment::EveryChunk), self.timeout);
+        let mut upstream = Request::new(body);
+        *upstream.method_mut() = parts.method;
+        *upstream.uri_mut() = uri;
+        *upstream.version_mut() = Version::HTTP_11;
+        *upstream.headers_mut() = parts.headers;
+        let response = self.send(upstream).await?;
+        Ok(self.relay(response, route, connection))
+    }
+
+    /// Sends upstream, bounded by `--proxy-timeout` (503) and `--timeout` (drop).
+    async fn send(&self, request: Request<Body>) -> Result<Response<Incoming>, ForwardError> {
+        let sent = async {
+            let request = self.client.request(request);
+            let answer = match self.proxy_timeout {
+                Some(limit) => tokio::time::timeout(limit, request)
+                    .await
+                    .map_err(|_| ForwardError::ProxyTimeout(limit))?,
+                None => request.await,
+            };
+            answer.map_err(|e| ForwardError::upstream(&e))
         };
-        let mut upstream = Request::builder()
-            .method(method)
-            .uri(uri)
-            .version(http::Version::HTTP_11)
-            .body(body)
-            .map_err(|e| e.to_string())?;
-        *upstream.headers_mut() = headers;
-        let sent = self.client.request(upstream);
-        let mut response = match self.options.proxy_timeout {
+        match self.timeout {
             Some(limit) => tokio::time::timeout(limit, sent)
                 .await
-                .map_err(|_| "timed out".to_owned())?,
+                .map_err(|_| ForwardError::ClientTimeout(limit))?,
             None => sent.await,
         }
-        .map_err(|e| format!("{e:?}"))?;
-        if response.status() == StatusCode::SWITCHING_PROTOCOLS {
-            if let Some(client_upgrade) = client_upgrade {
-                let upstream_upgrade = hyper::upgrade::on(&mut response);
-                tokio::spawn(splice(client_upgrade, upstream_upgrade, Arc::clone(route)));
-            }
-            let (parts, _) = response.into_parts();
-            return Ok(Response::from_parts(parts, empty()));
-        }
-        if response.status().as_u16() < 300 {
+    }
+
+    /// The target's response for the client: hop-by-hop headers replaced,
+    /// body streamed; a successful (< 300) response counts as activity.
+    fn relay(
+        &self,
+        response: Response<Incoming>,
+        route: &Arc<Route>,
+        connection: Option<HeaderValue>,
+    ) -> Response<Body> {
+        let (mut parts, body) = response.into_parts();
+        let success = parts.status.as_u16() < 300;
+        if success {
             route.touch();
         }
-        let (mut parts, body) = response.into_parts();
-        strip_hop_by_hop(&mut parts.headers, false);
-        Ok(Response::from_parts(parts, body.boxed()))
-    }
-}
-
-/// Removes the route's segments from the front of the path (`--no-include-prefix`).
-fn strip_prefix_segments(path: &str, prefix: &str) -> String {
-    let segments = prefix.trim_matches('/').split('/').count();
-    let rest: Vec<&str> = path
-        .trim_start_matches('/')
-        .splitn(segments + 1, '/')
-        .collect();
-    if rest.len() > segments {
-        format!("/{}", rest[segments])
-    } else {
-        "/".to_owned()
-    }
-}
-
-fn is_upgrade(headers: &HeaderMap) -> bool {
-    let connection_upgrade = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .any(|v| {
-            v.split(',')
-                .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
-        });
-    connection_upgrade && headers.contains_key(header::UPGRADE)
-}
-
-fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
-    let listed: Vec<HeaderName> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
-        .collect();
-    for name in listed {
-        if !(keep_upgrade && name == header::UPGRADE) {
-            headers.remove(name);
+        hop::strip_hop_by_hop(&mut parts.headers, Exchange::Http);
+        if let Some(connection) = connection {
+            parts.headers.insert(header::CONNECTION, connection);
         }
-    }
-    for name in HOP_BY_HOP {
-        if !(keep_upgrade && (*name == "upgrade" || *name == "connection")) {
-            headers.remove(*name);
-        }
-    }
-    if keep_upgrade {
-        headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+        let moment = success.then_some(Moment::AtEnd);
+        let idle = shortest(self.timeout, self.proxy_timeout);
+        Response::from_parts(parts, wrap(body, route, moment, idle))
     }
 }
 
-fn append(headers: &mut HeaderMap, name: &'static str, value: &str) {
-    let joined = match headers.get(name).and_then(|v| v.to_str().ok()) {
-        Some(existing) => format!("{existing},{value}"),
-        None => value.to_owned(),
+/// Adds activity tracking and an idle limit to a streamed body.
+fn wrap(
+    body: Incoming,
+    route: &Arc<Route>,
+    moment: Option<Moment>,
+    idle: Option<Duration>,
+) -> Body {
+    let body = match moment {
+        Some(moment) => boxed(ActivityBody::new(body, Arc::clone(route), moment)),
+        None => boxed(body),
     };
-    if let Ok(value) = HeaderValue::from_str(&joined) {
-        headers.insert(name, value);
+    match idle {
+        Some(limit) => boxed(IdleBody::new(body, limit)),
+        None => body,
     }
 }
 
-/// CHP's `X-Forwarded-*`: For/Port/Proto appended, Host set if absent (not for websockets).
-fn add_forwarded(headers: &mut HeaderMap, original: &HeaderMap, peer: SocketAddr, websocket: bool) {
-    let host = original
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    let port = host.rsplit_once(':').map_or("80", |(_, p)| p).to_owned();
-    append(
-        headers,
-        "x-forwarded-for",
-        &peer.ip().to_canonical().to_string(),
+/// CHP answers exactly `/_chp_healthz` (no query) itself, routes or not.
+fn is_health_check(req: &Request<Incoming>) -> bool {
+    req.uri().path_and_query().map(|pq| pq.as_str()) == Some("/_chp_healthz")
+}
+
+fn health() -> Response<Body> {
+    let mut response = Response::new(full(r#"{"status":"OK"}"#));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
     );
-    append(headers, "x-forwarded-port", &port);
-    append(
-        headers,
-        "x-forwarded-proto",
-        if websocket { "ws" } else { "http" },
-    );
-    if !websocket
-        && !headers.contains_key("x-forwarded-host")
-        && !host.is_empty()
-        && let Ok(value) = HeaderValue::from_str(&host)
-    {
-        headers.insert("x-forwarded-host", value);
-    }
+    response
 }
 
-/// Copies bytes between the upgraded client and target connections; client traffic counts as activity.
-async fn splice(
-    client: hyper::upgrade::OnUpgrade,
-    upstream: hyper::upgrade::OnUpgrade,
-    route: Arc<Route>,
-) {
-    let (Ok(client), Ok(upstream)) = (client.await, upstream.await) else {
-        return;
-    };
-    let mut client = Touching {
-        inner: TokioIo::new(client),
-        route,
-    };
-    let mut upstream = TokioIo::new(upstream);
-    let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+/// The request URL as the client sent it (path and query).
+pub(crate) fn original_url<B>(req: &Request<B>) -> String {
+    req.uri()
+        .path_and_query()
+        .map_or_else(|| "/".to_owned(), |pq| pq.as_str().to_owned())
 }
 
-/// A stream that records activity on its route whenever it yields data.
-struct Touching<S> {
-    inner: S,
-    route: Arc<Route>,
+/// A URL without its query, for log lines (queries may carry tokens).
+pub(crate) fn log_url(url: &str) -> &str {
+    url.split_once('?').map_or(url, |(path, _)| path)
 }
 
-impl<S: AsyncRead + Unpin> AsyncRead for Touching<S> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        let before = buf.filled().len();
-        let poll = Pin::new(&mut self.inner).poll_read(cx, buf);
-        if buf.filled().len() > before {
-            self.route.touch();
-        }
-        poll
+/// Percent-decodes a request path strictly, like JavaScript's
+/// `decodeURIComponent`: a stray `%` or invalid UTF-8 is refused (→ 500).
+#[must_use]
+pub fn decode_path(path: &str) -> Option<String> {
+    let bytes = path.as_bytes();
+    let well_formed = bytes.iter().enumerate().all(|(i, &b)| {
+        b != b'%'
+            || (bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                && bytes.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
+    });
+    if !well_formed {
+        return None;
     }
-}
-
-impl<S: AsyncWrite + Unpin> AsyncWrite for Touching<S> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        data: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, data)
-    }
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
+    percent_encoding::percent_decode_str(path)
+        .decode_utf8()
+        .ok()
+        .map(Cow::into_owned)
 }
 
 #[cfg(test)]
@@ -339,20 +315,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn prefix_stripping_by_segments() {
-        assert_eq!(strip_prefix_segments("/user/a/x/y", "/user/a"), "/x/y");
-        assert_eq!(strip_prefix_segments("/user/a", "/user/a"), "/");
+    fn strict_path_decoding() {
+        assert_eq!(
+            decode_path("/user/foo%40bar/x").as_deref(),
+            Some("/user/foo@bar/x")
+        );
+        assert_eq!(decode_path("/a%2Fb").as_deref(), Some("/a/b"));
+        assert_eq!(decode_path("/%"), None);
+        assert_eq!(decode_path("/%4"), None);
+        assert_eq!(decode_path("/%zz"), None);
+        assert_eq!(decode_path("/%ff"), None);
     }
 
     #[test]
-    fn hop_by_hop_headers_go() {
-        let mut headers = HeaderMap::new();
-        headers.insert(header::CONNECTION, "keep-alive, x-private".parse().unwrap());
-        headers.insert("x-private", "1".parse().unwrap());
-        headers.insert("keep-alive", "timeout=5".parse().unwrap());
-        headers.insert("x-kept", "1".parse().unwrap());
-        strip_hop_by_hop(&mut headers, false);
-        assert_eq!(headers.len(), 1);
-        assert!(headers.contains_key("x-kept"));
+    fn log_urls_drop_queries() {
+        assert_eq!(log_url("/a/b?token=secret"), "/a/b");
+        assert_eq!(log_url("/a"), "/a");
     }
 }

@@ -1,8 +1,11 @@
-//! `ferrohub-proxy`: configurable-http-proxy's command line, our engine.
+//! `ferrohub-proxy`: configurable-http-proxy's command line in front of the
+//! ferrohub-proxy library. Exit status: 1 for a refused command line or a
+//! failed start, 2 after SIGINT/SIGTERM (as CHP).
 
+use std::path::Path;
 use std::process::ExitCode;
 
-use ferrohub_proxy::{CliAction, ProxyServer, parse_args};
+use ferrohub_proxy::{CliAction, ProxyOptions, ProxyServer, logging, parse_args};
 
 fn main() -> ExitCode {
     let options = match parse_args(std::env::args().skip(1)) {
@@ -20,53 +23,54 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new(format!("{},hyper_util=warn", options.log_level))
-    });
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false)
-        .init();
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(rt) => rt,
+    logging::init(&options.log_level);
+    match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime.block_on(run(options)),
         Err(e) => {
-            eprintln!("cannot start the runtime: {e}");
+            eprintln!("error: cannot start the async runtime: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn run(options: ProxyOptions) -> ExitCode {
+    let pid_file = options.pid_file.clone();
+    let token = std::env::var("CONFIGPROXY_AUTH_TOKEN").ok();
+    let server = match ProxyServer::bind(options, token).await {
+        Ok(server) => server,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("error: {e}");
             return ExitCode::from(1);
         }
     };
-    runtime.block_on(run(options))
-}
-
-async fn run(options: ferrohub_proxy::ProxyOptions) -> ExitCode {
-    let pid_file = options.pid_file.clone();
-    let server =
-        match ProxyServer::bind(options, std::env::var("CONFIGPROXY_AUTH_TOKEN").ok()).await {
-            Ok(server) => server,
-            Err(e) => {
-                eprintln!("ferrohub-proxy: cannot listen: {e}");
-                return ExitCode::from(1);
-            }
-        };
     if let Some(path) = &pid_file
         && let Err(e) = std::fs::write(path, std::process::id().to_string())
     {
-        eprintln!("ferrohub-proxy: pid file {}: {e}", path.display());
+        eprintln!("error: cannot write pid file {}: {e}", path.display());
         return ExitCode::from(1);
     }
     server.serve(signal()).await;
     if let Some(path) = &pid_file {
-        let _ = std::fs::remove_file(path);
+        remove_pid_file(path);
     }
-    // CHP exits with status 2 on SIGINT/SIGTERM.
     ExitCode::from(2)
 }
 
+fn remove_pid_file(path: &Path) {
+    if let Err(e) = std::fs::remove_file(path) {
+        tracing::warn!("cannot remove pid file {}: {e}", path.display());
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM, after logging which.
 async fn signal() {
     use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut term), Ok(mut int)) = (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
     ) else {
+        tracing::error!("cannot install signal handlers; stop with SIGKILL");
         return std::future::pending().await;
     };
     tokio::select! {

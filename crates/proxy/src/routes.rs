@@ -1,13 +1,20 @@
 //! The routing table: longest-prefix match on whole path segments, as
 //! configurable-http-proxy's URL trie does.
 //!
-//! Readers load an immutable snapshot through `ArcSwap`, so API writes never
-//! block requests. A lookup probes a hash map once per prefix of the request's
-//! segments, from the longest, so its cost depends on the depth of the path,
-//! not on the number of routes. `last_activity` is an atomic inside each entry:
-//! recording traffic never rebuilds the table.
+//! Readers load immutable snapshots through `ArcSwap`, so API writes never
+//! block requests; the table is split into shards so a write copies only a
+//! small part of it. A lookup probes a hash map once per prefix of the
+//! request's segments, from the longest, so its cost depends on the depth of
+//! the path, not on the number of routes. `last_activity` is an atomic inside
+//! each entry: recording traffic never rebuilds the table.
+//!
+//! Entries are keyed by segments, so two keys differing only in extra
+//! trailing slashes (`/a` and `/a/`, from `POST /api/routes/a//`) share one
+//! slot: the later one replaces the earlier. CHP keeps both in its listing but
+//! routes to only one of them.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -92,21 +99,29 @@ fn segments(path: &str) -> &str {
     path.trim_matches('/')
 }
 
-/// One immutable version of the table.
-#[derive(Default, Clone)]
-struct Snapshot {
-    /// Routes by normalised key, sorted so listings are stable.
-    by_key: BTreeMap<Arc<str>, Arc<Route>>,
-    /// Routes by their segment string, for prefix lookups.
-    by_segments: HashMap<Arc<str>, Arc<Route>>,
-}
+/// How many independently swapped parts the table has: a write copies one
+/// part, so adding a route costs O(routes / SHARDS) instead of O(routes).
+const SHARDS: usize = 64;
+
+/// Routes by their segment string; one immutable version of one shard.
+type Shard = HashMap<Arc<str>, Arc<Route>>;
 
 /// The route table shared by the REST API (writer) and the data path (reader).
-#[derive(Default)]
 pub struct RouteTable {
-    snapshot: ArcSwap<Snapshot>,
+    shards: Vec<ArcSwap<Shard>>,
+    hasher: RandomState,
     /// Serialises writers so two concurrent API calls cannot lose an update.
     writer: Mutex<()>,
+}
+
+impl Default for RouteTable {
+    fn default() -> Self {
+        Self {
+            shards: (0..SHARDS).map(|_| ArcSwap::default()).collect(),
+            hasher: RandomState::new(),
+            writer: Mutex::new(()),
+        }
+    }
 }
 
 impl RouteTable {
@@ -120,10 +135,9 @@ impl RouteTable {
             last_activity_ms: AtomicI64::new(0),
         });
         route.touch();
-        self.update(|next| {
-            next.by_segments
-                .insert(Arc::from(segments(&key)), Arc::clone(&route));
-            next.by_key.insert(Arc::from(key.as_str()), Arc::clone(&route));
+        let seg = segments(&key);
+        self.update(seg, |shard| {
+            shard.insert(Arc::from(seg), Arc::clone(&route));
         });
         route
     }
@@ -131,21 +145,12 @@ impl RouteTable {
     /// Removes the route stored at `path`; returns whether there was one.
     pub fn remove(&self, path: &str) -> bool {
         let key = normalize_key(path);
+        let seg = segments(&key);
         let mut existed = false;
-        self.update(|next| {
-            let Some(route) = next.by_key.remove(key.as_str()) else {
-                return;
-            };
-            existed = true;
-            // Two keys can share segments (`/a` and `/a/` from `/a//`); only
-            // drop the lookup entry if it is this route's.
-            let seg = segments(&key);
-            if next
-                .by_segments
-                .get(seg)
-                .is_some_and(|r| Arc::ptr_eq(r, &route))
-            {
-                next.by_segments.remove(seg);
+        self.update(seg, |shard| {
+            if shard.get(seg).is_some_and(|route| route.path == key) {
+                shard.remove(seg);
+                existed = true;
             }
         });
         existed
@@ -154,23 +159,31 @@ impl RouteTable {
     /// The route stored under exactly this key (after normalisation).
     #[must_use]
     pub fn get(&self, path: &str) -> Option<Arc<Route>> {
-        self.snapshot
+        let key = normalize_key(path);
+        let seg = segments(&key);
+        self.shard(seg)
             .load()
-            .by_key
-            .get(normalize_key(path).as_str())
+            .get(seg)
+            .filter(|route| route.path == key)
             .cloned()
     }
 
     /// Every route, sorted by key.
     #[must_use]
     pub fn all(&self) -> Vec<Arc<Route>> {
-        self.snapshot.load().by_key.values().cloned().collect()
+        let mut routes: Vec<Arc<Route>> = self
+            .shards
+            .iter()
+            .flat_map(|shard| shard.load().values().cloned().collect::<Vec<_>>())
+            .collect();
+        routes.sort_by(|a, b| a.path.cmp(&b.path));
+        routes
     }
 
     /// How many routes there are.
     #[must_use]
     pub fn len(&self) -> usize {
-        self.snapshot.load().by_key.len()
+        self.shards.iter().map(|shard| shard.load().len()).sum()
     }
 
     /// Whether the table is empty.
@@ -183,10 +196,9 @@ impl RouteTable {
     /// (percent-decoded) request path's segments; `/` matches everything.
     #[must_use]
     pub fn lookup(&self, path: &str) -> Option<Arc<Route>> {
-        let snapshot = self.snapshot.load();
         let mut candidate = segments(path);
         loop {
-            if let Some(route) = snapshot.by_segments.get(candidate) {
+            if let Some(route) = self.shard(candidate).load().get(candidate) {
                 return Some(Arc::clone(route));
             }
             if candidate.is_empty() {
@@ -196,12 +208,18 @@ impl RouteTable {
         }
     }
 
-    /// Copies the current snapshot, lets `change` edit it, and publishes it.
-    fn update(&self, change: impl FnOnce(&mut Snapshot)) {
+    fn shard(&self, seg: &str) -> &ArcSwap<Shard> {
+        let index = self.hasher.hash_one(seg) % SHARDS as u64;
+        &self.shards[usize::try_from(index).unwrap_or_default()]
+    }
+
+    /// Copies the shard holding `seg`, lets `change` edit it, publishes it.
+    fn update(&self, seg: &str, change: impl FnOnce(&mut Shard)) {
         let _guard = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut next = Snapshot::clone(&self.snapshot.load());
+        let shard = self.shard(seg);
+        let mut next = Shard::clone(&shard.load());
         change(&mut next);
-        self.snapshot.store(Arc::new(next));
+        shard.store(Arc::new(next));
     }
 }
 
@@ -292,6 +310,24 @@ mod tests {
         assert_eq!(json["target"], "http://127.0.0.1:2");
         let stamp = json["last_activity"].as_str().unwrap();
         assert!(stamp.ends_with('Z') && stamp.len() == 24, "{stamp}");
+    }
+
+    #[test]
+    fn keys_sharing_segments_share_a_slot() {
+        let t = table(&["/a"]);
+        t.insert("/a//", "http://later".into(), Map::new());
+        assert_eq!(t.len(), 1);
+        assert!(t.get("/a").is_none());
+        assert_eq!(t.get("/a//").unwrap().target(), "http://later");
+        assert!(!t.remove("/a"), "only the stored key removes it");
+        assert_eq!(hit(&t, "/a/x").as_deref(), Some("/a/"));
+    }
+
+    #[test]
+    fn listing_is_sorted_and_complete() {
+        let t = table(&["/b", "/", "/a/z", "/a"]);
+        let keys: Vec<String> = t.all().iter().map(|r| r.path().to_owned()).collect();
+        assert_eq!(keys, ["/", "/a", "/a/z", "/b"]);
     }
 
     #[test]

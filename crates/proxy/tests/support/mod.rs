@@ -106,7 +106,6 @@ impl Proxy {
     }
 
     /// An authenticated API request.
-    #[must_use]
     pub fn api(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
         self.http
             .request(method, self.api_url(path))
@@ -269,7 +268,9 @@ impl Backend {
 /// - `GET .../download/<n>` streams `payload(n, 7)` in 64 KiB chunks instead;
 /// - a query containing `status=<code>` makes the answer use that status.
 pub async fn echo_backend(name: &str) -> Backend {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind backend");
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind backend");
     let addr = listener.local_addr().expect("addr");
     let name_owned: Arc<str> = Arc::from(name);
     tokio::spawn(async move {
@@ -304,9 +305,13 @@ async fn echo(
         let data = Bytes::from(payload(size, 7));
         let chunks: Vec<Result<Frame<Bytes>, Infallible>> = (0..size)
             .step_by(64 * 1024)
-            .map(|start| Ok(Frame::data(data.slice(start..(start + 64 * 1024).min(size)))))
+            .map(|start| {
+                Ok(Frame::data(
+                    data.slice(start..(start + 64 * 1024).min(size)),
+                ))
+            })
             .collect();
-        let body = StreamBody::new(futures_util::stream::iter(chunks)).boxed();
+        let body = BodyExt::boxed(StreamBody::new(futures_util::stream::iter(chunks)));
         return Ok(hyper::Response::new(body));
     }
     let url = req
@@ -381,23 +386,26 @@ pub async fn ws_backend() -> SocketAddr {
     addr
 }
 
+// The callback's error type is tungstenite's, large but not ours to shrink.
+#[allow(clippy::result_large_err)]
 async fn ws_session(stream: TcpStream) {
     let mut seen = Value::Null;
-    let callback = |req: &tokio_tungstenite::tungstenite::handshake::server::Request,
-                    resp: tokio_tungstenite::tungstenite::handshake::server::Response| {
-        let headers: Map<String, Value> = req
-            .headers()
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str().to_owned(),
-                    Value::String(v.to_str().unwrap_or_default().to_owned()),
-                )
-            })
-            .collect();
-        seen = json!({ "path": req.uri().to_string(), "headers": headers });
-        Ok(resp)
-    };
+    let callback =
+        |req: &tokio_tungstenite::tungstenite::handshake::server::Request,
+         resp: tokio_tungstenite::tungstenite::handshake::server::Response| {
+            let headers: Map<String, Value> = req
+                .headers()
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.as_str().to_owned(),
+                        Value::String(v.to_str().unwrap_or_default().to_owned()),
+                    )
+                })
+                .collect();
+            seen = json!({ "path": req.uri().to_string(), "headers": headers });
+            Ok(resp)
+        };
     let Ok(mut ws) = tokio_tungstenite::accept_hdr_async(stream, callback).await else {
         return;
     };
@@ -405,14 +413,12 @@ async fn ws_session(stream: TcpStream) {
         return;
     }
     while let Some(Ok(message)) = ws.next().await {
-        match message {
-            Message::Text(_) | Message::Binary(_) => {
-                if ws.send(message).await.is_err() {
-                    return;
-                }
-            }
-            Message::Close(_) => return,
-            _ => {}
+        if message.is_close() {
+            return;
+        }
+        let echo = message.is_text() || message.is_binary();
+        if echo && ws.send(message).await.is_err() {
+            return;
         }
     }
 }

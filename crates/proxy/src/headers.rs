@@ -1,0 +1,249 @@
+//! Header rewriting at the proxy hop: hop-by-hop headers (RFC 9110 §7.6.1)
+//! are removed, `X-Forwarded-*` added the way configurable-http-proxy adds
+//! them, and the client-facing `Connection` header chosen as CHP does.
+
+use std::net::SocketAddr;
+
+use http::header::{self, HeaderName, HeaderValue};
+use http::{HeaderMap, Uri, Version};
+
+/// Headers that describe one connection, never the message, so they must not
+/// cross the proxy. `Expect` is handled by our own server (100-continue).
+const HOP_BY_HOP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "expect",
+];
+
+/// What kind of exchange the headers belong to: websocket upgrades keep
+/// `Connection: upgrade` and `Upgrade`, and get `ws` as forwarded proto.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exchange {
+    /// A plain HTTP request/response.
+    Http,
+    /// A websocket upgrade handshake.
+    WebSocket,
+}
+
+/// Whether the request asks for a protocol upgrade (`Connection: upgrade`
+/// plus an `Upgrade` header); `Upgrade` with `Connection: keep-alive` is an
+/// ordinary request, as in Node.
+#[must_use]
+pub fn is_upgrade(headers: &HeaderMap) -> bool {
+    headers.contains_key(header::UPGRADE) && connection_has(headers, "upgrade")
+}
+
+/// Whether the `Connection` header lists `token` (case-insensitive).
+fn connection_has(headers: &HeaderMap, token: &str) -> bool {
+    connection_tokens(headers).any(|t| t.eq_ignore_ascii_case(token))
+}
+
+fn connection_tokens(headers: &HeaderMap) -> impl Iterator<Item = &str> {
+    headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+}
+
+/// Removes hop-by-hop headers, including those the `Connection` header names.
+/// For a websocket handshake, `Connection: upgrade` and `Upgrade` stay.
+pub fn strip_hop_by_hop(headers: &mut HeaderMap, exchange: Exchange) {
+    let listed: Vec<HeaderName> = connection_tokens(headers)
+        .filter_map(|t| HeaderName::from_bytes(t.as_bytes()).ok())
+        .collect();
+    let upgrade = headers.get(header::UPGRADE).cloned();
+    for name in &listed {
+        headers.remove(name);
+    }
+    for name in HOP_BY_HOP {
+        headers.remove(*name);
+    }
+    if let (Exchange::WebSocket, Some(upgrade)) = (exchange, upgrade) {
+        headers.insert(header::UPGRADE, upgrade);
+        headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+    }
+}
+
+/// Makes sure the upstream request has a `Host`: HTTP/2 clients send the
+/// authority in the URI instead, and the target must still see the client's host.
+pub fn ensure_host(headers: &mut HeaderMap, uri: &Uri) {
+    if headers.contains_key(header::HOST) {
+        return;
+    }
+    if let Some(value) = uri
+        .authority()
+        .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+    {
+        headers.insert(header::HOST, value);
+    }
+}
+
+/// CHP's `X-Forwarded-*`: `For`, `Port` and `Proto` are appended to any
+/// existing value (joined by `,`), `Host` is set only if absent and not for
+/// websockets. `Port` comes from the `Host` header, else 80.
+pub fn add_forwarded(headers: &mut HeaderMap, peer: SocketAddr, exchange: Exchange) {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let port = host_port(&host).unwrap_or("80").to_owned();
+    let proto = match exchange {
+        Exchange::Http => "http",
+        Exchange::WebSocket => "ws",
+    };
+    append(
+        headers,
+        "x-forwarded-for",
+        &peer.ip().to_canonical().to_string(),
+    );
+    append(headers, "x-forwarded-port", &port);
+    append(headers, "x-forwarded-proto", proto);
+    let wants_host = exchange == Exchange::Http && !headers.contains_key("x-forwarded-host");
+    if let (true, Ok(value)) = (wants_host, HeaderValue::from_str(&host)) {
+        headers.insert("x-forwarded-host", value);
+    }
+}
+
+/// The explicit port of a `Host` value (`h:8000`, `[::1]:8000`), if any.
+fn host_port(host: &str) -> Option<&str> {
+    let after_ipv6 = host.rfind(']').map_or(host, |i| &host[i + 1..]);
+    let (_, port) = after_ipv6.rsplit_once(':')?;
+    (!port.is_empty() && port.bytes().all(|b| b.is_ascii_digit())).then_some(port)
+}
+
+fn append(headers: &mut HeaderMap, name: &'static str, value: &str) {
+    let joined = match headers.get(name).and_then(|v| v.to_str().ok()) {
+        Some(existing) => format!("{existing},{value}"),
+        None => value.to_owned(),
+    };
+    if let Ok(value) = HeaderValue::from_str(&joined) {
+        headers.insert(name, value);
+    }
+}
+
+/// The `Connection` value of a proxied response when the target sent none:
+/// the client's own wish, else `keep-alive` (HTTP/1.1) or `close` (HTTP/1.0).
+/// `None` for HTTP/2, where the header is not allowed.
+#[must_use]
+pub fn client_connection(request: &HeaderMap, version: Version) -> Option<HeaderValue> {
+    let value = match version {
+        Version::HTTP_11 if connection_has(request, "close") => "close",
+        Version::HTTP_11 => "keep-alive",
+        Version::HTTP_10 | Version::HTTP_09 if connection_has(request, "keep-alive") => {
+            "keep-alive"
+        }
+        Version::HTTP_10 | Version::HTTP_09 => "close",
+        _ => return None,
+    };
+    Some(HeaderValue::from_static(value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(*name, value.parse().unwrap());
+        }
+        map
+    }
+
+    #[test]
+    fn hop_by_hop_headers_go() {
+        let mut h = headers(&[
+            ("connection", "keep-alive, x-private"),
+            ("x-private", "1"),
+            ("keep-alive", "timeout=5"),
+            ("transfer-encoding", "chunked"),
+            ("trailer", "x-sum"),
+            ("upgrade", "websocket"),
+            ("x-kept", "1"),
+        ]);
+        strip_hop_by_hop(&mut h, Exchange::Http);
+        assert_eq!(h.len(), 1, "{h:?}");
+        assert!(h.contains_key("x-kept"));
+    }
+
+    #[test]
+    fn websocket_handshake_keeps_upgrade() {
+        let mut h = headers(&[
+            ("connection", "keep-alive, Upgrade"),
+            ("upgrade", "websocket"),
+            ("sec-websocket-key", "k"),
+        ]);
+        assert!(is_upgrade(&h));
+        strip_hop_by_hop(&mut h, Exchange::WebSocket);
+        assert_eq!(h["connection"], "upgrade");
+        assert_eq!(h["upgrade"], "websocket");
+        assert_eq!(h["sec-websocket-key"], "k");
+    }
+
+    #[test]
+    fn upgrade_needs_connection_upgrade() {
+        let h = headers(&[("connection", "keep-alive"), ("upgrade", "websocket")]);
+        assert!(!is_upgrade(&h));
+    }
+
+    #[test]
+    fn forwarded_headers_append_like_chp() {
+        let peer: SocketAddr = "127.0.0.1:5555".parse().unwrap();
+        let mut h = headers(&[
+            ("host", "hub.example:8000"),
+            ("x-forwarded-for", "10.9.9.9"),
+        ]);
+        add_forwarded(&mut h, peer, Exchange::Http);
+        assert_eq!(h["x-forwarded-for"], "10.9.9.9,127.0.0.1");
+        assert_eq!(h["x-forwarded-port"], "8000");
+        assert_eq!(h["x-forwarded-proto"], "http");
+        assert_eq!(h["x-forwarded-host"], "hub.example:8000");
+
+        let mut ws = headers(&[("host", "hub.example")]);
+        add_forwarded(&mut ws, peer, Exchange::WebSocket);
+        assert_eq!(ws["x-forwarded-port"], "80");
+        assert_eq!(ws["x-forwarded-proto"], "ws");
+        assert!(!ws.contains_key("x-forwarded-host"));
+    }
+
+    #[test]
+    fn ports_from_host_headers() {
+        assert_eq!(host_port("h:8000"), Some("8000"));
+        assert_eq!(host_port("[::1]:8000"), Some("8000"));
+        assert_eq!(host_port("[::1]"), None);
+        assert_eq!(host_port("h"), None);
+        assert_eq!(host_port(""), None);
+    }
+
+    #[test]
+    fn response_connection_follows_client() {
+        let close = headers(&[("connection", "close")]);
+        let none = HeaderMap::new();
+        let ka = headers(&[("connection", "Keep-Alive")]);
+        assert_eq!(
+            client_connection(&none, Version::HTTP_11).unwrap(),
+            "keep-alive"
+        );
+        assert_eq!(
+            client_connection(&close, Version::HTTP_11).unwrap(),
+            "close"
+        );
+        assert_eq!(client_connection(&none, Version::HTTP_10).unwrap(), "close");
+        assert_eq!(
+            client_connection(&ka, Version::HTTP_10).unwrap(),
+            "keep-alive"
+        );
+        assert_eq!(client_connection(&none, Version::HTTP_2), None);
+    }
+}

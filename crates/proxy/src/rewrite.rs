@@ -1,0 +1,186 @@
+//! The URL a request is forwarded to: the route's target, joined with the
+//! request path (optionally without the route prefix, optionally without the
+//! target's own path), query strings kept. The path is forwarded as the
+//! client sent it: never re-encoded or normalised.
+
+use http::Uri;
+
+/// Why a route's target cannot be used (CHP answers these with 500).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TargetError {
+    /// Not an absolute URL with a host.
+    #[error("target '{0}' is not an absolute http URL")]
+    NotAbsolute(String),
+    /// A scheme CHP knows but this proxy does not speak yet.
+    #[error("target scheme '{0}' is not supported by ferrohub-proxy yet")]
+    Unsupported(String),
+    /// A scheme CHP refuses too.
+    #[error("unexpected protocol '{0}' in target")]
+    BadScheme(String),
+    /// The joined URL is not valid.
+    #[error("cannot build the upstream URL: {0}")]
+    Invalid(String),
+}
+
+/// The `--no-prepend-path` / `--no-include-prefix` switches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rewrite {
+    /// Join the target's path (and query) in front of the request path.
+    pub prepend_path: bool,
+    /// Keep the matched route prefix in the forwarded path.
+    pub include_prefix: bool,
+}
+
+impl Rewrite {
+    /// The absolute upstream URL for `request` matched by route `prefix` → `target`.
+    pub fn upstream_uri(
+        &self,
+        target: &str,
+        prefix: &str,
+        request: &Uri,
+    ) -> Result<Uri, TargetError> {
+        let target_uri = parse_target(target)?;
+        let mut path = request.path().to_owned();
+        if !self.include_prefix {
+            path = strip_prefix_segments(&path, prefix);
+        }
+        let mut queries: Vec<&str> = Vec::new();
+        if self.prepend_path {
+            path = join_paths(target_uri.path(), &path);
+            queries.extend(target_uri.query().filter(|q| !q.is_empty()));
+        }
+        queries.extend(request.query());
+        let authority = target_uri.authority().map_or("", |a| a.as_str());
+        let mut url = format!("http://{authority}{path}");
+        if !queries.is_empty() {
+            url.push('?');
+            url.push_str(&queries.join("&"));
+        }
+        url.parse()
+            .map_err(|e: http::uri::InvalidUri| TargetError::Invalid(e.to_string()))
+    }
+}
+
+/// Parses a route target, accepting only what the data path can serve.
+pub fn parse_target(target: &str) -> Result<Uri, TargetError> {
+    let uri: Uri = target
+        .parse()
+        .map_err(|_| TargetError::NotAbsolute(target.to_owned()))?;
+    let (Some(scheme), Some(_)) = (uri.scheme_str(), uri.authority()) else {
+        return Err(TargetError::NotAbsolute(target.to_owned()));
+    };
+    match scheme {
+        "http" => Ok(uri),
+        "https" | "http+unix" | "unix+http" => Err(TargetError::Unsupported(scheme.to_owned())),
+        other => Err(TargetError::BadScheme(other.to_owned())),
+    }
+}
+
+/// Joins two paths with exactly one `/` at the seam (`/base/` + `/x` → `/base/x`).
+fn join_paths(base: &str, path: &str) -> String {
+    let base = base.trim_end_matches('/');
+    let rest = path.strip_prefix('/').unwrap_or(path);
+    format!("{base}/{rest}")
+}
+
+/// Removes the route's segments from the front of the raw request path
+/// (`--no-include-prefix`). CHP slices the raw URL by the length of the decoded
+/// key, which breaks for percent-encoded prefixes; counting segments does not.
+fn strip_prefix_segments(path: &str, prefix: &str) -> String {
+    let count = prefix
+        .trim_matches('/')
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .count();
+    let mut rest = path.trim_start_matches('/');
+    for _ in 0..count {
+        rest = rest.split_once('/').map_or("", |(_, tail)| tail);
+    }
+    format!("/{rest}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn forwarded(
+        prepend_path: bool,
+        include_prefix: bool,
+        target: &str,
+        prefix: &str,
+        url: &str,
+    ) -> String {
+        let rewrite = Rewrite {
+            prepend_path,
+            include_prefix,
+        };
+        rewrite
+            .upstream_uri(target, prefix, &url.parse().unwrap())
+            .unwrap()
+            .to_string()
+    }
+
+    #[test]
+    fn chp_rewrite_table() {
+        let (t, p, u) = ("http://b:1/t", "/user/a", "/user/a/x?y=1");
+        assert_eq!(forwarded(true, true, t, p, u), "http://b:1/t/user/a/x?y=1");
+        assert_eq!(forwarded(true, false, t, p, u), "http://b:1/t/x?y=1");
+        assert_eq!(forwarded(false, true, t, p, u), "http://b:1/user/a/x?y=1");
+        assert_eq!(forwarded(false, false, t, p, u), "http://b:1/x?y=1");
+    }
+
+    #[test]
+    fn seams_and_queries() {
+        assert_eq!(
+            forwarded(true, true, "http://b/base/", "/pre", "/pre/x"),
+            "http://b/base/pre/x"
+        );
+        assert_eq!(
+            forwarded(true, true, "http://b:8888", "/", "/"),
+            "http://b:8888/"
+        );
+        assert_eq!(
+            forwarded(true, true, "http://b/foo?t=1", "/bar", "/bar?query=foo"),
+            "http://b/foo/bar?t=1&query=foo"
+        );
+        assert_eq!(
+            forwarded(true, false, "http://b", "/user/a", "/user/a"),
+            "http://b/"
+        );
+    }
+
+    #[test]
+    fn path_is_forwarded_as_sent() {
+        assert_eq!(
+            forwarded(
+                true,
+                true,
+                "http://b/foo",
+                "/b@r/b r",
+                "/b%40r/b%20r/rest/of/it"
+            ),
+            "http://b/foo/b%40r/b%20r/rest/of/it"
+        );
+    }
+
+    #[test]
+    fn unusable_targets() {
+        assert!(matches!(
+            parse_target("nowhere"),
+            Err(TargetError::NotAbsolute(_))
+        ));
+        assert!(matches!(
+            parse_target("/path"),
+            Err(TargetError::NotAbsolute(_))
+        ));
+        assert!(matches!(
+            parse_target("https://h"),
+            Err(TargetError::Unsupported(_))
+        ));
+        assert!(matches!(
+            parse_target("ftp://h"),
+            Err(TargetError::BadScheme(_))
+        ));
+        assert!(parse_target("http://127.0.0.1:8888/x").is_ok());
+    }
+}

@@ -1,0 +1,140 @@
+//! Websocket pass-through: the upgrade request is routed like any other,
+//! sent to the target, and on `101 Switching Protocols` both upgraded
+//! connections are spliced byte for byte (no frame parsing). Failures get a
+//! bare status line, never an error page, as in CHP 5.1+.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use http::header::{self, HeaderValue};
+use http::{Method, Request, Response, StatusCode, Version};
+use hyper::body::Incoming;
+use hyper::upgrade::OnUpgrade;
+use hyper_util::rt::TokioIo;
+
+use crate::activity::TouchingStream;
+use crate::body::{Body, BoxError, boxed, empty};
+use crate::forward::{ForwardError, Forwarder, decode_path, log_url, original_url};
+use crate::headers::{self as hop, Exchange};
+use crate::routes::Route;
+
+/// The request asked to upgrade to something we cannot pass through.
+#[derive(Debug, thiserror::Error)]
+#[error("refusing upgrade: only GET with 'Upgrade: websocket' is proxied")]
+pub struct NotWebSocket;
+
+impl Forwarder {
+    /// Handles an upgrade request. Non-websocket upgrades are refused by
+    /// dropping the connection (CHP destroys the socket).
+    pub(crate) async fn handle_upgrade(
+        self: Arc<Self>,
+        req: Request<Incoming>,
+        peer: SocketAddr,
+    ) -> Result<Response<Body>, BoxError> {
+        if req.method() != Method::GET || !wants_websocket(&req) {
+            return Err(NotWebSocket.into());
+        }
+        let url = original_url(&req);
+        let Some(path) = decode_path(req.uri().path()) else {
+            tracing::error!("500 GET {} undecodable path", log_url(&url));
+            return Ok(bare(StatusCode::INTERNAL_SERVER_ERROR));
+        };
+        let Some(route) = self.table.lookup(&path) else {
+            tracing::warn!("404 GET {} no route", log_url(&url));
+            return Ok(bare(StatusCode::NOT_FOUND));
+        };
+        tracing::debug!("PROXY WS {} to {}", log_url(&url), route.target());
+        match self.forward_upgrade(req, &route, peer).await {
+            Ok(response) => Ok(response),
+            Err(e) => {
+                let status = e.status().unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+                tracing::error!("{} GET {} {e}", status.as_u16(), log_url(&url));
+                Ok(bare(status))
+            }
+        }
+    }
+
+    async fn forward_upgrade(
+        &self,
+        mut req: Request<Incoming>,
+        route: &Arc<Route>,
+        peer: SocketAddr,
+    ) -> Result<Response<Body>, ForwardError> {
+        let uri = self
+            .rewrite
+            .upstream_uri(route.target(), route.path(), req.uri())?;
+        let client_side = hyper::upgrade::on(&mut req);
+        let (mut parts, _) = req.into_parts();
+        hop::ensure_host(&mut parts.headers, &parts.uri);
+        hop::strip_hop_by_hop(&mut parts.headers, Exchange::WebSocket);
+        if self.x_forward {
+            hop::add_forwarded(&mut parts.headers, peer, Exchange::WebSocket);
+        }
+        let mut upstream = Request::new(empty());
+        *upstream.uri_mut() = uri;
+        *upstream.version_mut() = Version::HTTP_11;
+        *upstream.headers_mut() = parts.headers;
+        let mut response = self
+            .client
+            .request(upstream)
+            .await
+            .map_err(|e| ForwardError::upstream(&e))?;
+        if response.status() != StatusCode::SWITCHING_PROTOCOLS {
+            return Ok(refused(response));
+        }
+        let target_side = hyper::upgrade::on(&mut response);
+        tokio::spawn(splice(client_side, target_side, Arc::clone(route)));
+        let (parts, _) = response.into_parts();
+        Ok(Response::from_parts(parts, empty()))
+    }
+}
+
+/// Whether the `Upgrade` header asks for websocket (case-insensitive).
+fn wants_websocket<B>(req: &Request<B>) -> bool {
+    req.headers()
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("websocket"))
+}
+
+/// The target answered the handshake with something other than 101: relay
+/// it, then close the client connection.
+fn refused(response: Response<Incoming>) -> Response<Body> {
+    let (mut parts, body) = response.into_parts();
+    hop::strip_hop_by_hop(&mut parts.headers, Exchange::Http);
+    parts
+        .headers
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    Response::from_parts(parts, boxed(body))
+}
+
+/// A bare status answer (`Content-Length: 0`) that closes the connection.
+fn bare(status: StatusCode) -> Response<Body> {
+    let mut response = Response::new(empty());
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
+    headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
+}
+
+/// Copies bytes both ways between the upgraded connections until both
+/// directions end; data from the client counts as route activity.
+async fn splice(client: OnUpgrade, target: OnUpgrade, route: Arc<Route>) {
+    let (client, target) = match (client.await, target.await) {
+        (Ok(client), Ok(target)) => (client, target),
+        (Err(e), _) | (_, Err(e)) => {
+            tracing::debug!("websocket upgrade on {} failed: {e}", route.path());
+            return;
+        }
+    };
+    let mut client = TouchingStream::new(TokioIo::new(client), Arc::clone(&route));
+    let mut target = TokioIo::new(target);
+    match tokio::io::copy_bidirectional(&mut client, &mut target).await {
+        Ok((up, down)) => tracing::debug!(
+            "websocket on {} closed ({up} bytes up, {down} down)",
+            route.path()
+        ),
+        Err(e) => tracing::debug!("websocket on {} ended: {e}", route.path()),
+    }
+}

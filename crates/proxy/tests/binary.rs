@@ -1,0 +1,251 @@
+//! The `ferrohub-proxy` executable: command line, pid file, signals, exit codes.
+
+mod support;
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_ferrohub-proxy");
+
+fn free_port() -> u16 {
+    support::dead_port()
+}
+
+fn temp_path(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("ferrohub-proxy-test-{}-{name}", std::process::id()))
+}
+
+/// Kills the child if a test fails before it exits.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn wait_for_api(http: &reqwest::Client, url: &str) -> reqwest::Response {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match http
+            .get(url)
+            .header("Authorization", format!("token {}", support::TOKEN))
+            .send()
+            .await
+        {
+            Ok(response) => return response,
+            Err(e) if Instant::now() > deadline => panic!("API never answered: {e}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+}
+
+#[tokio::test]
+async fn runs_writes_pid_and_exits_2_on_sigterm() {
+    let backend = support::echo_backend("default").await;
+    let (port, api_port) = (free_port(), free_port());
+    let pid_file = temp_path("pid");
+    let child = Command::new(BIN)
+        .args(["--ip", "127.0.0.1", "--port", &port.to_string()])
+        .args(["--api-port", &api_port.to_string()])
+        .args(["--default-target", &backend.url("")])
+        .arg("--pid-file")
+        .arg(&pid_file)
+        .args(["--log-level", "warn"])
+        .env("CONFIGPROXY_AUTH_TOKEN", support::TOKEN)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let mut child = Running(child);
+    let http = support::client();
+
+    let routes = wait_for_api(&http, &format!("http://127.0.0.1:{api_port}/api/routes")).await;
+    assert_eq!(routes.status(), 200);
+    let routes: serde_json::Value = routes.json().await.expect("JSON");
+    assert_eq!(routes["/"]["target"], backend.url(""));
+    let anonymous = http
+        .get(format!("http://127.0.0.1:{api_port}/api/routes"))
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(anonymous.status(), 403, "token from CONFIGPROXY_AUTH_TOKEN");
+
+    let proxied = http
+        .get(format!("http://127.0.0.1:{port}/hub/x?y=1"))
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(proxied.status(), 200);
+    let seen: serde_json::Value = proxied.json().await.expect("JSON");
+    assert_eq!(seen["url"], "/hub/x?y=1");
+
+    let pid = std::fs::read_to_string(&pid_file).expect("pid file");
+    assert_eq!(pid, child.0.id().to_string(), "pid without newline");
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.0.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "still running after SIGTERM");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(status.code(), Some(2));
+    assert!(!pid_file.exists(), "pid file removed at exit");
+}
+
+#[test]
+fn unknown_flag_exits_1_with_one_line() {
+    let output = Command::new(BIN).arg("--bogus").output().expect("run");
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8(output.stderr).expect("utf-8");
+    assert_eq!(stderr.lines().count(), 1, "{stderr:?}");
+    assert!(stderr.contains("--bogus"), "{stderr:?}");
+    assert!(output.stdout.is_empty());
+}
+
+#[test]
+fn tls_flags_are_refused_clearly() {
+    let output = Command::new(BIN)
+        .args(["--ssl-key", "x"])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8(output.stderr).expect("utf-8");
+    assert!(stderr.contains("--ssl-key"), "{stderr:?}");
+    assert!(stderr.contains("not supported"), "{stderr:?}");
+}
+
+#[test]
+fn help_and_version() {
+    let help = Command::new(BIN).arg("--help").output().expect("run");
+    assert!(help.status.success());
+    assert!(String::from_utf8_lossy(&help.stdout).contains("--default-target"));
+    let version = Command::new(BIN).arg("--version").output().expect("run");
+    assert!(version.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&version.stdout).trim(),
+        env!("CARGO_PKG_VERSION")
+    );
+}
+
+#[test]
+fn port_in_use_exits_1() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("addr").port();
+    let output = Command::new(BIN)
+        .args(["--ip", "127.0.0.1", "--port", &port.to_string()])
+        .args(["--api-port", &free_port().to_string()])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("cannot listen"));
+}
+
+/// Reads the child's stdout lines on a thread, so the test can wait for them.
+fn line_reader(child: &mut Child) -> std::sync::mpsc::Receiver<String> {
+    use std::io::BufRead;
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { return };
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+/// Waits for a line containing `needle`, returning it.
+fn wait_line(lines: &std::sync::mpsc::Receiver<String>, needle: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match lines.recv_timeout(left) {
+            Ok(line) if line.contains(needle) => return line,
+            Ok(_) => {}
+            Err(e) => panic!("no line with {needle:?}: {e}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn logs_like_chp_and_exits_2_on_sigint() {
+    let mut child = Command::new(BIN)
+        .args(["--ip=127.0.0.1", "--port=0", "--api-port=0"])
+        .env("CONFIGPROXY_AUTH_TOKEN", support::TOKEN)
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let lines = line_reader(&mut child);
+    let mut child = Running(child);
+
+    let proxying = wait_line(&lines, "Proxying http://127.0.0.1:");
+    assert!(proxying.ends_with(" to (no default)"), "{proxying}");
+    assert!(
+        proxying.contains(" [ConfigProxy] info: "),
+        "CHP's line shape: {proxying}"
+    );
+    let api_line = wait_line(&lines, "Proxy API at http://127.0.0.1:");
+    let api = api_line
+        .split("Proxy API at ")
+        .nth(1)
+        .expect("url")
+        .to_owned();
+
+    let http = support::client();
+    let added = http
+        .post(format!("{api}/user/alice"))
+        .header("Authorization", format!("token {}", support::TOKEN))
+        .body(r#"{"target": "http://127.0.0.1:9"}"#)
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(added.status(), 201);
+    wait_line(&lines, "Route added /user/alice -> http://127.0.0.1:9");
+    wait_line(&lines, "201 POST /api/routes/user/alice");
+    let refused = http.get(&api).send().await.expect("GET");
+    assert_eq!(refused.status(), 403);
+    let access = wait_line(&lines, "403 GET /api/routes");
+    assert!(access.contains("[ConfigProxy] warn: "), "{access}");
+
+    let signalled = Command::new("kill")
+        .args(["-INT", &child.0.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(signalled.success());
+    wait_line(&lines, "Exiting on SIGINT");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.0.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "still running after SIGINT");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(status.code(), Some(2));
+}
+
+#[test]
+fn both_error_flags_are_refused() {
+    let output = Command::new(BIN)
+        .args(["--error-target", "http://127.0.0.1:1/err"])
+        .args(["--error-path", "/tmp"])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("Pick one"), "{stderr}");
+}
