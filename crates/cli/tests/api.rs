@@ -32,10 +32,33 @@ fn token_for(hub: &TestHub, user: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn users_activity_and_scopes() {
-    let hub = TestHub::start(&[(
-        "Authenticator",
-        "admin_users = [\"root\"]\nallowed_users = [\"mallory\"]",
-    )]);
+    let hub = TestHub::start(&[
+        (
+            "Authenticator",
+            "admin_users = [\"root\"]\nallowed_users = [\"mallory\"]",
+        ),
+        ("JupyterHub", "pid_file = \"hub.pid\""),
+    ]);
+    let pid_file = std::fs::read_to_string(hub.dir.path().join("hub.pid")).unwrap();
+    assert_eq!(
+        pid_file.trim(),
+        hub.pid().to_string(),
+        "JupyterHub.pid_file holds the hub's pid"
+    );
+
+    // The proxy's error pages come from the hub: readable HTML with the right status.
+    let down = reqwest::get(format!(
+        "{}/hub/error/503?url=%2Fuser%2Fx%2Flab",
+        hub.public_url()
+    ))
+    .await
+    .unwrap();
+    assert_eq!(down.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let page = down.text().await.unwrap().replace("&#x2f;", "/");
+    assert!(
+        page.contains("appears to be down") && page.contains("/user/x/lab"),
+        "{page}"
+    );
     let api = Api {
         base: hub.public_url(),
         client: reqwest::Client::new(),

@@ -98,6 +98,8 @@ async fn login_spawn_lab_kernel_and_stop_through_the_proxy() {
         "the server's OAuth cookie is set"
     );
 
+    oauth_provider_refuses_bad_requests(&hub, &browser, pids[0]).await;
+
     // A kernel through the proxy, code over its websocket.
     assert_eq!(browser.run_code("alice", "1+1").await, "2");
 
@@ -227,4 +229,177 @@ async fn login_without_a_server_spawns_and_lands_in_lab() {
         .await
         .unwrap();
     assert!(home.contains("Start my server"), "{home}");
+
+    // Logging out clears the login cookie: the hub asks for a login again.
+    let logout = browser
+        .single
+        .get(format!("{}/hub/logout", hub.public_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logout.status(), 302);
+    assert_eq!(logout.headers()["location"], "/hub/login");
+    let home = browser
+        .single
+        .get(format!("{}/hub/home", hub.public_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(home.status(), 302);
+    assert!(
+        home.headers()["location"]
+            .to_str()
+            .unwrap()
+            .starts_with("/hub/login?next=")
+    );
+}
+
+/// The hub's OAuth endpoints, driven by hand with the server's real client
+/// credentials (read from the server process's environment).
+async fn oauth_provider_refuses_bad_requests(hub: &TestHub, browser: &Browser, server_pid: i32) {
+    use base64::Engine;
+    let secret = TestHub::process_env(server_pid, "JUPYTERHUB_API_TOKEN")
+        .expect("server token in its environment");
+    let client_id = "jupyterhub-user-alice";
+    let redirect = "/user/alice/oauth_callback";
+    let verifier = "a-pkce-verifier-that-is-long-enough-0123456789";
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(<sha2::Sha256 as sha2::Digest>::digest(verifier));
+    let authorize = |redirect_uri: &str| {
+        let query = [
+            ("client_id", client_id),
+            ("redirect_uri", redirect_uri),
+            ("response_type", "code"),
+            ("state", "xyz"),
+            ("code_challenge", challenge.as_str()),
+            ("code_challenge_method", "S256"),
+        ];
+        {
+            let encoded: Vec<String> = query
+                .iter()
+                .map(|(k, v)| format!("{k}={}", support::browser::urlencode(v)))
+                .collect();
+            browser.single.get(format!(
+                "{}/hub/api/oauth2/authorize?{}",
+                hub.public_url(),
+                encoded.join("&")
+            ))
+        }
+    };
+    // A redirect URI that is not exactly the registered one: an error page, no redirect.
+    let wrong = authorize("/user/alice/oauth_callback/../../evil")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 400);
+    let evil = authorize("http://evil.example/cb").send().await.unwrap();
+    assert_eq!(evil.status(), 400);
+    // The owner gets a code straight away.
+    let granted = authorize(redirect).send().await.unwrap();
+    assert_eq!(granted.status(), 302);
+    let location = granted.headers()["location"].to_str().unwrap().to_owned();
+    assert!(
+        location.starts_with("/user/alice/oauth_callback?code=")
+            && location.ends_with("&state=xyz"),
+        "{location}"
+    );
+    let code = location
+        .split("code=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert_eq!(code.len(), 30);
+
+    let token_url = format!("{}/hub/api/oauth2/token", hub.public_url());
+    let exchange = |secret: &str, verifier: &str| {
+        let form = [
+            ("client_id", client_id),
+            ("client_secret", secret),
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", redirect),
+            ("code_verifier", verifier),
+        ];
+        reqwest::Client::new().post(&token_url).form(&form)
+    };
+    let bad_secret = exchange("not-the-secret", verifier).send().await.unwrap();
+    assert_eq!(bad_secret.status(), 401);
+    assert_eq!(
+        bad_secret.json::<Value>().await.unwrap()["error"],
+        "invalid_client"
+    );
+    // A wrong PKCE verifier fails, and the code is used up by the attempt (single use).
+    let bad_verifier = exchange(&secret, "wrong-verifier").send().await.unwrap();
+    assert_eq!(bad_verifier.status(), 400);
+    let reused = exchange(&secret, verifier).send().await.unwrap();
+    assert_eq!(reused.status(), 400);
+    assert_eq!(
+        reused.json::<Value>().await.unwrap()["error"],
+        "invalid_grant"
+    );
+
+    // A fresh code with the right secret and verifier gives a token that identifies alice.
+    let location = authorize(redirect).send().await.unwrap().headers()["location"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let code = location
+        .split("code=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap()
+        .to_owned();
+    let form = [
+        ("client_id", client_id),
+        ("client_secret", secret.as_str()),
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", redirect),
+        ("code_verifier", verifier),
+    ];
+    let ok = reqwest::Client::new()
+        .post(&token_url)
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    assert_eq!(ok.headers()["cache-control"], "no-store");
+    let body: Value = ok.json().await.unwrap();
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["expires_in"], 14 * 86_400);
+    let me: Value = reqwest::Client::new()
+        .get(format!("{}/hub/api/user", hub.public_url()))
+        .header(
+            "Authorization",
+            format!("Bearer {}", body["access_token"].as_str().unwrap()),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["name"], "alice");
+    let scopes: Vec<&str> = me["scopes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    assert!(
+        scopes.contains(&"access:servers!server=alice/"),
+        "{scopes:?}"
+    );
+    assert!(
+        !scopes
+            .iter()
+            .any(|s| s.starts_with("servers") || s.starts_with("admin")),
+        "an OAuth token is narrow: {scopes:?}"
+    );
 }

@@ -87,3 +87,31 @@ async fn kill_9_the_hub_and_the_server_stays_reachable() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_killed_behind_the_hubs_back_is_noticed() {
+    let hub = TestHub::start(&[]);
+    let browser = Browser::new(&hub.public_url());
+    assert_eq!(browser.login("dan", "pw", None).await.status(), 302);
+    browser.start_server("dan").await;
+    let pid = hub.server_pids("dan")[0];
+    // Kill the whole server (process group) with SIGKILL, as the OOM killer would.
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(-pid), Signal::SIGKILL).unwrap();
+    // The poll (every Spawner.poll_interval = 2 s here) cleans up: route and server gone.
+    eventually(30, "the hub to notice", || async {
+        let model: Value = browser
+            .hub_api(Method::GET, "/users/dan")
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        (model["server"].is_null() && model["servers"] == serde_json::json!({})).then_some(())
+    })
+    .await;
+    assert!(hub.routes().await.get("/user/dan").is_none());
+    // And the user can start it again.
+    browser.start_server("dan").await;
+    assert_eq!(hub.server_pids("dan").len(), 1);
+}

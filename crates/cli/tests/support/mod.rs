@@ -224,6 +224,16 @@ home_dir_template = "{d}/homes/{{username}}"
             .unwrap()
     }
 
+    /// One environment variable of a process (we run as root, so any process).
+    pub fn process_env(pid: i32, name: &str) -> Option<String> {
+        let environ = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
+        let prefix = format!("{name}=");
+        environ.split(|b| *b == 0).find_map(|var| {
+            var.strip_prefix(prefix.as_bytes())
+                .map(|v| String::from_utf8_lossy(v).into_owned())
+        })
+    }
+
     /// Pids of single-user servers of `user` started by this hub.
     pub fn server_pids(&self, user: &str) -> Vec<i32> {
         let api = format!(
