@@ -303,38 +303,37 @@ async fn oauth_provider_refuses_bad_requests(hub: &TestHub, browser: &Browser, s
             && location.ends_with("&state=xyz"),
         "{location}"
     );
-    let code = location
-        .split("code=")
-        .nth(1)
-        .unwrap()
-        .split('&')
-        .next()
-        .unwrap()
-        .to_owned();
+    let code = code_in(&location);
     assert_eq!(code.len(), 30);
 
     let token_url = format!("{}/hub/api/oauth2/token", hub.public_url());
-    let exchange = |secret: &str, verifier: &str| {
+    let exchange = |code: &str, secret: &str, verifier: &str| {
         let form = [
             ("client_id", client_id),
             ("client_secret", secret),
             ("grant_type", "authorization_code"),
-            ("code", code.as_str()),
+            ("code", code),
             ("redirect_uri", redirect),
             ("code_verifier", verifier),
         ];
         reqwest::Client::new().post(&token_url).form(&form)
     };
-    let bad_secret = exchange("not-the-secret", verifier).send().await.unwrap();
+    let bad_secret = exchange(&code, "not-the-secret", verifier)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(bad_secret.status(), 401);
     assert_eq!(
         bad_secret.json::<Value>().await.unwrap()["error"],
         "invalid_client"
     );
     // A wrong PKCE verifier fails, and the code is used up by the attempt (single use).
-    let bad_verifier = exchange(&secret, "wrong-verifier").send().await.unwrap();
+    let bad_verifier = exchange(&code, &secret, "wrong-verifier")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(bad_verifier.status(), 400);
-    let reused = exchange(&secret, verifier).send().await.unwrap();
+    let reused = exchange(&code, &secret, verifier).send().await.unwrap();
     assert_eq!(reused.status(), 400);
     assert_eq!(
         reused.json::<Value>().await.unwrap()["error"],
@@ -342,32 +341,9 @@ async fn oauth_provider_refuses_bad_requests(hub: &TestHub, browser: &Browser, s
     );
 
     // A fresh code with the right secret and verifier gives a token that identifies alice.
-    let location = authorize(redirect).send().await.unwrap().headers()["location"]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    let code = location
-        .split("code=")
-        .nth(1)
-        .unwrap()
-        .split('&')
-        .next()
-        .unwrap()
-        .to_owned();
-    let form = [
-        ("client_id", client_id),
-        ("client_secret", secret.as_str()),
-        ("grant_type", "authorization_code"),
-        ("code", code.as_str()),
-        ("redirect_uri", redirect),
-        ("code_verifier", verifier),
-    ];
-    let ok = reqwest::Client::new()
-        .post(&token_url)
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+    let fresh = authorize(redirect).send().await.unwrap();
+    let code = code_in(fresh.headers()["location"].to_str().unwrap());
+    let ok = exchange(&code, &secret, verifier).send().await.unwrap();
     assert_eq!(ok.status(), 200);
     assert_eq!(ok.headers()["cache-control"], "no-store");
     let body: Value = ok.json().await.unwrap();
@@ -402,4 +378,16 @@ async fn oauth_provider_refuses_bad_requests(hub: &TestHub, browser: &Browser, s
             .any(|s| s.starts_with("servers") || s.starts_with("admin")),
         "an OAuth token is narrow: {scopes:?}"
     );
+}
+
+/// The `code` parameter of an OAuth callback URL.
+fn code_in(location: &str) -> String {
+    location
+        .split("code=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap()
+        .to_owned()
 }

@@ -86,6 +86,15 @@ pub struct JupyterHubConfig {
     pub log_level: String,
 }
 
+impl JupyterHubConfig {
+    /// `cookie_max_age_days` in whole seconds: the login cookie's lifetime and
+    /// the default lifetime of OAuth tokens, as upstream.
+    #[must_use]
+    pub fn cookie_max_age_secs(&self) -> i64 {
+        (self.cookie_max_age_days * 86_400.0) as i64
+    }
+}
+
 impl Default for JupyterHubConfig {
     fn default() -> Self {
         Self {

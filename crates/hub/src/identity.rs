@@ -71,7 +71,7 @@ pub async fn from_cookie(
     let Some(signed) = cookies::get(headers, cookies::LOGIN_COOKIE) else {
         return Ok(None);
     };
-    let max_age = (state.config.jupyterhub.cookie_max_age_days * 86_400.0) as i64;
+    let max_age = state.config.jupyterhub.cookie_max_age_secs();
     let now = chrono::Utc::now().timestamp();
     let Some(cookie_id) = cookies::verify(
         &state.cookie_secret,

@@ -1,6 +1,6 @@
 //! The hub's URL layout, computed once from the configuration.
 
-use ferrohub_config::Config;
+use ferrohub_config::{BindUrl, Config};
 use ferrohub_core::url::quote_name;
 
 /// Where everything lives, derived from `bind_url`, `hub_*` and the proxy settings.
@@ -34,46 +34,11 @@ pub struct UrlError {
     reason: String,
 }
 
-struct Parts {
-    scheme: String,
-    host: String,
-    port: u16,
-    path: String,
-}
-
-fn parse(option: &'static str, text: &str) -> Result<Parts, UrlError> {
-    let err = |reason: &str| UrlError {
+/// Parses a configured URL with the config crate's parser, naming the option on error.
+fn parse(option: &'static str, text: &str) -> Result<BindUrl, UrlError> {
+    BindUrl::parse(text).map_err(|e| UrlError {
         option,
-        reason: format!("{reason} in {text:?}"),
-    };
-    let (scheme, rest) = text
-        .split_once("://")
-        .ok_or_else(|| err("expected scheme://host:port/path"))?;
-    if scheme != "http" && scheme != "https" {
-        return Err(err("only http and https are supported"));
-    }
-    let (authority, path) = rest
-        .find('/')
-        .map_or((rest, "/"), |i| (&rest[..i], &rest[i..]));
-    let (host, port) = match authority.rsplit_once(':') {
-        Some((host, port)) if !port.contains(']') => {
-            (host, port.parse::<u16>().map_err(|_| err("invalid port"))?)
-        }
-        _ => (authority, if scheme == "https" { 443 } else { 80 }),
-    };
-    let host = host
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .to_owned();
-    let mut path = path.to_owned();
-    if !path.ends_with('/') {
-        path.push('/');
-    }
-    Ok(Parts {
-        scheme: scheme.to_owned(),
-        host,
-        port,
-        path,
+        reason: e.to_string(),
     })
 }
 
@@ -82,7 +47,7 @@ impl HubUrls {
     pub fn from_config(config: &Config) -> Result<Self, UrlError> {
         let jh = &config.jupyterhub;
         let public = parse("JupyterHub.bind_url", &jh.bind_url)?;
-        let base = public.path.clone();
+        let base = public.base_url.clone();
         let hub = format!("{base}hub/");
         let (hub_ip, hub_port) = if jh.hub_bind_url.is_empty() {
             (jh.hub_ip.clone(), jh.hub_port)

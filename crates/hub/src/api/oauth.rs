@@ -281,7 +281,7 @@ pub(super) async fn token(
         );
     }
     let access_token = token::new_token();
-    let expires_in = (state.config.jupyterhub.cookie_max_age_days * 86_400.0) as i64;
+    let expires_in = state.config.jupyterhub.cookie_max_age_secs();
     let stored = state
         .store
         .create_token(&NewToken {

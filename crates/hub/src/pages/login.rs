@@ -43,10 +43,7 @@ pub(super) async fn form(
 ) -> Result<Response, PageError> {
     let next = safe_next(&state, &query);
     if let Some(who) = page_user(&state, &headers).await? {
-        let target = match next {
-            Some(next) => next,
-            None => default_next(&state, &who).await,
-        };
+        let target = next.unwrap_or_else(|| default_next(&state, &who.user.name));
         return Ok(crate::redirect::found(&target));
     }
     Ok(render_form(
@@ -124,7 +121,7 @@ pub(super) async fn submit(
     }
     tracing::info!(user = %user.name, "user logged in");
     let now = chrono::Utc::now().timestamp();
-    let max_age = (state.config.jupyterhub.cookie_max_age_days * 86_400.0) as i64;
+    let max_age = state.config.jupyterhub.cookie_max_age_secs();
     let secure = state.urls.secure_cookies();
     let login_value = cookies::sign(
         &state.cookie_secret,
@@ -164,18 +161,7 @@ pub(super) async fn submit(
             },
         ),
     ];
-    let target = match next {
-        Some(next) => next,
-        None => {
-            let who = crate::identity::Identity {
-                scopes: crate::scopes::Scopes::for_user(&user.name, user.admin),
-                user,
-                token: None,
-                session_id: None,
-            };
-            default_next(&state, &who).await
-        }
-    };
+    let target = next.unwrap_or_else(|| default_next(&state, &user.name));
     Ok(with_cookies(crate::redirect::found(&target), set))
 }
 

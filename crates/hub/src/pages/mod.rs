@@ -112,12 +112,12 @@ fn with_cookies(mut response: Response, cookies: impl IntoIterator<Item = String
 }
 
 /// Where a logged-in user goes by default: their running server, else the spawn page.
-async fn default_next(state: &AppState, who: &Identity) -> String {
+fn default_next(state: &AppState, user: &str) -> String {
     if !state.config.jupyterhub.redirect_to_server {
         return format!("{}home", state.urls.hub);
     }
-    if state.servers.phase(&who.user.name, "") == crate::servers::Phase::Ready {
-        state.urls.server_prefix(&who.user.name, "")
+    if state.servers.phase(user, "") == crate::servers::Phase::Ready {
+        state.urls.server_prefix(user, "")
     } else {
         format!("{}spawn", state.urls.hub)
     }

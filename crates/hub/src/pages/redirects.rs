@@ -21,7 +21,10 @@ pub(super) async fn hub_root(
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
     match page_user(&state, &headers).await? {
-        Some(who) => Ok(crate::redirect::found(&default_next(&state, &who).await)),
+        Some(who) => Ok(crate::redirect::found(&default_next(
+            &state,
+            &who.user.name,
+        ))),
         None => Ok(to_login(&state, &uri)),
     }
 }
