@@ -4,9 +4,10 @@
 # Installs what the hub and its tests need and is fast when everything is
 # already present:
 #   - libpam0g-dev (the hub links libpam for PAMAuthenticator)
-#   - a Python virtualenv with jupyterhub==6.1.1 (jupyterhub-singleuser) and
-#     jupyterlab, built from Debian's /usr/bin/python3 and placed where every
-#     local user can execute it (pyenv's python under /root is mode 700)
+#   - a Python virtualenv with jupyterhub==6.1.1 (jupyterhub-singleuser),
+#     jupyterlab and jupyterhub-idle-culler, built from Debian's /usr/bin/python3
+#     and placed where every local user can execute it (pyenv's python under
+#     /root is mode 700)
 #
 # Environment:
 #   FERROHUB_VENV   where the virtualenv goes (default /opt/ferrohub/venv)
@@ -14,6 +15,7 @@ set -euo pipefail
 
 VENV="${FERROHUB_VENV:-/opt/ferrohub/venv}"
 JUPYTERHUB_VERSION="6.1.1"
+IDLE_CULLER_VERSION="2.0.0"
 APT_PACKAGES=(libpam0g-dev)
 
 log() { printf 'setup: %s\n' "$*" >&2; }
@@ -43,5 +45,13 @@ if [[ ! -f "$marker" ]]; then
     chmod -R a+rX "$VENV"
     chmod a+rx "$(dirname "$VENV")"
     touch "$marker"
+fi
+culler_marker="$VENV/.ferrohub-culler-$IDLE_CULLER_VERSION"
+if [[ ! -f "$culler_marker" ]]; then
+    log "installing jupyterhub-idle-culler $IDLE_CULLER_VERSION into $VENV"
+    "$VENV/bin/pip" install -q --disable-pip-version-check \
+        "jupyterhub-idle-culler==$IDLE_CULLER_VERSION"
+    chmod -R a+rX "$VENV"
+    touch "$culler_marker"
 fi
 log "ready: $("$VENV/bin/jupyterhub-singleuser" --version 2>/dev/null | tail -1) in $VENV"

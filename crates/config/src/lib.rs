@@ -25,7 +25,7 @@ pub use error::{ConfigError, Origin};
 pub use generate::generate_config;
 pub use load::load;
 pub use model::{
-    AuthenticatorConfig, Config, DummyAuthenticatorConfig, JupyterHubConfig,
-    LocalProcessSpawnerConfig, PamAuthenticatorConfig, ProxyConfig,
+    AuthenticatorConfig, Config, CustomScopeConfig, DummyAuthenticatorConfig, JupyterHubConfig,
+    LocalProcessSpawnerConfig, PamAuthenticatorConfig, ProxyConfig, RoleConfig, ServiceConfig,
     SimpleLocalProcessSpawnerConfig, SpawnerConfig,
 };

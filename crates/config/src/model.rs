@@ -84,6 +84,126 @@ pub struct JupyterHubConfig {
     /// Log level: `debug`, `info` (default), `warn` (or `warning`), `error`. [`crate::load`]
     /// accepts any letter case (upstream configs often say `DEBUG`) and stores it lowercased.
     pub log_level: String,
+    /// Let users run several named servers besides their default one.
+    pub allow_named_servers: bool,
+    /// Most named servers per user (0 = no limit); the default server does not count.
+    pub named_server_limit_per_user: u32,
+    /// Name of the server `/hub/user-redirect/` and the home page use when named servers are on.
+    pub default_server_name: String,
+    /// Page size of paginated API lists when the client asks for pagination.
+    pub api_page_default_limit: u32,
+    /// Largest page any API list returns.
+    pub api_page_max_limit: u32,
+    /// Most servers starting at once; beyond it spawn requests get 429 (0 = no limit).
+    pub concurrent_spawn_limit: u32,
+    /// Most servers running or starting at once; beyond it spawn requests get 429 (0 = no limit).
+    pub active_server_limit: u32,
+    /// Longest lifetime a token requested through the API may have, in seconds (0 = no limit).
+    pub token_expires_in_max_seconds: u64,
+    /// Lifetime of tokens issued by the OAuth provider, in seconds (0 = the login cookie's lifetime).
+    pub oauth_token_expires_in: u64,
+    /// Require the `read:metrics` scope for `/hub/metrics`.
+    pub authenticate_prometheus: bool,
+    /// Seconds within which repeated activity of a token or user is not written again.
+    pub activity_resolution: u64,
+    /// Seconds between health checks of services that have a URL.
+    pub service_check_interval: u64,
+    /// Tokens given in configuration, mapped to the user who owns them.
+    pub api_tokens: BTreeMap<String, String>,
+    /// Services: external processes with an API token, or managed ones the hub runs.
+    pub services: Vec<ServiceConfig>,
+    /// Roles: scopes granted to users, groups and services.
+    pub load_roles: Vec<RoleConfig>,
+    /// Deployment-specific `custom:` scopes, by name.
+    pub custom_scopes: BTreeMap<String, CustomScopeConfig>,
+    /// Scopes added to the default `user` role.
+    pub extra_user_scopes: Vec<String>,
+}
+
+/// One entry of `JupyterHub.services`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServiceConfig {
+    /// The service's name: its URL is `{base_url}services/<name>/`.
+    pub name: String,
+    /// Where the service listens (`http://127.0.0.1:10101`); empty means it has no web endpoint.
+    pub url: String,
+    /// Command the hub runs and keeps running; empty means an external service.
+    pub command: Vec<String>,
+    /// Extra environment of a managed service.
+    pub environment: BTreeMap<String, String>,
+    /// Working directory of a managed service.
+    pub cwd: String,
+    /// System user a managed service runs as (default: the hub's user).
+    pub user: String,
+    /// The service's API token; generated for managed services when empty.
+    pub api_token: String,
+    /// Deprecated: grants the `admin` role.
+    pub admin: bool,
+    /// OAuth client id (default `service-<name>`).
+    pub oauth_client_id: String,
+    /// OAuth redirect URI (default `{base_url}services/<name>/oauth_callback` when `url` is set).
+    pub oauth_redirect_uri: String,
+    /// Most scopes tokens issued to this service's OAuth client may carry.
+    pub oauth_client_allowed_scopes: Vec<String>,
+    /// Skip the OAuth confirmation page for this service.
+    pub oauth_no_confirm: bool,
+    /// Free-form information shown in the API.
+    pub info: BTreeMap<String, serde_json::Value>,
+    /// List the service on users' home pages.
+    pub display: bool,
+    /// Seconds to wait for the service to answer at start-up.
+    pub timeout: u64,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        Self {
+            name: String::new(),
+            url: String::new(),
+            command: Vec::new(),
+            environment: BTreeMap::new(),
+            cwd: String::new(),
+            user: String::new(),
+            api_token: String::new(),
+            admin: false,
+            oauth_client_id: String::new(),
+            oauth_redirect_uri: String::new(),
+            oauth_client_allowed_scopes: Vec::new(),
+            oauth_no_confirm: false,
+            info: BTreeMap::new(),
+            display: true,
+            timeout: 30,
+        }
+    }
+}
+
+/// One entry of `JupyterHub.load_roles`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RoleConfig {
+    /// Role name (`^[a-z][a-z0-9-_~.]{1,253}[a-z0-9]$`).
+    pub name: String,
+    /// What the role is for.
+    pub description: String,
+    /// Scopes the role grants; unset keeps a default role's scopes.
+    pub scopes: Option<Vec<String>>,
+    /// Users holding the role (replaces the members when set).
+    pub users: Option<Vec<String>>,
+    /// Groups holding the role (replaces the members when set).
+    pub groups: Option<Vec<String>>,
+    /// Services holding the role (replaces the members when set).
+    pub services: Option<Vec<String>>,
+}
+
+/// One entry of `JupyterHub.custom_scopes`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CustomScopeConfig {
+    /// What the scope allows (required by upstream).
+    pub description: String,
+    /// Other custom scopes this one implies.
+    pub subscopes: Vec<String>,
 }
 
 impl JupyterHubConfig {
@@ -115,6 +235,23 @@ impl Default for JupyterHubConfig {
             cleanup_servers: true,
             cleanup_proxy: true,
             log_level: "info".into(),
+            allow_named_servers: false,
+            named_server_limit_per_user: 0,
+            default_server_name: String::new(),
+            api_page_default_limit: 50,
+            api_page_max_limit: 200,
+            concurrent_spawn_limit: 100,
+            active_server_limit: 0,
+            token_expires_in_max_seconds: 0,
+            oauth_token_expires_in: 0,
+            authenticate_prometheus: true,
+            activity_resolution: 30,
+            service_check_interval: 60,
+            api_tokens: BTreeMap::new(),
+            services: Vec::new(),
+            load_roles: Vec::new(),
+            custom_scopes: BTreeMap::new(),
+            extra_user_scopes: Vec::new(),
         }
     }
 }

@@ -5,6 +5,7 @@
 //! Invariant: no tokio, no HTTP, no SQL here, so all of it is unit-tested fast.
 
 pub mod names;
+pub mod server_names;
 pub mod time;
 pub mod token;
 pub mod url;

@@ -15,7 +15,7 @@ use http::HeaderValue;
 use tokio::net::TcpListener;
 
 use crate::proxy::{self, ProxyClient};
-use crate::state::{AppState, Inner};
+use crate::state::{AppState, Inner, ShutdownRequest};
 use crate::templates::Templates;
 use crate::urls::HubUrls;
 
@@ -46,6 +46,12 @@ pub enum StartError {
     /// Reconciling servers and routes.
     #[error("restoring servers: {0}")]
     Restore(String),
+    /// Roles and scopes in the configuration.
+    #[error(transparent)]
+    Roles(#[from] crate::roles::RoleError),
+    /// Services in the configuration.
+    #[error(transparent)]
+    Services(#[from] crate::services::ServiceError),
 }
 
 /// A running hub.
@@ -53,6 +59,7 @@ pub struct Hub {
     state: AppState,
     listener: TcpListener,
     proxy_pid: Option<i32>,
+    service_tokens: std::collections::BTreeMap<String, String>,
 }
 
 /// Adds the headers every hub response carries.
@@ -107,11 +114,13 @@ impl Hub {
         store.prepare().await?;
         let auth = Auth::from_config(&config)?;
         let spawner = ferrohub_spawn::from_config(&config)?;
+        let custom_scopes = crate::roles::custom_scopes(&config)?;
         for (name, admin) in auth.startup_users() {
             match store.user_by_name(&name).await? {
                 None => {
                     store.create_user(&name, admin).await?;
                 }
+                // The role follows in roles::sync, which keeps flag and role together.
                 Some(user) if admin && !user.admin => store.set_admin(user.id, true).await?,
                 Some(_) => {}
             }
@@ -169,7 +178,14 @@ impl Hub {
             cookie_secret,
             servers: crate::servers::ServerRegistry::default(),
             templates: Templates::default(),
+            custom_scopes,
+            shutdown: tokio::sync::watch::channel(None).0,
         }));
+        let service_tokens = crate::services::register(&state).await?;
+        crate::roles::sync(&state.store, &state.config, &state.custom_scopes, |n| {
+            state.auth.normalize_username(n)
+        })
+        .await?;
         crate::servers::restore(&state)
             .await
             .map_err(StartError::Restore)?;
@@ -178,6 +194,7 @@ impl Hub {
             state,
             listener,
             proxy_pid,
+            service_tokens,
         })
     }
 
@@ -186,7 +203,7 @@ impl Hub {
         self.listener.local_addr()
     }
 
-    /// Serves until `shutdown` resolves, then cleans up as configured.
+    /// Serves until `shutdown` resolves (or `POST /api/shutdown`), then cleans up as configured.
     pub async fn serve(
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
@@ -195,26 +212,77 @@ impl Hub {
             state,
             listener,
             proxy_pid,
+            service_tokens,
         } = self;
-        let background = [
+        let background = vec![
             tokio::spawn(crate::servers::poll_forever(state.clone())),
             tokio::spawn(crate::servers::check_routes_forever(state.clone())),
         ];
         let app = router(&state);
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let mut api_shutdown = state.shutdown.subscribe();
+        let signal_state = state.clone();
+        let stop = async move {
+            tokio::select! {
+                () = shutdown => {
+                    let config = &signal_state.config.jupyterhub;
+                    signal_state.shutdown.send_replace(Some(ShutdownRequest {
+                        proxy: config.cleanup_proxy,
+                        servers: config.cleanup_servers,
+                    }));
+                }
+                _ = api_shutdown.wait_for(Option::is_some) => {}
+            }
+        };
+        let server = tokio::spawn(
+            axum::serve(listener, app)
+                .with_graceful_shutdown(stop)
+                .into_future(),
+        );
+        // Managed services start once the API answers, as upstream.
+        let mut managed = Vec::new();
+        for spec in &state.config.jupyterhub.services {
+            if let Some(token) = service_tokens.get(&spec.name) {
+                managed.push(tokio::spawn(crate::services::supervise(
+                    state.clone(),
+                    spec.clone(),
+                    token.clone(),
+                )));
+            }
+        }
+        for spec in state
+            .config
+            .jupyterhub
+            .services
+            .iter()
+            .filter(|s| !s.url.is_empty())
+        {
+            if let Err(e) = crate::services::wait_until_up(&state, spec).await {
+                tracing::warn!("{e}");
+            }
+        }
+        let served = match server.await {
+            Ok(result) => result,
+            Err(e) => Err(std::io::Error::other(e)),
+        };
         for task in background {
             task.abort();
         }
-        shutdown_cleanup(&state, proxy_pid).await;
+        let request = (*state.shutdown.borrow()).unwrap_or(ShutdownRequest {
+            proxy: state.config.jupyterhub.cleanup_proxy,
+            servers: state.config.jupyterhub.cleanup_servers,
+        });
+        state.shutdown.send_replace(Some(request));
+        for task in managed {
+            let _ = task.await;
+        }
+        shutdown_cleanup(&state, proxy_pid, request).await;
         served
     }
 }
 
-async fn shutdown_cleanup(state: &AppState, proxy_pid: Option<i32>) {
+async fn shutdown_cleanup(state: &AppState, proxy_pid: Option<i32>, request: ShutdownRequest) {
     let config = &state.config;
-    if config.jupyterhub.cleanup_servers
+    if request.servers
         && let Ok(active) = state.store.active_spawners().await
     {
         for record in active {
@@ -224,7 +292,7 @@ async fn shutdown_cleanup(state: &AppState, proxy_pid: Option<i32>) {
             }
         }
     }
-    if config.jupyterhub.cleanup_proxy
+    if request.proxy
         && let Some(pid) = proxy_pid
     {
         proxy::stop_started_proxy(pid, &PathBuf::from(&config.proxy.pid_file));

@@ -15,6 +15,8 @@ pub struct ApiError {
     pub status: StatusCode,
     /// Message for the client (never internal details).
     pub message: String,
+    /// Seconds for a `Retry-After` header (429 answers).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -23,6 +25,14 @@ impl ApiError {
         Self {
             status,
             message: message.into(),
+            retry_after: None,
+        }
+    }
+    /// 429 with a `Retry-After` hint.
+    pub fn too_many(message: impl Into<String>, retry_after: Option<u64>) -> Self {
+        Self {
+            retry_after,
+            ..Self::new(StatusCode::TOO_MANY_REQUESTS, message)
         }
     }
     /// 400.
@@ -65,7 +75,13 @@ impl From<ferrohub_store::StoreError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = json!({"status": self.status.as_u16(), "message": self.message});
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(http::header::RETRY_AFTER, http::HeaderValue::from(seconds));
+        }
+        response
     }
 }
 
@@ -102,6 +118,13 @@ impl PageError {
 impl From<ferrohub_store::StoreError> for PageError {
     fn from(err: ferrohub_store::StoreError) -> Self {
         Self::internal(&err)
+    }
+}
+
+/// Lets page handlers reuse the API's helpers; the message is already client-safe.
+impl From<ApiError> for PageError {
+    fn from(err: ApiError) -> Self {
+        Self::new(err.status, err.message)
     }
 }
 

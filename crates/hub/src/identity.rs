@@ -1,34 +1,15 @@
 //! Who is making a request: a token (`Authorization: token|Bearer`) or the
-//! hub's login cookie, resolved to a user and their effective scopes.
+//! hub's login cookie, resolved to its owner and effective scopes (see `access`).
 
-use ferrohub_store::{TokenOwner, TokenRecord, UserRecord};
+use ferrohub_store::TokenRecord;
 use http::HeaderMap;
 
+use crate::access::{self, Principal};
 use crate::cookies;
 use crate::error::ApiError;
-use crate::scopes::Scopes;
 use crate::state::AppState;
 
-/// An authenticated caller.
-#[derive(Debug, Clone)]
-pub struct Identity {
-    /// The user.
-    pub user: UserRecord,
-    /// The token used, if any (cookie requests have none).
-    pub token: Option<TokenRecord>,
-    /// The caller's effective scopes.
-    pub scopes: Scopes,
-    /// Browser session id (cookie requests, OAuth tokens).
-    pub session_id: Option<String>,
-}
-
-impl Identity {
-    /// Whether the request came with the login cookie (then XSRF rules apply).
-    #[must_use]
-    pub fn via_cookie(&self) -> bool {
-        self.token.is_none()
-    }
-}
+pub use crate::access::Identity;
 
 /// The token in an `Authorization: token X` / `Bearer X` header.
 #[must_use]
@@ -39,31 +20,58 @@ pub fn bearer_token(headers: &HeaderMap) -> Option<String> {
         .then(|| token.trim().to_owned())
 }
 
+/// Whether a stored time is older than `activity_resolution` (or unset), so that
+/// busy clients do not write to the database on every request.
+fn stale(state: &AppState, last: Option<&ferrohub_core::time::Timestamp>) -> bool {
+    let resolution = chrono::Duration::seconds(
+        i64::try_from(state.config.jupyterhub.activity_resolution).unwrap_or(i64::MAX),
+    );
+    last.is_none_or(|t| ferrohub_core::time::now() - *t >= resolution)
+}
+
+/// Records that a token was used; its owner's activity too, except for a server's
+/// own token (upstream: those do not count as the user being active).
+async fn record_use(
+    state: &AppState,
+    record: &TokenRecord,
+    principal: &Principal,
+) -> Result<(), ApiError> {
+    let now = ferrohub_core::time::now();
+    if stale(state, record.last_activity.as_ref()) {
+        state.store.touch_token(record.id, &now).await?;
+    }
+    let server_token = record
+        .note
+        .as_deref()
+        .is_some_and(|n| n.starts_with("Server at "));
+    if let Principal::User(user) = principal
+        && !server_token
+        && stale(state, user.last_activity.as_ref())
+    {
+        state.store.touch_user(user.id, &now).await?;
+    }
+    Ok(())
+}
+
 /// Resolves a token to an identity; `Ok(None)` if it is unknown or expired.
 pub async fn from_token(state: &AppState, token: &str) -> Result<Option<Identity>, ApiError> {
     let Some(record) = state.store.find_token(token).await? else {
         return Ok(None);
     };
-    let TokenOwner::User(user_id) = record.owner else {
+    let Some(principal) = access::token_principal(state, &record).await? else {
         return Ok(None);
     };
-    let Some(user) = state.store.user_by_id(user_id).await? else {
-        return Ok(None);
-    };
-    let owner_scopes = Scopes::for_user(&user.name, user.admin);
-    let scopes = Scopes::resolve_token(&record.scopes, &user.name, &owner_scopes);
-    let now = ferrohub_core::time::now();
-    state.store.touch_token(record.id, &now).await?;
-    state.store.touch_user(user.id, &now).await?;
+    let scopes = access::token_scopes(state, &record, &principal).await?;
+    record_use(state, &record, &principal).await?;
     Ok(Some(Identity {
         session_id: record.session_id.clone(),
-        user,
+        principal,
         token: Some(record),
         scopes,
     }))
 }
 
-/// Resolves the login cookie to an identity.
+/// Resolves the login cookie to an identity (always a user).
 pub async fn from_cookie(
     state: &AppState,
     headers: &HeaderMap,
@@ -85,10 +93,10 @@ pub async fn from_cookie(
     let Some(user) = state.store.user_by_cookie_id(&cookie_id).await? else {
         return Ok(None);
     };
-    let scopes = Scopes::for_user(&user.name, user.admin);
+    let scopes = access::user_scopes(state, &user).await?;
     let session_id = cookies::get(headers, cookies::SESSION_COOKIE);
     Ok(Some(Identity {
-        user,
+        principal: Principal::User(user),
         token: None,
         scopes,
         session_id,

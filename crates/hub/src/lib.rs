@@ -5,6 +5,7 @@
 //! function, render); SQL lives in `ferrohub-store`, process control in
 //! `ferrohub-spawn`, credential checks in `ferrohub-auth`.
 
+mod access;
 mod api;
 mod app;
 mod cookies;
@@ -15,9 +16,10 @@ mod models;
 mod pages;
 mod proxy;
 mod redirect;
-mod scopes;
+mod roles;
 mod secret;
 mod servers;
+mod services;
 mod state;
 mod templates;
 mod urls;

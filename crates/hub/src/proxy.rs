@@ -52,10 +52,16 @@ pub struct Route {
     pub last_activity: Option<ferrohub_core::time::Timestamp>,
 }
 
-/// Client of the CHP REST API.
+/// Client of the CHP REST API. Clones share the endpoint, which `PATCH /api/proxy` may move.
 #[derive(Clone, Debug)]
 pub struct ProxyClient {
     http: HttpClient,
+    endpoint: std::sync::Arc<std::sync::RwLock<Endpoint>>,
+}
+
+/// Where the proxy's API is and the token it wants.
+#[derive(Clone, Debug)]
+struct Endpoint {
     api_url: String,
     token: String,
 }
@@ -72,8 +78,31 @@ impl ProxyClient {
     pub fn new(api_url: &str, token: &str) -> Self {
         Self {
             http: HttpClient::default(),
-            api_url: api_url.trim_end_matches('/').to_owned(),
-            token: token.to_owned(),
+            endpoint: std::sync::Arc::new(std::sync::RwLock::new(Endpoint {
+                api_url: api_url.trim_end_matches('/').to_owned(),
+                token: token.to_owned(),
+            })),
+        }
+    }
+
+    fn endpoint(&self) -> Endpoint {
+        self.endpoint
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Points the client at another proxy API and/or token (a new proxy took over).
+    pub fn reconfigure(&self, api_url: Option<&str>, token: Option<&str>) {
+        let mut endpoint = self
+            .endpoint
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(url) = api_url {
+            endpoint.api_url = url.trim_end_matches('/').to_owned();
+        }
+        if let Some(token) = token {
+            endpoint.token = token.to_owned();
         }
     }
 
@@ -83,8 +112,9 @@ impl ProxyClient {
         path: &str,
         body: Option<Value>,
     ) -> Result<(StatusCode, bytes::Bytes), ProxyError> {
-        let auth = format!("token {}", self.token);
-        let url = format!("{}{path}", self.api_url);
+        let endpoint = self.endpoint();
+        let auth = format!("token {}", endpoint.token);
+        let url = format!("{}{path}", endpoint.api_url);
         let body = body.map(|b| b.to_string().into_bytes());
         let headers = [
             ("Authorization", auth.as_str()),

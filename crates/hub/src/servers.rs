@@ -100,6 +100,49 @@ impl ServerRegistry {
         }
     }
 
+    /// Servers starting now, and servers starting, running or stopping (for the spawn limits).
+    #[must_use]
+    pub fn counts(&self) -> (usize, usize) {
+        let phases = self.phases.lock().expect("registry lock");
+        phases.values().fold((0, 0), |(spawning, active), sender| {
+            match *sender.borrow() {
+                Phase::Spawning => (spawning + 1, active + 1),
+                Phase::Ready | Phase::Stopping => (spawning, active + 1),
+                _ => (spawning, active),
+            }
+        })
+    }
+
+    /// Whether any of the user's servers is ready (`GET /users?state=ready`).
+    #[must_use]
+    pub fn any_ready(&self, user: &str) -> bool {
+        let phases = self.phases.lock().expect("registry lock");
+        phases
+            .iter()
+            .any(|((u, _), p)| u == user && *p.borrow() == Phase::Ready)
+    }
+
+    /// Whether any of the user's servers is starting, running or stopping.
+    #[must_use]
+    pub fn any_active(&self, user: &str) -> bool {
+        let phases = self.phases.lock().expect("registry lock");
+        phases.iter().any(|((u, _), p)| {
+            u == user
+                && matches!(
+                    *p.borrow(),
+                    Phase::Spawning | Phase::Ready | Phase::Stopping
+                )
+        })
+    }
+
+    /// Forgets one server (renamed or removed).
+    pub fn forget(&self, user: &str, server: &str) {
+        self.phases
+            .lock()
+            .expect("registry lock")
+            .remove(&(user.to_owned(), server.to_owned()));
+    }
+
     /// Forgets a user (deleted).
     pub fn remove_user(&self, user: &str) {
         self.phases
@@ -137,21 +180,25 @@ pub async fn request_spawn(
             )));
         }
     };
-    let moved = state.servers.transition(
-        &user.name,
-        server,
-        |p| matches!(p, Phase::Stopped | Phase::Failed(_)),
-        Phase::Spawning,
-    );
-    if !moved {
-        return match state.servers.phase(&user.name, server) {
-            Phase::Ready => Ok(SpawnOutcome::AlreadyRunning),
-            Phase::Stopping => Err(ApiError::bad_request(format!(
-                "{}'s server is being stopped; try again shortly",
-                user.name
-            ))),
-            _ => Ok(SpawnOutcome::Pending),
-        };
+    let startable = |p: &Phase| matches!(p, Phase::Stopped | Phase::Failed(_));
+    let busy = |phase: Phase| match phase {
+        Phase::Ready => Ok(SpawnOutcome::AlreadyRunning),
+        Phase::Stopping => Err(ApiError::bad_request(format!(
+            "{} is pending stop",
+            crate::api::log_name(&user.name, server)
+        ))),
+        _ => Ok(SpawnOutcome::Pending),
+    };
+    let current = state.servers.phase(&user.name, server);
+    if !startable(&current) {
+        return busy(current);
+    }
+    check_spawn_limits(state)?;
+    if !state
+        .servers
+        .transition(&user.name, server, startable, Phase::Spawning)
+    {
+        return busy(state.servers.phase(&user.name, server));
     }
     let state = state.clone();
     let user = user.clone();
@@ -167,6 +214,40 @@ pub async fn request_spawn(
         state.servers.set(&user.name, &server, phase);
     });
     Ok(SpawnOutcome::Pending)
+}
+
+/// `concurrent_spawn_limit` and `active_server_limit`: 429 with upstream's messages.
+fn check_spawn_limits(state: &AppState) -> Result<(), ApiError> {
+    let config = &state.config.jupyterhub;
+    let (spawning, active) = state.servers.counts();
+    let concurrent = config.concurrent_spawn_limit as usize;
+    if concurrent > 0 && spawning >= concurrent {
+        // Upstream suggests a random wait in 30-60 s so clients do not retry in lockstep.
+        let retry = 30 + u64::from(random_byte()) % 31;
+        tracing::warn!("{spawning} pending spawns, throttling; suggested retry in {retry} s");
+        return Err(ApiError::too_many(
+            format!(
+                "Too many users trying to log in right now. Try again in {}0 seconds.",
+                retry.div_ceil(10)
+            ),
+            Some(retry),
+        ));
+    }
+    let limit = config.active_server_limit as usize;
+    if limit > 0 && active >= limit {
+        tracing::info!("{active} servers active, no space available");
+        return Err(ApiError::too_many(
+            "Active user limit exceeded. Try again in a few minutes.",
+            None,
+        ));
+    }
+    Ok(())
+}
+
+fn random_byte() -> u8 {
+    let mut byte = [0u8; 1];
+    let _ = getrandom::fill(&mut byte);
+    byte[0]
 }
 
 fn hub_env(
@@ -437,6 +518,35 @@ async fn stop_server(state: &AppState, user: &UserRecord, server: &str) -> Resul
     Ok(())
 }
 
+/// Deletes a stopped server for good: its spawner row, OAuth client, and phase.
+pub async fn remove_server(
+    state: &AppState,
+    user: &str,
+    server: &str,
+    spawner_id: i64,
+) -> Result<(), String> {
+    if state.servers.phase(user, server) != Phase::Stopped {
+        return Err(format!(
+            "{} did not stop; not removing it",
+            crate::api::log_name(user, server)
+        ));
+    }
+    let client_id = HubUrls::oauth_client_id(user, server);
+    state
+        .store
+        .delete_oauth_client(&client_id)
+        .await
+        .map_err(|e| e.to_string())?;
+    state
+        .store
+        .delete_spawner(spawner_id)
+        .await
+        .map_err(|e| e.to_string())?;
+    state.servers.forget(user, server);
+    tracing::info!(user, server, "removed server");
+    Ok(())
+}
+
 /// At start-up: re-adopt servers that are still running, clean up the rest,
 /// then make the proxy's routes match.
 pub async fn restore(state: &AppState) -> Result<(), String> {
@@ -514,6 +624,19 @@ pub async fn check_routes(state: &AppState) -> Result<(), String> {
         {
             let _ = state.store.touch_spawner(record.id, &seen).await;
             let _ = state.store.touch_user(user.id, &seen).await;
+        }
+    }
+    for service in state
+        .store
+        .list_services()
+        .await
+        .map_err(|e| e.to_string())?
+    {
+        if let Some(addr) = &service.server {
+            wanted.insert(
+                addr.base_url.clone(),
+                (addr.host_url(), json!({"service": service.name})),
+            );
         }
     }
     for (spec, (target, data)) in &wanted {

@@ -36,6 +36,19 @@ pub struct Inner {
     pub servers: ServerRegistry,
     /// Page templates.
     pub templates: Templates,
+    /// `JupyterHub.custom_scopes`, checked.
+    pub custom_scopes: ferrohub_rbac::CustomScopes,
+    /// Set once to stop the hub (`POST /api/shutdown`, or a signal).
+    pub shutdown: tokio::sync::watch::Sender<Option<ShutdownRequest>>,
+}
+
+/// What to clean up when the hub stops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShutdownRequest {
+    /// Stop the proxy (if the hub started it).
+    pub proxy: bool,
+    /// Stop every user server.
+    pub servers: bool,
 }
 
 impl std::ops::Deref for AppState {

@@ -8,24 +8,35 @@
 //! Invariant: no other crate writes SQL; callers get plain Rust records.
 
 mod db_url;
+mod groups;
 mod migrate;
 mod models;
 mod oauth;
+mod roles;
+mod services;
+mod shares;
 mod spawners;
 mod tokens;
 mod users;
 
-use sqlx::AnyPool;
-use sqlx::any::AnyPoolOptions;
+use std::sync::Arc;
+
+use ferrohub_core::time::{self, Timestamp};
+use sqlx::any::{AnyArguments, AnyPoolOptions, AnyRow};
+use sqlx::{Any, AnyPool, Row};
 use thiserror::Error;
 
 pub use db_url::{DbUrl, Dialect};
 pub use migrate::{SCHEMA_VERSION, SchemaStatus};
 pub use models::{
-    OAuthClient, OAuthCode, ServerAddress, SpawnerRecord, TokenOwner, TokenRecord, UserRecord,
+    GroupRecord, OAuthClient, OAuthCode, RoleHolder, RoleKind, RoleMembers, RoleRecord,
+    ServerAddress, ServiceRecord, ShareCodeRecord, ShareRecord, ShareTarget, SpawnerRecord,
+    TokenOwner, TokenRecord, UserRecord,
 };
 pub use oauth::BUILTIN_CLIENT;
+pub use services::NewService;
 pub use tokens::NewToken;
+pub use users::{ServerState, UserQuery, UserSort, Visibility};
 
 /// Errors from the database layer.
 #[derive(Debug, Error)]
@@ -80,6 +91,9 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 pub struct Store {
     pool: AnyPool,
     url: DbUrl,
+    /// Serialises share grants in this process: `shares` has no unique key on
+    /// (server, target), so a read-then-write must not interleave with another.
+    share_lock: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Store {
@@ -99,7 +113,11 @@ impl Store {
                 .execute(&pool)
                 .await?;
         }
-        Ok(Self { pool, url })
+        Ok(Self {
+            pool,
+            url,
+            share_lock: Arc::default(),
+        })
     }
 
     /// The parsed URL (dialect, SQLite file path).
@@ -136,4 +154,67 @@ fn parse_json<T: serde::de::DeserializeOwned>(
             reason: e.to_string(),
         }),
     }
+}
+
+/// Serialises a JSON value for a TEXT column (serialising plain data cannot fail).
+fn json_text<T: serde::Serialize + ?Sized>(value: &T, fallback: &str) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| fallback.to_owned())
+}
+
+/// Reads a nullable timestamp column (selected with `CAST(.. AS TEXT)`).
+fn opt_ts(row: &AnyRow, column: &str) -> Result<Option<Timestamp>> {
+    Ok(row
+        .try_get::<Option<String>, _>(column)?
+        .as_deref()
+        .and_then(time::from_db))
+}
+
+/// Reads a NOT NULL timestamp column; a missing or unreadable value is corrupt data.
+fn req_ts(row: &AnyRow, column: &str, what: &'static str) -> Result<Timestamp> {
+    let text: Option<String> = row.try_get(column)?;
+    text.as_deref()
+        .and_then(time::from_db)
+        .ok_or_else(|| StoreError::Corrupt {
+            what,
+            reason: format!("unreadable timestamp {text:?}"),
+        })
+}
+
+/// Reads an integer 0/1 flag (selected with `CAST(.. AS BIGINT)`); NULL is false.
+fn flag(row: &AnyRow, column: &str) -> Result<bool> {
+    Ok(row.try_get::<Option<i64>, _>(column)?.unwrap_or(0) != 0)
+}
+
+/// A value bound to a query whose SQL is assembled from constant fragments.
+#[derive(Debug, Clone)]
+enum Arg {
+    Int(i64),
+    Text(String),
+}
+
+/// Binds `args` in order (they fill `$1..$n` of the assembled SQL).
+fn bind_args<'q>(
+    mut query: sqlx::query::Query<'q, Any, AnyArguments>,
+    args: &[Arg],
+) -> sqlx::query::Query<'q, Any, AnyArguments> {
+    for arg in args {
+        query = match arg {
+            Arg::Int(value) => query.bind(*value),
+            Arg::Text(value) => query.bind(value.clone()),
+        };
+    }
+    query
+}
+
+/// `$first, $first+1, ...` (`count` of them): only numbers are formatted into SQL.
+fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Clamps API paging to what both dialects accept (PostgreSQL rejects negative values).
+fn page_bounds(offset: i64, limit: i64) -> (i64, i64) {
+    (offset.max(0), limit.max(0))
 }

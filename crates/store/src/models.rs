@@ -17,6 +17,9 @@ pub struct UserRecord {
     pub last_activity: Option<Timestamp>,
     /// Random id bound into login cookies; changing it logs the user out everywhere.
     pub cookie_id: String,
+    /// What the authenticator said about the user (`users.user_info`); shown in
+    /// the 6.0 user model, `None` when never set.
+    pub user_info: Option<serde_json::Value>,
 }
 
 /// Where a running server listens (a row of `servers`).
@@ -53,6 +56,10 @@ pub struct SpawnerRecord {
     pub user_id: i64,
     /// Server name, `""` for the default server.
     pub name: String,
+    /// Human-readable name shown in the UI and the server model (NULL reads as `""`).
+    pub display_name: String,
+    /// Options of the last spawn, reused when a start request brings none (NULL reads as `{}`).
+    pub user_options: serde_json::Value,
     /// The spawner's persisted state (`{"pid": N}` for processes).
     pub state: serde_json::Value,
     /// When the current server was started.
@@ -133,4 +140,177 @@ pub struct OAuthCode {
     pub code_challenge: Option<String>,
     /// PKCE method (`S256` or `plain`).
     pub code_challenge_method: Option<String>,
+}
+
+/// A row of `groups`: a named set of users that can hold roles and shares.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupRecord {
+    /// Primary key.
+    pub id: i64,
+    /// Unique group name.
+    pub name: String,
+    /// Free-form JSON object set through `PUT /groups/{name}/properties` (NULL reads as `{}`).
+    pub properties: serde_json::Value,
+}
+
+/// A row of `roles`: a named bundle of scopes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleRecord {
+    /// Primary key.
+    pub id: i64,
+    /// Unique role name.
+    pub name: String,
+    /// What the role is for, if described.
+    pub description: Option<String>,
+    /// The (unexpanded) scopes the role grants, as configured.
+    pub scopes: Vec<String>,
+    /// Whether the authenticator manages the role (`manage_roles`), so config sync leaves it alone.
+    pub managed_by_auth: bool,
+}
+
+/// Who can hold a role; the id is that entity's primary key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RoleHolder {
+    /// A user.
+    User(i64),
+    /// A group (its members inherit the role's scopes).
+    Group(i64),
+    /// A service.
+    Service(i64),
+}
+
+/// The kind of role holder, for operations over a whole kind of membership.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RoleKind {
+    /// Users (`user_role_map`).
+    User,
+    /// Groups (`group_role_map`).
+    Group,
+    /// Services (`service_role_map`).
+    Service,
+}
+
+impl RoleHolder {
+    /// The holder's kind, to pick its mapping table.
+    #[must_use]
+    pub fn kind(self) -> RoleKind {
+        match self {
+            Self::User(_) => RoleKind::User,
+            Self::Group(_) => RoleKind::Group,
+            Self::Service(_) => RoleKind::Service,
+        }
+    }
+
+    /// The holder's primary key.
+    #[must_use]
+    pub fn id(self) -> i64 {
+        match self {
+            Self::User(id) | Self::Group(id) | Self::Service(id) => id,
+        }
+    }
+}
+
+/// Everyone holding a role, by kind; ids sorted ascending.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RoleMembers {
+    /// User ids.
+    pub users: Vec<i64>,
+    /// Group ids.
+    pub groups: Vec<i64>,
+    /// Service ids.
+    pub services: Vec<i64>,
+}
+
+/// A row of `services` joined with its `servers` row, if any.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceRecord {
+    /// Primary key.
+    pub id: i64,
+    /// Unique service name.
+    pub name: String,
+    /// Deprecated admin flag (grants the admin role).
+    pub admin: bool,
+    /// Where the service listens, if it is proxied.
+    pub url: Option<String>,
+    /// Scopes the service's OAuth client may request.
+    pub oauth_client_allowed_scopes: Vec<String>,
+    /// Free-form JSON shown in the service model (NULL reads as `{}`).
+    pub info: serde_json::Value,
+    /// Whether the home page lists the service.
+    pub display: bool,
+    /// Skip the OAuth confirmation page for this service.
+    pub oauth_no_confirm: bool,
+    /// Command of a managed service (empty for external ones).
+    pub command: Vec<String>,
+    /// Working directory of a managed service.
+    pub cwd: Option<String>,
+    /// Extra environment of a managed service (NULL reads as `{}`).
+    pub environment: serde_json::Value,
+    /// System user a managed service runs as.
+    pub user: Option<String>,
+    /// Seconds to wait for the service to come up.
+    pub timeout: i64,
+    /// Defined in the configuration (not deletable at runtime) rather than through the API.
+    pub from_config: bool,
+    /// Process id of a running managed service.
+    pub pid: Option<i64>,
+    /// The service's OAuth client, if it takes part in OAuth.
+    pub oauth_client_id: Option<String>,
+    /// The proxy target, when the service has a url.
+    pub server: Option<ServerAddress>,
+}
+
+/// Who a share grants access to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ShareTarget {
+    /// A user (by id).
+    User(i64),
+    /// A group (by id): every member gets the share.
+    Group(i64),
+}
+
+/// A row of `shares`, joined with the names the API shows, so listing needs no extra queries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShareRecord {
+    /// Primary key.
+    pub id: i64,
+    /// When the share was first granted.
+    pub created_at: Timestamp,
+    /// Scopes granted (sorted, distinct), e.g. `access:servers!server=alice/`.
+    pub scopes: Vec<String>,
+    /// Expiry, if any; expired shares grant nothing.
+    pub expires_at: Option<Timestamp>,
+    /// The server owner's user id.
+    pub owner_id: i64,
+    /// The server owner's name.
+    pub owner_name: String,
+    /// The shared server's spawner row.
+    pub spawner_id: i64,
+    /// The shared server's name (`""` for the default server).
+    pub server_name: String,
+    /// The user shared with (id, name), for user shares.
+    pub user: Option<(i64, String)>,
+    /// The group shared with (id, name), for group shares.
+    pub group: Option<(i64, String)>,
+}
+
+/// A row of `share_codes` (never the code itself: only its hash is stored).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShareCodeRecord {
+    /// Primary key; the API shows it as `"sc_<id>"`.
+    pub id: i64,
+    /// The server owner's user id.
+    pub owner_id: i64,
+    /// The shared server's spawner row.
+    pub spawner_id: i64,
+    /// Scopes a user accepting the code is granted.
+    pub scopes: Vec<String>,
+    /// Creation time.
+    pub created_at: Timestamp,
+    /// Expiry; expired codes are never found.
+    pub expires_at: Option<Timestamp>,
+    /// How many times the code was accepted.
+    pub exchange_count: i64,
+    /// When the code was last accepted.
+    pub last_exchanged_at: Option<Timestamp>,
 }

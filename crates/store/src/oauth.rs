@@ -65,11 +65,25 @@ impl Store {
         }))
     }
 
+    /// Every client identifier, sorted, so the hub can delete clients that
+    /// belong to no current server or service (as upstream does at start-up).
+    pub async fn list_oauth_client_ids(&self) -> Result<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT identifier FROM oauth_clients WHERE identifier IS NOT NULL ORDER BY identifier",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| Ok(row.try_get("identifier")?))
+            .collect()
+    }
+
     /// Deletes a client with its tokens and codes.
     pub async fn delete_oauth_client(&self, identifier: &str) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         for sql in [
             "UPDATE spawners SET oauth_client_id = NULL WHERE oauth_client_id = $1",
+            "UPDATE services SET oauth_client_id = NULL WHERE oauth_client_id = $1",
             "DELETE FROM api_tokens WHERE client_id = $1",
             "DELETE FROM oauth_codes WHERE client_id = $1",
             "DELETE FROM oauth_clients WHERE identifier = $1",

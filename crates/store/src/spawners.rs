@@ -4,16 +4,17 @@ use ferrohub_core::time::{self, Timestamp};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::{Result, ServerAddress, SpawnerRecord, Store, conflict_or, parse_json};
+use crate::{Result, ServerAddress, SpawnerRecord, Store, conflict_or, json_text, parse_json};
 
 // DATETIME columns of upstream SQLite databases are CAST (see `users::USER_COLUMNS`).
-const SPAWNER_SELECT: &str = "SELECT s.id, s.user_id, s.name, s.state, CAST(s.started AS TEXT) AS started, \
+const SPAWNER_SELECT: &str = "SELECT s.id, s.user_id, s.name, s.display_name, s.user_options, s.state, CAST(s.started AS TEXT) AS started, \
      CAST(s.last_activity AS TEXT) AS last_activity, s.oauth_client_id, \
      v.proto, v.ip, v.port, v.base_url FROM spawners s LEFT JOIN servers v ON v.id = s.server_id";
 
-fn spawner_from_row(row: &AnyRow) -> Result<SpawnerRecord> {
+/// The `servers` columns (`proto, ip, port, base_url`) of a LEFT JOIN; `None` without a row.
+pub(crate) fn server_from_row(row: &AnyRow) -> Result<Option<ServerAddress>> {
     let proto: Option<String> = row.try_get("proto")?;
-    let server = match proto {
+    Ok(match proto {
         Some(proto) => Some(ServerAddress {
             proto,
             ip: row.try_get::<Option<String>, _>("ip")?.unwrap_or_default(),
@@ -23,13 +24,25 @@ fn spawner_from_row(row: &AnyRow) -> Result<SpawnerRecord> {
                 .unwrap_or_default(),
         }),
         None => None,
-    };
+    })
+}
+
+fn spawner_from_row(row: &AnyRow) -> Result<SpawnerRecord> {
+    let server = server_from_row(row)?;
     Ok(SpawnerRecord {
         id: row.try_get("id")?,
         user_id: row.try_get("user_id")?,
         name: row
             .try_get::<Option<String>, _>("name")?
             .unwrap_or_default(),
+        display_name: row
+            .try_get::<Option<String>, _>("display_name")?
+            .unwrap_or_default(),
+        user_options: parse_json(
+            "spawners.user_options",
+            row.try_get("user_options")?,
+            serde_json::json!({}),
+        )?,
         state: parse_json(
             "spawners.state",
             row.try_get("state")?,
@@ -92,6 +105,136 @@ impl Store {
         self.spawner(user_id, name)
             .await?
             .ok_or(crate::StoreError::Sqlx(sqlx::Error::RowNotFound))
+    }
+
+    /// A spawner row by id.
+    pub async fn spawner_by_id(&self, spawner_id: i64) -> Result<Option<SpawnerRecord>> {
+        let sql = format!("{SPAWNER_SELECT} WHERE s.id = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(spawner_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(spawner_from_row).transpose()
+    }
+
+    /// Whose server an OAuth client belongs to: `(user name, server name)`, so
+    /// tokens issued to a running server carry its access scope.
+    pub async fn spawner_by_oauth_client(
+        &self,
+        client_id: &str,
+    ) -> Result<Option<(String, String)>> {
+        let row = sqlx::query(
+            "SELECT u.name AS user_name, s.name AS server_name FROM spawners s JOIN users u ON u.id = s.user_id \
+             WHERE s.oauth_client_id = $1 ORDER BY s.id LIMIT 1",
+        )
+        .bind(client_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some((
+            row.try_get::<Option<String>, _>("user_name")?
+                .unwrap_or_default(),
+            row.try_get::<Option<String>, _>("server_name")?
+                .unwrap_or_default(),
+        )))
+    }
+
+    /// Persists the options of a spawn, reused when the next start brings none.
+    pub async fn set_user_options(
+        &self,
+        spawner_id: i64,
+        options: &serde_json::Value,
+    ) -> Result<()> {
+        sqlx::query("UPDATE spawners SET user_options = $1 WHERE id = $2")
+            .bind(json_text(options, "{}"))
+            .bind(spawner_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Sets the server's human-readable name.
+    pub async fn set_display_name(&self, spawner_id: i64, display_name: &str) -> Result<()> {
+        sqlx::query("UPDATE spawners SET display_name = $1 WHERE id = $2")
+            .bind(display_name)
+            .bind(spawner_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Renames a (stopped) server; `Conflict` if its user already has a server of that name.
+    pub async fn rename_spawner(&self, spawner_id: i64, new_name: &str) -> Result<()> {
+        sqlx::query("UPDATE spawners SET name = $1 WHERE id = $2")
+            .bind(new_name)
+            .bind(spawner_id)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| conflict_or(e, || format!("server {new_name:?}")))?;
+        Ok(())
+    }
+
+    /// Deletes a spawner row for good (`DELETE .../servers/{name}` with `remove`),
+    /// with its servers row, shares and share codes, and its OAuth client (with
+    /// that client's tokens) if a stop did not already remove it. Returns whether it existed.
+    pub async fn delete_spawner(&self, spawner_id: i64) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        let client: Option<String> =
+            sqlx::query("SELECT oauth_client_id FROM spawners WHERE id = $1")
+                .bind(spawner_id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .map(|row| row.try_get("oauth_client_id"))
+                .transpose()?
+                .flatten();
+        sqlx::query(
+            "DELETE FROM servers WHERE id IN (SELECT server_id FROM spawners WHERE id = $1)",
+        )
+        .bind(spawner_id)
+        .execute(&mut *tx)
+        .await?;
+        for sql in [
+            "DELETE FROM shares WHERE spawner_id = $1",
+            "DELETE FROM share_codes WHERE spawner_id = $1",
+        ] {
+            sqlx::query(sql).bind(spawner_id).execute(&mut *tx).await?;
+        }
+        // Never the hub's own client: it owns every API token.
+        if let Some(client) = client.filter(|c| c != crate::BUILTIN_CLIENT) {
+            for sql in [
+                "UPDATE spawners SET oauth_client_id = NULL WHERE oauth_client_id = $1",
+                "DELETE FROM api_tokens WHERE client_id = $1",
+                "DELETE FROM oauth_codes WHERE client_id = $1",
+                "DELETE FROM oauth_clients WHERE identifier = $1",
+            ] {
+                sqlx::query(sql).bind(&client).execute(&mut *tx).await?;
+            }
+        }
+        let done = sqlx::query("DELETE FROM spawners WHERE id = $1")
+            .bind(spawner_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// How many named servers (not the default one) a user has, for `named_server_limit_per_user`.
+    pub async fn count_named_spawners(&self, user_id: i64) -> Result<i64> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM spawners WHERE user_id = $1 AND name IS NOT NULL AND name <> ''",
+        )
+        .bind(user_id)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get("n")?)
+    }
+
+    /// How many servers are active (have a servers row), for metrics and `active_server_limit`.
+    pub async fn count_active_spawners(&self) -> Result<i64> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM spawners WHERE server_id IS NOT NULL")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get("n")?)
     }
 
     /// Records a server being started: its address, the spawner state, the

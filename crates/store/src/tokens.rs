@@ -33,6 +33,14 @@ pub struct NewToken<'a> {
     pub expires_at: Option<Timestamp>,
 }
 
+/// The owner column and id of a token owner (a constant fragment for SQL).
+fn owner_column(owner: TokenOwner) -> (&'static str, i64) {
+    match owner {
+        TokenOwner::User(id) => ("user_id", id),
+        TokenOwner::Service(id) => ("service_id", id),
+    }
+}
+
 fn token_from_row(row: &AnyRow) -> Result<TokenRecord> {
     let user_id: Option<i64> = row.try_get("user_id")?;
     let service_id: Option<i64> = row.try_get("service_id")?;
@@ -116,6 +124,65 @@ impl Store {
             }
         }
         Ok(None)
+    }
+
+    /// Every token of an owner, after deleting the owner's expired ones; ordered
+    /// as upstream lists them: by last use (never-used first), then creation.
+    pub async fn tokens_of_owner(&self, owner: TokenOwner) -> Result<Vec<TokenRecord>> {
+        let (column, id) = owner_column(owner);
+        let now = time::to_db(&time::now());
+        let delete = format!(
+            "DELETE FROM api_tokens WHERE {column} = $1 AND expires_at IS NOT NULL AND expires_at < $2"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(delete))
+            .bind(id)
+            .bind(&now)
+            .execute(&self.pool)
+            .await?;
+        let select = format!(
+            "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE {column} = $1 \
+             ORDER BY CASE WHEN last_activity IS NULL THEN 0 ELSE 1 END, last_activity, \
+             CASE WHEN created IS NULL THEN 0 ELSE 1 END, created, id"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(select))
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(token_from_row).collect()
+    }
+
+    /// A token by id (the API's `a<id>`), expired or not: the record carries
+    /// `expires_at` and listing purges expired ones.
+    pub async fn token_by_id(&self, token_id: i64) -> Result<Option<TokenRecord>> {
+        let sql = format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE id = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(token_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(token_from_row).transpose()
+    }
+
+    /// Deletes every token of `owner` issued by an OAuth client (revoking one
+    /// OAuth token revokes the whole grant). Returns how many were deleted.
+    pub async fn delete_client_tokens(&self, owner: TokenOwner, client_id: &str) -> Result<u64> {
+        let (column, id) = owner_column(owner);
+        let sql = format!("DELETE FROM api_tokens WHERE {column} = $1 AND client_id = $2");
+        let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .bind(client_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Deletes every expired token (periodic purge). Returns how many were deleted.
+    pub async fn delete_expired_tokens(&self) -> Result<u64> {
+        let done =
+            sqlx::query("DELETE FROM api_tokens WHERE expires_at IS NOT NULL AND expires_at < $1")
+                .bind(time::to_db(&time::now()))
+                .execute(&self.pool)
+                .await?;
+        Ok(done.rows_affected())
     }
 
     /// Records a use of a token.

@@ -1,15 +1,20 @@
-//! Users and their default spawner row.
+//! Users and their default spawner row; the paged, filtered user listing.
+
+use std::collections::BTreeSet;
 
 use ferrohub_core::time::{self, Timestamp};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::{Result, Store, UserRecord, conflict_or};
+use crate::{
+    Arg, Result, Store, UserRecord, bind_args, conflict_or, json_text, page_bounds, parse_json,
+    placeholders,
+};
 
 // Upstream SQLite databases declare these BOOLEAN/DATETIME, types the Any driver
 // refuses to read: a CAST expression has no declared type, so its value type is used.
 const USER_COLUMNS: &str = "id, name, CAST(admin AS BIGINT) AS admin, CAST(created AS TEXT) AS created, \
-     CAST(last_activity AS TEXT) AS last_activity, cookie_id";
+     CAST(last_activity AS TEXT) AS last_activity, cookie_id, user_info";
 
 fn user_from_row(row: &AnyRow) -> Result<UserRecord> {
     Ok(UserRecord {
@@ -25,7 +30,136 @@ fn user_from_row(row: &AnyRow) -> Result<UserRecord> {
             .as_deref()
             .and_then(time::from_db),
         cookie_id: row.try_get("cookie_id")?,
+        user_info: parse_json("users.user_info", row.try_get("user_info")?, None)?,
     })
+}
+
+/// Server-state filter of `GET /users?state=`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServerState {
+    /// Users with at least one active (pending or ready) server.
+    Active,
+    /// Users without any active server.
+    Inactive,
+}
+
+/// Sort column of `GET /users?sort=`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum UserSort {
+    /// Creation order (upstream's default).
+    #[default]
+    Id,
+    /// User name.
+    Name,
+    /// Last activity; users never seen sort last in both directions.
+    LastActivity,
+}
+
+/// What a filtered `list:users!user=..`/`!group=..` scope lets the caller see:
+/// users named in `users` or members of a group in `groups`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Visibility {
+    /// Visible user names.
+    pub users: BTreeSet<String>,
+    /// Groups whose members are visible.
+    pub groups: BTreeSet<String>,
+}
+
+/// One page of `GET /users`: filters, order and window, all applied in SQL.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserQuery {
+    /// Case-insensitive substring of the name (`%` and `_` match themselves).
+    pub name_filter: Option<String>,
+    /// Keep only users with (or without) an active server.
+    pub state: Option<ServerState>,
+    /// Sort column; ties are broken by id.
+    pub sort: UserSort,
+    /// Reverse the order (NULL `last_activity` still last).
+    pub descending: bool,
+    /// Rows to skip.
+    pub offset: i64,
+    /// Maximum rows returned.
+    pub limit: i64,
+    /// Restrict to what a filtered scope allows; `None` = everyone.
+    pub visible: Option<Visibility>,
+}
+
+/// Escapes LIKE wildcards so a name filter is a plain substring (escape char `\`).
+fn like_pattern(filter: &str) -> String {
+    let mut out = String::with_capacity(filter.len() + 2);
+    out.push('%');
+    for c in filter.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+/// The WHERE clause (constant fragments, numbered placeholders) and its values;
+/// `None` when the visibility admits nobody.
+fn user_filter(query: &UserQuery) -> Option<(String, Vec<Arg>)> {
+    let mut clauses: Vec<String> = Vec::new();
+    let mut args: Vec<Arg> = Vec::new();
+    if let Some(filter) = &query.name_filter {
+        args.push(Arg::Text(like_pattern(filter)));
+        clauses.push(format!(
+            "LOWER(name) LIKE LOWER(${}) ESCAPE '\\'",
+            args.len()
+        ));
+    }
+    match query.state {
+        Some(ServerState::Active) => clauses.push(
+            "EXISTS (SELECT 1 FROM spawners s WHERE s.user_id = u.id AND s.server_id IS NOT NULL)"
+                .to_owned(),
+        ),
+        Some(ServerState::Inactive) => clauses.push(
+            "NOT EXISTS (SELECT 1 FROM spawners s WHERE s.user_id = u.id AND s.server_id IS NOT NULL)"
+                .to_owned(),
+        ),
+        None => {}
+    }
+    if let Some(visible) = &query.visible {
+        let mut either = Vec::new();
+        if !visible.users.is_empty() {
+            either.push(format!(
+                "name IN ({})",
+                placeholders(args.len() + 1, visible.users.len())
+            ));
+            args.extend(visible.users.iter().cloned().map(Arg::Text));
+        }
+        if !visible.groups.is_empty() {
+            either.push(format!(
+                "id IN (SELECT m.user_id FROM user_group_map m JOIN groups g ON g.id = m.group_id WHERE g.name IN ({}))",
+                placeholders(args.len() + 1, visible.groups.len())
+            ));
+            args.extend(visible.groups.iter().cloned().map(Arg::Text));
+        }
+        if either.is_empty() {
+            return None;
+        }
+        clauses.push(format!("({})", either.join(" OR ")));
+    }
+    let sql = if clauses.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", clauses.join(" AND "))
+    };
+    Some((sql, args))
+}
+
+/// ORDER BY for a user query: NULL activity last both ways, ties by id.
+fn user_order(query: &UserQuery) -> String {
+    let dir = if query.descending { "DESC" } else { "ASC" };
+    match query.sort {
+        UserSort::Id => format!("id {dir}"),
+        UserSort::Name => format!("name {dir}, id {dir}"),
+        UserSort::LastActivity => format!(
+            "CASE WHEN last_activity IS NULL THEN 1 ELSE 0 END, last_activity {dir}, id {dir}"
+        ),
+    }
 }
 
 impl Store {
@@ -96,6 +230,107 @@ impl Store {
         rows.iter().map(user_from_row).collect()
     }
 
+    /// One page of users matching `query`, and how many match in all (for
+    /// the pagination `total`), in two queries.
+    pub async fn list_users_page(&self, query: &UserQuery) -> Result<(Vec<UserRecord>, i64)> {
+        let Some((filter, mut args)) = user_filter(query) else {
+            return Ok((Vec::new(), 0));
+        };
+        let count_sql = format!("SELECT COUNT(*) AS n FROM users u{filter}");
+        let total: i64 = bind_args(sqlx::query(sqlx::AssertSqlSafe(count_sql)), &args)
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("n")?;
+        let (offset, limit) = page_bounds(query.offset, query.limit);
+        let n = args.len();
+        let page_sql = format!(
+            "SELECT {USER_COLUMNS} FROM users u{filter} ORDER BY {} LIMIT ${} OFFSET ${}",
+            user_order(query),
+            n + 1,
+            n + 2
+        );
+        args.extend([Arg::Int(limit), Arg::Int(offset)]);
+        let rows = bind_args(sqlx::query(sqlx::AssertSqlSafe(page_sql)), &args)
+            .fetch_all(&self.pool)
+            .await?;
+        let users = rows.iter().map(user_from_row).collect::<Result<_>>()?;
+        Ok((users, total))
+    }
+
+    /// The users with these names (unknown names are skipped), by name; for
+    /// group membership requests naming users.
+    pub async fn users_by_names(&self, names: &[String]) -> Result<Vec<UserRecord>> {
+        let mut users = Vec::new();
+        // Chunks keep the bound parameters well under both dialects' limits.
+        for chunk in names.chunks(500) {
+            let sql = format!(
+                "SELECT {USER_COLUMNS} FROM users WHERE name IN ({})",
+                placeholders(1, chunk.len())
+            );
+            let args: Vec<Arg> = chunk.iter().cloned().map(Arg::Text).collect();
+            let rows = bind_args(sqlx::query(sqlx::AssertSqlSafe(sql)), &args)
+                .fetch_all(&self.pool)
+                .await?;
+            for row in &rows {
+                users.push(user_from_row(row)?);
+            }
+        }
+        users.sort_by(|a, b| a.name.cmp(&b.name));
+        users.dedup_by_key(|u| u.id);
+        Ok(users)
+    }
+
+    /// Users with the admin flag, by name (kept in step with the admin role at start-up).
+    pub async fn list_admin_users(&self) -> Result<Vec<UserRecord>> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE admin = 1 ORDER BY name");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(user_from_row).collect()
+    }
+
+    /// Renames a user; `Conflict` if the new name is taken.
+    pub async fn rename_user(&self, user_id: i64, new_name: &str) -> Result<()> {
+        sqlx::query("UPDATE users SET name = $1 WHERE id = $2")
+            .bind(new_name)
+            .bind(user_id)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| conflict_or(e, || format!("user {new_name}")))?;
+        Ok(())
+    }
+
+    /// Stores what the authenticator returned about the user (`None` clears it).
+    pub async fn set_user_info(
+        &self,
+        user_id: i64,
+        user_info: Option<&serde_json::Value>,
+    ) -> Result<()> {
+        sqlx::query("UPDATE users SET user_info = $1 WHERE id = $2")
+            .bind(user_info.map(|v| json_text(v, "null")))
+            .bind(user_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// How many users exist (metrics, first-start detection).
+    pub async fn count_users(&self) -> Result<i64> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM users")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get("n")?)
+    }
+
+    /// How many users were active at or after `since` (the active-users metric).
+    pub async fn count_users_active_since(&self, since: &Timestamp) -> Result<i64> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM users WHERE last_activity >= $1")
+            .bind(time::to_db(since))
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get("n")?)
+    }
+
     /// Sets the admin flag.
     pub async fn set_admin(&self, user_id: i64, admin: bool) -> Result<()> {
         sqlx::query("UPDATE users SET admin = $1 WHERE id = $2")
@@ -106,8 +341,10 @@ impl Store {
         Ok(())
     }
 
-    /// Deletes a user; their spawners, tokens and codes go with them (cascade).
-    /// Returns whether a user was deleted.
+    /// Deletes a user with everything that hangs off them: spawners and their
+    /// servers, tokens, codes, shares (theirs, to them, of their servers), share
+    /// codes, group memberships and role grants. Explicit, so it holds even where
+    /// foreign keys are not enforced. Returns whether a user was deleted.
     pub async fn delete_user(&self, user_id: i64) -> Result<bool> {
         let mut tx = self.pool.begin().await?;
         // Servers rows are not cascaded from users: remove the user's first.
@@ -120,6 +357,12 @@ impl Store {
         for sql in [
             "DELETE FROM api_tokens WHERE user_id = $1",
             "DELETE FROM oauth_codes WHERE user_id = $1",
+            "DELETE FROM shares WHERE owner_id = $1 OR user_id = $1 \
+             OR spawner_id IN (SELECT id FROM spawners WHERE user_id = $1)",
+            "DELETE FROM share_codes WHERE owner_id = $1 \
+             OR spawner_id IN (SELECT id FROM spawners WHERE user_id = $1)",
+            "DELETE FROM user_group_map WHERE user_id = $1",
+            "DELETE FROM user_role_map WHERE user_id = $1",
             "DELETE FROM spawners WHERE user_id = $1",
         ] {
             sqlx::query(sql).bind(user_id).execute(&mut *tx).await?;

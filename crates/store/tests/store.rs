@@ -29,6 +29,77 @@ async fn postgres_schema_versions() {
 }
 
 #[tokio::test]
+async fn sqlite_users_query() {
+    scenarios::listing::users_query(&TestDb::sqlite()).await;
+}
+
+#[tokio::test]
+async fn postgres_users_query() {
+    scenarios::listing::users_query(&TestDb::postgres("store_users_query").await).await;
+}
+
+#[tokio::test]
+async fn sqlite_named_servers() {
+    scenarios::servers::named_servers(&TestDb::sqlite()).await;
+}
+
+#[tokio::test]
+async fn postgres_named_servers() {
+    scenarios::servers::named_servers(&TestDb::postgres("store_named_servers").await).await;
+}
+
+#[tokio::test]
+async fn sqlite_token_lists() {
+    scenarios::servers::token_lists(&TestDb::sqlite()).await;
+}
+
+#[tokio::test]
+async fn postgres_token_lists() {
+    scenarios::servers::token_lists(&TestDb::postgres("store_token_lists").await).await;
+}
+
+#[tokio::test]
+async fn sqlite_groups_and_roles() {
+    scenarios::groups_roles::groups_and_roles(&TestDb::sqlite()).await;
+}
+
+#[tokio::test]
+async fn postgres_groups_and_roles() {
+    scenarios::groups_roles::groups_and_roles(&TestDb::postgres("store_groups_roles").await).await;
+}
+
+#[tokio::test]
+async fn sqlite_services() {
+    scenarios::services::services(&TestDb::sqlite()).await;
+}
+
+#[tokio::test]
+async fn postgres_services() {
+    scenarios::services::services(&TestDb::postgres("store_services").await).await;
+}
+
+#[tokio::test]
+async fn sqlite_shares() {
+    scenarios::sharing::shares(&TestDb::sqlite()).await;
+}
+
+#[tokio::test]
+async fn postgres_shares() {
+    scenarios::sharing::shares(&TestDb::postgres("store_shares").await).await;
+}
+
+#[tokio::test]
+async fn sqlite_deleting_a_user_cascades() {
+    scenarios::sharing::deleting_a_user_cascades(&TestDb::sqlite()).await;
+}
+
+#[tokio::test]
+async fn postgres_deleting_a_user_cascades() {
+    scenarios::sharing::deleting_a_user_cascades(&TestDb::postgres("store_user_cascade").await)
+        .await;
+}
+
+#[tokio::test]
 async fn sqlite_adopts_upstream_database() {
     scenarios::upstream::adopt(&TestDb::sqlite()).await;
 }

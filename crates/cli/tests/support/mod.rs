@@ -3,6 +3,7 @@
 //! virtualenv, and a cookie-keeping HTTP client that behaves like a browser.
 #![allow(dead_code)]
 
+pub mod api;
 pub mod browser;
 pub mod users;
 

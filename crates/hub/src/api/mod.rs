@@ -1,51 +1,217 @@
-//! The REST API under `{hub}api/`: JSON in, JSON out, `{"status", "message"}` errors.
+//! The REST API under `{hub}api/`: JSON in, JSON out, `{"status", "message"}`
+//! errors, upstream JupyterHub 6.1.1's paths, scopes and models.
 
-mod info;
+mod groups;
+mod hub;
 mod oauth;
+mod pagination;
+mod progress;
+mod proxy;
+mod servers;
+mod services;
+mod shares;
+mod tokens;
 mod users;
 
 use axum::Router;
-use axum::routing::{get, post};
-use http::{HeaderMap, Method};
+use axum::extract::FromRequestParts;
+use axum::routing::{any, get, post};
+use http::request::Parts;
+use http::{HeaderMap, Method, Uri};
+use serde_json::Value;
 
 use crate::error::ApiError;
 use crate::identity::{self, Identity};
 use crate::state::AppState;
 
+pub use progress::log_name;
+
 /// Routes of the API, mounted under `{hub}api`.
 pub fn router(state: &AppState) -> Router<AppState> {
     let api = format!("{}api", state.urls.hub);
+    let r = |path: &str| format!("{api}{path}");
     Router::new()
-        .route(&api, get(info::root))
-        .route(&format!("{api}/"), get(info::root))
-        .route(&format!("{api}/info"), get(info::info))
-        .route(&format!("{api}/user"), get(users::whoami))
-        .route(&format!("{api}/users"), get(users::list))
+        .route(&api, get(hub::root))
+        .route(&r("/"), get(hub::root))
+        .route(&r("/info"), get(hub::info))
+        .route(&r("/shutdown"), post(hub::shutdown))
+        .route(&r("/user"), get(users::whoami))
+        .route(&r("/users"), get(users::list).post(users::create_many))
         .route(
-            &format!("{api}/users/{{name}}"),
+            &r("/users/{name}"),
             get(users::get_one)
                 .post(users::create)
+                .patch(users::patch)
                 .delete(users::delete),
         )
+        .route(&r("/users/{name}/activity"), post(users::activity))
         .route(
-            &format!("{api}/users/{{name}}/server"),
-            post(users::start_server).delete(users::stop_server),
+            &r("/users/{name}/server"),
+            get(servers::get_default)
+                .post(servers::start_default)
+                .delete(servers::stop_default),
         )
         .route(
-            &format!("{api}/users/{{name}}/activity"),
-            post(users::activity),
+            &r("/users/{name}/servers/{server}"),
+            get(servers::get_named)
+                .put(servers::create_named)
+                .post(servers::start_named)
+                .patch(servers::patch_named)
+                .delete(servers::stop_named),
         )
-        .route(&format!("{api}/oauth2/authorize"), get(oauth::authorize))
-        .route(&format!("{api}/oauth2/token"), post(oauth::token))
-        .route(&format!("{api}/{{*rest}}"), axum::routing::any(not_found))
+        .route(
+            &r("/users/{name}/server/progress"),
+            get(servers::progress_default),
+        )
+        .route(
+            &r("/users/{name}/servers/{server}/progress"),
+            get(servers::progress_named),
+        )
+        .route(
+            &r("/users/{name}/admin-access"),
+            post(servers::admin_access),
+        )
+        .route(
+            &r("/users/{name}/tokens"),
+            get(tokens::list).post(tokens::create),
+        )
+        .route(
+            &r("/users/{name}/tokens/{token_id}"),
+            get(tokens::get_one).delete(tokens::delete),
+        )
+        .route(&r("/users/{name}/shared"), get(shares::list_for_user))
+        .route(
+            &r("/users/{name}/shared/{owner}/{server}"),
+            get(shares::get_for_user).delete(shares::leave_for_user),
+        )
+        .route(&r("/groups"), get(groups::list).post(groups::create_many))
+        .route(
+            &r("/groups/{group}"),
+            get(groups::get_one)
+                .post(groups::create)
+                .delete(groups::delete),
+        )
+        .route(
+            &r("/groups/{group}/users"),
+            post(groups::add_users).delete(groups::remove_users),
+        )
+        .route(
+            &r("/groups/{group}/properties"),
+            axum::routing::put(groups::set_properties),
+        )
+        .route(&r("/groups/{group}/shared"), get(shares::list_for_group))
+        .route(
+            &r("/groups/{group}/shared/{owner}/{server}"),
+            get(shares::get_for_group).delete(shares::leave_for_group),
+        )
+        .route(
+            &r("/shares/{owner}"),
+            get(shares::list_of_owner).fallback(hub::method_not_allowed),
+        )
+        .route(
+            &r("/shares/{owner}/{server}"),
+            get(shares::list_of_server)
+                .post(shares::grant)
+                .patch(shares::revoke)
+                .delete(shares::revoke_all),
+        )
+        .route(&r("/share-codes/{owner}"), get(shares::codes_of_owner))
+        .route(
+            &r("/share-codes/{owner}/{server}"),
+            get(shares::codes_of_server)
+                .post(shares::create_code)
+                .delete(shares::delete_codes),
+        )
+        .route(&r("/services"), get(services::list))
+        .route(
+            &r("/services/{service}"),
+            get(services::get_one)
+                .post(services::create)
+                .delete(services::delete),
+        )
+        .route(
+            &r("/proxy"),
+            get(proxy::get_routes)
+                .post(proxy::check_now)
+                .patch(proxy::reconfigure),
+        )
+        .route(&r("/authorizations/token/{token}"), get(hub::token_owner))
+        .route(&r("/authorizations/token"), any(hub::removed))
+        .route(
+            &r("/authorizations/cookie/{cookie_name}/{cookie_value}"),
+            get(hub::cookie_owner),
+        )
+        .route(&r("/oauth2/authorize"), get(oauth::authorize))
+        .route(&r("/oauth2/token"), post(oauth::token))
+        .route(&r("/{*rest}"), any(not_found))
 }
 
 async fn not_found() -> ApiError {
     ApiError::not_found("No such API endpoint")
 }
 
-/// The caller, or 403 (upstream answers 403, never 401, for missing or bad credentials).
-/// Cookie-authenticated requests that change state must carry the XSRF token.
+/// The parts of an API request every handler needs, with the caller resolved lazily.
+pub struct Request {
+    /// Method (XSRF applies to unsafe methods with cookie auth).
+    pub method: Method,
+    /// Headers.
+    pub headers: HeaderMap,
+    /// The URI as the hub saw it (for pagination `next` links).
+    pub uri: Uri,
+    /// Decoded query arguments, in order.
+    pub query_pairs: Vec<(String, String)>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Request {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        let query_pairs = serde_urlencoded::from_str(parts.uri.query().unwrap_or(""))
+            .map_err(|_| ApiError::bad_request("Malformed query string"))?;
+        Ok(Self {
+            method: parts.method.clone(),
+            headers: parts.headers.clone(),
+            uri: parts.uri.clone(),
+            query_pairs,
+        })
+    }
+}
+
+impl Request {
+    /// The last value of a query argument (upstream's `get_argument`).
+    #[must_use]
+    pub fn query(&self, name: &str) -> Option<&str> {
+        self.query_pairs
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// `http` or `https` as the client used it (the proxy sets `X-Forwarded-Proto`).
+    #[must_use]
+    pub fn scheme(&self) -> &str {
+        match self
+            .headers
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .map(str::trim)
+        {
+            Some("https") => "https",
+            _ => "http",
+        }
+    }
+
+    /// The caller, or 403 (upstream answers 403, never 401, for missing or bad
+    /// credentials). Cookie-authenticated requests that change state must carry
+    /// the XSRF token.
+    pub async fn identity(&self, state: &AppState) -> Result<Identity, ApiError> {
+        require_identity(state, &self.method, &self.headers).await
+    }
+}
+
+/// The caller, or 403; XSRF-checked for cookie requests that change state.
 pub async fn require_identity(
     state: &AppState,
     method: &Method,
@@ -64,4 +230,27 @@ pub async fn require_identity(
         ));
     }
     Ok(identity)
+}
+
+/// Parses a JSON body; `None` when empty. Upstream's message for bad JSON.
+pub fn json_body(body: &[u8]) -> Result<Option<Value>, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    serde_json::from_slice(body)
+        .map(Some)
+        .map_err(|_| ApiError::bad_request("Invalid JSON in body of request"))
+}
+
+/// A list of strings from a JSON field, or 400 naming the field.
+pub fn string_list(value: &Value, field: &str) -> Result<Vec<String>, ApiError> {
+    value
+        .as_array()
+        .and_then(|items| {
+            items
+                .iter()
+                .map(|i| i.as_str().map(str::to_owned))
+                .collect::<Option<Vec<_>>>()
+        })
+        .ok_or_else(|| ApiError::bad_request(format!("{field} must be a list of strings")))
 }

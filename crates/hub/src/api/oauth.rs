@@ -49,6 +49,12 @@ pub(super) async fn authorize(
         );
         return Ok(crate::redirect::found(&login));
     };
+    let Some(user) = who.user().cloned() else {
+        return Err(PageError::new(
+            StatusCode::FORBIDDEN,
+            "Only users can authorize OAuth clients.",
+        ));
+    };
     let param = |name: &str| params.get(name).map(String::as_str).unwrap_or_default();
     let client = state
         .store
@@ -73,7 +79,7 @@ pub(super) async fn authorize(
     if param("response_type") != "code" {
         return Ok(fail("unsupported_response_type"));
     }
-    let name = &who.user.name;
+    let name = &user.name;
     let identify = [
         format!("read:users:name!user={name}"),
         format!("read:users:groups!user={name}"),
@@ -101,7 +107,11 @@ pub(super) async fn authorize(
         .allowed_scopes
         .iter()
         .find(|s| s.starts_with("access:"));
-    if access.is_some_and(|scope| !who.scopes.covers(scope)) {
+    let may_access = match access {
+        Some(scope) => who.allows_str(&state, scope).await?,
+        None => true,
+    };
+    if !may_access {
         return Err(PageError::new(
             StatusCode::FORBIDDEN,
             format!(
@@ -110,10 +120,12 @@ pub(super) async fn authorize(
             ),
         ));
     }
-    let mut granted: Vec<String> = requested
-        .into_iter()
-        .filter(|s| who.scopes.covers(s))
-        .collect();
+    let mut granted: Vec<String> = Vec::new();
+    for scope in requested {
+        if who.allows_str(&state, &scope).await? {
+            granted.push(scope);
+        }
+    }
     granted.extend(access.cloned());
     granted.sort();
     granted.dedup();
@@ -157,7 +169,7 @@ pub(super) async fn authorize(
             expires_at: chrono::Utc::now().timestamp() + CODE_LIFETIME_SECS,
             redirect_uri: redirect_uri.clone(),
             session_id: Some(session_id),
-            user_id: who.user.id,
+            user_id: user.id,
             scopes: granted,
             code_challenge: challenge,
             code_challenge_method: method,

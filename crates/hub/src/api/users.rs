@@ -1,249 +1,428 @@
-//! Users, their default server, and activity reports.
+//! Users: who am I, list, create, edit, delete, and activity reports.
+
+use std::collections::BTreeSet;
 
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
-use http::{HeaderMap, Method, StatusCode};
-use serde_json::{Value, json};
+use ferrohub_rbac::Grant;
+use ferrohub_store::{ServerState, UserQuery, UserRecord, UserSort, Visibility};
+use http::StatusCode;
+use serde_json::{Map, Value, json};
 
+use super::pagination::Page;
+use super::{Request, json_body};
+use crate::access::{Principal, Target};
 use crate::error::ApiError;
-use crate::identity::Identity;
-use crate::models::user_model;
-use crate::servers::{self, SpawnOutcome};
+use crate::models::{service_model, user_model};
+use crate::servers;
 use crate::state::AppState;
 
 type ApiResult = Result<Response, ApiError>;
 
-fn require(who: &Identity, scope: &str, user: &str) -> Result<(), ApiError> {
-    if who.scopes.allows_user(scope, user) {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden(format!(
-            "Action is not authorized with current scopes; requires any of [{scope}]"
-        )))
-    }
+/// Looks a user up by name; 404 if missing (the scope check already ran).
+pub(super) async fn find_user(state: &AppState, name: &str) -> Result<UserRecord, ApiError> {
+    state
+        .store
+        .user_by_name(name)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("No such user: {name}")))
 }
 
-/// Looks a user up for the caller; users the caller may not see are 404, as upstream.
-async fn find_user(
-    state: &AppState,
-    who: &Identity,
-    name: &str,
-) -> Result<ferrohub_store::UserRecord, ApiError> {
-    let user = state.store.user_by_name(name).await?;
-    // As upstream: a user the caller may not see is "not found", so existence does not leak.
-    match user {
-        Some(user)
-            if who.scopes.allows_user("read:users:name", &user.name) || who.user.id == user.id =>
-        {
-            Ok(user)
-        }
-        _ => Err(ApiError::not_found(format!("No such user: {name}"))),
-    }
-}
-
-/// `GET /user`: who the token or cookie belongs to, with the token's scopes.
-pub(super) async fn whoami(
-    State(state): State<AppState>,
-    method: Method,
-    headers: HeaderMap,
-) -> ApiResult {
-    let who = super::require_identity(&state, &method, &headers).await?;
-    let mut model = user_model(&state, &who.user, &who).await?;
-    // The caller always learns its own identity basics (singleuser needs them).
-    model["name"] = json!(who.user.name);
-    model["kind"] = json!("user");
-    if model.get("admin").is_none() {
-        model["admin"] = json!(who.user.admin);
-    }
-    if model.get("groups").is_none() {
-        model["groups"] = json!([]);
-    }
-    if model.get("user_info").is_none() {
-        model["user_info"] = Value::Null;
-    }
-    model["scopes"] = json!(who.scopes.to_vec());
+/// `GET /user`: who the token or cookie belongs to, with the credential's scopes.
+pub(super) async fn whoami(State(state): State<AppState>, request: Request) -> ApiResult {
+    let who = request.identity(&state).await?;
+    let mut model = match &who.principal {
+        Principal::User(user) => user_model(&state, &who, user, false).await?,
+        Principal::Service(service) => service_model(&state, &who, service).await?,
+    };
     model["token_id"] = json!(who.token.as_ref().map(|t| format!("a{}", t.id)));
     model["session_id"] = json!(who.session_id);
+    model["scopes"] = json!(who.scopes.to_strings());
     Ok(Json(model).into_response())
 }
 
-/// `GET /users`.
-pub(super) async fn list(
-    State(state): State<AppState>,
-    method: Method,
-    headers: HeaderMap,
-) -> ApiResult {
-    let who = super::require_identity(&state, &method, &headers).await?;
-    if !who.scopes.covers("list:users") {
-        return Err(ApiError::forbidden(
-            "Action is not authorized with current scopes; requires any of [list:users]",
-        ));
+fn include_stopped(request: &Request) -> bool {
+    request
+        .query("include_stopped_servers")
+        .is_some_and(|v| !matches!(v.to_lowercase().as_str(), "0" | "false"))
+}
+
+/// `GET /users`: filtered, sorted, paginated, and limited to the users the
+/// caller's `list:users` scope covers.
+pub(super) async fn list(State(state): State<AppState>, request: Request) -> ApiResult {
+    let who = request.identity(&state).await?;
+    who.require_any_form(&["list:users"])?;
+    let visible = match who.scopes.grant("list:users") {
+        Some(Grant::Filtered(f)) => {
+            if !f.servers.is_empty() || !f.services.is_empty() {
+                return Err(ApiError::forbidden(
+                    "list:users may only be filtered by user or group",
+                ));
+            }
+            Some(Visibility {
+                users: f.users.clone(),
+                groups: f.groups.clone(),
+            })
+        }
+        _ => None,
+    };
+    let sort_param = request.query("sort").unwrap_or("id").to_owned();
+    let (descending, column) = match sort_param.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, sort_param.as_str()),
+    };
+    let sort = match column {
+        "id" => UserSort::Id,
+        "name" => UserSort::Name,
+        "last_activity" => UserSort::LastActivity,
+        _ => {
+            return Err(ApiError::bad_request(format!(
+                "sort must be 'id', 'name', or 'last_activity', not '{sort_param}'"
+            )));
+        }
+    };
+    let state_filter = request.query("state").map(str::to_owned);
+    let server_state = match state_filter.as_deref() {
+        None | Some("") => None,
+        Some("active" | "ready") => Some(ServerState::Active),
+        Some("inactive") => Some(ServerState::Inactive),
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "Unrecognized state filter: '{other}'"
+            )));
+        }
+    };
+    let page = Page::from_request(&state, &request.query_pairs, &request.headers)?;
+    let query = UserQuery {
+        name_filter: request
+            .query("name_filter")
+            .filter(|f| !f.is_empty())
+            .map(str::to_owned),
+        state: server_state,
+        sort,
+        descending,
+        offset: page.offset,
+        limit: page.limit,
+        visible,
+    };
+    let (users, total) = state.store.list_users_page(&query).await?;
+    let stopped = include_stopped(&request);
+    let mut models = Vec::with_capacity(users.len());
+    for user in &users {
+        if state_filter.as_deref() == Some("ready") && !state.servers.any_ready(&user.name) {
+            continue;
+        }
+        let model = user_model(&state, &who, user, stopped).await?;
+        if model.as_object().is_some_and(|m| !m.is_empty()) {
+            models.push(model);
+        }
     }
-    let mut models = Vec::new();
-    for user in state.store.list_users().await? {
-        models.push(user_model(&state, &user, &who).await?);
-    }
-    Ok(Json(models).into_response())
+    Ok(page.respond(
+        models,
+        total,
+        &request.headers,
+        &request.uri,
+        request.scheme(),
+    ))
 }
 
 /// `GET /users/{name}`.
 pub(super) async fn get_one(
     State(state): State<AppState>,
     Path(name): Path<String>,
-    method: Method,
-    headers: HeaderMap,
+    request: Request,
 ) -> ApiResult {
-    let who = super::require_identity(&state, &method, &headers).await?;
-    let user = find_user(&state, &who, &name).await?;
-    Ok(Json(user_model(&state, &user, &who).await?).into_response())
+    let who = request.identity(&state).await?;
+    who.require(
+        &state,
+        &[
+            "read:users",
+            "read:users:name",
+            "read:servers",
+            "read:users:groups",
+            "read:users:activity",
+            "read:roles:users",
+        ],
+        Target::User(&name),
+    )
+    .await?;
+    let user = find_user(&state, &name).await?;
+    let model = user_model(&state, &who, &user, include_stopped(&request)).await?;
+    Ok(Json(model).into_response())
 }
 
-#[derive(serde::Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct CreateUser {
-    #[serde(default)]
-    admin: bool,
-}
-
-fn parse_body<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(T::default());
+/// Upstream's `_check_user_model`: only these keys, each of this JSON type.
+fn check_user_model(model: &Map<String, Value>) -> Result<(), ApiError> {
+    for (key, value) in model {
+        let ok = match key.as_str() {
+            "name" => value.is_string(),
+            "admin" => value.is_boolean(),
+            "groups" | "roles" => value
+                .as_array()
+                .is_some_and(|items| items.iter().all(Value::is_string)),
+            "auth_state" => value.is_object(),
+            _ => {
+                return Err(ApiError::bad_request(format!(
+                    "Invalid JSON key {key:?}: allowed are name, admin, groups, roles, auth_state"
+                )));
+            }
+        };
+        if !ok {
+            return Err(ApiError::bad_request(format!(
+                "user.{key} has the wrong type: {value}"
+            )));
+        }
     }
-    serde_json::from_slice(body)
-        .map_err(|e| ApiError::bad_request(format!("Invalid JSON body: {e}")))
+    Ok(())
 }
 
-/// `POST /users/{name}`: creates a user (admin only).
+fn object_body(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    match json_body(body)? {
+        None | Some(Value::Null) => Ok(Map::new()),
+        Some(Value::Object(map)) => Ok(map),
+        Some(other) => Err(ApiError::bad_request(format!(
+            "Invalid JSON data: expected an object, got {other}"
+        ))),
+    }
+}
+
+/// Whether the caller is an admin (user or service), as upstream's admin-only checks ask.
+fn caller_is_admin(request_identity: &crate::access::Identity) -> bool {
+    match &request_identity.principal {
+        Principal::User(user) => user.admin,
+        Principal::Service(service) => service.admin,
+    }
+}
+
+fn normalize_and_validate(state: &AppState, name: &str) -> Result<String, ()> {
+    let normalized = state.auth.normalize_username(name);
+    ferrohub_core::names::validate_username(&normalized)
+        .map(|()| normalized)
+        .map_err(drop)
+}
+
+/// `POST /users`: creates several users; existing ones are skipped.
+pub(super) async fn create_many(
+    State(state): State<AppState>,
+    request: Request,
+    body: Bytes,
+) -> ApiResult {
+    let who = request.identity(&state).await?;
+    who.require(&state, &["admin:users"], Target::Hub).await?;
+    let mut data = object_body(&body)?;
+    let names = match data.remove("usernames") {
+        Some(Value::Array(items)) if !items.is_empty() => items,
+        _ => {
+            return Err(ApiError::bad_request(
+                "Must specify at least one user to create",
+            ));
+        }
+    };
+    check_user_model(&data)?;
+    let admin = data.get("admin").and_then(Value::as_bool).unwrap_or(false);
+    if admin && !caller_is_admin(&who) {
+        return Err(ApiError::forbidden(
+            "Only admins can grant admin permissions",
+        ));
+    }
+    let mut invalid = Vec::new();
+    let mut to_create = BTreeSet::new();
+    for name in &names {
+        let Some(name) = name.as_str() else {
+            invalid.push(name.to_string());
+            continue;
+        };
+        match normalize_and_validate(&state, name) {
+            Ok(normalized) => {
+                if state.store.user_by_name(&normalized).await?.is_none() {
+                    to_create.insert(normalized);
+                }
+            }
+            Err(()) => invalid.push(name.to_owned()),
+        }
+    }
+    match invalid.as_slice() {
+        [] => {}
+        [one] => return Err(ApiError::bad_request(format!("Invalid username: {one}"))),
+        many => {
+            return Err(ApiError::bad_request(format!(
+                "Invalid usernames: {}",
+                many.join(", ")
+            )));
+        }
+    }
+    if to_create.is_empty() {
+        return Err(ApiError::conflict(format!(
+            "All {} users already exist",
+            names.len()
+        )));
+    }
+    let mut models = Vec::new();
+    for name in to_create {
+        let user = crate::roles::create_user(&state, &name, admin).await?;
+        tracing::info!(user = %user.name, by = %who.name(), "created user");
+        models.push(user_model(&state, &who, &user, false).await?);
+    }
+    Ok((StatusCode::CREATED, Json(models)).into_response())
+}
+
+/// `POST /users/{name}`: creates one user.
 pub(super) async fn create(
     State(state): State<AppState>,
     Path(name): Path<String>,
-    method: Method,
-    headers: HeaderMap,
+    request: Request,
     body: Bytes,
 ) -> ApiResult {
-    let who = super::require_identity(&state, &method, &headers).await?;
-    if !who.scopes.covers("admin:users") {
+    let who = request.identity(&state).await?;
+    who.require(&state, &["admin:users"], Target::User(&name))
+        .await?;
+    let data = object_body(&body)?;
+    check_user_model(&data)?;
+    let admin = data.get("admin").and_then(Value::as_bool).unwrap_or(false);
+    if admin && !caller_is_admin(&who) {
         return Err(ApiError::forbidden(
-            "Action is not authorized with current scopes; requires any of [admin:users]",
+            "Only admins can grant admin permissions",
         ));
     }
-    let request: CreateUser = parse_body(&body)?;
-    let normalized = state.auth.normalize_username(&name);
-    ferrohub_core::names::validate_username(&normalized)
-        .map_err(|e| ApiError::bad_request(format!("Invalid username: {e}")))?;
+    let normalized = normalize_and_validate(&state, &name)
+        .map_err(|()| ApiError::bad_request(format!("Invalid username: {name}")))?;
     if state.store.user_by_name(&normalized).await?.is_some() {
         return Err(ApiError::conflict(format!(
             "User {normalized} already exists"
         )));
     }
-    let user = state.store.create_user(&normalized, request.admin).await?;
-    tracing::info!(user = %user.name, by = %who.user.name, "created user");
+    let user = crate::roles::create_user(&state, &normalized, admin).await?;
+    tracing::info!(user = %user.name, by = %who.name(), "created user");
     Ok((
         StatusCode::CREATED,
-        Json(user_model(&state, &user, &who).await?),
+        Json(user_model(&state, &who, &user, false).await?),
     )
         .into_response())
 }
 
-/// `DELETE /users/{name}`: deletes a user whose servers are stopped (admin only).
+/// `PATCH /users/{name}`: rename, admin flag, groups, roles.
+pub(super) async fn patch(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    request: Request,
+    body: Bytes,
+) -> ApiResult {
+    let who = request.identity(&state).await?;
+    who.require(&state, &["admin:users"], Target::User(&name))
+        .await?;
+    let mut user = find_user(&state, &name).await?;
+    let data = object_body(&body)?;
+    check_user_model(&data)?;
+    if data.is_empty() {
+        return Err(ApiError::bad_request(
+            "Must specify at least one field to modify.",
+        ));
+    }
+    if !caller_is_admin(&who) {
+        if user.admin {
+            return Err(ApiError::forbidden("Only admins can modify other admins"));
+        }
+        if data.get("admin").and_then(Value::as_bool) == Some(true) {
+            return Err(ApiError::forbidden(
+                "Only admins can grant admin permissions",
+            ));
+        }
+    }
+    if data.contains_key("auth_state") {
+        return Err(ApiError::bad_request(
+            "auth_state is not supported by this hub's authenticators",
+        ));
+    }
+    if let Some(Value::String(new_name)) = data.get("name")
+        && *new_name != user.name
+    {
+        let new_name = normalize_and_validate(&state, new_name)
+            .map_err(|()| ApiError::bad_request(format!("Invalid username: {new_name}")))?;
+        if state.store.user_by_name(&new_name).await?.is_some() {
+            return Err(ApiError::bad_request(format!(
+                "User {new_name} already exists, username must be unique"
+            )));
+        }
+        if state.servers.any_active(&user.name) {
+            return Err(ApiError::bad_request(format!(
+                "{} has running servers; stop them before renaming",
+                user.name
+            )));
+        }
+        state.store.rename_user(user.id, &new_name).await?;
+        state.servers.remove_user(&user.name);
+        tracing::info!(from = %user.name, to = %new_name, by = %who.name(), "renamed user");
+        user = find_user(&state, &new_name).await?;
+    }
+    if let Some(admin) = data.get("admin").and_then(Value::as_bool) {
+        crate::roles::set_admin(&state, &user, admin).await?;
+    }
+    if let Some(Value::Array(groups)) = data.get("groups") {
+        let names: Vec<String> = groups
+            .iter()
+            .filter_map(|g| g.as_str().map(str::to_owned))
+            .collect();
+        crate::roles::set_user_groups(&state, &user, &names).await?;
+    }
+    if let Some(Value::Array(roles)) = data.get("roles") {
+        let names: Vec<String> = roles
+            .iter()
+            .filter_map(|r| r.as_str().map(str::to_owned))
+            .collect();
+        crate::roles::set_user_roles(&state, &user, &names).await?;
+    }
+    let user = find_user(&state, &user.name).await?;
+    let mut model = user_model(&state, &who, &user, false).await?;
+    model["auth_state"] = Value::Null;
+    Ok(Json(model).into_response())
+}
+
+/// `DELETE /users/{name}`: stops the user's servers, then deletes the user.
 pub(super) async fn delete(
     State(state): State<AppState>,
     Path(name): Path<String>,
-    method: Method,
-    headers: HeaderMap,
+    request: Request,
 ) -> ApiResult {
-    let who = super::require_identity(&state, &method, &headers).await?;
-    if !who.scopes.covers("delete:users") {
-        return Err(ApiError::forbidden(
-            "Action is not authorized with current scopes; requires any of [delete:users]",
-        ));
-    }
-    let user = find_user(&state, &who, &name).await?;
-    if user.id == who.user.id {
+    let who = request.identity(&state).await?;
+    who.require(&state, &["delete:users"], Target::User(&name))
+        .await?;
+    let user = find_user(&state, &name).await?;
+    if who.user().is_some_and(|u| u.id == user.id) {
         return Err(ApiError::bad_request("Cannot delete yourself!"));
     }
-    if state.servers.phase(&user.name, "").pending().is_some() {
-        return Err(ApiError::bad_request(format!(
-            "{}'s server is pending; try again later",
-            user.name
-        )));
-    }
-    if !servers::request_stop(&state, &user, "").await? {
-        return Err(ApiError::bad_request(format!(
-            "{}'s server is still stopping; try again later",
-            user.name
-        )));
+    for record in state.store.spawners_of(user.id).await? {
+        let phase = state.servers.phase(&user.name, &record.name);
+        if phase == servers::Phase::Stopping || phase == servers::Phase::Spawning {
+            return Err(ApiError::bad_request(format!(
+                "{}'s server is in the process of {}, please wait.",
+                user.name,
+                if phase == servers::Phase::Stopping {
+                    "stopping"
+                } else {
+                    "starting"
+                }
+            )));
+        }
+        if !servers::request_stop(&state, &user, &record.name).await? {
+            return Err(ApiError::bad_request(format!(
+                "{name}'s server is in the process of stopping, please wait."
+            )));
+        }
     }
     state.store.delete_user(user.id).await?;
     state.servers.remove_user(&user.name);
-    tracing::info!(user = %user.name, by = %who.user.name, "deleted user");
+    tracing::info!(user = %user.name, by = %who.name(), "deleted user");
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// `POST /users/{name}/server`: 201 when ready within 10 s, 202 while pending, 400 if running.
-pub(super) async fn start_server(
-    State(state): State<AppState>,
-    Path(name): Path<String>,
-    method: Method,
-    headers: HeaderMap,
-) -> ApiResult {
-    let who = super::require_identity(&state, &method, &headers).await?;
-    let user = find_user(&state, &who, &name).await?;
-    require(&who, "servers", &user.name)?;
-    match servers::request_spawn(&state, &user, "").await? {
-        SpawnOutcome::AlreadyRunning => Err(ApiError::bad_request(format!(
-            "{}'s server is already running",
-            user.name
-        ))),
-        SpawnOutcome::Pending => {
-            let phase = state
-                .servers
-                .wait_settled(&user.name, "", servers::SLOW_TIMEOUT)
-                .await;
-            match phase {
-                servers::Phase::Ready => Ok(StatusCode::CREATED.into_response()),
-                servers::Phase::Failed(message) => Err(ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    format!("Spawn failed: {message}"),
-                )),
-                _ => Ok(StatusCode::ACCEPTED.into_response()),
-            }
-        }
-    }
-}
-
-/// `DELETE /users/{name}/server`: 204 when stopped within 10 s, 202 while stopping.
-pub(super) async fn stop_server(
-    State(state): State<AppState>,
-    Path(name): Path<String>,
-    method: Method,
-    headers: HeaderMap,
-) -> ApiResult {
-    let who = super::require_identity(&state, &method, &headers).await?;
-    let user = find_user(&state, &who, &name).await?;
-    require(&who, "servers", &user.name)?;
-    if servers::request_stop(&state, &user, "").await? {
-        Ok(StatusCode::NO_CONTENT.into_response())
-    } else {
-        Ok(StatusCode::ACCEPTED.into_response())
-    }
-}
-
-#[derive(serde::Deserialize, Default)]
-struct ActivityReport {
-    last_activity: Option<String>,
-    #[serde(default)]
-    servers: std::collections::BTreeMap<String, ServerActivity>,
-}
-
-#[derive(serde::Deserialize, Default)]
-struct ServerActivity {
-    last_activity: Option<String>,
-}
-
-fn parse_activity(text: &str) -> Result<ferrohub_core::time::Timestamp, ApiError> {
+fn parse_activity(text: &Value) -> Result<ferrohub_core::time::Timestamp, ApiError> {
+    let Some(text) = text.as_str() else {
+        return Err(ApiError::bad_request(format!(
+            "last_activity {text} is not an ISO-8601 timestamp"
+        )));
+    };
     let ts = ferrohub_core::time::parse_client(text).ok_or_else(|| {
         ApiError::bad_request(format!(
             "last_activity {text:?} is not an ISO-8601 timestamp"
@@ -257,30 +436,53 @@ fn parse_activity(text: &str) -> Result<ferrohub_core::time::Timestamp, ApiError
     Ok(ts)
 }
 
-/// `POST /users/{name}/activity`: servers report their last activity; only moves forward.
+/// `POST /users/{name}/activity`: servers report their last activity; it only moves forward.
 pub(super) async fn activity(
     State(state): State<AppState>,
     Path(name): Path<String>,
-    method: Method,
-    headers: HeaderMap,
+    request: Request,
     body: Bytes,
 ) -> ApiResult {
-    let who = super::require_identity(&state, &method, &headers).await?;
-    let user = find_user(&state, &who, &name).await?;
-    require(&who, "users:activity", &user.name)?;
-    let report: ActivityReport = parse_body(&body)?;
+    let who = request.identity(&state).await?;
+    who.require(&state, &["users:activity"], Target::User(&name))
+        .await?;
+    let user = find_user(&state, &name).await?;
+    let report = object_body(&body)?;
+    if !report.contains_key("last_activity") && !report.contains_key("servers") {
+        return Err(ApiError::bad_request(
+            "body must contain at least one of `last_activity` or `servers`",
+        ));
+    }
     let mut updates = Vec::new();
-    for (server, activity) in &report.servers {
-        let record = state.store.spawner(user.id, server).await?.ok_or_else(|| {
-            ApiError::bad_request(format!("No such server {server:?} for user {}", user.name))
-        })?;
-        if let Some(text) = &activity.last_activity {
-            updates.push((record.id, parse_activity(text)?));
+    match report.get("servers") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(servers)) => {
+            for (server, activity) in servers {
+                let record = state.store.spawner(user.id, server).await?.ok_or_else(|| {
+                    ApiError::bad_request(format!(
+                        "No such server '{server}' for user {}",
+                        user.name
+                    ))
+                })?;
+                match activity.get("last_activity") {
+                    Some(text) => updates.push((record.id, parse_activity(text)?)),
+                    None => {
+                        return Err(ApiError::bad_request(format!(
+                            "servers.{server} must have a last_activity timestamp"
+                        )));
+                    }
+                }
+            }
+        }
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "servers must be an object, not {other}"
+            )));
         }
     }
     let user_ts = report
-        .last_activity
-        .as_deref()
+        .get("last_activity")
+        .filter(|v| !v.is_null())
         .map(parse_activity)
         .transpose()?;
     for (spawner_id, ts) in &updates {

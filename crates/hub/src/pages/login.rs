@@ -113,12 +113,14 @@ pub(super) async fn submit(
     };
     let user = match state.store.user_by_name(&name).await? {
         Some(user) => user,
-        None => state.store.create_user(&name, admin == Some(true)).await?,
+        None => crate::roles::create_user(&state, &name, admin == Some(true)).await?,
     };
     // The authenticator may grant or (with PAM admin_groups) revoke admin rights.
     if let Some(admin) = admin.filter(|a| *a != user.admin) {
-        state.store.set_admin(user.id, admin).await?;
+        crate::roles::set_admin(&state, &user, admin).await?;
     }
+    // Upstream re-ensures the default roles at every login.
+    crate::roles::grant_default_roles(&state.store, &user).await?;
     tracing::info!(user = %user.name, "user logged in");
     let now = chrono::Utc::now().timestamp();
     let max_age = state.config.jupyterhub.cookie_max_age_secs();
@@ -171,7 +173,7 @@ pub(super) async fn logout(
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
     if let Some(who) = page_user(&state, &headers).await? {
-        if let Some(session) = &who.session_id {
+        if let Some(session) = &who.identity.session_id {
             state
                 .store
                 .delete_session_tokens(who.user.id, session)

@@ -15,6 +15,7 @@ use crate::cookies;
 use crate::error::PageError;
 use crate::identity::{self, Identity};
 use crate::state::AppState;
+use ferrohub_store::UserRecord;
 
 /// Routes of the pages under `{hub}`, plus the catch-all redirect into the hub.
 pub fn router(state: &AppState) -> Router<AppState> {
@@ -64,11 +65,23 @@ pub fn router(state: &AppState) -> Router<AppState> {
         )
 }
 
+/// The user of a page (pages only accept the login cookie, so always a user).
+pub(crate) struct PageUser {
+    /// The logged-in user.
+    pub user: UserRecord,
+    /// Their identity and scopes.
+    pub identity: Identity,
+}
+
 /// The cookie-authenticated user of a page, if any.
-async fn page_user(state: &AppState, headers: &HeaderMap) -> Result<Option<Identity>, PageError> {
-    identity::from_cookie(state, headers)
+async fn page_user(state: &AppState, headers: &HeaderMap) -> Result<Option<PageUser>, PageError> {
+    let identity = identity::from_cookie(state, headers)
         .await
-        .map_err(|e| PageError::new(e.status, e.message))
+        .map_err(|e| PageError::new(e.status, e.message))?;
+    Ok(identity.and_then(|identity| {
+        let user = identity.user()?.clone();
+        Some(PageUser { user, identity })
+    }))
 }
 
 /// Redirect to the login page, coming back to `uri` afterwards.

@@ -10,6 +10,7 @@ use http::{HeaderMap, StatusCode, Uri};
 use serde_json::json;
 
 use super::{default_next, error_page, page_user, to_login};
+use crate::access::Target;
 use crate::error::PageError;
 use crate::servers::Phase;
 use crate::state::AppState;
@@ -108,11 +109,12 @@ pub(super) async fn user_url(
         }
         return Ok(to_login(&state, &uri));
     };
+    let allowed = who
+        .identity
+        .allows(&state, "access:servers", Target::Server(&name, ""))
+        .await?;
     let user = state.store.user_by_name(&name).await?;
-    let Some(user) = user.filter(|u| {
-        who.scopes
-            .covers(&format!("access:servers!server={}/", u.name))
-    }) else {
+    let Some(user) = user.filter(|_| allowed) else {
         return Err(error_page(
             &state,
             StatusCode::NOT_FOUND,

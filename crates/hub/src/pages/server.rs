@@ -9,8 +9,9 @@ use http::{HeaderMap, StatusCode};
 use minijinja::context;
 
 use super::{error_page, page_user, to_login, with_cookies, xsrf_for};
+use crate::access::Target;
 use crate::error::PageError;
-use crate::identity::Identity;
+use crate::pages::PageUser;
 use crate::servers::{self, Phase};
 use crate::state::AppState;
 
@@ -49,7 +50,7 @@ pub(super) async fn home(
 /// The user whose server `who` wants to start: themselves, or another if allowed.
 async fn target_user(
     state: &AppState,
-    who: &Identity,
+    who: &PageUser,
     name: Option<&str>,
 ) -> Result<ferrohub_store::UserRecord, PageError> {
     let Some(name) = name.filter(|n| *n != who.user.name) else {
@@ -68,7 +69,11 @@ async fn target_user(
         .user_by_name(name)
         .await?
         .ok_or_else(not_found)?;
-    if !who.scopes.allows_user("servers", &user.name) {
+    if !who
+        .identity
+        .allows(state, "servers", Target::Server(&user.name, ""))
+        .await?
+    {
         return Err(not_found());
     }
     Ok(user)
@@ -76,7 +81,7 @@ async fn target_user(
 
 async fn spawn_and_redirect(
     state: &AppState,
-    who: &Identity,
+    who: &PageUser,
     name: Option<&str>,
     next: Option<String>,
 ) -> Result<Response, PageError> {

@@ -1,0 +1,109 @@
+//! `/proxy`: read the routing table, force a route check, or point the hub at
+//! a new proxy.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+
+use super::Request;
+use super::pagination::Page;
+use crate::access::Target;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+type ApiResult = Result<Response, ApiError>;
+
+fn proxy_failure(e: &dyn std::fmt::Display) -> ApiError {
+    tracing::error!("proxy API call failed: {e}");
+    ApiError::new(
+        http::StatusCode::BAD_GATEWAY,
+        "The proxy's API did not answer as expected; see the hub log.",
+    )
+}
+
+/// `GET /proxy`: `{routespec: {routespec, target, data}}`, sorted and paginated.
+pub(super) async fn get_routes(State(state): State<AppState>, request: Request) -> ApiResult {
+    let who = request.identity(&state).await?;
+    who.require(&state, &["proxy"], Target::Hub).await?;
+    let page = Page::from_request(&state, &request.query_pairs, &request.headers)?;
+    let all = state.proxy.routes().await.map_err(|e| proxy_failure(&e))?;
+    let total = i64::try_from(all.len()).unwrap_or(i64::MAX);
+    let routes: Map<String, Value> = all
+        .into_iter()
+        .skip(usize::try_from(page.offset).unwrap_or(usize::MAX))
+        .take(usize::try_from(page.limit).unwrap_or(usize::MAX))
+        .map(|(spec, route)| {
+            let model = json!({
+                "routespec": spec,
+                "target": route.target,
+                "data": route.data,
+            });
+            (spec, model)
+        })
+        .collect();
+    if page.envelope {
+        let body = page.envelope(
+            Value::Object(routes),
+            total,
+            &request.headers,
+            &request.uri,
+            request.scheme(),
+        );
+        return Ok(Json(body).into_response());
+    }
+    Ok(Json(routes).into_response())
+}
+
+/// `POST /proxy`: reconcile the routes now instead of at the next interval.
+pub(super) async fn check_now(State(state): State<AppState>, request: Request) -> ApiResult {
+    let who = request.identity(&state).await?;
+    who.require(&state, &["proxy"], Target::Hub).await?;
+    crate::servers::check_routes(&state)
+        .await
+        .map_err(|e| proxy_failure(&e))?;
+    Ok(http::StatusCode::OK.into_response())
+}
+
+/// `PATCH /proxy`: `{"api_url", "auth_token"}` of a proxy that took over; routes are then re-added.
+pub(super) async fn reconfigure(
+    State(state): State<AppState>,
+    request: Request,
+    body: Bytes,
+) -> ApiResult {
+    let who = request.identity(&state).await?;
+    who.require(&state, &["proxy"], Target::Hub).await?;
+    if body.is_empty() {
+        return Err(ApiError::bad_request("need JSON body"));
+    }
+    let Ok(Value::Object(model)) = serde_json::from_slice::<Value>(&body) else {
+        return Err(ApiError::bad_request("Request body must be JSON dict"));
+    };
+    let text = |key: &str| -> Result<Option<String>, ApiError> {
+        match model.get(key) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(ApiError::bad_request(format!("{key} must be a string"))),
+        }
+    };
+    let api_url = text("api_url")?;
+    let token = text("auth_token")?;
+    if let Some(url) = &api_url {
+        let parsed = url::Url::parse(url)
+            .map_err(|_| ApiError::bad_request(format!("api_url {url:?} is not a URL")))?;
+        if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
+            return Err(ApiError::bad_request(format!(
+                "api_url {url:?} must be an http(s) URL with a host"
+            )));
+        }
+    }
+    state
+        .proxy
+        .reconfigure(api_url.as_deref(), token.as_deref());
+    tracing::info!(by = %who.name(), "proxy API updated to {api_url:?}");
+    crate::servers::check_routes(&state)
+        .await
+        .map_err(|e| proxy_failure(&e))?;
+    Ok(http::StatusCode::OK.into_response())
+}

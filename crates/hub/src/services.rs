@@ -1,0 +1,405 @@
+//! Services (`JupyterHub.services`): external processes that hold an API
+//! token, and managed ones the hub starts, restarts when they exit, and stops
+//! at shutdown. A service with a `url` gets the proxy route
+//! `{base}services/<name>/`; one with a url or OAuth settings is an OAuth client.
+
+use std::collections::BTreeMap;
+use std::process::Stdio;
+use std::time::Duration;
+
+use ferrohub_config::ServiceConfig;
+use ferrohub_core::token::{self, GENERATED_TOKEN_ROUNDS, USER_PROVIDED_TOKEN_ROUNDS};
+use ferrohub_store::{NewService, NewToken, OAuthClient, ServerAddress, ServiceRecord, TokenOwner};
+use serde_json::json;
+
+use crate::state::AppState;
+
+/// How long a managed service that exited waits before it is started again.
+const RESTART_DELAY: Duration = Duration::from_secs(1);
+
+/// A configuration mistake in `JupyterHub.services`.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// Bad entry.
+    #[error("JupyterHub.services: {0}")]
+    Config(String),
+    /// Database failure.
+    #[error(transparent)]
+    Store(#[from] ferrohub_store::StoreError),
+}
+
+/// The OAuth client id of a service.
+#[must_use]
+pub fn oauth_client_id(spec: &ServiceConfig) -> String {
+    if spec.oauth_client_id.is_empty() {
+        format!("service-{}", spec.name)
+    } else {
+        spec.oauth_client_id.clone()
+    }
+}
+
+/// Whether the service takes part in OAuth (upstream: it has a url or any oauth_ setting).
+fn uses_oauth(spec: &ServiceConfig) -> bool {
+    !spec.url.is_empty()
+        || !spec.oauth_client_id.is_empty()
+        || !spec.oauth_redirect_uri.is_empty()
+        || !spec.oauth_client_allowed_scopes.is_empty()
+}
+
+/// Checks one entry: a usable name, a parsable url, a `service-` client id.
+pub fn check(spec: &ServiceConfig) -> Result<(), ServiceError> {
+    let name = &spec.name;
+    let bad = |why: &str| ServiceError::Config(format!("service {name:?}: {why}"));
+    if name.is_empty()
+        || name.contains('/')
+        || name.chars().all(|c| c == '.')
+        || name.trim() != name
+        || name.chars().any(char::is_control)
+    {
+        return Err(bad(
+            "name must be non-empty, without '/', surrounding spaces, or only dots",
+        ));
+    }
+    if ferrohub_core::url::quote_name(name) != *name {
+        return Err(bad("name must not need URL escaping"));
+    }
+    if !spec.url.is_empty() {
+        let url = url::Url::parse(&spec.url).map_err(|e| bad(&format!("url: {e}")))?;
+        if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+            return Err(bad("url must be http(s)://host:port"));
+        }
+    }
+    if !spec.oauth_client_id.is_empty() && !spec.oauth_client_id.starts_with("service-") {
+        return Err(bad("oauth_client_id must start with 'service-'"));
+    }
+    if !spec.user.is_empty() {
+        return Err(bad(
+            "running a managed service as another user (`user`) is not supported by ferrohub yet; run the hub as that user or leave `user` unset",
+        ));
+    }
+    if spec.command.is_empty() && !spec.environment.is_empty() {
+        return Err(bad(
+            "environment only applies to managed services (with a command)",
+        ));
+    }
+    Ok(())
+}
+
+/// The service's URL prefix, `{base}services/<name>/`.
+#[must_use]
+pub fn prefix(state: &AppState, name: &str) -> String {
+    format!("{}services/{name}/", state.urls.base)
+}
+
+/// The address a service's URL points at, as a `servers` row.
+fn address(state: &AppState, spec: &ServiceConfig) -> Option<ServerAddress> {
+    let url = url::Url::parse(&spec.url).ok()?;
+    Some(ServerAddress {
+        proto: url.scheme().to_owned(),
+        ip: url
+            .host_str()?
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned(),
+        port: url.port_or_known_default()?,
+        base_url: prefix(state, &spec.name),
+    })
+}
+
+/// Registers the configured services at start-up: records, tokens, OAuth
+/// clients and server rows; services no longer configured are removed. Returns
+/// the API token of each managed service (generated when not configured).
+pub async fn register(state: &AppState) -> Result<BTreeMap<String, String>, ServiceError> {
+    let specs = &state.config.jupyterhub.services;
+    let mut seen = std::collections::BTreeSet::new();
+    for spec in specs {
+        check(spec)?;
+        if !seen.insert(spec.name.clone()) {
+            return Err(ServiceError::Config(format!(
+                "service {:?} is defined more than once",
+                spec.name
+            )));
+        }
+    }
+    for old in state.store.list_services().await? {
+        if old.from_config && !seen.contains(&old.name) {
+            tracing::info!("removing service {} (no longer configured)", old.name);
+            if let Some(client) = &old.oauth_client_id {
+                state.store.delete_oauth_client(client).await?;
+            }
+            state.store.delete_service(old.id).await?;
+        }
+    }
+    let mut tokens = BTreeMap::new();
+    for spec in specs {
+        let record = state
+            .store
+            .upsert_service(&NewService {
+                name: spec.name.clone(),
+                admin: spec.admin,
+                url: (!spec.url.is_empty()).then(|| spec.url.clone()),
+                oauth_client_allowed_scopes: spec.oauth_client_allowed_scopes.clone(),
+                info: serde_json::to_value(&spec.info).unwrap_or_else(|_| json!({})),
+                display: spec.display,
+                oauth_no_confirm: spec.oauth_no_confirm,
+                command: spec.command.clone(),
+                cwd: (!spec.cwd.is_empty()).then(|| spec.cwd.clone()),
+                environment: serde_json::to_value(&spec.environment).unwrap_or_else(|_| json!({})),
+                user: None,
+                timeout: i64::try_from(spec.timeout).unwrap_or(i64::MAX),
+                from_config: true,
+                oauth_client_id: None,
+            })
+            .await?;
+        let token = register_one(state, spec, &record).await?;
+        if let Some(token) = token
+            && !spec.command.is_empty()
+        {
+            tokens.insert(spec.name.clone(), token);
+        }
+    }
+    Ok(tokens)
+}
+
+/// A service's token, OAuth client and server row; returns its token if it has one.
+pub async fn register_one(
+    state: &AppState,
+    spec: &ServiceConfig,
+    record: &ServiceRecord,
+) -> Result<Option<String>, ServiceError> {
+    let token = service_token(state, spec, record).await?;
+    if uses_oauth(spec) {
+        let client_id = oauth_client_id(spec);
+        let secret = token.as_deref().unwrap_or_default();
+        let redirect = if spec.oauth_redirect_uri.is_empty() {
+            format!("{}oauth_callback", prefix(state, &spec.name))
+        } else {
+            spec.oauth_redirect_uri.clone()
+        };
+        let mut allowed = spec.oauth_client_allowed_scopes.clone();
+        allowed.push(ferrohub_rbac::access_scope_for_service(&spec.name));
+        state
+            .store
+            .upsert_oauth_client(&OAuthClient {
+                identifier: client_id.clone(),
+                description: format!("JupyterHub service {}", spec.name),
+                secret: if secret.is_empty() {
+                    String::new()
+                } else {
+                    token::hash_token(secret, USER_PROVIDED_TOKEN_ROUNDS)
+                },
+                redirect_uri: redirect,
+                allowed_scopes: allowed,
+            })
+            .await?;
+        state
+            .store
+            .set_service_oauth_client(record.id, Some(&client_id))
+            .await?;
+    }
+    state
+        .store
+        .set_service_server(record.id, address(state, spec).as_ref())
+        .await?;
+    Ok(token)
+}
+
+/// The service's token: the configured one (stored once, hashed), or for a
+/// managed service without one, a new token generated at each start.
+async fn service_token(
+    state: &AppState,
+    spec: &ServiceConfig,
+    record: &ServiceRecord,
+) -> Result<Option<String>, ServiceError> {
+    let owner = TokenOwner::Service(record.id);
+    if !spec.api_token.is_empty() {
+        if spec.api_token.len() < 8 {
+            return Err(ServiceError::Config(format!(
+                "service {:?}: api_token is too short (at least 8 characters)",
+                spec.name
+            )));
+        }
+        match state.store.find_token(&spec.api_token).await? {
+            Some(existing) if existing.owner == owner => {}
+            Some(_) => {
+                return Err(ServiceError::Config(format!(
+                    "service {:?}: api_token is already used by another user or service",
+                    spec.name
+                )));
+            }
+            None => {
+                state
+                    .store
+                    .create_token(&NewToken {
+                        token: &spec.api_token,
+                        rounds: USER_PROVIDED_TOKEN_ROUNDS,
+                        owner,
+                        client_id: ferrohub_store::BUILTIN_CLIENT,
+                        session_id: None,
+                        scopes: &["inherit".to_owned()],
+                        note: Some("from config"),
+                        expires_at: None,
+                    })
+                    .await?;
+            }
+        }
+        return Ok(Some(spec.api_token.clone()));
+    }
+    if spec.command.is_empty() {
+        return Ok(None);
+    }
+    let generated = token::new_token();
+    state
+        .store
+        .create_token(&NewToken {
+            token: &generated,
+            rounds: GENERATED_TOKEN_ROUNDS,
+            owner,
+            client_id: ferrohub_store::BUILTIN_CLIENT,
+            session_id: None,
+            scopes: &["inherit".to_owned()],
+            note: Some("generated at startup"),
+            expires_at: None,
+        })
+        .await?;
+    Ok(Some(generated))
+}
+
+/// The environment of a managed service, as upstream sets it.
+fn environment(state: &AppState, spec: &ServiceConfig, token: &str) -> BTreeMap<String, String> {
+    let mut env: BTreeMap<String, String> = state
+        .config
+        .spawner
+        .env_keep
+        .iter()
+        .filter_map(|k| std::env::var(k).ok().map(|v| (k.clone(), v)))
+        .collect();
+    let client_id = oauth_client_id(spec);
+    let access = json!([
+        "access:services",
+        ferrohub_rbac::access_scope_for_service(&spec.name)
+    ])
+    .to_string();
+    let prefix = prefix(state, &spec.name);
+    let mut set = |k: &str, v: String| {
+        env.insert(k.to_owned(), v);
+    };
+    set("JUPYTERHUB_SERVICE_NAME", spec.name.clone());
+    set("JUPYTERHUB_API_TOKEN", token.to_owned());
+    set("JPY_API_TOKEN", token.to_owned());
+    set("JUPYTERHUB_API_URL", state.urls.api_url());
+    set("JUPYTERHUB_BASE_URL", state.urls.base.clone());
+    set("JUPYTERHUB_CLIENT_ID", client_id);
+    set("JUPYTERHUB_HOST", String::new());
+    set(
+        "JUPYTERHUB_OAUTH_CALLBACK_URL",
+        format!("{prefix}oauth_callback"),
+    );
+    set("JUPYTERHUB_OAUTH_ACCESS_SCOPES", access.clone());
+    set("JUPYTERHUB_OAUTH_SCOPES", access);
+    set(
+        "JUPYTERHUB_OAUTH_CLIENT_ALLOWED_SCOPES",
+        json!(spec.oauth_client_allowed_scopes).to_string(),
+    );
+    set("JUPYTERHUB_COOKIE_HOST_PREFIX_ENABLED", "0".to_owned());
+    set("JUPYTERHUB_PUBLIC_URL", String::new());
+    set("JUPYTERHUB_PUBLIC_HUB_URL", String::new());
+    set("JUPYTERHUB_USER", String::new());
+    set("JUPYTERHUB_SERVER_NAME", String::new());
+    if !spec.url.is_empty() {
+        set("JUPYTERHUB_SERVICE_URL", spec.url.clone());
+        set("JUPYTERHUB_SERVICE_PREFIX", prefix);
+    }
+    for (k, v) in &spec.environment {
+        env.insert(k.clone(), v.clone());
+    }
+    env
+}
+
+/// Runs a managed service until the hub stops: started after the API listens,
+/// started again whenever it exits, its process group stopped at shutdown.
+pub async fn supervise(state: AppState, spec: ServiceConfig, token: String) {
+    let mut shutdown = state.shutdown.subscribe();
+    loop {
+        let env = environment(&state, &spec, &token);
+        let mut command = tokio::process::Command::new(&spec.command[0]);
+        command
+            .args(&spec.command[1..])
+            .env_clear()
+            .envs(&env)
+            .stdin(Stdio::null())
+            .process_group(0);
+        if !spec.cwd.is_empty() {
+            command.current_dir(&spec.cwd);
+        }
+        let mut child = match command.spawn() {
+            Ok(child) => child,
+            Err(e) => {
+                tracing::error!(service = %spec.name, "cannot start {:?}: {e}", spec.command);
+                if wait_or_shutdown(&mut shutdown, RESTART_DELAY * 10).await {
+                    return;
+                }
+                continue;
+            }
+        };
+        let pid = child.id().and_then(|p| i32::try_from(p).ok());
+        tracing::info!(service = %spec.name, pid, "started managed service");
+        if let Ok(Some(record)) = state.store.service_by_name(&spec.name).await {
+            let _ = state
+                .store
+                .set_service_pid(record.id, pid.map(i64::from))
+                .await;
+        }
+        tokio::select! {
+            status = child.wait() => {
+                tracing::warn!(service = %spec.name, "managed service exited ({status:?}); restarting");
+            }
+            _ = shutdown.changed() => {
+                stop_group(&spec.name, pid, &mut child).await;
+                return;
+            }
+        }
+        if wait_or_shutdown(&mut shutdown, RESTART_DELAY).await {
+            return;
+        }
+    }
+}
+
+/// Sleeps; true if the hub is shutting down meanwhile.
+async fn wait_or_shutdown(
+    shutdown: &mut tokio::sync::watch::Receiver<Option<crate::state::ShutdownRequest>>,
+    delay: Duration,
+) -> bool {
+    tokio::select! {
+        () = tokio::time::sleep(delay) => shutdown.borrow().is_some(),
+        _ = shutdown.changed() => true,
+    }
+}
+
+/// SIGTERM to the service's process group, SIGKILL after 5 s.
+async fn stop_group(name: &str, pid: Option<i32>, child: &mut tokio::process::Child) {
+    use nix::sys::signal::{Signal, killpg};
+    let Some(pid) = pid else { return };
+    let group = nix::unistd::Pid::from_raw(pid);
+    let _ = killpg(group, Signal::SIGTERM);
+    if tokio::time::timeout(Duration::from_secs(5), child.wait())
+        .await
+        .is_err()
+    {
+        let _ = killpg(group, Signal::SIGKILL);
+        let _ = child.wait().await;
+    }
+    tracing::info!(service = %name, "stopped managed service");
+}
+
+/// Waits until a service with a url answers (any status below 500), at most its `timeout`.
+pub async fn wait_until_up(state: &AppState, spec: &ServiceConfig) -> Result<(), String> {
+    let Some(addr) = address(state, spec) else {
+        return Ok(());
+    };
+    let url = format!("{}{}", addr.host_url(), addr.base_url);
+    ferrohub_spawn::wait_for_http_server(&url, Duration::from_secs(spec.timeout.max(1)))
+        .await
+        .map(drop)
+        .map_err(|e| format!("service {} did not come up: {e}", spec.name))
+}
