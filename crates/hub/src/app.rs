@@ -62,6 +62,40 @@ pub struct Hub {
     service_tokens: std::collections::BTreeMap<String, String>,
 }
 
+/// The largest request body the hub accepts (API JSON, login forms).
+const BODY_LIMIT: u64 = 1024 * 1024;
+/// Oversized bodies up to this size are read and dropped before the 413, so a
+/// proxy still streaming the body gets the answer instead of a broken pipe
+/// (which it would report as "server down").
+const DRAIN_LIMIT: u64 = 64 * 1024 * 1024;
+
+/// Refuses a declared body over [`BODY_LIMIT`] with 413 (JSON on the API).
+async fn refuse_oversized(request: Request, next: Next) -> Response {
+    let length = request
+        .headers()
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let Some(length) = length.filter(|n| *n > BODY_LIMIT) else {
+        return next.run(request).await;
+    };
+    let is_api = request.uri().path().contains("/hub/api");
+    if length <= DRAIN_LIMIT {
+        let mut body = request.into_body().into_data_stream();
+        while let Some(Ok(_)) = futures_util::StreamExt::next(&mut body).await {}
+    }
+    let status = http::StatusCode::PAYLOAD_TOO_LARGE;
+    let message = format!(
+        "The request body ({length} bytes) is larger than the hub's limit of {} MiB",
+        BODY_LIMIT >> 20
+    );
+    if is_api {
+        crate::error::ApiError::new(status, message).into_response()
+    } else {
+        crate::error::PageError::new(status, message).into_response()
+    }
+}
+
 /// Adds the headers every hub response carries.
 async fn common_headers(request: Request, next: Next) -> Response {
     let is_api = request.uri().path().contains("/hub/api");
@@ -95,8 +129,9 @@ fn router(state: &AppState) -> Router {
         .merge(crate::api::router(state))
         .merge(crate::pages::router(state))
         .fallback(crate::pages::into_hub)
+        .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT as usize))
+        .layer(middleware::from_fn(refuse_oversized))
         .layer(middleware::from_fn(common_headers))
-        .layer(axum::extract::DefaultBodyLimit::max(1024 * 1024))
         .with_state(state.clone())
 }
 

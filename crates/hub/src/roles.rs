@@ -251,7 +251,7 @@ async fn ensure_user_role_for_all(store: &Store, upgrade: bool) -> Result<(), Ro
         return Ok(());
     };
     if upgrade {
-        tracing::warn!("no roles found; assuming an upgrade and giving every user the user role");
+        tracing::info!("no roles in the database yet: giving every existing user the user role");
     }
     store.grant_role_to_all_users(role.id).await?;
     Ok(())

@@ -15,6 +15,7 @@ mod users;
 
 use axum::Router;
 use axum::extract::FromRequestParts;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use http::request::Parts;
 use http::{HeaderMap, Method, Uri};
@@ -81,6 +82,10 @@ pub fn router(state: &AppState) -> Router<AppState> {
         )
         .route(&r("/users/{name}/shared"), get(shares::list_for_user))
         .route(
+            &r("/users/{name}/shared/{owner}/"),
+            get(shares::get_for_user).delete(shares::leave_for_user),
+        )
+        .route(
             &r("/users/{name}/shared/{owner}/{server}"),
             get(shares::get_for_user).delete(shares::leave_for_user),
         )
@@ -101,12 +106,23 @@ pub fn router(state: &AppState) -> Router<AppState> {
         )
         .route(&r("/groups/{group}/shared"), get(shares::list_for_group))
         .route(
+            &r("/groups/{group}/shared/{owner}/"),
+            get(shares::get_for_group).delete(shares::leave_for_group),
+        )
+        .route(
             &r("/groups/{group}/shared/{owner}/{server}"),
             get(shares::get_for_group).delete(shares::leave_for_group),
         )
         .route(
             &r("/shares/{owner}"),
             get(shares::list_of_owner).fallback(hub::method_not_allowed),
+        )
+        .route(
+            &r("/shares/{owner}/"),
+            get(shares::list_of_server)
+                .post(shares::grant)
+                .patch(shares::revoke)
+                .delete(shares::revoke_all),
         )
         .route(
             &r("/shares/{owner}/{server}"),
@@ -116,6 +132,12 @@ pub fn router(state: &AppState) -> Router<AppState> {
                 .delete(shares::revoke_all),
         )
         .route(&r("/share-codes/{owner}"), get(shares::codes_of_owner))
+        .route(
+            &r("/share-codes/{owner}/"),
+            get(shares::codes_of_server)
+                .post(shares::create_code)
+                .delete(shares::delete_codes),
+        )
         .route(
             &r("/share-codes/{owner}/{server}"),
             get(shares::codes_of_server)
@@ -144,6 +166,40 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route(&r("/oauth2/authorize"), get(oauth::authorize))
         .route(&r("/oauth2/token"), post(oauth::token))
         .route(&r("/{*rest}"), any(not_found))
+        .layer(axum::middleware::from_fn(json_errors))
+}
+
+/// Turns every non-JSON error answer (axum's own rejections: bad path encoding,
+/// body too large, wrong method) into the API's `{"status", "message"}` form, so
+/// clients always get JSON errors.
+async fn json_errors(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let retry_after = response.headers().get(http::header::RETRY_AFTER).cloned();
+    let text = axum::body::to_bytes(response.into_body(), 64 * 1024)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+        .unwrap_or_default();
+    let message = if text.is_empty() {
+        status.canonical_reason().unwrap_or("Error").to_owned()
+    } else {
+        text
+    };
+    let mut response = ApiError::new(status, message).into_response();
+    if let Some(value) = retry_after {
+        response
+            .headers_mut()
+            .insert(http::header::RETRY_AFTER, value);
+    }
+    response
 }
 
 async fn not_found() -> ApiError {

@@ -48,7 +48,15 @@ fn python_int(text: &str) -> Option<i64> {
     {
         return None;
     }
-    digits.replace('_', "").parse().ok()
+    // Python ints have no bounds: saturate instead of refusing huge numbers.
+    match digits.replace('_', "").parse::<i64>() {
+        Ok(n) => Some(n),
+        Err(e) => match e.kind() {
+            std::num::IntErrorKind::PosOverflow => Some(i64::MAX),
+            std::num::IntErrorKind::NegOverflow => Some(i64::MIN),
+            _ => None,
+        },
+    }
 }
 
 impl Page {
@@ -181,6 +189,8 @@ mod tests {
         assert_eq!(python_int("+3"), Some(3));
         assert_eq!(python_int("-4"), Some(-4));
         assert_eq!(python_int("1_000"), Some(1000));
+        assert_eq!(python_int("99999999999999999999"), Some(i64::MAX));
+        assert_eq!(python_int("-99999999999999999999"), Some(i64::MIN));
         for bad in ["", "x", "1.5", "_1", "1__0", "0x10"] {
             assert_eq!(python_int(bad), None, "{bad}");
         }

@@ -4,10 +4,13 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use std::collections::BTreeMap;
+
+use axum::extract::{FromRequestParts, Path, State};
 use axum::response::{IntoResponse, Response};
 use ferrohub_store::{ShareCodeRecord, ShareRecord, ShareTarget, SpawnerRecord, UserRecord};
 use http::StatusCode;
+use http::request::Parts;
 use serde_json::{Map, Value, json};
 
 use super::pagination::Page;
@@ -19,6 +22,38 @@ use crate::servers::Phase;
 use crate::state::AppState;
 
 type ApiResult = Result<Response, ApiError>;
+
+/// The path parameters of the share endpoints. Routes without `{server}` are
+/// upstream's trailing-slash forms (`/shares/alice/`), which name the default
+/// server, so `server` is then empty.
+pub(super) struct ShareParams {
+    /// The user or group the share was granted to (`{name}` / `{group}`), if in the path.
+    holder: String,
+    /// The server's owner.
+    owner: String,
+    /// The server's name; empty for the default server.
+    server: String,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ShareParams {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Path(mut params) = Path::<BTreeMap<String, String>>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| ApiError::bad_request(e.body_text()))?;
+        let mut take = |key: &str| params.remove(key).unwrap_or_default();
+        let holder = match take("name") {
+            name if name.is_empty() => take("group"),
+            name => name,
+        };
+        Ok(Self {
+            holder,
+            owner: take("owner"),
+            server: take("server"),
+        })
+    }
+}
 
 /// Share codes live between one minute and one year; a day unless asked.
 const CODE_MIN_SECS: i64 = 60;
@@ -155,7 +190,11 @@ async fn user_share(
 /// `GET /users/{name}/shared/{owner}/{server}`.
 pub(super) async fn get_for_user(
     State(state): State<AppState>,
-    Path((name, owner, server)): Path<(String, String, String)>,
+    ShareParams {
+        holder: name,
+        owner,
+        server,
+    }: ShareParams,
     request: Request,
 ) -> ApiResult {
     let who = request.identity(&state).await?;
@@ -168,7 +207,11 @@ pub(super) async fn get_for_user(
 /// `DELETE /users/{name}/shared/{owner}/{server}`: the user leaves a share.
 pub(super) async fn leave_for_user(
     State(state): State<AppState>,
-    Path((name, owner, server)): Path<(String, String, String)>,
+    ShareParams {
+        holder: name,
+        owner,
+        server,
+    }: ShareParams,
     request: Request,
 ) -> ApiResult {
     let who = request.identity(&state).await?;
@@ -231,7 +274,11 @@ async fn group_share(
 /// `GET /groups/{group}/shared/{owner}/{server}`.
 pub(super) async fn get_for_group(
     State(state): State<AppState>,
-    Path((name, owner, server)): Path<(String, String, String)>,
+    ShareParams {
+        holder: name,
+        owner,
+        server,
+    }: ShareParams,
     request: Request,
 ) -> ApiResult {
     let who = request.identity(&state).await?;
@@ -244,7 +291,11 @@ pub(super) async fn get_for_group(
 /// `DELETE /groups/{group}/shared/{owner}/{server}`.
 pub(super) async fn leave_for_group(
     State(state): State<AppState>,
-    Path((name, owner, server)): Path<(String, String, String)>,
+    ShareParams {
+        holder: name,
+        owner,
+        server,
+    }: ShareParams,
     request: Request,
 ) -> ApiResult {
     let who = request.identity(&state).await?;
@@ -277,7 +328,7 @@ pub(super) async fn list_of_owner(
 /// `GET /shares/{owner}/{server}`.
 pub(super) async fn list_of_server(
     State(state): State<AppState>,
-    Path((owner, server)): Path<(String, String)>,
+    ShareParams { owner, server, .. }: ShareParams,
     request: Request,
 ) -> ApiResult {
     let who = request.identity(&state).await?;
@@ -373,7 +424,7 @@ fn exactly_one_target(
 /// `POST /shares/{owner}/{server}`: grants (adds to) a user's or group's access.
 pub(super) async fn grant(
     State(state): State<AppState>,
-    Path((owner, server)): Path<(String, String)>,
+    ShareParams { owner, server, .. }: ShareParams,
     request: Request,
     body: Bytes,
 ) -> ApiResult {
@@ -435,7 +486,7 @@ pub(super) async fn grant(
 /// answers the remaining share, or `{}` when nothing is left.
 pub(super) async fn revoke(
     State(state): State<AppState>,
-    Path((owner, server)): Path<(String, String)>,
+    ShareParams { owner, server, .. }: ShareParams,
     request: Request,
     body: Bytes,
 ) -> ApiResult {
@@ -488,7 +539,7 @@ pub(super) async fn revoke(
 /// `DELETE /shares/{owner}/{server}`: revokes every share of the server.
 pub(super) async fn revoke_all(
     State(state): State<AppState>,
-    Path((owner, server)): Path<(String, String)>,
+    ShareParams { owner, server, .. }: ShareParams,
     request: Request,
 ) -> ApiResult {
     let who = request.identity(&state).await?;
@@ -516,7 +567,7 @@ pub(super) async fn codes_of_owner(
 /// `GET /share-codes/{owner}/{server}`.
 pub(super) async fn codes_of_server(
     State(state): State<AppState>,
-    Path((owner, server)): Path<(String, String)>,
+    ShareParams { owner, server, .. }: ShareParams,
     request: Request,
 ) -> ApiResult {
     let who = request.identity(&state).await?;
@@ -554,7 +605,7 @@ async fn codes_page(
 /// `POST /share-codes/{owner}/{server}`: a new code (shown once) and its accept URL.
 pub(super) async fn create_code(
     State(state): State<AppState>,
-    Path((owner, server)): Path<(String, String)>,
+    ShareParams { owner, server, .. }: ShareParams,
     request: Request,
     body: Bytes,
 ) -> ApiResult {
@@ -599,7 +650,7 @@ pub(super) async fn create_code(
 /// `DELETE /share-codes/{owner}/{server}`: by `code=`, by `id=sc_N`, or all of the server's codes.
 pub(super) async fn delete_codes(
     State(state): State<AppState>,
-    Path((owner, server)): Path<(String, String)>,
+    ShareParams { owner, server, .. }: ShareParams,
     request: Request,
 ) -> ApiResult {
     let who = request.identity(&state).await?;
