@@ -19,6 +19,10 @@ impl Default for Templates {
                 include_str!("templates/spawn_pending.html"),
             ),
             ("error.html", include_str!("templates/error.html")),
+            (
+                "accept_share.html",
+                include_str!("templates/accept_share.html"),
+            ),
         ] {
             env.add_template(name, source)
                 .expect("built-in templates are valid");

@@ -3,6 +3,7 @@
 mod login;
 mod redirects;
 mod server;
+mod shares;
 
 pub use redirects::into_hub;
 
@@ -55,6 +56,10 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route(
             &format!("{hub}user-redirect/{{*rest}}"),
             get(redirects::user_redirect),
+        )
+        .route(
+            &format!("{hub}accept-share"),
+            get(shares::accept_form).post(shares::accept),
         )
         .route(&format!("{hub}error/{{code}}"), get(redirects::proxy_error))
         .route(&format!("{hub}health"), get(|| async { "" }))

@@ -1,0 +1,185 @@
+//! Accepting a share code (`{hub}accept-share?code=...`): the page shows what
+//! the invitation grants; posting it turns the code into a share for the
+//! logged-in user and goes to the shared server.
+
+use std::collections::HashMap;
+
+use axum::Form;
+use axum::extract::{OriginalUri, Query, State};
+use axum::response::{Html, IntoResponse, Response};
+use ferrohub_store::{ShareCodeRecord, ShareTarget, SpawnerRecord, UserRecord};
+use http::{HeaderMap, StatusCode};
+use minijinja::context;
+
+use super::{PageUser, error_page, page_user, to_login, with_cookies, xsrf_for};
+use crate::error::PageError;
+use crate::servers::Phase;
+use crate::state::AppState;
+
+/// The form the accept page posts.
+#[derive(serde::Deserialize)]
+pub(super) struct AcceptForm {
+    #[serde(default, rename = "_xsrf")]
+    xsrf: String,
+    #[serde(default)]
+    code: String,
+}
+
+/// A valid code with the server it opens.
+struct Invitation {
+    code: ShareCodeRecord,
+    owner: UserRecord,
+    spawner: SpawnerRecord,
+}
+
+/// Looks up an unexpired code that `who` may accept; `missing` is the status for
+/// an unknown code and for one's own (upstream: 404/403 on the page, 400 on POST).
+async fn invitation(
+    state: &AppState,
+    who: &PageUser,
+    code: &str,
+    missing: StatusCode,
+    own: StatusCode,
+) -> Result<Invitation, PageError> {
+    let not_found = || error_page(state, missing, "Share not found or expired", None);
+    let code = state
+        .store
+        .find_share_code(code)
+        .await?
+        .ok_or_else(not_found)?;
+    if code.owner_id == who.user.id {
+        return Err(error_page(
+            state,
+            own,
+            "You can't share with yourself!",
+            None,
+        ));
+    }
+    let owner = state
+        .store
+        .user_by_id(code.owner_id)
+        .await?
+        .ok_or_else(not_found)?;
+    let spawner = state
+        .store
+        .spawner_by_id(code.spawner_id)
+        .await?
+        .ok_or_else(not_found)?;
+    Ok(Invitation {
+        code,
+        owner,
+        spawner,
+    })
+}
+
+/// Where to go after accepting: a safe `next`, else the shared server.
+fn next_url(state: &AppState, query: &HashMap<String, String>, invite: &Invitation) -> String {
+    query
+        .get("next")
+        .and_then(|n| ferrohub_core::url::safe_next_url(n, &state.urls.base))
+        .unwrap_or_else(|| {
+            state
+                .urls
+                .server_prefix(&invite.owner.name, &invite.spawner.name)
+        })
+}
+
+/// `GET {hub}accept-share?code=...`: what accepting would grant.
+pub(super) async fn accept_form(
+    State(state): State<AppState>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Response, PageError> {
+    let Some(who) = page_user(&state, &headers).await? else {
+        return Ok(to_login(&state, &uri));
+    };
+    let code = query.get("code").map_or("", String::as_str);
+    let invite = invitation(
+        &state,
+        &who,
+        code,
+        StatusCode::NOT_FOUND,
+        StatusCode::FORBIDDEN,
+    )
+    .await?;
+    let scopes = ferrohub_rbac::describe_raw_scopes(
+        &invite.code.scopes,
+        Some(&who.user.name),
+        &state.custom_scopes,
+    )
+    .unwrap_or_default();
+    let scopes: Vec<_> = scopes
+        .into_iter()
+        .map(|s| context! { description => s.description, filter => s.filter })
+        .collect();
+    let (owner, server) = (&invite.owner.name, &invite.spawner.name);
+    let (xsrf, cookie) = xsrf_for(&state, &headers);
+    let html = state.templates.render(
+        "accept_share.html",
+        context! {
+            hub => &state.urls.hub,
+            user => &who.user.name,
+            owner => owner,
+            server => server,
+            server_url => state.urls.server_prefix(owner, server),
+            server_ready => state.servers.phase(owner, server) == Phase::Ready,
+            scopes => scopes,
+            code => code,
+            xsrf => xsrf,
+            next_url => next_url(&state, &query, &invite),
+        },
+    );
+    Ok(with_cookies(Html(html).into_response(), cookie))
+}
+
+/// `POST {hub}accept-share`: exchanges the code for a share and goes to the server.
+pub(super) async fn accept(
+    State(state): State<AppState>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+    Form(form): Form<AcceptForm>,
+) -> Result<Response, PageError> {
+    let Some(who) = page_user(&state, &headers).await? else {
+        return Ok(to_login(&state, &uri));
+    };
+    if !crate::xsrf::check(&headers, Some(&form.xsrf)) {
+        return Err(error_page(
+            &state,
+            StatusCode::FORBIDDEN,
+            "The form was invalid or expired (XSRF check failed). Reload the page and try again.",
+            None,
+        ));
+    }
+    let invite = invitation(
+        &state,
+        &who,
+        &form.code,
+        StatusCode::BAD_REQUEST,
+        StatusCode::BAD_REQUEST,
+    )
+    .await?;
+    state
+        .store
+        .upsert_share(
+            invite.owner.id,
+            invite.spawner.id,
+            ShareTarget::User(who.user.id),
+            &invite.code.scopes,
+        )
+        .await?;
+    // Upstream counts every exchange, even one that changes nothing.
+    state
+        .store
+        .record_share_code_exchange(invite.code.id)
+        .await?;
+    tracing::info!(
+        user = %who.user.name,
+        owner = %invite.owner.name,
+        server = %invite.spawner.name,
+        "accepted share code sc_{}",
+        invite.code.id
+    );
+    Ok(crate::redirect::found(&next_url(&state, &query, &invite)))
+}
