@@ -100,6 +100,12 @@ impl ServerRegistry {
         }
     }
 
+    /// Resolves once a stop is requested (the phase becomes `Stopping`).
+    pub async fn stop_requested(&self, user: &str, server: &str) {
+        let mut rx = self.sender(user, server).subscribe();
+        let _ = rx.wait_for(|p| *p == Phase::Stopping).await;
+    }
+
     /// Servers starting now, and servers starting, running or stopping (for the spawn limits).
     #[must_use]
     pub fn counts(&self) -> (usize, usize) {
@@ -204,8 +210,27 @@ pub async fn request_spawn(
     let user = user.clone();
     let server = server.to_owned();
     tokio::spawn(async move {
-        let phase = match spawn_server(&state, &user, &spawner).await {
-            Ok(()) => Phase::Ready,
+        let result = spawn_server(&state, &user, &spawner).await;
+        let ready = result.is_ok()
+            && state.servers.transition(
+                &user.name,
+                &server,
+                |p| *p == Phase::Spawning,
+                Phase::Ready,
+            );
+        if ready {
+            return;
+        }
+        let phase = match result {
+            // A stop was asked for just as the server became ready.
+            Ok(()) => match stop_server(&state, &user, &server).await {
+                Ok(()) => Phase::Stopped,
+                Err(message) => Phase::Failed(message),
+            },
+            Err(_) if state.servers.phase(&user.name, &server) == Phase::Stopping => {
+                tracing::warn!(user = %user.name, server = %server, "spawn interrupted by a stop request");
+                Phase::Stopped
+            }
             Err(message) => {
                 tracing::error!(user = %user.name, server = %server, "spawn failed: {message}");
                 Phase::Failed(message)
@@ -327,12 +352,22 @@ async fn spawn_server(
     let client_id = HubUrls::oauth_client_id(&user.name, server);
     let api_token = token::new_token();
     let started = launch(state, user, spawner, &prefix, &client_id, &api_token).await;
-    let result = match started {
-        Ok(addr) => wait_and_route(state, user, server, &addr).await,
-        Err(e) => Err(e),
+    // Launching is short and leaves nothing untracked; waiting for the server to
+    // answer can take minutes, so a stop request (DELETE) interrupts it.
+    let result = match &started {
+        Ok(addr) => tokio::select! {
+            result = wait_and_route(state, user, server, addr) => result,
+            () = state.servers.stop_requested(&user.name, server) => {
+                Err("interrupted by a stop request".to_owned())
+            }
+        },
+        Err(e) => Err(e.clone()),
     };
     if let Err(message) = &result {
         tracing::warn!(user = %user.name, "cleaning up failed spawn: {message}");
+        if let Ok(addr) = &started {
+            let _ = state.proxy.delete_route(&addr.base_url).await;
+        }
         if let Ok(Some(record)) = state.store.spawner(user.id, server).await {
             let _ = state.spawner.stop(&record.state).await;
         }
@@ -448,6 +483,20 @@ pub async fn request_stop(
     user: &UserRecord,
     server: &str,
 ) -> Result<bool, ApiError> {
+    // A pending spawn is interrupted: its task sees `Stopping` and cleans up.
+    if state.servers.transition(
+        &user.name,
+        server,
+        |p| *p == Phase::Spawning,
+        Phase::Stopping,
+    ) {
+        tracing::warn!(user = %user.name, server, "interrupting a pending spawn");
+        let phase = state
+            .servers
+            .wait_settled(&user.name, server, SLOW_TIMEOUT)
+            .await;
+        return Ok(phase.pending().is_none());
+    }
     let moved = state.servers.transition(
         &user.name,
         server,
@@ -455,14 +504,7 @@ pub async fn request_stop(
         Phase::Stopping,
     );
     if !moved {
-        return match state.servers.phase(&user.name, server) {
-            Phase::Stopped => Ok(true),
-            Phase::Stopping => Ok(false),
-            _ => Err(ApiError::bad_request(format!(
-                "{}'s server is still starting; try again when it is ready",
-                user.name
-            ))),
-        };
+        return Ok(state.servers.phase(&user.name, server) != Phase::Stopping);
     }
     let task_state = state.clone();
     let task_user = user.clone();

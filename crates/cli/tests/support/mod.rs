@@ -81,6 +81,11 @@ impl TestHub {
         let (public_port, hub_port, api_port) = (free_port(), free_port(), free_port());
         let venv = venv();
         let d = dir.path().display();
+        let args = if nix::unistd::Uid::effective().is_root() {
+            r#"["--allow-root"]"#
+        } else {
+            "[]"
+        };
         let mut config = format!(
             r#"
 [JupyterHub]
@@ -97,25 +102,26 @@ api_url = "http://127.0.0.1:{api_port}"
 auth_token = "{PROXY_TOKEN}"
 pid_file = "{d}/proxy.pid"
 [Spawner]
-cmd = ["{venv}/bin/jupyterhub-singleuser"]
+{spawner_body}
+[SimpleLocalProcessSpawner]
+home_dir_template = "{d}/homes/{{username}}"
+"#,
+            jh = section(sections, "JupyterHub"),
+            spawner_body = spawner_section(
+                &format!(
+                    r#"cmd = ["{venv}/bin/jupyterhub-singleuser"]
 args = {args}
 start_timeout = 120
 http_timeout = 120
 poll_interval = 2
-environment = {{ PATH = "{venv}/bin:/usr/local/bin:/usr/bin:/bin" }}
-[SimpleLocalProcessSpawner]
-home_dir_template = "{d}/homes/{{username}}"
-"#,
-            venv = venv.display(),
-            jh = section(sections, "JupyterHub"),
-            args = if nix::unistd::Uid::effective().is_root() {
-                r#"["--allow-root"]"#
-            } else {
-                "[]"
-            },
+environment = {{ PATH = "{venv}/bin:/usr/local/bin:/usr/bin:/bin" }}"#,
+                    venv = venv.display(),
+                ),
+                &section(sections, "Spawner"),
+            ),
         );
         for (name, body) in sections {
-            if *name != "JupyterHub" {
+            if *name != "JupyterHub" && *name != "Spawner" {
                 config.push_str(&format!("[{name}]\n{body}\n"));
             }
         }
@@ -283,6 +289,18 @@ pub fn http_get_status(port: u16, path: &str) -> Option<u16> {
 fn is_singleuser(proc_dir: &Path) -> bool {
     std::fs::read(proc_dir.join("cmdline"))
         .is_ok_and(|c| String::from_utf8_lossy(&c).contains("jupyterhub-singleuser"))
+}
+
+/// The `[Spawner]` body: the test defaults, with any key the test sets replaced.
+fn spawner_section(defaults: &str, overrides: &str) -> String {
+    let key = |line: &str| line.split('=').next().unwrap_or("").trim().to_owned();
+    let overridden: Vec<String> = overrides.lines().map(key).collect();
+    defaults
+        .lines()
+        .filter(|line| !overridden.contains(&key(line)))
+        .chain(overrides.lines())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn section(sections: &[(&str, &str)], name: &str) -> String {

@@ -326,12 +326,6 @@ async fn stop(
         return Err(ApiError::bad_request("Named servers are not enabled."));
     }
     let record = find_spawner(&state, &user, &server).await?;
-    if state.servers.phase(&user.name, &server) == Phase::Spawning {
-        return Err(ApiError::bad_request(format!(
-            "{} is still starting; stop it once it is ready",
-            log_name(&user.name, &server)
-        )));
-    }
     let stopped = servers::request_stop(&state, &user, &server).await?;
     if remove {
         let task_state = state.clone();
