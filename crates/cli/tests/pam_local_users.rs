@@ -91,3 +91,47 @@ async fn pam_login_spawns_as_the_user_and_the_kernel_answers() {
     })
     .await;
 }
+
+/// `user` on a managed service: the hub (root) runs it as that local account,
+/// with the account's home and name in its environment, and the hub's API
+/// token in `JUPYTERHUB_API_TOKEN` still works for it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_managed_service_runs_as_its_configured_user() {
+    let user = LocalUser::create("svc");
+    let python = support::venv().join("bin/python");
+    // The service reports who it is through the hub API and its own process.
+    let script = "import os, time, urllib.request; \
+        req = urllib.request.Request(os.environ['JUPYTERHUB_API_URL'] + '/user', \
+        headers={'Authorization': 'token ' + os.environ['JUPYTERHUB_API_TOKEN']}); \
+        body = urllib.request.urlopen(req).read().decode(); \
+        open(os.environ['HOME'] + '/report', 'w').write(f\"{os.getuid()} {os.environ['USER']} {os.getcwd()} {body}\"); \
+        time.sleep(600)";
+    let services = format!(
+        r#"services = [{{ name = "reporter", user = "{user}", command = ["{python}", "-c", "{script}"] }}]"#,
+        user = user.name,
+        python = python.display(),
+        script = script.replace('"', "\\\""),
+    );
+    let hub = TestHub::start(&[("JupyterHub", &services)]);
+    let home = format!("/home/{}", user.name);
+    let report = eventually(30, "the service's report", || async {
+        std::fs::read_to_string(format!("{home}/report")).ok()
+    })
+    .await;
+    let mut fields = report.splitn(4, ' ');
+    assert_eq!(
+        fields.next(),
+        Some(user.uid().to_string().as_str()),
+        "{report}"
+    );
+    assert_eq!(fields.next(), Some(user.name.as_str()), "{report}");
+    assert_eq!(
+        fields.next(),
+        Some(home.as_str()),
+        "starts in its home: {report}"
+    );
+    let whoami: serde_json::Value = serde_json::from_str(fields.next().unwrap()).unwrap();
+    assert_eq!(whoami["kind"], "service", "{report}");
+    assert_eq!(whoami["name"], "reporter", "{report}");
+    drop(hub);
+}

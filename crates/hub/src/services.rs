@@ -72,9 +72,9 @@ pub fn check(spec: &ServiceConfig) -> Result<(), ServiceError> {
     if !spec.oauth_client_id.is_empty() && !spec.oauth_client_id.starts_with("service-") {
         return Err(bad("oauth_client_id must start with 'service-'"));
     }
-    if !spec.user.is_empty() {
+    if !spec.user.is_empty() && spec.command.is_empty() {
         return Err(bad(
-            "running a managed service as another user (`user`) is not supported by ferrohub yet; run the hub as that user or leave `user` unset",
+            "user only applies to managed services (with a command)",
         ));
     }
     if spec.command.is_empty() && !spec.environment.is_empty() {
@@ -145,7 +145,7 @@ pub async fn register(state: &AppState) -> Result<BTreeMap<String, String>, Serv
                 command: spec.command.clone(),
                 cwd: (!spec.cwd.is_empty()).then(|| spec.cwd.clone()),
                 environment: serde_json::to_value(&spec.environment).unwrap_or_else(|_| json!({})),
-                user: None,
+                user: (!spec.user.is_empty()).then(|| spec.user.clone()),
                 timeout: i64::try_from(spec.timeout).unwrap_or(i64::MAX),
                 from_config: true,
                 oauth_client_id: None,
@@ -329,8 +329,19 @@ pub async fn supervise(state: AppState, spec: ServiceConfig, token: String) {
             .envs(&env)
             .stdin(Stdio::null())
             .process_group(0);
-        if !spec.cwd.is_empty() {
-            command.current_dir(&spec.cwd);
+        let cwd = (!spec.cwd.is_empty()).then(|| std::path::Path::new(&spec.cwd));
+        if spec.user.is_empty() {
+            if let Some(cwd) = cwd {
+                command.current_dir(cwd);
+            }
+        } else if let Err(e) =
+            ferrohub_spawn::run_as_local_user(&mut command, &spec.user, cwd).await
+        {
+            tracing::error!(service = %spec.name, user = %spec.user, "cannot run as that user: {e}");
+            if wait_or_shutdown(&mut shutdown, RESTART_DELAY * 10).await {
+                return;
+            }
+            continue;
         }
         let mut child = match command.spawn() {
             Ok(child) => child,

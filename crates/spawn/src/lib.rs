@@ -31,7 +31,7 @@ use async_trait::async_trait;
 use ferrohub_config::Config;
 use thiserror::Error;
 
-pub use local::LocalProcessSpawner;
+pub use local::{LocalProcessSpawner, run_as_local_user};
 pub use ready::{wait_for_http_server, wait_until_ready};
 pub use simple::SimpleLocalProcessSpawner;
 

@@ -62,6 +62,39 @@ impl Spawner for LocalProcessSpawner {
     }
 }
 
+/// Makes `command` run as the local account `username`, as upstream's
+/// `Service.user` does for managed services: a root hub drops to the account's
+/// ids and groups before exec (a non-root hub may only name itself), `USER`,
+/// `HOME` and `SHELL` come from the account, and the process starts in `cwd`
+/// or else the account's home.
+pub async fn run_as_local_user(
+    command: &mut tokio::process::Command,
+    username: &str,
+    cwd: Option<&std::path::Path>,
+) -> Result<(), SpawnError> {
+    let account = LocalAccount::lookup(username).await?;
+    let credentials = credentials_for(geteuid(), &account).map_err(|reason| {
+        let program = command
+            .as_std()
+            .get_program()
+            .to_string_lossy()
+            .into_owned();
+        SpawnError::Launch {
+            cmd: vec![program],
+            reason,
+        }
+    })?;
+    command.env("USER", username);
+    if !account.home.as_os_str().is_empty() {
+        command.env("HOME", &account.home);
+    }
+    if !account.shell.as_os_str().is_empty() {
+        command.env("SHELL", &account.shell);
+    }
+    crate::privileges::prepare_child(command, credentials, cwd.unwrap_or(&account.home));
+    Ok(())
+}
+
 /// `USER` is the hub name; `HOME` and `SHELL` come from passwd and are left
 /// out when empty (upstream's `user_env`).
 fn user_env(request: &SpawnRequest, account: &LocalAccount) -> UserEnv {
