@@ -6,29 +6,7 @@ mod support;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use support::TestHub;
-
-struct Api {
-    base: String,
-    client: reqwest::Client,
-}
-
-impl Api {
-    fn call(&self, token: &str, method: Method, path: &str) -> reqwest::RequestBuilder {
-        self.client
-            .request(method, format!("{}/hub/api{path}", self.base))
-            .header("Authorization", format!("token {token}"))
-    }
-}
-
-fn token_for(hub: &TestHub, user: &str) -> String {
-    let out = hub.cli(&["token", user]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
+use support::api::{Api, token_for};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn users_activity_and_scopes() {
@@ -59,14 +37,11 @@ async fn users_activity_and_scopes() {
         page.contains("appears to be down") && page.contains("/user/x/lab"),
         "{page}"
     );
-    let api = Api {
-        base: hub.public_url(),
-        client: reqwest::Client::new(),
-    };
+    let api = Api::new(&hub);
+    let client = reqwest::Client::new();
 
     // The version check every singleuser server makes: no auth, header and body.
-    let version = api
-        .client
+    let version = client
         .get(format!("{}/hub/api", hub.public_url()))
         .send()
         .await
