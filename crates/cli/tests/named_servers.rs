@@ -113,6 +113,58 @@ async fn named_server_lifecycle_with_progress() {
         .await
         .unwrap();
     assert_eq!(rename.status(), 400);
+
+    // Stopped, the server's URL leads the browser to a 424 page whose link
+    // starts this named server again and lands back in JupyterLab.
+    let stopped = api
+        .call(&token, Method::DELETE, "/users/alice/servers/analysis")
+        .send()
+        .await
+        .unwrap();
+    assert!(matches!(stopped.status().as_u16(), 202 | 204));
+    support::eventually(60, "the server to stop", || async {
+        let (_, model) = api.get(&token, "/users/alice/servers/analysis").await;
+        (model["pending"].is_null() && model["ready"] == false).then_some(())
+    })
+    .await;
+    let not_running = browser
+        .follow
+        .get(format!("{}/user/alice/analysis/lab", hub.public_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(not_running.status(), 424);
+    let page = not_running.text().await.unwrap().replace("&#x2f;", "/");
+    let spawn_link = "/hub/spawn/alice/analysis?next=";
+    assert!(page.contains(spawn_link), "{page}");
+    let href = page[page.find(spawn_link).unwrap()..]
+        .split('"')
+        .next()
+        .unwrap()
+        .replace("&amp;", "&");
+    let relaunched = browser
+        .follow
+        .get(format!("{}{href}", hub.public_url()))
+        .send()
+        .await
+        .unwrap();
+    assert!(relaunched.status().is_success(), "{}", relaunched.status());
+    let lab_path = support::eventually(150, "the lab page again", || async {
+        let response = browser
+            .follow
+            .get(format!(
+                "{}/hub/spawn-pending/alice/analysis",
+                hub.public_url()
+            ))
+            .send()
+            .await
+            .ok()?;
+        let path = response.url().path().to_owned();
+        (path == "/user/alice/analysis/lab").then_some(path)
+    })
+    .await;
+    assert_eq!(lab_path, "/user/alice/analysis/lab");
+
     let removed = api
         .call(&token, Method::DELETE, "/users/alice/servers/analysis")
         .json(&json!({"remove": true}))

@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use ferrohub_core::time;
 use ferrohub_core::token::{self, GENERATED_TOKEN_ROUNDS, USER_PROVIDED_TOKEN_ROUNDS};
+use ferrohub_core::{server_names, time};
 use ferrohub_spawn::SpawnRequest;
 use ferrohub_store::{NewToken, OAuthClient, ServerAddress, SpawnerRecord, TokenOwner, UserRecord};
 use serde_json::json;
@@ -156,6 +156,70 @@ impl ServerRegistry {
             .expect("registry lock")
             .retain(|(u, _), _| u != user);
     }
+}
+
+/// Upstream's `_check_named_server_request`: named servers on, under the
+/// per-user limit, and a valid name and display name for new servers.
+pub async fn check_named_server_request(
+    state: &AppState,
+    user: &UserRecord,
+    server: &str,
+    display_name: &str,
+    check_limit: bool,
+) -> Result<(), ApiError> {
+    if !state.config.jupyterhub.allow_named_servers {
+        return Err(ApiError::bad_request("Named servers are not enabled."));
+    }
+    let exists = state.store.spawner(user.id, server).await?.is_some();
+    let limit = i64::from(state.config.jupyterhub.named_server_limit_per_user);
+    if check_limit && limit > 0 && !exists {
+        let count = state.store.count_named_spawners(user.id).await?;
+        if count >= limit {
+            return Err(ApiError::bad_request(format!(
+                "User {} already has the maximum of {limit} named servers.  One must be deleted before a new server can be created",
+                user.name
+            )));
+        }
+    }
+    if !exists {
+        if !server_names::is_valid_server_name(server) {
+            return Err(ApiError::bad_request(format!(
+                "Invalid server_name: {server:?} (1-30 characters a-z, 0-9 and '-', starting with a letter, ending with a letter or digit, no '--')"
+            )));
+        }
+        let display = server_names::normalize_display_name(display_name);
+        if !server_names::is_valid_display_name(&display) {
+            return Err(ApiError::bad_request(format!(
+                "Invalid display_name: {display_name:?}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The spawner row for `server`, created on first use (a named one after the
+/// checks above, with `display` as its display name): upstream creates named
+/// servers when they are first started, from the API or the spawn page.
+pub async fn ensure_spawner(
+    state: &AppState,
+    user: &UserRecord,
+    server: &str,
+    display: &str,
+) -> Result<SpawnerRecord, ApiError> {
+    if !server.is_empty() {
+        check_named_server_request(state, user, server, display, true).await?;
+    }
+    if let Some(record) = state.store.spawner(user.id, server).await? {
+        return Ok(record);
+    }
+    let record = state.store.create_spawner(user.id, server).await?;
+    if !server.is_empty() {
+        state
+            .store
+            .set_display_name(record.id, &server_names::normalize_display_name(display))
+            .await?;
+    }
+    Ok(record)
 }
 
 /// How long a request waits for a spawn or stop before answering 202 (upstream's 10 s).

@@ -70,45 +70,6 @@ fn server_request(body: &[u8]) -> Result<ServerRequest, ApiError> {
     })
 }
 
-/// Upstream's `_check_named_server_request`: named servers on, under the
-/// per-user limit, and a valid name and display name for new servers.
-async fn check_named_server_request(
-    state: &AppState,
-    user: &UserRecord,
-    server: &str,
-    display_name: &str,
-    check_limit: bool,
-) -> Result<(), ApiError> {
-    if !state.config.jupyterhub.allow_named_servers {
-        return Err(ApiError::bad_request("Named servers are not enabled."));
-    }
-    let exists = state.store.spawner(user.id, server).await?.is_some();
-    let limit = i64::from(state.config.jupyterhub.named_server_limit_per_user);
-    if check_limit && limit > 0 && !exists {
-        let count = state.store.count_named_spawners(user.id).await?;
-        if count >= limit {
-            return Err(ApiError::bad_request(format!(
-                "User {} already has the maximum of {limit} named servers.  One must be deleted before a new server can be created",
-                user.name
-            )));
-        }
-    }
-    if !exists {
-        if !server_names::is_valid_server_name(server) {
-            return Err(ApiError::bad_request(format!(
-                "Invalid server_name: {server:?} (1-30 characters a-z, 0-9 and '-', starting with a letter, ending with a letter or digit, no '--')"
-            )));
-        }
-        let display = server_names::normalize_display_name(display_name);
-        if !server_names::is_valid_display_name(&display) {
-            return Err(ApiError::bad_request(format!(
-                "Invalid display_name: {display_name:?}"
-            )));
-        }
-    }
-    Ok(())
-}
-
 async fn find_spawner(
     state: &AppState,
     user: &UserRecord,
@@ -177,7 +138,7 @@ pub(super) async fn create_named(
         .display_name
         .filter(|d| !d.is_empty())
         .unwrap_or_else(|| server.clone());
-    check_named_server_request(&state, &user, &server, &display, true).await?;
+    servers::check_named_server_request(&state, &user, &server, &display, true).await?;
     let record = state.store.create_spawner(user.id, &server).await?;
     state
         .store
@@ -216,22 +177,7 @@ async fn start(
         .clone()
         .filter(|d| !d.is_empty())
         .unwrap_or_else(|| server.clone());
-    if !server.is_empty() {
-        check_named_server_request(&state, &user, &server, &display, true).await?;
-    }
-    let record = match state.store.spawner(user.id, &server).await? {
-        Some(record) => record,
-        None => {
-            let record = state.store.create_spawner(user.id, &server).await?;
-            if !server.is_empty() {
-                state
-                    .store
-                    .set_display_name(record.id, &server_names::normalize_display_name(&display))
-                    .await?;
-            }
-            record
-        }
-    };
+    let record = servers::ensure_spawner(&state, &user, &server, &display).await?;
     match state.servers.phase(&user.name, &server) {
         Phase::Spawning => return Ok(empty(StatusCode::ACCEPTED)),
         Phase::Stopping => {
@@ -421,9 +367,10 @@ pub(super) async fn patch_named(
     };
     if let Some(new_name) = &new_name {
         let display = display_name.clone().unwrap_or_else(|| new_name.clone());
-        check_named_server_request(&state, &user, new_name, &display, server.is_empty()).await?;
+        servers::check_named_server_request(&state, &user, new_name, &display, server.is_empty())
+            .await?;
     } else if let Some(display) = &display_name {
-        check_named_server_request(&state, &user, &server, display, false).await?;
+        servers::check_named_server_request(&state, &user, &server, display, false).await?;
         let normalized = server_names::normalize_display_name(display);
         if !server_names::is_valid_display_name(&normalized) {
             return Err(ApiError::bad_request(format!(

@@ -38,7 +38,15 @@ pub fn router(state: &AppState) -> Router<AppState> {
         )
         .route(&format!("{hub}stop"), post(server::stop_post))
         .route(
+            &format!("{hub}spawn/{{name}}/{{server}}"),
+            get(server::spawn_get_for).post(server::spawn_post_for),
+        )
+        .route(
             &format!("{hub}spawn-pending/{{name}}"),
+            get(server::pending),
+        )
+        .route(
+            &format!("{hub}spawn-pending/{{name}}/{{server}}"),
             get(server::pending),
         )
         .route(
@@ -68,6 +76,34 @@ pub fn router(state: &AppState) -> Router<AppState> {
             &format!("{hub}security/csp-report"),
             post(|| async { http::StatusCode::NO_CONTENT }),
         )
+}
+
+/// The `{name}` and optional `{server}` of a page's path (`/hub/spawn/alice`
+/// names alice's default server, `/hub/spawn/alice/nb` her server `nb`).
+pub(crate) struct ServerPath {
+    /// The server's owner.
+    pub user: String,
+    /// The server's name; empty for the default server.
+    pub server: String,
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ServerPath {
+    type Rejection = PageError;
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        state: &S,
+    ) -> Result<Self, PageError> {
+        let axum::extract::Path(mut params) = axum::extract::Path::<
+            std::collections::BTreeMap<String, String>,
+        >::from_request_parts(parts, state)
+        .await
+        .map_err(|e| PageError::new(http::StatusCode::BAD_REQUEST, e.body_text()))?;
+        Ok(Self {
+            user: params.remove("name").unwrap_or_default(),
+            server: params.remove("server").unwrap_or_default(),
+        })
+    }
 }
 
 /// The user of a page (pages only accept the login cookie, so always a user).

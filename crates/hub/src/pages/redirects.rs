@@ -75,16 +75,12 @@ fn looks_like_api(headers: &HeaderMap, rest: &str) -> bool {
         || rest.split('/').any(|s| s == "api")
 }
 
-fn stopped_api_error(state: &AppState, uri: &Uri, name: &str) -> Response {
+fn stopped_api_error(state: &AppState, uri: &Uri, name: &str, server: &str) -> Response {
     let server_path = uri
         .path()
         .strip_prefix(state.urls.hub.trim_end_matches('/'))
         .unwrap_or(uri.path());
-    let spawn = format!(
-        "{}spawn/{}",
-        state.urls.hub,
-        ferrohub_core::url::quote_name(name)
-    );
+    let spawn = spawn_path(state, name, server);
     let message = format!(
         "JupyterHub server no longer running at {server_path}. Restart the server at {spawn}"
     );
@@ -93,6 +89,43 @@ fn stopped_api_error(state: &AppState, uri: &Uri, name: &str) -> Response {
         Json(json!({"status": 424, "message": message})),
     )
         .into_response()
+}
+
+/// `{hub}<page>/<user>[/<server>]` for the spawn and spawn-pending pages.
+fn page_path(state: &AppState, page: &str, user: &str, server: &str) -> String {
+    let mut path = format!(
+        "{}{page}/{}",
+        state.urls.hub,
+        ferrohub_core::url::quote_name(user)
+    );
+    if !server.is_empty() {
+        path = format!("{path}/{}", ferrohub_core::url::quote_name(server));
+    }
+    path
+}
+
+fn spawn_path(state: &AppState, user: &str, server: &str) -> String {
+    page_path(state, "spawn", user, server)
+}
+
+/// The server a `{hub}user/<name>/<rest>` path is about (upstream's
+/// `UserUrlHandler`): with named servers on, a first segment naming one of
+/// the user's servers; otherwise the default server.
+async fn server_in_path(
+    state: &AppState,
+    user: &ferrohub_store::UserRecord,
+    rest: &str,
+) -> Result<String, PageError> {
+    let first = rest.split('/').next().unwrap_or_default();
+    if !state.config.jupyterhub.allow_named_servers || first.is_empty() {
+        return Ok(String::new());
+    }
+    let exists = state.store.spawner(user.id, first).await?.is_some();
+    Ok(if exists {
+        first.to_owned()
+    } else {
+        String::new()
+    })
 }
 
 /// `{hub}user/<name>/...`: the proxy had no route for this server.
@@ -105,25 +138,39 @@ pub(super) async fn user_url(
 ) -> Result<Response, PageError> {
     let Some(who) = page_user(&state, &headers).await? else {
         if looks_like_api(&headers, &rest) {
-            return Ok(stopped_api_error(&state, &uri, &name));
+            return Ok(stopped_api_error(&state, &uri, &name, ""));
         }
         return Ok(to_login(&state, &uri));
     };
-    let allowed = who
-        .identity
-        .allows(&state, "access:servers", Target::Server(&name, ""))
-        .await?;
-    let user = state.store.user_by_name(&name).await?;
-    let Some(user) = user.filter(|_| allowed) else {
-        return Err(error_page(
+    let no_access = || {
+        error_page(
             &state,
             StatusCode::NOT_FOUND,
             "No access to resources or resources not found",
             None,
-        ));
+        )
     };
+    let user = state
+        .store
+        .user_by_name(&name)
+        .await?
+        .ok_or_else(no_access)?;
+    let server = server_in_path(&state, &user, &rest).await?;
+    let mut allowed = who
+        .identity
+        .allows(&state, "access:servers", Target::Server(&name, ""))
+        .await?;
+    if !allowed && !server.is_empty() {
+        allowed = who
+            .identity
+            .allows(&state, "access:servers", Target::Server(&name, &server))
+            .await?;
+    }
+    if !allowed {
+        return Err(no_access());
+    }
     let server_path = format!("{}{}", state.urls.server_prefix(&user.name, ""), rest);
-    match state.servers.phase(&user.name, "") {
+    match state.servers.phase(&user.name, &server) {
         Phase::Ready => {
             // The proxy had no route yet: send the browser back, a few times at most.
             let redirects: u32 = query
@@ -147,26 +194,26 @@ pub(super) async fn user_url(
                 redirects + 1
             )))
         }
-        _ if looks_like_api(&headers, &rest) => Ok(stopped_api_error(&state, &uri, &user.name)),
+        _ if looks_like_api(&headers, &rest) => {
+            Ok(stopped_api_error(&state, &uri, &user.name, &server))
+        }
         Phase::Spawning | Phase::Failed(_) => {
             let pending = format!(
-                "{}spawn-pending/{}?next={}",
-                state.urls.hub,
-                ferrohub_core::url::quote_name(&user.name),
+                "{}?next={}",
+                page_path(&state, "spawn-pending", &user.name, &server),
                 ferrohub_core::url::quote_query(&server_path)
             );
             Ok((StatusCode::SEE_OTHER, [(http::header::LOCATION, pending)]).into_response())
         }
         Phase::Stopping | Phase::Stopped => {
             let spawn = format!(
-                "{}spawn/{}?next={}",
-                state.urls.hub,
-                ferrohub_core::url::quote_name(&user.name),
+                "{}?next={}",
+                spawn_path(&state, &user.name, &server),
                 ferrohub_core::url::quote_query(&server_path)
             );
             let message = format!(
                 "Server {} is not running.",
-                state.urls.server_prefix(&user.name, "")
+                state.urls.server_prefix(&user.name, &server)
             );
             let mut page = error_page(
                 &state,
@@ -183,10 +230,16 @@ pub(super) async fn user_url(
 /// Non-GET requests to a stopped server: always the JSON 424.
 pub(super) async fn user_url_api(
     State(state): State<AppState>,
-    Path((name, _rest)): Path<(String, String)>,
+    Path((name, rest)): Path<(String, String)>,
     OriginalUri(uri): OriginalUri,
 ) -> Response {
-    stopped_api_error(&state, &uri, &name)
+    let server = match state.store.user_by_name(&name).await {
+        Ok(Some(user)) => server_in_path(&state, &user, &rest)
+            .await
+            .unwrap_or_default(),
+        _ => String::new(),
+    };
+    stopped_api_error(&state, &uri, &name, &server)
 }
 
 /// `{hub}user-redirect/<path>`: to the same path on the caller's own server.

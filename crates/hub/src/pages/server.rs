@@ -3,12 +3,12 @@
 use std::collections::HashMap;
 
 use axum::Form;
-use axum::extract::{OriginalUri, Path, Query, State};
+use axum::extract::{OriginalUri, Query, State};
 use axum::response::{Html, IntoResponse, Response};
 use http::{HeaderMap, StatusCode};
 use minijinja::context;
 
-use super::{error_page, page_user, to_login, with_cookies, xsrf_for};
+use super::{ServerPath, error_page, page_user, to_login, with_cookies, xsrf_for};
 use crate::access::Target;
 use crate::error::PageError;
 use crate::pages::PageUser;
@@ -52,6 +52,7 @@ async fn target_user(
     state: &AppState,
     who: &PageUser,
     name: Option<&str>,
+    server: &str,
 ) -> Result<ferrohub_store::UserRecord, PageError> {
     let Some(name) = name.filter(|n| *n != who.user.name) else {
         return Ok(who.user.clone());
@@ -71,7 +72,7 @@ async fn target_user(
         .ok_or_else(not_found)?;
     if !who
         .identity
-        .allows(state, "servers", Target::Server(&user.name, ""))
+        .allows(state, "servers", Target::Server(&user.name, server))
         .await?
     {
         return Err(not_found());
@@ -83,33 +84,47 @@ async fn spawn_and_redirect(
     state: &AppState,
     who: &PageUser,
     name: Option<&str>,
+    server: &str,
     next: Option<String>,
 ) -> Result<Response, PageError> {
-    let user = target_user(state, who, name).await?;
-    let outcome = servers::request_spawn(state, &user, "")
+    let user = target_user(state, who, name, server).await?;
+    let refused = |e: crate::error::ApiError| error_page(state, e.status, &e.message, None);
+    servers::ensure_spawner(state, &user, server, server)
         .await
-        .map_err(|e| error_page(state, e.status, &e.message, None))?;
-    let server_url = state.urls.server_prefix(&user.name, "");
+        .map_err(refused)?;
+    let outcome = servers::request_spawn(state, &user, server)
+        .await
+        .map_err(refused)?;
+    let server_url = state.urls.server_prefix(&user.name, server);
     if outcome == servers::SpawnOutcome::AlreadyRunning {
         return Ok(crate::redirect::found(&next.unwrap_or(server_url)));
     }
     // Upstream waits up to a second so quick spawns skip the pending page.
     let phase = state
         .servers
-        .wait_settled(&user.name, "", std::time::Duration::from_secs(1))
+        .wait_settled(&user.name, server, std::time::Duration::from_secs(1))
         .await;
     if phase == Phase::Ready {
         return Ok(crate::redirect::found(&next.unwrap_or(server_url)));
     }
-    let mut pending = format!(
-        "{}spawn-pending/{}",
-        state.urls.hub,
-        ferrohub_core::url::quote_name(&user.name)
-    );
+    let mut pending = pending_path(state, &user.name, server);
     if let Some(next) = next {
         pending = format!("{pending}?next={}", ferrohub_core::url::quote_query(&next));
     }
     Ok(crate::redirect::found(&pending))
+}
+
+/// `{hub}spawn-pending/<user>[/<server>]`.
+fn pending_path(state: &AppState, user: &str, server: &str) -> String {
+    let mut path = format!(
+        "{}spawn-pending/{}",
+        state.urls.hub,
+        ferrohub_core::url::quote_name(user)
+    );
+    if !server.is_empty() {
+        path = format!("{path}/{}", ferrohub_core::url::quote_name(server));
+    }
+    path
 }
 
 fn next_param(state: &AppState, query: &HashMap<String, String>) -> Option<String> {
@@ -128,13 +143,14 @@ pub(super) async fn spawn_get(
     let Some(who) = page_user(&state, &headers).await? else {
         return Ok(to_login(&state, &uri));
     };
-    spawn_and_redirect(&state, &who, None, next_param(&state, &query)).await
+    spawn_and_redirect(&state, &who, None, "", next_param(&state, &query)).await
 }
 
-/// `GET {hub}spawn/{name}`: an admin starts another user's server.
+/// `GET {hub}spawn/{name}[/{server}]`: one's named server, or (with the
+/// `servers` scope) another user's server.
 pub(super) async fn spawn_get_for(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    path: ServerPath,
     OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
@@ -142,7 +158,8 @@ pub(super) async fn spawn_get_for(
     let Some(who) = page_user(&state, &headers).await? else {
         return Ok(to_login(&state, &uri));
     };
-    spawn_and_redirect(&state, &who, Some(&name), next_param(&state, &query)).await
+    let next = next_param(&state, &query);
+    spawn_and_redirect(&state, &who, Some(&path.user), &path.server, next).await
 }
 
 #[derive(serde::Deserialize)]
@@ -176,13 +193,13 @@ pub(super) async fn spawn_post(
         return Ok(to_login(&state, &uri));
     };
     check_form(&state, &headers, &form)?;
-    spawn_and_redirect(&state, &who, None, next_param(&state, &query)).await
+    spawn_and_redirect(&state, &who, None, "", next_param(&state, &query)).await
 }
 
-/// `POST {hub}spawn/{name}`.
+/// `POST {hub}spawn/{name}[/{server}]`.
 pub(super) async fn spawn_post_for(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    path: ServerPath,
     OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
@@ -192,7 +209,8 @@ pub(super) async fn spawn_post_for(
         return Ok(to_login(&state, &uri));
     };
     check_form(&state, &headers, &form)?;
-    spawn_and_redirect(&state, &who, Some(&name), next_param(&state, &query)).await
+    let next = next_param(&state, &query);
+    spawn_and_redirect(&state, &who, Some(&path.user), &path.server, next).await
 }
 
 /// `POST {hub}stop`: the home page's stop button.
@@ -212,10 +230,10 @@ pub(super) async fn stop_post(
     Ok(crate::redirect::found(&format!("{}home", state.urls.hub)))
 }
 
-/// `GET {hub}spawn-pending/{name}`: reloads until ready, then goes to the server.
+/// `GET {hub}spawn-pending/{name}[/{server}]`: reloads until ready, then goes to the server.
 pub(super) async fn pending(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    ServerPath { user: name, server }: ServerPath,
     OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
@@ -223,18 +241,18 @@ pub(super) async fn pending(
     let Some(who) = page_user(&state, &headers).await? else {
         return Ok(to_login(&state, &uri));
     };
-    let user = target_user(&state, &who, Some(&name)).await?;
+    let user = target_user(&state, &who, Some(&name), &server).await?;
     let next = next_param(&state, &query);
-    match state.servers.phase(&user.name, "") {
+    match state.servers.phase(&user.name, &server) {
         Phase::Ready => {
             Ok(crate::redirect::found(&next.unwrap_or_else(|| {
-                state.urls.server_prefix(&user.name, "")
+                state.urls.server_prefix(&user.name, &server)
             })))
         }
         Phase::Spawning => {
             let started = state
                 .store
-                .spawner(user.id, "")
+                .spawner(user.id, &server)
                 .await?
                 .and_then(|s| s.started);
             let elapsed =
