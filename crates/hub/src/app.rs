@@ -8,6 +8,7 @@ use axum::Router;
 use axum::extract::Request;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use ferrohub_auth::Auth;
 use ferrohub_config::Config;
 use ferrohub_store::Store;
@@ -125,13 +126,24 @@ async fn common_headers(request: Request, next: Next) -> Response {
 
 /// All routes.
 fn router(state: &AppState) -> Router {
+    let hub = &state.urls.hub;
     Router::new()
         .merge(crate::api::router(state))
         .merge(crate::pages::router(state))
+        .route(&format!("{hub}metrics"), get(crate::metrics::serve))
+        .route(&format!("{hub}api/metrics"), get(crate::metrics::serve))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::metrics::name_handler,
+        ))
         .fallback(crate::pages::into_hub)
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT as usize))
         .layer(middleware::from_fn(refuse_oversized))
         .layer(middleware::from_fn(common_headers))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::metrics::record_request,
+        ))
         .with_state(state.clone())
 }
 
@@ -139,6 +151,8 @@ impl Hub {
     /// Opens the database, starts (or adopts) the proxy, binds the hub port and
     /// restores running servers. Nothing is served until [`Hub::serve`].
     pub async fn start(config: Config) -> Result<Self, StartError> {
+        let started = std::time::Instant::now();
+        let metrics = Arc::new(ferrohub_metrics::HubMetrics::from_env().map_err(StartError::Io)?);
         let urls = HubUrls::from_config(&config)?;
         let cookie_secret =
             crate::secret::load_or_create(&PathBuf::from(&config.jupyterhub.cookie_secret_file))?;
@@ -183,7 +197,7 @@ impl Hub {
                 "ConfigurableHTTPProxy.should_start is false: set ConfigurableHTTPProxy.auth_token or CONFIGPROXY_AUTH_TOKEN".into(),
             ));
         };
-        let proxy_client = ProxyClient::new(&urls.proxy_api, &token);
+        let proxy_client = ProxyClient::new(&urls.proxy_api, &token, Arc::clone(&metrics));
         let proxy_pid = if config.proxy.should_start {
             let pid_file = PathBuf::from(&config.proxy.pid_file);
             proxy::start_or_adopt(
@@ -215,15 +229,24 @@ impl Hub {
             templates: Templates::default(),
             custom_scopes,
             shutdown: tokio::sync::watch::channel(None).0,
+            metrics,
         }));
         let service_tokens = crate::services::register(&state).await?;
         crate::roles::sync(&state.store, &state.config, &state.custom_scopes, |n| {
             state.auth.normalize_username(n)
         })
         .await?;
+        let restoring = std::time::Instant::now();
         crate::servers::restore(&state)
             .await
             .map_err(StartError::Restore)?;
+        let metrics = &state.metrics;
+        metrics
+            .init_spawners_duration
+            .observe(&[], restoring.elapsed().as_secs_f64());
+        metrics
+            .hub_startup_duration
+            .observe(&[], started.elapsed().as_secs_f64());
         tracing::info!("hub listening on {local}, prefix {}", state.urls.hub);
         Ok(Self {
             state,
@@ -252,6 +275,7 @@ impl Hub {
         let background = vec![
             tokio::spawn(crate::servers::poll_forever(state.clone())),
             tokio::spawn(crate::servers::check_routes_forever(state.clone())),
+            tokio::spawn(crate::metrics::sample_event_loop(state.clone())),
         ];
         let app = router(&state);
         let mut api_shutdown = state.shutdown.subscribe();

@@ -12,6 +12,7 @@ mod cookies;
 mod error;
 mod http_client;
 mod identity;
+mod metrics;
 mod models;
 mod pages;
 mod proxy;

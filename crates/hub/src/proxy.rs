@@ -3,7 +3,10 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ferrohub_metrics::HubMetrics;
 
 use http::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -55,6 +58,8 @@ pub struct Route {
 /// Client of the CHP REST API. Clones share the endpoint, which `PATCH /api/proxy` may move.
 #[derive(Clone, Debug)]
 pub struct ProxyClient {
+    /// Times every route change and route poll.
+    metrics: Arc<HubMetrics>,
     http: HttpClient,
     endpoint: std::sync::Arc<std::sync::RwLock<Endpoint>>,
 }
@@ -66,6 +71,11 @@ struct Endpoint {
     token: String,
 }
 
+/// The `status` label of the proxy timers.
+fn outcome<T, E>(result: &Result<T, E>) -> &'static str {
+    if result.is_ok() { "success" } else { "failure" }
+}
+
 /// Route spec (`/user/alice/`) → CHP API path (`/api/routes/user/alice`).
 fn api_path(routespec: &str) -> String {
     let trimmed = routespec.trim_end_matches('/');
@@ -75,8 +85,9 @@ fn api_path(routespec: &str) -> String {
 impl ProxyClient {
     /// A client for the API at `api_url` using `token`.
     #[must_use]
-    pub fn new(api_url: &str, token: &str) -> Self {
+    pub fn new(api_url: &str, token: &str, metrics: Arc<HubMetrics>) -> Self {
         Self {
+            metrics,
             http: HttpClient::default(),
             endpoint: std::sync::Arc::new(std::sync::RwLock::new(Endpoint {
                 api_url: api_url.trim_end_matches('/').to_owned(),
@@ -144,29 +155,42 @@ impl ProxyClient {
             map.insert("target".into(), json!(target));
             map.insert("jupyterhub".into(), json!(true));
         }
+        let started = Instant::now();
         let path = api_path(routespec);
-        let (status, reply) = self.call(Method::POST, &path, Some(body)).await?;
-        if status.is_success() {
-            Ok(())
-        } else {
-            Err(Self::unexpected(Method::POST, &path, status, &reply))
-        }
+        let result = match self.call(Method::POST, &path, Some(body)).await {
+            Ok((status, _)) if status.is_success() => Ok(()),
+            Ok((status, reply)) => Err(Self::unexpected(Method::POST, &path, status, &reply)),
+            Err(e) => Err(e),
+        };
+        self.metrics
+            .proxy_add_duration
+            .observe(&[outcome(&result)], started.elapsed().as_secs_f64());
+        result
     }
 
     /// Deletes a route; a missing route is fine.
     pub async fn delete_route(&self, routespec: &str) -> Result<(), ProxyError> {
+        let started = Instant::now();
         let path = api_path(routespec);
-        let (status, reply) = self.call(Method::DELETE, &path, None).await?;
-        if status.is_success() || status == StatusCode::NOT_FOUND {
-            Ok(())
-        } else {
-            Err(Self::unexpected(Method::DELETE, &path, status, &reply))
-        }
+        let result = match self.call(Method::DELETE, &path, None).await {
+            Ok((status, _)) if status.is_success() || status == StatusCode::NOT_FOUND => Ok(()),
+            Ok((status, reply)) => Err(Self::unexpected(Method::DELETE, &path, status, &reply)),
+            Err(e) => Err(e),
+        };
+        self.metrics
+            .proxy_delete_duration
+            .observe(&[outcome(&result)], started.elapsed().as_secs_f64());
+        result
     }
 
     /// All routes the hub owns (those marked `jupyterhub`), keyed by route spec.
     pub async fn routes(&self) -> Result<BTreeMap<String, Route>, ProxyError> {
-        let (status, reply) = self.call(Method::GET, "/api/routes", None).await?;
+        let started = Instant::now();
+        let answer = self.call(Method::GET, "/api/routes", None).await;
+        self.metrics
+            .proxy_poll_duration
+            .observe(&[], started.elapsed().as_secs_f64());
+        let (status, reply) = answer?;
         if !status.is_success() {
             return Err(Self::unexpected(Method::GET, "/api/routes", status, &reply));
         }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use ferrohub_core::token::{self, GENERATED_TOKEN_ROUNDS, USER_PROVIDED_TOKEN_ROUNDS};
 use ferrohub_core::{server_names, time};
+use ferrohub_metrics::{spawn_reason, spawn_status};
 use ferrohub_spawn::SpawnRequest;
 use ferrohub_store::{NewToken, OAuthClient, ServerAddress, SpawnerRecord, TokenOwner, UserRecord};
 use serde_json::json;
@@ -104,6 +105,13 @@ impl ServerRegistry {
     pub async fn stop_requested(&self, user: &str, server: &str) {
         let mut rx = self.sender(user, server).subscribe();
         let _ = rx.wait_for(|p| *p == Phase::Stopping).await;
+    }
+
+    /// How many servers are in `phase` now.
+    #[must_use]
+    pub fn count_in(&self, phase: &Phase) -> usize {
+        let phases = self.phases.lock().expect("registry lock");
+        phases.values().filter(|p| *p.borrow() == *phase).count()
     }
 
     /// Servers starting now, and servers starting, running or stopping (for the spawn limits).
@@ -259,11 +267,26 @@ pub async fn request_spawn(
         ))),
         _ => Ok(SpawnOutcome::Pending),
     };
+    let started = std::time::Instant::now();
+    let refused = |reason: &str| {
+        state.metrics.server_spawn_duration.observe(
+            &[spawn_status::FAILURE, reason],
+            started.elapsed().as_secs_f64(),
+        );
+    };
     let current = state.servers.phase(&user.name, server);
+    if current == Phase::Spawning {
+        refused(spawn_reason::ALREADY_PENDING);
+    }
     if !startable(&current) {
         return busy(current);
     }
-    check_spawn_limits(state)?;
+    check_spawn_limits(state).inspect_err(|e| {
+        refused(
+            e.retry_after
+                .map_or(spawn_reason::TOO_MANY_USERS, |_| spawn_reason::THROTTLED),
+        );
+    })?;
     if !state
         .servers
         .transition(&user.name, server, startable, Phase::Spawning)
@@ -275,6 +298,17 @@ pub async fn request_spawn(
     let server = server.to_owned();
     tokio::spawn(async move {
         let result = spawn_server(&state, &user, &spawner).await;
+        let (status, reason) = match &result {
+            Ok(()) => (spawn_status::SUCCESS, spawn_reason::NONE),
+            Err(message) if message.contains("exited") => {
+                (spawn_status::ERROR, spawn_reason::EXITED)
+            }
+            Err(_) => (spawn_status::ERROR, spawn_reason::NONE),
+        };
+        state
+            .metrics
+            .server_spawn_duration
+            .observe(&[status, reason], started.elapsed().as_secs_f64());
         let ready = result.is_ok()
             && state.servers.transition(
                 &user.name,
@@ -590,6 +624,21 @@ pub async fn request_stop(
 
 /// Route first, then the process, then the records (upstream's order).
 async fn stop_server(state: &AppState, user: &UserRecord, server: &str) -> Result<(), String> {
+    let started = std::time::Instant::now();
+    let result = stop_server_steps(state, user, server).await;
+    let status = if result.is_ok() { "success" } else { "failure" };
+    state
+        .metrics
+        .server_stop_duration
+        .observe(&[status], started.elapsed().as_secs_f64());
+    result
+}
+
+async fn stop_server_steps(
+    state: &AppState,
+    user: &UserRecord,
+    server: &str,
+) -> Result<(), String> {
     let Some(record) = state
         .store
         .spawner(user.id, server)
@@ -781,7 +830,14 @@ pub async fn poll_forever(state: AppState) {
             if state.servers.phase(&user.name, &record.name) != Phase::Ready {
                 continue;
             }
-            if let Ok(Some(status)) = state.spawner.poll(&record.state).await {
+            let polling = std::time::Instant::now();
+            let polled = state.spawner.poll(&record.state).await;
+            let running = matches!(polled, Ok(None));
+            state.metrics.server_poll_duration.observe(
+                &[if running { "running" } else { "stopped" }],
+                polling.elapsed().as_secs_f64(),
+            );
+            if let Ok(Some(status)) = polled {
                 tracing::warn!(user = %user.name, server = %record.name, status, "server exited on its own");
                 if let Some(addr) = &record.server {
                     let _ = state.proxy.delete_route(&addr.base_url).await;
@@ -798,8 +854,13 @@ pub async fn check_routes_forever(state: AppState) {
     let interval = Duration::from_secs(state.config.jupyterhub.last_activity_interval.max(1));
     loop {
         tokio::time::sleep(interval).await;
+        let checking = std::time::Instant::now();
         if let Err(e) = check_routes(&state).await {
             tracing::warn!("route check failed: {e}");
         }
+        state
+            .metrics
+            .check_routes_duration
+            .observe(&[], checking.elapsed().as_secs_f64());
     }
 }

@@ -40,6 +40,8 @@ pub struct Inner {
     pub custom_scopes: ferrohub_rbac::CustomScopes,
     /// Set once to stop the hub (`POST /api/shutdown`, or a signal).
     pub shutdown: tokio::sync::watch::Sender<Option<ShutdownRequest>>,
+    /// Prometheus metrics (`{hub}metrics`).
+    pub metrics: Arc<ferrohub_metrics::HubMetrics>,
 }
 
 /// What to clean up when the hub stops.

@@ -91,11 +91,20 @@ pub(super) async fn submit(
         Ok(()) => state.store.user_by_name(&normalized).await?,
         Err(_) => None,
     };
+    let started = std::time::Instant::now();
     let outcome = state
         .auth
         .login(&form.username, &form.password, existing.is_some())
         .await
         .map_err(|e| PageError::internal(&e))?;
+    let status = match outcome {
+        ferrohub_auth::LoginOutcome::Accepted { .. } => "success",
+        ferrohub_auth::LoginOutcome::Rejected(_) => "failure",
+    };
+    state
+        .metrics
+        .login_duration
+        .observe(&[status], started.elapsed().as_secs_f64());
     let (name, admin) = match outcome {
         ferrohub_auth::LoginOutcome::Accepted { name, admin } => (name, admin),
         ferrohub_auth::LoginOutcome::Rejected(reason) => {
@@ -172,7 +181,17 @@ pub(super) async fn logout(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
-    if let Some(who) = page_user(&state, &headers).await? {
+    let started = std::time::Instant::now();
+    let response = logout_steps(&state, &headers).await;
+    state
+        .metrics
+        .logout_duration
+        .observe(&[], started.elapsed().as_secs_f64());
+    response
+}
+
+async fn logout_steps(state: &AppState, headers: &HeaderMap) -> Result<Response, PageError> {
+    if let Some(who) = page_user(state, headers).await? {
         if let Some(session) = &who.identity.session_id {
             state
                 .store

@@ -74,7 +74,12 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route(&format!("{hub}api/health"), get(|| async { "" }))
         .route(
             &format!("{hub}security/csp-report"),
-            post(|| async { http::StatusCode::NO_CONTENT }),
+            post(
+                |axum::extract::State(state): axum::extract::State<AppState>| async move {
+                    state.metrics.csp_reports.inc();
+                    http::StatusCode::NO_CONTENT
+                },
+            ),
         )
 }
 
