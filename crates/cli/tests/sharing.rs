@@ -94,10 +94,26 @@ async fn a_share_code_lets_a_colleague_into_a_running_server() {
     assert_eq!(accepted.status(), 302);
     assert_eq!(accepted.headers()["location"], "/user/alice/");
 
-    // Now the singleuser server's OAuth lets bob in.
-    let (status, path, page) = visit(&bob, "/user/alice/lab").await;
-    assert_eq!((status, path.as_str()), (200, "/user/alice/lab"), "{page}");
-    assert!(page.contains("jupyter-config-data"), "JupyterLab answered");
+    // Now the singleuser server's OAuth lets bob in, once he confirms (it is
+    // not his own server, so the hub asks, as upstream does).
+    let lab = bob
+        .get_confirming_oauth(
+            &format!("{}/user/alice/lab", hub.public_url()),
+            "server alice/",
+        )
+        .await;
+    assert_eq!(lab.status(), 200);
+    assert_eq!(lab.url().path(), "/user/alice/lab");
+    assert!(
+        lab.text().await.unwrap().contains("jupyter-config-data"),
+        "JupyterLab answered"
+    );
+    let (status, path, _) = visit(&bob, "/user/alice/lab").await;
+    assert_eq!(
+        (status, path.as_str()),
+        (200, "/user/alice/lab"),
+        "no second confirmation"
+    );
 
     // Both sides see the share; the code counts its use.
     let shared: Value = bob

@@ -19,6 +19,7 @@ impl Default for Templates {
                 include_str!("templates/spawn_pending.html"),
             ),
             ("error.html", include_str!("templates/error.html")),
+            ("oauth.html", include_str!("templates/oauth.html")),
             (
                 "accept_share.html",
                 include_str!("templates/accept_share.html"),

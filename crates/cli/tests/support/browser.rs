@@ -217,6 +217,47 @@ impl Browser {
     }
 }
 
+impl Browser {
+    /// Opens `url` (following redirects); when the hub asks to authorize an
+    /// OAuth client, checks the page names `must_mention` and confirms with
+    /// the scopes it offers. Returns the response after confirming (or the
+    /// first one if no confirmation was asked).
+    pub async fn get_confirming_oauth(&self, url: &str, must_mention: &str) -> reqwest::Response {
+        let response = self.follow.get(url).send().await.unwrap();
+        if response.url().path() != "/hub/api/oauth2/authorize" || response.status() != 200 {
+            return response;
+        }
+        let authorize_url = response.url().clone();
+        let html = response
+            .text()
+            .await
+            .unwrap()
+            .replace("&#x2f;", "/")
+            .replace("&#x27;", "'");
+        assert!(html.contains("Authorize access"), "{html}");
+        assert!(
+            html.contains(must_mention),
+            "{must_mention:?} not on the page: {html}"
+        );
+        let mut form = vec![(
+            "_xsrf".to_owned(),
+            hidden_xsrf(&html).expect("the form carries _xsrf"),
+        )];
+        form.extend(
+            html.split("name=\"scopes\" value=\"")
+                .skip(1)
+                .filter_map(|rest| rest.split('"').next())
+                .map(|v| ("scopes".to_owned(), v.replace("&amp;", "&"))),
+        );
+        self.follow
+            .post(authorize_url.as_str())
+            .form(&form)
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
 /// The value of the hidden `_xsrf` input in a page.
 pub fn hidden_xsrf(html: &str) -> Option<String> {
     let start = html.find("name=\"_xsrf\" value=\"")? + "name=\"_xsrf\" value=\"".len();

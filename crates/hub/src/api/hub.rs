@@ -32,8 +32,10 @@ pub(super) async fn info(
     Ok(Json(json!({
         "version": ferrohub_core::JUPYTERHUB_VERSION,
         "implementation": {"name": "ferrohub", "version": env!("CARGO_PKG_VERSION")},
-        "python": null,
-        "sys_executable": std::env::current_exe().ok().map(|p| p.display().to_string()),
+        // No Python runs the hub, but the spec types both as strings (upstream:
+        // `sys.version`, `sys.executable`), so typed clients get strings.
+        "python": "",
+        "sys_executable": std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default(),
         "authenticator": {"class": state.auth.backend_name(), "version": env!("CARGO_PKG_VERSION")},
         "spawner": {"class": state.spawner.name(), "version": env!("CARGO_PKG_VERSION")},
     }))

@@ -163,7 +163,10 @@ pub fn router(state: &AppState) -> Router<AppState> {
             &r("/authorizations/cookie/{cookie_name}/{cookie_value}"),
             get(hub::cookie_owner),
         )
-        .route(&r("/oauth2/authorize"), get(oauth::authorize))
+        .route(
+            &r("/oauth2/authorize"),
+            get(oauth::authorize).post(oauth::authorize_confirmed),
+        )
         .route(&r("/oauth2/token"), post(oauth::token))
         .route(&r("/{*rest}"), any(not_found))
         .layer(axum::middleware::from_fn(json_errors))

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ferrohub_core::token;
-use ferrohub_store::{NewToken, OAuthCode, TokenOwner};
+use ferrohub_store::{NewToken, OAuthClient, OAuthCode, TokenOwner, UserRecord};
 use http::{HeaderMap, StatusCode, Uri, header};
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -28,14 +28,33 @@ fn with_query(uri: &str, params: &[(&str, &str)]) -> String {
     format!("{uri}{sep}{query}")
 }
 
-/// `GET {hub}api/oauth2/authorize`: a logged-in owner is sent straight back with a code.
-pub(super) async fn authorize(
-    State(state): State<AppState>,
-    uri: Uri,
-    headers: HeaderMap,
-    Query(params): Query<HashMap<String, String>>,
-) -> Result<Response, PageError> {
-    let Some(who) = identity::from_cookie(&state, &headers)
+/// A checked authorization request: who asks, for which client, what to grant.
+struct AuthorizeRequest {
+    user: UserRecord,
+    session_id: Option<String>,
+    client: OAuthClient,
+    oauth_state: String,
+    granted: Vec<String>,
+    challenge: Option<String>,
+    method: Option<String>,
+}
+
+/// Either a request to answer, or the answer already (login redirect, OAuth error redirect).
+enum Checked {
+    Request(Box<AuthorizeRequest>),
+    Answered(Response),
+}
+
+/// Validates the authorize parameters for the logged-in user (upstream's
+/// `OAuthAuthorizeHandler` checks): client, exact redirect URI, response type,
+/// scopes the client may ask for, access to the client's server or service, PKCE method.
+async fn check_request(
+    state: &AppState,
+    uri: &Uri,
+    headers: &HeaderMap,
+    params: &HashMap<String, String>,
+) -> Result<Checked, PageError> {
+    let Some(who) = identity::from_cookie(state, headers)
         .await
         .map_err(|e| PageError::new(e.status, e.message))?
     else {
@@ -47,7 +66,7 @@ pub(super) async fn authorize(
             state.urls.hub,
             ferrohub_core::url::quote_query(&next)
         );
-        return Ok(crate::redirect::found(&login));
+        return Ok(Checked::Answered(crate::redirect::found(&login)));
     };
     let Some(user) = who.user().cloned() else {
         return Err(PageError::new(
@@ -68,16 +87,15 @@ pub(super) async fn authorize(
             "The redirect URI does not match the one registered for this client.",
         ));
     }
-    let redirect_uri = client.redirect_uri.clone();
-    let oauth_state = param("state");
+    let oauth_state = param("state").to_owned();
     let fail = |error: &str| {
-        crate::redirect::found(&with_query(
-            &redirect_uri,
-            &[("error", error), ("state", oauth_state)],
-        ))
+        Ok(Checked::Answered(crate::redirect::found(&with_query(
+            &client.redirect_uri,
+            &[("error", error), ("state", &oauth_state)],
+        ))))
     };
     if param("response_type") != "code" {
-        return Ok(fail("unsupported_response_type"));
+        return fail("unsupported_response_type");
     }
     let name = &user.name;
     let identify = [
@@ -101,14 +119,14 @@ pub(super) async fn authorize(
             .collect(),
     };
     if requested.iter().any(|s| !allowed.contains(s)) {
-        return Ok(fail("invalid_scope"));
+        return fail("invalid_scope");
     }
     let access = client
         .allowed_scopes
         .iter()
         .find(|s| s.starts_with("access:"));
     let may_access = match access {
-        Some(scope) => who.allows_str(&state, scope).await?,
+        Some(scope) => who.allows_str(state, scope).await?,
         None => true,
     };
     if !may_access {
@@ -122,7 +140,7 @@ pub(super) async fn authorize(
     }
     let mut granted: Vec<String> = Vec::new();
     for scope in requested {
-        if who.allows_str(&state, &scope).await? {
+        if who.allows_str(state, &scope).await? {
             granted.push(scope);
         }
     }
@@ -143,10 +161,148 @@ pub(super) async fn authorize(
         .as_deref()
         .is_some_and(|m| m != "S256" && m != "plain")
     {
-        return Ok(fail("invalid_request"));
+        return fail("invalid_request");
     }
+    Ok(Checked::Request(Box::new(AuthorizeRequest {
+        user,
+        session_id: who.session_id.clone(),
+        client,
+        oauth_state,
+        granted,
+        challenge,
+        method,
+    })))
+}
+
+/// Upstream's `_needs_oauth_confirm`: no page for the user's own servers, for
+/// services with `oauth_no_confirm`, or when an earlier grant already covers the scopes.
+async fn needs_confirmation(
+    state: &AppState,
+    request: &AuthorizeRequest,
+) -> Result<bool, PageError> {
+    let client_id = request.client.identifier.as_str();
+    let own = state
+        .store
+        .spawners_of(request.user.id)
+        .await?
+        .iter()
+        .any(|s| s.oauth_client_id.as_deref() == Some(client_id));
+    if own {
+        return Ok(false);
+    }
+    let no_confirm = state
+        .store
+        .list_services()
+        .await?
+        .iter()
+        .any(|s| s.oauth_no_confirm && s.oauth_client_id.as_deref() == Some(client_id));
+    if no_confirm {
+        return Ok(false);
+    }
+    let authorized: Vec<String> = state
+        .store
+        .tokens_of_owner(TokenOwner::User(request.user.id))
+        .await?
+        .into_iter()
+        .filter(|t| t.client_id == client_id)
+        .flat_map(|t| t.scopes)
+        .collect();
+    let covered = !authorized.is_empty() && request.granted.iter().all(|s| authorized.contains(s));
+    Ok(!covered)
+}
+
+/// `GET {hub}api/oauth2/authorize`: a code straight away when no confirmation is
+/// needed, else the page asking the user to authorize the client.
+pub(super) async fn authorize(
+    State(state): State<AppState>,
+    uri: Uri,
+    headers: HeaderMap,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Response, PageError> {
+    let request = match check_request(&state, &uri, &headers, &params).await? {
+        Checked::Answered(response) => return Ok(response),
+        Checked::Request(request) => request,
+    };
+    if !needs_confirmation(&state, &request).await? {
+        return issue_code(&state, *request).await;
+    }
+    let scopes = ferrohub_rbac::describe_raw_scopes(
+        &request.granted,
+        Some(&request.user.name),
+        &state.custom_scopes,
+    )
+    .unwrap_or_default();
+    let scopes: Vec<_> = scopes
+        .into_iter()
+        .map(|s| minijinja::context! { description => s.description, filter => s.filter })
+        .collect();
+    let (xsrf, cookie) = crate::pages::xsrf_token(&state, &headers);
+    let html = state.templates.render(
+        "oauth.html",
+        minijinja::context! {
+            hub => &state.urls.hub,
+            user => &request.user.name,
+            client => &request.client.description,
+            redirect_uri => &request.client.redirect_uri,
+            scopes => scopes,
+            granted => &request.granted,
+            xsrf => xsrf,
+        },
+    );
+    let mut response = axum::response::Html(html).into_response();
+    if let Some(cookie) = cookie.and_then(|c| c.parse().ok()) {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    Ok(response)
+}
+
+/// `POST {hub}api/oauth2/authorize`: the confirmation form; grants the scopes
+/// the form lists, as far as the request allows them.
+pub(super) async fn authorize_confirmed(
+    State(state): State<AppState>,
+    uri: Uri,
+    headers: HeaderMap,
+    Query(params): Query<HashMap<String, String>>,
+    body: axum::body::Bytes,
+) -> Result<Response, PageError> {
+    let form: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
+        .map_err(|_| PageError::new(StatusCode::BAD_REQUEST, "Malformed form."))?;
+    let xsrf = form
+        .iter()
+        .find(|(k, _)| k == "_xsrf")
+        .map(|(_, v)| v.as_str());
+    if !crate::xsrf::check(&headers, xsrf) {
+        return Err(PageError::new(
+            StatusCode::FORBIDDEN,
+            "The form was invalid or expired (XSRF check failed). Reload the page and try again.",
+        ));
+    }
+    let mut request = match check_request(&state, &uri, &headers, &params).await? {
+        Checked::Answered(response) => return Ok(response),
+        Checked::Request(request) => request,
+    };
+    let confirmed: Vec<&str> = form
+        .iter()
+        .filter(|(k, _)| k == "scopes")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    if let Some(extra) = confirmed
+        .iter()
+        .find(|s| !request.granted.iter().any(|g| g == *s))
+    {
+        return Err(PageError::new(
+            StatusCode::BAD_REQUEST,
+            format!("Scope {extra} was not requested or may not be granted."),
+        ));
+    }
+    request.granted.retain(|s| confirmed.contains(&s.as_str()));
+    issue_code(&state, *request).await
+}
+
+/// Stores a single-use code for the request and redirects to the client with it.
+async fn issue_code(state: &AppState, request: AuthorizeRequest) -> Result<Response, PageError> {
     let mut response_cookies = Vec::new();
-    let session_id = match who.session_id.clone() {
+    let session_id = match request.session_id {
         Some(id) => id,
         None => {
             let id = token::new_token();
@@ -161,21 +317,25 @@ pub(super) async fn authorize(
         }
     };
     let code = token::random_alphanumeric(30);
+    let redirect_uri = request.client.redirect_uri;
     state
         .store
         .create_oauth_code(&OAuthCode {
-            client_id: client.identifier.clone(),
+            client_id: request.client.identifier,
             code: code.clone(),
             expires_at: chrono::Utc::now().timestamp() + CODE_LIFETIME_SECS,
             redirect_uri: redirect_uri.clone(),
             session_id: Some(session_id),
-            user_id: user.id,
-            scopes: granted,
-            code_challenge: challenge,
-            code_challenge_method: method,
+            user_id: request.user.id,
+            scopes: request.granted,
+            code_challenge: request.challenge,
+            code_challenge_method: request.method,
         })
         .await?;
-    let location = with_query(&redirect_uri, &[("code", &code), ("state", oauth_state)]);
+    let location = with_query(
+        &redirect_uri,
+        &[("code", &code), ("state", &request.oauth_state)],
+    );
     let mut response = crate::redirect::found(&location);
     for cookie in response_cookies {
         if let Ok(value) = cookie.parse() {

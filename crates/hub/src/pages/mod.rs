@@ -142,6 +142,12 @@ fn to_login(state: &AppState, uri: &Uri) -> Response {
     ))
 }
 
+/// The page's XSRF token, and a `Set-Cookie` to add when the browser had none
+/// (for pages rendered outside this module, such as the OAuth confirmation).
+pub(crate) fn xsrf_token(state: &AppState, headers: &HeaderMap) -> (String, Option<String>) {
+    xsrf_for(state, headers)
+}
+
 /// The page's XSRF token, and a `Set-Cookie` to add when the browser had none.
 fn xsrf_for(state: &AppState, headers: &HeaderMap) -> (String, Option<String>) {
     match crate::xsrf::cookie_token(headers) {
