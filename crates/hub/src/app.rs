@@ -308,21 +308,27 @@ impl Hub {
                 )));
             }
         }
-        for spec in state
-            .config
-            .jupyterhub
-            .services
-            .iter()
-            .filter(|s| !s.url.is_empty())
-        {
-            if let Err(e) = crate::services::wait_until_up(&state, spec).await {
-                tracing::warn!("{e}");
+        // Waiting for external services only logs; it must not hold up a shutdown.
+        let waiting_state = state.clone();
+        let waiting = tokio::spawn(async move {
+            let state = waiting_state;
+            for spec in state
+                .config
+                .jupyterhub
+                .services
+                .iter()
+                .filter(|s| !s.url.is_empty())
+            {
+                if let Err(e) = crate::services::wait_until_up(&state, spec).await {
+                    tracing::warn!("{e}");
+                }
             }
-        }
+        });
         let served = match server.await {
             Ok(result) => result,
             Err(e) => Err(std::io::Error::other(e)),
         };
+        waiting.abort();
         for task in background {
             task.abort();
         }

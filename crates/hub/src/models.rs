@@ -320,7 +320,9 @@ pub async fn token_model(state: &AppState, token: &TokenRecord) -> Result<Value,
         "created": ts(token.created.as_ref()),
         "last_activity": ts(token.last_activity.as_ref()),
         "expires_at": ts(token.expires_at.as_ref()),
-        "note": token.note,
+        // Upstream's `APIToken.new` stores '' when no note is given (OAuth
+        // tokens included), so clients always get a string.
+        "note": token.note.clone().unwrap_or_default(),
         "session_id": token.session_id,
         "oauth_client": client_name,
     });

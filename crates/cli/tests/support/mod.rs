@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod browser;
+pub mod openapi;
 pub mod users;
 
 use std::path::{Path, PathBuf};
