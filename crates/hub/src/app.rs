@@ -243,10 +243,11 @@ impl Hub {
         let metrics = &state.metrics;
         metrics
             .init_spawners_duration
-            .observe(&[], restoring.elapsed().as_secs_f64());
+            .observe((), restoring.elapsed().as_secs_f64());
+        crate::metrics::update_active_users(&state).await;
         metrics
             .hub_startup_duration
-            .observe(&[], started.elapsed().as_secs_f64());
+            .observe((), started.elapsed().as_secs_f64());
         tracing::info!("hub listening on {local}, prefix {}", state.urls.hub);
         Ok(Self {
             state,
@@ -276,6 +277,7 @@ impl Hub {
             tokio::spawn(crate::servers::poll_forever(state.clone())),
             tokio::spawn(crate::servers::check_routes_forever(state.clone())),
             tokio::spawn(crate::metrics::sample_event_loop(state.clone())),
+            tokio::spawn(crate::metrics::update_active_users_forever(state.clone())),
         ];
         let app = router(&state);
         let mut api_shutdown = state.shutdown.subscribe();

@@ -1,8 +1,18 @@
 //! Wiring the hub to its Prometheus metrics: per-request timing labelled with
 //! upstream's handler class names (Grafana dashboards key on them), the
-//! `/hub/metrics` endpoint, gauges refreshed at scrape time, and the
+//! `/hub/metrics` endpoint, the gauges, the spawn outcome labels and the
 //! event-loop lag probe.
+//!
+//! Handler labels: upstream labels every request with the Python class that
+//! served it (`f"{cls.__module__}.{cls.__name__}"`). Here each axum route
+//! pattern (axum's `MatchedPath`, relative to the hub prefix) maps to the class
+//! upstream's `default_handlers` (apihandlers/*.py, handlers/*.py, app.py)
+//! route that same URL to. Requests that match no route get upstream's catch-all
+//! classes: `base.Template404` inside the hub prefix, `base.AddSlashHandler` for
+//! `{base}user/<name>` and `{base}services/<name>`, `base.PrefixRedirectHandler`
+//! elsewhere.
 
+use std::borrow::Cow;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -10,6 +20,7 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use ferrohub_core::time;
+use ferrohub_metrics::{Period, RequestLabels, SpawnLabels, SpawnReason};
 use http::HeaderValue;
 
 use crate::access::Target;
@@ -17,101 +28,256 @@ use crate::error::ApiError;
 use crate::servers::Phase;
 use crate::state::AppState;
 
+/// Upstream's catch-all for paths under the hub prefix that no handler takes.
+const TEMPLATE_404: &str = "jupyterhub.handlers.base.Template404";
+
 /// The upstream handler class of the route a request matched, filled in by
 /// [`name_handler`] and read by [`record_request`].
 #[derive(Clone, Default)]
 struct HandlerSlot(Arc<OnceLock<&'static str>>);
 
-/// Upstream's handler class for a route pattern (relative to the hub prefix).
-fn handler_class(route: &str) -> &'static str {
-    const API: &str = "jupyterhub.apihandlers.";
-    const PAGES: &str = "jupyterhub.handlers.";
-    let class: (&str, &'static str) = match route {
-        "api" | "api/" => (API, "hub.RootAPIHandler"),
-        "api/info" => (API, "hub.InfoAPIHandler"),
-        "api/shutdown" => (API, "hub.ShutdownAPIHandler"),
-        "api/user" => (API, "users.SelfAPIHandler"),
-        "api/users" => (API, "users.UserListAPIHandler"),
-        "api/users/{name}" => (API, "users.UserAPIHandler"),
-        "api/users/{name}/activity" => (API, "users.ActivityAPIHandler"),
-        "api/users/{name}/server" | "api/users/{name}/servers/{server}" => {
-            (API, "users.UserServerAPIHandler")
-        }
-        "api/users/{name}/server/progress" | "api/users/{name}/servers/{server}/progress" => {
-            (API, "users.SpawnProgressAPIHandler")
-        }
-        "api/users/{name}/admin-access" => (API, "users.UserAdminAccessAPIHandler"),
-        "api/users/{name}/tokens" => (API, "users.UserTokenListAPIHandler"),
-        "api/users/{name}/tokens/{token_id}" => (API, "users.UserTokenAPIHandler"),
-        "api/users/{name}/shared" => (API, "shares.UserShareListAPIHandler"),
-        "api/groups" => (API, "groups.GroupListAPIHandler"),
-        "api/groups/{group}" => (API, "groups.GroupAPIHandler"),
-        "api/groups/{group}/users" => (API, "groups.GroupUsersAPIHandler"),
-        "api/groups/{group}/properties" => (API, "groups.GroupPropertiesAPIHandler"),
-        "api/groups/{group}/shared" => (API, "shares.GroupShareListAPIHandler"),
-        "api/services" => (API, "services.ServiceListAPIHandler"),
-        "api/services/{service}" => (API, "services.ServiceAPIHandler"),
-        "api/proxy" => (API, "proxy.ProxyAPIHandler"),
-        "api/oauth2/authorize" => (API, "auth.OAuthAuthorizeHandler"),
-        "api/oauth2/token" => (API, "auth.OAuthTokenHandler"),
-        "api/{*rest}" => (API, "base.API404"),
-        "health" | "api/health" => (PAGES, "pages.HealthCheckHandler"),
-        "metrics" | "api/metrics" => (PAGES, "metrics.MetricsHandler"),
-        "" => (PAGES, "pages.RootHandler"),
-        "login" => (PAGES, "login.LoginHandler"),
-        "logout" => (PAGES, "login.LogoutHandler"),
-        "home" => (PAGES, "pages.HomeHandler"),
-        "accept-share" => (PAGES, "pages.AcceptShareHandler"),
-        "error/{code}" => (PAGES, "pages.ProxyErrorHandler"),
-        "security/csp-report" => (PAGES, "base.CSPReportHandler"),
-        _ => return handler_class_by_prefix(route),
-    };
-    leak(class)
+/// Route pattern (relative to the hub prefix, as registered with axum) →
+/// upstream handler class. Every route of the hub must be here; a test checks.
+const HANDLERS: &[(&str, &str)] = &[
+    // jupyterhub/apihandlers/hub.py
+    ("api", "jupyterhub.apihandlers.hub.RootAPIHandler"),
+    ("api/", "jupyterhub.apihandlers.hub.RootAPIHandler"),
+    ("api/info", "jupyterhub.apihandlers.hub.InfoAPIHandler"),
+    (
+        "api/shutdown",
+        "jupyterhub.apihandlers.hub.ShutdownAPIHandler",
+    ),
+    // jupyterhub/apihandlers/users.py
+    ("api/user", "jupyterhub.apihandlers.users.SelfAPIHandler"),
+    (
+        "api/users",
+        "jupyterhub.apihandlers.users.UserListAPIHandler",
+    ),
+    (
+        "api/users/{name}",
+        "jupyterhub.apihandlers.users.UserAPIHandler",
+    ),
+    (
+        "api/users/{name}/activity",
+        "jupyterhub.apihandlers.users.ActivityAPIHandler",
+    ),
+    (
+        "api/users/{name}/server",
+        "jupyterhub.apihandlers.users.UserServerAPIHandler",
+    ),
+    (
+        "api/users/{name}/servers/{server}",
+        "jupyterhub.apihandlers.users.UserServerAPIHandler",
+    ),
+    (
+        "api/users/{name}/server/progress",
+        "jupyterhub.apihandlers.users.SpawnProgressAPIHandler",
+    ),
+    (
+        "api/users/{name}/servers/{server}/progress",
+        "jupyterhub.apihandlers.users.SpawnProgressAPIHandler",
+    ),
+    (
+        "api/users/{name}/admin-access",
+        "jupyterhub.apihandlers.users.UserAdminAccessAPIHandler",
+    ),
+    (
+        "api/users/{name}/tokens",
+        "jupyterhub.apihandlers.users.UserTokenListAPIHandler",
+    ),
+    (
+        "api/users/{name}/tokens/{token_id}",
+        "jupyterhub.apihandlers.users.UserTokenAPIHandler",
+    ),
+    // jupyterhub/apihandlers/groups.py
+    (
+        "api/groups",
+        "jupyterhub.apihandlers.groups.GroupListAPIHandler",
+    ),
+    (
+        "api/groups/{group}",
+        "jupyterhub.apihandlers.groups.GroupAPIHandler",
+    ),
+    (
+        "api/groups/{group}/users",
+        "jupyterhub.apihandlers.groups.GroupUsersAPIHandler",
+    ),
+    (
+        "api/groups/{group}/properties",
+        "jupyterhub.apihandlers.groups.GroupPropertiesAPIHandler",
+    ),
+    // jupyterhub/apihandlers/shares.py
+    (
+        "api/users/{name}/shared",
+        "jupyterhub.apihandlers.shares.UserShareListAPIHandler",
+    ),
+    (
+        "api/users/{name}/shared/{owner}/",
+        "jupyterhub.apihandlers.shares.UserShareAPIHandler",
+    ),
+    (
+        "api/users/{name}/shared/{owner}/{server}",
+        "jupyterhub.apihandlers.shares.UserShareAPIHandler",
+    ),
+    (
+        "api/groups/{group}/shared",
+        "jupyterhub.apihandlers.shares.GroupShareListAPIHandler",
+    ),
+    (
+        "api/groups/{group}/shared/{owner}/",
+        "jupyterhub.apihandlers.shares.GroupShareAPIHandler",
+    ),
+    (
+        "api/groups/{group}/shared/{owner}/{server}",
+        "jupyterhub.apihandlers.shares.GroupShareAPIHandler",
+    ),
+    (
+        "api/shares/{owner}",
+        "jupyterhub.apihandlers.shares.ServerShareAPIHandler",
+    ),
+    (
+        "api/shares/{owner}/",
+        "jupyterhub.apihandlers.shares.ServerShareAPIHandler",
+    ),
+    (
+        "api/shares/{owner}/{server}",
+        "jupyterhub.apihandlers.shares.ServerShareAPIHandler",
+    ),
+    (
+        "api/share-codes/{owner}",
+        "jupyterhub.apihandlers.shares.ServerShareCodeAPIHandler",
+    ),
+    (
+        "api/share-codes/{owner}/",
+        "jupyterhub.apihandlers.shares.ServerShareCodeAPIHandler",
+    ),
+    (
+        "api/share-codes/{owner}/{server}",
+        "jupyterhub.apihandlers.shares.ServerShareCodeAPIHandler",
+    ),
+    // jupyterhub/apihandlers/services.py, proxy.py
+    (
+        "api/services",
+        "jupyterhub.apihandlers.services.ServiceListAPIHandler",
+    ),
+    (
+        "api/services/{service}",
+        "jupyterhub.apihandlers.services.ServiceAPIHandler",
+    ),
+    ("api/proxy", "jupyterhub.apihandlers.proxy.ProxyAPIHandler"),
+    // jupyterhub/apihandlers/auth.py
+    (
+        "api/authorizations/token",
+        "jupyterhub.apihandlers.auth.TokenAPIHandler",
+    ),
+    (
+        "api/authorizations/token/{token}",
+        "jupyterhub.apihandlers.auth.TokenAPIHandler",
+    ),
+    (
+        "api/authorizations/cookie/{cookie_name}/{cookie_value}",
+        "jupyterhub.apihandlers.auth.CookieAPIHandler",
+    ),
+    (
+        "api/oauth2/authorize",
+        "jupyterhub.apihandlers.auth.OAuthAuthorizeHandler",
+    ),
+    (
+        "api/oauth2/token",
+        "jupyterhub.apihandlers.auth.OAuthTokenHandler",
+    ),
+    // app.py: the API's catch-all
+    ("api/{*rest}", "jupyterhub.apihandlers.base.API404"),
+    // jupyterhub/handlers/metrics.py
+    ("metrics", "jupyterhub.handlers.metrics.MetricsHandler"),
+    ("api/metrics", "jupyterhub.handlers.metrics.MetricsHandler"),
+    // jupyterhub/handlers/pages.py
+    ("", "jupyterhub.handlers.pages.RootHandler"),
+    ("home", "jupyterhub.handlers.pages.HomeHandler"),
+    ("spawn", "jupyterhub.handlers.pages.SpawnHandler"),
+    ("spawn/{name}", "jupyterhub.handlers.pages.SpawnHandler"),
+    (
+        "spawn/{name}/{server}",
+        "jupyterhub.handlers.pages.SpawnHandler",
+    ),
+    (
+        "spawn-pending/{name}",
+        "jupyterhub.handlers.pages.SpawnPendingHandler",
+    ),
+    (
+        "spawn-pending/{name}/{server}",
+        "jupyterhub.handlers.pages.SpawnPendingHandler",
+    ),
+    (
+        "accept-share",
+        "jupyterhub.handlers.pages.AcceptShareHandler",
+    ),
+    (
+        "error/{code}",
+        "jupyterhub.handlers.pages.ProxyErrorHandler",
+    ),
+    ("health", "jupyterhub.handlers.pages.HealthCheckHandler"),
+    ("api/health", "jupyterhub.handlers.pages.HealthCheckHandler"),
+    // jupyterhub/handlers/login.py
+    ("login", "jupyterhub.handlers.login.LoginHandler"),
+    ("logout", "jupyterhub.handlers.login.LogoutHandler"),
+    // jupyterhub/handlers/base.py
+    ("user/{name}", "jupyterhub.handlers.base.UserUrlHandler"),
+    ("user/{name}/", "jupyterhub.handlers.base.UserUrlHandler"),
+    (
+        "user/{name}/{*rest}",
+        "jupyterhub.handlers.base.UserUrlHandler",
+    ),
+    (
+        "user-redirect/{*rest}",
+        "jupyterhub.handlers.base.UserRedirectHandler",
+    ),
+    (
+        "security/csp-report",
+        "jupyterhub.handlers.base.CSPReportHandler",
+    ),
+    // Ours only: the home page's stop button posts a form where upstream's
+    // page calls `DELETE api/users/{name}/server`; labelled as that call.
+    ("stop", "jupyterhub.apihandlers.users.UserServerAPIHandler"),
+];
+
+/// Upstream's handler class for a route pattern relative to the hub prefix.
+fn handler_class(route: &str) -> Option<&'static str> {
+    HANDLERS
+        .iter()
+        .find(|(pattern, _)| *pattern == route)
+        .map(|(_, class)| *class)
 }
 
-/// Routes that come in several shapes (optional trailing parts).
-fn handler_class_by_prefix(route: &str) -> &'static str {
-    const API: &str = "jupyterhub.apihandlers.";
-    const PAGES: &str = "jupyterhub.handlers.";
-    let class = [
-        (
-            "api/users/{name}/shared/",
-            (API, "shares.UserShareAPIHandler"),
-        ),
-        (
-            "api/groups/{group}/shared/",
-            (API, "shares.GroupShareAPIHandler"),
-        ),
-        ("api/shares/", (API, "shares.ServerShareAPIHandler")),
-        (
-            "api/share-codes/",
-            (API, "shares.ServerShareCodeAPIHandler"),
-        ),
-        ("api/authorizations/token", (API, "auth.TokenAPIHandler")),
-        ("api/authorizations/cookie/", (API, "auth.CookieAPIHandler")),
-        ("spawn-pending/", (PAGES, "pages.SpawnPendingHandler")),
-        ("spawn", (PAGES, "pages.SpawnHandler")),
-        ("user-redirect/", (PAGES, "base.UserRedirectHandler")),
-        ("user/", (PAGES, "base.UserUrlHandler")),
-    ]
-    .into_iter()
-    .find(|(prefix, _)| route.starts_with(prefix))
-    .map_or((PAGES, "pages.Template404"), |(_, class)| class);
-    leak(class)
+/// The class upstream's catch-all routes give a path no hub route matched.
+fn fallback_class(path: &str, base: &str, hub: &str) -> &'static str {
+    if path.starts_with(hub) {
+        return TEMPLATE_404;
+    }
+    // app.py: `{base_url}(user|services)/([^/]+)` gets a trailing slash added.
+    let add_slash = path.strip_prefix(base).is_some_and(|rest| {
+        ["user/", "services/"].iter().any(|kind| {
+            rest.strip_prefix(kind)
+                .is_some_and(|name| !name.is_empty() && !name.contains('/'))
+        })
+    });
+    if add_slash {
+        "jupyterhub.handlers.base.AddSlashHandler"
+    } else {
+        "jupyterhub.handlers.base.PrefixRedirectHandler"
+    }
 }
 
-/// Interns `module + class` (a few dozen distinct strings for the life of the hub).
-fn leak((module, class): (&str, &'static str)) -> &'static str {
-    use std::collections::HashMap;
-    use std::sync::Mutex;
-    static NAMES: OnceLock<Mutex<HashMap<&'static str, &'static str>>> = OnceLock::new();
-    let mut names = NAMES
-        .get_or_init(Mutex::default)
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    names
-        .entry(class)
-        .or_insert_with(|| Box::leak(format!("{module}{class}").into_boxed_str()))
+/// The `method` label, without allocating for the usual methods.
+fn method_label(method: &http::Method) -> Cow<'static, str> {
+    const USUAL: [&str; 7] = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
+    USUAL
+        .iter()
+        .find(|name| **name == method.as_str())
+        .map_or_else(
+            || Cow::Owned(method.as_str().to_owned()),
+            |name| Cow::Borrowed(*name),
+        )
 }
 
 /// Outermost layer: times every request and records `request_duration_seconds`.
@@ -123,22 +289,16 @@ pub async fn record_request(
     let started = Instant::now();
     let slot = HandlerSlot::default();
     request.extensions_mut().insert(slot.clone());
-    let method = request.method().clone();
-    let in_hub = request
-        .uri()
-        .path()
-        .starts_with(state.urls.hub.trim_end_matches('/'));
+    let method = method_label(request.method());
+    let fallback = fallback_class(request.uri().path(), &state.urls.base, &state.urls.hub);
     let response = next.run(request).await;
-    let handler = slot.0.get().copied().unwrap_or_else(|| {
-        // The fallback: upstream redirects paths outside the hub into it.
-        if in_hub {
-            handler_class_by_prefix("")
-        } else {
-            "jupyterhub.handlers.base.PrefixRedirectHandler"
-        }
-    });
+    let handler = slot.0.get().copied().unwrap_or(fallback);
     state.metrics.request_duration.observe(
-        &[method.as_str(), handler, response.status().as_str()],
+        RequestLabels {
+            method,
+            handler,
+            code: response.status().as_u16(),
+        },
         started.elapsed().as_secs_f64(),
     );
     response
@@ -151,33 +311,33 @@ pub async fn name_handler(State(state): State<AppState>, request: Request, next:
         request.extensions().get::<MatchedPath>(),
     ) {
         let hub = state.urls.hub.as_str();
-        let route = matched.as_str().strip_prefix(hub).unwrap_or(
-            if matched.as_str() == hub.trim_end_matches('/') {
-                "bare-hub"
-            } else {
-                matched.as_str()
-            },
-        );
-        let class = if route == "bare-hub" {
-            "jupyterhub.handlers.base.AddSlashHandler"
+        let matched = matched.as_str();
+        let class = if matched == hub.trim_end_matches('/') {
+            // `/hub` without its slash (handlers/base.py's `(r'', AddSlashHandler)`).
+            Some("jupyterhub.handlers.base.AddSlashHandler")
         } else {
-            handler_class(route)
+            matched.strip_prefix(hub).and_then(handler_class)
         };
+        let class = class.unwrap_or_else(|| {
+            tracing::debug!(route = matched, "route without an upstream handler class");
+            TEMPLATE_404
+        });
         let _ = slot.0.set(class);
     }
     next.run(request).await
 }
 
 /// `GET {hub}metrics` and `{hub}api/metrics`: the exposition, for holders of
-/// `read:metrics` unless `JupyterHub.authenticate_prometheus` is off.
+/// `read:metrics` (token or login cookie) unless `JupyterHub.authenticate_prometheus`
+/// is off, as upstream's `metrics_authentication`.
 pub async fn serve(State(state): State<AppState>, request: Request) -> Result<Response, ApiError> {
     if state.config.jupyterhub.authenticate_prometheus {
-        let identity =
-            crate::api::require_identity(&state, request.method(), request.headers()).await?;
+        let refused = || ApiError::forbidden("Access to metrics requires scope 'read:metrics'");
+        let identity = crate::identity::identify(&state, request.headers())
+            .await?
+            .ok_or_else(refused)?;
         if !identity.allows(&state, "read:metrics", Target::Hub).await? {
-            return Err(ApiError::forbidden(
-                "Access to metrics requires scope 'read:metrics'",
-            ));
+            return Err(refused());
         }
     }
     refresh_gauges(&state).await?;
@@ -189,44 +349,121 @@ pub async fn serve(State(state): State<AppState>, request: Request) -> Result<Re
     Ok(response)
 }
 
-/// Users, active users and running servers, counted when scraped (upstream
-/// refreshes active users hourly; a scrape every few seconds costs three small counts).
+/// `total_users` and `running_servers`, counted when scraped (upstream keeps
+/// them with increments at every user creation, deletion, start and stop; a
+/// count is never out of step and costs one small query per scrape).
 async fn refresh_gauges(state: &AppState) -> Result<(), ApiError> {
     let metrics = &state.metrics;
     metrics
         .total_users
-        .set(&[], state.store.count_users().await? as f64);
-    for (period, days) in [("24h", 1), ("7d", 7), ("30d", 30)] {
-        let since = time::now() - chrono::Duration::days(days);
-        let active = state.store.count_users_active_since(&since).await?;
-        metrics.active_users.set(&[period], active as f64);
-    }
+        .set((), state.store.count_users().await? as f64);
     metrics
         .running_servers
-        .set(&[], state.servers.count_in(&Phase::Ready) as f64);
+        .set((), state.servers.count_in(&Phase::Ready) as f64);
     Ok(())
 }
 
-/// Upstream's event-loop probe: a 50 ms timer whose measured interval shows how
-/// busy the runtime is; one second or more is logged.
+/// How often `active_users` is recomputed (upstream's
+/// `PeriodicMetricsCollector.active_users_update_interval`: hourly, to spare
+/// the database).
+const ACTIVE_USERS_INTERVAL: Duration = Duration::from_secs(60 * 60);
+
+/// Recomputes `active_users` for 24h, 7d and 30d from `users.last_activity`,
+/// all from one fixed "now", as upstream's `update_active_users`.
+pub async fn update_active_users(state: &AppState) {
+    let now = time::now();
+    let mut found = Vec::new();
+    for period in Period::ALL {
+        let since = now - chrono::Duration::seconds(period.duration().as_secs() as i64);
+        match state.store.count_users_active_since(&since).await {
+            Ok(count) => {
+                state.metrics.active_users.set(*period, count as f64);
+                found.push(format!("{count} in the last {}", period.as_str()));
+            }
+            Err(e) => tracing::warn!("counting active users: {e}"),
+        }
+    }
+    tracing::info!("active users: {}", found.join(", "));
+}
+
+/// Refreshes `active_users` every [`ACTIVE_USERS_INTERVAL`] (start-up computes
+/// it once before the hub serves).
+pub async fn update_active_users_forever(state: AppState) {
+    let mut every = tokio::time::interval_at(
+        tokio::time::Instant::now() + ACTIVE_USERS_INTERVAL,
+        ACTIVE_USERS_INTERVAL,
+    );
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        update_active_users(&state).await;
+    }
+}
+
+/// The labels of a finished spawn, or `None` for one a stop request
+/// interrupted (upstream cancels that future, and a cancelled spawn is not
+/// recorded).
+///
+/// `spawn_server` reports failures as messages; upstream's labels follow from
+/// which failure it was: a process that exited → `error`/`exited`; anything
+/// else, timeouts included → `error` with no reason. (`user.py` sets
+/// `timeout` on the error, but `_track_failure_count` drops it for non-HTTP
+/// errors, so upstream's real output has `reason=""`; dashboards see the same here.)
+pub fn spawn_labels(result: &Result<(), String>, interrupted: bool) -> Option<SpawnLabels> {
+    match result {
+        Ok(()) => Some(SpawnLabels::SUCCESS),
+        Err(_) if interrupted => None,
+        Err(message) if message.contains("exited") => Some(SpawnLabels::error(SpawnReason::Exited)),
+        Err(_) => Some(SpawnLabels::error(SpawnReason::None)),
+    }
+}
+
+/// Records a finished spawn that started at `started` (see [`spawn_labels`]).
+pub fn record_spawn(
+    state: &AppState,
+    user: &str,
+    server: &str,
+    result: &Result<(), String>,
+    started: Instant,
+) {
+    let interrupted = state.servers.phase(user, server) == Phase::Stopping;
+    if let Some(labels) = spawn_labels(result, interrupted) {
+        state
+            .metrics
+            .server_spawn_duration
+            .observe(labels, started.elapsed().as_secs_f64());
+    }
+}
+
+/// Upstream's event-loop probe (`_measure_event_loop_interval`): sleep 50 ms,
+/// record how much longer than that it took (at least the 50 ms resolution),
+/// and warn when the runtime was unresponsive for a second or more.
 pub async fn sample_event_loop(state: AppState) {
-    const INTERVAL: Duration = Duration::from_millis(50);
+    const RESOLUTION: Duration = Duration::from_millis(50);
+    const LOG_THRESHOLD: Duration = Duration::from_secs(1);
     let mut last = Instant::now();
     loop {
-        tokio::time::sleep(INTERVAL).await;
+        tokio::time::sleep(RESOLUTION).await;
         let now = Instant::now();
-        let interval = now - last;
+        let tick = now - last;
         last = now;
+        let delay = if tick < 2 * RESOLUTION {
+            // Below the measurement's resolution: nothing to tell.
+            RESOLUTION
+        } else {
+            let delay = tick - RESOLUTION;
+            if delay >= LOG_THRESHOLD {
+                tracing::warn!(
+                    "Event loop was unresponsive for at least {:.2}s!",
+                    delay.as_secs_f64()
+                );
+            }
+            delay
+        };
         state
             .metrics
             .event_loop_interval
-            .observe(&[], interval.as_secs_f64());
-        if interval >= Duration::from_secs(1) {
-            tracing::warn!(
-                "the hub's runtime was blocked: a 50 ms timer took {:.1} s",
-                interval.as_secs_f64()
-            );
-        }
+            .observe((), delay.as_secs_f64());
     }
 }
 
@@ -234,8 +471,50 @@ pub async fn sample_event_loop(state: AppState) {
 mod tests {
     use super::*;
 
+    /// Route patterns registered in `source` under the hub prefix: the
+    /// `&r("/…")` helper of the API router and `format!("{hub}…")` of the others.
+    fn routes_in(source: &str) -> Vec<String> {
+        let mut routes = Vec::new();
+        for line in source.lines() {
+            let line = line.trim();
+            for (marker, prefix) in [("&r(\"", "api"), ("format!(\"{hub}", "")] {
+                let mut rest = line;
+                while let Some(at) = rest.find(marker) {
+                    rest = &rest[at + marker.len()..];
+                    let Some(end) = rest.find('"') else { break };
+                    let pattern = rest[..end].replace("{{", "{").replace("}}", "}");
+                    routes.push(format!("{prefix}{pattern}"));
+                }
+            }
+        }
+        routes
+    }
+
+    /// Every route the hub registers has an upstream class, so a route added
+    /// later cannot silently be labelled `Template404`.
     #[test]
-    fn routes_map_to_upstream_handler_classes() {
+    fn every_hub_route_has_an_upstream_handler_class() {
+        let mut routes = routes_in(include_str!("api/mod.rs"));
+        routes.extend(routes_in(include_str!("pages/mod.rs")));
+        routes.extend(routes_in(include_str!("app.rs")));
+        routes.push("api".to_owned());
+        routes.push(String::new());
+        assert!(routes.len() > 60, "found only {routes:?}");
+        let missing: Vec<&String> = routes
+            .iter()
+            .filter(|r| handler_class(r).is_none())
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "routes without an upstream handler class in metrics.rs HANDLERS: {missing:?}"
+        );
+    }
+
+    /// Sample paths routed by upstream's `default_handlers` (JupyterHub 6.1.1,
+    /// each class printed as `f"{cls.__module__}.{cls.__name__}"`), against the
+    /// ferrohub route pattern serving the same path.
+    #[test]
+    fn routes_map_to_the_classes_upstream_routes_them_to() {
         for (route, class) in [
             (
                 "api/users",
@@ -243,6 +522,10 @@ mod tests {
             ),
             (
                 "api/users/{name}/servers/{server}",
+                "jupyterhub.apihandlers.users.UserServerAPIHandler",
+            ),
+            (
+                "api/users/{name}/server",
                 "jupyterhub.apihandlers.users.UserServerAPIHandler",
             ),
             (
@@ -257,6 +540,7 @@ mod tests {
                 "api/authorizations/token/{token}",
                 "jupyterhub.apihandlers.auth.TokenAPIHandler",
             ),
+            ("api/{*rest}", "jupyterhub.apihandlers.base.API404"),
             (
                 "spawn/{name}/{server}",
                 "jupyterhub.handlers.pages.SpawnHandler",
@@ -270,9 +554,56 @@ mod tests {
                 "jupyterhub.handlers.base.UserUrlHandler",
             ),
             ("login", "jupyterhub.handlers.login.LoginHandler"),
-            ("no/such/page", "jupyterhub.handlers.pages.Template404"),
+            ("metrics", "jupyterhub.handlers.metrics.MetricsHandler"),
+            ("api/health", "jupyterhub.handlers.pages.HealthCheckHandler"),
         ] {
-            assert_eq!(handler_class(route), class, "{route}");
+            assert_eq!(handler_class(route), Some(class), "{route}");
         }
+        assert_eq!(handler_class("no/such/route"), None);
+    }
+
+    #[test]
+    fn unmatched_paths_get_upstream_catch_all_classes() {
+        let class = |path| fallback_class(path, "/", "/hub/");
+        assert_eq!(class("/hub/nonexistent"), TEMPLATE_404);
+        assert_eq!(
+            class("/user/alice"),
+            "jupyterhub.handlers.base.AddSlashHandler"
+        );
+        assert_eq!(
+            class("/services/announce"),
+            "jupyterhub.handlers.base.AddSlashHandler"
+        );
+        for path in ["/", "/user/alice/lab", "/favicon.ico", "/hubx"] {
+            assert_eq!(
+                class(path),
+                "jupyterhub.handlers.base.PrefixRedirectHandler",
+                "{path}"
+            );
+        }
+        assert_eq!(
+            fallback_class("/prefix/user/bob", "/prefix/", "/prefix/hub/"),
+            "jupyterhub.handlers.base.AddSlashHandler"
+        );
+    }
+
+    #[test]
+    fn spawn_failures_get_upstream_labels() {
+        let labels = |r: Result<(), &str>| spawn_labels(&r.map_err(str::to_owned), false);
+        assert_eq!(labels(Ok(())), Some(SpawnLabels::SUCCESS));
+        assert_eq!(
+            labels(Err("server exited with status 1 before it was ready")),
+            Some(SpawnLabels::error(SpawnReason::Exited))
+        );
+        assert_eq!(
+            labels(Err("server at http://x/api did not respond in 30 seconds")),
+            Some(SpawnLabels::error(SpawnReason::None)),
+            "upstream exports timeouts without a reason"
+        );
+        assert_eq!(
+            labels(Err("no local account for user \"x\"")),
+            Some(SpawnLabels::error(SpawnReason::None))
+        );
+        assert_eq!(spawn_labels(&Err("interrupted".to_owned()), true), None);
     }
 }

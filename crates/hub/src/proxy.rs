@@ -72,8 +72,8 @@ struct Endpoint {
 }
 
 /// The `status` label of the proxy timers.
-fn outcome<T, E>(result: &Result<T, E>) -> &'static str {
-    if result.is_ok() { "success" } else { "failure" }
+fn outcome<T, E>(result: &Result<T, E>) -> ferrohub_metrics::Outcome {
+    ferrohub_metrics::Outcome::of(result)
 }
 
 /// Route spec (`/user/alice/`) → CHP API path (`/api/routes/user/alice`).
@@ -164,7 +164,7 @@ impl ProxyClient {
         };
         self.metrics
             .proxy_add_duration
-            .observe(&[outcome(&result)], started.elapsed().as_secs_f64());
+            .observe(outcome(&result), started.elapsed().as_secs_f64());
         result
     }
 
@@ -179,7 +179,7 @@ impl ProxyClient {
         };
         self.metrics
             .proxy_delete_duration
-            .observe(&[outcome(&result)], started.elapsed().as_secs_f64());
+            .observe(outcome(&result), started.elapsed().as_secs_f64());
         result
     }
 
@@ -189,7 +189,7 @@ impl ProxyClient {
         let answer = self.call(Method::GET, "/api/routes", None).await;
         self.metrics
             .proxy_poll_duration
-            .observe(&[], started.elapsed().as_secs_f64());
+            .observe((), started.elapsed().as_secs_f64());
         let (status, reply) = answer?;
         if !status.is_success() {
             return Err(Self::unexpected(Method::GET, "/api/routes", status, &reply));

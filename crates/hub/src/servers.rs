@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use ferrohub_core::token::{self, GENERATED_TOKEN_ROUNDS, USER_PROVIDED_TOKEN_ROUNDS};
 use ferrohub_core::{server_names, time};
-use ferrohub_metrics::{spawn_reason, spawn_status};
+use ferrohub_metrics::{Outcome, PollStatus, SpawnLabels, SpawnReason};
 use ferrohub_spawn::SpawnRequest;
 use ferrohub_store::{NewToken, OAuthClient, ServerAddress, SpawnerRecord, TokenOwner, UserRecord};
 use serde_json::json;
@@ -268,15 +268,15 @@ pub async fn request_spawn(
         _ => Ok(SpawnOutcome::Pending),
     };
     let started = std::time::Instant::now();
-    let refused = |reason: &str| {
+    let refused = |reason: SpawnReason| {
         state.metrics.server_spawn_duration.observe(
-            &[spawn_status::FAILURE, reason],
+            SpawnLabels::failure(reason),
             started.elapsed().as_secs_f64(),
         );
     };
     let current = state.servers.phase(&user.name, server);
     if current == Phase::Spawning {
-        refused(spawn_reason::ALREADY_PENDING);
+        refused(SpawnReason::AlreadyPending);
     }
     if !startable(&current) {
         return busy(current);
@@ -284,7 +284,7 @@ pub async fn request_spawn(
     check_spawn_limits(state).inspect_err(|e| {
         refused(
             e.retry_after
-                .map_or(spawn_reason::TOO_MANY_USERS, |_| spawn_reason::THROTTLED),
+                .map_or(SpawnReason::TooManyUsers, |_| SpawnReason::Throttled),
         );
     })?;
     if !state
@@ -298,17 +298,7 @@ pub async fn request_spawn(
     let server = server.to_owned();
     tokio::spawn(async move {
         let result = spawn_server(&state, &user, &spawner).await;
-        let (status, reason) = match &result {
-            Ok(()) => (spawn_status::SUCCESS, spawn_reason::NONE),
-            Err(message) if message.contains("exited") => {
-                (spawn_status::ERROR, spawn_reason::EXITED)
-            }
-            Err(_) => (spawn_status::ERROR, spawn_reason::NONE),
-        };
-        state
-            .metrics
-            .server_spawn_duration
-            .observe(&[status, reason], started.elapsed().as_secs_f64());
+        crate::metrics::record_spawn(&state, &user.name, &server, &result, started);
         let ready = result.is_ok()
             && state.servers.transition(
                 &user.name,
@@ -626,11 +616,10 @@ pub async fn request_stop(
 async fn stop_server(state: &AppState, user: &UserRecord, server: &str) -> Result<(), String> {
     let started = std::time::Instant::now();
     let result = stop_server_steps(state, user, server).await;
-    let status = if result.is_ok() { "success" } else { "failure" };
     state
         .metrics
         .server_stop_duration
-        .observe(&[status], started.elapsed().as_secs_f64());
+        .observe(Outcome::of(&result), started.elapsed().as_secs_f64());
     result
 }
 
@@ -834,7 +823,7 @@ pub async fn poll_forever(state: AppState) {
             let polled = state.spawner.poll(&record.state).await;
             let running = matches!(polled, Ok(None));
             state.metrics.server_poll_duration.observe(
-                &[if running { "running" } else { "stopped" }],
+                PollStatus::running(running),
                 polling.elapsed().as_secs_f64(),
             );
             if let Ok(Some(status)) = polled {
@@ -861,6 +850,6 @@ pub async fn check_routes_forever(state: AppState) {
         state
             .metrics
             .check_routes_duration
-            .observe(&[], checking.elapsed().as_secs_f64());
+            .observe((), checking.elapsed().as_secs_f64());
     }
 }

@@ -1,12 +1,15 @@
-//! The three metric kinds the hub uses, each a family of series keyed by label values.
+//! The three metric kinds the hub uses, each a family of series keyed by a
+//! typed label set ([`LabelSet`]).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::marker::PhantomData;
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::format::{float, label_set};
 use crate::header;
+use crate::labels::LabelSet;
 
 fn now() -> f64 {
     SystemTime::now()
@@ -14,58 +17,43 @@ fn now() -> f64 {
         .map_or(0.0, |d| d.as_secs_f64())
 }
 
-/// Label values joined by a separator no label value contains in practice
-/// (unit separator), so a lookup needs one short string and no per-value allocation.
-const SEPARATOR: char = '\u{1f}';
+/// Label set → series, behind one lock (held for a map lookup and a few adds).
+struct Series<L, T>(Mutex<BTreeMap<L, T>>);
 
-fn key(values: &[&str]) -> String {
-    values.join(&SEPARATOR.to_string())
-}
-
-/// Label values → series, behind one lock (held for a map lookup and a few adds).
-struct Series<T>(Mutex<BTreeMap<String, T>>);
-
-impl<T> Series<T> {
+impl<L: LabelSet, T: Clone> Series<L, T> {
     fn new() -> Self {
         Self(Mutex::new(BTreeMap::new()))
     }
 
-    fn with<R>(&self, values: &[&str], make: impl FnOnce() -> T, f: impl FnOnce(&mut T) -> R) -> R {
-        let mut map = self
-            .0
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<L, T>> {
+        self.0
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        f(map.entry(key(values)).or_insert_with(make))
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn snapshot(&self) -> Vec<(Vec<String>, T)>
-    where
-        T: Clone,
-    {
-        let map = self
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        map.iter()
-            .map(|(k, v)| {
-                let values = if k.is_empty() {
-                    Vec::new()
-                } else {
-                    k.split(SEPARATOR).map(str::to_owned).collect()
-                };
-                (values, v.clone())
-            })
+    fn with<R>(&self, labels: &L, make: impl FnOnce() -> T, f: impl FnOnce(&mut T) -> R) -> R {
+        let mut map = self.lock();
+        // Look up by reference first: the hot path (an existing series) clones nothing.
+        if let Some(value) = map.get_mut(labels) {
+            return f(value);
+        }
+        f(map.entry(labels.clone()).or_insert_with(make))
+    }
+
+    fn snapshot(&self) -> Vec<(L, T)> {
+        self.lock()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
             .collect()
     }
 }
 
-/// A histogram with fixed buckets (the last one `+Inf`).
-pub struct Histogram {
+/// A histogram family with fixed buckets (the last one `+Inf`).
+pub struct Histogram<L = ()> {
     name: String,
     help: &'static str,
-    labels: &'static [&'static str],
     buckets: Vec<f64>,
-    series: Series<HistogramSeries>,
+    series: Series<L, HistogramSeries>,
 }
 
 #[derive(Clone)]
@@ -76,27 +64,17 @@ struct HistogramSeries {
     created: f64,
 }
 
-impl Histogram {
+impl<L: LabelSet> Histogram<L> {
     /// A histogram family; `buckets` must be increasing and end with `+Inf`.
     #[must_use]
-    pub fn new(
-        name: String,
-        help: &'static str,
-        labels: &'static [&'static str],
-        buckets: &[f64],
-    ) -> Self {
-        let histogram = Self {
+    pub fn new(name: String, help: &'static str, buckets: &[f64]) -> Self {
+        debug_assert_eq!(buckets.last(), Some(&f64::INFINITY), "{name}");
+        Self {
             name,
             help,
-            labels,
             buckets: buckets.to_vec(),
             series: Series::new(),
-        };
-        // Without labels the one series exists from the start, as in `prometheus_client`.
-        if labels.is_empty() {
-            histogram.touch(&[]);
         }
-        histogram
     }
 
     fn empty(&self) -> HistogramSeries {
@@ -107,16 +85,15 @@ impl Histogram {
         }
     }
 
-    /// Records one observation (seconds) under `values`, one per label name in order.
-    pub fn observe(&self, values: &[&str], seconds: f64) {
-        debug_assert_eq!(values.len(), self.labels.len(), "{}", self.name);
+    /// Records one observation (seconds) under `labels`.
+    pub fn observe(&self, labels: L, seconds: f64) {
         let slot = self
             .buckets
             .iter()
             .position(|upper| seconds <= *upper)
             .unwrap_or(self.buckets.len() - 1);
         self.series.with(
-            values,
+            &labels,
             || self.empty(),
             |s| {
                 s.counts[slot] += 1;
@@ -125,27 +102,37 @@ impl Histogram {
         );
     }
 
-    /// Creates the series for `values` with no observations (so it is exported as zeros).
-    pub fn touch(&self, values: &[&str]) {
-        self.series.with(values, || self.empty(), |_| ());
+    /// Creates the series for `labels` with no observations, so it is exported
+    /// as zeros (upstream pre-creates its status series this way).
+    pub fn touch(&self, labels: L) {
+        self.series.with(&labels, || self.empty(), |_| ());
     }
 
-    /// How many observations `values` has (for tests and diagnostics).
+    /// How many observations `labels` has (for tests and diagnostics).
     #[must_use]
-    pub fn count(&self, values: &[&str]) -> u64 {
+    pub fn count(&self, labels: &L) -> u64 {
         self.series
-            .with(values, || self.empty(), |s| s.counts.iter().sum())
+            .lock()
+            .get(labels)
+            .map_or(0, |s| s.counts.iter().sum())
+    }
+
+    /// The bucket upper bounds, `+Inf` last.
+    #[must_use]
+    pub fn buckets(&self) -> &[f64] {
+        &self.buckets
     }
 
     pub(crate) fn encode(&self, out: &mut String) {
         let series = self.series.snapshot();
         header(out, &self.name, self.help, "histogram");
-        for (values, s) in &series {
+        for (labels, s) in &series {
+            let values = labels.values();
             let mut cumulative = 0;
             for (upper, count) in self.buckets.iter().zip(&s.counts) {
                 cumulative += count;
                 let le = float(*upper);
-                let labels = label_set(self.labels, values, Some(&le));
+                let labels = label_set(L::NAMES, &values, Some(&le));
                 let _ = writeln!(
                     out,
                     "{}_bucket{labels} {}",
@@ -153,7 +140,7 @@ impl Histogram {
                     float(cumulative as f64)
                 );
             }
-            let labels = label_set(self.labels, values, None);
+            let labels = label_set(L::NAMES, &values, None);
             let _ = writeln!(
                 out,
                 "{}_count{labels} {}",
@@ -164,48 +151,59 @@ impl Histogram {
         }
         let created = format!("{}_created", self.name);
         header(out, &created, self.help, "gauge");
-        for (values, s) in &series {
-            let labels = label_set(self.labels, values, None);
+        for (labels, s) in &series {
+            let labels = label_set(L::NAMES, &labels.values(), None);
             let _ = writeln!(out, "{created}{labels} {}", float(s.created));
         }
     }
 }
 
-/// A value that goes up and down.
-pub struct Gauge {
-    name: String,
-    help: &'static str,
-    labels: &'static [&'static str],
-    series: Series<f64>,
+impl Histogram<()> {
+    /// A histogram without labels; its one series exists from the start, as in
+    /// `prometheus_client`.
+    #[must_use]
+    pub fn unlabelled(name: String, help: &'static str, buckets: &[f64]) -> Self {
+        let histogram = Self::new(name, help, buckets);
+        histogram.touch(());
+        histogram
+    }
 }
 
-impl Gauge {
+/// A value that goes up and down.
+pub struct Gauge<L = ()> {
+    name: String,
+    help: &'static str,
+    series: Series<L, f64>,
+    labels: PhantomData<L>,
+}
+
+impl<L: LabelSet> Gauge<L> {
     /// A gauge family.
     #[must_use]
-    pub fn new(name: String, help: &'static str, labels: &'static [&'static str]) -> Self {
+    pub fn new(name: String, help: &'static str) -> Self {
         Self {
             name,
             help,
-            labels,
             series: Series::new(),
+            labels: PhantomData,
         }
     }
 
-    /// Sets the value under `values`.
-    pub fn set(&self, values: &[&str], value: f64) {
-        self.series.with(values, || 0.0, |v| *v = value);
+    /// Sets the value under `labels`.
+    pub fn set(&self, labels: L, value: f64) {
+        self.series.with(&labels, || 0.0, |v| *v = value);
     }
 
-    /// The current value under `values`.
+    /// The current value under `labels` (0 when never set).
     #[must_use]
-    pub fn get(&self, values: &[&str]) -> f64 {
-        self.series.with(values, || 0.0, |v| *v)
+    pub fn get(&self, labels: &L) -> f64 {
+        self.series.lock().get(labels).copied().unwrap_or(0.0)
     }
 
     pub(crate) fn encode(&self, out: &mut String) {
         header(out, &self.name, self.help, "gauge");
-        for (values, value) in self.series.snapshot() {
-            let labels = label_set(self.labels, &values, None);
+        for (labels, value) in self.series.snapshot() {
+            let labels = label_set(L::NAMES, &labels.values(), None);
             let _ = writeln!(out, "{}{labels} {}", self.name, float(value));
         }
     }
@@ -220,7 +218,7 @@ pub struct Counter {
 }
 
 impl Counter {
-    /// A counter without labels.
+    /// A counter without labels, registered under its base name (`csp_reports`).
     #[must_use]
     pub fn new(name: String, help: &'static str) -> Self {
         Self {

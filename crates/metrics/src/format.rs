@@ -2,11 +2,11 @@
 //! label names sorted, values escaped, floats in Go's style.
 
 /// `{a="1",b="2"}` with names sorted (and `le` among them), or `""` without labels.
-pub(crate) fn label_set(names: &[&str], values: &[String], le: Option<&str>) -> String {
+pub(crate) fn label_set<V: AsRef<str>>(names: &[&str], values: &[V], le: Option<&str>) -> String {
     let mut pairs: Vec<(&str, &str)> = names
         .iter()
         .copied()
-        .zip(values.iter().map(String::as_str))
+        .zip(values.iter().map(AsRef::as_ref))
         .collect();
     if let Some(le) = le {
         pairs.push(("le", le));
@@ -106,6 +106,6 @@ mod tests {
             label_set(&names, &values, Some("0.5")),
             r#"{code="200",handler="a\"b",le="0.5",method="GET"}"#
         );
-        assert_eq!(label_set(&[], &[], None), "");
+        assert_eq!(label_set::<&str>(&[], &[], None), "");
     }
 }

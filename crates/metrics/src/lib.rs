@@ -1,18 +1,40 @@
 //! The hub's Prometheus metrics under upstream JupyterHub 6.1.1's names,
-//! labels and buckets, so dashboards and alerts written for JupyterHub keep
-//! working.
+//! labels, label values and buckets, so dashboards and alerts written for
+//! JupyterHub keep working.
 //!
-//! Written by hand rather than with a client library: upstream serves the
-//! classic Prometheus text format from Python's `prometheus_client` (label
-//! names sorted, `_created` gauges, Go-style floats), and matching that exactly
-//! takes less code than bending a library's OpenMetrics output. Each hub owns
-//! its own [`HubMetrics`]; there is no global registry.
+//! # Output format
+//!
+//! Upstream serves Python `prometheus_client`'s classic text format
+//! (`Content-Type: text/plain; version=1.0.0; charset=utf-8` with
+//! `prometheus_client` 0.26): label names sorted, a `_created` gauge family
+//! beside every histogram and counter, counters typed under their `_total`
+//! name, Go-style floats, no `# EOF`. This crate writes exactly that, by hand.
+//!
+//! The Rust `prometheus-client` crate was considered and not used: it only
+//! writes OpenMetrics. Served as `text/plain`, Prometheus' classic parser would
+//! see `# TYPE jupyterhub_csp_reports counter` and then a sample named
+//! `jupyterhub_csp_reports_total`, i.e. an untyped metric; served as
+//! `application/openmetrics-text` it scrapes fine but differs from upstream
+//! for every other consumer (no `_created` families, `# EOF`, `# UNIT`), and
+//! it has no notion of upstream's quirks (e.g. `status="LoginStatus.success"`).
+//! Matching upstream byte for byte takes less code than rewriting a library's
+//! output, and the test in `tests.rs` diffs our exposition against one
+//! produced by JupyterHub 6.1.1 itself (`testdata/upstream-6.1.1.prom`).
+//!
+//! Each hub owns its own [`HubMetrics`]; there is no global registry, so tests
+//! can run hubs side by side. Families are typed by their label set
+//! ([`LabelSet`]): a wrong or missing label value does not compile.
 
 mod family;
 mod format;
+mod labels;
 mod process;
 
 pub use family::{Counter, Gauge, Histogram};
+pub use labels::{
+    LabelSet, LoginStatus, Outcome, Period, PollStatus, RequestLabels, SpawnLabels, SpawnReason,
+    SpawnStatus,
+};
 
 use std::fmt::Write as _;
 
@@ -95,42 +117,21 @@ pub const EVENT_LOOP_BUCKETS: [f64; 16] = [
     f64::INFINITY,
 ];
 
-/// `status` of `server_spawn_duration_seconds`.
-pub mod spawn_status {
-    /// The server started.
-    pub const SUCCESS: &str = "success";
-    /// It was refused or failed in a way the hub expected (limits, pending).
-    pub const FAILURE: &str = "failure";
-    /// It failed unexpectedly.
-    pub const ERROR: &str = "error";
-}
-
-/// `reason` of a failed spawn, as upstream's `ServerSpawnFailureReason`.
-pub mod spawn_reason {
-    /// No particular reason (success, or an error).
-    pub const NONE: &str = "";
-    /// `concurrent_spawn_limit` reached.
-    pub const THROTTLED: &str = "throttled";
-    /// `active_server_limit` reached.
-    pub const TOO_MANY_USERS: &str = "too-many-users";
-    /// A spawn was asked for while one was pending.
-    pub const ALREADY_PENDING: &str = "already-pending";
-    /// The process exited before it was ready.
-    pub const EXITED: &str = "exited";
-}
-
 /// Every metric the hub exports, in upstream's registration order.
+///
+/// Each family is typed by its label set, so a call site cannot misspell a
+/// label value or forget one.
 pub struct HubMetrics {
     /// Every hub request, by method, upstream handler class and status code.
-    pub request_duration: Histogram,
+    pub request_duration: Histogram<RequestLabels>,
     /// Spawns, by `status` and `reason`.
-    pub server_spawn_duration: Histogram,
+    pub server_spawn_duration: Histogram<SpawnLabels>,
     /// User servers running now.
     pub running_servers: Gauge,
     /// Users in the database.
     pub total_users: Gauge,
     /// Users active in the last 24h / 7d / 30d (`period`).
-    pub active_users: Gauge,
+    pub active_users: Gauge<Period>,
     /// Reconciling the proxy's routes with the database.
     pub check_routes_duration: Histogram,
     /// From process start until the hub serves.
@@ -139,20 +140,20 @@ pub struct HubMetrics {
     pub init_spawners_duration: Histogram,
     /// Reading the proxy's route table.
     pub proxy_poll_duration: Histogram,
-    /// Login attempts, by `status` (success/failure).
-    pub login_duration: Histogram,
+    /// Login attempts, by `status` (`LoginStatus.success`/`LoginStatus.failure`).
+    pub login_duration: Histogram<LoginStatus>,
     /// Logouts.
     pub logout_duration: Histogram,
     /// Content-Security-Policy violation reports received.
     pub csp_reports: Counter,
     /// Adding a route to the proxy, by `status`.
-    pub proxy_add_duration: Histogram,
-    /// Polling a server, by `status` (running/stopped).
-    pub server_poll_duration: Histogram,
+    pub proxy_add_duration: Histogram<Outcome>,
+    /// Polling a server, by `status` (`ServerPollStatus.running`/`.stopped`).
+    pub server_poll_duration: Histogram<PollStatus>,
     /// Stopping a server, by `status`.
-    pub server_stop_duration: Histogram,
+    pub server_stop_duration: Histogram<Outcome>,
     /// Deleting a route from the proxy, by `status`.
-    pub proxy_delete_duration: Histogram,
+    pub proxy_delete_duration: Histogram<Outcome>,
     /// How late the runtime wakes a 50 ms timer (upstream's event-loop lag probe).
     pub event_loop_interval: Histogram,
 }
@@ -169,9 +170,18 @@ impl HubMetrics {
     /// and `JUPYTERHUB_SERVER_STOP_DURATION_SECONDS_BUCKETS` when set, as upstream.
     ///
     /// # Errors
-    /// A bucket variable that is not a comma-separated list of numbers.
+    /// A bucket variable that is not an increasing comma-separated list of numbers.
     pub fn from_env() -> Result<Self, String> {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        Self::from_vars(|name| std::env::var(name).ok())
+    }
+
+    /// [`HubMetrics::from_env`] with the variables looked up by `var` (tests
+    /// pass a map instead of changing the process environment).
+    ///
+    /// # Errors
+    /// A bucket variable that is not an increasing comma-separated list of numbers.
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+        let var = |name: &str| var(name).filter(|v| !v.trim().is_empty());
         let prefix = var("JUPYTERHUB_METRICS_PREFIX").unwrap_or_else(|| "jupyterhub".to_owned());
         let buckets = |name: &str, default: &[f64]| -> Result<Vec<f64>, String> {
             match var(name) {
@@ -196,65 +206,54 @@ impl HubMetrics {
     #[must_use]
     pub fn new(prefix: &str, spawn_buckets: &[f64], stop_buckets: &[f64]) -> Self {
         let name = |n: &str| format!("{prefix}_{n}");
-        let status = &["status"];
         let metrics = Self {
             request_duration: Histogram::new(
                 name("request_duration_seconds"),
                 "Request duration for all HTTP requests",
-                &["method", "handler", "code"],
                 &DEFAULT_BUCKETS,
             ),
             server_spawn_duration: Histogram::new(
                 name("server_spawn_duration_seconds"),
                 "Time taken for server spawning operation",
-                &["status", "reason"],
                 spawn_buckets,
             ),
             running_servers: Gauge::new(
                 name("running_servers"),
                 "The number of user servers currently running",
-                &[],
             ),
-            total_users: Gauge::new(name("total_users"), "Total number of users", &[]),
+            total_users: Gauge::new(name("total_users"), "Total number of users"),
             active_users: Gauge::new(
                 name("active_users"),
                 "Number of users who were active in the given time period",
-                &["period"],
             ),
-            check_routes_duration: Histogram::new(
+            check_routes_duration: Histogram::unlabelled(
                 name("check_routes_duration_seconds"),
                 "Time taken to validate all routes in proxy",
-                &[],
                 &DEFAULT_BUCKETS,
             ),
-            hub_startup_duration: Histogram::new(
+            hub_startup_duration: Histogram::unlabelled(
                 name("hub_startup_duration_seconds"),
                 "Time taken for Hub to start",
-                &[],
                 &DEFAULT_BUCKETS,
             ),
-            init_spawners_duration: Histogram::new(
+            init_spawners_duration: Histogram::unlabelled(
                 name("init_spawners_duration_seconds"),
                 "Time taken for spawners to initialize",
-                &[],
                 &DEFAULT_BUCKETS,
             ),
-            proxy_poll_duration: Histogram::new(
+            proxy_poll_duration: Histogram::unlabelled(
                 name("proxy_poll_duration_seconds"),
                 "Duration for polling all routes from proxy",
-                &[],
                 &DEFAULT_BUCKETS,
             ),
             login_duration: Histogram::new(
                 name("login_duration_seconds"),
                 "duration for all authentication attempts",
-                status,
                 &DEFAULT_BUCKETS,
             ),
-            logout_duration: Histogram::new(
+            logout_duration: Histogram::unlabelled(
                 name("logout_duration_seconds"),
                 "duration for all logout requests",
-                &[],
                 &DEFAULT_BUCKETS,
             ),
             csp_reports: Counter::new(
@@ -264,31 +263,26 @@ impl HubMetrics {
             proxy_add_duration: Histogram::new(
                 name("proxy_add_duration_seconds"),
                 "Duration for adding user routes to proxy",
-                status,
                 &DEFAULT_BUCKETS,
             ),
             server_poll_duration: Histogram::new(
                 name("server_poll_duration_seconds"),
                 "Time taken to poll if server is running",
-                status,
                 &DEFAULT_BUCKETS,
             ),
             server_stop_duration: Histogram::new(
                 name("server_stop_seconds"),
                 "Time taken for server stopping operation",
-                status,
                 stop_buckets,
             ),
             proxy_delete_duration: Histogram::new(
                 name("proxy_delete_duration_seconds"),
                 "Duration for deleting user routes from proxy",
-                status,
                 &DEFAULT_BUCKETS,
             ),
-            event_loop_interval: Histogram::new(
+            event_loop_interval: Histogram::unlabelled(
                 name("event_loop_interval_seconds"),
                 "Distribution of measured event loop intervals",
-                &[],
                 &EVENT_LOOP_BUCKETS,
             ),
         };
@@ -297,40 +291,41 @@ impl HubMetrics {
     }
 
     /// Label sets upstream creates at import, so dashboards see zeros rather
-    /// than missing series.
+    /// than missing series. (Upstream does not pre-create `login_duration_seconds`
+    /// series, nor set `running_servers`/`total_users` before start-up; the hub
+    /// sets those two gauges before it serves, so they are created here too.)
     fn precreate(&self) {
-        use spawn_reason as reason;
-        use spawn_status as st;
-        for status in [st::SUCCESS, st::FAILURE, st::ERROR] {
-            self.server_spawn_duration.touch(&[status, reason::NONE]);
+        for status in SpawnStatus::ALL {
+            self.server_spawn_duration.touch(SpawnLabels {
+                status: *status,
+                reason: SpawnReason::None,
+            });
         }
-        for why in [
-            reason::NONE,
-            reason::THROTTLED,
-            reason::TOO_MANY_USERS,
-            reason::ALREADY_PENDING,
-        ] {
-            self.server_spawn_duration.touch(&[st::FAILURE, why]);
+        for reason in SpawnReason::PRECREATED {
+            self.server_spawn_duration
+                .touch(SpawnLabels::failure(*reason));
         }
-        for status in ["success", "failure"] {
-            self.proxy_add_duration.touch(&[status]);
-            self.server_stop_duration.touch(&[status]);
-            self.proxy_delete_duration.touch(&[status]);
+        for outcome in Outcome::ALL {
+            self.proxy_add_duration.touch(*outcome);
+            self.server_stop_duration.touch(*outcome);
+            self.proxy_delete_duration.touch(*outcome);
         }
-        for status in ["running", "stopped"] {
-            self.server_poll_duration.touch(&[status]);
+        for status in PollStatus::ALL {
+            self.server_poll_duration.touch(*status);
         }
-        for period in ["24h", "7d", "30d"] {
-            self.active_users.set(&[period], 0.0);
+        for period in Period::ALL {
+            self.active_users.set(*period, 0.0);
         }
-        self.running_servers.set(&[], 0.0);
-        self.total_users.set(&[], 0.0);
+        self.running_servers.set((), 0.0);
+        self.total_users.set((), 0.0);
     }
 
-    /// The whole exposition: upstream's metrics, then `process_*` for this process.
+    /// The whole exposition: `process_*` for this process, then upstream's metrics.
     #[must_use]
     pub fn encode(&self) -> String {
         let mut out = String::with_capacity(16 * 1024);
+        // `prometheus_client` registers its process collector first.
+        process::encode(&mut out);
         self.request_duration.encode(&mut out);
         self.server_spawn_duration.encode(&mut out);
         self.running_servers.encode(&mut out);
@@ -348,22 +343,22 @@ impl HubMetrics {
         self.server_stop_duration.encode(&mut out);
         self.proxy_delete_duration.encode(&mut out);
         self.event_loop_interval.encode(&mut out);
-        process::encode(&mut out);
         out
     }
 }
 
-/// Parses `"0.5,1,2.5"`; `+Inf` is appended when missing, as Prometheus requires.
+/// Parses `"0.5,1,2.5"` as upstream's `float()` does (`inf`/`Infinity` too);
+/// `+Inf` is appended when missing and at least two buckets must result, as
+/// Python's `prometheus_client` requires.
 fn parse_buckets(text: &str) -> Result<Vec<f64>, String> {
     let mut buckets = Vec::new();
     for item in text.split(',') {
         let item = item.trim();
-        let value: f64 = match item {
-            "inf" | "+inf" | "Inf" | "+Inf" => f64::INFINITY,
-            _ => item
-                .parse()
-                .map_err(|_| format!("{item:?} is not a number"))?,
-        };
+        let value: f64 = item
+            .parse()
+            .ok()
+            .filter(|v: &f64| !v.is_nan())
+            .ok_or_else(|| format!("{item:?} is not a number"))?;
         if buckets.last().is_some_and(|last| *last >= value) {
             return Err("buckets must be in increasing order".to_owned());
         }
@@ -371,6 +366,9 @@ fn parse_buckets(text: &str) -> Result<Vec<f64>, String> {
     }
     if buckets.last() != Some(&f64::INFINITY) {
         buckets.push(f64::INFINITY);
+    }
+    if buckets.len() < 2 {
+        return Err("at least one finite bucket is needed".to_owned());
     }
     Ok(buckets)
 }

@@ -68,4 +68,22 @@ pub(crate) fn encode(out: &mut String) {
         "gauge",
         open_fds,
     );
+    gauge(
+        "process_max_fds",
+        "Maximum number of open file descriptors.",
+        "gauge",
+        max_open_files(),
+    );
+}
+
+/// The soft `RLIMIT_NOFILE`, from the "Max open files" row of `/proc/self/limits`.
+fn max_open_files() -> Option<f64> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let row = limits
+        .lines()
+        .find_map(|l| l.strip_prefix("Max open files"))?;
+    match row.split_whitespace().next()? {
+        "unlimited" => Some(f64::INFINITY),
+        soft => soft.parse().ok(),
+    }
 }

@@ -98,13 +98,13 @@ pub(super) async fn submit(
         .await
         .map_err(|e| PageError::internal(&e))?;
     let status = match outcome {
-        ferrohub_auth::LoginOutcome::Accepted { .. } => "success",
-        ferrohub_auth::LoginOutcome::Rejected(_) => "failure",
+        ferrohub_auth::LoginOutcome::Accepted { .. } => ferrohub_metrics::LoginStatus::Success,
+        ferrohub_auth::LoginOutcome::Rejected(_) => ferrohub_metrics::LoginStatus::Failure,
     };
     state
         .metrics
         .login_duration
-        .observe(&[status], started.elapsed().as_secs_f64());
+        .observe(status, started.elapsed().as_secs_f64());
     let (name, admin) = match outcome {
         ferrohub_auth::LoginOutcome::Accepted { name, admin } => (name, admin),
         ferrohub_auth::LoginOutcome::Rejected(reason) => {
@@ -186,7 +186,7 @@ pub(super) async fn logout(
     state
         .metrics
         .logout_duration
-        .observe(&[], started.elapsed().as_secs_f64());
+        .observe((), started.elapsed().as_secs_f64());
     response
 }
 
