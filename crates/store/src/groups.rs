@@ -198,6 +198,22 @@ impl Store {
         names(&rows)
     }
 
+    /// The group names of many users at once (listing users without a query per user).
+    pub async fn group_names_of_users(
+        &self,
+        user_ids: &[i64],
+    ) -> Result<std::collections::HashMap<i64, Vec<String>>> {
+        let sql = format!(
+            "SELECT m.user_id AS owner, g.name FROM groups g JOIN user_group_map m ON m.group_id = g.id \
+             WHERE m.user_id IN {} ORDER BY g.name",
+            crate::id_list(user_ids)
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_all(&self.pool)
+            .await?;
+        crate::names_by_owner(&rows)
+    }
+
     /// Makes `group_ids` exactly the user's groups (`PATCH /users/{name}` with `groups`).
     pub async fn set_user_groups(&self, user_id: i64, group_ids: &[i64]) -> Result<()> {
         let mut tx = self.pool.begin().await?;

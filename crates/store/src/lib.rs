@@ -215,6 +215,28 @@ fn placeholders(first: usize, count: usize) -> String {
 }
 
 /// Clamps API paging to what both dialects accept (PostgreSQL rejects negative values).
+/// `(1,2,3)` for `IN` lists of row ids: integers from the database itself, so
+/// formatting them into the SQL cannot inject anything; `(NULL)` when empty.
+fn id_list(ids: &[i64]) -> String {
+    if ids.is_empty() {
+        return "(NULL)".to_owned();
+    }
+    let items: Vec<String> = ids.iter().map(i64::to_string).collect();
+    format!("({})", items.join(","))
+}
+
+/// `(owner id, name)` rows grouped by owner, in row order.
+fn names_by_owner(rows: &[AnyRow]) -> Result<std::collections::HashMap<i64, Vec<String>>> {
+    let mut out: std::collections::HashMap<i64, Vec<String>> = std::collections::HashMap::new();
+    for row in rows {
+        let owner: i64 = row.try_get("owner")?;
+        if let Some(name) = row.try_get::<Option<String>, _>("name")? {
+            out.entry(owner).or_default().push(name);
+        }
+    }
+    Ok(out)
+}
+
 fn page_bounds(offset: i64, limit: i64) -> (i64, i64) {
     (offset.max(0), limit.max(0))
 }

@@ -122,6 +122,22 @@ impl Store {
         rows.iter().map(role_from_row).collect()
     }
 
+    /// The role names of many users at once (listing users without a query per user).
+    pub async fn role_names_of_users(
+        &self,
+        user_ids: &[i64],
+    ) -> Result<std::collections::HashMap<i64, Vec<String>>> {
+        let sql = format!(
+            "SELECT m.user_id AS owner, r.name FROM roles r JOIN user_role_map m ON m.role_id = r.id \
+             WHERE m.user_id IN {} ORDER BY r.name",
+            crate::id_list(user_ids)
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_all(&self.pool)
+            .await?;
+        crate::names_by_owner(&rows)
+    }
+
     /// Grants a role; granting it again changes nothing.
     pub async fn grant_role(&self, holder: RoleHolder, role_id: i64) -> Result<()> {
         let (table, column) = role_map(holder.kind());

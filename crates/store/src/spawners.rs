@@ -83,6 +83,27 @@ impl Store {
         rows.iter().map(spawner_from_row).collect()
     }
 
+    /// The spawners of many users at once, by user id, each user's sorted by name.
+    pub async fn spawners_of_users(
+        &self,
+        user_ids: &[i64],
+    ) -> Result<std::collections::HashMap<i64, Vec<SpawnerRecord>>> {
+        let sql = format!(
+            "{SPAWNER_SELECT} WHERE s.user_id IN {} ORDER BY s.name",
+            crate::id_list(user_ids)
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_all(&self.pool)
+            .await?;
+        let mut out: std::collections::HashMap<i64, Vec<SpawnerRecord>> =
+            std::collections::HashMap::new();
+        for row in &rows {
+            let spawner = spawner_from_row(row)?;
+            out.entry(spawner.user_id).or_default().push(spawner);
+        }
+        Ok(out)
+    }
+
     /// Every spawner that has a server row (running or starting), for re-adoption at start-up.
     pub async fn active_spawners(&self) -> Result<Vec<SpawnerRecord>> {
         let sql = format!("{SPAWNER_SELECT} WHERE s.server_id IS NOT NULL ORDER BY s.id");

@@ -109,16 +109,15 @@ pub(super) async fn list(State(state): State<AppState>, request: Request) -> Api
     };
     let (users, total) = state.store.list_users_page(&query).await?;
     let stopped = include_stopped(&request);
-    let mut models = Vec::with_capacity(users.len());
-    for user in &users {
-        if state_filter.as_deref() == Some("ready") && !state.servers.any_ready(&user.name) {
-            continue;
-        }
-        let model = user_model(&state, &who, user, stopped).await?;
-        if model.as_object().is_some_and(|m| !m.is_empty()) {
-            models.push(model);
-        }
-    }
+    let users: Vec<_> = users
+        .into_iter()
+        .filter(|u| state_filter.as_deref() != Some("ready") || state.servers.any_ready(&u.name))
+        .collect();
+    let models: Vec<Value> = crate::models::user_models(&state, &who, &users, stopped)
+        .await?
+        .into_iter()
+        .filter(|m| m.as_object().is_some_and(|m| !m.is_empty()))
+        .collect();
     Ok(page.respond(
         models,
         total,
