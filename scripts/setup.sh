@@ -4,6 +4,8 @@
 # Installs what the hub and its tests need and is fast when everything is
 # already present:
 #   - libpam0g-dev (the hub links libpam for PAMAuthenticator)
+#   - configurable-http-proxy 5.3.0 from npm in $FERROHUB_CHP (the proxy
+#     conformance suite and benchmarks compare ferrohub-proxy with it)
 #   - a Python virtualenv with jupyterhub==6.1.1 (jupyterhub-singleuser),
 #     jupyterlab and jupyterhub-idle-culler, built from Debian's /usr/bin/python3
 #     and placed where every local user can execute it (pyenv's python under
@@ -11,9 +13,13 @@
 #
 # Environment:
 #   FERROHUB_VENV   where the virtualenv goes (default /opt/ferrohub/venv)
+#   FERROHUB_CHP    where configurable-http-proxy goes (default /opt/ferrohub/chp;
+#                   the program is $FERROHUB_CHP/node_modules/.bin/configurable-http-proxy)
 set -euo pipefail
 
 VENV="${FERROHUB_VENV:-/opt/ferrohub/venv}"
+CHP_DIR="${FERROHUB_CHP:-/opt/ferrohub/chp}"
+CHP_VERSION="5.3.0"
 JUPYTERHUB_VERSION="6.1.1"
 IDLE_CULLER_VERSION="2.0.0"
 APT_PACKAGES=(libpam0g-dev)
@@ -53,5 +59,18 @@ if [[ ! -f "$culler_marker" ]]; then
         "jupyterhub-idle-culler==$IDLE_CULLER_VERSION"
     chmod -R a+rX "$VENV"
     touch "$culler_marker"
+fi
+chp_marker="$CHP_DIR/.ferrohub-chp-$CHP_VERSION"
+if [[ ! -f "$chp_marker" ]]; then
+    if ! command -v npm >/dev/null; then
+        log "npm is missing: install Node.js (Debian package nodejs/npm) for configurable-http-proxy"
+        exit 1
+    fi
+    log "installing configurable-http-proxy $CHP_VERSION into $CHP_DIR"
+    mkdir -p "$CHP_DIR"
+    npm install --prefix "$CHP_DIR" --no-audit --no-fund --loglevel=error \
+        "configurable-http-proxy@$CHP_VERSION" >/dev/null
+    chmod -R a+rX "$CHP_DIR"
+    touch "$chp_marker"
 fi
 log "ready: $("$VENV/bin/jupyterhub-singleuser" --version 2>/dev/null | tail -1) in $VENV"
