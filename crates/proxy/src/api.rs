@@ -23,6 +23,7 @@ const MAX_BODY: usize = 1024 * 1024;
 pub struct Api {
     table: Arc<RouteTable>,
     token: Option<String>,
+    host_routing: bool,
 }
 
 /// One answer, with the text CHP appends to its access-log line.
@@ -81,7 +82,19 @@ impl Api {
     #[must_use]
     pub fn new(table: Arc<RouteTable>, token: Option<String>) -> Self {
         let token = token.filter(|t| !t.is_empty());
-        Self { table, token }
+        Self {
+            table,
+            token,
+            host_routing: false,
+        }
+    }
+
+    /// Under `--host-routing`, stored routes (other than `/`) get a `host`
+    /// field holding their first segment, as CHP adds it.
+    #[must_use]
+    pub fn with_host_routing(mut self, host_routing: bool) -> Self {
+        self.host_routing = host_routing;
+        self
     }
 
     /// Whether requests must carry the token.
@@ -171,6 +184,10 @@ impl Api {
         };
         data.remove("last_activity");
         let key = normalize_key(if path.is_empty() { "/" } else { path });
+        if self.host_routing && key != "/" {
+            let host = key.split('/').nth(1).unwrap_or_default();
+            data.insert("host".into(), Value::String(host.to_owned()));
+        }
         tracing::info!("Adding route {key} -> {target}");
         self.table.insert(&key, target.clone(), data);
         tracing::info!("Route added {key} -> {target}");

@@ -38,6 +38,17 @@ pub struct ProxyOptions {
     pub proxy_timeout: Option<Duration>,
     /// Idle keep-alive timeout for client connections.
     pub keep_alive_timeout: Duration,
+    /// Route by `Host` first: keys are `/<hostname>[/<path>]` (`--host-routing`).
+    pub host_routing: bool,
+    /// Request headers added to (or replacing) the client's on every proxied
+    /// request, websockets included (`--custom-header "name: value"`).
+    pub custom_headers: Vec<(String, String)>,
+    /// Send the target's host as `Host` instead of the client's (`--change-origin`).
+    pub change_origin: bool,
+    /// In redirects pointing at the target, put the client's `Host` back (`--auto-rewrite`).
+    pub auto_rewrite: bool,
+    /// In redirects pointing at the target, use this scheme (`--protocol-rewrite`).
+    pub protocol_rewrite: Option<String>,
 }
 
 impl Default for ProxyOptions {
@@ -58,6 +69,11 @@ impl Default for ProxyOptions {
             timeout: None,
             proxy_timeout: None,
             keep_alive_timeout: DEFAULT_KEEP_ALIVE,
+            host_routing: false,
+            custom_headers: Vec::new(),
+            change_origin: false,
+            auto_rewrite: false,
+            protocol_rewrite: None,
         }
     }
 }
@@ -101,6 +117,12 @@ Options:
   --timeout <n>                drop a client connection idle this long in a request (ms)
   --proxy-timeout <n>          answer 503 when the target is silent this long (ms)
   --keep-alive-timeout <n>     idle timeout of client keep-alive connections (ms, default 5000)
+  --host-routing               route by Host header first (route keys /<hostname>[/<path>])
+  --custom-header <header>     add \"name: value\" to every proxied request (repeatable)
+  --change-origin              send the target's host as the Host header
+  --auto-rewrite               in redirects to the target, put the client's host back
+  --protocol-rewrite <proto>   in redirects to the target, use this scheme (http, https)
+  --storage-backend <module>   refused: routes live in memory only (Node modules cannot load)
   --log-level <loglevel>       log level (debug, info, warn, error) (default: info)
   -h, --help                   display help for command
 
@@ -109,8 +131,7 @@ Environment:
                                unset = API open to anyone who can reach it
 
 Not supported yet (refused): --socket, --api-socket, --metrics-*, --ssl-*, --api-ssl-*,
---client-ssl-*, --insecure, --redirect-port, --redirect-to, --auto-rewrite,
---change-origin, --protocol-rewrite, --custom-header, --host-routing, --storage-backend.
+--client-ssl-*, --insecure, --redirect-port, --redirect-to.
 ";
 
 const DEFAULT_KEEP_ALIVE: Duration = Duration::from_millis(5000);
@@ -145,12 +166,6 @@ const NOT_YET: &[&str] = &[
     "--insecure",
     "--redirect-port",
     "--redirect-to",
-    "--auto-rewrite",
-    "--change-origin",
-    "--protocol-rewrite",
-    "--custom-header",
-    "--host-routing",
-    "--storage-backend",
 ];
 
 /// Parses the arguments after the program name.
@@ -171,6 +186,12 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<CliAction, C
                     return Err(CliError(format!("option '{flag}' takes no value")));
                 }
                 set_switch(&mut options, &flag);
+            }
+            "--host-routing" | "--change-origin" | "--auto-rewrite" => {
+                if inline.is_some() {
+                    return Err(CliError(format!("option '{flag}' takes no value")));
+                }
+                set_routing_switch(&mut options, &flag);
             }
             _ if flag.starts_with('-') => {
                 let value = match inline {
@@ -215,6 +236,9 @@ fn is_value_flag(flag: &str) -> bool {
             | "--timeout"
             | "--proxy-timeout"
             | "--keep-alive-timeout"
+            | "--custom-header"
+            | "--protocol-rewrite"
+            | "--storage-backend"
     )
 }
 
@@ -223,6 +247,15 @@ fn set_switch(options: &mut ProxyOptions, flag: &str) {
         "--no-x-forward" => options.x_forward = false,
         "--no-prepend-path" => options.prepend_path = false,
         _ => options.include_prefix = false,
+    }
+}
+
+/// The routing switches (`--host-routing`, `--change-origin`, `--auto-rewrite`).
+fn set_routing_switch(options: &mut ProxyOptions, flag: &str) {
+    match flag {
+        "--host-routing" => options.host_routing = true,
+        "--change-origin" => options.change_origin = true,
+        _ => options.auto_rewrite = true,
     }
 }
 
@@ -247,6 +280,14 @@ fn set_value(options: &mut ProxyOptions, flag: &str, value: String) -> Result<()
         "--proxy-timeout" => options.proxy_timeout = millis(flag, &value)?,
         "--keep-alive-timeout" => {
             options.keep_alive_timeout = millis(flag, &value)?.unwrap_or(DEFAULT_KEEP_ALIVE);
+        }
+        "--custom-header" => options.custom_headers.push(custom_header(&value)?),
+        "--protocol-rewrite" => options.protocol_rewrite = Some(protocol(&value)?),
+        "--storage-backend" => {
+            return Err(CliError(format!(
+                "cannot load storage backend '{value}': ferrohub-proxy keeps routes in memory \
+                 only and cannot load Node modules (leave --storage-backend out)"
+            )));
         }
         _ if NOT_YET.contains(&flag) => return Err(not_yet(flag)),
         _ => return Err(CliError(format!("unknown option '{flag}'"))),
@@ -277,6 +318,38 @@ fn check(options: &ProxyOptions) -> Result<(), CliError> {
         )));
     }
     Ok(())
+}
+
+/// `"name: value"`, split at the first colon and trimmed as CHP does
+/// (`" k2 : host:123 "` → `k2: host:123`).
+fn custom_header(value: &str) -> Result<(String, String), CliError> {
+    let trimmed = value.trim();
+    let Some((name, header_value)) = trimmed.split_once(':').filter(|(n, _)| !n.is_empty()) else {
+        return Err(CliError(format!(
+            "A colon was expected in custom header: {trimmed}"
+        )));
+    };
+    let (name, header_value) = (name.trim(), header_value.trim());
+    if http::HeaderName::from_bytes(name.as_bytes()).is_err()
+        || http::HeaderValue::from_str(header_value).is_err()
+    {
+        return Err(CliError(format!(
+            "invalid custom header '{trimmed}': not a valid HTTP header name and value"
+        )));
+    }
+    Ok((name.to_owned(), header_value.to_owned()))
+}
+
+/// The scheme `--protocol-rewrite` puts into redirect locations.
+fn protocol(value: &str) -> Result<String, CliError> {
+    let scheme = value.trim().trim_end_matches(':').to_ascii_lowercase();
+    if matches!(scheme.as_str(), "http" | "https") {
+        Ok(scheme)
+    } else {
+        Err(CliError(format!(
+            "option '--protocol-rewrite' expects http or https, got '{value}'"
+        )))
+    }
 }
 
 /// A duration in milliseconds; 0 means "none", as CHP treats it.
@@ -431,6 +504,35 @@ mod tests {
         assert!(refused(&["--default-target", "localhost:80"]).contains("http://host"));
         assert!(refused(&["--error-target", "/hub/error"]).contains("http://host"));
         assert!(refused(&["--default-target", "https://h"]).contains("not supported"));
+    }
+
+    #[test]
+    fn routing_flags() {
+        let o = run(&[
+            "--host-routing",
+            "--change-origin",
+            "--auto-rewrite",
+            "--protocol-rewrite",
+            "https",
+            "--custom-header",
+            "k1: v1",
+            "--custom-header= k2 : host:123 ",
+        ])
+        .unwrap();
+        assert!(o.host_routing && o.change_origin && o.auto_rewrite);
+        assert_eq!(o.protocol_rewrite.as_deref(), Some("https"));
+        assert_eq!(
+            o.custom_headers,
+            [("k1".into(), "v1".into()), ("k2".into(), "host:123".into())]
+        );
+        assert!(refused(&["--custom-header", "invalid"]).contains("colon was expected"));
+        assert!(refused(&["--custom-header", ":v"]).contains("colon was expected"));
+        assert!(refused(&["--custom-header", "bad name: v"]).contains("invalid custom header"));
+        assert!(refused(&["--protocol-rewrite", "gopher"]).contains("http or https"));
+        assert!(
+            refused(&["--storage-backend", "./redis.js"]).contains("cannot load storage backend")
+        );
+        assert!(refused(&["--host-routing=1"]).contains("takes no value"));
     }
 
     #[test]

@@ -9,8 +9,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::header::{self, HeaderValue};
-use http::{Method, Request, Response, StatusCode, Version};
+use http::header::{self, HeaderName, HeaderValue};
+use http::{HeaderMap, Method, Request, Response, StatusCode, Uri, Version};
 use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -21,6 +21,7 @@ use crate::body::{Body, BoxError, boxed, full};
 use crate::cli::ProxyOptions;
 use crate::errors::ErrorPages;
 use crate::headers::{self as hop, Exchange};
+use crate::location::LocationRewrite;
 use crate::rewrite::{Rewrite, TargetError};
 use crate::routes::{Route, RouteTable};
 use crate::timeout::{IdleBody, shortest};
@@ -95,6 +96,10 @@ pub struct Forwarder {
     pub(crate) pages: ErrorPages,
     pub(crate) rewrite: Rewrite,
     pub(crate) x_forward: bool,
+    host_routing: bool,
+    custom_headers: Vec<(HeaderName, HeaderValue)>,
+    change_origin: bool,
+    location: LocationRewrite,
     timeout: Option<Duration>,
     proxy_timeout: Option<Duration>,
 }
@@ -118,6 +123,22 @@ impl Forwarder {
                 include_prefix: options.include_prefix,
             },
             x_forward: options.x_forward,
+            host_routing: options.host_routing,
+            custom_headers: options
+                .custom_headers
+                .iter()
+                .filter_map(|(name, value)| {
+                    Some((
+                        HeaderName::from_bytes(name.as_bytes()).ok()?,
+                        HeaderValue::from_str(value).ok()?,
+                    ))
+                })
+                .collect(),
+            change_origin: options.change_origin,
+            location: LocationRewrite {
+                auto: options.auto_rewrite,
+                protocol: options.protocol_rewrite.clone(),
+            },
             timeout: options.timeout,
             proxy_timeout: options.proxy_timeout,
         }
@@ -127,6 +148,51 @@ impl Forwarder {
     #[must_use]
     pub fn table(&self) -> &Arc<RouteTable> {
         &self.table
+    }
+
+    /// The route for a request with decoded `path`: with `--host-routing`
+    /// the key starts with the `Host` name (`/<host>/<path>`), as in CHP.
+    pub(crate) fn find_route(&self, headers: &HeaderMap, path: &str) -> Option<Arc<Route>> {
+        if self.host_routing {
+            let key = format!("/{}{path}", hop::routing_host(headers));
+            self.table.lookup(&key)
+        } else {
+            self.table.lookup(path)
+        }
+    }
+
+    /// The upstream URL for `request` on `route`. Under host routing the
+    /// route's first segment is the host, not part of the request path.
+    pub(crate) fn upstream_uri(&self, route: &Route, request: &Uri) -> Result<Uri, TargetError> {
+        let prefix = if self.host_routing {
+            let key = route.path().trim_start_matches('/');
+            key.find('/').map_or("/", |i| &key[i..])
+        } else {
+            route.path()
+        };
+        self.rewrite.upstream_uri(route.target(), prefix, request)
+    }
+
+    /// The request headers the target sees: hop-by-hop ones gone,
+    /// `X-Forwarded-*` added, then `--custom-header`s, then `--change-origin`
+    /// (the order http-proxy applies them in).
+    pub(crate) fn upstream_headers(
+        &self,
+        headers: &mut HeaderMap,
+        uri: &Uri,
+        upstream: &Uri,
+        peer: SocketAddr,
+        exchange: Exchange,
+    ) {
+        hop::ensure_host(headers, uri);
+        hop::strip_hop_by_hop(headers, exchange);
+        if self.x_forward {
+            hop::add_forwarded(headers, peer, exchange);
+        }
+        hop::apply_custom(headers, &self.custom_headers);
+        if self.change_origin {
+            hop::change_origin(headers, upstream);
+        }
     }
 
     /// Handles one public request. An `Err` makes the server drop the
@@ -149,7 +215,7 @@ impl Forwarder {
                 .error_page(StatusCode::INTERNAL_SERVER_ERROR, &url)
                 .await);
         };
-        let Some(route) = self.table.lookup(&path) else {
+        let Some(route) = self.find_route(req.headers(), &path) else {
             tracing::warn!("404 {method} {} no route", log_url(&url));
             return Ok(self.error_page(StatusCode::NOT_FOUND, &url).await);
         };
@@ -178,16 +244,11 @@ impl Forwarder {
         route: &Arc<Route>,
         peer: SocketAddr,
     ) -> Result<Response<Body>, ForwardError> {
-        let uri = self
-            .rewrite
-            .upstream_uri(route.target(), route.path(), req.uri())?;
+        let uri = self.upstream_uri(route, req.uri())?;
         let (mut parts, body) = req.into_parts();
         let connection = hop::client_connection(&parts.headers, parts.version);
-        hop::ensure_host(&mut parts.headers, &parts.uri);
-        hop::strip_hop_by_hop(&mut parts.headers, Exchange::Http);
-        if self.x_forward {
-            hop::add_forwarded(&mut parts.headers, peer, Exchange::Http);
-        }
+        let client_host = self.location.is_active().then(|| client_host(&parts));
+        self.upstream_headers(&mut parts.headers, &parts.uri, &uri, peer, Exchange::Http);
         if matches!(parts.method, Method::DELETE | Method::OPTIONS)
             && !parts.headers.contains_key(header::CONTENT_LENGTH)
         {
@@ -201,7 +262,16 @@ impl Forwarder {
         *upstream.uri_mut() = uri;
         *upstream.version_mut() = Version::HTTP_11;
         *upstream.headers_mut() = parts.headers;
-        let response = self.send(upstream).await?;
+        let mut response = self.send(upstream).await?;
+        if let Some(client_host) = client_host {
+            let status = response.status();
+            self.location.apply(
+                status,
+                response.headers_mut(),
+                route.target(),
+                client_host.as_deref(),
+            );
+        }
         Ok(self.relay(response, route, connection))
     }
 
@@ -246,6 +316,16 @@ impl Forwarder {
         let idle = shortest(self.timeout, self.proxy_timeout);
         Response::from_parts(parts, wrap(body, route, moment, idle))
     }
+}
+
+/// The host the client addressed (`Host`, or the HTTP/2 authority).
+fn client_host(parts: &http::request::Parts) -> Option<String> {
+    parts
+        .headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| parts.uri.authority().map(|a| a.as_str().to_owned()))
 }
 
 /// Adds activity tracking and an idle limit to a streamed body.

@@ -132,6 +132,43 @@ fn append(headers: &mut HeaderMap, name: &'static str, value: &str) {
     }
 }
 
+/// `--custom-header` values: set on the upstream request after every other
+/// header, replacing a same-named client header (CHP applies them last too).
+pub fn apply_custom(headers: &mut HeaderMap, custom: &[(HeaderName, HeaderValue)]) {
+    for (name, value) in custom {
+        headers.insert(name.clone(), value.clone());
+    }
+}
+
+/// `--change-origin`: the target's `host[:port]` as `Host`, the port left
+/// out when it is the scheme's default (as http-proxy does).
+pub fn change_origin(headers: &mut HeaderMap, target: &Uri) {
+    let Some(host) = target.host() else {
+        return;
+    };
+    let default_port = match target.scheme_str() {
+        Some("https" | "wss") => 443,
+        _ => 80,
+    };
+    let value = match target.port_u16() {
+        Some(port) if port != default_port => format!("{host}:{port}"),
+        _ => host.to_owned(),
+    };
+    if let Ok(value) = HeaderValue::from_str(&value) {
+        headers.insert(header::HOST, value);
+    }
+}
+
+/// The `Host` header without its port, as CHP's host routing uses it (not
+/// lower-cased; a missing header is the literal `undefined`, as in Node).
+#[must_use]
+pub fn routing_host(headers: &HeaderMap) -> &str {
+    headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map_or("undefined", |host| host.split(':').next().unwrap_or(host))
+}
+
 /// The `Connection` value of a proxied response when the target sent none:
 /// the client's own wish, else `keep-alive` (HTTP/1.1) or `close` (HTTP/1.0).
 /// `None` for HTTP/2, where the header is not allowed.
@@ -224,6 +261,42 @@ mod tests {
         assert_eq!(host_port("[::1]"), None);
         assert_eq!(host_port("h"), None);
         assert_eq!(host_port(""), None);
+    }
+
+    #[test]
+    fn custom_headers_override_client_ones() {
+        let mut h = headers(&[("k1", "client"), ("x-kept", "1")]);
+        let custom = [(
+            HeaderName::from_static("k1"),
+            HeaderValue::from_static("v1"),
+        )];
+        apply_custom(&mut h, &custom);
+        assert_eq!(h["k1"], "v1");
+        assert_eq!(h.get_all("k1").iter().count(), 1);
+        assert_eq!(h["x-kept"], "1");
+    }
+
+    #[test]
+    fn change_origin_uses_the_target_host() {
+        let mut h = headers(&[("host", "hub.example:8000")]);
+        change_origin(&mut h, &"http://10.0.0.5:8888/x".parse().unwrap());
+        assert_eq!(h["host"], "10.0.0.5:8888");
+        change_origin(&mut h, &"http://backend:80/".parse().unwrap());
+        assert_eq!(h["host"], "backend");
+        change_origin(&mut h, &"https://backend:443/".parse().unwrap());
+        assert_eq!(h["host"], "backend");
+        change_origin(&mut h, &"https://backend:80/".parse().unwrap());
+        assert_eq!(h["host"], "backend:80");
+    }
+
+    #[test]
+    fn routing_host_drops_the_port_only() {
+        assert_eq!(
+            routing_host(&headers(&[("host", "App.Example:8000")])),
+            "App.Example"
+        );
+        assert_eq!(routing_host(&headers(&[("host", "a.b")])), "a.b");
+        assert_eq!(routing_host(&HeaderMap::new()), "undefined");
     }
 
     #[test]

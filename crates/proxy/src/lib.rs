@@ -11,6 +11,7 @@
 //! - [`api`]: the REST API (`/api/routes`).
 //! - [`forward`]: the data path for HTTP; websockets are spliced in a private
 //!   `websocket` module; header and URL rewriting live in `headers` and [`rewrite`].
+//! - [`location`]: `--auto-rewrite` / `--protocol-rewrite` of redirects.
 //! - [`errors`]: error pages (error target, error directory, built-in).
 //! - [`logging`]: CHP-shaped log lines for the binary.
 //!
@@ -28,8 +29,11 @@
 //!   raw URL by the decoded key's length;
 //! - connecting to a target gives up after 10 s (503) instead of the OS limit;
 //! - API bodies over 1 MiB get 413, undecodable API paths 400;
+//! - `--storage-backend` is refused at start: routes live in memory only
+//!   (a Node module cannot be loaded);
+//! - `--custom-header` values that are not valid HTTP are refused at start;
 //! - not implemented yet, refused at start: TLS, unix sockets, metrics,
-//!   host routing, custom headers, redirects, storage backends.
+//!   redirects.
 
 #![warn(missing_docs)]
 
@@ -40,6 +44,7 @@ pub mod cli;
 pub mod errors;
 pub mod forward;
 mod headers;
+pub mod location;
 pub mod logging;
 pub mod rewrite;
 pub mod routes;

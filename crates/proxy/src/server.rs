@@ -65,7 +65,9 @@ impl ProxyServer {
             table.insert("/", target.clone(), serde_json::Map::new());
             tracing::info!("Route added / -> {target}");
         }
-        let api = Arc::new(Api::new(Arc::clone(&table), auth_token));
+        let api = Arc::new(
+            Api::new(Arc::clone(&table), auth_token).with_host_routing(options.host_routing),
+        );
         if !api.is_authenticated() {
             tracing::warn!("REST API is not authenticated.");
         }

@@ -39,7 +39,7 @@ impl Forwarder {
             tracing::error!("500 GET {} undecodable path", log_url(&url));
             return Ok(bare(StatusCode::INTERNAL_SERVER_ERROR));
         };
-        let Some(route) = self.table.lookup(&path) else {
+        let Some(route) = self.find_route(req.headers(), &path) else {
             tracing::warn!("404 GET {} no route", log_url(&url));
             return Ok(bare(StatusCode::NOT_FOUND));
         };
@@ -60,16 +60,16 @@ impl Forwarder {
         route: &Arc<Route>,
         peer: SocketAddr,
     ) -> Result<Response<Body>, ForwardError> {
-        let uri = self
-            .rewrite
-            .upstream_uri(route.target(), route.path(), req.uri())?;
+        let uri = self.upstream_uri(route, req.uri())?;
         let client_side = hyper::upgrade::on(&mut req);
         let (mut parts, _) = req.into_parts();
-        hop::ensure_host(&mut parts.headers, &parts.uri);
-        hop::strip_hop_by_hop(&mut parts.headers, Exchange::WebSocket);
-        if self.x_forward {
-            hop::add_forwarded(&mut parts.headers, peer, Exchange::WebSocket);
-        }
+        self.upstream_headers(
+            &mut parts.headers,
+            &parts.uri,
+            &uri,
+            peer,
+            Exchange::WebSocket,
+        );
         let mut upstream = Request::new(empty());
         *upstream.uri_mut() = uri;
         *upstream.version_mut() = Version::HTTP_11;
