@@ -10,6 +10,7 @@ use bytes::Bytes;
 use hyper::body::{Body, Frame, SizeHint};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+use crate::metrics::ProxyMetrics;
 use crate::routes::Route;
 
 /// When a body counts as activity.
@@ -26,15 +27,18 @@ pub struct ActivityBody<B> {
     inner: B,
     route: Arc<Route>,
     moment: Moment,
+    metrics: Arc<ProxyMetrics>,
 }
 
 impl<B> ActivityBody<B> {
-    /// Wraps `inner` so traffic through it bumps `route`'s activity.
-    pub fn new(inner: B, route: Arc<Route>, moment: Moment) -> Self {
+    /// Wraps `inner` so traffic through it bumps `route`'s activity (each
+    /// update timed into `metrics`).
+    pub fn new(inner: B, route: Arc<Route>, moment: Moment, metrics: Arc<ProxyMetrics>) -> Self {
         Self {
             inner,
             route,
             moment,
+            metrics,
         }
     }
 }
@@ -52,8 +56,8 @@ where
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
         let frame = ready!(Pin::new(&mut self.inner).poll_frame(cx));
         match (&frame, self.moment) {
-            (Some(Ok(f)), Moment::EveryChunk) if f.is_data() => self.route.touch(),
-            (None, Moment::AtEnd) => self.route.touch(),
+            (Some(Ok(f)), Moment::EveryChunk) if f.is_data() => self.metrics.touch(&self.route),
+            (None, Moment::AtEnd) => self.metrics.touch(&self.route),
             _ => {}
         }
         Poll::Ready(frame)
@@ -73,12 +77,18 @@ where
 pub struct TouchingStream<S> {
     inner: S,
     route: Arc<Route>,
+    metrics: Arc<ProxyMetrics>,
 }
 
 impl<S> TouchingStream<S> {
-    /// Wraps `inner`; reads from it count as activity on `route`.
-    pub fn new(inner: S, route: Arc<Route>) -> Self {
-        Self { inner, route }
+    /// Wraps `inner`; reads from it count as activity on `route` (each
+    /// update timed into `metrics`).
+    pub fn new(inner: S, route: Arc<Route>, metrics: Arc<ProxyMetrics>) -> Self {
+        Self {
+            inner,
+            route,
+            metrics,
+        }
     }
 }
 
@@ -91,7 +101,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for TouchingStream<S> {
         let before = buf.filled().len();
         let poll = Pin::new(&mut self.inner).poll_read(cx, buf);
         if buf.filled().len() > before {
-            self.route.touch();
+            self.metrics.touch(&self.route);
         }
         poll
     }

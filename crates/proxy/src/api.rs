@@ -8,12 +8,12 @@ use bytes::Bytes;
 use chrono::{DateTime, Local, NaiveDate, NaiveDateTime, Utc};
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Limited};
-use hyper::body::Incoming;
 use serde_json::{Map, Value};
 use subtle::ConstantTimeEq;
 
-use crate::body::{Body, empty, full};
+use crate::body::{Body, BoxError, empty, full};
 use crate::forward::decode_path;
+use crate::metrics::ProxyMetrics;
 use crate::routes::{RouteTable, normalize_key};
 
 /// Largest POST body accepted; route data is a few hundred bytes.
@@ -24,6 +24,7 @@ pub struct Api {
     table: Arc<RouteTable>,
     token: Option<String>,
     host_routing: bool,
+    metrics: Arc<ProxyMetrics>,
 }
 
 /// One answer, with the text CHP appends to its access-log line.
@@ -86,7 +87,16 @@ impl Api {
             table,
             token,
             host_routing: false,
+            metrics: Arc::default(),
         }
+    }
+
+    /// Counts requests and route changes into `metrics` (CHP's `api_route_*`
+    /// and `requests_api`).
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: Arc<ProxyMetrics>) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// Under `--host-routing`, stored routes (other than `/`) get a `host`
@@ -104,10 +114,16 @@ impl Api {
     }
 
     /// Handles one API request and logs CHP's access line for it.
-    pub async fn handle(self: Arc<Self>, req: Request<Incoming>) -> Response<Body> {
+    /// Generic over the body so it can be driven without a socket (fuzzing).
+    pub async fn handle<B>(self: Arc<Self>, req: Request<B>) -> Response<Body>
+    where
+        B: hyper::body::Body<Data = Bytes>,
+        B::Error: Into<BoxError>,
+    {
         let method = req.method().clone();
         let path = req.uri().path().to_owned();
         let answer = self.answer(req).await;
+        self.metrics.api_response(answer.status);
         let line = format!("{} {method} {path} {}", answer.status.as_u16(), answer.text);
         match answer.status.as_u16() {
             ..400 => tracing::info!("{}", line.trim_end()),
@@ -117,7 +133,11 @@ impl Api {
         answer.into_response()
     }
 
-    async fn answer(&self, req: Request<Incoming>) -> Answer {
+    async fn answer<B>(&self, req: Request<B>) -> Answer
+    where
+        B: hyper::body::Body<Data = Bytes>,
+        B::Error: Into<BoxError>,
+    {
         let Some(tail) = api_tail(req.uri().path()) else {
             return Answer::text(StatusCode::NOT_FOUND, "Not Found");
         };
@@ -143,7 +163,9 @@ impl Api {
             _ if !allowed => Answer::status(StatusCode::FORBIDDEN),
             Method::DELETE => self.delete_route(&path),
             _ if path.is_empty() || path == "/" => self.list_routes(&query),
-            _ => match self.table.get(&path) {
+            // Normalised here and again by the table, as CHP's handler and
+            // store both do (and as POST and DELETE do): `/a//` names `/a`.
+            _ => match self.table.get(&normalize_key(&path)) {
                 Some(route) => Answer::json(route.to_json()),
                 None => Answer::status(StatusCode::NOT_FOUND),
             },
@@ -191,10 +213,12 @@ impl Api {
         tracing::info!("Adding route {key} -> {target}");
         self.table.insert(&key, target.clone(), data);
         tracing::info!("Route added {key} -> {target}");
+        self.metrics.route_added();
         Answer::status(StatusCode::CREATED)
     }
 
     fn delete_route(&self, path: &str) -> Answer {
+        self.metrics.route_deleted();
         let key = normalize_key(path);
         if self.table.get(&key).is_none() {
             return Answer::status(StatusCode::NOT_FOUND);
@@ -216,6 +240,7 @@ impl Api {
             .filter(|route| since.is_none_or(|since| route.last_activity() < since))
             .map(|route| (route.path().to_owned(), route.to_json()))
             .collect();
+        self.metrics.route_listed();
         Answer::json(Value::Object(routes))
     }
 }
@@ -232,7 +257,11 @@ fn api_tail(path: &str) -> Option<&str> {
 }
 
 /// Reads and parses a JSON body; `null` counts as `{}` as in CHP.
-async fn read_json(body: Incoming) -> Result<Value, Answer> {
+async fn read_json<B>(body: B) -> Result<Value, Answer>
+where
+    B: hyper::body::Body<Data = Bytes>,
+    B::Error: Into<BoxError>,
+{
     let bytes: Bytes = match Limited::new(body, MAX_BODY).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => {
@@ -356,6 +385,35 @@ mod tests {
         assert_eq!(api_tail("/api/routesx"), None);
         assert_eq!(api_tail("/api"), None);
         assert_eq!(api_tail("/api/"), None);
+    }
+
+    fn request(method: Method, uri: &str, body: &'static str) -> Request<String> {
+        let mut req = Request::new(body.to_owned());
+        *req.method_mut() = method;
+        *req.uri_mut() = uri.parse().unwrap();
+        req
+    }
+
+    /// Found by `fuzz/fuzz_targets/rest_api.rs`: a route POSTed at
+    /// `/a//` (stored as `/a`, both slashes dropped as in CHP) gave 404 on
+    /// `GET` of the same path, which was normalised only once.
+    #[tokio::test]
+    async fn route_is_addressed_alike_by_post_get_and_delete() {
+        let api = Arc::new(api(None));
+        let status = |req| {
+            let api = Arc::clone(&api);
+            async move { api.handle(req).await.status() }
+        };
+        let url = "/api/routes/user/a//";
+        let post = request(Method::POST, url, r#"{"target": "http://127.0.0.1:1"}"#);
+        assert_eq!(status(post).await, StatusCode::CREATED);
+        assert!(api.table.get("/user/a").is_some());
+        assert_eq!(status(request(Method::GET, url, "")).await, StatusCode::OK);
+        assert_eq!(
+            status(request(Method::DELETE, url, "")).await,
+            StatusCode::NO_CONTENT
+        );
+        assert!(api.table.is_empty());
     }
 
     #[test]

@@ -5,6 +5,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::tls::{ListenerTls, MinVersion, UpstreamTls};
+
 /// Everything the command line configures, with CHP's defaults.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProxyOptions {
@@ -49,6 +51,35 @@ pub struct ProxyOptions {
     pub auto_rewrite: bool,
     /// In redirects pointing at the target, use this scheme (`--protocol-rewrite`).
     pub protocol_rewrite: Option<String>,
+    /// Public listener on this unix socket instead of ip/port (`--socket`).
+    pub socket: Option<PathBuf>,
+    /// API listener on this unix socket instead of ip/port (`--api-socket`).
+    pub api_socket: Option<PathBuf>,
+    /// Metrics bind address; empty = all interfaces (`--metrics-ip`).
+    pub metrics_ip: String,
+    /// Metrics port; the metrics listener exists only with this or
+    /// `metrics_socket` (`--metrics-port`, 0 picks a free port).
+    pub metrics_port: Option<u16>,
+    /// Metrics listener on this unix socket (`--metrics-socket`).
+    pub metrics_socket: Option<PathBuf>,
+    /// TLS of the public listener (`--ssl-key`, `--ssl-cert`, `--ssl-ca`, …).
+    pub ssl: ListenerTls,
+    /// TLS of the API listener (`--api-ssl-*`).
+    pub api_ssl: ListenerTls,
+    /// TLS towards `https` targets (`--client-ssl-*`, `--insecure`).
+    pub client_ssl: UpstreamTls,
+    /// Lowest TLS version, for all three TLS settings (`--ssl-protocol`).
+    pub ssl_protocol: Option<MinVersion>,
+    /// OpenSSL-only flags that were given (`--ssl-ciphers`, `--ssl-allow-rc4`,
+    /// `--ssl-dhparam`): rustls has no such knobs; a warning names them at start.
+    pub ssl_ignored: Vec<String>,
+    /// Plain-HTTP port answering with redirects to HTTPS (`--redirect-port`).
+    pub redirect_port: Option<u16>,
+    /// The port those redirects point to; default the public port (`--redirect-to`).
+    pub redirect_to: Option<u16>,
+    /// Bind address of the redirect listener; empty = all interfaces, which
+    /// is what CHP always does. Not a CHP flag: for embedding and tests.
+    pub redirect_ip: String,
 }
 
 impl Default for ProxyOptions {
@@ -74,6 +105,19 @@ impl Default for ProxyOptions {
             change_origin: false,
             auto_rewrite: false,
             protocol_rewrite: None,
+            socket: None,
+            api_socket: None,
+            metrics_ip: String::new(),
+            metrics_port: None,
+            metrics_socket: None,
+            ssl: ListenerTls::default(),
+            api_ssl: ListenerTls::default(),
+            client_ssl: UpstreamTls::default(),
+            ssl_protocol: None,
+            ssl_ignored: Vec::new(),
+            redirect_port: None,
+            redirect_to: None,
+            redirect_ip: String::new(),
         }
     }
 }
@@ -105,9 +149,36 @@ Options:
   -V, --version                output the version number
   --ip <ip-address>            public-facing IP of the proxy (default: all interfaces)
   --port <n>                   public-facing port of the proxy (default 8000)
+  --socket <path>              public proxy on a unix socket instead of --ip/--port
+  --ssl-key <keyfile>          TLS key (PEM, unencrypted) for the public port
+  --ssl-cert <certfile>        TLS certificate chain (PEM) for the public port
+  --ssl-ca <ca-file>           CA bundle client certificates are checked against
+  --ssl-request-cert           ask clients for a certificate
+  --ssl-reject-unauthorized    refuse clients without a valid certificate (with --ssl-request-cert)
+  --ssl-protocol <protocol>    lowest TLS version: TLSv1_2 (default) or TLSv1_3
+  --ssl-ciphers <ciphers>      ignored with a warning (rustls' own modern cipher suites)
+  --ssl-allow-rc4              ignored with a warning (no RC4 in rustls)
+  --ssl-dhparam <file>         ignored with a warning (rustls uses no finite-field DH)
   --api-ip <ip>                inward-facing IP for API requests (default localhost)
   --api-port <n>               inward-facing port for API requests (default: --port + 1)
-  --default-target <host>      default proxy target (http://host[:port][/path])
+  --api-socket <path>          API on a unix socket instead of --api-ip/--api-port
+  --api-ssl-key <keyfile>      TLS key for the API (same rules as --ssl-key)
+  --api-ssl-cert <certfile>    TLS certificate for the API
+  --api-ssl-ca <ca-file>       CA bundle API client certificates are checked against
+  --api-ssl-request-cert       ask API clients for a certificate
+  --api-ssl-reject-unauthorized  refuse API clients without a valid certificate
+  --client-ssl-key <keyfile>   client key presented to https targets
+  --client-ssl-cert <certfile> client certificate presented to https targets
+  --client-ssl-ca <ca-file>    CA bundle https targets are checked against (default: system CAs)
+  --client-ssl-request-cert    accepted, no effect (as in CHP)
+  --client-ssl-reject-unauthorized  accepted, no effect (as in CHP)
+  --insecure                   don't verify the certificates of https targets
+  --redirect-port <n>          plain-HTTP port redirecting every request to HTTPS (needs TLS)
+  --redirect-to <n>            port the redirects point to (default: --port)
+  --metrics-ip <ip>            IP of the metrics server (default: all interfaces)
+  --metrics-port <n>           port of the Prometheus metrics server (default: none)
+  --metrics-socket <path>      metrics server on a unix socket
+  --default-target <host>      default proxy target (http[s]://host[:port][/path], http+unix://<socket>)
   --error-target <host>        server for error pages (<host>/<code>?url=<request url>)
   --error-path <path>          directory for error pages (<code>.html, error.html)
   --pid-file <pid-file>        write our PID to a file
@@ -129,48 +200,17 @@ Options:
 Environment:
   CONFIGPROXY_AUTH_TOKEN       token the REST API requires (\"Authorization: token <t>\");
                                unset = API open to anyone who can reach it
-
-Not supported yet (refused): --socket, --api-socket, --metrics-*, --ssl-*, --api-ssl-*,
---client-ssl-*, --insecure, --redirect-port, --redirect-to.
+  CONFIGPROXY_SSL_KEY_PASSPHRASE, CONFIGPROXY_API_SSL_KEY_PASSPHRASE
+                               not supported: encrypted keys are refused at start
+                               (decrypt once with `openssl pkey -in key.pem -out plain.pem`)
 ";
 
 const DEFAULT_KEEP_ALIVE: Duration = Duration::from_millis(5000);
 
-/// CHP flags this proxy does not implement yet. They are refused with a
-/// clear message: silently ignoring TLS or routing flags would be unsafe.
-const NOT_YET: &[&str] = &[
-    "--socket",
-    "--api-socket",
-    "--metrics-ip",
-    "--metrics-port",
-    "--metrics-socket",
-    "--ssl-key",
-    "--ssl-cert",
-    "--ssl-ca",
-    "--ssl-request-cert",
-    "--ssl-reject-unauthorized",
-    "--ssl-protocol",
-    "--ssl-ciphers",
-    "--ssl-allow-rc4",
-    "--ssl-dhparam",
-    "--api-ssl-key",
-    "--api-ssl-cert",
-    "--api-ssl-ca",
-    "--api-ssl-request-cert",
-    "--api-ssl-reject-unauthorized",
-    "--client-ssl-key",
-    "--client-ssl-cert",
-    "--client-ssl-ca",
-    "--client-ssl-request-cert",
-    "--client-ssl-reject-unauthorized",
-    "--insecure",
-    "--redirect-port",
-    "--redirect-to",
-];
-
 /// Parses the arguments after the program name.
 pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<CliAction, CliError> {
     let mut options = ProxyOptions::default();
+    let mut given: Vec<String> = Vec::new();
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
         let (flag, inline) = match arg.split_once('=') {
@@ -178,6 +218,7 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<CliAction, C
             _ => (arg.clone(), None),
         };
         let inline = inline.map(str::to_owned);
+        given.push(flag.clone());
         match flag.as_str() {
             "-h" | "--help" => return Ok(CliAction::Help),
             "-V" | "--version" => return Ok(CliAction::Version),
@@ -193,6 +234,12 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<CliAction, C
                 }
                 set_routing_switch(&mut options, &flag);
             }
+            _ if TLS_SWITCHES.contains(&flag.as_str()) => {
+                if inline.is_some() {
+                    return Err(CliError(format!("option '{flag}' takes no value")));
+                }
+                set_tls_switch(&mut options, &flag);
+            }
             _ if flag.starts_with('-') => {
                 let value = match inline {
                     Some(value) => value,
@@ -204,14 +251,12 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<CliAction, C
         }
     }
     check(&options)?;
+    check_listeners(&options, &given)?;
     Ok(CliAction::Run(Box::new(options)))
 }
 
 /// The value after a flag, refusing a missing one (or another flag in its place).
 fn next_value(flag: &str, args: &mut impl Iterator<Item = String>) -> Result<String, CliError> {
-    if NOT_YET.contains(&flag) {
-        return Err(not_yet(flag));
-    }
     if !is_value_flag(flag) {
         return Err(CliError(format!("unknown option '{flag}'")));
     }
@@ -239,7 +284,7 @@ fn is_value_flag(flag: &str) -> bool {
             | "--custom-header"
             | "--protocol-rewrite"
             | "--storage-backend"
-    )
+    ) || LISTENER_VALUE_FLAGS.contains(&flag)
 }
 
 fn set_switch(options: &mut ProxyOptions, flag: &str) {
@@ -258,6 +303,110 @@ fn set_routing_switch(options: &mut ProxyOptions, flag: &str) {
         _ => options.auto_rewrite = true,
     }
 }
+
+/// Boolean TLS flags (`--client-ssl-request-cert` and
+/// `--client-ssl-reject-unauthorized` are accepted and, as in CHP, do nothing).
+const TLS_SWITCHES: &[&str] = &[
+    "--ssl-request-cert",
+    "--ssl-reject-unauthorized",
+    "--ssl-allow-rc4",
+    "--api-ssl-request-cert",
+    "--api-ssl-reject-unauthorized",
+    "--client-ssl-request-cert",
+    "--client-ssl-reject-unauthorized",
+    "--insecure",
+];
+
+/// Listener, TLS, metrics and redirect flags that take a value.
+const LISTENER_VALUE_FLAGS: &[&str] = &[
+    "--socket",
+    "--api-socket",
+    "--metrics-ip",
+    "--metrics-port",
+    "--metrics-socket",
+    "--ssl-key",
+    "--ssl-cert",
+    "--ssl-ca",
+    "--ssl-protocol",
+    "--ssl-ciphers",
+    "--ssl-dhparam",
+    "--api-ssl-key",
+    "--api-ssl-cert",
+    "--api-ssl-ca",
+    "--client-ssl-key",
+    "--client-ssl-cert",
+    "--client-ssl-ca",
+    "--redirect-port",
+    "--redirect-to",
+];
+
+fn set_tls_switch(options: &mut ProxyOptions, flag: &str) {
+    match flag {
+        "--ssl-request-cert" => options.ssl.request_cert = true,
+        "--ssl-reject-unauthorized" => options.ssl.reject_unauthorized = true,
+        "--api-ssl-request-cert" => options.api_ssl.request_cert = true,
+        "--api-ssl-reject-unauthorized" => options.api_ssl.reject_unauthorized = true,
+        "--insecure" => options.client_ssl.insecure = true,
+        "--ssl-allow-rc4" => options.ssl_ignored.push(flag.to_owned()),
+        _ => {}
+    }
+}
+
+fn set_listener_value(
+    options: &mut ProxyOptions,
+    flag: &str,
+    value: String,
+) -> Result<(), CliError> {
+    let path = Some(PathBuf::from(&value));
+    match flag {
+        "--socket" => options.socket = path,
+        "--api-socket" => options.api_socket = path,
+        "--metrics-socket" => options.metrics_socket = path,
+        "--metrics-ip" => options.metrics_ip = value,
+        "--metrics-port" => options.metrics_port = Some(port(flag, &value)?),
+        "--ssl-key" => options.ssl.key = path,
+        "--ssl-cert" => options.ssl.cert = path,
+        "--ssl-ca" => options.ssl.ca = path,
+        "--api-ssl-key" => options.api_ssl.key = path,
+        "--api-ssl-cert" => options.api_ssl.cert = path,
+        "--api-ssl-ca" => options.api_ssl.ca = path,
+        "--client-ssl-key" => options.client_ssl.key = path,
+        "--client-ssl-cert" => options.client_ssl.cert = path,
+        "--client-ssl-ca" => options.client_ssl.ca = path,
+        "--ssl-protocol" => options.ssl_protocol = MinVersion::parse(&value).map_err(CliError)?,
+        "--redirect-port" => options.redirect_port = Some(port(flag, &value)?),
+        "--redirect-to" => options.redirect_to = Some(port(flag, &value)?),
+        _ => options.ssl_ignored.push(flag.to_owned()),
+    }
+    Ok(())
+}
+
+/// A unix socket replaces ip and port (commander's `conflicts` in CHP);
+/// redirecting to HTTPS needs TLS on the public port.
+fn check_listeners(options: &ProxyOptions, given: &[String]) -> Result<(), CliError> {
+    for (socket, others) in [
+        ("--socket", ["--ip", "--port"]),
+        ("--api-socket", ["--api-ip", "--api-port"]),
+        ("--metrics-socket", ["--metrics-ip", "--metrics-port"]),
+    ] {
+        if !given.iter().any(|g| g == socket) {
+            continue;
+        }
+        if let Some(other) = others.iter().find(|o| given.iter().any(|g| g == *o)) {
+            return Err(CliError(format!(
+                "option '{socket}' cannot be used with option '{other}'"
+            )));
+        }
+    }
+    if options.redirect_port.is_some() && !options.ssl.is_enabled() {
+        return Err(CliError(REDIRECT_WITHOUT_TLS.to_owned()));
+    }
+    Ok(())
+}
+
+/// CHP's message when `--redirect-port` is given without certificates.
+pub(crate) const REDIRECT_WITHOUT_TLS: &str =
+    "HTTPS redirection specified but certificates not provided.";
 
 fn set_value(options: &mut ProxyOptions, flag: &str, value: String) -> Result<(), CliError> {
     match flag {
@@ -289,16 +438,10 @@ fn set_value(options: &mut ProxyOptions, flag: &str, value: String) -> Result<()
                  only and cannot load Node modules (leave --storage-backend out)"
             )));
         }
-        _ if NOT_YET.contains(&flag) => return Err(not_yet(flag)),
+        _ if LISTENER_VALUE_FLAGS.contains(&flag) => set_listener_value(options, flag, value)?,
         _ => return Err(CliError(format!("unknown option '{flag}'"))),
     }
     Ok(())
-}
-
-fn not_yet(flag: &str) -> CliError {
-    CliError(format!(
-        "option '{flag}' is not supported by ferrohub-proxy yet"
-    ))
 }
 
 /// Cross-flag rules, checked once everything is read.
@@ -370,20 +513,14 @@ fn port(flag: &str, value: &str) -> Result<u16, CliError> {
     })
 }
 
-/// A target URL must be absolute `http://host[:port][/path]` here; other
-/// schemes CHP knows (https, http+unix) are refused until they are supported.
+/// A target URL must be absolute: `http[s]://host[:port][/path]` or
+/// `http+unix://<percent-encoded socket path>[/path]`, as routes accept.
 fn target_url(flag: &str, value: String) -> Result<String, CliError> {
-    let uri: http::Uri = value
-        .parse()
-        .map_err(|_| CliError(format!("option '{flag}' expects a URL, got '{value}'")))?;
-    match (uri.scheme_str(), uri.authority()) {
-        (Some("http"), Some(_)) => Ok(value),
-        (Some("https" | "http+unix" | "unix+http"), Some(_)) => Err(CliError(format!(
-            "option '{flag}': {} targets are not supported by ferrohub-proxy yet",
-            uri.scheme_str().unwrap_or_default()
-        ))),
-        _ => Err(CliError(format!(
-            "option '{flag}' expects an http://host[:port] URL, got '{value}'"
+    match crate::rewrite::parse_target(&value) {
+        Ok(_) => Ok(value),
+        Err(_) => Err(CliError(format!(
+            "option '{flag}' expects an http://host[:port], https://host[:port] or \
+             http+unix://<socket> URL, got '{value}'"
         ))),
     }
 }
@@ -503,7 +640,15 @@ mod tests {
     fn targets_are_checked() {
         assert!(refused(&["--default-target", "localhost:80"]).contains("http://host"));
         assert!(refused(&["--error-target", "/hub/error"]).contains("http://host"));
-        assert!(refused(&["--default-target", "https://h"]).contains("not supported"));
+        assert!(refused(&["--default-target", "ftp://h"]).contains("http://host"));
+        for target in [
+            "https://hub:8081/x",
+            "http+unix://%2Fvar%2Frun%2Fhub.sock/hub",
+            "unix+http://%2Ftmp%2Fs",
+        ] {
+            let o = run(&["--default-target", target]).unwrap();
+            assert_eq!(o.default_target.as_deref(), Some(target));
+        }
     }
 
     #[test]
@@ -536,13 +681,115 @@ mod tests {
     }
 
     #[test]
-    fn unimplemented_chp_flags_are_refused_not_ignored() {
-        for flag in NOT_YET {
-            let message = refused(&[flag, "value"]);
-            assert!(message.contains("not supported"), "{flag}: {message}");
-            assert!(message.contains(flag), "{flag}: {message}");
-        }
-        assert!(refused(&["--insecure"]).contains("not supported"));
-        assert!(refused(&["--ssl-key=k.pem"]).contains("not supported"));
+    fn tls_flags() {
+        let o = run(&[
+            "--ssl-key",
+            "k.pem",
+            "--ssl-cert=c.pem",
+            "--ssl-ca",
+            "ca.pem",
+            "--ssl-request-cert",
+            "--ssl-reject-unauthorized",
+            "--ssl-protocol",
+            "TLSv1_3",
+            "--ssl-ciphers",
+            "HIGH:!RC4",
+            "--ssl-allow-rc4",
+            "--ssl-dhparam",
+            "dh.pem",
+            "--api-ssl-key",
+            "ak.pem",
+            "--api-ssl-cert",
+            "ac.pem",
+            "--api-ssl-ca",
+            "aca.pem",
+            "--api-ssl-request-cert",
+            "--api-ssl-reject-unauthorized",
+            "--client-ssl-key",
+            "ck.pem",
+            "--client-ssl-cert",
+            "cc.pem",
+            "--client-ssl-ca",
+            "cca.pem",
+            "--client-ssl-request-cert",
+            "--client-ssl-reject-unauthorized",
+            "--insecure",
+        ])
+        .unwrap();
+        let tls = |key: &str, cert: &str, ca: &str| ListenerTls {
+            key: Some(key.into()),
+            cert: Some(cert.into()),
+            ca: Some(ca.into()),
+            request_cert: true,
+            reject_unauthorized: true,
+        };
+        assert_eq!(o.ssl, tls("k.pem", "c.pem", "ca.pem"));
+        assert_eq!(o.api_ssl, tls("ak.pem", "ac.pem", "aca.pem"));
+        assert_eq!(
+            o.client_ssl,
+            UpstreamTls {
+                key: Some("ck.pem".into()),
+                cert: Some("cc.pem".into()),
+                ca: Some("cca.pem".into()),
+                insecure: true,
+            }
+        );
+        assert_eq!(o.ssl_protocol, Some(MinVersion::Tls13));
+        assert_eq!(
+            o.ssl_ignored,
+            ["--ssl-ciphers", "--ssl-allow-rc4", "--ssl-dhparam"]
+        );
+        assert!(refused(&["--ssl-protocol", "SSLv3"]).contains("TLSv1_2 or TLSv1_3"));
+        assert!(refused(&["--insecure=yes"]).contains("takes no value"));
+        assert!(refused(&["--ssl-key"]).contains("argument missing"));
+    }
+
+    #[test]
+    fn sockets_metrics_and_redirects() {
+        let o = run(&[
+            "--socket",
+            "/tmp/p.sock",
+            "--api-socket=/tmp/a.sock",
+            "--metrics-ip",
+            "127.0.0.1",
+            "--metrics-port",
+            "9090",
+            "--ssl-key",
+            "k",
+            "--ssl-cert",
+            "c",
+            "--redirect-port",
+            "8080",
+            "--redirect-to",
+            "443",
+        ])
+        .unwrap();
+        assert_eq!(o.socket, Some(PathBuf::from("/tmp/p.sock")));
+        assert_eq!(o.api_socket, Some(PathBuf::from("/tmp/a.sock")));
+        assert_eq!(
+            (o.metrics_ip.as_str(), o.metrics_port),
+            ("127.0.0.1", Some(9090))
+        );
+        assert_eq!((o.redirect_port, o.redirect_to), (Some(8080), Some(443)));
+        let o = run(&["--metrics-socket", "/tmp/m.sock"]).unwrap();
+        assert_eq!(o.metrics_socket, Some(PathBuf::from("/tmp/m.sock")));
+        assert_eq!((o.metrics_ip.as_str(), o.metrics_port), ("", None));
+    }
+
+    #[test]
+    fn sockets_conflict_with_addresses_and_redirects_need_tls() {
+        assert_eq!(
+            refused(&["--socket", "/s", "--port", "1"]),
+            "error: option '--socket' cannot be used with option '--port'"
+        );
+        assert!(refused(&["--ip", "::", "--socket", "/s"]).contains("'--ip'"));
+        assert!(refused(&["--api-socket", "/s", "--api-ip", "h"]).contains("'--api-ip'"));
+        assert!(refused(&["--metrics-socket=/s", "--metrics-port=1"]).contains("'--metrics-port'"));
+        assert!(run(&["--socket", "/s", "--api-port", "1"]).is_ok());
+        assert_eq!(
+            refused(&["--redirect-port", "80"]),
+            "error: HTTPS redirection specified but certificates not provided."
+        );
+        assert!(refused(&["--metrics-port", "x"]).contains("port number"));
     }
 }

@@ -63,7 +63,8 @@ impl ErrorPages {
     async fn fetch(&self, base: &str, status: StatusCode, url: &str) -> Option<Response<Body>> {
         let location = error_target_url(base, status, url);
         tracing::debug!("Requesting custom error page: {location}");
-        let request = Request::get(&location).body(empty()).ok()?;
+        let uri = crate::connect::target_uri(&location).ok()?;
+        let request = Request::get(uri).body(empty()).ok()?;
         let answer = tokio::time::timeout(ERROR_TARGET_TIMEOUT, self.client.request(request)).await;
         let upstream = match answer {
             Ok(Ok(upstream)) => upstream,

@@ -5,7 +5,6 @@
 
 use std::borrow::Cow;
 use std::error::Error as _;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,36 +12,34 @@ use http::header::{self, HeaderName, HeaderValue};
 use http::{HeaderMap, Method, Request, Response, StatusCode, Uri, Version};
 use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
 use crate::activity::{ActivityBody, Moment};
 use crate::body::{Body, BoxError, boxed, full};
 use crate::cli::ProxyOptions;
+use crate::connect::Connector;
 use crate::errors::ErrorPages;
 use crate::headers::{self as hop, Exchange};
+use crate::listen::Peer;
 use crate::location::LocationRewrite;
+use crate::metrics::ProxyMetrics;
 use crate::rewrite::{Rewrite, TargetError};
 use crate::routes::{Route, RouteTable};
 use crate::timeout::{IdleBody, shortest};
 
 /// The pooled HTTP client used to reach targets and the error server.
-pub type UpstreamClient = Client<HttpConnector, Body>;
+pub type UpstreamClient = Client<Connector, Body>;
 
 /// Connecting to a target that neither accepts nor refuses gives up after
 /// this long (CHP waits for the OS, minutes): the user gets a 503 instead.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Idle pooled connections to targets are closed after this long.
 const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Builds the keep-alive client: no Nagle, TCP keep-alive, bounded connect.
+/// Builds the keep-alive client over `connector` (http, https, unix sockets).
 #[must_use]
-pub fn upstream_client() -> UpstreamClient {
-    let mut connector = HttpConnector::new();
-    connector.set_nodelay(true);
-    connector.set_keepalive(Some(Duration::from_secs(60)));
-    connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
+pub fn upstream_client(connector: Connector) -> UpstreamClient {
     Client::builder(TokioExecutor::new())
         .pool_idle_timeout(POOL_IDLE_TIMEOUT)
         .build(connector)
@@ -102,13 +99,20 @@ pub struct Forwarder {
     location: LocationRewrite,
     timeout: Option<Duration>,
     proxy_timeout: Option<Duration>,
+    pub(crate) metrics: Arc<ProxyMetrics>,
 }
 
 impl Forwarder {
-    /// A forwarder over `table`, configured by the command-line options.
+    /// A forwarder over `table`, configured by the command-line options,
+    /// reaching targets through `connector` and counting into `metrics`.
     #[must_use]
-    pub fn new(options: &ProxyOptions, table: Arc<RouteTable>) -> Self {
-        let client = upstream_client();
+    pub fn new(
+        options: &ProxyOptions,
+        table: Arc<RouteTable>,
+        connector: Connector,
+        metrics: Arc<ProxyMetrics>,
+    ) -> Self {
+        let client = upstream_client(connector);
         let pages = ErrorPages::new(
             options.error_target.as_deref(),
             options.error_path.clone(),
@@ -141,6 +145,7 @@ impl Forwarder {
             },
             timeout: options.timeout,
             proxy_timeout: options.proxy_timeout,
+            metrics,
         }
     }
 
@@ -153,12 +158,15 @@ impl Forwarder {
     /// The route for a request with decoded `path`: with `--host-routing`
     /// the key starts with the `Host` name (`/<host>/<path>`), as in CHP.
     pub(crate) fn find_route(&self, headers: &HeaderMap, path: &str) -> Option<Arc<Route>> {
-        if self.host_routing {
+        let timer = self.metrics.time_lookup();
+        let route = if self.host_routing {
             let key = format!("/{}{path}", hop::routing_host(headers));
             self.table.lookup(&key)
         } else {
             self.table.lookup(path)
-        }
+        };
+        timer.stop();
+        route
     }
 
     /// The upstream URL for `request` on `route`. Under host routing the
@@ -181,7 +189,7 @@ impl Forwarder {
         headers: &mut HeaderMap,
         uri: &Uri,
         upstream: &Uri,
-        peer: SocketAddr,
+        peer: Peer,
         exchange: Exchange,
     ) {
         hop::ensure_host(headers, uri);
@@ -200,7 +208,7 @@ impl Forwarder {
     pub async fn handle(
         self: Arc<Self>,
         req: Request<Incoming>,
-        peer: SocketAddr,
+        peer: Peer,
     ) -> Result<Response<Body>, BoxError> {
         if is_health_check(&req) {
             return Ok(health());
@@ -208,6 +216,7 @@ impl Forwarder {
         if hop::is_upgrade(req.headers()) {
             return self.handle_upgrade(req, peer).await;
         }
+        self.metrics.web_request();
         let (method, url) = (req.method().clone(), original_url(&req));
         let Some(path) = decode_path(req.uri().path()) else {
             tracing::error!("500 {method} {} undecodable path", log_url(&url));
@@ -234,6 +243,7 @@ impl Forwarder {
     }
 
     async fn error_page(&self, status: StatusCode, url: &str) -> Response<Body> {
+        self.metrics.proxy_response(status);
         self.pages.render(status, url).await
     }
 
@@ -242,7 +252,7 @@ impl Forwarder {
         &self,
         req: Request<Incoming>,
         route: &Arc<Route>,
-        peer: SocketAddr,
+        peer: Peer,
     ) -> Result<Response<Body>, ForwardError> {
         let uri = self.upstream_uri(route, req.uri())?;
         let (mut parts, body) = req.into_parts();
@@ -256,13 +266,14 @@ impl Forwarder {
                 .headers
                 .insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
         }
-        let body = wrap(body, route, Some(Moment::EveryChunk), self.timeout);
+        let body = self.wrap(body, route, Some(Moment::EveryChunk), self.timeout);
         let mut upstream = Request::new(body);
         *upstream.method_mut() = parts.method;
         *upstream.uri_mut() = uri;
         *upstream.version_mut() = Version::HTTP_11;
         *upstream.headers_mut() = parts.headers;
         let mut response = self.send(upstream).await?;
+        self.metrics.proxy_response(response.status());
         if let Some(client_host) = client_host {
             let status = response.status();
             self.location.apply(
@@ -306,7 +317,7 @@ impl Forwarder {
         let (mut parts, body) = response.into_parts();
         let success = parts.status.as_u16() < 300;
         if success {
-            route.touch();
+            self.metrics.touch(route);
         }
         hop::strip_hop_by_hop(&mut parts.headers, Exchange::Http);
         if let Some(connection) = connection {
@@ -314,7 +325,30 @@ impl Forwarder {
         }
         let moment = success.then_some(Moment::AtEnd);
         let idle = shortest(self.timeout, self.proxy_timeout);
-        Response::from_parts(parts, wrap(body, route, moment, idle))
+        Response::from_parts(parts, self.wrap(body, route, moment, idle))
+    }
+
+    /// Adds activity tracking and an idle limit to a streamed body.
+    fn wrap(
+        &self,
+        body: Incoming,
+        route: &Arc<Route>,
+        moment: Option<Moment>,
+        idle: Option<Duration>,
+    ) -> Body {
+        let body = match moment {
+            Some(moment) => boxed(ActivityBody::new(
+                body,
+                Arc::clone(route),
+                moment,
+                Arc::clone(&self.metrics),
+            )),
+            None => boxed(body),
+        };
+        match idle {
+            Some(limit) => boxed(IdleBody::new(body, limit)),
+            None => body,
+        }
     }
 }
 
@@ -326,23 +360,6 @@ fn client_host(parts: &http::request::Parts) -> Option<String> {
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned)
         .or_else(|| parts.uri.authority().map(|a| a.as_str().to_owned()))
-}
-
-/// Adds activity tracking and an idle limit to a streamed body.
-fn wrap(
-    body: Incoming,
-    route: &Arc<Route>,
-    moment: Option<Moment>,
-    idle: Option<Duration>,
-) -> Body {
-    let body = match moment {
-        Some(moment) => boxed(ActivityBody::new(body, Arc::clone(route), moment)),
-        None => boxed(body),
-    };
-    match idle {
-        Some(limit) => boxed(IdleBody::new(body, limit)),
-        None => body,
-    }
 }
 
 /// CHP answers exactly `/_chp_healthz` (no query) itself, routes or not.

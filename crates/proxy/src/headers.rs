@@ -2,10 +2,10 @@
 //! are removed, `X-Forwarded-*` added the way configurable-http-proxy adds
 //! them, and the client-facing `Connection` header chosen as CHP does.
 
-use std::net::SocketAddr;
-
 use http::header::{self, HeaderName, HeaderValue};
 use http::{HeaderMap, Uri, Version};
+
+use crate::listen::Peer;
 
 /// Headers that describe one connection, never the message, so they must not
 /// cross the proxy. `Expect` is handled by our own server (100-continue).
@@ -90,23 +90,30 @@ pub fn ensure_host(headers: &mut HeaderMap, uri: &Uri) {
 
 /// CHP's `X-Forwarded-*`: `For`, `Port` and `Proto` are appended to any
 /// existing value (joined by `,`), `Host` is set only if absent and not for
-/// websockets. `Port` comes from the `Host` header, else 80.
-pub fn add_forwarded(headers: &mut HeaderMap, peer: SocketAddr, exchange: Exchange) {
+/// websockets. `Port` comes from the `Host` header, else 443 on TLS, else 80;
+/// `Proto` is `https`/`wss` on TLS. A unix-socket client has no address:
+/// `For` is left as it was (CHP appends the text `undefined`).
+pub fn add_forwarded(headers: &mut HeaderMap, peer: Peer, exchange: Exchange) {
     let host = headers
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned();
-    let port = host_port(&host).unwrap_or("80").to_owned();
-    let proto = match exchange {
-        Exchange::Http => "http",
-        Exchange::WebSocket => "ws",
+    let default_port = if peer.tls { "443" } else { "80" };
+    let port = host_port(&host).unwrap_or(default_port).to_owned();
+    let proto = match (exchange, peer.tls) {
+        (Exchange::Http, false) => "http",
+        (Exchange::Http, true) => "https",
+        (Exchange::WebSocket, false) => "ws",
+        (Exchange::WebSocket, true) => "wss",
     };
-    append(
-        headers,
-        "x-forwarded-for",
-        &peer.ip().to_canonical().to_string(),
-    );
+    if let Some(addr) = peer.addr {
+        append(
+            headers,
+            "x-forwarded-for",
+            &addr.ip().to_canonical().to_string(),
+        );
+    }
     append(headers, "x-forwarded-port", &port);
     append(headers, "x-forwarded-proto", proto);
     let wants_host = exchange == Exchange::Http && !headers.contains_key("x-forwarded-host");
@@ -236,7 +243,7 @@ mod tests {
 
     #[test]
     fn forwarded_headers_append_like_chp() {
-        let peer: SocketAddr = "127.0.0.1:5555".parse().unwrap();
+        let peer = Peer::tcp("127.0.0.1:5555".parse().unwrap());
         let mut h = headers(&[
             ("host", "hub.example:8000"),
             ("x-forwarded-for", "10.9.9.9"),
@@ -252,6 +259,35 @@ mod tests {
         assert_eq!(ws["x-forwarded-port"], "80");
         assert_eq!(ws["x-forwarded-proto"], "ws");
         assert!(!ws.contains_key("x-forwarded-host"));
+    }
+
+    #[test]
+    fn forwarded_headers_on_tls_and_unix_sockets() {
+        let tls = Peer {
+            addr: Some("10.0.0.7:4000".parse().unwrap()),
+            tls: true,
+        };
+        let mut h = headers(&[("host", "hub.example")]);
+        add_forwarded(&mut h, tls, Exchange::Http);
+        assert_eq!(h["x-forwarded-proto"], "https");
+        assert_eq!(h["x-forwarded-port"], "443");
+        assert_eq!(h["x-forwarded-for"], "10.0.0.7");
+        let mut ws = headers(&[("host", "hub.example:8443")]);
+        add_forwarded(&mut ws, tls, Exchange::WebSocket);
+        assert_eq!(ws["x-forwarded-proto"], "wss");
+        assert_eq!(ws["x-forwarded-port"], "8443");
+
+        let unix = Peer {
+            addr: None,
+            tls: false,
+        };
+        let mut h = headers(&[("host", "h"), ("x-forwarded-for", "10.9.9.9")]);
+        add_forwarded(&mut h, unix, Exchange::Http);
+        assert_eq!(h["x-forwarded-for"], "10.9.9.9");
+        let mut h = headers(&[("host", "h")]);
+        add_forwarded(&mut h, unix, Exchange::Http);
+        assert!(!h.contains_key("x-forwarded-for"));
+        assert_eq!(h["x-forwarded-proto"], "http");
     }
 
     #[test]

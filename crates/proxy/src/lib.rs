@@ -1,11 +1,15 @@
 //! ferrohub-proxy: a drop-in replacement for configurable-http-proxy (CHP)
-//! 5.3: an HTTP/1.1 and websocket reverse proxy whose routing table is driven
+//! 5.3: an HTTP/1.1, HTTP/2 and websocket reverse proxy whose routing table is driven
 //! over CHP's REST API, so ferrohub's hub (and upstream JupyterHub) can start
 //! it in CHP's place with the same flags, token and routes.
 //!
 //! Code map:
 //! - [`cli`]: CHP's command line → [`ProxyOptions`].
-//! - [`server`]: binds the public and API listeners, runs the accept loops.
+//! - [`server`]: binds the public, API, metrics and redirect listeners, runs
+//!   the accept loops; [`listen`] holds the sockets (TCP or unix, optional TLS).
+//! - [`tls`]: rustls configs for the listeners and for `https` targets;
+//!   [`connect`]: how targets are reached (http, https, `http+unix`).
+//! - [`metrics`]: CHP's Prometheus series; [`redirect`]: `--redirect-port`.
 //! - [`routes`]: the route table (longest segment prefix, lock-free reads,
 //!   per-route `last_activity`).
 //! - [`api`]: the REST API (`/api/routes`).
@@ -32,8 +36,23 @@
 //! - `--storage-backend` is refused at start: routes live in memory only
 //!   (a Node module cannot be loaded);
 //! - `--custom-header` values that are not valid HTTP are refused at start;
-//! - not implemented yet, refused at start: TLS, unix sockets, metrics,
-//!   redirects.
+//! - TLS is rustls: encrypted keys (`CONFIGPROXY_SSL_KEY_PASSPHRASE`,
+//!   `CONFIGPROXY_API_SSL_KEY_PASSPHRASE`) are refused at start; `--ssl-ciphers`,
+//!   `--ssl-allow-rc4` and `--ssl-dhparam` are ignored with a warning;
+//!   `--ssl-protocol TLSv1_2`/`TLSv1_3` is a minimum version, older protocols
+//!   are refused; a key without a certificate (or the reverse) is refused;
+//! - the public and API listeners offer HTTP/2 over TLS (ALPN `h2`), CHP only
+//!   HTTP/1.1 (websockets stay on HTTP/1.1);
+//! - `--insecure` works: target certificates are not verified (in CHP 5.x
+//!   the flag has no effect and a self-signed https target gives 503);
+//!   without `--client-ssl-ca`, targets are verified against the system CA
+//!   bundle (CHP: Node's built-in roots);
+//! - behind a unix socket (`--socket`), no `X-Forwarded-For` entry is added
+//!   (CHP appends the text `undefined`);
+//! - the redirect listener keeps IPv6 `Host` literals whole and leaves out
+//!   `:443` whether it comes from `--redirect-to` or the public port;
+//! - metrics: quantiles of the two summaries come from a log-scale histogram
+//!   (≤ 12.5 % error), the `nodejs_*` series do not exist.
 
 #![warn(missing_docs)]
 
@@ -41,15 +60,20 @@ mod activity;
 pub mod api;
 pub mod body;
 pub mod cli;
+pub mod connect;
 pub mod errors;
 pub mod forward;
 mod headers;
+pub mod listen;
 pub mod location;
 pub mod logging;
+pub mod metrics;
+pub mod redirect;
 pub mod rewrite;
 pub mod routes;
 pub mod server;
 mod timeout;
+pub mod tls;
 mod websocket;
 
 pub use cli::{CliAction, CliError, ProxyOptions, parse_args};

@@ -11,9 +11,6 @@ pub enum TargetError {
     /// Not an absolute URL with a host.
     #[error("target '{0}' is not an absolute http URL")]
     NotAbsolute(String),
-    /// A scheme CHP knows but this proxy does not speak yet.
-    #[error("target scheme '{0}' is not supported by ferrohub-proxy yet")]
-    Unsupported(String),
     /// A scheme CHP refuses too.
     #[error("unexpected protocol '{0}' in target")]
     BadScheme(String),
@@ -50,8 +47,9 @@ impl Rewrite {
             queries.extend(target_uri.query().filter(|q| !q.is_empty()));
         }
         queries.extend(request.query());
+        let scheme = target_uri.scheme_str().unwrap_or("http");
         let authority = target_uri.authority().map_or("", |a| a.as_str());
-        let mut url = format!("http://{authority}{path}");
+        let mut url = format!("{scheme}://{authority}{path}");
         if !queries.is_empty() {
             url.push('?');
             url.push_str(&queries.join("&"));
@@ -61,8 +59,13 @@ impl Rewrite {
     }
 }
 
-/// Parses a route target, accepting only what the data path can serve.
+/// Parses a route target, accepting what CHP serves: `http`, `https`, and
+/// unix sockets (`http+unix`/`unix+http`, returned in the connector's
+/// internal form, see [`crate::connect`]).
 pub fn parse_target(target: &str) -> Result<Uri, TargetError> {
+    if let Some(unix) = crate::connect::unix_target(target) {
+        return unix;
+    }
     let uri: Uri = target
         .parse()
         .map_err(|_| TargetError::NotAbsolute(target.to_owned()))?;
@@ -70,8 +73,7 @@ pub fn parse_target(target: &str) -> Result<Uri, TargetError> {
         return Err(TargetError::NotAbsolute(target.to_owned()));
     };
     match scheme {
-        "http" => Ok(uri),
-        "https" | "http+unix" | "unix+http" => Err(TargetError::Unsupported(scheme.to_owned())),
+        "http" | "https" => Ok(uri),
         other => Err(TargetError::BadScheme(other.to_owned())),
     }
 }
@@ -164,6 +166,19 @@ mod tests {
     }
 
     #[test]
+    fn scheme_of_the_target_is_kept() {
+        assert_eq!(
+            forwarded(true, true, "https://hub:8081/base", "/", "/x?y=1"),
+            "https://hub:8081/base/x?y=1"
+        );
+        let unix = forwarded(true, true, "http+unix://%2Ftmp%2Fs/base", "/", "/x");
+        assert!(
+            unix.starts_with("unix+http://") && unix.ends_with("/base/x"),
+            "{unix}"
+        );
+    }
+
+    #[test]
     fn unusable_targets() {
         assert!(matches!(
             parse_target("nowhere"),
@@ -173,10 +188,8 @@ mod tests {
             parse_target("/path"),
             Err(TargetError::NotAbsolute(_))
         ));
-        assert!(matches!(
-            parse_target("https://h"),
-            Err(TargetError::Unsupported(_))
-        ));
+        assert!(parse_target("https://h").is_ok());
+        assert!(parse_target("http+unix://%2Ftmp%2Fs/x").is_ok());
         assert!(matches!(
             parse_target("ftp://h"),
             Err(TargetError::BadScheme(_))

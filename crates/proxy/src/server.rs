@@ -1,6 +1,8 @@
-//! The two listeners (public proxy and REST API) and their accept loops.
-//! Binding is separate from serving so callers learn the real ports (tests
-//! bind port 0) and can write a pid file before traffic starts.
+//! The listeners — public proxy, REST API, and optionally metrics and the
+//! HTTP→HTTPS redirect — and their accept loops. Binding is separate from
+//! serving so callers learn the real ports (tests bind port 0), TLS files are
+//! checked before anything is served, and a pid file can be written before
+//! traffic starts.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -8,57 +10,123 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::{Request, Response};
+use http::Request;
 use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
-use tokio::net::{TcpListener, TcpStream};
 
 use crate::api::Api;
-use crate::body::{Body, BoxError};
-use crate::cli::ProxyOptions;
+use crate::cli::{ProxyOptions, REDIRECT_WITHOUT_TLS};
+use crate::connect::Connector;
 use crate::forward::Forwarder;
+use crate::listen::{Endpoint, Listener};
+use crate::metrics::ProxyMetrics;
+use crate::redirect;
 use crate::routes::RouteTable;
+use crate::tls::{self, TlsError};
 
-/// A listener could not be opened.
+/// The proxy could not start.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot listen on {address}: {source}")]
-pub struct BindError {
-    /// What we tried to bind (`ip:port`).
-    pub address: String,
-    /// The OS error.
-    #[source]
-    pub source: std::io::Error,
+pub enum BindError {
+    /// A listener could not be opened.
+    #[error("cannot listen on {address}: {source}")]
+    Listen {
+        /// What we tried to bind (`ip:port` or a socket path).
+        address: String,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// TLS files are missing, unreadable or unusable.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    /// Options that cannot work together.
+    #[error("{0}")]
+    Config(String),
 }
 
-/// A proxy with both listeners bound, not yet serving.
+/// A proxy with its listeners bound, not yet serving.
 pub struct ProxyServer {
-    public: TcpListener,
-    api_listener: TcpListener,
+    public: Listener,
+    api_listener: Listener,
+    metrics_listener: Option<Listener>,
+    /// The redirect listener and the port its redirects name.
+    redirect: Option<(Listener, u16)>,
     forwarder: Arc<Forwarder>,
     api: Arc<Api>,
+    metrics: Arc<ProxyMetrics>,
     keep_alive: Duration,
     default_target: Option<String>,
 }
 
 impl ProxyServer {
-    /// Binds the public and API ports (port 0 picks free ones) and adds the
-    /// `--default-target` route. `auth_token` is `CONFIGPROXY_AUTH_TOKEN`.
+    /// Loads the TLS files, binds every listener (port 0 picks free ones)
+    /// and adds the `--default-target` route. `auth_token` is
+    /// `CONFIGPROXY_AUTH_TOKEN`.
+    ///
+    /// # Errors
+    /// A listener cannot be bound, TLS material is unusable, or
+    /// `--redirect-port` is given without TLS.
     pub async fn bind(
         options: ProxyOptions,
         auth_token: Option<String>,
     ) -> Result<Self, BindError> {
-        let public = bind_public(&options.ip, options.port).await?;
-        let public_port = public.local_addr().map_or(options.port, |a| a.port());
-        let api_port = options.api_port.unwrap_or_else(|| {
-            if options.port == 0 {
-                0
-            } else {
-                public_port.saturating_add(1)
-            }
+        for flag in &options.ssl_ignored {
+            tracing::warn!(
+                "{flag} is ignored: it configures OpenSSL, and ferrohub-proxy's TLS (rustls) \
+                 only offers modern cipher suites (AES-GCM, ChaCha20-Poly1305; ECDHE key \
+                 exchange, no RC4, no finite-field DH)"
+            );
+        }
+        let min = options.ssl_protocol;
+        let public_tls =
+            tls::server_config(&options.ssl, "--ssl", "CONFIGPROXY_SSL_KEY_PASSPHRASE", min)?;
+        let api_tls = tls::server_config(
+            &options.api_ssl,
+            "--api-ssl",
+            "CONFIGPROXY_API_SSL_KEY_PASSPHRASE",
+            min,
+        )?;
+        let client_tls = tls::client_config(&options.client_ssl, min)?;
+        if options.redirect_port.is_some() && public_tls.is_none() {
+            return Err(BindError::Config(REDIRECT_WITHOUT_TLS.to_owned()));
+        }
+
+        let public = match &options.socket {
+            Some(path) => Listener::unix(path)?,
+            None => Listener::tcp(&options.ip, options.port).await?,
+        }
+        .with_tls(public_tls);
+        let public_port = public.local_addr().ok().map(|a| a.port());
+        let api_port = options.api_port.unwrap_or(match public_port {
+            // CHP: a unix-socket proxy has its API on 8001.
+            None => 8001,
+            Some(_) if options.port == 0 => 0,
+            Some(port) => port.saturating_add(1),
         });
-        let api_listener = bind(&options.api_ip, api_port).await?;
+        let api_listener = match &options.api_socket {
+            Some(path) => Listener::unix(path)?,
+            None => Listener::tcp(&options.api_ip, api_port).await?,
+        }
+        .with_tls(api_tls);
+        let metrics_listener = match (&options.metrics_socket, options.metrics_port) {
+            (Some(path), _) => Some(Listener::unix(path)?),
+            (None, Some(port)) => Some(Listener::tcp(&options.metrics_ip, port).await?),
+            (None, None) => None,
+        };
+        let redirect = match (options.redirect_port, public_port) {
+            (Some(port), Some(public_port)) if public_port != 80 => {
+                let to = options.redirect_to.unwrap_or(public_port);
+                Some((Listener::tcp(&options.redirect_ip, port).await?, to))
+            }
+            (Some(_), _) => {
+                tracing::warn!(
+                    "--redirect-port ignored: the proxy listens on port 80 or a unix socket"
+                );
+                None
+            }
+            (None, _) => None,
+        };
+
+        let metrics = Arc::new(ProxyMetrics::new(metrics_listener.is_some()));
         let table = Arc::new(RouteTable::default());
         if let Some(target) = &options.default_target {
             tracing::info!("Adding route / -> {target}");
@@ -66,29 +134,79 @@ impl ProxyServer {
             tracing::info!("Route added / -> {target}");
         }
         let api = Arc::new(
-            Api::new(Arc::clone(&table), auth_token).with_host_routing(options.host_routing),
+            Api::new(Arc::clone(&table), auth_token)
+                .with_host_routing(options.host_routing)
+                .with_metrics(Arc::clone(&metrics)),
         );
         if !api.is_authenticated() {
             tracing::warn!("REST API is not authenticated.");
         }
+        let forwarder = Forwarder::new(
+            &options,
+            table,
+            Connector::new(client_tls),
+            Arc::clone(&metrics),
+        );
         Ok(Self {
             public,
             api_listener,
-            forwarder: Arc::new(Forwarder::new(&options, table)),
+            metrics_listener,
+            redirect,
+            forwarder: Arc::new(forwarder),
             api,
+            metrics,
             keep_alive: options.keep_alive_timeout,
             default_target: options.default_target,
         })
     }
 
-    /// The address the public proxy listens on.
+    /// The TCP address the public proxy listens on (an error when it
+    /// listens on a unix socket: see [`ProxyServer::public_endpoint`]).
+    ///
+    /// # Errors
+    /// A unix-socket listener, or the OS cannot tell.
     pub fn public_addr(&self) -> std::io::Result<SocketAddr> {
         self.public.local_addr()
     }
 
-    /// The address the REST API listens on.
+    /// The TCP address the REST API listens on.
+    ///
+    /// # Errors
+    /// A unix-socket listener, or the OS cannot tell.
     pub fn api_addr(&self) -> std::io::Result<SocketAddr> {
         self.api_listener.local_addr()
+    }
+
+    /// Where the public proxy listens (address or socket path).
+    ///
+    /// # Errors
+    /// The OS cannot tell the TCP address.
+    pub fn public_endpoint(&self) -> std::io::Result<Endpoint> {
+        self.public.endpoint()
+    }
+
+    /// Where the REST API listens (address or socket path).
+    ///
+    /// # Errors
+    /// The OS cannot tell the TCP address.
+    pub fn api_endpoint(&self) -> std::io::Result<Endpoint> {
+        self.api_listener.endpoint()
+    }
+
+    /// Where the metrics server listens, if there is one.
+    #[must_use]
+    pub fn metrics_endpoint(&self) -> Option<Endpoint> {
+        self.metrics_listener
+            .as_ref()
+            .and_then(|l| l.endpoint().ok())
+    }
+
+    /// The address of the HTTP→HTTPS redirect listener, if there is one.
+    #[must_use]
+    pub fn redirect_addr(&self) -> Option<SocketAddr> {
+        self.redirect
+            .as_ref()
+            .and_then(|(l, _)| l.local_addr().ok())
     }
 
     /// The route table, for embedding the proxy in-process and for tests.
@@ -97,110 +215,89 @@ impl ProxyServer {
         Arc::clone(self.forwarder.table())
     }
 
-    /// Serves both listeners until `shutdown` resolves. Connections already
-    /// accepted finish on their own tasks.
+    /// The proxy's metrics (recording only when a metrics listener exists).
+    #[must_use]
+    pub fn metrics(&self) -> Arc<ProxyMetrics> {
+        Arc::clone(&self.metrics)
+    }
+
+    /// Serves every listener until `shutdown` resolves. Connections already
+    /// accepted finish on their own tasks; unix socket files are removed.
     pub async fn serve(self, shutdown: impl Future<Output = ()>) {
         self.log_start();
         let Self {
             public,
             api_listener,
+            metrics_listener,
+            redirect,
             forwarder,
             api,
+            metrics,
             keep_alive,
             ..
         } = self;
-        let proxy_loop = accept_loop(public, keep_alive, move |peer| {
+        let proxy_loop = public.serve(keep_alive, move |peer| {
             let forwarder = Arc::clone(&forwarder);
             move |req: Request<Incoming>| Arc::clone(&forwarder).handle(req, peer)
         });
-        let api_loop = accept_loop(api_listener, keep_alive, move |_peer| {
+        let api_loop = api_listener.serve(keep_alive, move |_peer| {
             let api = Arc::clone(&api);
             move |req: Request<Incoming>| {
                 let api = Arc::clone(&api);
                 async move { Ok::<_, Infallible>(api.handle(req).await) }
             }
         });
+        let metrics_loop = async move {
+            let Some(listener) = metrics_listener else {
+                return std::future::pending().await;
+            };
+            listener
+                .serve(keep_alive, move |_peer| {
+                    let metrics = Arc::clone(&metrics);
+                    move |req: Request<Incoming>| {
+                        let response = metrics.handle(&req);
+                        async move { Ok::<_, Infallible>(response) }
+                    }
+                })
+                .await;
+        };
+        let redirect_loop = async move {
+            let Some((listener, to)) = redirect else {
+                return std::future::pending().await;
+            };
+            listener
+                .serve(keep_alive, move |_peer| {
+                    move |req: Request<Incoming>| {
+                        let response = redirect::redirect(&req, to);
+                        async move { Ok::<_, Infallible>(response) }
+                    }
+                })
+                .await;
+        };
         tokio::select! {
             () = proxy_loop => {}
             () = api_loop => {}
+            () = metrics_loop => {}
+            () = redirect_loop => {}
             () = shutdown => {}
         }
     }
 
     fn log_start(&self) {
         let target = self.default_target.as_deref().unwrap_or("(no default)");
-        if let (Ok(public), Ok(api)) = (self.public_addr(), self.api_addr()) {
-            tracing::info!("Proxying http://{public} to {target}");
-            tracing::info!("Proxy API at http://{api}/api/routes");
+        if let (Ok(public), Ok(api)) = (self.public.endpoint(), self.api_listener.endpoint()) {
+            let (scheme, api_scheme) = (self.public.scheme(), self.api_listener.scheme());
+            tracing::info!("Proxying {scheme}://{public} to {target}");
+            tracing::info!("Proxy API at {api_scheme}://{api}/api/routes");
+        }
+        if let Some(metrics) = self.metrics_endpoint() {
+            tracing::info!("Serve metrics at http://{metrics}/metrics");
+        }
+        if let (Some(addr), Some((_, to))) = (self.redirect_addr(), &self.redirect) {
+            tracing::info!(
+                "Added HTTP to HTTPS redirection from {} to {to}",
+                addr.port()
+            );
         }
     }
-}
-
-/// Binds the public port; all interfaces (empty or `*`) means dual-stack
-/// `::` where the host has IPv6, else `0.0.0.0`.
-async fn bind_public(ip: &str, port: u16) -> Result<TcpListener, BindError> {
-    if ip == "*" {
-        tracing::warn!(
-            "Interpreting ip='*' as all-interfaces. Preferred usage is 0.0.0.0 for all IPv4 or '' for all-interfaces."
-        );
-    }
-    if ip.is_empty() || ip == "*" {
-        if let Ok(listener) = TcpListener::bind(("::", port)).await {
-            return Ok(listener);
-        }
-        return bind("0.0.0.0", port).await;
-    }
-    bind(ip, port).await
-}
-
-async fn bind(ip: &str, port: u16) -> Result<TcpListener, BindError> {
-    let host = ip.trim_start_matches('[').trim_end_matches(']');
-    TcpListener::bind((host, port))
-        .await
-        .map_err(|source| BindError {
-            address: format!("{ip}:{port}"),
-            source,
-        })
-}
-
-/// Accepts connections forever, serving each on its own task with HTTP/1.1
-/// keep-alive (idle limit `keep_alive`), upgrades, and HTTP/2 prior knowledge.
-async fn accept_loop<M, S, F, E>(listener: TcpListener, keep_alive: Duration, make_service: M)
-where
-    M: Fn(SocketAddr) -> S,
-    S: Fn(Request<Incoming>) -> F + Send + 'static,
-    F: Future<Output = Result<Response<Body>, E>> + Send + 'static,
-    E: Into<BoxError>,
-{
-    loop {
-        let (stream, peer) = match listener.accept().await {
-            Ok(accepted) => accepted,
-            Err(e) => {
-                // Usually EMFILE: back off instead of spinning.
-                tracing::error!("accept failed: {e}");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
-        };
-        tune(&stream);
-        let service = service_fn(make_service(peer));
-        tokio::spawn(async move {
-            let mut builder = auto::Builder::new(TokioExecutor::new());
-            builder
-                .http1()
-                .timer(TokioTimer::new())
-                .header_read_timeout(keep_alive);
-            let io = TokioIo::new(stream);
-            if let Err(e) = builder.serve_connection_with_upgrades(io, service).await {
-                tracing::debug!("connection from {peer} ended: {e}");
-            }
-        });
-    }
-}
-
-/// No Nagle delay, and TCP keep-alive so dead peers of long-lived
-/// (websocket) connections are eventually noticed.
-fn tune(stream: &TcpStream) {
-    let _ = stream.set_nodelay(true);
-    let _ = socket2::SockRef::from(stream).set_keepalive(true);
 }

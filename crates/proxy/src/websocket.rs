@@ -3,7 +3,6 @@
 //! connections are spliced byte for byte (no frame parsing). Failures get a
 //! bare status line, never an error page, as in CHP 5.1+.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use http::header::{self, HeaderValue};
@@ -16,6 +15,8 @@ use crate::activity::TouchingStream;
 use crate::body::{Body, BoxError, boxed, empty};
 use crate::forward::{ForwardError, Forwarder, decode_path, log_url, original_url};
 use crate::headers::{self as hop, Exchange};
+use crate::listen::Peer;
+use crate::metrics::ProxyMetrics;
 use crate::routes::Route;
 
 /// The request asked to upgrade to something we cannot pass through.
@@ -29,19 +30,20 @@ impl Forwarder {
     pub(crate) async fn handle_upgrade(
         self: Arc<Self>,
         req: Request<Incoming>,
-        peer: SocketAddr,
+        peer: Peer,
     ) -> Result<Response<Body>, BoxError> {
+        self.metrics.ws_request();
         if req.method() != Method::GET || !wants_websocket(&req) {
             return Err(NotWebSocket.into());
         }
         let url = original_url(&req);
         let Some(path) = decode_path(req.uri().path()) else {
             tracing::error!("500 GET {} undecodable path", log_url(&url));
-            return Ok(bare(StatusCode::INTERNAL_SERVER_ERROR));
+            return Ok(self.bare(StatusCode::INTERNAL_SERVER_ERROR));
         };
         let Some(route) = self.find_route(req.headers(), &path) else {
             tracing::warn!("404 GET {} no route", log_url(&url));
-            return Ok(bare(StatusCode::NOT_FOUND));
+            return Ok(self.bare(StatusCode::NOT_FOUND));
         };
         tracing::debug!("PROXY WS {} to {}", log_url(&url), route.target());
         match self.forward_upgrade(req, &route, peer).await {
@@ -49,7 +51,7 @@ impl Forwarder {
             Err(e) => {
                 let status = e.status().unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
                 tracing::error!("{} GET {} {e}", status.as_u16(), log_url(&url));
-                Ok(bare(status))
+                Ok(self.bare(status))
             }
         }
     }
@@ -58,7 +60,7 @@ impl Forwarder {
         &self,
         mut req: Request<Incoming>,
         route: &Arc<Route>,
-        peer: SocketAddr,
+        peer: Peer,
     ) -> Result<Response<Body>, ForwardError> {
         let uri = self.upstream_uri(route, req.uri())?;
         let client_side = hyper::upgrade::on(&mut req);
@@ -83,7 +85,12 @@ impl Forwarder {
             return Ok(refused(response));
         }
         let target_side = hyper::upgrade::on(&mut response);
-        tokio::spawn(splice(client_side, target_side, Arc::clone(route)));
+        tokio::spawn(splice(
+            client_side,
+            target_side,
+            Arc::clone(route),
+            Arc::clone(&self.metrics),
+        ));
         let (parts, _) = response.into_parts();
         Ok(Response::from_parts(parts, empty()))
     }
@@ -108,6 +115,14 @@ fn refused(response: Response<Incoming>) -> Response<Body> {
     Response::from_parts(parts, boxed(body))
 }
 
+impl Forwarder {
+    /// A proxy error on a websocket (counted like CHP's): see [`bare`].
+    fn bare(&self, status: StatusCode) -> Response<Body> {
+        self.metrics.proxy_response(status);
+        bare(status)
+    }
+}
+
 /// A bare status answer (`Content-Length: 0`) that closes the connection.
 fn bare(status: StatusCode) -> Response<Body> {
     let mut response = Response::new(empty());
@@ -120,7 +135,12 @@ fn bare(status: StatusCode) -> Response<Body> {
 
 /// Copies bytes both ways between the upgraded connections until both
 /// directions end; data from the client counts as route activity.
-async fn splice(client: OnUpgrade, target: OnUpgrade, route: Arc<Route>) {
+async fn splice(
+    client: OnUpgrade,
+    target: OnUpgrade,
+    route: Arc<Route>,
+    metrics: Arc<ProxyMetrics>,
+) {
     let (client, target) = match (client.await, target.await) {
         (Ok(client), Ok(target)) => (client, target),
         (Err(e), _) | (_, Err(e)) => {
@@ -128,7 +148,7 @@ async fn splice(client: OnUpgrade, target: OnUpgrade, route: Arc<Route>) {
             return;
         }
     };
-    let mut client = TouchingStream::new(TokioIo::new(client), Arc::clone(&route));
+    let mut client = TouchingStream::new(TokioIo::new(client), Arc::clone(&route), metrics);
     let mut target = TokioIo::new(target);
     match tokio::io::copy_bidirectional(&mut client, &mut target).await {
         Ok((up, down)) => tracing::debug!(

@@ -5,6 +5,8 @@
 
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod tls;
+
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -18,7 +20,7 @@ use hyper::body::{Frame, Incoming};
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use serde_json::{Map, Value, json};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite::Message;
 
 /// The API token every test proxy is started with.
@@ -51,6 +53,10 @@ pub struct Proxy {
     pub api: SocketAddr,
     pub table: Arc<RouteTable>,
     pub http: reqwest::Client,
+    /// The metrics listener, when `--metrics-port` was set.
+    pub metrics: Option<SocketAddr>,
+    /// The HTTP→HTTPS redirect listener, when `--redirect-port` was set.
+    pub redirect: Option<SocketAddr>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -78,6 +84,11 @@ pub async fn proxy_with(options: ProxyOptions) -> Proxy {
         api: server.api_addr().expect("api addr"),
         table: server.table(),
         http: client(),
+        metrics: match server.metrics_endpoint() {
+            Some(ferrohub_proxy::listen::Endpoint::Tcp(addr)) => Some(addr),
+            _ => None,
+        },
+        redirect: server.redirect_addr(),
         shutdown: Some(tx),
     };
     tokio::spawn(server.serve(async move {
@@ -293,6 +304,36 @@ pub async fn echo_backend(name: &str) -> Backend {
     }
 }
 
+/// [`echo_backend`] on a unix socket at `path` (for `http+unix://` targets).
+pub async fn unix_echo_backend(name: &str, path: &std::path::Path) {
+    let _ = std::fs::remove_file(path);
+    let listener = tokio::net::UnixListener::bind(path).expect("bind unix backend");
+    let name: Arc<str> = Arc::from(name);
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let name = Arc::clone(&name);
+            tokio::spawn(async move {
+                let service = service_fn(move |req| echo(Arc::clone(&name), req));
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+}
+
+/// A fresh path for a unix socket in the temp directory.
+#[must_use]
+pub fn socket_path(name: &str) -> std::path::PathBuf {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    std::env::temp_dir().join(format!("fhp-{}-{n}-{name}.sock", std::process::id()))
+}
+
 async fn echo(
     name: Arc<str>,
     req: hyper::Request<Incoming>,
@@ -388,7 +429,10 @@ pub async fn ws_backend() -> SocketAddr {
 
 // The callback's error type is tungstenite's, large but not ours to shrink.
 #[allow(clippy::result_large_err)]
-async fn ws_session(stream: TcpStream) {
+pub(crate) async fn ws_session<S>(stream: S)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
     let mut seen = Value::Null;
     let callback =
         |req: &tokio_tungstenite::tungstenite::handshake::server::Request,
