@@ -52,7 +52,13 @@
 //! - the redirect listener keeps IPv6 `Host` literals whole and leaves out
 //!   `:443` whether it comes from `--redirect-to` or the public port;
 //! - metrics: quantiles of the two summaries come from a log-scale histogram
-//!   (≤ 12.5 % error), the `nodejs_*` series do not exist.
+//!   (≤ 12.5 % error), the `nodejs_*` series do not exist;
+//! - SIGTERM/SIGINT stop accepting at once but let requests in flight finish
+//!   for up to 5 s before exiting 2 (CHP exits at once); websockets end with
+//!   the process;
+//! - SIGHUP re-reads the TLS certificate and key files (all or nothing; a
+//!   broken file keeps the old certificate): renewal without losing routes or
+//!   connections. CHP has no reload, and Node ends the process on SIGHUP.
 
 #![warn(missing_docs)]
 

@@ -15,11 +15,13 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use http::{Request, Response};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
 use rustls::ServerConfig;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
@@ -83,8 +85,12 @@ impl fmt::Display for Endpoint {
 /// when the listener is dropped.
 pub struct Listener {
     socket: Socket,
-    tls: Option<TlsAcceptor>,
+    tls: Option<TlsSlot>,
 }
+
+/// A listener's current TLS configuration; swapped in place when the
+/// certificate files are reloaded (SIGHUP), read once per new connection.
+pub type TlsSlot = Arc<ArcSwap<ServerConfig>>;
 
 enum Socket {
     Tcp(TcpListener),
@@ -149,8 +155,14 @@ impl Listener {
     /// Serves TLS with `config` (when `Some`).
     #[must_use]
     pub fn with_tls(mut self, config: Option<Arc<ServerConfig>>) -> Self {
-        self.tls = config.map(TlsAcceptor::from);
+        self.tls = config.map(|config| Arc::new(ArcSwap::new(config)));
         self
+    }
+
+    /// Where this listener's TLS configuration lives, to reload it.
+    #[must_use]
+    pub fn tls_slot(&self) -> Option<TlsSlot> {
+        self.tls.clone()
     }
 
     /// Whether connections are TLS.
@@ -209,9 +221,14 @@ impl Listener {
 
     /// Accepts connections forever, serving each on its own task: TLS
     /// handshake first if configured, then HTTP/1.1 keep-alive (idle limit
-    /// `keep_alive`) with upgrades, or HTTP/2.
-    pub async fn serve<M, S, F, E>(self, keep_alive: Duration, make_service: M)
-    where
+    /// `keep_alive`) with upgrades, or HTTP/2. Every connection is watched
+    /// by `graceful`, so a shutdown can let requests in flight finish.
+    pub async fn serve<M, S, F, E>(
+        self,
+        keep_alive: Duration,
+        graceful: Arc<GracefulShutdown>,
+        make_service: M,
+    ) where
         M: Fn(Peer) -> S,
         S: Fn(Request<Incoming>) -> F + Send + 'static,
         F: Future<Output = Result<Response<Body>, E>> + Send + 'static,
@@ -232,7 +249,11 @@ impl Listener {
                 tls: self.is_tls(),
             };
             let service = service_fn(make_service(peer));
-            let tls = self.tls.clone();
+            let tls = self
+                .tls
+                .as_ref()
+                .map(|slot| TlsAcceptor::from(slot.load_full()));
+            let watcher = graceful.watcher();
             tokio::spawn(async move {
                 let io = match tls {
                     None => Conn::Plain(stream),
@@ -256,9 +277,8 @@ impl Listener {
                     .http1()
                     .timer(TokioTimer::new())
                     .header_read_timeout(keep_alive);
-                let served = builder
-                    .serve_connection_with_upgrades(TokioIo::new(io), service)
-                    .await;
+                let connection = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
+                let served = watcher.watch(connection).await;
                 if let Err(e) = served {
                     tracing::debug!("connection from {peer} ended: {e}");
                 }

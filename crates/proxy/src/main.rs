@@ -1,6 +1,7 @@
 //! `ferrohub-proxy`: configurable-http-proxy's command line in front of the
 //! ferrohub-proxy library. Exit status: 1 for a refused command line or a
-//! failed start, 2 after SIGINT/SIGTERM (as CHP).
+//! failed start, 2 after SIGINT/SIGTERM (as CHP). SIGHUP reloads the TLS
+//! certificate files.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -50,6 +51,7 @@ async fn run(options: ProxyOptions) -> ExitCode {
         eprintln!("error: cannot write pid file {}: {e}", path.display());
         return ExitCode::from(1);
     }
+    tokio::spawn(reload_on_sighup(server.tls_reloader()));
     server.serve(signal()).await;
     if let Some(path) = &pid_file {
         remove_pid_file(path);
@@ -60,6 +62,26 @@ async fn run(options: ProxyOptions) -> ExitCode {
 fn remove_pid_file(path: &Path) {
     if let Err(e) = std::fs::remove_file(path) {
         tracing::warn!("cannot remove pid file {}: {e}", path.display());
+    }
+}
+
+/// SIGHUP re-reads the TLS certificate and key files (a renewed
+/// certificate without a restart: routes and connections stay).
+async fn reload_on_sighup(reloader: std::sync::Arc<ferrohub_proxy::server::TlsReloader>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut hangup) = signal(SignalKind::hangup()) else {
+        tracing::warn!("cannot install a SIGHUP handler; certificates reload only on restart");
+        return;
+    };
+    while hangup.recv().await.is_some() {
+        if reloader.is_empty() {
+            tracing::info!("SIGHUP: no TLS listener, nothing to reload");
+            continue;
+        }
+        match reloader.reload() {
+            Ok(()) => tracing::info!("SIGHUP: TLS certificates reloaded"),
+            Err(e) => tracing::error!("SIGHUP: keeping the current TLS certificates: {e}"),
+        }
     }
 }
 

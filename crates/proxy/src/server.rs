@@ -12,16 +12,21 @@ use std::time::Duration;
 
 use http::Request;
 use hyper::body::Incoming;
+use hyper_util::server::graceful::GracefulShutdown;
 
 use crate::api::Api;
 use crate::cli::{ProxyOptions, REDIRECT_WITHOUT_TLS};
 use crate::connect::Connector;
 use crate::forward::Forwarder;
-use crate::listen::{Endpoint, Listener};
+use crate::listen::{Endpoint, Listener, TlsSlot};
 use crate::metrics::ProxyMetrics;
 use crate::redirect;
 use crate::routes::RouteTable;
-use crate::tls::{self, TlsError};
+use crate::tls::{self, ListenerTls, MinVersion, TlsError};
+
+/// After a shutdown signal, requests in flight get this long to finish
+/// before the process exits (idle keep-alive connections close at once).
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The proxy could not start.
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +60,49 @@ pub struct ProxyServer {
     metrics: Arc<ProxyMetrics>,
     keep_alive: Duration,
     default_target: Option<String>,
+    tls_reloader: Arc<TlsReloader>,
+}
+
+/// Re-reads the listeners' certificate and key files (on SIGHUP), so a
+/// renewed certificate is served without a restart: routes and open
+/// connections stay; new connections get the new certificate.
+pub struct TlsReloader {
+    listeners: Vec<ReloadableListener>,
+    min: Option<MinVersion>,
+}
+
+struct ReloadableListener {
+    files: ListenerTls,
+    flag: &'static str,
+    env: &'static str,
+    slot: TlsSlot,
+}
+
+impl TlsReloader {
+    /// Whether any listener serves TLS (else reloading does nothing).
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.listeners.is_empty()
+    }
+
+    /// Loads every listener's files again and swaps them in, all or none:
+    /// if one file is missing or broken, every listener keeps its old
+    /// certificate and the error says which file.
+    ///
+    /// # Errors
+    /// The files cannot be read or do not form a usable certificate and key.
+    pub fn reload(&self) -> Result<(), TlsError> {
+        let mut fresh = Vec::with_capacity(self.listeners.len());
+        for listener in &self.listeners {
+            let config =
+                tls::server_config(&listener.files, listener.flag, listener.env, self.min)?;
+            fresh.extend(config.map(|config| (&listener.slot, config)));
+        }
+        for (slot, config) in fresh {
+            slot.store(config);
+        }
+        Ok(())
+    }
 }
 
 impl ProxyServer {
@@ -141,6 +189,33 @@ impl ProxyServer {
         if !api.is_authenticated() {
             tracing::warn!("REST API is not authenticated.");
         }
+        let tls_reloader = Arc::new(TlsReloader {
+            listeners: [
+                (
+                    &public,
+                    &options.ssl,
+                    "--ssl",
+                    "CONFIGPROXY_SSL_KEY_PASSPHRASE",
+                ),
+                (
+                    &api_listener,
+                    &options.api_ssl,
+                    "--api-ssl",
+                    "CONFIGPROXY_API_SSL_KEY_PASSPHRASE",
+                ),
+            ]
+            .into_iter()
+            .filter_map(|(listener, files, flag, env)| {
+                Some(ReloadableListener {
+                    files: files.clone(),
+                    flag,
+                    env,
+                    slot: listener.tls_slot()?,
+                })
+            })
+            .collect(),
+            min,
+        });
         let forwarder = Forwarder::new(
             &options,
             table,
@@ -157,6 +232,7 @@ impl ProxyServer {
             metrics,
             keep_alive: options.keep_alive_timeout,
             default_target: options.default_target,
+            tls_reloader,
         })
     }
 
@@ -221,9 +297,43 @@ impl ProxyServer {
         Arc::clone(&self.metrics)
     }
 
-    /// Serves every listener until `shutdown` resolves. Connections already
-    /// accepted finish on their own tasks; unix socket files are removed.
+    /// What reloads the TLS certificates of the running listeners.
+    #[must_use]
+    pub fn tls_reloader(&self) -> Arc<TlsReloader> {
+        Arc::clone(&self.tls_reloader)
+    }
+
+    /// Serves every listener until `shutdown` resolves, then stops
+    /// accepting (unix socket files are removed), lets requests in flight
+    /// finish for up to [`DRAIN_TIMEOUT`] and returns. Upgraded websocket
+    /// connections are not waited for: they end with the process.
     pub async fn serve(self, shutdown: impl Future<Output = ()>) {
+        let graceful = Arc::new(GracefulShutdown::new());
+        self.serve_until(shutdown, Arc::clone(&graceful)).await;
+        // The accept loops are gone, so this is the last reference.
+        let Ok(graceful) = Arc::try_unwrap(graceful) else {
+            return;
+        };
+        let open = graceful.count();
+        if open > 0 {
+            tracing::info!(
+                "Waiting up to {} s for {open} open connection(s) to finish",
+                DRAIN_TIMEOUT.as_secs()
+            );
+        }
+        if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::warn!("Requests still running after {DRAIN_TIMEOUT:?}; closing them");
+        }
+    }
+
+    async fn serve_until(
+        self,
+        shutdown: impl Future<Output = ()>,
+        graceful: Arc<GracefulShutdown>,
+    ) {
         self.log_start();
         let Self {
             public,
@@ -236,23 +346,24 @@ impl ProxyServer {
             keep_alive,
             ..
         } = self;
-        let proxy_loop = public.serve(keep_alive, move |peer| {
+        let proxy_loop = public.serve(keep_alive, Arc::clone(&graceful), move |peer| {
             let forwarder = Arc::clone(&forwarder);
             move |req: Request<Incoming>| Arc::clone(&forwarder).handle(req, peer)
         });
-        let api_loop = api_listener.serve(keep_alive, move |_peer| {
+        let api_loop = api_listener.serve(keep_alive, Arc::clone(&graceful), move |_peer| {
             let api = Arc::clone(&api);
             move |req: Request<Incoming>| {
                 let api = Arc::clone(&api);
                 async move { Ok::<_, Infallible>(api.handle(req).await) }
             }
         });
+        let metrics_graceful = Arc::clone(&graceful);
         let metrics_loop = async move {
             let Some(listener) = metrics_listener else {
                 return std::future::pending().await;
             };
             listener
-                .serve(keep_alive, move |_peer| {
+                .serve(keep_alive, metrics_graceful, move |_peer| {
                     let metrics = Arc::clone(&metrics);
                     move |req: Request<Incoming>| {
                         let response = metrics.handle(&req);
@@ -266,7 +377,7 @@ impl ProxyServer {
                 return std::future::pending().await;
             };
             listener
-                .serve(keep_alive, move |_peer| {
+                .serve(keep_alive, graceful, move |_peer| {
                     move |req: Request<Incoming>| {
                         let response = redirect::redirect(&req, to);
                         async move { Ok::<_, Infallible>(response) }
