@@ -101,7 +101,7 @@ fn segments(path: &str) -> &str {
 
 /// How many independently swapped parts the table has: a write copies one
 /// part, so adding a route costs O(routes / SHARDS) instead of O(routes).
-const SHARDS: usize = 64;
+const SHARDS: usize = 1024;
 
 /// Routes by their segment string; one immutable version of one shard.
 type Shard = HashMap<Arc<str>, Arc<Route>>;
