@@ -207,17 +207,20 @@ impl Forwarder {
     /// connection without answering (CHP destroys the socket in those cases).
     pub async fn handle(
         self: Arc<Self>,
-        req: Request<Incoming>,
+        mut req: Request<Incoming>,
         peer: Peer,
     ) -> Result<Response<Body>, BoxError> {
         if is_health_check(&req) {
             return Ok(health());
         }
+        // Error pages get the URL as the client sent it, as in CHP.
+        let url = original_url(&req);
+        resolve_dot_segments(&mut req);
         if hop::is_upgrade(req.headers()) {
             return self.handle_upgrade(req, peer).await;
         }
         self.metrics.web_request();
-        let (method, url) = (req.method().clone(), original_url(&req));
+        let method = req.method().clone();
         let Some(path) = decode_path(req.uri().path()) else {
             tracing::error!("500 {method} {} undecodable path", log_url(&url));
             return Ok(self
@@ -244,7 +247,9 @@ impl Forwarder {
 
     async fn error_page(&self, status: StatusCode, url: &str) -> Response<Body> {
         self.metrics.proxy_response(status);
-        self.pages.render(status, url).await
+        let mut response = self.pages.render(status, url).await;
+        response.extensions_mut().insert(hop::Generated);
+        response
     }
 
     /// Forwards a plain HTTP request and relays the response.
@@ -369,11 +374,53 @@ fn is_health_check(req: &Request<Incoming>) -> bool {
 
 fn health() -> Response<Body> {
     let mut response = Response::new(full(r#"{"status":"OK"}"#));
+    response.extensions_mut().insert(hop::Generated);
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
     response
+}
+
+/// Resolves `.` and `..` path segments (also written `%2e`, and `\` as a
+/// separator) the way a WHATWG URL parser does, as CHP does before it both
+/// matches and forwards: `/user/a/../b/x` is routed and forwarded as
+/// `/user/b/x`, so a route never receives a path outside its prefix.
+/// Unlike CHP, a path starting with `//` is not taken for a host name.
+pub fn resolve_dot_segments<B>(req: &mut Request<B>) {
+    let path = req.uri().path();
+    if !needs_resolving(path) {
+        return;
+    }
+    let Ok(parsed) = url::Url::parse(&format!("http://base.invalid{path}")) else {
+        return;
+    };
+    let mut resolved = parsed.path().to_owned();
+    if let Some(query) = req.uri().query() {
+        resolved.push('?');
+        resolved.push_str(query);
+    }
+    let mut parts = req.uri().clone().into_parts();
+    let Ok(path_and_query) = resolved.parse() else {
+        return;
+    };
+    parts.path_and_query = Some(path_and_query);
+    if let Ok(uri) = Uri::from_parts(parts) {
+        *req.uri_mut() = uri;
+    }
+}
+
+/// Whether a path has a dot segment or a backslash (cheap check first).
+fn needs_resolving(path: &str) -> bool {
+    if !path.contains('.') && !path.contains('%') && !path.contains('\\') {
+        return false;
+    }
+    path.contains('\\')
+        || path.split('/').any(|segment| {
+            let segment = segment.to_ascii_lowercase();
+            let segment = segment.replace("%2e", ".");
+            segment == "." || segment == ".."
+        })
 }
 
 /// The request URL as the client sent it (path and query).
@@ -422,6 +469,26 @@ mod tests {
         assert_eq!(decode_path("/%4"), None);
         assert_eq!(decode_path("/%zz"), None);
         assert_eq!(decode_path("/%ff"), None);
+    }
+
+    #[test]
+    fn dot_segments_resolve_like_a_url_parser() {
+        let resolved = |path: &str| {
+            let mut req = Request::get(path).body(()).unwrap();
+            resolve_dot_segments(&mut req);
+            req.uri().to_string()
+        };
+        assert_eq!(resolved("/a/b/../x?q=1"), "/a/x?q=1");
+        assert_eq!(resolved("/x/../a/b"), "/a/b");
+        assert_eq!(resolved("/a/./b/x"), "/a/b/x");
+        assert_eq!(resolved("/a/%2e%2E/b"), "/b");
+        assert_eq!(resolved("/a/.%2e/b"), "/b");
+        assert_eq!(resolved("/../../etc"), "/etc");
+        assert_eq!(resolved("/user/a/.."), "/user/");
+        // Untouched: no dot segments (dots inside names are fine).
+        assert_eq!(resolved("/user/a.b/..c/x.ipynb"), "/user/a.b/..c/x.ipynb");
+        assert_eq!(resolved("/b%40r/b%20r/x"), "/b%40r/b%20r/x");
+        assert_eq!(resolved("//a/b"), "//a/b");
     }
 
     #[test]

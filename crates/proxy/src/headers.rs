@@ -139,6 +139,43 @@ fn append(headers: &mut HeaderMap, name: &'static str, value: &str) {
     }
 }
 
+/// Marks a response the proxy wrote itself (error pages, the health check,
+/// API answers), as opposed to one relayed from a target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Generated;
+
+/// The `Connection: keep-alive` / `Keep-Alive: timeout=<s>` pair Node's HTTP
+/// server puts on responses it writes itself, so clients learn the idle
+/// limit (`--keep-alive-timeout`). Only for HTTP/1.1 requests that did not
+/// ask to close; relayed responses never get it (as in CHP).
+#[derive(Debug, Clone, Default)]
+pub struct KeepAliveHint(Option<HeaderValue>);
+
+impl KeepAliveHint {
+    /// The hint for answers to `request`'s client.
+    #[must_use]
+    pub fn for_request<B>(request: &http::Request<B>, keep_alive: std::time::Duration) -> Self {
+        if request.version() != Version::HTTP_11 || connection_has(request.headers(), "close") {
+            return Self(None);
+        }
+        let seconds = keep_alive.as_secs();
+        Self(HeaderValue::from_str(&format!("timeout={seconds}")).ok())
+    }
+
+    /// Adds the pair to a generated response's headers (unless it already
+    /// says how its connection ends).
+    pub fn apply(&self, headers: &mut HeaderMap) {
+        let Some(value) = &self.0 else {
+            return;
+        };
+        if headers.contains_key(header::CONNECTION) {
+            return;
+        }
+        headers.insert(header::CONNECTION, HeaderValue::from_static("keep-alive"));
+        headers.insert("keep-alive", value.clone());
+    }
+}
+
 /// `--custom-header` values: set on the upstream request after every other
 /// header, replacing a same-named client header (CHP applies them last too).
 pub fn apply_custom(headers: &mut HeaderMap, custom: &[(HeaderName, HeaderValue)]) {

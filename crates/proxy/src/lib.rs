@@ -53,6 +53,12 @@
 //!   `:443` whether it comes from `--redirect-to` or the public port;
 //! - metrics: quantiles of the two summaries come from a log-scale histogram
 //!   (≤ 12.5 % error), the `nodejs_*` series do not exist;
+//! - websocket failures answer `HTTP/1.1 404 Not Found` / `503 Service
+//!   Unavailable` (CHP writes the bare status line without a reason phrase;
+//!   clients ignore reason phrases, RFC 9112 §4);
+//! - dot segments are resolved like CHP (`/a/b/../x` is matched and forwarded
+//!   as `/a/x`), but a path starting with `//` is kept as a path (CHP matches
+//!   `//a/b` as `/b` yet forwards `//a/b`);
 //! - SIGTERM/SIGINT stop accepting at once but let requests in flight finish
 //!   for up to 5 s before exiting 2 (CHP exits at once); websockets end with
 //!   the process;

@@ -45,6 +45,8 @@ impl Rewrite {
         if self.prepend_path {
             path = join_paths(target_uri.path(), &path);
             queries.extend(target_uri.query().filter(|q| !q.is_empty()));
+        } else if path.is_empty() {
+            path.push('/');
         }
         queries.extend(request.query());
         let scheme = target_uri.scheme_str().unwrap_or("http");
@@ -79,7 +81,16 @@ pub fn parse_target(target: &str) -> Result<Uri, TargetError> {
 }
 
 /// Joins two paths with exactly one `/` at the seam (`/base/` + `/x` → `/base/x`).
+/// An empty `path` (the request was exactly the stripped prefix) adds
+/// nothing: `/t` + `` → `/t`, as http-proxy's `urlJoin`.
 fn join_paths(base: &str, path: &str) -> String {
+    if path.is_empty() {
+        return if base.is_empty() {
+            "/".to_owned()
+        } else {
+            base.to_owned()
+        };
+    }
     let base = base.trim_end_matches('/');
     let rest = path.strip_prefix('/').unwrap_or(path);
     format!("{base}/{rest}")
@@ -95,10 +106,19 @@ fn strip_prefix_segments(path: &str, prefix: &str) -> String {
         .filter(|s| !s.is_empty())
         .count();
     let mut rest = path.trim_start_matches('/');
+    let mut slash_after = true;
     for _ in 0..count {
-        rest = rest.split_once('/').map_or("", |(_, tail)| tail);
+        (rest, slash_after) = rest
+            .split_once('/')
+            .map_or(("", false), |(_, tail)| (tail, true));
     }
-    format!("/{rest}")
+    // Exactly the prefix (`/user/a`, no slash after it) leaves nothing, as
+    // CHP's slicing does; `/user/a/` leaves `/`.
+    if rest.is_empty() && !slash_after {
+        String::new()
+    } else {
+        format!("/{rest}")
+    }
 }
 
 #[cfg(test)]
@@ -148,6 +168,23 @@ mod tests {
         assert_eq!(
             forwarded(true, false, "http://b", "/user/a", "/user/a"),
             "http://b/"
+        );
+        // Exactly the prefix adds nothing to the target's path (CHP).
+        assert_eq!(
+            forwarded(true, false, "http://b/t", "/user/a", "/user/a?y=1"),
+            "http://b/t?y=1"
+        );
+        assert_eq!(
+            forwarded(true, false, "http://b/t", "/user/a", "/user/a/"),
+            "http://b/t/"
+        );
+        assert_eq!(
+            forwarded(true, false, "http://b/t?k=v", "/q", "/q"),
+            "http://b/t?k=v"
+        );
+        assert_eq!(
+            forwarded(false, false, "http://b/t", "/user/a", "/user/a?y=1"),
+            "http://b/?y=1"
         );
     }
 

@@ -15,9 +15,11 @@ use hyper::body::Incoming;
 use hyper_util::server::graceful::GracefulShutdown;
 
 use crate::api::Api;
+use crate::body::BoxError;
 use crate::cli::{ProxyOptions, REDIRECT_WITHOUT_TLS};
 use crate::connect::Connector;
 use crate::forward::Forwarder;
+use crate::headers::{Generated, KeepAliveHint};
 use crate::listen::{Endpoint, Listener, TlsSlot};
 use crate::metrics::ProxyMetrics;
 use crate::redirect;
@@ -27,6 +29,10 @@ use crate::tls::{self, ListenerTls, MinVersion, TlsError};
 /// After a shutdown signal, requests in flight get this long to finish
 /// before the process exits (idle keep-alive connections close at once).
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Idle keep-alive limit of the API listener (Node's default, which CHP
+/// does not change).
+const API_KEEP_ALIVE: Duration = Duration::from_secs(5);
 
 /// The proxy could not start.
 #[derive(Debug, thiserror::Error)]
@@ -348,13 +354,30 @@ impl ProxyServer {
         } = self;
         let proxy_loop = public.serve(keep_alive, Arc::clone(&graceful), move |peer| {
             let forwarder = Arc::clone(&forwarder);
-            move |req: Request<Incoming>| Arc::clone(&forwarder).handle(req, peer)
+            move |req: Request<Incoming>| {
+                let hint = KeepAliveHint::for_request(&req, keep_alive);
+                let handled = Arc::clone(&forwarder).handle(req, peer);
+                async move {
+                    let mut response = handled.await?;
+                    if response.extensions().get::<Generated>().is_some() {
+                        hint.apply(response.headers_mut());
+                    }
+                    Ok::<_, BoxError>(response)
+                }
+            }
         });
-        let api_loop = api_listener.serve(keep_alive, Arc::clone(&graceful), move |_peer| {
+        // `--keep-alive-timeout` is the public listener's; the API keeps
+        // Node's default, as in CHP.
+        let api_loop = api_listener.serve(API_KEEP_ALIVE, Arc::clone(&graceful), move |_peer| {
             let api = Arc::clone(&api);
             move |req: Request<Incoming>| {
                 let api = Arc::clone(&api);
-                async move { Ok::<_, Infallible>(api.handle(req).await) }
+                let hint = KeepAliveHint::for_request(&req, API_KEEP_ALIVE);
+                async move {
+                    let mut response = api.handle(req).await;
+                    hint.apply(response.headers_mut());
+                    Ok::<_, Infallible>(response)
+                }
             }
         });
         let metrics_graceful = Arc::clone(&graceful);
