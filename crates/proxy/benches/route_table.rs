@@ -86,7 +86,11 @@ fn main() {
         let build = start.elapsed();
         assert_eq!(table.len(), n);
         let path = user_path(n);
-        let expected = if n > 1 { format!("/user/u{}", n / 2) } else { "/".into() };
+        let expected = if n > 1 {
+            format!("/user/u{}", n / 2)
+        } else {
+            "/".into()
+        };
         assert_eq!(table.lookup(&path).expect("route").path(), expected);
         let user = lookup_ns(&table, &path);
         let hub = lookup_ns(&table, hub_path);
