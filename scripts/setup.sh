@@ -3,26 +3,34 @@
 #
 # Installs what the hub and its tests need and is fast when everything is
 # already present:
-#   - libpam0g-dev (the hub links libpam for PAMAuthenticator)
+#   - libpam0g-dev (the hub links libpam for PAMAuthenticator) and chromium
+#     (/usr/bin/chromium, for the real-browser page tests), without recommends
 #   - configurable-http-proxy 5.3.0 from npm in $FERROHUB_CHP (the proxy
 #     conformance suite and benchmarks compare ferrohub-proxy with it)
 #   - a Python virtualenv with jupyterhub==6.1.1 (jupyterhub-singleuser),
 #     jupyterlab and jupyterhub-idle-culler, built from Debian's /usr/bin/python3
 #     and placed where every local user can execute it (pyenv's python under
 #     /root is mode 700)
+#   - playwright-core 1.65.1 from npm in $FERROHUB_BROWSER, which the browser
+#     tests (crates/cli/tests/browser/*.mjs) drive /usr/bin/chromium with (it
+#     downloads no browser of its own)
 #
 # Environment:
 #   FERROHUB_VENV   where the virtualenv goes (default /opt/ferrohub/venv)
 #   FERROHUB_CHP    where configurable-http-proxy goes (default /opt/ferrohub/chp;
 #                   the program is $FERROHUB_CHP/node_modules/.bin/configurable-http-proxy)
+#   FERROHUB_BROWSER where playwright-core goes (default /opt/ferrohub/browser;
+#                   the module is $FERROHUB_BROWSER/node_modules/playwright-core)
 set -euo pipefail
 
 VENV="${FERROHUB_VENV:-/opt/ferrohub/venv}"
 CHP_DIR="${FERROHUB_CHP:-/opt/ferrohub/chp}"
 CHP_VERSION="5.3.0"
+BROWSER_DIR="${FERROHUB_BROWSER:-/opt/ferrohub/browser}"
+PLAYWRIGHT_VERSION="1.65.1"
 JUPYTERHUB_VERSION="6.1.1"
 IDLE_CULLER_VERSION="2.0.0"
-APT_PACKAGES=(libpam0g-dev)
+APT_PACKAGES=(libpam0g-dev chromium)
 
 log() { printf 'setup: %s\n' "$*" >&2; }
 
@@ -38,7 +46,8 @@ if ((${#need_apt[@]})); then
     log "installing ${need_apt[*]}"
     export DEBIAN_FRONTEND=noninteractive
     apt-get -o DPkg::Lock::Timeout=600 update -qq
-    apt-get -o DPkg::Lock::Timeout=600 install -y -qq "${need_apt[@]}" >/dev/null
+    apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends \
+        "${need_apt[@]}" >/dev/null
 fi
 
 marker="$VENV/.ferrohub-ready-$JUPYTERHUB_VERSION"
@@ -72,5 +81,20 @@ if [[ ! -f "$chp_marker" ]]; then
         "configurable-http-proxy@$CHP_VERSION" >/dev/null
     chmod -R a+rX "$CHP_DIR"
     touch "$chp_marker"
+fi
+browser_marker="$BROWSER_DIR/.ferrohub-playwright-$PLAYWRIGHT_VERSION"
+if [[ ! -f "$browser_marker" ]]; then
+    if ! command -v npm >/dev/null; then
+        log "npm is missing: install Node.js (Debian package nodejs/npm) for playwright-core"
+        exit 1
+    fi
+    log "installing playwright-core $PLAYWRIGHT_VERSION into $BROWSER_DIR"
+    mkdir -p "$BROWSER_DIR"
+    # playwright-core never downloads browsers; the tests use /usr/bin/chromium.
+    PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --prefix "$BROWSER_DIR" \
+        --no-audit --no-fund --loglevel=error \
+        "playwright-core@$PLAYWRIGHT_VERSION" >/dev/null
+    chmod -R a+rX "$BROWSER_DIR"
+    touch "$browser_marker"
 fi
 log "ready: $("$VENV/bin/jupyterhub-singleuser" --version 2>/dev/null | tail -1) in $VENV"

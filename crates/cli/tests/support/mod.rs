@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod browser;
+pub mod chromium;
 pub mod openapi;
 pub mod users;
 

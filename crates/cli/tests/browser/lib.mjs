@@ -1,0 +1,120 @@
+// Shared harness of the real-browser tests: headless Chromium driven by
+// playwright-core (installed by scripts/setup.sh), one fresh profile per run.
+//
+// A scenario module calls `run(async (t) => { ... })`. It gets its parameters
+// as one JSON argument (`t.params`, always with `url`: the hub's public URL)
+// and reports what the user saw by setting fields of `t.result`. The harness
+// prints exactly one JSON line on stdout:
+//   {"ok": true|false, "error": "...", "steps": [...], "pageErrors": [...],
+//    "consoleErrors": [...], ...scenario fields}
+// Uncaught page exceptions and console errors are collected, never ignored;
+// a scenario that expects one (Chromium logs "Failed to load resource: the
+// server responded with a status of 404" for a 4xx document or fetch too)
+// removes it with `await t.expectConsoleError(regex)`.
+
+import { createRequire } from 'node:module';
+import path from 'node:path';
+
+const browserDir = process.env.FERROHUB_BROWSER || '/opt/ferrohub/browser';
+const require = createRequire(path.join(browserDir, 'package.json'));
+const { chromium } = require('playwright-core');
+
+const CHROMIUM_FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+export async function run(scenario) {
+  const params = JSON.parse(process.argv[2] || '{}');
+  const started = Date.now();
+  const result = { ok: false, steps: [], pageErrors: [], consoleErrors: [] };
+  let browser;
+  let page;
+  const t = {
+    params,
+    result,
+    /** Marks progress (shown with its time when a scenario fails). */
+    step(name) {
+      result.steps.push({ name, ms: Date.now() - started });
+    },
+    /** Removes the collected console errors matching `re`; fails if none
+     * arrives within two seconds. */
+    async expectConsoleError(re) {
+      const deadline = Date.now() + 2_000;
+      while (!result.consoleErrors.some((e) => re.test(e.text))) {
+        if (Date.now() > deadline) throw new Error(`expected a console error matching ${re}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      result.consoleErrors = result.consoleErrors.filter((e) => !re.test(e.text));
+    },
+    /** The trimmed visible text of the first element matching `selector`,
+     * retried while a reload (e.g. a meta refresh) replaces the document. */
+    async text(selector, timeout = 10_000) {
+      const deadline = Date.now() + timeout;
+      for (;;) {
+        try {
+          return (await page.locator(selector).first().innerText({ timeout: 2_000 })).trim();
+        } catch (e) {
+          if (Date.now() > deadline) throw e;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+    },
+    /** The path of the page's current URL. */
+    path() {
+      return new URL(page.url()).pathname;
+    },
+  };
+  try {
+    browser = await chromium.launch({
+      executablePath: process.env.FERROHUB_CHROMIUM || '/usr/bin/chromium',
+      args: CHROMIUM_FLAGS,
+      timeout: 60_000,
+    });
+    result.browserVersion = browser.version();
+    const context = await browser.newContext();
+    context.setDefaultTimeout(30_000);
+    context.setDefaultNavigationTimeout(60_000);
+    const watch = (p) => {
+      p.on('pageerror', (e) =>
+        result.pageErrors.push({ url: p.url(), text: String(e && (e.stack || e.message || e)) }),
+      );
+      p.on('console', (m) => {
+        if (m.type() === 'error') {
+          result.consoleErrors.push({ url: p.url(), text: m.text(), at: m.location().url });
+        }
+      });
+    };
+    context.on('page', watch);
+    page = await context.newPage();
+    t.page = page;
+    t.context = context;
+    t.step('browser started');
+    await scenario(t);
+    result.ok = true;
+  } catch (e) {
+    result.error = String((e && e.stack) || e);
+    if (page) {
+      result.failedAt = page.url();
+      result.failedPageText = await page
+        .locator('body')
+        .innerText({ timeout: 2_000 })
+        .then((s) => s.slice(0, 2_000))
+        .catch(() => null);
+      if (params.screenshot) {
+        await page.screenshot({ path: params.screenshot, fullPage: true }).catch(() => {});
+        result.screenshot = params.screenshot;
+      }
+    }
+  } finally {
+    result.ms = Date.now() - started;
+    if (browser) await browser.close().catch(() => {});
+    process.stdout.write(JSON.stringify(result) + '\n');
+  }
+}
