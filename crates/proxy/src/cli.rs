@@ -203,6 +203,10 @@ Environment:
   CONFIGPROXY_SSL_KEY_PASSPHRASE, CONFIGPROXY_API_SSL_KEY_PASSPHRASE
                                not supported: encrypted keys are refused at start
                                (decrypt once with `openssl pkey -in key.pem -out plain.pem`)
+
+Signals:
+  SIGTERM, SIGINT              stop accepting, let requests in flight finish (up to 5 s), exit 2
+  SIGHUP                       re-read the TLS certificate and key files (routes and connections stay)
 ";
 
 const DEFAULT_KEEP_ALIVE: Duration = Duration::from_millis(5000);
