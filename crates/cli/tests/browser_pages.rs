@@ -226,3 +226,136 @@ async fn logout_link_ends_the_session() {
     assert_eq!(home["heading"], "Sign in");
     assert_eq!(seen["apiUserStatus"], 403);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn token_page_requests_shows_once_and_revokes() {
+    let hub = TestHub::start(&[]);
+    let http = reqwest::Client::new();
+    let user_with = |token: String| {
+        let http = http.clone();
+        let url = format!("{}/hub/api/user", hub.public_url());
+        async move {
+            http.get(url)
+                .header("Authorization", format!("token {token}"))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let seen = support::chromium::run(
+        "token_page.mjs",
+        json!({"url": hub.public_url(), "user": "frank", "password": "pw"}),
+    )
+    .await;
+
+    let before = &seen["before"];
+    assert_eq!(before["heading"], "API tokens");
+    assert_eq!(before["empty"], "You have no API tokens.");
+    assert_eq!(
+        before["expiryChoices"],
+        json!(["Never", "1 hour", "1 day", "1 week", "30 days"])
+    );
+
+    let created = &seen["created"];
+    let token = created["token"].as_str().unwrap().to_owned();
+    assert_eq!(token.len(), 32, "a generated token: {token}");
+    assert!(
+        created["notice"]
+            .as_str()
+            .unwrap()
+            .contains("nightly backup script")
+    );
+    assert_eq!(created["rows"], 1);
+    assert!(
+        created["firstRow"]
+            .as_str()
+            .unwrap()
+            .contains("nightly backup script")
+    );
+    assert_eq!(seen["reloaded"], json!({"shown": 0, "rows": 1}));
+    assert_eq!(
+        seen["afterRevoke"],
+        json!({"rows": 0, "path": "/hub/token"})
+    );
+
+    // The token was real while it lived, and is dead now.
+    let response = user_with(token).await;
+    assert_eq!(response.status(), 403, "revoked token refused");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_token_from_the_page_acts_as_its_owner_until_it_expires() {
+    // Without a browser: the page's form as a browser posts it (cookie +
+    // _xsrf), then the token against the REST API.
+    let hub = TestHub::start(&[("JupyterHub", "token_expires_in_max_seconds = 3600")]);
+    let browser = support::browser::Browser::new(&hub.public_url());
+    assert_eq!(browser.login("gina", "pw", None).await.status(), 302);
+    let page = browser
+        .single
+        .get(format!("{}/hub/token", hub.public_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert_eq!(page.headers()["cache-control"], "no-store");
+    let html = page.text().await.unwrap();
+    let xsrf = support::browser::hidden_xsrf(&html).unwrap();
+    assert!(
+        !html.contains(">Never<"),
+        "no never-expiring tokens under a maximum"
+    );
+
+    let post = |expires: &'static str, xsrf: String| {
+        browser
+            .single
+            .post(format!("{}/hub/token", hub.public_url()))
+            .form(&[
+                ("_xsrf", xsrf),
+                ("note", "ci".into()),
+                ("expires_in", expires.into()),
+            ])
+            .send()
+    };
+    assert_eq!(
+        post("0", xsrf.clone()).await.unwrap().status(),
+        400,
+        "never > max"
+    );
+    assert_eq!(post("forever", xsrf.clone()).await.unwrap().status(), 400);
+    assert_eq!(
+        post("3600", "forged".into()).await.unwrap().status(),
+        403,
+        "XSRF checked"
+    );
+    let created = post("3600", xsrf).await.unwrap();
+    assert_eq!(created.status(), 200);
+    let html = created.text().await.unwrap();
+    let token = html
+        .split("<pre id=\"new-token\">")
+        .nth(1)
+        .and_then(|rest| rest.split("</pre>").next())
+        .unwrap()
+        .to_owned();
+    let me: Value = reqwest::Client::new()
+        .get(format!("{}/hub/api/user", hub.public_url()))
+        .header("Authorization", format!("token {token}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["name"], "gina");
+    let tokens: Value = reqwest::Client::new()
+        .get(format!("{}/hub/api/users/gina/tokens", hub.public_url()))
+        .header("Authorization", format!("token {token}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let listed = &tokens["api_tokens"][0];
+    assert_eq!(listed["note"], "ci");
+    assert!(listed["expires_at"].is_string(), "{listed}");
+}

@@ -14,6 +14,7 @@ impl Default for Templates {
             ("page.html", include_str!("templates/page.html")),
             ("login.html", include_str!("templates/login.html")),
             ("home.html", include_str!("templates/home.html")),
+            ("token.html", include_str!("templates/token.html")),
             (
                 "spawn_pending.html",
                 include_str!("templates/spawn_pending.html"),

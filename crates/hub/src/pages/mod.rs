@@ -1,9 +1,10 @@
-//! Browser pages: login, home, spawn, redirects and error pages.
+//! Browser pages: login, home, spawn, tokens, redirects and error pages.
 
 mod login;
 mod redirects;
 mod server;
 mod shares;
+mod tokens;
 
 pub use redirects::into_hub;
 
@@ -37,6 +38,11 @@ pub fn router(state: &AppState) -> Router<AppState> {
             get(server::spawn_get_for).post(server::spawn_post_for),
         )
         .route(&format!("{hub}stop"), post(server::stop_post))
+        .route(
+            &format!("{hub}token"),
+            get(tokens::page).post(tokens::request),
+        )
+        .route(&format!("{hub}token/revoke"), post(tokens::revoke))
         .route(
             &format!("{hub}spawn/{{name}}/{{server}}"),
             get(server::spawn_get_for).post(server::spawn_post_for),
