@@ -405,7 +405,8 @@ def measure(args, label, run):
             best = result
         if result["background"] <= args.max_background:
             break
-        log(f"  {label}: {result['background']:.2f} cores of background load; again")
+        if attempt < args.retries:
+            log(f"  {label}: {result['background']:.2f} cores of background load; again")
     return best
 
 
