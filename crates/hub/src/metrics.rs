@@ -194,6 +194,9 @@ const HANDLERS: &[(&str, &str)] = &[
     // jupyterhub/handlers/pages.py
     ("", "jupyterhub.handlers.pages.RootHandler"),
     ("home", "jupyterhub.handlers.pages.HomeHandler"),
+    ("token", "jupyterhub.handlers.pages.TokenPageHandler"),
+    // ferrohub's revoke form posts here (upstream's page calls the REST API).
+    ("token/revoke", "jupyterhub.handlers.pages.TokenPageHandler"),
     ("spawn", "jupyterhub.handlers.pages.SpawnHandler"),
     ("spawn/{name}", "jupyterhub.handlers.pages.SpawnHandler"),
     (

@@ -14,7 +14,7 @@ use subtle::ConstantTimeEq;
 use crate::body::{Body, BoxError, empty, full};
 use crate::forward::decode_path;
 use crate::metrics::ProxyMetrics;
-use crate::routes::{RouteTable, normalize_key};
+use crate::routes::{Route, RouteTable, normalize_key};
 
 /// Largest POST body accepted; route data is a few hundred bytes.
 const MAX_BODY: usize = 1024 * 1024;
@@ -30,7 +30,8 @@ pub struct Api {
 /// One answer, with the text CHP appends to its access-log line.
 struct Answer {
     status: StatusCode,
-    body: Option<Value>,
+    /// A JSON body, already serialised.
+    body: Option<String>,
     text: String,
 }
 
@@ -52,16 +53,20 @@ impl Answer {
     }
 
     fn json(value: Value) -> Self {
+        Self::json_text(value.to_string())
+    }
+
+    fn json_text(json: String) -> Self {
         Self {
             status: StatusCode::OK,
-            body: Some(value),
+            body: Some(json),
             text: String::new(),
         }
     }
 
     fn into_response(self) -> Response<Body> {
         let (body, json) = match self.body {
-            Some(value) => (full(value.to_string()), true),
+            Some(json) => (full(json), true),
             None if self.text.is_empty() => (empty(), false),
             None => (full(self.text), false),
         };
@@ -162,7 +167,7 @@ impl Api {
             },
             _ if !allowed => Answer::status(StatusCode::FORBIDDEN),
             Method::DELETE => self.delete_route(&path),
-            _ if path.is_empty() || path == "/" => self.list_routes(&query),
+            _ if path.is_empty() || path == "/" => self.list_routes(&query).await,
             // Normalised here and again by the table, as CHP's handler and
             // store both do (and as POST and DELETE do): `/a//` names `/a`.
             _ => match self.table.get(&normalize_key(&path)) {
@@ -228,20 +233,55 @@ impl Api {
         Answer::status(StatusCode::NO_CONTENT)
     }
 
-    fn list_routes(&self, query: &str) -> Answer {
+    /// The whole table (JupyterHub polls it every few minutes): serialised
+    /// straight from the routes, and for a large table on a blocking thread,
+    /// so the data path's workers keep serving requests meanwhile.
+    async fn list_routes(&self, query: &str) -> Answer {
         let since = match inactive_since(query) {
             Ok(since) => since,
             Err(answer) => return answer,
         };
-        let routes: Map<String, Value> = self
-            .table
-            .all()
-            .into_iter()
-            .filter(|route| since.is_none_or(|since| route.last_activity() < since))
-            .map(|route| (route.path().to_owned(), route.to_json()))
-            .collect();
         self.metrics.route_listed();
-        Answer::json(Value::Object(routes))
+        let table = Arc::clone(&self.table);
+        let listing = move || {
+            let routes: Vec<Arc<Route>> = table
+                .all()
+                .into_iter()
+                .filter(|route| since.is_none_or(|since| route.last_activity() < since))
+                .collect();
+            let mut json = Vec::with_capacity(routes.len() * 160 + 2);
+            serde_json::to_writer(&mut json, &Listing(&routes)).map(|()| json)
+        };
+        let json = if self.table.len() > LARGE_LISTING {
+            match tokio::task::spawn_blocking(listing).await {
+                Ok(json) => json,
+                Err(e) => return Answer::text(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+            }
+        } else {
+            listing()
+        };
+        match json.map(String::from_utf8) {
+            Ok(Ok(json)) => Answer::json_text(json),
+            Ok(Err(e)) => Answer::text(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+            Err(e) => Answer::text(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        }
+    }
+}
+
+/// Tables larger than this are listed on a blocking thread.
+const LARGE_LISTING: usize = 1_000;
+
+/// The route table as CHP lists it: `{ "<path>": {<route>}, ... }`.
+struct Listing<'a>(&'a [Arc<Route>]);
+
+impl serde::Serialize for Listing<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for route in self.0 {
+            map.serialize_entry(route.path(), &**route)?;
+        }
+        map.end()
     }
 }
 
