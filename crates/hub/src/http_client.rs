@@ -5,7 +5,7 @@ use http::{Method, Request, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 /// A pooled client.
 #[derive(Clone, Debug)]
@@ -35,7 +35,13 @@ impl Default for HttpClient {
         connector.set_nodelay(true);
         connector.set_connect_timeout(Some(std::time::Duration::from_secs(5)));
         Self {
-            inner: Client::builder(TokioExecutor::new()).build(connector),
+            // configurable-http-proxy and ferrohub-proxy close idle API
+            // connections after 5 s; reusing one at that moment fails the
+            // call, so pooled connections are dropped well before that.
+            inner: Client::builder(TokioExecutor::new())
+                .pool_idle_timeout(std::time::Duration::from_secs(2))
+                .pool_timer(TokioTimer::new())
+                .build(connector),
         }
     }
 }
