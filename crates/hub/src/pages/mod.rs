@@ -194,6 +194,20 @@ fn default_next(state: &AppState, user: &str) -> String {
     }
 }
 
+/// A browser form's `_xsrf` field must match the XSRF cookie (403 page if not).
+fn check_xsrf(state: &AppState, headers: &HeaderMap, given: &str) -> Result<(), PageError> {
+    if crate::xsrf::check(headers, Some(given)) {
+        Ok(())
+    } else {
+        Err(error_page(
+            state,
+            http::StatusCode::FORBIDDEN,
+            "The form was invalid or expired (XSRF check failed). Reload the page and try again.",
+            None,
+        ))
+    }
+}
+
 /// An error page rendered with the site template.
 fn error_page(
     state: &AppState,

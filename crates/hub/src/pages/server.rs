@@ -169,16 +169,7 @@ pub(super) struct XsrfForm {
 }
 
 fn check_form(state: &AppState, headers: &HeaderMap, form: &XsrfForm) -> Result<(), PageError> {
-    if crate::xsrf::check(headers, Some(&form.xsrf)) {
-        Ok(())
-    } else {
-        Err(error_page(
-            state,
-            StatusCode::FORBIDDEN,
-            "The form was invalid or expired (XSRF check failed). Reload the page and try again.",
-            None,
-        ))
-    }
+    super::check_xsrf(state, headers, &form.xsrf)
 }
 
 /// `POST {hub}spawn`: the home page's start button.

@@ -11,7 +11,7 @@ use ferrohub_store::{BUILTIN_CLIENT, NewToken, TokenOwner};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use minijinja::context;
 
-use super::{PageUser, error_page, page_user, to_login, with_cookies, xsrf_for};
+use super::{PageUser, check_xsrf, error_page, page_user, to_login, with_cookies, xsrf_for};
 use crate::access::Target;
 use crate::error::PageError;
 use crate::models::token_model;
@@ -218,19 +218,6 @@ async fn may_manage_tokens(state: &AppState, who: &PageUser) -> Result<(), PageE
             state,
             StatusCode::FORBIDDEN,
             "You may not manage API tokens on this hub.",
-            None,
-        ))
-    }
-}
-
-fn check_xsrf(state: &AppState, headers: &HeaderMap, given: &str) -> Result<(), PageError> {
-    if crate::xsrf::check(headers, Some(given)) {
-        Ok(())
-    } else {
-        Err(error_page(
-            state,
-            StatusCode::FORBIDDEN,
-            "The form was invalid or expired (XSRF check failed). Reload the page and try again.",
             None,
         ))
     }
