@@ -7,6 +7,8 @@ pub mod api;
 pub mod browser;
 pub mod chromium;
 pub mod openapi;
+#[path = "../../../proxy/tests/support/ports.rs"]
+mod ports;
 pub mod users;
 
 use std::path::{Path, PathBuf};
@@ -29,13 +31,10 @@ pub fn venv() -> PathBuf {
     venv
 }
 
-/// A port nothing listens on right now.
+/// A port nothing listens on right now, for a server a test starts.
+/// [`TestHub`] retries with fresh ports if a parallel test takes one first.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    ports::unused_port()
 }
 
 /// The ferrohub binary under test.
@@ -70,7 +69,7 @@ impl TestHub {
 
     /// Like [`TestHub::start`] with the given authenticator and spawner classes.
     pub fn start_with(authenticator: &str, spawner: &str, sections: &[(&str, &str)]) -> Self {
-        let dir = tempfile::Builder::new()
+        let mut dir = tempfile::Builder::new()
             .prefix("ferrohub-test-")
             .tempdir()
             .unwrap();
@@ -80,7 +79,33 @@ impl TestHub {
             std::os::unix::fs::PermissionsExt::from_mode(0o755),
         )
         .unwrap();
-        let (public_port, hub_port, api_port) = (free_port(), free_port(), free_port());
+        for attempt in 1.. {
+            let ports = (free_port(), free_port(), free_port());
+            let mut hub = Self::configure(dir, ports, authenticator, spawner, sections);
+            match hub.try_launch() {
+                Ok(()) => return hub,
+                // Another test took one of the ports between our check and
+                // the bind: try again with fresh ones.
+                Err(log) if attempt < 4 && log.contains("Address already in use") => {
+                    dir = hub.into_dir();
+                    for stale in ["hub.log", "proxy.pid"] {
+                        let _ = std::fs::remove_file(dir.path().join(stale));
+                    }
+                }
+                Err(log) => panic!("hub did not start; log:\n{log}"),
+            }
+        }
+        unreachable!()
+    }
+
+    /// Writes the config for the given ports into `dir`.
+    fn configure(
+        dir: tempfile::TempDir,
+        (public_port, hub_port, api_port): (u16, u16, u16),
+        authenticator: &str,
+        spawner: &str,
+        sections: &[(&str, &str)],
+    ) -> Self {
         let venv = venv();
         let d = dir.path().display();
         let args = if nix::unistd::Uid::effective().is_root() {
@@ -130,7 +155,7 @@ environment = {{ PATH = "{venv}/bin:/usr/local/bin:/usr/bin:/bin" }}"#,
         let config_path = dir.path().join("ferrohub.toml");
         std::fs::write(&config_path, config).unwrap();
         let log_path = dir.path().join("hub.log");
-        let mut hub = Self {
+        Self {
             dir,
             public_port,
             hub_port,
@@ -138,13 +163,25 @@ environment = {{ PATH = "{venv}/bin:/usr/local/bin:/usr/bin:/bin" }}"#,
             config_path,
             child: None,
             log_path,
-        };
-        hub.launch();
-        hub
+        }
+    }
+
+    /// Stops a hub that failed to start and hands back its directory.
+    fn into_dir(mut self) -> tempfile::TempDir {
+        self.stop();
+        let placeholder = tempfile::tempdir().unwrap();
+        std::mem::replace(&mut self.dir, placeholder)
     }
 
     /// Starts (or restarts) the hub process on the same directory and config.
     pub fn launch(&mut self) {
+        if let Err(log) = self.try_launch() {
+            panic!("hub did not start; log:\n{log}");
+        }
+    }
+
+    /// Starts the hub and waits for it; on failure, the log.
+    fn try_launch(&mut self) -> Result<(), String> {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -160,22 +197,22 @@ environment = {{ PATH = "{venv}/bin:/usr/local/bin:/usr/bin:/bin" }}"#,
             .spawn()
             .unwrap();
         self.child = Some(child);
-        self.wait_ready();
+        self.wait_ready()
     }
 
-    fn wait_ready(&mut self) {
+    fn wait_ready(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(30);
-        let url = format!("{}/hub/api", self.public_url());
         while Instant::now() < deadline {
             if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
-                panic!("hub exited at start-up ({status}); log:\n{}", self.log());
+                return Err(format!("exited at start-up ({status})\n{}", self.log()));
             }
             if http_get_status(self.public_port, "/hub/api") == Some(200) {
-                return;
+                return Ok(());
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        panic!("hub did not answer on {url} in 30 s; log:\n{}", self.log());
+        let url = format!("{}/hub/api", self.public_url());
+        Err(format!("no answer on {url} in 30 s\n{}", self.log()))
     }
 
     /// The public (proxy) URL, no trailing slash.
@@ -315,6 +352,13 @@ fn section(sections: &[(&str, &str)], name: &str) -> String {
 
 impl Drop for TestHub {
     fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+impl TestHub {
+    /// Stops the hub, its proxy and any server a failed test left behind.
+    fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = nix::sys::signal::kill(
                 nix::unistd::Pid::from_raw(child.id() as i32),

@@ -71,8 +71,7 @@ pub fn client() -> reqwest::Client {
 /// A port on 127.0.0.1 that was free a moment ago.
 #[must_use]
 pub fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("addr").port()
+    crate::support::dead_port()
 }
 
 /// A directory removed when dropped.

@@ -5,6 +5,7 @@
 
 #![allow(dead_code)] // each test binary uses a different subset
 
+mod ports;
 pub mod tls;
 
 use std::convert::Infallible;
@@ -197,11 +198,10 @@ pub fn parse_activity(value: &Value) -> DateTime<Utc> {
         .with_timezone(&Utc)
 }
 
-/// A port on 127.0.0.1 that nothing listens on (bound once, then released).
+/// A port on 127.0.0.1 that nothing listens on right now.
 #[must_use]
 pub fn dead_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("addr").port()
+    ports::unused_port()
 }
 
 // ---------------------------------------------------------------------------
