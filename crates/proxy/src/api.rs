@@ -150,7 +150,7 @@ impl Api {
         if !matches!(method, Method::GET | Method::POST | Method::DELETE) {
             return Answer::text(StatusCode::METHOD_NOT_ALLOWED, "Method not supported");
         }
-        let Some(path) = decode_path(tail) else {
+        let Some(path) = decode_path(tail).map(std::borrow::Cow::into_owned) else {
             return Answer::text(
                 StatusCode::BAD_REQUEST,
                 format!("Invalid route path '{tail}'"),

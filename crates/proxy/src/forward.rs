@@ -178,7 +178,8 @@ impl Forwarder {
         } else {
             route.path()
         };
-        self.rewrite.upstream_uri(route.target(), prefix, request)
+        self.rewrite
+            .upstream_uri_for(route.target_uri()?, prefix, request)
     }
 
     /// The request headers the target sees: hop-by-hop ones gone,
@@ -213,8 +214,10 @@ impl Forwarder {
         if is_health_check(&req) {
             return Ok(health());
         }
-        // Error pages get the URL as the client sent it, as in CHP.
-        let url = original_url(&req);
+        // Error pages get the URL as the client sent it, as in CHP (a
+        // clone of the URI shares its bytes: no copy unless it is used).
+        let original = req.uri().clone();
+        let url = request_target(&original);
         resolve_dot_segments(&mut req);
         if hop::is_upgrade(req.headers()) {
             return self.handle_upgrade(req, peer).await;
@@ -222,25 +225,25 @@ impl Forwarder {
         self.metrics.web_request();
         let method = req.method().clone();
         let Some(path) = decode_path(req.uri().path()) else {
-            tracing::error!("500 {method} {} undecodable path", log_url(&url));
+            tracing::error!("500 {method} {} undecodable path", log_url(url));
             return Ok(self
-                .error_page(StatusCode::INTERNAL_SERVER_ERROR, &url)
+                .error_page(StatusCode::INTERNAL_SERVER_ERROR, url)
                 .await);
         };
         let Some(route) = self.find_route(req.headers(), &path) else {
-            tracing::warn!("404 {method} {} no route", log_url(&url));
-            return Ok(self.error_page(StatusCode::NOT_FOUND, &url).await);
+            tracing::warn!("404 {method} {} no route", log_url(url));
+            return Ok(self.error_page(StatusCode::NOT_FOUND, url).await);
         };
-        tracing::debug!("PROXY WEB {} to {}", log_url(&url), route.target());
+        tracing::debug!("PROXY WEB {} to {}", log_url(url), route.target());
         match self.forward(req, &route, peer).await {
             Ok(response) => Ok(response),
             Err(e) => {
                 let Some(status) = e.status() else {
-                    tracing::warn!("{method} {} {e}; dropping the connection", log_url(&url));
+                    tracing::warn!("{method} {} {e}; dropping the connection", log_url(url));
                     return Err(e.into());
                 };
-                tracing::error!("{} {method} {} {e}", status.as_u16(), log_url(&url));
-                Ok(self.error_page(status, &url).await)
+                tracing::error!("{} {method} {} {e}", status.as_u16(), log_url(url));
+                Ok(self.error_page(status, url).await)
             }
         }
     }
@@ -424,10 +427,9 @@ fn needs_resolving(path: &str) -> bool {
 }
 
 /// The request URL as the client sent it (path and query).
-pub(crate) fn original_url<B>(req: &Request<B>) -> String {
-    req.uri()
-        .path_and_query()
-        .map_or_else(|| "/".to_owned(), |pq| pq.as_str().to_owned())
+pub(crate) fn request_target(uri: &Uri) -> &str {
+    uri.path_and_query()
+        .map_or("/", http::uri::PathAndQuery::as_str)
 }
 
 /// A URL without its query, for log lines (queries may carry tokens).
@@ -438,7 +440,7 @@ pub(crate) fn log_url(url: &str) -> &str {
 /// Percent-decodes a request path strictly, like JavaScript's
 /// `decodeURIComponent`: a stray `%` or invalid UTF-8 is refused (→ 500).
 #[must_use]
-pub fn decode_path(path: &str) -> Option<String> {
+pub fn decode_path(path: &str) -> Option<Cow<'_, str>> {
     let bytes = path.as_bytes();
     let well_formed = bytes.iter().enumerate().all(|(i, &b)| {
         b != b'%'
@@ -451,7 +453,6 @@ pub fn decode_path(path: &str) -> Option<String> {
     percent_encoding::percent_decode_str(path)
         .decode_utf8()
         .ok()
-        .map(Cow::into_owned)
 }
 
 #[cfg(test)]

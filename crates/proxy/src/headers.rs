@@ -9,18 +9,25 @@ use crate::listen::Peer;
 
 /// Headers that describe one connection, never the message, so they must not
 /// cross the proxy. `Expect` is handled by our own server (100-continue).
-const HOP_BY_HOP: &[&str] = &[
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-    "expect",
+/// Names are parsed at compile time: removing by `&str` would parse each
+/// name again on every request.
+const HOP_BY_HOP: [HeaderName; 10] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    header::PROXY_AUTHENTICATE,
+    header::PROXY_AUTHORIZATION,
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+    header::EXPECT,
 ];
+
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PORT: HeaderName = HeaderName::from_static("x-forwarded-port");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 
 /// What kind of exchange the headers belong to: websocket upgrades keep
 /// `Connection: upgrade` and `Upgrade`, and get `ws` as forwarded proto.
@@ -65,8 +72,8 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap, exchange: Exchange) {
     for name in &listed {
         headers.remove(name);
     }
-    for name in HOP_BY_HOP {
-        headers.remove(*name);
+    for name in &HOP_BY_HOP {
+        headers.remove(name);
     }
     if let (Exchange::WebSocket, Some(upgrade)) = (exchange, upgrade) {
         headers.insert(header::UPGRADE, upgrade);
@@ -94,13 +101,13 @@ pub fn ensure_host(headers: &mut HeaderMap, uri: &Uri) {
 /// `Proto` is `https`/`wss` on TLS. A unix-socket client has no address:
 /// `For` is left as it was (CHP appends the text `undefined`).
 pub fn add_forwarded(headers: &mut HeaderMap, peer: Peer, exchange: Exchange) {
+    // A cheap clone (shared bytes), so the map can be changed meanwhile.
     let host = headers
         .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+        .cloned()
+        .unwrap_or_else(|| HeaderValue::from_static(""));
     let default_port = if peer.tls { "443" } else { "80" };
-    let port = host_port(&host).unwrap_or(default_port).to_owned();
+    let port = host_port(host.to_str().unwrap_or_default()).unwrap_or(default_port);
     let proto = match (exchange, peer.tls) {
         (Exchange::Http, false) => "http",
         (Exchange::Http, true) => "https",
@@ -110,15 +117,14 @@ pub fn add_forwarded(headers: &mut HeaderMap, peer: Peer, exchange: Exchange) {
     if let Some(addr) = peer.addr {
         append(
             headers,
-            "x-forwarded-for",
+            X_FORWARDED_FOR,
             &addr.ip().to_canonical().to_string(),
         );
     }
-    append(headers, "x-forwarded-port", &port);
-    append(headers, "x-forwarded-proto", proto);
-    let wants_host = exchange == Exchange::Http && !headers.contains_key("x-forwarded-host");
-    if let (true, Ok(value)) = (wants_host, HeaderValue::from_str(&host)) {
-        headers.insert("x-forwarded-host", value);
+    append(headers, X_FORWARDED_PORT, port);
+    append(headers, X_FORWARDED_PROTO, proto);
+    if exchange == Exchange::Http && !headers.contains_key(&X_FORWARDED_HOST) {
+        headers.insert(X_FORWARDED_HOST, host);
     }
 }
 
@@ -129,12 +135,12 @@ fn host_port(host: &str) -> Option<&str> {
     (!port.is_empty() && port.bytes().all(|b| b.is_ascii_digit())).then_some(port)
 }
 
-fn append(headers: &mut HeaderMap, name: &'static str, value: &str) {
-    let joined = match headers.get(name).and_then(|v| v.to_str().ok()) {
-        Some(existing) => format!("{existing},{value}"),
-        None => value.to_owned(),
+fn append(headers: &mut HeaderMap, name: HeaderName, value: &str) {
+    let joined = match headers.get(&name).and_then(|v| v.to_str().ok()) {
+        Some(existing) => HeaderValue::from_str(&format!("{existing},{value}")),
+        None => HeaderValue::from_str(value),
     };
-    if let Ok(value) = HeaderValue::from_str(&joined) {
+    if let Ok(value) = joined {
         headers.insert(name, value);
     }
 }

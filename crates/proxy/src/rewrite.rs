@@ -36,28 +36,44 @@ impl Rewrite {
         prefix: &str,
         request: &Uri,
     ) -> Result<Uri, TargetError> {
-        let target_uri = parse_target(target)?;
-        let mut path = request.path().to_owned();
-        if !self.include_prefix {
-            path = strip_prefix_segments(&path, prefix);
-        }
-        let mut queries: Vec<&str> = Vec::new();
+        self.upstream_uri_for(&parse_target(target)?, prefix, request)
+    }
+
+    /// [`Rewrite::upstream_uri`] for a target parsed already (routes keep
+    /// theirs parsed, so the data path does not parse it per request).
+    pub fn upstream_uri_for(
+        &self,
+        target: &Uri,
+        prefix: &str,
+        request: &Uri,
+    ) -> Result<Uri, TargetError> {
+        let mut path = if self.include_prefix {
+            request.path().to_owned()
+        } else {
+            strip_prefix_segments(request.path(), prefix)
+        };
+        let mut queries: [Option<&str>; 2] = [None, request.query()];
         if self.prepend_path {
-            path = join_paths(target_uri.path(), &path);
-            queries.extend(target_uri.query().filter(|q| !q.is_empty()));
+            path = join_paths(target.path(), &path);
+            queries[0] = target.query().filter(|q| !q.is_empty());
         } else if path.is_empty() {
             path.push('/');
         }
-        queries.extend(request.query());
-        let scheme = target_uri.scheme_str().unwrap_or("http");
-        let authority = target_uri.authority().map_or("", |a| a.as_str());
-        let mut url = format!("{scheme}://{authority}{path}");
-        if !queries.is_empty() {
-            url.push('?');
-            url.push_str(&queries.join("&"));
+        let mut separator = '?';
+        for query in queries.into_iter().flatten() {
+            path.push(separator);
+            path.push_str(query);
+            separator = '&';
         }
-        url.parse()
-            .map_err(|e: http::uri::InvalidUri| TargetError::Invalid(e.to_string()))
+        let (Some(scheme), Some(authority)) = (target.scheme(), target.authority()) else {
+            return Err(TargetError::NotAbsolute(target.to_string()));
+        };
+        Uri::builder()
+            .scheme(scheme.clone())
+            .authority(authority.clone())
+            .path_and_query(path)
+            .build()
+            .map_err(|e| TargetError::Invalid(e.to_string()))
     }
 }
 

@@ -22,12 +22,16 @@ use arc_swap::ArcSwap;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value};
 
+use crate::rewrite::{TargetError, parse_target};
+
 /// One route: where matching requests go, the data its owner stored with it,
 /// and when it last saw traffic (the hub culls idle servers by it).
 #[derive(Debug)]
 pub struct Route {
     path: String,
     target: String,
+    /// `target` parsed once when stored, so requests need not parse it.
+    target_uri: Result<http::Uri, TargetError>,
     data: Map<String, Value>,
     last_activity_ms: AtomicI64,
 }
@@ -43,6 +47,15 @@ impl Route {
     #[must_use]
     pub fn target(&self) -> &str {
         &self.target
+    }
+
+    /// The target as a URL, or why it cannot be used (checked when the
+    /// route was stored; CHP stores any string and fails on use).
+    ///
+    /// # Errors
+    /// The target is not an http, https or unix-socket URL.
+    pub fn target_uri(&self) -> Result<&http::Uri, TargetError> {
+        self.target_uri.as_ref().map_err(Clone::clone)
     }
 
     /// Everything else the client POSTed, kept as-is for it to read back.
@@ -150,6 +163,7 @@ impl RouteTable {
         let key = normalize_key(path);
         let route = Arc::new(Route {
             path: key.clone(),
+            target_uri: parse_target(&target),
             target,
             data,
             last_activity_ms: AtomicI64::new(0),

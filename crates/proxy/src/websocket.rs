@@ -13,7 +13,7 @@ use hyper_util::rt::TokioIo;
 
 use crate::activity::TouchingStream;
 use crate::body::{Body, BoxError, boxed, empty};
-use crate::forward::{ForwardError, Forwarder, decode_path, log_url, original_url};
+use crate::forward::{ForwardError, Forwarder, decode_path, log_url, request_target};
 use crate::headers::{self as hop, Exchange};
 use crate::listen::Peer;
 use crate::metrics::ProxyMetrics;
@@ -36,21 +36,22 @@ impl Forwarder {
         if req.method() != Method::GET || !wants_websocket(&req) {
             return Err(NotWebSocket.into());
         }
-        let url = original_url(&req);
+        let original = req.uri().clone();
+        let url = request_target(&original);
         let Some(path) = decode_path(req.uri().path()) else {
-            tracing::error!("500 GET {} undecodable path", log_url(&url));
+            tracing::error!("500 GET {} undecodable path", log_url(url));
             return Ok(self.bare(StatusCode::INTERNAL_SERVER_ERROR));
         };
         let Some(route) = self.find_route(req.headers(), &path) else {
-            tracing::warn!("404 GET {} no route", log_url(&url));
+            tracing::warn!("404 GET {} no route", log_url(url));
             return Ok(self.bare(StatusCode::NOT_FOUND));
         };
-        tracing::debug!("PROXY WS {} to {}", log_url(&url), route.target());
+        tracing::debug!("PROXY WS {} to {}", log_url(url), route.target());
         match self.forward_upgrade(req, &route, peer).await {
             Ok(response) => Ok(response),
             Err(e) => {
                 let status = e.status().unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-                tracing::error!("{} GET {} {e}", status.as_u16(), log_url(&url));
+                tracing::error!("{} GET {} {e}", status.as_u16(), log_url(url));
                 Ok(self.bare(status))
             }
         }

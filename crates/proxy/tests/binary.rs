@@ -251,3 +251,97 @@ fn both_error_flags_are_refused() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("Pick one"), "{stderr}");
 }
+
+/// Threads of a running process.
+fn thread_count(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .expect("/proc/<pid>/task")
+        .count()
+}
+
+/// Pinned to one CPU (`taskset`, or a one-CPU container) the proxy runs on a
+/// single-threaded runtime: it must still serve the API, HTTP, websockets
+/// and a route listing big enough to go to the blocking pool.
+#[tokio::test]
+async fn on_one_cpu_everything_runs_on_one_thread() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+
+    let backend = support::echo_backend("pinned").await;
+    let ws_backend = support::ws_backend().await;
+    let (port, api_port) = (free_port(), free_port());
+    let child = Command::new("taskset")
+        .args(["-c", "0", BIN])
+        .args(["--ip", "127.0.0.1", "--port", &port.to_string()])
+        .args(["--api-ip", "127.0.0.1", "--api-port", &api_port.to_string()])
+        .args(["--log-level", "warn"])
+        .env("CONFIGPROXY_AUTH_TOKEN", support::TOKEN)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn taskset");
+    let child = Running(child);
+    let http = support::client();
+    let api = format!("http://127.0.0.1:{api_port}/api/routes");
+    wait_for_api(&http, &api).await;
+    // taskset execs the proxy: same pid. A multi-threaded runtime would
+    // have at least a worker thread beside the main one.
+    assert_eq!(thread_count(child.0.id()), 1, "one thread on one CPU");
+
+    let add = |path: String, target: String| {
+        http.post(format!("{api}{path}"))
+            .header("Authorization", format!("token {}", support::TOKEN))
+            .json(&serde_json::json!({ "target": target }))
+            .send()
+    };
+    assert_eq!(
+        add("/user/a".into(), backend.url(""))
+            .await
+            .unwrap()
+            .status(),
+        201
+    );
+    let ws_target = format!("http://{ws_backend}");
+    assert_eq!(
+        add("/user/w".into(), ws_target).await.unwrap().status(),
+        201
+    );
+
+    let proxied = http
+        .get(format!("http://127.0.0.1:{port}/user/a/x"))
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(proxied.status(), 200);
+    let seen: serde_json::Value = proxied.json().await.expect("JSON");
+    assert_eq!(seen["url"], "/user/a/x");
+
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{port}/user/w/ws"))
+        .await
+        .expect("websocket through the proxy");
+    let hello = ws.next().await.expect("hello").expect("frame");
+    assert!(hello.to_text().unwrap().contains("/user/w/ws"), "{hello:?}");
+    ws.send(Message::text("ping")).await.unwrap();
+    let echo = ws.next().await.expect("echo").expect("frame");
+    assert_eq!(echo.to_text().unwrap(), "ping");
+
+    // Over 1,000 routes: the listing is serialised on the blocking pool.
+    for i in 0..1100 {
+        let status = add(format!("/user/u{i}"), backend.url(""))
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status, 201);
+    }
+    let listing: serde_json::Value = http
+        .get(&api)
+        .header("Authorization", format!("token {}", support::TOKEN))
+        .send()
+        .await
+        .expect("GET routes")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(listing.as_object().unwrap().len(), 1102);
+    assert_eq!(listing["/user/u1099"]["target"], backend.url(""));
+}
