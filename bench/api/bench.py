@@ -21,14 +21,10 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import re
-import resource
 import secrets
 import shutil
 import signal
-import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -36,60 +32,20 @@ import time
 import urllib.error
 import urllib.request
 
-CLK_TCK = os.sysconf("SC_CLK_TCK")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from benchkit import (  # noqa: E402
+    background_load, children_cpu_seconds, fmt, free_port, log, machine_busy_seconds,
+    machine_facts, median, parse_ms, proc_cpu_seconds, proc_status_kib, version_of, wait_quiet,
+)
+
+
 PAGINATION = "application/jupyterhub-pagination+json"
 SERVICE_TOKEN = "bench-setup-" + secrets.token_hex(16)  # config token: setup only
 PROXY_TOKEN = secrets.token_hex(16)
 ADMIN_USER = "bench-admin"
 
 
-def log(msg):
-    print(f"bench: {msg}", file=sys.stderr, flush=True)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 # ---------------------------------------------------------------- /proc readers
-
-
-def proc_cpu_seconds(pid):
-    """utime + stime of one process (all its threads), in seconds."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    # fields[0] is field 3 (state); utime and stime are fields 14 and 15.
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def proc_status_kib(pid, key):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
-    raise KeyError(key)
-
-
-def machine_busy_seconds():
-    """CPU seconds the whole machine has spent not idle (all cores)."""
-    with open("/proc/stat") as f:
-        cpu = f.readline().split()[1:]
-    user, nice, system, idle, iowait, irq, softirq, steal = map(int, cpu[:8])
-    return (user + nice + system + irq + softirq + steal) / CLK_TCK
-
-
-def children_cpu_seconds():
-    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return ru.ru_utime + ru.ru_stime
-
-
-def background_load(seconds=1.0):
-    """Cores busy with other work over a short idle sample."""
-    before = machine_busy_seconds()
-    time.sleep(seconds)
-    return (machine_busy_seconds() - before) / seconds
 
 
 # ------------------------------------------------------------------------ hubs
@@ -325,13 +281,6 @@ def create_users(hub, n, batch):
 
 # ------------------------------------------------------------------------- wrk
 
-UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3}
-
-
-def parse_ms(text):
-    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text).groups()
-    return float(value) * UNITS[unit]
-
 
 def run_wrk(hub, scenario, token, duration, connections, cpu):
     cmd = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "-T10s"]
@@ -374,17 +323,6 @@ def run_wrk(hub, scenario, token, duration, connections, cpu):
     }
 
 
-def wait_quiet(limit, max_wait):
-    """Wait (up to max_wait s) for the machine to be quiet; returns the load seen."""
-    deadline = time.monotonic() + max_wait
-    while True:
-        load = background_load(1.0)
-        if load <= limit or time.monotonic() >= deadline:
-            return load
-        log(f"machine busy ({load:.2f} cores in use by other work); waiting")
-        time.sleep(4)
-
-
 def measure(hub, scenario, token, args):
     """One run, repeated (up to --retries) while other work disturbed it."""
     best = None
@@ -401,42 +339,6 @@ def measure(hub, scenario, token, args):
 
 
 # ---------------------------------------------------------------------- report
-
-
-def median(results, key):
-    return statistics.median(r[key] for r in results)
-
-
-def fmt(value, digits=0):
-    return f"{value:,.{digits}f}"
-
-
-def machine_facts():
-    model = "?"
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    mem_gib = proc_meminfo_kib("MemTotal") / 2**20
-    nproc = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
-    return f"{nproc} cores (`nproc` = {nproc}), {model}, {mem_gib:.0f} GiB, Linux {platform.release()}"
-
-
-def proc_meminfo_kib(key):
-    with open("/proc/meminfo") as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
-    return 0
-
-
-def version_of(cmd):
-    try:
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
-        return (out.stdout + out.stderr).strip().splitlines()[0].split(" Copyright")[0]
-    except (OSError, IndexError, subprocess.TimeoutExpired):
-        return "?"
 
 
 def report(args, results, memory, setup, load_before, load_after):

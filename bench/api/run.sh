@@ -33,18 +33,10 @@ done
 repo="$(cd "$here/../.." && pwd)"
 venv="${FERROHUB_VENV:-/opt/ferrohub/venv}"
 
-log() { printf 'bench: %s\n' "$*" >&2; }
+# shellcheck source=../lib.sh
+. "$here/../lib.sh"
 
-as_root() {
-    if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi
-}
-
-if ! command -v wrk >/dev/null; then
-    log "installing wrk (Debian package)"
-    export DEBIAN_FRONTEND=noninteractive
-    as_root apt-get -o DPkg::Lock::Timeout=600 update -qq
-    as_root apt-get -o DPkg::Lock::Timeout=600 install -y -qq wrk >/dev/null
-fi
+bench_require wrk:wrk
 command -v taskset >/dev/null || log "no taskset: hub and load generator will not be pinned"
 
 if [[ ! -x "$venv/bin/jupyterhub" ]]; then
@@ -52,62 +44,11 @@ if [[ ! -x "$venv/bin/jupyterhub" ]]; then
     FERROHUB_VENV="$venv" "$repo/scripts/setup.sh"
 fi
 
-bench_pid=""
-cleanup() {
-    # bench.py stops every process it started (the hubs, and through them their
-    # proxies) when it gets SIGTERM; wait for it to finish doing so.
-    if [[ -n "$bench_pid" ]]; then
-        kill -TERM "$bench_pid" 2>/dev/null || true
-        wait "$bench_pid" 2>/dev/null || true
-    fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-rev=""
-args=()
-while (($#)); do
-    case "$1" in
-        --rev) rev="$2"; shift 2 ;;
-        --rev=*) rev="${1#--rev=}"; shift ;;
-        *) args+=("$1"); shift ;;
-    esac
-done
-
-cd "$repo"
-target_dir="$(cargo metadata --format-version 1 --no-deps |
-    python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')"
-if [[ -z "$rev" ]]; then
-    log "building ferrohub (release) from the working tree"
-    cargo build --release --quiet -p ferrohub -p ferrohub-proxy --bins
-    bin_dir="$target_dir/release"
-    changed="$(git status --porcelain --untracked-files=no -- crates Cargo.toml Cargo.lock | wc -l)"
-    label="working tree at $(git rev-parse --short HEAD), $changed tracked files modified"
-else
-    commit="$(git rev-parse --verify "$rev^{commit}")"
-    # A fixed place, so that cargo finds its previous build of the same sources
-    # (git archive gives files the commit's time) and rebuilds only what changed.
-    export_dir="${TMPDIR:-/tmp}/ferrohub-bench-src"
-    log "building ferrohub (release) from commit ${commit:0:12} in $export_dir"
-    rm -rf "$export_dir"
-    mkdir -p "$export_dir"
-    git archive "$commit" | tar -x -C "$export_dir/"
-    mkdir -p "$export_dir/bin"
-    (cd "$export_dir" && CARGO_TARGET_DIR="$target_dir" \
-        cargo build --release --quiet -p ferrohub -p ferrohub-proxy --bins)
-    cp "$target_dir/release/ferrohub" "$target_dir/release/ferrohub-proxy" "$export_dir/bin/"
-    bin_dir="$export_dir/bin"
-    label="commit ${commit:0:12}"
-fi
-
-python3 "$here/bench.py" \
+bench_parse_args "$@"
+bench_build "$repo"
+bench_run python3 "$here/bench.py" \
     --ferrohub "$bin_dir/ferrohub" \
     --ferrohub-proxy "$bin_dir/ferrohub-proxy" \
     --ferrohub-label "$label" \
     --jupyterhub "$venv/bin/jupyterhub" \
-    "${args[@]}" &
-bench_pid=$!
-wait "$bench_pid" && status=0 || status=$?
-bench_pid=""
-exit "$status"
+    "${bench_args[@]}"

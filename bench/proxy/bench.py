@@ -11,7 +11,10 @@ to it, measured one at a time:
 
   direct          the load generator talks to the backend itself (reference);
   ferrohub-proxy  through ferrohub-proxy;
-  CHP             through configurable-http-proxy 5.3.0 (node).
+  CHP             through configurable-http-proxy 5.3.0 (node);
+  nginx           through nginx (Debian's, one worker, upstream keep-alive,
+                  no buffering), as a reference: what a mature C proxy costs
+                  on the same machine (a fixed prefix config, no route API).
 
 Both proxies run for the whole benchmark, started with the same command line
 (`--ip 127.0.0.1 --port P --api-ip 127.0.0.1 --api-port A`, token in
@@ -33,6 +36,13 @@ Measured:
   - the time to add 10,000 routes (10 concurrent API connections, as
     JupyterHub's ConfigurableHTTPProxy.concurrency) and to GET the whole table,
     and the slowest proxied request while that GET runs (does it stall traffic?);
+  - HTTP to a real notebook server: ferrohub (the hub, release build) spawns
+    a real jupyterhub-singleuser for user "bench" from the project's
+    virtualenv; wrk (8 connections) sends `GET /user/bench/api/status` with
+    the user's API token, direct and through each proxy, in two layouts:
+    the server on the load generator's CPU (the proxy has a CPU of its own,
+    as in the runs above) and the server on the proxy's CPU (the hub host's
+    case: the proxy takes CPU from the notebook servers);
   - the CPU used meanwhile by everything else on the machine ("background"),
     from /proc/stat less the proxy's, the backend's and the load generator's
     own, so a run disturbed by other work is repeated.
@@ -42,13 +52,10 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import re
-import resource
 import secrets
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -57,72 +64,32 @@ import time
 import urllib.error
 import urllib.request
 
-CLK_TCK = os.sysconf("SC_CLK_TCK")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from benchkit import (  # noqa: E402
+    background_load, children_cpu_seconds, fmt, free_port, log, machine_busy_seconds,
+    machine_facts, median, parse_ms, proc_cpu_seconds, proc_status_kib, version_of, wait_quiet,
+)
+
+
 TOKEN = secrets.token_hex(16)
 ROUTE_USER = "u05000"  # the route every measured request goes to
 HTTP_PATH = f"/user/{ROUTE_USER}/api/status"
 WS_PATH = f"/user/{ROUTE_USER}/api/kernels/6f0c2a1e/channels"
 BACKEND_BODY_PREFIX = b'{"connections": 0, "kernels": 1,'
 
-PATHS = ("direct", "ferrohub", "chp")
-TITLES = {"direct": "direct to backend", "ferrohub": "ferrohub-proxy", "chp": "CHP 5.3.0"}
+PATHS = ("direct", "ferrohub", "chp", "nginx")
+TITLES = {"direct": "direct to backend", "ferrohub": "ferrohub-proxy", "chp": "CHP 5.3.0",
+          "nginx": "nginx (reference, fixed config)"}
 PROXIES = ("ferrohub", "chp")
-
-
-def log(msg):
-    print(f"bench: {msg}", file=sys.stderr, flush=True)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+NOTEBOOK_USER = "bench"  # the hub user whose real notebook server is measured
+NOTEBOOK_PATH = f"/user/{NOTEBOOK_USER}/api/status"
 
 
 # ---------------------------------------------------------------- /proc readers
 
 
-def proc_cpu_seconds(pid):
-    """utime + stime of one process (all its threads), in seconds."""
-    if pid is None:
-        return 0.0
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    # fields[0] is field 3 (state); utime and stime are fields 14 and 15.
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def proc_status_kib(pid, key):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
-    raise KeyError(key)
-
-
 def proc_threads(pid):
     return proc_status_kib(pid, "Threads")
-
-
-def machine_busy_seconds():
-    """CPU seconds the whole machine has spent not idle (all cores)."""
-    with open("/proc/stat") as f:
-        cpu = f.readline().split()[1:]
-    user, nice, system, idle, iowait, irq, softirq, steal = map(int, cpu[:8])
-    return (user + nice + system + irq + softirq + steal) / CLK_TCK
-
-
-def children_cpu_seconds():
-    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return ru.ru_utime + ru.ru_stime
-
-
-def background_load(seconds=1.0):
-    """Cores busy with other work over a short idle sample (our idle processes
-    included; they use next to nothing)."""
-    before = machine_busy_seconds()
-    time.sleep(seconds)
-    return (machine_busy_seconds() - before) / seconds
 
 
 # ------------------------------------------------------------------- processes
@@ -209,6 +176,13 @@ class Path:
     def __init__(self, key, port, process=None, api_port=None):
         self.key, self.title = key, TITLES[key]
         self.port, self.process, self.api_port = port, process, api_port
+        self.request_path, self.token = HTTP_PATH, None
+
+    def for_notebook(self, port=None):
+        """The same way in, to the notebook server (direct: on its port)."""
+        other = Path(self.key, port or self.port, self.process, self.api_port)
+        other.request_path = NOTEBOOK_PATH
+        return other
 
     @property
     def base(self):
@@ -253,6 +227,151 @@ def start_proxy(key, binary, args, workdir):
     return path
 
 
+NGINX_CONF = """\
+worker_processes 1;
+master_process off;
+daemon off;
+pid {d}/nginx.pid;
+error_log {d}/nginx-error.log warn;
+events {{ worker_connections 8192; }}
+http {{
+    access_log off;
+    client_body_temp_path {d}/nginx-body;
+    map $http_upgrade $connection_upgrade {{ default upgrade; '' ''; }}
+    upstream backend {{ server 127.0.0.1:{backend}; keepalive 64; }}
+    upstream notebook {{ server 127.0.0.1:{notebook}; keepalive 64; }}
+    server {{
+        listen 127.0.0.1:{port};
+        proxy_http_version 1.1;
+        proxy_buffering off;
+        proxy_request_buffering off;
+        proxy_set_header Host $http_host;
+        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+        proxy_set_header X-Forwarded-Proto $scheme;
+        proxy_set_header Upgrade $http_upgrade;
+        proxy_set_header Connection $connection_upgrade;
+        location /user/{user}/ {{ proxy_pass http://notebook; }}
+        location / {{ proxy_pass http://backend; }}
+    }}
+}}
+"""
+
+
+def start_nginx(args, workdir, backend_port, notebook_port):
+    """nginx as a reference proxy: every path to the trivial backend but the
+    notebook user's, which goes to the real notebook server. One process
+    (no master), so its CPU time is the pid's own."""
+    port = free_port()
+    conf = os.path.join(workdir, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write(NGINX_CONF.format(d=workdir, backend=backend_port, notebook=notebook_port or 9,
+                                  port=port, user=NOTEBOOK_USER))
+    proc = Process("nginx", [args.nginx, "-c", conf, "-p", workdir], args.proxy_cpu,
+                   os.path.join(workdir, "nginx.log"))
+    path = Path("nginx", port, proc)
+    wait_until("nginx", lambda: http_get(path.base + HTTP_PATH)[0] == 200, proc)
+    return path
+
+
+class NotebookHub:
+    """ferrohub with the dummy authenticator, spawning one real
+    jupyterhub-singleuser (user "bench") from the project's virtualenv."""
+
+    def __init__(self, args, workdir):
+        self.dir = os.path.join(workdir, "hub")
+        os.makedirs(self.dir, mode=0o755)
+        self.hub_port, self.public_port, self.api_port = free_port(), free_port(), free_port()
+        self.token = secrets.token_hex(16)
+        venv = args.venv
+        allow_root = '"--allow-root"' if os.geteuid() == 0 else ""
+        config = f"""\
+[JupyterHub]
+bind_url = "http://127.0.0.1:{self.public_port}"
+hub_bind_url = "http://127.0.0.1:{self.hub_port}"
+db_url = "sqlite:///{self.dir}/ferrohub.sqlite"
+cookie_secret_file = "{self.dir}/cookie_secret"
+authenticator_class = "dummy"
+spawner_class = "simple"
+log_level = "warn"
+services = [{{ name = "bench", api_token = "{self.token}" }}]
+load_roles = [{{ name = "admin", services = ["bench"] }}]
+[ConfigurableHTTPProxy]
+command = ["{args.ferrohub_proxy}"]
+api_url = "http://127.0.0.1:{self.api_port}"
+auth_token = "{TOKEN}"
+[Spawner]
+cmd = ["{venv}/bin/jupyterhub-singleuser"]
+args = [{allow_root}]
+start_timeout = 120
+http_timeout = 120
+environment = {{ PATH = "{venv}/bin:/usr/local/bin:/usr/bin:/bin" }}
+[SimpleLocalProcessSpawner]
+home_dir_template = "{self.dir}/homes/{{username}}"
+"""
+        conf = os.path.join(self.dir, "ferrohub.toml")
+        with open(conf, "w") as f:
+            f.write(config)
+        # The hub idles during the runs; it shares the load generator's CPU.
+        self.process = Process("hub", [args.ferrohub_hub, "-f", conf], args.load_cpu,
+                               os.path.join(workdir, "hub.log"))
+        wait_until("ferrohub", lambda: http_get(f"http://127.0.0.1:{self.hub_port}/hub/api")[0] == 200,
+                   self.process)
+
+    def api(self, method, path, body=None):
+        req = urllib.request.Request(f"http://127.0.0.1:{self.hub_port}/hub/api{path}", method=method,
+                                     data=json.dumps(body).encode() if body is not None else None)
+        req.add_header("Authorization", f"token {self.token}")
+        req.add_header("Content-Type", "application/json")
+        with urllib.request.urlopen(req, timeout=120) as resp:
+            text = resp.read()
+            return json.loads(text) if text else None
+
+    def spawn(self):
+        """Starts the server; returns (its port, its pid, a token of the user)."""
+        self.api("POST", f"/users/{NOTEBOOK_USER}")
+        self.api("POST", f"/users/{NOTEBOOK_USER}/server", {})
+        deadline = time.monotonic() + 180
+        while not self.api("GET", f"/users/{NOTEBOOK_USER}")["servers"].get("", {}).get("ready"):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the notebook server did not start; log:\n{self.process.log()}")
+            time.sleep(0.5)
+        token = self.api("POST", f"/users/{NOTEBOOK_USER}/tokens", {"note": "bench"})["token"]
+        status, routes = http_get(f"http://127.0.0.1:{self.api_port}/api/routes", TOKEN)
+        target = json.loads(routes)[f"/user/{NOTEBOOK_USER}"]["target"]
+        port = int(target.rsplit(":", 1)[1].split("/")[0])
+        return port, self.server_pid(), token
+
+    @staticmethod
+    def server_pid():
+        want = f"JUPYTERHUB_USER={NOTEBOOK_USER}".encode()
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/environ", "rb") as f:
+                    if want in f.read().split(b"\0"):
+                        with open(f"/proc/{entry}/cmdline", "rb") as c:
+                            if b"jupyterhub-singleuser" in c.read():
+                                return int(entry)
+            except OSError:
+                continue
+        raise RuntimeError("cannot find the notebook server's process")
+
+    def stop(self):
+        self.process.stop()
+        try:  # the server is in a session of its own: stop it too
+            os.kill(self.server_pid(), signal.SIGTERM)
+        except (RuntimeError, ProcessLookupError):
+            pass
+
+
+def pin(pid, cpu):
+    """Moves every thread of a running process to one CPU."""
+    if cpu is not None:
+        subprocess.run(["taskset", "-a", "-p", "-c", str(cpu), str(pid)], check=True,
+                       capture_output=True)
+
+
 # ----------------------------------------------------------------- proxybench
 
 
@@ -272,6 +391,37 @@ def add_routes(args, path, backend_port, first, count):
                       "--first", first, "--count", count, "--concurrency", args.api_concurrency)
 
 
+def add_route(path, route, target):
+    req = urllib.request.Request(path.api + "/api/routes" + route, method="POST",
+                                 data=json.dumps({"target": target}).encode())
+    req.add_header("Authorization", f"token {TOKEN}")
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        if resp.status != 201:
+            raise RuntimeError(f"{path.title}: adding {route} answered {resp.status}")
+
+
+def notebook_phase(args, paths, nb_port, nb_pid, nb_token):
+    """wrk against the real notebook server, direct and through each proxy,
+    with the server on the load generator's CPU, then on the proxies'."""
+    nb_paths = [p.for_notebook(nb_port if p.key == "direct" else None) for p in paths]
+    for p in nb_paths:
+        p.token = nb_token
+    results = {}
+    for layout, cpu in (("apart", args.load_cpu), ("together", args.proxy_cpu)):
+        pin(nb_pid, cpu)
+        for p in nb_paths:
+            status, body = http_get(p.base + NOTEBOOK_PATH, nb_token)
+            if status != 200 or b"last_activity" not in body:
+                raise RuntimeError(f"{p.title} {NOTEBOOK_PATH}: {status} {body[:200]!r}\n{p.log()}")
+            if args.warmup:
+                run_wrk(args, p, nb_pid, args.warmup, args.notebook_connections)
+        results[layout] = rounds(args, f"notebook {layout}", nb_paths,
+                                 lambda p: run_wrk(args, p, nb_pid, args.duration,
+                                                   args.notebook_connections))
+    pin(nb_pid, args.load_cpu)
+    return results
+
+
 def check_http(path):
     """One request by hand, so a wrong route fails loudly, not fast."""
     status, body = http_get(path.base + HTTP_PATH)
@@ -280,13 +430,6 @@ def check_http(path):
 
 
 # ------------------------------------------------------------------------- wrk
-
-UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3}
-
-
-def parse_ms(text):
-    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text).groups()
-    return float(value) * UNITS[unit]
 
 
 class Meter:
@@ -316,7 +459,9 @@ class Meter:
 
 def run_wrk(args, path, backend_pid, duration, connections):
     cmd = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "-T10s",
-           path.base + HTTP_PATH]
+           path.base + path.request_path]
+    if path.token:
+        cmd[1:1] = ["-H", f"Authorization: token {path.token}"]
     if args.load_cpu is not None:
         cmd = ["taskset", "-c", str(args.load_cpu)] + cmd
     with Meter(path, backend_pid) as m:
@@ -383,17 +528,6 @@ def stall_during_table_fetch(args, path, times):
     return {"max_ms": max_ms, "p99_ms": p99, "fetch_ms": fetched["ms"]}
 
 
-def wait_quiet(limit, max_wait):
-    """Wait (up to max_wait s) for the machine to be quiet; returns the load seen."""
-    deadline = time.monotonic() + max_wait
-    while True:
-        load = background_load(1.0)
-        if load <= limit or time.monotonic() >= deadline:
-            return load
-        log(f"machine busy ({load:.2f} cores in use by other work); waiting")
-        time.sleep(4)
-
-
 def measure(args, label, run):
     """One run, repeated (up to --retries) while other work disturbed it."""
     best = None
@@ -450,49 +584,13 @@ def hold_websockets(args, path, n):
 # ---------------------------------------------------------------------- report
 
 
-def median(results, key):
-    return statistics.median(r[key] for r in results)
-
-
-def fmt(value, digits=0):
-    return f"{value:,.{digits}f}"
-
-
-def machine_facts():
-    model = "?"
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    mem_gib = proc_meminfo_kib("MemTotal") / 2**20
-    nproc = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
-    return f"{nproc} cores (`nproc` = {nproc}), {model}, {mem_gib:.0f} GiB, Linux {platform.release()}"
-
-
-def proc_meminfo_kib(key):
-    with open("/proc/meminfo") as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
-    return 0
-
-
-def version_of(cmd):
-    try:
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
-        return (out.stdout + out.stderr).strip().splitlines()[0].split(" Copyright")[0]
-    except (OSError, IndexError, subprocess.TimeoutExpired):
-        return "?"
-
-
 def traffic_table(add, results, unit, per):
     """Rows: path; columns: rate, ratio to direct, latency, proxy CPU."""
     add(f"| Path | {unit} | × direct | latency p50 / p99 | proxy CPU µs/{per} | proxy CPU busy "
         f"| {unit} spread |")
     add("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     direct = median(results["direct"], "rps")
-    for key in PATHS:
+    for key in (k for k in PATHS if k in results):
         r = results[key]
         rate = median(r, "rps")
         cpu = f"{median(r, 'cpu_us'):.1f}" if key != "direct" else "–"
@@ -509,7 +607,7 @@ def ratio_row(add, title, results, key="rps", digits=1, better="higher"):
         f"| **{f / c:.{digits}f}×** |")
 
 
-def report(args, http, serial, ws, memory, setup, table, stall, backgrounds, elapsed):
+def report(args, http, serial, ws, notebook, memory, setup, table, stall, backgrounds, elapsed):
     lines = []
     add = lines.append
     add(f"Run {datetime.datetime.now().strftime('%Y-%m-%d %H:%M')}; ferrohub-proxy {args.ferrohub_label} "
@@ -546,7 +644,7 @@ def report(args, http, serial, ws, memory, setup, table, stall, backgrounds, ela
         add("| Path | req/s | latency p50 / p99 | p50 added to direct | proxy CPU µs/req |")
         add("| --- | ---: | ---: | ---: | ---: |")
         d50 = median(serial["direct"], "p50_ms")
-        for key in PATHS:
+        for key in (k for k in PATHS if k in serial):
             r = serial[key]
             added = f"+{(median(r, 'p50_ms') - d50) * 1000:.0f} µs" if key != "direct" else "–"
             cpu = f"{median(r, 'cpu_us'):.1f}" if key != "direct" else "–"
@@ -557,6 +655,20 @@ def report(args, http, serial, ws, memory, setup, table, stall, backgrounds, ela
     add("")
     traffic_table(add, ws, "messages/s", "msg")
     add("")
+    layouts = {
+        "apart": "the server on the load generator's CPU, each proxy on a CPU of its own",
+        "together": "the server on the proxies' CPU (as on a hub host, where the proxy takes CPU "
+                    "from the notebook servers); the load generator alone on the other",
+    }
+    for layout, title in layouts.items():
+        if layout not in notebook:
+            continue
+        add(f"HTTP to a real notebook server (jupyterhub-singleuser spawned by ferrohub), "
+            f"`GET {NOTEBOOK_PATH}` with the user's token, {args.notebook_connections} connections; "
+            f"{title}:")
+        add("")
+        traffic_table(add, notebook[layout], "req/s", "req")
+        add("")
     add("| ferrohub-proxy against CHP | ferrohub-proxy | CHP | ratio |")
     add("| --- | ---: | ---: | ---: |")
     ratio_row(add, "HTTP req/s, 1 route", http[1])
@@ -602,9 +714,17 @@ def report(args, http, serial, ws, memory, setup, table, stall, backgrounds, ela
         add(f"- {n:,} route{'s' if n > 1 else ''}: ferrohub-proxy at {fd:.2f}× direct "
             f"(target ≥ 0.9×: {'met' if fd >= 0.9 else 'missed'}) and {fc:.1f}× CHP's req/s "
             f"(target ≥ 3×: {'met' if fc >= 3 else 'missed'}).")
+        if "nginx" in res:
+            nd = median(res["nginx"], "rps") / median(res["direct"], "rps")
+            add(f"  - nginx, for reference, at {nd:.2f}× direct.")
     fd = median(ws["ferrohub"], "rps") / median(ws["direct"], "rps")
     fc = median(ws["ferrohub"], "rps") / median(ws["chp"], "rps")
     add(f"- Websocket: ferrohub-proxy at {fd:.2f}× direct and {fc:.1f}× CHP's messages/s.")
+    for layout, res in notebook.items():
+        ratios = ", ".join(f"{TITLES[k]} {median(res[k], 'rps') / median(res['direct'], 'rps'):.2f}×"
+                           for k in PATHS if k in res and k != "direct")
+        add(f"- Real notebook server, server {'apart from' if layout == 'apart' else 'with'} the proxy: "
+            f"{ratios} direct.")
     add(f"- Memory: ferrohub-proxy's RSS is {memory['ferrohub']['rss_routes'] / memory['chp']['rss_routes']:.2f}× "
         f"CHP's with {args.routes:,} routes and "
         f"{memory['ferrohub']['hwm_end'] / memory['chp']['hwm_end']:.2f}× at peak.")
@@ -648,8 +768,18 @@ def parse_args():
                    help="seconds to wait for a quiet machine before each run (default 120)")
     p.add_argument("--output", help="also write the markdown report here")
     p.add_argument("--json", help="write every run's raw numbers here")
+    p.add_argument("--nginx", default=shutil.which("nginx") or "/usr/sbin/nginx",
+                   help="nginx, the reference proxy (default: from PATH)")
+    p.add_argument("--no-nginx", action="store_true", help="leave nginx out")
+    p.add_argument("--ferrohub-hub", help="the ferrohub hub binary, to spawn a real notebook server")
+    p.add_argument("--venv", default=os.environ.get("FERROHUB_VENV", "/opt/ferrohub/venv"),
+                   help="virtualenv with jupyterhub-singleuser (default /opt/ferrohub/venv)")
+    p.add_argument("--notebook-connections", type=int, default=8,
+                   help="wrk connections to the real notebook server (default 8)")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory (logs)")
     args = p.parse_args()
+    if args.no_nginx or not os.path.exists(args.nginx):
+        args.nginx = None
     pin = not args.no_pin and shutil.which("taskset") and os.cpu_count() >= 2
     args.proxy_cpu, args.load_cpu = (1, 0) if pin else (None, None)
     return args
@@ -677,6 +807,13 @@ def run(args, workdir, started):
     backend_port, backend = start_backend(args, workdir)
     started.append(backend)
     direct = Path("direct", backend_port)
+    nb_port = nb_pid = nb_token = None
+    if args.ferrohub_hub:
+        log("starting ferrohub and a real notebook server")
+        hub = NotebookHub(args, workdir)
+        started.append(hub)
+        nb_port, nb_pid, nb_token = hub.spawn()
+        pin(nb_pid, args.load_cpu)
     proxies = {}
     for key, binary in (("ferrohub", args.ferrohub_proxy), ("chp", args.chp)):
         log(f"starting {TITLES[key]} (logs in {workdir})")
@@ -684,6 +821,13 @@ def run(args, workdir, started):
         started.append(path.process)
         proxies[key] = path
     paths = [direct, proxies["ferrohub"], proxies["chp"]]
+    if args.nginx:
+        log("starting nginx (reference)")
+        paths.append(start_nginx(args, workdir, backend_port, nb_port))
+        started.append(paths[-1].process)
+    if nb_port:
+        for path in proxies.values():
+            add_route(path, f"/user/{NOTEBOOK_USER}", f"http://127.0.0.1:{nb_port}")
     memory = {key: {} for key in PROXIES}
     time.sleep(2)
     for key, path in proxies.items():
@@ -716,7 +860,9 @@ def run(args, workdir, started):
         wait_quiet(args.max_background, args.wait_quiet)
         table[key] = proxybench(args, "get-routes", "--api", path.api, "--token", TOKEN,
                                 "--times", args.table_times)
-        want = args.routes + (int(ROUTE_USER[1:]) >= args.routes)  # u05000 is in the table
+        # u05000 is in the table if it was not among the routes added; and
+        # the notebook server's route.
+        want = args.routes + (int(ROUTE_USER[1:]) >= args.routes) + (nb_port is not None)
         if table[key]["routes"] != want:
             raise RuntimeError(f"{TITLES[key]}: GET /api/routes lists {table[key]['routes']} routes, "
                                f"want {want}")
@@ -739,6 +885,7 @@ def run(args, workdir, started):
     ws = rounds(args, "websocket", paths, lambda p: run_ws(args, p, backend.pid, args.duration, 1))
     for key, path in proxies.items():
         memory[key]["rss_ws"] = proc_status_kib(path.pid, "VmRSS")
+    notebook = notebook_phase(args, paths, nb_port, nb_pid, nb_token) if nb_port else {}
     for key, path in proxies.items():
         log(f"holding {args.hold:,} websockets open through {TITLES[key]}")
         memory[key]["rss_hold"] = hold_websockets(args, path, args.hold)
@@ -748,14 +895,15 @@ def run(args, workdir, started):
     elapsed = time.monotonic() - t0
     log(f"done in {elapsed:.0f} s")
 
-    text = report(args, http, serial, ws, memory, setup, table, stall, backgrounds, elapsed)
+    text = report(args, http, serial, ws, notebook, memory, setup, table, stall, backgrounds, elapsed)
     print(text)
     if args.output:
         with open(args.output, "w") as f:
             f.write(text)
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"http": {str(k): v for k, v in http.items()}, "serial": serial, "ws": ws, "memory_kib": memory,
+            json.dump({"http": {str(k): v for k, v in http.items()}, "serial": serial, "ws": ws,
+                       "notebook": notebook, "memory_kib": memory,
                        "setup_s": setup, "get_routes": table, "stall": stall}, f, indent=1)
     return 0
 
