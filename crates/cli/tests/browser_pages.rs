@@ -168,6 +168,7 @@ async fn error_pages_and_refused_logins() {
     assert_eq!(not_found["linkText"], "Go to the hub");
     assert_eq!(not_found["linkHref"], "/hub/");
     assert_eq!(not_found["linkLandsOn"], "/hub/login");
+    assert_eq!(not_found["navLinks"], 0, "signed out: no user links");
 
     let forged = &seen["forgedXsrf"];
     assert_eq!(forged["status"], 403);
@@ -188,8 +189,18 @@ async fn error_pages_and_refused_logins() {
     assert_eq!(retry["heading"], "Your server");
     assert_eq!(retry["navUser"], "dave");
 
-    assert_eq!(seen["notFoundSignedIn"]["status"], 404);
-    assert_eq!(seen["notFoundSignedIn"]["heading"], "404: Not Found");
+    let signed_in = &seen["notFoundSignedIn"];
+    assert_eq!(signed_in["status"], 404);
+    assert_eq!(signed_in["heading"], "404: Not Found");
+    assert_eq!(signed_in["navUser"], "dave");
+    assert_eq!(signed_in["navLinks"], json!(["Home", "Token", "Log out"]));
+    let refused = &seen["refusedSignedIn"];
+    assert!(
+        refused["status"].as_u64().is_some_and(|s| (400..500).contains(&s)),
+        "{refused}"
+    );
+    assert_eq!(refused["navUser"], "dave");
+    assert_eq!(seen["loggedOutFromErrorPage"], "/hub/login");
 
     // The right password made dave an account and recorded his activity.
     let token = token_for(&hub, "dave");

@@ -137,6 +137,10 @@ fn router(state: &AppState) -> Router {
             crate::metrics::name_handler,
         ))
         .fallback(crate::pages::into_hub)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::pages::render_error_pages,
+        ))
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT as usize))
         .layer(middleware::from_fn(refuse_oversized))
         .layer(middleware::from_fn(common_headers))

@@ -86,14 +86,14 @@ impl IntoResponse for ApiError {
 }
 
 /// A browser-page failure rendered as the error page.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct PageError {
     /// HTTP status.
     pub status: StatusCode,
     /// Message shown to the user.
     pub message: String,
-    /// Rendered HTML (filled in by the handler that has the templates).
-    pub html: Option<String>,
+    /// A way on (href, text), shown as a button.
+    pub link: Option<(String, String)>,
 }
 
 impl PageError {
@@ -102,8 +102,15 @@ impl PageError {
         Self {
             status,
             message: message.into(),
-            html: None,
+            link: None,
         }
+    }
+
+    /// The same error with a button leading on.
+    #[must_use]
+    pub fn with_link(mut self, href: impl Into<String>, text: impl Into<String>) -> Self {
+        self.link = Some((href.into(), text.into()));
+        self
     }
     /// 500 for an internal failure: the cause is logged only.
     pub fn internal(cause: &dyn std::fmt::Display) -> Self {
@@ -128,11 +135,13 @@ impl From<ApiError> for PageError {
     }
 }
 
+/// The body is a bare page; `pages::render_error_pages`, which knows the
+/// templates and who is signed in, replaces it with the site's error page.
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
-        let html = self
-            .html
-            .unwrap_or_else(|| crate::templates::plain_error_page(self.status, &self.message));
-        (self.status, Html(html)).into_response()
+        let html = crate::templates::plain_error_page(self.status, &self.message);
+        let mut response = (self.status, Html(html)).into_response();
+        response.extensions_mut().insert(self);
+        response
     }
 }

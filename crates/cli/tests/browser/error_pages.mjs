@@ -19,6 +19,7 @@ await run(async (t) => {
     message: await t.text('main .error'),
     linkText: await t.text('main a.button'),
     linkHref: await page.locator('main a.button').getAttribute('href'),
+    navLinks: await page.locator('header nav a').count(),
   };
   // Its link leads somewhere useful: the hub, which asks for a login.
   await page.locator('main a.button').click();
@@ -74,14 +75,27 @@ await run(async (t) => {
     navUser: await t.text('header nav span'),
   };
 
-  // Signed in, a missing page renders the same way.
+  // Signed in, a missing page renders the same way, with the header of
+  // every signed-in page: who is signed in, and the way home and out.
   const again = await page.goto(`${params.url}/hub/nonexistent`);
   await t.expectConsoleError(/status of 404/);
   result.notFoundSignedIn = {
     status: again.status(),
     heading: await t.text('h1'),
-    // (error pages are rendered without the user: no Home/Log out links)
-    navLinks: await page.locator('header nav a').count(),
+    navUser: await t.text('header nav span'),
+    navLinks: await page.locator('header nav a').allTextContents(),
   };
+  // So does an error a handler raises (a token that is not the user's).
+  const refused = await page.goto(`${params.url}/hub/spawn/somebody-else`);
+  await t.expectConsoleError(/status of 40/);
+  result.refusedSignedIn = {
+    status: refused.status(),
+    title: await page.title(),
+    navUser: await t.text('header nav span'),
+  };
+  // The header's link out works from an error page.
+  await page.locator('header nav a', { hasText: 'Log out' }).click();
+  await page.waitForURL((u) => u.pathname === '/hub/login');
+  result.loggedOutFromErrorPage = t.path();
   t.step('signed in after a failure');
 });

@@ -195,12 +195,11 @@ fn default_next(state: &AppState, user: &str) -> String {
 }
 
 /// A browser form's `_xsrf` field must match the XSRF cookie (403 page if not).
-fn check_xsrf(state: &AppState, headers: &HeaderMap, given: &str) -> Result<(), PageError> {
+fn check_xsrf(headers: &HeaderMap, given: &str) -> Result<(), PageError> {
     if crate::xsrf::check(headers, Some(given)) {
         Ok(())
     } else {
         Err(error_page(
-            state,
             http::StatusCode::FORBIDDEN,
             "The form was invalid or expired (XSRF check failed). Reload the page and try again.",
             None,
@@ -208,27 +207,47 @@ fn check_xsrf(state: &AppState, headers: &HeaderMap, given: &str) -> Result<(), 
     }
 }
 
-/// An error page rendered with the site template.
-fn error_page(
-    state: &AppState,
-    status: http::StatusCode,
-    message: &str,
-    link: Option<(&str, &str)>,
-) -> PageError {
+/// An error page (rendered with the site template by [`render_error_pages`]).
+fn error_page(status: http::StatusCode, message: &str, link: Option<(&str, &str)>) -> PageError {
+    let error = PageError::new(status, message);
+    match link {
+        Some((href, text)) => error.with_link(href, text),
+        None => error,
+    }
+}
+
+/// Renders every page error with the site template, with the signed-in
+/// user's name and links in the header, as any other page. One place for
+/// all handlers (and extractors) that fail with a [`PageError`].
+pub async fn render_error_pages(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let cookie = request.headers().get(header::COOKIE).cloned();
+    let mut response = next.run(request).await;
+    let Some(error) = response.extensions_mut().remove::<PageError>() else {
+        return response;
+    };
+    let mut headers = HeaderMap::new();
+    if let Some(cookie) = cookie {
+        headers.insert(header::COOKIE, cookie);
+    }
+    // A page that failed on the login cookie itself is shown signed out.
+    let user = page_user(&state, &headers).await.ok().flatten();
     let html = state.templates.render(
         "error.html",
         minijinja::context! {
             hub => &state.urls.hub,
-            status => status.as_u16(),
-            reason => status.canonical_reason().unwrap_or(""),
-            message => message,
-            link => link.map(|l| l.0),
-            link_text => link.map(|l| l.1),
+            user => user.as_ref().map(|u| &u.user.name),
+            status => error.status.as_u16(),
+            reason => error.status.canonical_reason().unwrap_or(""),
+            message => &error.message,
+            link => error.link.as_ref().map(|l| &l.0),
+            link_text => error.link.as_ref().map(|l| &l.1),
         },
     );
-    PageError {
-        status,
-        message: message.to_owned(),
-        html: Some(html),
-    }
+    response.headers_mut().remove(header::CONTENT_LENGTH);
+    *response.body_mut() = axum::body::Body::from(html);
+    response
 }

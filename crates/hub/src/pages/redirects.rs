@@ -41,7 +41,6 @@ pub async fn into_hub(State(state): State<AppState>, OriginalUri(uri): OriginalU
     let path = uri.path();
     if path.starts_with(&state.urls.hub) {
         return error_page(
-            &state,
             StatusCode::NOT_FOUND,
             "Page not found",
             Some((&state.urls.hub, "Go to the hub")),
@@ -144,7 +143,6 @@ pub(super) async fn user_url(
     };
     let no_access = || {
         error_page(
-            &state,
             StatusCode::NOT_FOUND,
             "No access to resources or resources not found",
             None,
@@ -179,7 +177,6 @@ pub(super) async fn user_url(
                 .unwrap_or(0);
             if redirects >= 4 {
                 return Err(error_page(
-                    &state,
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "Redirect loop detected.",
                     None,
@@ -216,7 +213,6 @@ pub(super) async fn user_url(
                 state.urls.server_prefix(&user.name, &server)
             );
             let mut page = error_page(
-                &state,
                 StatusCode::FAILED_DEPENDENCY,
                 &message,
                 Some((&spawn, "Launch server")),
@@ -278,11 +274,5 @@ pub(super) async fn proxy_error(
         format!("Nothing is served at {url}.")
     };
     let home = format!("{}home", state.urls.hub);
-    error_page(
-        &state,
-        status,
-        &message,
-        Some((&home, "Go to the hub home")),
-    )
-    .into_response()
+    error_page(status, &message, Some((&home, "Go to the hub home"))).into_response()
 }

@@ -59,7 +59,6 @@ async fn target_user(
     };
     let not_found = || {
         error_page(
-            state,
             StatusCode::NOT_FOUND,
             "No access to resources or resources not found",
             None,
@@ -88,7 +87,7 @@ async fn spawn_and_redirect(
     next: Option<String>,
 ) -> Result<Response, PageError> {
     let user = target_user(state, who, name, server).await?;
-    let refused = |e: crate::error::ApiError| error_page(state, e.status, &e.message, None);
+    let refused = |e: crate::error::ApiError| error_page(e.status, &e.message, None);
     servers::ensure_spawner(state, &user, server, server)
         .await
         .map_err(refused)?;
@@ -168,10 +167,6 @@ pub(super) struct XsrfForm {
     xsrf: String,
 }
 
-fn check_form(state: &AppState, headers: &HeaderMap, form: &XsrfForm) -> Result<(), PageError> {
-    super::check_xsrf(state, headers, &form.xsrf)
-}
-
 /// `POST {hub}spawn`: the home page's start button.
 pub(super) async fn spawn_post(
     State(state): State<AppState>,
@@ -183,7 +178,7 @@ pub(super) async fn spawn_post(
     let Some(who) = page_user(&state, &headers).await? else {
         return Ok(to_login(&state, &uri));
     };
-    check_form(&state, &headers, &form)?;
+    super::check_xsrf(&headers, &form.xsrf)?;
     spawn_and_redirect(&state, &who, None, "", next_param(&state, &query)).await
 }
 
@@ -199,7 +194,7 @@ pub(super) async fn spawn_post_for(
     let Some(who) = page_user(&state, &headers).await? else {
         return Ok(to_login(&state, &uri));
     };
-    check_form(&state, &headers, &form)?;
+    super::check_xsrf(&headers, &form.xsrf)?;
     let next = next_param(&state, &query);
     spawn_and_redirect(&state, &who, Some(&path.user), &path.server, next).await
 }
@@ -214,10 +209,10 @@ pub(super) async fn stop_post(
     let Some(who) = page_user(&state, &headers).await? else {
         return Ok(to_login(&state, &uri));
     };
-    check_form(&state, &headers, &form)?;
+    super::check_xsrf(&headers, &form.xsrf)?;
     servers::request_stop(&state, &who.user, "")
         .await
-        .map_err(|e| error_page(&state, e.status, &e.message, None))?;
+        .map_err(|e| error_page(e.status, &e.message, None))?;
     Ok(crate::redirect::found(&format!("{}home", state.urls.hub)))
 }
 
@@ -257,7 +252,6 @@ pub(super) async fn pending(
         Phase::Failed(message) => {
             let retry = format!("{}home", state.urls.hub);
             Err(error_page(
-                &state,
                 StatusCode::INTERNAL_SERVER_ERROR,
                 &format!("Spawn failed: {message}"),
                 Some((&retry, "Back to home")),

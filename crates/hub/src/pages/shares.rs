@@ -41,19 +41,14 @@ async fn invitation(
     missing: StatusCode,
     own: StatusCode,
 ) -> Result<Invitation, PageError> {
-    let not_found = || error_page(state, missing, "Share not found or expired", None);
+    let not_found = || error_page(missing, "Share not found or expired", None);
     let code = state
         .store
         .find_share_code(code)
         .await?
         .ok_or_else(not_found)?;
     if code.owner_id == who.user.id {
-        return Err(error_page(
-            state,
-            own,
-            "You can't share with yourself!",
-            None,
-        ));
+        return Err(error_page(own, "You can't share with yourself!", None));
     }
     let owner = state
         .store
@@ -146,7 +141,6 @@ pub(super) async fn accept(
     };
     if !crate::xsrf::check(&headers, Some(&form.xsrf)) {
         return Err(error_page(
-            &state,
             StatusCode::FORBIDDEN,
             "The form was invalid or expired (XSRF check failed). Reload the page and try again.",
             None,

@@ -68,7 +68,7 @@ pub(super) async fn request(
     let Some(who) = page_user(&state, &headers).await? else {
         return Ok(to_login(&state, &uri));
     };
-    check_xsrf(&state, &headers, &form.xsrf)?;
+    check_xsrf(&headers, &form.xsrf)?;
     may_manage_tokens(&state, &who).await?;
     let note = form.note.trim();
     if note.len() > 1023 {
@@ -123,7 +123,7 @@ pub(super) async fn revoke(
     let Some(who) = page_user(&state, &headers).await? else {
         return Ok(to_login(&state, &uri));
     };
-    check_xsrf(&state, &headers, &form.xsrf)?;
+    check_xsrf(&headers, &form.xsrf)?;
     may_manage_tokens(&state, &who).await?;
     let id = form
         .token_id
@@ -137,7 +137,6 @@ pub(super) async fn revoke(
         .find(|t| Some(t.id) == id && t.client_id == BUILTIN_CLIENT);
     let Some(token) = owned else {
         return Err(error_page(
-            &state,
             StatusCode::NOT_FOUND,
             "No such token of yours (already revoked?).",
             Some((&format!("{}token", state.urls.hub), "Back to your tokens")),
@@ -215,7 +214,6 @@ async fn may_manage_tokens(state: &AppState, who: &PageUser) -> Result<(), PageE
         Ok(())
     } else {
         Err(error_page(
-            state,
             StatusCode::FORBIDDEN,
             "You may not manage API tokens on this hub.",
             None,
@@ -225,7 +223,6 @@ async fn may_manage_tokens(state: &AppState, who: &PageUser) -> Result<(), PageE
 
 fn bad_request(state: &AppState, message: &str) -> PageError {
     error_page(
-        state,
         StatusCode::BAD_REQUEST,
         message,
         Some((&format!("{}token", state.urls.hub), "Back to your tokens")),
