@@ -196,7 +196,9 @@ async fn error_pages_and_refused_logins() {
     assert_eq!(signed_in["navLinks"], json!(["Home", "Token", "Log out"]));
     let refused = &seen["refusedSignedIn"];
     assert!(
-        refused["status"].as_u64().is_some_and(|s| (400..500).contains(&s)),
+        refused["status"]
+            .as_u64()
+            .is_some_and(|s| (400..500).contains(&s)),
         "{refused}"
     );
     assert_eq!(refused["navUser"], "dave");
