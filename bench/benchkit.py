@@ -5,6 +5,7 @@ machine. Standard library only; each bench.py puts bench/ on sys.path."""
 import os
 import platform
 import re
+import signal
 import resource
 import socket
 import statistics
@@ -115,3 +116,69 @@ def version_of(cmd):
         return (out.stdout + out.stderr).strip().splitlines()[0].split(" Copyright")[0]
     except (OSError, IndexError, subprocess.TimeoutExpired):
         return "?"
+
+
+class Process:
+    """A long-running process in a session of its own, logging to a file."""
+
+    def __init__(self, label, cmd, cpu, log_path, env=None, cwd=None, stop_timeout=10):
+        self.label, self.log_path, self.stop_timeout = label, log_path, stop_timeout
+        if cpu is not None:
+            cmd = ["taskset", "-c", str(cpu)] + cmd  # taskset execs: same pid
+        with open(log_path, "ab") as log_file:
+            self.proc = subprocess.Popen(
+                cmd,
+                cwd=cwd,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def log(self):
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()[-5000:]
+        except OSError:
+            return ""
+
+    def stop(self):
+        if self.proc is None:
+            return
+        pgid = self.proc.pid
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=self.stop_timeout)
+            except subprocess.TimeoutExpired:
+                pass
+        # Whatever is left of the group it leads (children such as a hub's proxy).
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        if self.proc.poll() is None:
+            self.proc.wait(timeout=10)
+        self.proc = None
+
+
+def wait_until(what, check, process, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not process.alive():
+            raise RuntimeError(f"{what} exited at start-up; log:\n{process.log()}")
+        try:
+            if check():
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{what} did not answer in {timeout} s; log:\n{process.log()}")

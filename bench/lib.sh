@@ -5,6 +5,18 @@
 # After `bench_parse_args "$@"`: $rev (maybe empty) and the array bench_args.
 # After `bench_build`: $bin_dir (ferrohub, ferrohub-proxy) and $label.
 
+# -h/--help anywhere: usage, then bench.py's own help (bench.py beside the
+# calling script, in $here).
+bench_help_if_asked() {
+    local arg
+    for arg in "$@"; do
+        if [[ "$arg" == -h || "$arg" == --help ]]; then
+            echo "usage: $0 [--rev REV] [bench.py options]"
+            exec python3 "$here/bench.py" --help
+        fi
+    done
+}
+
 log() { printf 'bench: %s\n' "$*" >&2; }
 
 as_root() {

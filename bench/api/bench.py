@@ -36,6 +36,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from benchkit import (  # noqa: E402
     background_load, children_cpu_seconds, fmt, free_port, log, machine_busy_seconds,
     machine_facts, median, parse_ms, proc_cpu_seconds, proc_status_kib, version_of, wait_quiet,
+    Process, wait_until,
 )
 
 
@@ -63,7 +64,7 @@ class Hub:
         self.hub_port = free_port()
         self.public_port = free_port()
         self.api_port = free_port()
-        self.proc = None
+        self.process = None
         self.log_path = os.path.join(self.dir, "hub.log")
 
     @property
@@ -76,62 +77,22 @@ class Hub:
     def start(self):
         env = dict(os.environ)
         env.pop("RUST_LOG", None)  # the config's log_level decides, for both hubs
-        cmd = self.command()
-        if self.cpu is not None:
-            cmd = ["taskset", "-c", str(self.cpu)] + cmd  # taskset execs: same pid
-        with open(self.log_path, "ab") as log_file:
-            # A session of its own: its process group holds the hub and its proxy,
-            # so stop() can reach both by that group's id.
-            self.proc = subprocess.Popen(
-                cmd,
-                cwd=self.dir,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.label} exited at start-up; log:\n{self.log()}")
-            try:
-                if self.request("GET", "/hub/api")[0] == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"{self.label} did not answer in 60 s; log:\n{self.log()}")
+        # A session of its own: its process group holds the hub and its proxy,
+        # so stopping reaches both.
+        self.process = Process(self.label, self.command(), self.cpu, self.log_path, env=env,
+                               cwd=self.dir, stop_timeout=20)
+        wait_until(self.label, lambda: self.request("GET", "/hub/api")[0] == 200, self.process)
 
     def stop(self):
-        if self.proc is None:
-            return
-        pgid = self.proc.pid
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                pass
-        # Whatever is left of the group we created (the hub, if stuck; its proxy).
-        try:
-            os.killpg(pgid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        if self.proc.poll() is None:
-            self.proc.wait(timeout=10)
-        self.proc = None
+        if self.process:
+            self.process.stop()
 
     def log(self):
-        try:
-            with open(self.log_path, errors="replace") as f:
-                return f.read()[-5000:]
-        except OSError:
-            return ""
+        return self.process.log() if self.process else ""
 
     @property
     def pid(self):
-        return self.proc.pid
+        return self.process.pid
 
     def request(self, method, path, token=None, body=None, headers=None, timeout=600):
         data = json.dumps(body).encode() if body is not None else None

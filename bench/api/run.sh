@@ -24,17 +24,11 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-for arg in "$@"; do
-    if [[ "$arg" == -h || "$arg" == --help ]]; then
-        echo "usage: $0 [--rev REV] [bench.py options]"
-        exec python3 "$here/bench.py" --help
-    fi
-done
 repo="$(cd "$here/../.." && pwd)"
-venv="${FERROHUB_VENV:-/opt/ferrohub/venv}"
-
 # shellcheck source=../lib.sh
 . "$here/../lib.sh"
+bench_help_if_asked "$@"
+venv="${FERROHUB_VENV:-/opt/ferrohub/venv}"
 
 bench_require wrk:wrk
 command -v taskset >/dev/null || log "no taskset: hub and load generator will not be pinned"

@@ -68,6 +68,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from benchkit import (  # noqa: E402
     background_load, children_cpu_seconds, fmt, free_port, log, machine_busy_seconds,
     machine_facts, median, parse_ms, proc_cpu_seconds, proc_status_kib, version_of, wait_quiet,
+    Process, wait_until,
 )
 
 
@@ -93,70 +94,6 @@ def proc_threads(pid):
 
 
 # ------------------------------------------------------------------- processes
-
-
-class Process:
-    """A long-running process in a session of its own, logging to a file."""
-
-    def __init__(self, label, cmd, cpu, log_path, env=None):
-        self.label, self.log_path = label, log_path
-        if cpu is not None:
-            cmd = ["taskset", "-c", str(cpu)] + cmd  # taskset execs: same pid
-        with open(log_path, "ab") as log_file:
-            self.proc = subprocess.Popen(
-                cmd,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-
-    @property
-    def pid(self):
-        return self.proc.pid
-
-    def alive(self):
-        return self.proc.poll() is None
-
-    def log(self):
-        try:
-            with open(self.log_path, errors="replace") as f:
-                return f.read()[-5000:]
-        except OSError:
-            return ""
-
-    def stop(self):
-        if self.proc is None:
-            return
-        pgid = self.proc.pid
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                pass
-        try:
-            os.killpg(pgid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        if self.proc.poll() is None:
-            self.proc.wait(timeout=10)
-        self.proc = None
-
-
-def wait_until(what, check, process, timeout=60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not process.alive():
-            raise RuntimeError(f"{what} exited at start-up; log:\n{process.log()}")
-        try:
-            if check():
-                return
-        except OSError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{what} did not answer in {timeout} s; log:\n{process.log()}")
 
 
 def http_get(url, token=None, timeout=60):

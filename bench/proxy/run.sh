@@ -30,18 +30,12 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-for arg in "$@"; do
-    if [[ "$arg" == -h || "$arg" == --help ]]; then
-        echo "usage: $0 [--rev REV] [bench.py options]"
-        exec python3 "$here/bench.py" --help
-    fi
-done
 repo="$(cd "$here/../.." && pwd)"
-chp_dir="${FERROHUB_CHP:-/opt/ferrohub/chp}"
-chp="$chp_dir/node_modules/.bin/configurable-http-proxy"
-
 # shellcheck source=../lib.sh
 . "$here/../lib.sh"
+bench_help_if_asked "$@"
+chp_dir="${FERROHUB_CHP:-/opt/ferrohub/chp}"
+chp="$chp_dir/node_modules/.bin/configurable-http-proxy"
 
 bench_require wrk:wrk nginx:nginx-light
 command -v taskset >/dev/null || log "no taskset: proxies and load generator will not be pinned"

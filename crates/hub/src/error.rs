@@ -106,12 +106,6 @@ impl PageError {
         }
     }
 
-    /// The same error with a button leading on.
-    #[must_use]
-    pub fn with_link(mut self, href: impl Into<String>, text: impl Into<String>) -> Self {
-        self.link = Some((href.into(), text.into()));
-        self
-    }
     /// 500 for an internal failure: the cause is logged only.
     pub fn internal(cause: &dyn std::fmt::Display) -> Self {
         tracing::error!("internal error: {cause}");

@@ -69,7 +69,7 @@ impl TestHub {
 
     /// Like [`TestHub::start`] with the given authenticator and spawner classes.
     pub fn start_with(authenticator: &str, spawner: &str, sections: &[(&str, &str)]) -> Self {
-        let mut dir = tempfile::Builder::new()
+        let dir = tempfile::Builder::new()
             .prefix("ferrohub-test-")
             .tempdir()
             .unwrap();
@@ -79,17 +79,26 @@ impl TestHub {
             std::os::unix::fs::PermissionsExt::from_mode(0o755),
         )
         .unwrap();
+        let mut hub = Self {
+            config_path: dir.path().join("ferrohub.toml"),
+            log_path: dir.path().join("hub.log"),
+            dir,
+            public_port: 0,
+            hub_port: 0,
+            api_port: 0,
+            child: None,
+        };
         for attempt in 1.. {
-            let ports = (free_port(), free_port(), free_port());
-            let mut hub = Self::configure(dir, ports, authenticator, spawner, sections);
+            (hub.public_port, hub.hub_port, hub.api_port) = (free_port(), free_port(), free_port());
+            hub.write_config(authenticator, spawner, sections);
             match hub.try_launch() {
                 Ok(()) => return hub,
                 // Another test took one of the ports between our check and
                 // the bind: try again with fresh ones.
                 Err(log) if attempt < 4 && log.contains("Address already in use") => {
-                    dir = hub.into_dir();
+                    hub.stop();
                     for stale in ["hub.log", "proxy.pid"] {
-                        let _ = std::fs::remove_file(dir.path().join(stale));
+                        let _ = std::fs::remove_file(hub.dir.path().join(stale));
                     }
                 }
                 Err(log) => panic!("hub did not start; log:\n{log}"),
@@ -98,14 +107,10 @@ impl TestHub {
         unreachable!()
     }
 
-    /// Writes the config for the given ports into `dir`.
-    fn configure(
-        dir: tempfile::TempDir,
-        (public_port, hub_port, api_port): (u16, u16, u16),
-        authenticator: &str,
-        spawner: &str,
-        sections: &[(&str, &str)],
-    ) -> Self {
+    /// Writes the config for the hub's ports into its directory.
+    fn write_config(&self, authenticator: &str, spawner: &str, sections: &[(&str, &str)]) {
+        let (public_port, hub_port, api_port) = (self.public_port, self.hub_port, self.api_port);
+        let dir = &self.dir;
         let venv = venv();
         let d = dir.path().display();
         let args = if nix::unistd::Uid::effective().is_root() {
@@ -152,25 +157,7 @@ environment = {{ PATH = "{venv}/bin:/usr/local/bin:/usr/bin:/bin" }}"#,
                 config.push_str(&format!("[{name}]\n{body}\n"));
             }
         }
-        let config_path = dir.path().join("ferrohub.toml");
-        std::fs::write(&config_path, config).unwrap();
-        let log_path = dir.path().join("hub.log");
-        Self {
-            dir,
-            public_port,
-            hub_port,
-            api_port,
-            config_path,
-            child: None,
-            log_path,
-        }
-    }
-
-    /// Stops a hub that failed to start and hands back its directory.
-    fn into_dir(mut self) -> tempfile::TempDir {
-        self.stop();
-        let placeholder = tempfile::tempdir().unwrap();
-        std::mem::replace(&mut self.dir, placeholder)
+        std::fs::write(&self.config_path, config).unwrap();
     }
 
     /// Starts (or restarts) the hub process on the same directory and config.

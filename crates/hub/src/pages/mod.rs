@@ -209,10 +209,10 @@ fn check_xsrf(headers: &HeaderMap, given: &str) -> Result<(), PageError> {
 
 /// An error page (rendered with the site template by [`render_error_pages`]).
 fn error_page(status: http::StatusCode, message: &str, link: Option<(&str, &str)>) -> PageError {
-    let error = PageError::new(status, message);
-    match link {
-        Some((href, text)) => error.with_link(href, text),
-        None => error,
+    PageError {
+        status,
+        message: message.to_owned(),
+        link: link.map(|(href, text)| (href.to_owned(), text.to_owned())),
     }
 }
 

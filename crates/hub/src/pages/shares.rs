@@ -139,13 +139,7 @@ pub(super) async fn accept(
     let Some(who) = page_user(&state, &headers).await? else {
         return Ok(to_login(&state, &uri));
     };
-    if !crate::xsrf::check(&headers, Some(&form.xsrf)) {
-        return Err(error_page(
-            StatusCode::FORBIDDEN,
-            "The form was invalid or expired (XSRF check failed). Reload the page and try again.",
-            None,
-        ));
-    }
+    super::check_xsrf(&headers, &form.xsrf)?;
     let invite = invitation(
         &state,
         &who,
