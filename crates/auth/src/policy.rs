@@ -142,6 +142,18 @@ impl Auth {
         Ok(LoginOutcome::Accepted { name, admin })
     }
 
+    /// Whether `name` (already normalized) is in `Authenticator.blocked_users`:
+    /// such a user's cookies and tokens are refused too, not only new logins.
+    #[must_use]
+    pub fn is_blocked(&self, name: &str) -> bool {
+        self.blocked_users.contains(name)
+    }
+
+    /// The names in `Authenticator.blocked_users`, normalized.
+    pub fn blocked_users(&self) -> impl Iterator<Item = &str> {
+        self.blocked_users.iter().map(String::as_str)
+    }
+
     /// Users the hub creates at start-up: `(name, is_admin)` for `admin_users` and `allowed_users`.
     /// Blocked names are left out: creating them would hand a blocked admin the API.
     #[must_use]

@@ -88,7 +88,7 @@ pub struct JupyterHubConfig {
     pub allow_named_servers: bool,
     /// Most named servers per user (0 = no limit); the default server does not count.
     pub named_server_limit_per_user: u32,
-    /// Name of the server `/hub/user-redirect/` and the home page use when named servers are on.
+    /// Named server `/hub/user-redirect/` opens when named servers are on (upstream ignores it otherwise).
     pub default_server_name: String,
     /// Page size of paginated API lists when the client asks for pagination.
     pub api_page_default_limit: u32,

@@ -240,10 +240,12 @@ impl Hub {
             state.auth.normalize_username(n)
         })
         .await?;
+        crate::roles::revoke_blocked_users(&state).await?;
         let restoring = std::time::Instant::now();
         crate::servers::restore(&state)
             .await
             .map_err(StartError::Restore)?;
+        crate::servers::stop_blocked_users_servers(&state).await;
         let metrics = &state.metrics;
         metrics
             .init_spawners_duration
@@ -282,6 +284,7 @@ impl Hub {
             tokio::spawn(crate::servers::check_routes_forever(state.clone())),
             tokio::spawn(crate::metrics::sample_event_loop(state.clone())),
             tokio::spawn(crate::metrics::update_active_users_forever(state.clone())),
+            tokio::spawn(crate::services::check_health_forever(state.clone())),
         ];
         let app = router(&state);
         let mut api_shutdown = state.shutdown.subscribe();

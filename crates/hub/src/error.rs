@@ -7,6 +7,79 @@ use http::StatusCode;
 use serde_json::json;
 use thiserror::Error;
 
+/// What went wrong in a hub operation (the service layer's one error type).
+/// Mapped once to API JSON ([`ApiError`]) and once to pages ([`PageError`]);
+/// internal causes (database, spawner, proxy) are logged and never shown.
+#[derive(Debug, Error)]
+pub enum HubError {
+    /// The request is malformed or breaks a rule (400).
+    #[error("{0}")]
+    Invalid(String),
+    /// The caller may not do this (403).
+    #[error("{0}")]
+    Forbidden(String),
+    /// No such thing, or not visible to the caller (404).
+    #[error("{0}")]
+    NotFound(String),
+    /// It exists already, or is in the way (409).
+    #[error("{0}")]
+    Conflict(String),
+    /// Too many at once; try again later (429).
+    #[error("{message}")]
+    Throttled {
+        /// Client-facing text.
+        message: String,
+        /// Seconds for `Retry-After`.
+        retry_after: Option<u64>,
+    },
+    /// The database failed (500, cause logged).
+    #[error(transparent)]
+    Store(#[from] ferrohub_store::StoreError),
+    /// Something internal failed (500, cause logged).
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<HubError> for ApiError {
+    fn from(err: HubError) -> Self {
+        match err {
+            HubError::Invalid(m) => Self::bad_request(m),
+            HubError::Forbidden(m) => Self::forbidden(m),
+            HubError::NotFound(m) => Self::not_found(m),
+            HubError::Conflict(m) => Self::conflict(m),
+            HubError::Throttled {
+                message,
+                retry_after,
+            } => Self::too_many(message, retry_after),
+            HubError::Store(e) => e.into(),
+            HubError::Internal(cause) => Self::internal(&cause),
+        }
+    }
+}
+
+/// Lets operations use checks that still answer in API terms (`Identity::require`).
+impl From<ApiError> for HubError {
+    fn from(err: ApiError) -> Self {
+        match err.status {
+            StatusCode::BAD_REQUEST => Self::Invalid(err.message),
+            StatusCode::FORBIDDEN => Self::Forbidden(err.message),
+            StatusCode::NOT_FOUND => Self::NotFound(err.message),
+            StatusCode::CONFLICT => Self::Conflict(err.message),
+            StatusCode::TOO_MANY_REQUESTS => Self::Throttled {
+                message: err.message,
+                retry_after: err.retry_after,
+            },
+            _ => Self::Internal(err.message),
+        }
+    }
+}
+
+impl From<HubError> for PageError {
+    fn from(err: HubError) -> Self {
+        ApiError::from(err).into()
+    }
+}
+
 /// An API failure: `{"status": N, "message": "..."}` with status N.
 #[derive(Debug, Error)]
 #[error("{status}: {message}")]

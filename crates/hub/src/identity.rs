@@ -61,6 +61,11 @@ pub async fn from_token(state: &AppState, token: &str) -> Result<Option<Identity
     let Some(principal) = access::token_principal(state, &record).await? else {
         return Ok(None);
     };
+    if let Principal::User(user) = &principal
+        && state.auth.is_blocked(&user.name)
+    {
+        return Ok(None);
+    }
     let scopes = access::token_scopes(state, &record, &principal).await?;
     record_use(state, &record, &principal).await?;
     Ok(Some(Identity {
@@ -93,6 +98,9 @@ pub async fn from_cookie(
     let Some(user) = state.store.user_by_cookie_id(&cookie_id).await? else {
         return Ok(None);
     };
+    if state.auth.is_blocked(&user.name) {
+        return Ok(None);
+    }
     let scopes = access::user_scopes(state, &user).await?;
     let session_id = cookies::get(headers, cookies::SESSION_COOKIE);
     Ok(Some(Identity {

@@ -8,6 +8,7 @@
 mod access;
 mod api;
 mod app;
+mod capability;
 mod cookies;
 mod error;
 mod http_client;
@@ -20,6 +21,7 @@ mod redirect;
 mod roles;
 mod secret;
 mod servers;
+mod service;
 mod services;
 mod state;
 mod templates;

@@ -307,52 +307,40 @@ pub async fn set_admin(state: &AppState, user: &UserRecord, admin: bool) -> Resu
     Ok(())
 }
 
-/// Replaces a user's groups (every group must exist).
-pub async fn set_user_groups(
-    state: &AppState,
-    user: &UserRecord,
-    names: &[String],
-) -> Result<(), ApiError> {
-    let mut ids = Vec::new();
-    for name in names {
-        let group = state
-            .store
-            .group_by_name(name)
-            .await?
-            .ok_or_else(|| ApiError::bad_request(format!("No such group: {name}")))?;
-        ids.push(group.id);
-    }
-    state.store.set_user_groups(user.id, &ids).await?;
-    Ok(())
-}
-
-/// Replaces a user's roles (every role must exist); keeps the admin flag in step.
-pub async fn set_user_roles(
-    state: &AppState,
-    user: &UserRecord,
-    names: &[String],
-) -> Result<(), ApiError> {
-    let mut wanted = Vec::new();
-    for name in names {
-        let role = state
-            .store
-            .role_by_name(name)
-            .await?
-            .ok_or_else(|| ApiError::bad_request(format!("No such role: {name}")))?;
-        wanted.push(role);
-    }
-    let holder = RoleHolder::User(user.id);
-    for role in state.store.roles_of(holder).await? {
-        if !wanted.iter().any(|w| w.id == role.id) {
-            state.store.revoke_role(holder, role.id).await?;
+/// Upstream 5.2+'s `init_blocked_users`: a user in `Authenticator.blocked_users`
+/// loses admin, every role and every group at start-up, so that credentials
+/// issued before the block carry no permissions (the identity check refuses
+/// them as well).
+pub async fn revoke_blocked_users(state: &AppState) -> Result<(), RoleError> {
+    let store = &state.store;
+    for name in state.auth.blocked_users() {
+        let Some(user) = store.user_by_name(name).await? else {
+            continue;
+        };
+        if user.admin {
+            tracing::warn!("Removing admin permissions from blocked user {name}");
+            store.set_admin(user.id, false).await?;
         }
-    }
-    for role in &wanted {
-        state.store.grant_role(holder, role.id).await?;
-    }
-    let is_admin = wanted.iter().any(|r| r.name == "admin");
-    if is_admin != user.admin {
-        state.store.set_admin(user.id, is_admin).await?;
+        let holder = RoleHolder::User(user.id);
+        let roles = store.roles_of(holder).await?;
+        if !roles.is_empty() {
+            let names: Vec<&str> = roles.iter().map(|r| r.name.as_str()).collect();
+            tracing::warn!(
+                "Removing blocked user {name} from roles: {}",
+                names.join(", ")
+            );
+            for role in &roles {
+                store.revoke_role(holder, role.id).await?;
+            }
+        }
+        let groups = store.group_names_of_user(user.id).await?;
+        if !groups.is_empty() {
+            tracing::warn!(
+                "Removing blocked user {name} from groups: {}",
+                groups.join(", ")
+            );
+            store.set_user_groups(user.id, &[]).await?;
+        }
     }
     Ok(())
 }

@@ -17,16 +17,35 @@ pub enum SecretError {
     /// Not hex.
     #[error("cookie secret in {0} is not hex-encoded")]
     Format(String),
+    /// Empty or too short to sign cookies safely.
+    #[error(
+        "cookie secret in {0} is {1} bytes; it must be at least {MIN_SECRET_BYTES} random bytes \
+         (hex-encoded), e.g. from `openssl rand -hex 32`"
+    )]
+    TooShort(String, usize),
     /// I/O.
     #[error("cookie secret file {0}: {1}")]
     Io(String, std::io::Error),
 }
 
+/// The shortest secret accepted: an HMAC-SHA256 key should be as long as the hash.
+pub const MIN_SECRET_BYTES: usize = 32;
+
+/// Refuses an empty or short secret (upstream only warns; a short key makes
+/// every login cookie and XSRF token guessable offline).
+fn long_enough(secret: Vec<u8>, source: &str) -> Result<Vec<u8>, SecretError> {
+    if secret.len() < MIN_SECRET_BYTES {
+        return Err(SecretError::TooShort(source.to_owned(), secret.len()));
+    }
+    Ok(secret)
+}
+
 /// Loads the secret from `JPY_COOKIE_SECRET` or the file, creating the file if missing.
 pub fn load_or_create(path: &Path) -> Result<Vec<u8>, SecretError> {
     if let Ok(hex_secret) = std::env::var("JPY_COOKIE_SECRET") {
-        return hex::decode(hex_secret.trim())
-            .map_err(|_| SecretError::Format("JPY_COOKIE_SECRET".into()));
+        let secret = hex::decode(hex_secret.trim())
+            .map_err(|_| SecretError::Format("JPY_COOKIE_SECRET".into()))?;
+        return long_enough(secret, "JPY_COOKIE_SECRET");
     }
     let shown = path.display().to_string();
     match std::fs::metadata(path) {
@@ -37,11 +56,9 @@ pub fn load_or_create(path: &Path) -> Result<Vec<u8>, SecretError> {
             }
             let text =
                 std::fs::read_to_string(path).map_err(|e| SecretError::Io(shown.clone(), e))?;
-            let secret = hex::decode(text.trim()).map_err(|_| SecretError::Format(shown))?;
-            if secret.len() < 32 {
-                tracing::warn!("cookie secret is shorter than 32 bytes");
-            }
-            Ok(secret)
+            let secret =
+                hex::decode(text.trim()).map_err(|_| SecretError::Format(shown.clone()))?;
+            long_enough(secret, &shown)
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let secret = ferrohub_core::token::random_bytes::<32>().to_vec();

@@ -429,6 +429,19 @@ fn address(url: &str, prefix: &str) -> Result<ServerAddress, String> {
     })
 }
 
+/// What a client is told when a spawn fails inside the hub (database, proxy):
+/// the cause goes to the log only, never to the user's page or the API.
+const INTERNAL_SPAWN_FAILURE: &str =
+    "the hub could not record or route the server (internal error; details are in the hub log)";
+
+/// Logs an internal spawn failure and hands back the client-safe text.
+fn internal_failure(step: &'static str) -> impl Fn(&dyn std::fmt::Display) -> String {
+    move |cause| {
+        tracing::error!("spawn failed while {step}: {cause}");
+        INTERNAL_SPAWN_FAILURE.to_owned()
+    }
+}
+
 /// The whole spawn; on failure everything is cleaned up and a message returned.
 async fn spawn_server(
     state: &AppState,
@@ -474,7 +487,7 @@ async fn launch(
     api_token: &str,
 ) -> Result<ServerAddress, String> {
     let server = spawner.name.as_str();
-    let db = |e: ferrohub_store::StoreError| e.to_string();
+    let db = |e: ferrohub_store::StoreError| internal_failure("writing to the database")(&e);
     state
         .store
         .upsert_oauth_client(&OAuthClient {
@@ -548,8 +561,8 @@ async fn wait_and_route(
         .store
         .spawner(user.id, server)
         .await
-        .map_err(|e| e.to_string())?
-        .ok_or("spawner vanished")?;
+        .map_err(|e| internal_failure("reading the database")(&e))?
+        .ok_or_else(|| internal_failure("reading the database")(&"spawner row vanished"))?;
     let url = format!("{}{}api", addr.host_url(), addr.base_url);
     let timeout = Duration::from_secs(state.config.spawner.http_timeout);
     ferrohub_spawn::wait_until_ready(state.spawner.as_ref(), &record.state, &url, timeout)
@@ -560,7 +573,7 @@ async fn wait_and_route(
         .proxy
         .add_route(&addr.base_url, &addr.host_url(), data)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| internal_failure("adding the proxy route")(&e))?;
     tracing::info!(user = %user.name, server, "server ready at {}", addr.base_url);
     Ok(())
 }
@@ -851,5 +864,37 @@ pub async fn check_routes_forever(state: AppState) {
             .metrics
             .check_routes_duration
             .observe((), checking.elapsed().as_secs_f64());
+    }
+}
+
+/// At start-up, after [`restore`]: stops every server of a user in
+/// `Authenticator.blocked_users` (upstream 5.2+). Failures are logged; the hub
+/// still starts, and the identity check already refuses the user's credentials.
+pub async fn stop_blocked_users_servers(state: &AppState) {
+    for name in state.auth.blocked_users() {
+        let user = match state.store.user_by_name(name).await {
+            Ok(Some(user)) => user,
+            Ok(None) => continue,
+            Err(e) => {
+                tracing::error!("cannot look up blocked user {name}: {e}");
+                continue;
+            }
+        };
+        let spawners = match state.store.spawners_of(user.id).await {
+            Ok(spawners) => spawners,
+            Err(e) => {
+                tracing::error!("cannot list servers of blocked user {name}: {e}");
+                continue;
+            }
+        };
+        for record in spawners {
+            if state.servers.phase(&user.name, &record.name) == Phase::Stopped {
+                continue;
+            }
+            tracing::warn!("Stopping server {name}/{} of blocked user", record.name);
+            if let Err(e) = request_stop(state, &user, &record.name).await {
+                tracing::error!("failed to stop {name}/{}: {}", record.name, e.message);
+            }
+        }
     }
 }

@@ -414,3 +414,41 @@ pub async fn wait_until_up(state: &AppState, spec: &ServiceConfig) -> Result<(),
         .map(drop)
         .map_err(|e| format!("service {} did not come up: {e}", spec.name))
 }
+
+/// `JupyterHub.service_check_interval`: every so many seconds, each service
+/// with a url is asked whether it answers; one that does not is logged, as
+/// upstream's `check_services_health` (0 turns the check off).
+pub async fn check_health_forever(state: AppState) {
+    let interval = state.config.jupyterhub.service_check_interval;
+    if interval == 0 {
+        return;
+    }
+    let mut ticker = tokio::time::interval(Duration::from_secs(interval));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The first tick fires at once; start-up already waited for the services.
+    ticker.tick().await;
+    loop {
+        ticker.tick().await;
+        for spec in state
+            .config
+            .jupyterhub
+            .services
+            .iter()
+            .filter(|s| !s.url.is_empty())
+        {
+            let kind = if spec.command.is_empty() {
+                "external"
+            } else {
+                "managed"
+            };
+            match wait_until_up(&state, spec).await {
+                Ok(()) => tracing::debug!("{kind} service {} running at {}", spec.name, spec.url),
+                Err(_) => tracing::warn!(
+                    "Cannot connect to {kind} service {} at {}",
+                    spec.name,
+                    spec.url
+                ),
+            }
+        }
+    }
+}

@@ -27,6 +27,22 @@ const SHARE_CODE_COLUMNS: &str = "id, owner_id, spawner_id, scopes, CAST(created
 const SHARES_OF_USER: &str =
     "(sh.user_id = $1 OR sh.group_id IN (SELECT group_id FROM user_group_map WHERE user_id = $1))";
 
+/// A share's scopes filtered to its server as it is named *now*.
+///
+/// Shares point at their server by id, and their scopes are always read
+/// through this, so a share of `alice/nb1` follows that server when it or its
+/// owner is renamed, and never grants whatever later takes the old name (a
+/// new `nb1`, or a new user called `alice`). Whatever filter a stored scope
+/// carries (older rows store `!server=<owner>/<server>`) is replaced.
+fn bound_to_server(scopes: Vec<String>, owner: &str, server: &str) -> Vec<String> {
+    normalized(scopes.into_iter().map(|scope| {
+        let base = scope
+            .split_once('!')
+            .map_or(scope.as_str(), |(base, _)| base);
+        format!("{base}!server={owner}/{server}")
+    }))
+}
+
 fn share_from_row(row: &AnyRow) -> Result<ShareRecord> {
     let named = |id: &str, name: &str| -> Result<Option<(i64, String)>> {
         match row.try_get::<Option<i64>, _>(id)? {
@@ -37,19 +53,22 @@ fn share_from_row(row: &AnyRow) -> Result<ShareRecord> {
             None => Ok(None),
         }
     };
+    let owner_name = row
+        .try_get::<Option<String>, _>("owner_name")?
+        .unwrap_or_default();
+    let server_name = row
+        .try_get::<Option<String>, _>("server_name")?
+        .unwrap_or_default();
+    let stored = parse_json("shares.scopes", row.try_get("scopes")?, Vec::new())?;
     Ok(ShareRecord {
         id: row.try_get("id")?,
         created_at: req_ts(row, "created_at", "shares.created_at")?,
-        scopes: parse_json("shares.scopes", row.try_get("scopes")?, Vec::new())?,
+        scopes: bound_to_server(stored, &owner_name, &server_name),
         expires_at: opt_ts(row, "expires_at")?,
         owner_id: row.try_get("owner_id")?,
-        owner_name: row
-            .try_get::<Option<String>, _>("owner_name")?
-            .unwrap_or_default(),
+        owner_name,
         spawner_id: row.try_get("spawner_id")?,
-        server_name: row
-            .try_get::<Option<String>, _>("server_name")?
-            .unwrap_or_default(),
+        server_name,
         user: named("user_id", "user_name")?,
         group: named("group_id", "group_name")?,
     })
@@ -299,7 +318,9 @@ impl Store {
     /// (directly or through a group), sorted and distinct.
     pub async fn share_scopes_for_user(&self, user_id: i64) -> Result<Vec<String>> {
         let sql = format!(
-            "SELECT sh.scopes FROM shares sh WHERE {SHARES_OF_USER} \
+            "SELECT sh.scopes, o.name AS owner_name, sp.name AS server_name \
+             FROM shares sh JOIN spawners sp ON sp.id = sh.spawner_id \
+             JOIN users o ON o.id = sp.user_id WHERE {SHARES_OF_USER} \
              AND (sh.expires_at IS NULL OR sh.expires_at > $2)"
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -311,7 +332,9 @@ impl Store {
         for row in &rows {
             let scopes: Vec<String> =
                 parse_json("shares.scopes", row.try_get("scopes")?, Vec::new())?;
-            all.extend(scopes);
+            let owner: String = row.try_get("owner_name")?;
+            let server: String = row.try_get("server_name")?;
+            all.extend(bound_to_server(scopes, &owner, &server));
         }
         Ok(all.into_iter().collect())
     }

@@ -280,9 +280,15 @@ pub async fn require_identity(
         .await?
         .ok_or_else(|| ApiError::forbidden("Missing or invalid credentials."))?;
     let safe = matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
+    let owner = crate::xsrf::Owner::of(Some(&identity));
     if identity.via_cookie()
         && !safe
-        && !crate::xsrf::check(headers, crate::xsrf::header_token(headers).as_deref())
+        && !crate::xsrf::check(
+            &state.cookie_secret,
+            owner,
+            headers,
+            crate::xsrf::header_token(headers).as_deref(),
+        )
     {
         return Err(ApiError::forbidden(
             "XSRF cookie does not match POST argument",

@@ -19,6 +19,16 @@ use crate::error::PageError;
 use crate::identity;
 use crate::state::AppState;
 
+/// `JupyterHub.oauth_token_expires_in`, in seconds; 0 (unset) means the
+/// login cookie's lifetime, upstream's default.
+fn oauth_token_lifetime(config: &ferrohub_config::JupyterHubConfig) -> i64 {
+    match i64::try_from(config.oauth_token_expires_in) {
+        Ok(0) => config.cookie_max_age_secs(),
+        Ok(seconds) => seconds,
+        Err(_) => i64::MAX / 2,
+    }
+}
+
 /// How long an authorization code lives (upstream: 300 s).
 const CODE_LIFETIME_SECS: i64 = 300;
 
@@ -236,7 +246,12 @@ pub(super) async fn authorize(
         .into_iter()
         .map(|s| minijinja::context! { description => s.description, filter => s.filter })
         .collect();
-    let (xsrf, cookie) = crate::pages::xsrf_token(&state, &headers);
+    let owner = crate::xsrf::Owner::Session {
+        session_id: request.session_id.as_deref().unwrap_or(""),
+        cookie_id: &request.user.cookie_id,
+    };
+    let (xsrf, stale) = crate::xsrf::token(&state.cookie_secret, owner, &headers);
+    let cookie = stale.then(|| crate::pages::xsrf_cookie(&state, &xsrf));
     let html = state.templates.render(
         "oauth.html",
         minijinja::context! {
@@ -271,16 +286,20 @@ pub(super) async fn authorize_confirmed(
         .iter()
         .find(|(k, _)| k == "_xsrf")
         .map(|(_, v)| v.as_str());
-    if !crate::xsrf::check(&headers, xsrf) {
+    let mut request = match check_request(&state, &uri, &headers, &params).await? {
+        Checked::Answered(response) => return Ok(response),
+        Checked::Request(request) => request,
+    };
+    let owner = crate::xsrf::Owner::Session {
+        session_id: request.session_id.as_deref().unwrap_or(""),
+        cookie_id: &request.user.cookie_id,
+    };
+    if !crate::xsrf::check(&state.cookie_secret, owner, &headers, xsrf) {
         return Err(PageError::new(
             StatusCode::FORBIDDEN,
             "The form was invalid or expired (XSRF check failed). Reload the page and try again.",
         ));
     }
-    let mut request = match check_request(&state, &uri, &headers, &params).await? {
-        Checked::Answered(response) => return Ok(response),
-        Checked::Request(request) => request,
-    };
     let confirmed: Vec<&str> = form
         .iter()
         .filter(|(k, _)| k == "scopes")
@@ -453,7 +472,7 @@ pub(super) async fn token(
         );
     }
     let access_token = token::new_token();
-    let expires_in = state.config.jupyterhub.cookie_max_age_secs();
+    let expires_in = oauth_token_lifetime(&state.config.jupyterhub);
     let stored = state
         .store
         .create_token(&NewToken {

@@ -219,6 +219,14 @@ pub(super) async fn create(
     if max > 0 {
         match expires_in {
             None => expires_in = Some(max),
+            // Upstream lets 0 ("never") through the cap (GHSA-pvm9 class); here a
+            // capped hub never issues a token that outlives the cap.
+            Some(seconds) if seconds <= 0 => {
+                return Err(ApiError::bad_request(format!(
+                    "token expires_in: {seconds} is not allowed; tokens on this hub \
+                     must expire within {max} seconds"
+                )));
+            }
             Some(seconds) if seconds > max => {
                 return Err(ApiError::bad_request(format!(
                     "token expires_in: {seconds} must not exceed {max}"

@@ -17,6 +17,7 @@ use crate::access::{Principal, Target};
 use crate::error::ApiError;
 use crate::models::{service_model, user_model};
 use crate::servers;
+use crate::service;
 use crate::state::AppState;
 
 type ApiResult = Result<Response, ApiError>;
@@ -187,14 +188,6 @@ fn object_body(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
     }
 }
 
-/// Whether the caller is an admin (user or service), as upstream's admin-only checks ask.
-fn caller_is_admin(request_identity: &crate::access::Identity) -> bool {
-    match &request_identity.principal {
-        Principal::User(user) => user.admin,
-        Principal::Service(service) => service.admin,
-    }
-}
-
 fn normalize_and_validate(state: &AppState, name: &str) -> Result<String, ()> {
     let normalized = state.auth.normalize_username(name);
     ferrohub_core::names::validate_username(&normalized)
@@ -221,10 +214,8 @@ pub(super) async fn create_many(
     };
     check_user_model(&data)?;
     let admin = data.get("admin").and_then(Value::as_bool).unwrap_or(false);
-    if admin && !caller_is_admin(&who) {
-        return Err(ApiError::forbidden(
-            "Only admins can grant admin permissions",
-        ));
+    if admin {
+        who.hub_admin("Only admins can grant admin permissions")?;
     }
     let mut invalid = Vec::new();
     let mut to_create = BTreeSet::new();
@@ -234,6 +225,9 @@ pub(super) async fn create_many(
             continue;
         };
         match normalize_and_validate(&state, name) {
+            Ok(normalized) if service::users::is_superuser_name(&normalized).await => {
+                invalid.push(name.to_owned());
+            }
             Ok(normalized) => {
                 if state.store.user_by_name(&normalized).await?.is_none() {
                     to_create.insert(normalized);
@@ -280,13 +274,12 @@ pub(super) async fn create(
     let data = object_body(&body)?;
     check_user_model(&data)?;
     let admin = data.get("admin").and_then(Value::as_bool).unwrap_or(false);
-    if admin && !caller_is_admin(&who) {
-        return Err(ApiError::forbidden(
-            "Only admins can grant admin permissions",
-        ));
+    if admin {
+        who.hub_admin("Only admins can grant admin permissions")?;
     }
     let normalized = normalize_and_validate(&state, &name)
         .map_err(|()| ApiError::bad_request(format!("Invalid username: {name}")))?;
+    service::users::check_not_superuser(&normalized).await?;
     if state.store.user_by_name(&normalized).await?.is_some() {
         return Err(ApiError::conflict(format!(
             "User {normalized} already exists"
@@ -301,7 +294,10 @@ pub(super) async fn create(
         .into_response())
 }
 
-/// `PATCH /users/{name}`: rename, admin flag, groups, roles.
+/// `PATCH /users/{name}`: rename, admin flag, groups, roles. `admin:users`
+/// on the user is needed for any of it; the admin flag and roles only a full
+/// admin may change, group changes need `groups` on each group, and a rename
+/// needs `admin:users` under the new name as well (see `crate::capability`).
 pub(super) async fn patch(
     State(state): State<AppState>,
     Path(name): Path<String>,
@@ -309,9 +305,7 @@ pub(super) async fn patch(
     body: Bytes,
 ) -> ApiResult {
     let who = request.identity(&state).await?;
-    who.require(&state, &["admin:users"], Target::User(&name))
-        .await?;
-    let mut user = find_user(&state, &name).await?;
+    let target = who.user_admin(&state, &name).await?;
     let data = object_body(&body)?;
     check_user_model(&data)?;
     if data.is_empty() {
@@ -319,60 +313,68 @@ pub(super) async fn patch(
             "Must specify at least one field to modify.",
         ));
     }
-    if !caller_is_admin(&who) {
-        if user.admin {
-            return Err(ApiError::forbidden("Only admins can modify other admins"));
-        }
-        if data.get("admin").and_then(Value::as_bool) == Some(true) {
-            return Err(ApiError::forbidden(
-                "Only admins can grant admin permissions",
-            ));
-        }
-    }
     if data.contains_key("auth_state") {
         return Err(ApiError::bad_request(
             "auth_state is not supported by this hub's authenticators",
         ));
     }
-    if let Some(Value::String(new_name)) = data.get("name")
-        && *new_name != user.name
+    // Every permission is checked before anything changes.
+    let admin_change = data.get("admin").and_then(Value::as_bool);
+    let needs_admin =
+        target.user().admin || admin_change == Some(true) || data.contains_key("roles");
+    let full_admin = if needs_admin {
+        let why = if target.user().admin {
+            "Only admins can modify other admins"
+        } else if data.contains_key("roles") {
+            "Only admins can grant roles"
+        } else {
+            "Only admins can grant admin permissions"
+        };
+        Some(who.hub_admin(why)?)
+    } else {
+        None
+    };
+    let groups = match data.get("groups") {
+        Some(Value::Array(groups)) => {
+            let names: Vec<String> = groups
+                .iter()
+                .filter_map(|g| g.as_str().map(str::to_owned))
+                .collect();
+            Some(who.group_membership(&state, &target, &names).await?)
+        }
+        _ => None,
+    };
+    let rename = match data.get("name") {
+        Some(Value::String(new_name)) if *new_name != target.user().name => {
+            let new_name = normalize_and_validate(&state, new_name)
+                .map_err(|()| ApiError::bad_request(format!("Invalid username: {new_name}")))?;
+            Some(who.rename(&target, &new_name)?)
+        }
+        _ => None,
+    };
+    let mut current = target.user().name.clone();
+    if let Some(rename) = rename {
+        let new_name = rename.new_name().to_owned();
+        service::users::rename(&state, &current, rename).await?;
+        tracing::info!(from = %current, to = %new_name, by = %who.name(), "renamed user");
+        current = new_name;
+    }
+    if let (Some(admin), Some(by)) = (admin_change, full_admin.as_ref())
+        && admin != target.user().admin
     {
-        let new_name = normalize_and_validate(&state, new_name)
-            .map_err(|()| ApiError::bad_request(format!("Invalid username: {new_name}")))?;
-        if state.store.user_by_name(&new_name).await?.is_some() {
-            return Err(ApiError::bad_request(format!(
-                "User {new_name} already exists, username must be unique"
-            )));
-        }
-        if state.servers.any_active(&user.name) {
-            return Err(ApiError::bad_request(format!(
-                "{} has running servers; stop them before renaming",
-                user.name
-            )));
-        }
-        state.store.rename_user(user.id, &new_name).await?;
-        state.servers.remove_user(&user.name);
-        tracing::info!(from = %user.name, to = %new_name, by = %who.name(), "renamed user");
-        user = find_user(&state, &new_name).await?;
+        service::users::set_admin(&state, by, &target, admin).await?;
     }
-    if let Some(admin) = data.get("admin").and_then(Value::as_bool) {
-        crate::roles::set_admin(&state, &user, admin).await?;
+    if let Some(change) = groups {
+        service::users::set_groups(&state, change).await?;
     }
-    if let Some(Value::Array(groups)) = data.get("groups") {
-        let names: Vec<String> = groups
-            .iter()
-            .filter_map(|g| g.as_str().map(str::to_owned))
-            .collect();
-        crate::roles::set_user_groups(&state, &user, &names).await?;
-    }
-    if let Some(Value::Array(roles)) = data.get("roles") {
+    if let (Some(Value::Array(roles)), Some(by)) = (data.get("roles"), full_admin.as_ref()) {
         let names: Vec<String> = roles
             .iter()
             .filter_map(|r| r.as_str().map(str::to_owned))
             .collect();
-        crate::roles::set_user_roles(&state, &user, &names).await?;
+        service::users::set_roles(&state, by, &target, &names).await?;
     }
-    let user = find_user(&state, &user.name).await?;
+    let user = find_user(&state, &current).await?;
     let mut model = user_model(&state, &who, &user, false).await?;
     model["auth_state"] = Value::Null;
     Ok(Json(model).into_response())

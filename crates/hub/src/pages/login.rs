@@ -27,7 +27,7 @@ fn render_form(
     username: &str,
     error: Option<&str>,
 ) -> Response {
-    let (xsrf, cookie) = xsrf_for(state, headers);
+    let (xsrf, cookie) = xsrf_for(state, headers, None);
     let html = state.templates.render(
         "login.html",
         context! { hub => &state.urls.hub, next => next, username => username, login_error => error, xsrf => xsrf },
@@ -75,7 +75,8 @@ pub(super) async fn submit(
 ) -> Result<Response, PageError> {
     let next = safe_next(&state, &query);
     let next_text = next.clone().unwrap_or_default();
-    if !crate::xsrf::check(&headers, Some(&form.xsrf)) {
+    let anonymous = crate::xsrf::Owner::Anonymous;
+    if !crate::xsrf::check(&state.cookie_secret, anonymous, &headers, Some(&form.xsrf)) {
         let message = "Login form invalid or expired. Try again.";
         return Ok(render_form(
             &state,
@@ -140,6 +141,12 @@ pub(super) async fn submit(
         &user.cookie_id,
         now,
     );
+    let session_id = ferrohub_core::token::new_token();
+    let xsrf_owner = crate::xsrf::Owner::Session {
+        session_id: &session_id,
+        cookie_id: &user.cookie_id,
+    };
+    let (xsrf, _) = crate::xsrf::token(&state.cookie_secret, xsrf_owner, &headers);
     let set = [
         cookies::set_cookie(
             cookies::LOGIN_COOKIE,
@@ -153,7 +160,7 @@ pub(super) async fn submit(
         ),
         cookies::set_cookie(
             cookies::SESSION_COOKIE,
-            &ferrohub_core::token::new_token(),
+            &session_id,
             CookieOptions {
                 path: &state.urls.base,
                 http_only: true,
@@ -161,16 +168,7 @@ pub(super) async fn submit(
                 max_age: None,
             },
         ),
-        cookies::set_cookie(
-            cookies::XSRF_COOKIE,
-            &crate::xsrf::new_token(),
-            CookieOptions {
-                path: &state.urls.hub,
-                http_only: false,
-                secure,
-                max_age: None,
-            },
-        ),
+        super::xsrf_cookie(&state, &xsrf),
     ];
     let target = next.unwrap_or_else(|| default_next(&state, &user.name));
     Ok(with_cookies(crate::redirect::found(&target), set))

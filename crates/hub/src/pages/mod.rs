@@ -148,28 +148,28 @@ fn to_login(state: &AppState, uri: &Uri) -> Response {
     ))
 }
 
-/// The page's XSRF token, and a `Set-Cookie` to add when the browser had none
-/// (for pages rendered outside this module, such as the OAuth confirmation).
-pub(crate) fn xsrf_token(state: &AppState, headers: &HeaderMap) -> (String, Option<String>) {
-    xsrf_for(state, headers)
+/// The page's XSRF token for `who` (signed out: `None`), and a `Set-Cookie`
+/// to add when the browser's `_xsrf` cookie is missing or stale.
+pub(crate) fn xsrf_for(
+    state: &AppState,
+    headers: &HeaderMap,
+    who: Option<&Identity>,
+) -> (String, Option<String>) {
+    let owner = crate::xsrf::Owner::of(who);
+    let (token, stale) = crate::xsrf::token(&state.cookie_secret, owner, headers);
+    let cookie = stale.then(|| xsrf_cookie(state, &token));
+    (token, cookie)
 }
 
-/// The page's XSRF token, and a `Set-Cookie` to add when the browser had none.
-fn xsrf_for(state: &AppState, headers: &HeaderMap) -> (String, Option<String>) {
-    match crate::xsrf::cookie_token(headers) {
-        Some(token) => (token, None),
-        None => {
-            let token = crate::xsrf::new_token();
-            let opts = cookies::CookieOptions {
-                path: &state.urls.hub,
-                http_only: false,
-                secure: state.urls.secure_cookies(),
-                max_age: None,
-            };
-            let cookie = cookies::set_cookie(cookies::XSRF_COOKIE, &token, opts);
-            (token, Some(cookie))
-        }
-    }
+/// The `Set-Cookie` that hands `token` to the page's scripts.
+pub(crate) fn xsrf_cookie(state: &AppState, token: &str) -> String {
+    let opts = cookies::CookieOptions {
+        path: &state.urls.hub,
+        http_only: false,
+        secure: state.urls.secure_cookies(),
+        max_age: None,
+    };
+    cookies::set_cookie(cookies::XSRF_COOKIE, token, opts)
 }
 
 /// Adds `Set-Cookie` headers to a response.
@@ -194,9 +194,15 @@ fn default_next(state: &AppState, user: &str) -> String {
     }
 }
 
-/// A browser form's `_xsrf` field must match the XSRF cookie (403 page if not).
-fn check_xsrf(headers: &HeaderMap, given: &str) -> Result<(), PageError> {
-    if crate::xsrf::check(headers, Some(given)) {
+/// A browser form's `_xsrf` field must be the token of `who`'s session (403 page if not).
+fn check_xsrf(
+    state: &AppState,
+    headers: &HeaderMap,
+    who: Option<&Identity>,
+    given: &str,
+) -> Result<(), PageError> {
+    let owner = crate::xsrf::Owner::of(who);
+    if crate::xsrf::check(&state.cookie_secret, owner, headers, Some(given)) {
         Ok(())
     } else {
         Err(error_page(

@@ -248,10 +248,30 @@ pub(super) async fn user_redirect(
     let Some(who) = page_user(&state, &headers).await? else {
         return Ok(to_login(&state, &uri));
     };
-    let target = format!("{}{}", state.urls.server_prefix(&who.user.name, ""), rest);
+    // `JupyterHub.default_server_name` (only with named servers, as upstream).
+    let config = &state.config.jupyterhub;
+    let server = if config.allow_named_servers {
+        config.default_server_name.as_str()
+    } else {
+        ""
+    };
+    let query = uri.query().map(|q| format!("?{q}")).unwrap_or_default();
+    let target = format!(
+        "{}{rest}{query}",
+        state.urls.server_prefix(&who.user.name, server),
+    );
+    let spawn_page = if server.is_empty() {
+        format!("{}spawn", state.urls.hub)
+    } else {
+        format!(
+            "{}spawn/{}/{}",
+            state.urls.hub,
+            ferrohub_core::url::quote_name(&who.user.name),
+            ferrohub_core::url::quote_name(server)
+        )
+    };
     let spawn = format!(
-        "{}spawn?next={}",
-        state.urls.hub,
+        "{spawn_page}?next={}",
         ferrohub_core::url::quote_query(&target)
     );
     Ok(crate::redirect::found(&spawn))

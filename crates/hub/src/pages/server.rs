@@ -32,7 +32,7 @@ pub(super) async fn home(
         Phase::Failed(message) => ("stopped", Some(message.clone())),
         Phase::Stopped => ("stopped", None),
     };
-    let (xsrf, cookie) = xsrf_for(&state, &headers);
+    let (xsrf, cookie) = xsrf_for(&state, &headers, Some(&who.identity));
     let html = state.templates.render(
         "home.html",
         context! {
@@ -47,7 +47,10 @@ pub(super) async fn home(
     Ok(with_cookies(Html(html).into_response(), cookie))
 }
 
-/// The user whose server `who` wants to start: themselves, or another if allowed.
+/// The user whose server `who` wants to start, stop or watch: themselves or
+/// another, in both cases only with the `servers` scope on that server (as
+/// upstream's `@needs_scope("servers")`; a token or role without it may not
+/// start even its owner's server).
 async fn target_user(
     state: &AppState,
     who: &PageUser,
@@ -55,6 +58,15 @@ async fn target_user(
     server: &str,
 ) -> Result<ferrohub_store::UserRecord, PageError> {
     let Some(name) = name.filter(|n| *n != who.user.name) else {
+        let own = Target::Server(&who.user.name, server);
+        if !who.identity.allows(state, "servers", own).await? {
+            return Err(error_page(
+                StatusCode::FORBIDDEN,
+                "You are not allowed to start or stop servers on this hub \
+                 (the servers scope is missing).",
+                None,
+            ));
+        }
         return Ok(who.user.clone());
     };
     let not_found = || {
@@ -178,7 +190,7 @@ pub(super) async fn spawn_post(
     let Some(who) = page_user(&state, &headers).await? else {
         return Ok(to_login(&state, &uri));
     };
-    super::check_xsrf(&headers, &form.xsrf)?;
+    super::check_xsrf(&state, &headers, Some(&who.identity), &form.xsrf)?;
     spawn_and_redirect(&state, &who, None, "", next_param(&state, &query)).await
 }
 
@@ -194,7 +206,7 @@ pub(super) async fn spawn_post_for(
     let Some(who) = page_user(&state, &headers).await? else {
         return Ok(to_login(&state, &uri));
     };
-    super::check_xsrf(&headers, &form.xsrf)?;
+    super::check_xsrf(&state, &headers, Some(&who.identity), &form.xsrf)?;
     let next = next_param(&state, &query);
     spawn_and_redirect(&state, &who, Some(&path.user), &path.server, next).await
 }
@@ -209,8 +221,9 @@ pub(super) async fn stop_post(
     let Some(who) = page_user(&state, &headers).await? else {
         return Ok(to_login(&state, &uri));
     };
-    super::check_xsrf(&headers, &form.xsrf)?;
-    servers::request_stop(&state, &who.user, "")
+    super::check_xsrf(&state, &headers, Some(&who.identity), &form.xsrf)?;
+    let user = target_user(&state, &who, None, "").await?;
+    servers::request_stop(&state, &user, "")
         .await
         .map_err(|e| error_page(e.status, &e.message, None))?;
     Ok(crate::redirect::found(&format!("{}home", state.urls.hub)))

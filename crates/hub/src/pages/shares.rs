@@ -109,7 +109,7 @@ pub(super) async fn accept_form(
         .map(|s| context! { description => s.description, filter => s.filter })
         .collect();
     let (owner, server) = (&invite.owner.name, &invite.spawner.name);
-    let (xsrf, cookie) = xsrf_for(&state, &headers);
+    let (xsrf, cookie) = xsrf_for(&state, &headers, Some(&who.identity));
     let html = state.templates.render(
         "accept_share.html",
         context! {
@@ -139,7 +139,7 @@ pub(super) async fn accept(
     let Some(who) = page_user(&state, &headers).await? else {
         return Ok(to_login(&state, &uri));
     };
-    super::check_xsrf(&headers, &form.xsrf)?;
+    super::check_xsrf(&state, &headers, Some(&who.identity), &form.xsrf)?;
     let invite = invitation(
         &state,
         &who,

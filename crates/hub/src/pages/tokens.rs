@@ -68,7 +68,7 @@ pub(super) async fn request(
     let Some(who) = page_user(&state, &headers).await? else {
         return Ok(to_login(&state, &uri));
     };
-    check_xsrf(&headers, &form.xsrf)?;
+    check_xsrf(&state, &headers, Some(&who.identity), &form.xsrf)?;
     may_manage_tokens(&state, &who).await?;
     let note = form.note.trim();
     if note.len() > 1023 {
@@ -123,7 +123,7 @@ pub(super) async fn revoke(
     let Some(who) = page_user(&state, &headers).await? else {
         return Ok(to_login(&state, &uri));
     };
-    check_xsrf(&headers, &form.xsrf)?;
+    check_xsrf(&state, &headers, Some(&who.identity), &form.xsrf)?;
     may_manage_tokens(&state, &who).await?;
     let id = form
         .token_id
@@ -178,7 +178,7 @@ async fn render(
         .filter(|(seconds, _)| max <= 0 || (*seconds > 0 && *seconds <= max))
         .map(|&(seconds, label)| context! { seconds => seconds, label => label })
         .collect();
-    let (xsrf, cookie) = xsrf_for(state, headers);
+    let (xsrf, cookie) = xsrf_for(state, headers, Some(&who.identity));
     let html = state.templates.render(
         "token.html",
         context! {
