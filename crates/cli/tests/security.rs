@@ -540,3 +540,127 @@ fn a_short_cookie_secret_is_refused() {
         );
     }
 }
+
+/// Accepted tokens and cookies are cached (no database round trip on the next
+/// request), yet revocation, role and group changes, renames, deletion and
+/// expiry take effect on the very next request.
+#[tokio::test(flavor = "multi_thread")]
+async fn cached_credentials_are_dropped_at_once() {
+    let hub = TestHub::start(&[
+        (
+            "JupyterHub",
+            r#"load_roles = [{ name = "lister", scopes = ["list:users"], groups = ["listers"] }, { name = "reader", scopes = ["list:users"] }]"#,
+        ),
+        (
+            "Authenticator",
+            r#"admin_users = ["boss"]
+allowed_users = ["ann", "ben", "cat", "dan"]"#,
+        ),
+    ]);
+    let api = Api::new(&hub);
+    let boss = token_for(&hub, "boss");
+    // Warm the cache with a few requests, then change something and ask once.
+    let warm = |token: String, path: &'static str| {
+        let api = Api::new(&hub);
+        async move {
+            for _ in 0..3 {
+                assert_eq!(
+                    api.get(&token, path).await.0,
+                    200,
+                    "{path} before the change"
+                );
+            }
+        }
+    };
+    let change = |method: Method, path: String, body: Value| {
+        let request = api.call(&boss, method, &path).json(&body);
+        async move {
+            let status = request.send().await.unwrap().status().as_u16();
+            assert!((200..300).contains(&status), "{path}: {status}");
+        }
+    };
+
+    // Revocation.
+    let ann = token_for(&hub, "ann");
+    warm(ann.clone(), "/user").await;
+    let (_, me) = api.get(&ann, "/user").await;
+    let id = me["token_id"].as_str().unwrap().to_owned();
+    change(
+        Method::DELETE,
+        format!("/users/ann/tokens/{id}"),
+        json!(null),
+    )
+    .await;
+    assert_eq!(api.get(&ann, "/user").await.0, 403, "revoked token");
+
+    // A role taken away.
+    let ben = token_for(&hub, "ben");
+    change(
+        Method::PATCH,
+        "/users/ben".into(),
+        json!({"roles": ["user", "reader"]}),
+    )
+    .await;
+    warm(ben.clone(), "/users").await;
+    change(
+        Method::PATCH,
+        "/users/ben".into(),
+        json!({"roles": ["user"]}),
+    )
+    .await;
+    assert_eq!(api.get(&ben, "/users").await.0, 403, "role removed");
+
+    // A group (and the role it carries) left.
+    let cat = token_for(&hub, "cat");
+    change(
+        Method::POST,
+        "/groups/listers/users".into(),
+        json!({"users": ["cat"]}),
+    )
+    .await;
+    warm(cat.clone(), "/users").await;
+    change(
+        Method::DELETE,
+        "/groups/listers/users".into(),
+        json!({"users": ["cat"]}),
+    )
+    .await;
+    assert_eq!(api.get(&cat, "/users").await.0, 403, "group left");
+
+    // A rename shows at once; a deletion ends the token and the cookie.
+    let dan = token_for(&hub, "dan");
+    let browser = Browser::new(&hub.public_url());
+    assert_eq!(browser.login("dan", "pw", None).await.status(), 302);
+    warm(dan.clone(), "/user").await;
+    for _ in 0..3 {
+        let me = browser.hub_api(Method::GET, "/user").send().await.unwrap();
+        assert_eq!(me.status(), 200);
+    }
+    change(
+        Method::PATCH,
+        "/users/dan".into(),
+        json!({"name": "daniel"}),
+    )
+    .await;
+    let (_, me) = api.get(&dan, "/user").await;
+    assert_eq!(me["name"], "daniel", "renamed");
+    change(Method::DELETE, "/users/daniel".into(), json!(null)).await;
+    assert_eq!(api.get(&dan, "/user").await.0, 403, "deleted user's token");
+    let me = browser.hub_api(Method::GET, "/user").send().await.unwrap();
+    assert_eq!(me.status(), 403, "deleted user's cookie");
+
+    // Expiry, with nothing written in between.
+    let made = api
+        .call(&boss, Method::POST, "/users/boss/tokens")
+        .json(&json!({"expires_in": 2}))
+        .send()
+        .await
+        .unwrap();
+    let short = made.json::<Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    warm(short.clone(), "/user").await;
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    assert_eq!(api.get(&short, "/user").await.0, 403, "expired token");
+}

@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use ferrohub_core::time::Timestamp;
 use ferrohub_rbac::{ExpandContext, Grant, Membership, Owner, ParsedScopes, Resource};
 use ferrohub_store::{ServiceRecord, TokenOwner, TokenRecord, UserRecord};
 
@@ -205,8 +206,17 @@ fn expand_lenient(state: &AppState, scopes: &[String], cx: &ExpandContext<'_>) -
 
 /// A user's own scopes: roles (direct and via groups) and shares.
 pub async fn user_scopes(state: &AppState, user: &UserRecord) -> Result<ParsedScopes, ApiError> {
+    Ok(user_scopes_until(state, user).await?.0)
+}
+
+/// [`user_scopes`], and when the first share behind them expires.
+pub async fn user_scopes_until(
+    state: &AppState,
+    user: &UserRecord,
+) -> Result<(ParsedScopes, Option<Timestamp>), ApiError> {
     let mut raw = state.store.user_role_scopes(user.id).await?;
-    raw.extend(state.store.share_scopes_for_user(user.id).await?);
+    let shares = state.store.share_scopes_for_user(user.id).await?;
+    raw.extend(shares.scopes);
     let cx = ExpandContext {
         owner: Owner::User { name: &user.name },
         client_server: None,
@@ -215,7 +225,7 @@ pub async fn user_scopes(state: &AppState, user: &UserRecord) -> Result<ParsedSc
     };
     let mut scopes = expand_lenient(state, &raw, &cx);
     scopes = scopes.union(&ferrohub_rbac::identify_scopes(&cx.owner));
-    Ok(scopes)
+    Ok((scopes, shares.next_expiry))
 }
 
 /// A service's own scopes: its roles.
@@ -295,20 +305,29 @@ pub async fn token_scopes(
     token: &TokenRecord,
     principal: &Principal,
 ) -> Result<ParsedScopes, ApiError> {
-    let (owner_scopes, owner) = match principal {
+    Ok(token_scopes_until(state, token, principal).await?.0)
+}
+
+/// [`token_scopes`], and when the first share behind the owner's scopes expires.
+pub async fn token_scopes_until(
+    state: &AppState,
+    token: &TokenRecord,
+    principal: &Principal,
+) -> Result<(ParsedScopes, Option<Timestamp>), ApiError> {
+    let ((owner_scopes, shares_expire), owner) = match principal {
         Principal::User(user) => (
-            user_scopes(state, user).await?,
+            user_scopes_until(state, user).await?,
             Owner::User { name: &user.name },
         ),
         Principal::Service(service) => (
-            service_scopes(state, service).await?,
+            (service_scopes(state, service).await?, None),
             Owner::Service {
                 name: &service.name,
             },
         ),
     };
     if token.scopes.iter().any(|s| s == "inherit") {
-        return Ok(owner_scopes);
+        return Ok((owner_scopes, shares_expire));
     }
     let client = OAuthClientKind::of(state, &token.client_id).await?;
     let cx = ExpandContext {
@@ -327,9 +346,10 @@ pub async fn token_scopes(
         own = own.union(&access);
     }
     let membership = membership_for(state, &own, &owner_scopes).await?;
-    Ok(own
+    let scopes = own
         .intersect(&owner_scopes, &membership)
-        .union(&ferrohub_rbac::identify_scopes(&cx.owner)))
+        .union(&ferrohub_rbac::identify_scopes(&cx.owner));
+    Ok((scopes, shares_expire))
 }
 
 /// What an OAuth client id belongs to: a user's server or a service.

@@ -234,6 +234,7 @@ impl Hub {
             custom_scopes,
             shutdown: tokio::sync::watch::channel(None).0,
             metrics,
+            credentials: crate::credential_cache::CredentialCache::default(),
         }));
         let service_tokens = crate::services::register(&state).await?;
         crate::roles::sync(&state.store, &state.config, &state.custom_scopes, |n| {

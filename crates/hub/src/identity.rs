@@ -1,11 +1,12 @@
 //! Who is making a request: a token (`Authorization: token|Bearer`) or the
 //! hub's login cookie, resolved to its owner and effective scopes (see `access`).
 
-use ferrohub_store::TokenRecord;
+use ferrohub_core::time::Timestamp;
 use http::HeaderMap;
 
 use crate::access::{self, Principal};
 use crate::cookies;
+use crate::credential_cache::{CredentialKey, earliest};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -30,31 +31,69 @@ fn stale(state: &AppState, last: Option<&ferrohub_core::time::Timestamp>) -> boo
 }
 
 /// Records that a token was used; its owner's activity too, except for a server's
-/// own token (upstream: those do not count as the user being active).
-async fn record_use(
-    state: &AppState,
-    record: &TokenRecord,
-    principal: &Principal,
-) -> Result<(), ApiError> {
+/// own token (upstream: those do not count as the user being active). Updates
+/// `identity` with the times written and says whether anything was.
+async fn record_use(state: &AppState, identity: &mut Identity) -> Result<bool, ApiError> {
     let now = ferrohub_core::time::now();
-    if stale(state, record.last_activity.as_ref()) {
+    let mut touched = false;
+    if let Some(record) = identity.token.as_mut()
+        && stale(state, record.last_activity.as_ref())
+    {
         state.store.touch_token(record.id, &now).await?;
+        record.last_activity = Some(now);
+        touched = true;
     }
-    let server_token = record
-        .note
-        .as_deref()
+    let server_token = identity
+        .token
+        .as_ref()
+        .and_then(|t| t.note.as_deref())
         .is_some_and(|n| n.starts_with("Server at "));
-    if let Principal::User(user) = principal
+    if let Principal::User(user) = &mut identity.principal
         && !server_token
+        && identity.token.is_some()
         && stale(state, user.last_activity.as_ref())
     {
         state.store.touch_user(user.id, &now).await?;
+        user.last_activity = Some(now);
+        touched = true;
     }
-    Ok(())
+    Ok(touched)
 }
 
 /// Resolves a token to an identity; `Ok(None)` if it is unknown or expired.
+/// Uses and fills the credential cache (see `credential_cache`).
 pub async fn from_token(state: &AppState, token: &str) -> Result<Option<Identity>, ApiError> {
+    let key = CredentialKey::token(token);
+    // Read before resolving: a write that lands meanwhile makes the entry stale.
+    let generation = state.store.generation();
+    let (mut identity, resolved) = match state.credentials.get(&key, generation) {
+        Some(identity) => (identity, None),
+        None => {
+            let Some((identity, expires)) = resolve_token(state, token).await? else {
+                return Ok(None);
+            };
+            (identity, Some(expires))
+        }
+    };
+    let touched = record_use(state, &mut identity).await?;
+    match resolved {
+        Some(expires) => state
+            .credentials
+            .put(key, generation, identity.clone(), expires),
+        // Keep the cached copy's activity times current, or every later
+        // request would write them again.
+        None if touched => state.credentials.refresh(&key, identity.clone()),
+        None => {}
+    }
+    Ok(Some(identity))
+}
+
+/// Resolves a token from the database: owner, effective scopes, and when the
+/// result stops being valid (token or share expiry).
+async fn resolve_token(
+    state: &AppState,
+    token: &str,
+) -> Result<Option<(Identity, Option<Timestamp>)>, ApiError> {
     let Some(record) = state.store.find_token(token).await? else {
         return Ok(None);
     };
@@ -66,14 +105,17 @@ pub async fn from_token(state: &AppState, token: &str) -> Result<Option<Identity
     {
         return Ok(None);
     }
-    let scopes = access::token_scopes(state, &record, &principal).await?;
-    record_use(state, &record, &principal).await?;
-    Ok(Some(Identity {
-        session_id: record.session_id.clone(),
-        principal,
-        token: Some(record),
-        scopes,
-    }))
+    let (scopes, shares_expire) = access::token_scopes_until(state, &record, &principal).await?;
+    let expires = earliest(record.expires_at, shares_expire);
+    Ok(Some((
+        Identity {
+            session_id: record.session_id.clone(),
+            principal,
+            token: Some(record),
+            scopes,
+        },
+        expires,
+    )))
 }
 
 /// Resolves the login cookie to an identity (always a user).
@@ -95,20 +137,30 @@ pub async fn from_cookie(
     ) else {
         return Ok(None);
     };
+    let session_id = cookies::get(headers, cookies::SESSION_COOKIE);
+    let key = CredentialKey::Cookie(cookie_id.clone());
+    let generation = state.store.generation();
+    if let Some(mut identity) = state.credentials.get(&key, generation) {
+        identity.session_id = session_id;
+        return Ok(Some(identity));
+    }
     let Some(user) = state.store.user_by_cookie_id(&cookie_id).await? else {
         return Ok(None);
     };
     if state.auth.is_blocked(&user.name) {
         return Ok(None);
     }
-    let scopes = access::user_scopes(state, &user).await?;
-    let session_id = cookies::get(headers, cookies::SESSION_COOKIE);
-    Ok(Some(Identity {
+    let (scopes, shares_expire) = access::user_scopes_until(state, &user).await?;
+    let identity = Identity {
         principal: Principal::User(user),
         token: None,
         scopes,
         session_id,
-    }))
+    };
+    state
+        .credentials
+        .put(key, generation, identity.clone(), shares_expire);
+    Ok(Some(identity))
 }
 
 /// Token first, then cookie.

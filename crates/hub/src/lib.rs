@@ -10,6 +10,7 @@ mod api;
 mod app;
 mod capability;
 mod cookies;
+mod credential_cache;
 mod error;
 mod http_client;
 mod identity;

@@ -42,6 +42,8 @@ pub struct Inner {
     pub shutdown: tokio::sync::watch::Sender<Option<ShutdownRequest>>,
     /// Prometheus metrics (`{hub}metrics`).
     pub metrics: Arc<ferrohub_metrics::HubMetrics>,
+    /// Recently resolved tokens and login cookies.
+    pub credentials: crate::credential_cache::CredentialCache,
 }
 
 /// What to clean up when the hub stops.

@@ -49,7 +49,7 @@ impl Store {
         )
         .bind(name)
         .bind(json_text(properties, "{}"))
-        .fetch_one(&self.pool)
+        .fetch_one(&*self.writer())
         .await
         .map_err(|e| conflict_or(e, || format!("group {name}")))?;
         group_from_row(&row)
@@ -60,7 +60,7 @@ impl Store {
         let sql = format!("SELECT {GROUP_COLUMNS} FROM groups WHERE name = $1");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(name)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.reader())
             .await?;
         row.as_ref().map(group_from_row).transpose()
     }
@@ -70,7 +70,7 @@ impl Store {
         let sql = format!("SELECT {GROUP_COLUMNS} FROM groups WHERE id = $1");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(group_id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.reader())
             .await?;
         row.as_ref().map(group_from_row).transpose()
     }
@@ -94,7 +94,7 @@ impl Store {
         };
         let count_sql = format!("SELECT COUNT(*) AS n FROM groups{filter}");
         let total: i64 = bind_args(sqlx::query(sqlx::AssertSqlSafe(count_sql)), &args)
-            .fetch_one(&self.pool)
+            .fetch_one(self.reader())
             .await?
             .try_get("n")?;
         let (offset, limit) = page_bounds(offset, limit);
@@ -106,7 +106,7 @@ impl Store {
         );
         args.extend([Arg::Int(limit), Arg::Int(offset)]);
         let rows = bind_args(sqlx::query(sqlx::AssertSqlSafe(page_sql)), &args)
-            .fetch_all(&self.pool)
+            .fetch_all(self.reader())
             .await?;
         let groups = rows.iter().map(group_from_row).collect::<Result<_>>()?;
         Ok((groups, total))
@@ -114,7 +114,8 @@ impl Store {
 
     /// Deletes a group with its memberships, role grants and shares. Returns whether it existed.
     pub async fn delete_group(&self, group_id: i64) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
+        let pool = self.writer();
+        let mut tx = pool.begin().await?;
         for sql in [
             "DELETE FROM shares WHERE group_id = $1",
             "DELETE FROM user_group_map WHERE group_id = $1",
@@ -139,14 +140,15 @@ impl Store {
         sqlx::query("UPDATE groups SET properties = $1 WHERE id = $2")
             .bind(json_text(properties, "{}"))
             .bind(group_id)
-            .execute(&self.pool)
+            .execute(&*self.writer())
             .await?;
         Ok(())
     }
 
     /// Adds users to a group; members already in it are left as they are.
     pub async fn add_group_members(&self, group_id: i64, user_ids: &[i64]) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let pool = self.writer();
+        let mut tx = pool.begin().await?;
         for &user_id in user_ids {
             sqlx::query(
                 "INSERT INTO user_group_map (user_id, group_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
@@ -162,7 +164,8 @@ impl Store {
 
     /// Removes users from a group; non-members are ignored.
     pub async fn remove_group_members(&self, group_id: i64, user_ids: &[i64]) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let pool = self.writer();
+        let mut tx = pool.begin().await?;
         for &user_id in user_ids {
             sqlx::query("DELETE FROM user_group_map WHERE user_id = $1 AND group_id = $2")
                 .bind(user_id)
@@ -181,7 +184,7 @@ impl Store {
              WHERE m.group_id = $1 ORDER BY u.name",
         )
         .bind(group_id)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?;
         names(&rows)
     }
@@ -193,7 +196,7 @@ impl Store {
              WHERE m.user_id = $1 ORDER BY g.name",
         )
         .bind(user_id)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?;
         names(&rows)
     }
@@ -209,14 +212,15 @@ impl Store {
             crate::id_list(user_ids)
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .fetch_all(&self.pool)
+            .fetch_all(self.reader())
             .await?;
         crate::names_by_owner(&rows)
     }
 
     /// Makes `group_ids` exactly the user's groups (`PATCH /users/{name}` with `groups`).
     pub async fn set_user_groups(&self, user_id: i64, group_ids: &[i64]) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let pool = self.writer();
+        let mut tx = pool.begin().await?;
         sqlx::query("DELETE FROM user_group_map WHERE user_id = $1")
             .bind(user_id)
             .execute(&mut *tx)

@@ -20,6 +20,7 @@ mod tokens;
 mod users;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use ferrohub_core::time::{self, Timestamp};
 use sqlx::any::{AnyArguments, AnyPoolOptions, AnyRow};
@@ -35,6 +36,7 @@ pub use models::{
 };
 pub use oauth::BUILTIN_CLIENT;
 pub use services::NewService;
+pub use shares::ShareGrants;
 pub use tokens::NewToken;
 pub use users::{ServerState, UserQuery, UserSort, Visibility};
 
@@ -87,9 +89,17 @@ pub enum StoreError {
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// A connection pool plus the SQL dialect it speaks.
+///
+/// Queries never use the pool directly: reads go through [`Store::reader`],
+/// writes through [`Store::writer`], which advances the [`Store::generation`]
+/// once the write is done, so that anything the hub derived from the
+/// database (a resolved credential and its scopes) can tell it may be stale.
+/// Only activity timestamps use [`Store::activity_writer`], which does not.
+/// `tests/store_access.rs` checks that no query goes around them.
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: AnyPool,
+    generation: Arc<AtomicU64>,
     url: DbUrl,
     /// Serialises share grants in this process: `shares` has no unique key on
     /// (server, target), so a read-then-write must not interleave with another.
@@ -115,9 +125,33 @@ impl Store {
         }
         Ok(Self {
             pool,
+            generation: Arc::default(),
             url,
             share_lock: Arc::default(),
         })
+    }
+
+    /// Changes every time a write (other than activity timestamps) completes
+    /// through this store; equal values mean nothing was written in between.
+    #[must_use]
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// The pool, for queries that only read.
+    fn reader(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// The pool, for writes: the guard advances the generation when dropped,
+    /// i.e. after the statement (or, bound to a variable, the transaction) ends.
+    fn writer(&self) -> WriteGuard<'_> {
+        WriteGuard { store: self }
+    }
+
+    /// The pool, for writes of activity timestamps only (no generation change).
+    fn activity_writer(&self) -> &AnyPool {
+        &self.pool
     }
 
     /// The parsed URL (dialect, SQLite file path).
@@ -129,6 +163,24 @@ impl Store {
     /// Closes every connection (the SQLite file is then safe to copy).
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+}
+
+/// Access to the pool for a write; advances the store's generation on drop.
+struct WriteGuard<'a> {
+    store: &'a Store,
+}
+
+impl std::ops::Deref for WriteGuard<'_> {
+    type Target = AnyPool;
+    fn deref(&self) -> &AnyPool {
+        &self.store.pool
+    }
+}
+
+impl Drop for WriteGuard<'_> {
+    fn drop(&mut self) {
+        self.store.generation.fetch_add(1, Ordering::AcqRel);
     }
 }
 

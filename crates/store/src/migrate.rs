@@ -39,14 +39,14 @@ impl Store {
     pub async fn schema_status(&self) -> Result<SchemaStatus> {
         let version = if self.table_exists("ferrohub_schema").await? {
             let row = sqlx::query("SELECT version FROM ferrohub_schema")
-                .fetch_optional(&self.pool)
+                .fetch_optional(self.reader())
                 .await?;
             row.map(|r| r.try_get::<i64, _>("version"))
                 .transpose()?
                 .unwrap_or(0)
         } else if self.table_exists("alembic_version").await? {
             let row = sqlx::query("SELECT version_num FROM alembic_version")
-                .fetch_optional(&self.pool)
+                .fetch_optional(self.reader())
                 .await?;
             let head: Option<String> = row.map(|r| r.try_get("version_num")).transpose()?;
             if head.as_deref() != Some(UPSTREAM_HEAD) {
@@ -115,13 +115,14 @@ impl Store {
 
     /// Applies migrations up to `target` (tests use it to build old databases).
     pub async fn migrate_to(&self, target: i64) -> Result<()> {
+        let pool = self.writer();
         let current = match self.schema_status().await? {
             SchemaStatus::Empty => 0,
             SchemaStatus::Current => SCHEMA_VERSION,
             SchemaStatus::Older(v) | SchemaStatus::Newer(v) => v,
         };
         let adopting_upstream = !self.table_exists("ferrohub_schema").await? && current == 1;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = pool.begin().await?;
         if current == 0 || adopting_upstream {
             sqlx::query("CREATE TABLE ferrohub_schema (version BIGINT NOT NULL)")
                 .execute(&mut *tx)
@@ -161,7 +162,7 @@ impl Store {
         };
         Ok(sqlx::query(sql)
             .bind(name)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.reader())
             .await?
             .is_some())
     }
@@ -182,7 +183,7 @@ impl Store {
             })?;
         let quoted = target.display().to_string().replace('\'', "''");
         sqlx::query(AssertSqlSafe(format!("VACUUM INTO '{quoted}'")))
-            .execute(&self.pool)
+            .execute(&*self.writer())
             .await?;
         tracing::info!(backup = %target.display(), "backed up the database before upgrading");
         Ok(target)

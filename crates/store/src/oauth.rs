@@ -15,7 +15,7 @@ impl Store {
              VALUES ($1, 'JupyterHub', '', '', '[]') ON CONFLICT (identifier) DO NOTHING",
         )
         .bind(BUILTIN_CLIENT)
-        .execute(&self.pool)
+        .execute(&*self.writer())
         .await?;
         Ok(())
     }
@@ -32,7 +32,7 @@ impl Store {
         .bind(&client.secret)
         .bind(&client.redirect_uri)
         .bind(scopes)
-        .execute(&self.pool)
+        .execute(&*self.writer())
         .await?;
         Ok(())
     }
@@ -43,7 +43,7 @@ impl Store {
             "SELECT identifier, description, secret, redirect_uri, allowed_scopes FROM oauth_clients WHERE identifier = $1",
         )
         .bind(identifier)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.reader())
         .await?;
         let Some(row) = row else { return Ok(None) };
         Ok(Some(OAuthClient {
@@ -71,7 +71,7 @@ impl Store {
         let rows = sqlx::query(
             "SELECT identifier FROM oauth_clients WHERE identifier IS NOT NULL ORDER BY identifier",
         )
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?;
         rows.iter()
             .map(|row| Ok(row.try_get("identifier")?))
@@ -80,7 +80,8 @@ impl Store {
 
     /// Deletes a client with its tokens and codes.
     pub async fn delete_oauth_client(&self, identifier: &str) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let pool = self.writer();
+        let mut tx = pool.begin().await?;
         for sql in [
             "UPDATE spawners SET oauth_client_id = NULL WHERE oauth_client_id = $1",
             "UPDATE services SET oauth_client_id = NULL WHERE oauth_client_id = $1",
@@ -109,7 +110,7 @@ impl Store {
         .bind(serde_json::to_string(&code.scopes).unwrap_or_else(|_| "[]".into()))
         .bind(code.code_challenge.as_deref())
         .bind(code.code_challenge_method.as_deref())
-        .execute(&self.pool)
+        .execute(&*self.writer())
         .await?;
         Ok(())
     }
@@ -117,7 +118,8 @@ impl Store {
     /// Removes and returns a code (codes are single use), if it exists and
     /// has not expired at `now` (unix seconds).
     pub async fn take_oauth_code(&self, code: &str, now: i64) -> Result<Option<OAuthCode>> {
-        let mut tx = self.pool.begin().await?;
+        let pool = self.writer();
+        let mut tx = pool.begin().await?;
         let row = sqlx::query(
             "SELECT client_id, code, expires_at, redirect_uri, session_id, user_id, scopes, code_challenge, code_challenge_method \
              FROM oauth_codes WHERE code = $1",

@@ -63,7 +63,7 @@ impl Store {
         .bind(name)
         .bind(description)
         .bind(json_text(scopes, "[]"))
-        .execute(&self.pool)
+        .execute(&*self.writer())
         .await
         .map_err(|e| conflict_or(e, || format!("role {name}")))?;
         self.role_by_name(name)
@@ -76,7 +76,7 @@ impl Store {
         let sql = format!("SELECT {ROLE_COLUMNS} FROM roles r WHERE r.name = $1");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(name)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.reader())
             .await?;
         row.as_ref().map(role_from_row).transpose()
     }
@@ -85,14 +85,15 @@ impl Store {
     pub async fn list_roles(&self) -> Result<Vec<RoleRecord>> {
         let sql = format!("SELECT {ROLE_COLUMNS} FROM roles r ORDER BY r.name");
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .fetch_all(&self.pool)
+            .fetch_all(self.reader())
             .await?;
         rows.iter().map(role_from_row).collect()
     }
 
     /// Deletes a role and every grant of it. Returns whether it existed.
     pub async fn delete_role(&self, role_id: i64) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
+        let pool = self.writer();
+        let mut tx = pool.begin().await?;
         for sql in [
             "DELETE FROM user_role_map WHERE role_id = $1",
             "DELETE FROM group_role_map WHERE role_id = $1",
@@ -117,7 +118,7 @@ impl Store {
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(holder.id())
-            .fetch_all(&self.pool)
+            .fetch_all(self.reader())
             .await?;
         rows.iter().map(role_from_row).collect()
     }
@@ -133,7 +134,7 @@ impl Store {
             crate::id_list(user_ids)
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .fetch_all(&self.pool)
+            .fetch_all(self.reader())
             .await?;
         crate::names_by_owner(&rows)
     }
@@ -147,7 +148,7 @@ impl Store {
         sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(holder.id())
             .bind(role_id)
-            .execute(&self.pool)
+            .execute(&*self.writer())
             .await?;
         Ok(())
     }
@@ -159,7 +160,7 @@ impl Store {
         sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(holder.id())
             .bind(role_id)
-            .execute(&self.pool)
+            .execute(&*self.writer())
             .await?;
         Ok(())
     }
@@ -172,7 +173,7 @@ impl Store {
              SELECT id, CAST($1 AS BIGINT), 0 FROM users WHERE 1 = 1 ON CONFLICT DO NOTHING",
         )
         .bind(role_id)
-        .execute(&self.pool)
+        .execute(&*self.writer())
         .await?;
         Ok(done.rows_affected())
     }
@@ -186,7 +187,7 @@ impl Store {
              ORDER BY kind, member",
         )
         .bind(role_id)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?;
         let mut members = RoleMembers::default();
         for row in &rows {
@@ -203,9 +204,10 @@ impl Store {
     /// Makes `ids` exactly the role's holders of one kind (config `load_roles`
     /// members); grants kept keep their `managed_by_auth` flag.
     pub async fn set_role_members(&self, role_id: i64, kind: RoleKind, ids: &[i64]) -> Result<()> {
+        let pool = self.writer();
         let (table, column) = role_map(kind);
         let wanted: BTreeSet<i64> = ids.iter().copied().collect();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = pool.begin().await?;
         let select = format!("SELECT {column} AS member FROM {table} WHERE role_id = $1");
         let rows = sqlx::query(sqlx::AssertSqlSafe(select))
             .bind(role_id)
@@ -247,7 +249,7 @@ impl Store {
                  JOIN user_group_map ug ON ug.group_id = gr.group_id WHERE ug.user_id = $1)",
         )
         .bind(user_id)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?;
         union_scopes(&rows, "roles.scopes")
     }
@@ -258,7 +260,7 @@ impl Store {
             "SELECT r.scopes FROM roles r JOIN service_role_map m ON m.role_id = r.id WHERE m.service_id = $1",
         )
         .bind(service_id)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?;
         union_scopes(&rows, "roles.scopes")
     }

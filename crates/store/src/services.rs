@@ -113,7 +113,7 @@ impl Store {
         .bind(new.timeout)
         .bind(i64::from(new.from_config))
         .bind(new.oauth_client_id.as_deref())
-        .execute(&self.pool)
+        .execute(&*self.writer())
         .await
         .map_err(|e| conflict_or(e, || format!("service {}", new.name)))?;
         self.service_by_name(&new.name)
@@ -126,7 +126,7 @@ impl Store {
         let sql = format!("{SERVICE_SELECT} WHERE sv.name = $1");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(name)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.reader())
             .await?;
         row.as_ref().map(service_from_row).transpose()
     }
@@ -136,7 +136,7 @@ impl Store {
         let sql = format!("{SERVICE_SELECT} WHERE sv.id = $1");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(service_id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.reader())
             .await?;
         row.as_ref().map(service_from_row).transpose()
     }
@@ -145,7 +145,7 @@ impl Store {
     pub async fn list_services(&self) -> Result<Vec<ServiceRecord>> {
         let sql = format!("{SERVICE_SELECT} ORDER BY sv.name");
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .fetch_all(&self.pool)
+            .fetch_all(self.reader())
             .await?;
         rows.iter().map(service_from_row).collect()
     }
@@ -153,7 +153,8 @@ impl Store {
     /// Deletes a service with its server row, tokens and role grants (its
     /// OAuth client is the caller's: `delete_oauth_client`). Returns whether it existed.
     pub async fn delete_service(&self, service_id: i64) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
+        let pool = self.writer();
+        let mut tx = pool.begin().await?;
         sqlx::query(
             "DELETE FROM servers WHERE id IN (SELECT _server_id FROM services WHERE id = $1)",
         )
@@ -179,7 +180,7 @@ impl Store {
         sqlx::query("UPDATE services SET pid = $1 WHERE id = $2")
             .bind(pid)
             .bind(service_id)
-            .execute(&self.pool)
+            .execute(self.activity_writer())
             .await?;
         Ok(())
     }
@@ -193,7 +194,7 @@ impl Store {
         sqlx::query("UPDATE services SET oauth_client_id = $1 WHERE id = $2")
             .bind(client_id)
             .bind(service_id)
-            .execute(&self.pool)
+            .execute(&*self.writer())
             .await?;
         Ok(())
     }
@@ -205,7 +206,8 @@ impl Store {
         service_id: i64,
         address: Option<&ServerAddress>,
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let pool = self.writer();
+        let mut tx = pool.begin().await?;
         let old: Option<i64> = sqlx::query("SELECT _server_id FROM services WHERE id = $1")
             .bind(service_id)
             .fetch_optional(&mut *tx)

@@ -27,6 +27,15 @@ const SHARE_CODE_COLUMNS: &str = "id, owner_id, spawner_id, scopes, CAST(created
 const SHARES_OF_USER: &str =
     "(sh.user_id = $1 OR sh.group_id IN (SELECT group_id FROM user_group_map WHERE user_id = $1))";
 
+/// The scopes a user holds through shares.
+#[derive(Debug, Clone, Default)]
+pub struct ShareGrants {
+    /// Scope strings, each filtered to its server, sorted and distinct.
+    pub scopes: Vec<String>,
+    /// When the first of the shares behind them expires, if any does.
+    pub next_expiry: Option<Timestamp>,
+}
+
 /// A share's scopes filtered to its server as it is named *now*.
 ///
 /// Shares point at their server by id, and their scopes are always read
@@ -135,7 +144,7 @@ impl Store {
     ) -> Result<(Vec<ShareRecord>, i64)> {
         let count_sql = format!("SELECT COUNT(*) AS n {SHARE_FROM} WHERE {filter}");
         let total: i64 = bind_args(sqlx::query(sqlx::AssertSqlSafe(count_sql)), &args)
-            .fetch_one(&self.pool)
+            .fetch_one(self.reader())
             .await?
             .try_get("n")?;
         let (offset, limit) = page_bounds(offset, limit);
@@ -147,7 +156,7 @@ impl Store {
         );
         args.extend([Arg::Int(limit), Arg::Int(offset)]);
         let rows = bind_args(sqlx::query(sqlx::AssertSqlSafe(page_sql)), &args)
-            .fetch_all(&self.pool)
+            .fetch_all(self.reader())
             .await?;
         let shares = rows.iter().map(share_from_row).collect::<Result<_>>()?;
         Ok((shares, total))
@@ -158,7 +167,7 @@ impl Store {
         let sql = format!("SELECT {SHARE_COLUMNS} {SHARE_FROM} WHERE sh.id = $1");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(share_id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.reader())
             .await?;
         row.as_ref().map(share_from_row).transpose()
     }
@@ -173,9 +182,10 @@ impl Store {
         target: ShareTarget,
         scopes: &[String],
     ) -> Result<ShareRecord> {
+        let pool = self.writer();
         let (column, target_id) = target_column(target);
         let _serialised = self.share_lock.lock().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = pool.begin().await?;
         let select = format!(
             "SELECT id, scopes FROM shares WHERE spawner_id = $1 AND {column} = $2 ORDER BY id LIMIT 1"
         );
@@ -225,7 +235,7 @@ impl Store {
         sqlx::query("UPDATE shares SET scopes = $1 WHERE id = $2")
             .bind(json_text(&normalized(scopes.iter().cloned()), "[]"))
             .bind(share_id)
-            .execute(&self.pool)
+            .execute(&*self.writer())
             .await?;
         Ok(())
     }
@@ -234,7 +244,7 @@ impl Store {
     pub async fn delete_share(&self, share_id: i64) -> Result<bool> {
         let done = sqlx::query("DELETE FROM shares WHERE id = $1")
             .bind(share_id)
-            .execute(&self.pool)
+            .execute(&*self.writer())
             .await?;
         Ok(done.rows_affected() > 0)
     }
@@ -252,7 +262,7 @@ impl Store {
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(spawner_id)
             .bind(target_id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.reader())
             .await?;
         row.as_ref().map(share_from_row).transpose()
     }
@@ -309,16 +319,18 @@ impl Store {
     pub async fn delete_shares_of_spawner(&self, spawner_id: i64) -> Result<u64> {
         let done = sqlx::query("DELETE FROM shares WHERE spawner_id = $1")
             .bind(spawner_id)
-            .execute(&self.pool)
+            .execute(&*self.writer())
             .await?;
         Ok(done.rows_affected())
     }
 
     /// For RBAC: the scopes of every unexpired share reaching the user
-    /// (directly or through a group), sorted and distinct.
-    pub async fn share_scopes_for_user(&self, user_id: i64) -> Result<Vec<String>> {
+    /// (directly or through a group), sorted and distinct, and when the first
+    /// of those shares expires (so a cached result is not used past it).
+    pub async fn share_scopes_for_user(&self, user_id: i64) -> Result<ShareGrants> {
         let sql = format!(
-            "SELECT sh.scopes, o.name AS owner_name, sp.name AS server_name \
+            "SELECT sh.scopes, CAST(sh.expires_at AS TEXT) AS expires_at, \
+             o.name AS owner_name, sp.name AS server_name \
              FROM shares sh JOIN spawners sp ON sp.id = sh.spawner_id \
              JOIN users o ON o.id = sp.user_id WHERE {SHARES_OF_USER} \
              AND (sh.expires_at IS NULL OR sh.expires_at > $2)"
@@ -326,17 +338,24 @@ impl Store {
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(user_id)
             .bind(time::to_db(&time::now()))
-            .fetch_all(&self.pool)
+            .fetch_all(self.reader())
             .await?;
         let mut all = BTreeSet::new();
+        let mut next_expiry: Option<Timestamp> = None;
         for row in &rows {
             let scopes: Vec<String> =
                 parse_json("shares.scopes", row.try_get("scopes")?, Vec::new())?;
             let owner: String = row.try_get("owner_name")?;
             let server: String = row.try_get("server_name")?;
             all.extend(bound_to_server(scopes, &owner, &server));
+            if let Some(expires) = opt_ts(row, "expires_at")? {
+                next_expiry = Some(next_expiry.map_or(expires, |t| t.min(expires)));
+            }
         }
-        Ok(all.into_iter().collect())
+        Ok(ShareGrants {
+            scopes: all.into_iter().collect(),
+            next_expiry,
+        })
     }
 
     /// Creates a share code; returns it with the code in clear (43 URL-safe
@@ -360,7 +379,7 @@ impl Store {
         .bind(expires_at.as_ref().map(time::to_db))
         .bind(owner_id)
         .bind(spawner_id)
-        .fetch_one(&self.pool)
+        .fetch_one(&*self.writer())
         .await?;
         let id: i64 = row.try_get("id")?;
         let record = self
@@ -375,7 +394,7 @@ impl Store {
         let sql = format!("SELECT {SHARE_CODE_COLUMNS} FROM share_codes WHERE id = $1");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(code_id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.reader())
             .await?;
         row.as_ref().map(share_code_from_row).transpose()
     }
@@ -393,7 +412,7 @@ impl Store {
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(token::token_prefix(code))
             .bind(time::to_db(&time::now()))
-            .fetch_all(&self.pool)
+            .fetch_all(self.reader())
             .await?;
         for row in &rows {
             let hashed: Option<String> = row.try_get("hashed")?;
@@ -412,7 +431,7 @@ impl Store {
         )
         .bind(time::to_db(&time::now()))
         .bind(code_id)
-        .execute(&self.pool)
+        .execute(self.activity_writer())
         .await?;
         Ok(())
     }
@@ -434,7 +453,7 @@ impl Store {
         };
         let count_sql = format!("SELECT COUNT(*) AS n FROM share_codes WHERE {filter}");
         let total: i64 = bind_args(sqlx::query(sqlx::AssertSqlSafe(count_sql)), &args)
-            .fetch_one(&self.pool)
+            .fetch_one(self.reader())
             .await?
             .try_get("n")?;
         let (offset, limit) = page_bounds(offset, limit);
@@ -446,7 +465,7 @@ impl Store {
         );
         args.extend([Arg::Int(limit), Arg::Int(offset)]);
         let rows = bind_args(sqlx::query(sqlx::AssertSqlSafe(page_sql)), &args)
-            .fetch_all(&self.pool)
+            .fetch_all(self.reader())
             .await?;
         let codes = rows
             .iter()
@@ -459,7 +478,7 @@ impl Store {
     pub async fn delete_share_code(&self, code_id: i64) -> Result<bool> {
         let done = sqlx::query("DELETE FROM share_codes WHERE id = $1")
             .bind(code_id)
-            .execute(&self.pool)
+            .execute(&*self.writer())
             .await?;
         Ok(done.rows_affected() > 0)
     }
@@ -468,7 +487,7 @@ impl Store {
     pub async fn delete_share_codes_of_spawner(&self, spawner_id: i64) -> Result<u64> {
         let done = sqlx::query("DELETE FROM share_codes WHERE spawner_id = $1")
             .bind(spawner_id)
-            .execute(&self.pool)
+            .execute(&*self.writer())
             .await?;
         Ok(done.rows_affected())
     }
@@ -478,7 +497,7 @@ impl Store {
         let done =
             sqlx::query("DELETE FROM share_codes WHERE expires_at IS NOT NULL AND expires_at < $1")
                 .bind(time::to_db(&time::now()))
-                .execute(&self.pool)
+                .execute(&*self.writer())
                 .await?;
         Ok(done.rows_affected())
     }

@@ -68,7 +68,7 @@ impl Store {
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(user_id)
             .bind(name)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.reader())
             .await?;
         row.as_ref().map(spawner_from_row).transpose()
     }
@@ -78,7 +78,7 @@ impl Store {
         let sql = format!("{SPAWNER_SELECT} WHERE s.user_id = $1 ORDER BY s.name");
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(user_id)
-            .fetch_all(&self.pool)
+            .fetch_all(self.reader())
             .await?;
         rows.iter().map(spawner_from_row).collect()
     }
@@ -93,7 +93,7 @@ impl Store {
             crate::id_list(user_ids)
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .fetch_all(&self.pool)
+            .fetch_all(self.reader())
             .await?;
         let mut out: std::collections::HashMap<i64, Vec<SpawnerRecord>> =
             std::collections::HashMap::new();
@@ -108,7 +108,7 @@ impl Store {
     pub async fn active_spawners(&self) -> Result<Vec<SpawnerRecord>> {
         let sql = format!("{SPAWNER_SELECT} WHERE s.server_id IS NOT NULL ORDER BY s.id");
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .fetch_all(&self.pool)
+            .fetch_all(self.reader())
             .await?;
         rows.iter().map(spawner_from_row).collect()
     }
@@ -120,7 +120,7 @@ impl Store {
         )
         .bind(user_id)
         .bind(name)
-        .execute(&self.pool)
+        .execute(&*self.writer())
         .await
         .map_err(|e| conflict_or(e, || format!("server {name:?}")))?;
         self.spawner(user_id, name)
@@ -133,7 +133,7 @@ impl Store {
         let sql = format!("{SPAWNER_SELECT} WHERE s.id = $1");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(spawner_id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.reader())
             .await?;
         row.as_ref().map(spawner_from_row).transpose()
     }
@@ -149,7 +149,7 @@ impl Store {
              WHERE s.oauth_client_id = $1 ORDER BY s.id LIMIT 1",
         )
         .bind(client_id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.reader())
         .await?;
         let Some(row) = row else { return Ok(None) };
         Ok(Some((
@@ -169,7 +169,7 @@ impl Store {
         sqlx::query("UPDATE spawners SET user_options = $1 WHERE id = $2")
             .bind(json_text(options, "{}"))
             .bind(spawner_id)
-            .execute(&self.pool)
+            .execute(&*self.writer())
             .await?;
         Ok(())
     }
@@ -179,7 +179,7 @@ impl Store {
         sqlx::query("UPDATE spawners SET display_name = $1 WHERE id = $2")
             .bind(display_name)
             .bind(spawner_id)
-            .execute(&self.pool)
+            .execute(&*self.writer())
             .await?;
         Ok(())
     }
@@ -189,7 +189,7 @@ impl Store {
         sqlx::query("UPDATE spawners SET name = $1 WHERE id = $2")
             .bind(new_name)
             .bind(spawner_id)
-            .execute(&self.pool)
+            .execute(&*self.writer())
             .await
             .map_err(|e| conflict_or(e, || format!("server {new_name:?}")))?;
         Ok(())
@@ -199,7 +199,8 @@ impl Store {
     /// with its servers row, shares and share codes, and its OAuth client (with
     /// that client's tokens) if a stop did not already remove it. Returns whether it existed.
     pub async fn delete_spawner(&self, spawner_id: i64) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
+        let pool = self.writer();
+        let mut tx = pool.begin().await?;
         let client: Option<String> =
             sqlx::query("SELECT oauth_client_id FROM spawners WHERE id = $1")
                 .bind(spawner_id)
@@ -245,7 +246,7 @@ impl Store {
             "SELECT COUNT(*) AS n FROM spawners WHERE user_id = $1 AND name IS NOT NULL AND name <> ''",
         )
         .bind(user_id)
-        .fetch_one(&self.pool)
+        .fetch_one(self.reader())
         .await?;
         Ok(row.try_get("n")?)
     }
@@ -253,7 +254,7 @@ impl Store {
     /// How many servers are active (have a servers row), for metrics and `active_server_limit`.
     pub async fn count_active_spawners(&self) -> Result<i64> {
         let row = sqlx::query("SELECT COUNT(*) AS n FROM spawners WHERE server_id IS NOT NULL")
-            .fetch_one(&self.pool)
+            .fetch_one(self.reader())
             .await?;
         Ok(row.try_get("n")?)
     }
@@ -267,8 +268,9 @@ impl Store {
         state: &serde_json::Value,
         oauth_client_id: &str,
     ) -> Result<()> {
+        let pool = self.writer();
         let now = time::to_db(&time::now());
-        let mut tx = self.pool.begin().await?;
+        let mut tx = pool.begin().await?;
         sqlx::query(
             "DELETE FROM servers WHERE id IN (SELECT server_id FROM spawners WHERE id = $1)",
         )
@@ -309,7 +311,7 @@ impl Store {
         sqlx::query("UPDATE spawners SET state = $1 WHERE id = $2")
             .bind(state.to_string())
             .bind(spawner_id)
-            .execute(&self.pool)
+            .execute(&*self.writer())
             .await?;
         Ok(())
     }
@@ -317,7 +319,8 @@ impl Store {
     /// Records a server gone: removes its address, clears state and `started`,
     /// and deletes its OAuth client, which takes the client's tokens and codes with it.
     pub async fn record_server_stopped(&self, spawner_id: i64) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let pool = self.writer();
+        let mut tx = pool.begin().await?;
         let row = sqlx::query("SELECT server_id, oauth_client_id FROM spawners WHERE id = $1")
             .bind(spawner_id)
             .fetch_optional(&mut *tx)
@@ -358,7 +361,7 @@ impl Store {
         )
         .bind(&when)
         .bind(spawner_id)
-        .execute(&self.pool)
+        .execute(self.activity_writer())
         .await?;
         Ok(())
     }

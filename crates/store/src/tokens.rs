@@ -97,7 +97,7 @@ impl Store {
         .bind(new.expires_at.as_ref().map(time::to_db))
         .bind(new.note)
         .bind(scopes)
-        .fetch_one(&self.pool)
+        .fetch_one(&*self.writer())
         .await?;
         Ok(row.try_get("id")?)
     }
@@ -115,7 +115,7 @@ impl Store {
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(token::token_prefix(token))
             .bind(now)
-            .fetch_all(&self.pool)
+            .fetch_all(self.reader())
             .await?;
         for row in &rows {
             let hashed: Option<String> = row.try_get("hashed")?;
@@ -137,7 +137,7 @@ impl Store {
         sqlx::query(sqlx::AssertSqlSafe(delete))
             .bind(id)
             .bind(&now)
-            .execute(&self.pool)
+            .execute(&*self.writer())
             .await?;
         let select = format!(
             "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE {column} = $1 \
@@ -146,7 +146,7 @@ impl Store {
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(select))
             .bind(id)
-            .fetch_all(&self.pool)
+            .fetch_all(&*self.writer())
             .await?;
         rows.iter().map(token_from_row).collect()
     }
@@ -157,7 +157,7 @@ impl Store {
         let sql = format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE id = $1");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(token_id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.reader())
             .await?;
         row.as_ref().map(token_from_row).transpose()
     }
@@ -170,7 +170,7 @@ impl Store {
         let done = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(id)
             .bind(client_id)
-            .execute(&self.pool)
+            .execute(&*self.writer())
             .await?;
         Ok(done.rows_affected())
     }
@@ -180,7 +180,7 @@ impl Store {
         let done =
             sqlx::query("DELETE FROM api_tokens WHERE expires_at IS NOT NULL AND expires_at < $1")
                 .bind(time::to_db(&time::now()))
-                .execute(&self.pool)
+                .execute(&*self.writer())
                 .await?;
         Ok(done.rows_affected())
     }
@@ -190,7 +190,7 @@ impl Store {
         sqlx::query("UPDATE api_tokens SET last_activity = $1 WHERE id = $2")
             .bind(time::to_db(when))
             .bind(token_id)
-            .execute(&self.pool)
+            .execute(self.activity_writer())
             .await?;
         Ok(())
     }
@@ -200,7 +200,7 @@ impl Store {
         let done = sqlx::query("DELETE FROM api_tokens WHERE user_id = $1 AND session_id = $2")
             .bind(user_id)
             .bind(session_id)
-            .execute(&self.pool)
+            .execute(&*self.writer())
             .await?;
         Ok(done.rows_affected())
     }
@@ -209,7 +209,7 @@ impl Store {
     pub async fn delete_token(&self, token_id: i64) -> Result<bool> {
         let done = sqlx::query("DELETE FROM api_tokens WHERE id = $1")
             .bind(token_id)
-            .execute(&self.pool)
+            .execute(&*self.writer())
             .await?;
         Ok(done.rows_affected() > 0)
     }

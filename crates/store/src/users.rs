@@ -165,9 +165,10 @@ fn user_order(query: &UserQuery) -> String {
 impl Store {
     /// Creates a user and its default (`""`) spawner row; `Conflict` if the name exists.
     pub async fn create_user(&self, name: &str, admin: bool) -> Result<UserRecord> {
+        let pool = self.writer();
         let now = time::to_db(&time::now());
         let cookie_id = ferrohub_core::token::new_token();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = pool.begin().await?;
         let row = sqlx::query(
             "INSERT INTO users (name, admin, created, cookie_id, state, user_info) VALUES ($1, $2, $3, $4, '{}', NULL) RETURNING id",
         )
@@ -196,7 +197,7 @@ impl Store {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE name = $1");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(name)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.reader())
             .await?;
         row.as_ref().map(user_from_row).transpose()
     }
@@ -206,7 +207,7 @@ impl Store {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.reader())
             .await?;
         row.as_ref().map(user_from_row).transpose()
     }
@@ -216,7 +217,7 @@ impl Store {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE cookie_id = $1");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(cookie_id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.reader())
             .await?;
         row.as_ref().map(user_from_row).transpose()
     }
@@ -225,7 +226,7 @@ impl Store {
     pub async fn list_users(&self) -> Result<Vec<UserRecord>> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users ORDER BY name");
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .fetch_all(&self.pool)
+            .fetch_all(self.reader())
             .await?;
         rows.iter().map(user_from_row).collect()
     }
@@ -238,7 +239,7 @@ impl Store {
         };
         let count_sql = format!("SELECT COUNT(*) AS n FROM users u{filter}");
         let total: i64 = bind_args(sqlx::query(sqlx::AssertSqlSafe(count_sql)), &args)
-            .fetch_one(&self.pool)
+            .fetch_one(self.reader())
             .await?
             .try_get("n")?;
         let (offset, limit) = page_bounds(query.offset, query.limit);
@@ -251,7 +252,7 @@ impl Store {
         );
         args.extend([Arg::Int(limit), Arg::Int(offset)]);
         let rows = bind_args(sqlx::query(sqlx::AssertSqlSafe(page_sql)), &args)
-            .fetch_all(&self.pool)
+            .fetch_all(self.reader())
             .await?;
         let users = rows.iter().map(user_from_row).collect::<Result<_>>()?;
         Ok((users, total))
@@ -269,7 +270,7 @@ impl Store {
             );
             let args: Vec<Arg> = chunk.iter().cloned().map(Arg::Text).collect();
             let rows = bind_args(sqlx::query(sqlx::AssertSqlSafe(sql)), &args)
-                .fetch_all(&self.pool)
+                .fetch_all(self.reader())
                 .await?;
             for row in &rows {
                 users.push(user_from_row(row)?);
@@ -284,7 +285,7 @@ impl Store {
     pub async fn list_admin_users(&self) -> Result<Vec<UserRecord>> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE admin = 1 ORDER BY name");
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .fetch_all(&self.pool)
+            .fetch_all(self.reader())
             .await?;
         rows.iter().map(user_from_row).collect()
     }
@@ -294,7 +295,7 @@ impl Store {
         sqlx::query("UPDATE users SET name = $1 WHERE id = $2")
             .bind(new_name)
             .bind(user_id)
-            .execute(&self.pool)
+            .execute(&*self.writer())
             .await
             .map_err(|e| conflict_or(e, || format!("user {new_name}")))?;
         Ok(())
@@ -309,7 +310,7 @@ impl Store {
         sqlx::query("UPDATE users SET user_info = $1 WHERE id = $2")
             .bind(user_info.map(|v| json_text(v, "null")))
             .bind(user_id)
-            .execute(&self.pool)
+            .execute(&*self.writer())
             .await?;
         Ok(())
     }
@@ -317,7 +318,7 @@ impl Store {
     /// How many users exist (metrics, first-start detection).
     pub async fn count_users(&self) -> Result<i64> {
         let row = sqlx::query("SELECT COUNT(*) AS n FROM users")
-            .fetch_one(&self.pool)
+            .fetch_one(self.reader())
             .await?;
         Ok(row.try_get("n")?)
     }
@@ -326,7 +327,7 @@ impl Store {
     pub async fn count_users_active_since(&self, since: &Timestamp) -> Result<i64> {
         let row = sqlx::query("SELECT COUNT(*) AS n FROM users WHERE last_activity >= $1")
             .bind(time::to_db(since))
-            .fetch_one(&self.pool)
+            .fetch_one(self.reader())
             .await?;
         Ok(row.try_get("n")?)
     }
@@ -336,7 +337,7 @@ impl Store {
         sqlx::query("UPDATE users SET admin = $1 WHERE id = $2")
             .bind(i64::from(admin))
             .bind(user_id)
-            .execute(&self.pool)
+            .execute(&*self.writer())
             .await?;
         Ok(())
     }
@@ -346,7 +347,8 @@ impl Store {
     /// codes, group memberships and role grants. Explicit, so it holds even where
     /// foreign keys are not enforced. Returns whether a user was deleted.
     pub async fn delete_user(&self, user_id: i64) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
+        let pool = self.writer();
+        let mut tx = pool.begin().await?;
         // Servers rows are not cascaded from users: remove the user's first.
         sqlx::query(
             "DELETE FROM servers WHERE id IN (SELECT server_id FROM spawners WHERE user_id = $1)",
@@ -381,7 +383,7 @@ impl Store {
         sqlx::query("UPDATE users SET last_activity = $1 WHERE id = $2 AND (last_activity IS NULL OR last_activity < $1)")
             .bind(&when)
             .bind(user_id)
-            .execute(&self.pool)
+            .execute(self.activity_writer())
             .await?;
         Ok(())
     }

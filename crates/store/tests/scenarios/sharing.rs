@@ -157,11 +157,11 @@ pub async fn shares(db: &TestDb) {
 
     // RBAC: every share's scopes, expired ones left out.
     assert_eq!(
-        store.share_scopes_for_user(pete.id).await.unwrap(),
+        store.share_scopes_for_user(pete.id).await.unwrap().scopes,
         [DEFAULT_ACCESS, LAB_ACCESS, DEFAULT_READ]
     );
     assert_eq!(
-        store.share_scopes_for_user(quin.id).await.unwrap(),
+        store.share_scopes_for_user(quin.id).await.unwrap().scopes,
         [DEFAULT_ACCESS]
     );
     assert!(
@@ -169,6 +169,7 @@ pub async fn shares(db: &TestDb) {
             .share_scopes_for_user(olga.id)
             .await
             .unwrap()
+            .scopes
             .is_empty()
     );
     let past = ferrohub_core::time::to_db(&(db_now() - TimeDelta::minutes(1)));
@@ -179,7 +180,7 @@ pub async fn shares(db: &TestDb) {
         .await
         .unwrap();
     assert_eq!(
-        store.share_scopes_for_user(pete.id).await.unwrap(),
+        store.share_scopes_for_user(pete.id).await.unwrap().scopes,
         [DEFAULT_ACCESS, DEFAULT_READ],
         "expired share grants nothing"
     );

@@ -188,7 +188,7 @@ async fn read_upstream_rows(store: &Store, share_code: &str) {
         ("carol", "")
     );
     assert_eq!(
-        store.share_scopes_for_user(erin.id).await.unwrap(),
+        store.share_scopes_for_user(erin.id).await.unwrap().scopes,
         ["access:servers!server=carol/"]
     );
     let code = store
