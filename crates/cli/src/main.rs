@@ -39,6 +39,10 @@ fn main() -> ExitCode {
         Ok(config) => config,
         Err(message) => return fail(EX_USAGE, &message),
     };
+    // Everything that can be checked without I/O, before any file is written.
+    if let Err(problem) = ferrohub_hub::check_config(&config) {
+        return fail(EX_USAGE, &problem.to_string());
+    }
     init_logging(&config, args.debug);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,

@@ -522,17 +522,19 @@ async fn xsrf_tokens_are_bound_to_the_session() {
 fn a_short_cookie_secret_is_refused() {
     for secret in ["", "abcd", &"ab".repeat(31)] {
         let dir = tempfile::tempdir().unwrap();
-        let out = Command::new(support::ferrohub_bin())
+        let out = Command::new("timeout")
             .current_dir(dir.path())
             .env("JPY_COOKIE_SECRET", secret)
             .args([
+                "20",
+                support::ferrohub_bin().to_str().unwrap(),
                 &format!("--JupyterHub.hub_port={}", support::free_port()),
                 &format!("--url=http://127.0.0.1:{}", support::free_port()),
             ])
             .output()
             .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(1), "secret {secret:?}: {stderr}");
+        assert_eq!(out.status.code(), Some(64), "secret {secret:?}: {stderr}");
         assert!(stderr.contains("at least 32"), "{stderr}");
         assert!(
             !dir.path().join("ferrohub.sqlite").exists(),
@@ -663,4 +665,75 @@ allowed_users = ["ann", "ben", "cat", "dan"]"#,
     warm(short.clone(), "/user").await;
     tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
     assert_eq!(api.get(&short, "/user").await.0, 403, "expired token");
+}
+
+/// Every configuration mistake that needs no I/O to find, including roles,
+/// custom scopes, services and the environment the hub reads, exits with 64
+/// before anything is written: no cookie secret, no database.
+#[test]
+fn bad_configuration_exits_64_having_written_nothing() {
+    let cases: &[(&str, &[(&str, &str)], &str)] = &[
+        (
+            "[JupyterHub]\ncustom_scopes = { nope = { description = \"x\" } }",
+            &[],
+            "custom_scopes",
+        ),
+        (
+            "[JupyterHub]\nload_roles = [{ name = \"ruler\", scopes = [\"not-a-scope\"] }]",
+            &[],
+            "not-a-scope",
+        ),
+        (
+            "[JupyterHub]\nload_roles = [{ name = \"ruler\", scopes = [\"read:users\"], services = [\"ghost\"] }]",
+            &[],
+            "ghost",
+        ),
+        (
+            "[JupyterHub]\nservices = [{ name = \"a\", url = \"http://127.0.0.1:1\" }, { name = \"a\", url = \"http://127.0.0.1:2\" }]",
+            &[],
+            "more than once",
+        ),
+        (
+            "[JupyterHub]\ndefault_server_name = \"a/b\"",
+            &[],
+            "default_server_name",
+        ),
+        (
+            "[JupyterHub]\nspawner_class = \"docker\"",
+            &[],
+            "spawner_class",
+        ),
+        ("", &[("JPY_COOKIE_SECRET", "abcd")], "at least 32"),
+        (
+            "",
+            &[("JUPYTERHUB_METRICS_PREFIX", "bad prefix!")],
+            "JUPYTERHUB_METRICS_PREFIX",
+        ),
+    ];
+    for (config, env, expected) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("ferrohub.toml"), config).unwrap();
+        // `timeout`: a hub that wrongly starts is stopped, and the test fails on its status.
+        let mut command = Command::new("timeout");
+        command.current_dir(dir.path()).args([
+            "20",
+            support::ferrohub_bin().to_str().unwrap(),
+            &format!("--JupyterHub.hub_port={}", support::free_port()),
+            &format!("--url=http://127.0.0.1:{}", support::free_port()),
+        ]);
+        for (name, value) in *env {
+            command.env(name, value);
+        }
+        let out = command.output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(64), "{config} {env:?}: {stderr}");
+        assert!(stderr.contains(expected), "{config}: {stderr}");
+        let written: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .filter(|name| name != "ferrohub.toml")
+            .collect();
+        assert!(written.is_empty(), "{config}: wrote {written:?}");
+    }
 }

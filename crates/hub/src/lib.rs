@@ -27,7 +27,9 @@ mod services;
 mod state;
 mod templates;
 mod urls;
+mod validate;
 mod xsrf;
 
 pub use app::{Hub, StartError};
 pub use urls::HubUrls;
+pub use validate::check_config;

@@ -36,6 +36,24 @@ pub fn custom_scopes(config: &Config) -> Result<CustomScopes, RoleError> {
     CustomScopes::new(defs).map_err(|e| RoleError::Config(format!("JupyterHub.custom_scopes: {e}")))
 }
 
+/// Checks `load_roles` without touching the database: role names, scopes,
+/// and that every service a role names is defined in `JupyterHub.services`.
+pub fn check_roles(config: &Config, custom: &CustomScopes) -> Result<(), RoleError> {
+    roles_to_load(config, custom)?;
+    for spec in &config.jupyterhub.load_roles {
+        for name in spec.services.iter().flatten() {
+            if !config.jupyterhub.services.iter().any(|s| &s.name == name) {
+                return Err(RoleError::Config(format!(
+                    "JupyterHub.load_roles: role {:?}: found undefined service {name}; \
+                     define it first in JupyterHub.services",
+                    spec.name
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The roles to load: defaults, with `load_roles` entries merged over them.
 fn roles_to_load(config: &Config, custom: &CustomScopes) -> Result<Vec<RoleConfig>, RoleError> {
     let extra = &config.jupyterhub.extra_user_scopes;

@@ -40,6 +40,16 @@ fn long_enough(secret: Vec<u8>, source: &str) -> Result<Vec<u8>, SecretError> {
     Ok(secret)
 }
 
+/// Checks `JPY_COOKIE_SECRET`, when set, without touching any file.
+pub fn check_env() -> Result<(), SecretError> {
+    if let Ok(hex_secret) = std::env::var("JPY_COOKIE_SECRET") {
+        let secret = hex::decode(hex_secret.trim())
+            .map_err(|_| SecretError::Format("JPY_COOKIE_SECRET".into()))?;
+        long_enough(secret, "JPY_COOKIE_SECRET")?;
+    }
+    Ok(())
+}
+
 /// Loads the secret from `JPY_COOKIE_SECRET` or the file, creating the file if missing.
 pub fn load_or_create(path: &Path) -> Result<Vec<u8>, SecretError> {
     if let Ok(hex_secret) = std::env::var("JPY_COOKIE_SECRET") {

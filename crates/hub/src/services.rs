@@ -85,6 +85,21 @@ pub fn check(spec: &ServiceConfig) -> Result<(), ServiceError> {
     Ok(())
 }
 
+/// Checks every service definition and that no name is used twice.
+pub fn check_all(specs: &[ServiceConfig]) -> Result<(), ServiceError> {
+    let mut seen = std::collections::BTreeSet::new();
+    for spec in specs {
+        check(spec)?;
+        if !seen.insert(spec.name.clone()) {
+            return Err(ServiceError::Config(format!(
+                "service {:?} is defined more than once",
+                spec.name
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// The service's URL prefix, `{base}services/<name>/`.
 #[must_use]
 pub fn prefix(state: &AppState, name: &str) -> String {
@@ -111,18 +126,9 @@ fn address(state: &AppState, spec: &ServiceConfig) -> Option<ServerAddress> {
 /// the API token of each managed service (generated when not configured).
 pub async fn register(state: &AppState) -> Result<BTreeMap<String, String>, ServiceError> {
     let specs = &state.config.jupyterhub.services;
-    let mut seen = std::collections::BTreeSet::new();
-    for spec in specs {
-        check(spec)?;
-        if !seen.insert(spec.name.clone()) {
-            return Err(ServiceError::Config(format!(
-                "service {:?} is defined more than once",
-                spec.name
-            )));
-        }
-    }
+    check_all(specs)?;
     for old in state.store.list_services().await? {
-        if old.from_config && !seen.contains(&old.name) {
+        if old.from_config && !specs.iter().any(|s| s.name == old.name) {
             tracing::info!("removing service {} (no longer configured)", old.name);
             if let Some(client) = &old.oauth_client_id {
                 state.store.delete_oauth_client(client).await?;

@@ -183,6 +183,17 @@ impl HubMetrics {
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
         let var = |name: &str| var(name).filter(|v| !v.trim().is_empty());
         let prefix = var("JUPYTERHUB_METRICS_PREFIX").unwrap_or_else(|| "jupyterhub".to_owned());
+        // Prometheus metric names: [a-zA-Z_:][a-zA-Z0-9_:]* (prometheus_client
+        // refuses others, so upstream does not start with one either).
+        let valid_name = prefix.chars().enumerate().all(|(i, c)| {
+            c.is_ascii_alphabetic() || c == '_' || c == ':' || (i > 0 && c.is_ascii_digit())
+        });
+        if !valid_name {
+            return Err(format!(
+                "JUPYTERHUB_METRICS_PREFIX {prefix:?} is not a valid Prometheus metric name prefix \
+                 (letters, digits, '_' and ':', not starting with a digit)"
+            ));
+        }
         let buckets = |name: &str, default: &[f64]| -> Result<Vec<f64>, String> {
             match var(name) {
                 None => Ok(default.to_vec()),

@@ -1,0 +1,35 @@
+//! The configuration checks that need no file, database or network: run by
+//! the command line before anything else, so a mistake exits with status 64
+//! having written nothing (no cookie secret, no database, no pid file).
+
+use ferrohub_config::Config;
+
+use crate::app::StartError;
+
+/// Everything about `config` (and the environment variables the hub reads)
+/// that can be wrong without looking at the outside world.
+pub fn check_config(config: &Config) -> Result<(), StartError> {
+    crate::urls::HubUrls::from_config(config)?;
+    crate::secret::check_env()?;
+    ferrohub_metrics::HubMetrics::from_env().map_err(StartError::Io)?;
+    let custom = crate::roles::custom_scopes(config)?;
+    crate::services::check_all(&config.jupyterhub.services)?;
+    crate::roles::check_roles(config, &custom)?;
+    // Building them logs warnings the real start logs again; keep this quiet.
+    let quiet = tracing::subscriber::NoSubscriber::default();
+    tracing::subscriber::with_default(quiet, || {
+        ferrohub_auth::Auth::from_config(config)?;
+        ferrohub_spawn::from_config(config)?;
+        Ok::<(), StartError>(())
+    })?;
+    let hub = &config.jupyterhub;
+    if !hub.default_server_name.is_empty()
+        && !ferrohub_core::server_names::is_valid_server_name(&hub.default_server_name)
+    {
+        return Err(StartError::Io(format!(
+            "JupyterHub.default_server_name {:?} is not a valid server name",
+            hub.default_server_name
+        )));
+    }
+    Ok(())
+}
