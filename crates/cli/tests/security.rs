@@ -670,9 +670,12 @@ allowed_users = ["ann", "ben", "cat", "dan"]"#,
 /// Every configuration mistake that needs no I/O to find, including roles,
 /// custom scopes, services and the environment the hub reads, exits with 64
 /// before anything is written: no cookie secret, no database.
+/// A config file, environment variables, and what the error must mention.
+type BadConfig<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+
 #[test]
 fn bad_configuration_exits_64_having_written_nothing() {
-    let cases: &[(&str, &[(&str, &str)], &str)] = &[
+    let cases: &[BadConfig<'_>] = &[
         (
             "[JupyterHub]\ncustom_scopes = { nope = { description = \"x\" } }",
             &[],
