@@ -47,6 +47,7 @@ pub(crate) const HELP: &[(&str, &str, &str)] = &[
     ("ConfigurableHTTPProxy", "should_start", "Start the proxy with the hub; false means it is run separately."),
     ("ConfigurableHTTPProxy", "pid_file", "File where the started proxy's process id is written; relative to the working directory."),
     ("ConfigurableHTTPProxy", "log_level", "The proxy's log level: debug, info, warn or error."),
+    ("ConfigurableHTTPProxy", "check_running_interval", "Seconds between checks that the proxy is up: one the hub started is started again if it died, with every route restored; for an external one (should_start = false) the hub logs an error and restores the routes once it answers again."),
     // [Authenticator]
     ("Authenticator", "admin_users", "Users who are admins; they are created at start-up."),
     ("Authenticator", "allowed_users", "Users who may log in; they are created at start-up."),

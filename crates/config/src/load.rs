@@ -276,6 +276,14 @@ fn check_values(
         url("JupyterHub", "hub_bind_url", &hub.hub_bind_url)?;
     }
     url("ConfigurableHTTPProxy", "api_url", &config.proxy.api_url)?;
+    // Upstream's periodic callback refuses a zero interval too.
+    if config.proxy.check_running_interval == 0 {
+        return Err(invalid(
+            "ConfigurableHTTPProxy",
+            "check_running_interval",
+            "must be at least 1 second".to_owned(),
+        ));
+    }
     if !(hub.cookie_max_age_days > 0.0 && hub.cookie_max_age_days.is_finite()) {
         let days = hub.cookie_max_age_days;
         return Err(invalid(

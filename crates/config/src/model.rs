@@ -273,6 +273,9 @@ pub struct ProxyConfig {
     pub pid_file: String,
     /// Proxy log level (default `info`).
     pub log_level: String,
+    /// Seconds between checks that a proxy the hub started is still running
+    /// (default 5, as upstream); a dead one is started again and its routes restored.
+    pub check_running_interval: u64,
 }
 
 impl Default for ProxyConfig {
@@ -284,6 +287,7 @@ impl Default for ProxyConfig {
             should_start: true,
             pid_file: "ferrohub-proxy.pid".into(),
             log_level: "info".into(),
+            check_running_interval: 5,
         }
     }
 }

@@ -455,3 +455,14 @@ fn the_generated_config_uncommented_still_loads_to_the_defaults() {
         Config::default()
     );
 }
+
+#[test]
+fn check_running_interval_defaults_to_upstreams_5_seconds_and_must_be_positive() {
+    assert_eq!(load(None, &[]).unwrap().proxy.check_running_interval, 5);
+    let set = load_text("[ConfigurableHTTPProxy]\ncheck_running_interval = 1\n", &[]).unwrap();
+    assert_eq!(set.proxy.check_running_interval, 1);
+    assert_eq!(
+        error("", &["--ConfigurableHTTPProxy.check_running_interval=0"]),
+        "ConfigurableHTTPProxy.check_running_interval on the command line: must be at least 1 second"
+    );
+}

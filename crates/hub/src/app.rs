@@ -59,7 +59,7 @@ pub enum StartError {
 pub struct Hub {
     state: AppState,
     listener: TcpListener,
-    proxy_pid: Option<i32>,
+    proxy: crate::proxy_watchdog::Watched,
     service_tokens: std::collections::BTreeMap<String, String>,
 }
 
@@ -202,9 +202,9 @@ impl Hub {
             ));
         };
         let proxy_client = ProxyClient::new(&urls.proxy_api, &token, Arc::clone(&metrics));
-        let proxy_pid = if config.proxy.should_start {
+        let proxy = if config.proxy.should_start {
             let pid_file = PathBuf::from(&config.proxy.pid_file);
-            proxy::start_or_adopt(
+            let process = proxy::start_or_adopt(
                 &config.proxy.command,
                 &urls,
                 &proxy_client,
@@ -212,9 +212,10 @@ impl Hub {
                 &pid_file,
                 &config.proxy.log_level,
             )
-            .await?
+            .await?;
+            crate::proxy_watchdog::Watched::Started { process, token }
         } else {
-            None
+            crate::proxy_watchdog::Watched::External
         };
         if !config.jupyterhub.pid_file.is_empty() {
             std::fs::write(&config.jupyterhub.pid_file, std::process::id().to_string()).map_err(
@@ -259,7 +260,7 @@ impl Hub {
         Ok(Self {
             state,
             listener,
-            proxy_pid,
+            proxy,
             service_tokens,
         })
     }
@@ -277,9 +278,12 @@ impl Hub {
         let Self {
             state,
             listener,
-            proxy_pid,
+            proxy,
             service_tokens,
         } = self;
+        // Not aborted like the others: it ends at the shutdown signal and says
+        // which proxy (pid) runs then.
+        let watchdog = tokio::spawn(crate::proxy_watchdog::run(state.clone(), proxy));
         let background = vec![
             tokio::spawn(crate::servers::poll_forever(state.clone())),
             tokio::spawn(crate::servers::check_routes_forever(state.clone())),
@@ -350,6 +354,10 @@ impl Hub {
         for task in managed {
             let _ = task.await;
         }
+        let proxy_pid = watchdog.await.unwrap_or_else(|e| {
+            tracing::error!("proxy watchdog failed: {e}");
+            None
+        });
         shutdown_cleanup(&state, proxy_pid, request).await;
         served
     }

@@ -18,6 +18,7 @@ mod metrics;
 mod models;
 mod pages;
 mod proxy;
+mod proxy_watchdog;
 mod redirect;
 mod roles;
 mod secret;

@@ -123,7 +123,16 @@ impl ProxyClient {
         path: &str,
         body: Option<Value>,
     ) -> Result<(StatusCode, bytes::Bytes), ProxyError> {
-        let endpoint = self.endpoint();
+        self.call_at(&self.endpoint(), method, path, body).await
+    }
+
+    async fn call_at(
+        &self,
+        endpoint: &Endpoint,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<(StatusCode, bytes::Bytes), ProxyError> {
         let auth = format!("token {}", endpoint.token);
         let url = format!("{}{path}", endpoint.api_url);
         let body = body.map(|b| b.to_string().into_bytes());
@@ -234,6 +243,31 @@ impl ProxyClient {
     pub async fn is_reachable(&self) -> bool {
         matches!(self.call(Method::GET, "/api/routes", None).await, Ok((status, _)) if status.is_success())
     }
+
+    /// Checks a new API URL and/or token (the others as now) against the proxy
+    /// without adopting them: its route list must answer with a JSON object.
+    /// `PATCH /hub/api/proxy` calls this first, so a setting the proxy refuses
+    /// never replaces one that works.
+    pub async fn probe(
+        &self,
+        api_url: Option<&str>,
+        token: Option<&str>,
+    ) -> Result<(), ProxyError> {
+        let mut endpoint = self.endpoint();
+        if let Some(url) = api_url {
+            url.trim_end_matches('/').clone_into(&mut endpoint.api_url);
+        }
+        if let Some(token) = token {
+            token.clone_into(&mut endpoint.token);
+        }
+        let path = "/api/routes";
+        let (status, reply) = self.call_at(&endpoint, Method::GET, path, None).await?;
+        let listed = serde_json::from_slice::<Value>(&reply).is_ok_and(|v| v.is_object());
+        if status.is_success() && listed {
+            return Ok(());
+        }
+        Err(Self::unexpected(Method::GET, path, status, &reply))
+    }
 }
 
 /// The auth token of a proxy the hub starts: derived from the cookie secret,
@@ -261,6 +295,76 @@ fn resolve_command(command: &[String]) -> Vec<String> {
     resolved
 }
 
+/// A proxy process the hub manages: one it started, or one a previous hub
+/// started and this one adopted. The watchdog asks it whether it still runs.
+#[derive(Debug)]
+pub struct ProxyProcess {
+    pid: i32,
+    /// For a child of this hub: its exit status once it has exited (the
+    /// reaping task reports it). `None` for an adopted proxy, which is not our
+    /// child, so only its pid can be checked.
+    exit: Option<tokio::sync::watch::Receiver<Option<String>>>,
+}
+
+impl ProxyProcess {
+    /// The process id (also in the pid file).
+    #[must_use]
+    pub fn pid(&self) -> i32 {
+        self.pid
+    }
+
+    /// How the process ended, or `None` while it runs.
+    #[must_use]
+    pub fn exited(&self) -> Option<String> {
+        match &self.exit {
+            Some(exit) => exit.borrow().clone(),
+            // A zombie answers signal 0 too; it waits for a parent that may never reap it.
+            None => (!alive(self.pid) || is_zombie(self.pid))
+                .then(|| "unknown (adopted, not our child)".to_owned()),
+        }
+    }
+}
+
+/// The variables of the hub's environment the proxy gets, besides
+/// `CONFIGPROXY_AUTH_TOKEN`: what a program needs to run (`PATH`, `HOME`,
+/// locale, time zone), the CA bundle locations of `ferrohub-proxy` and
+/// configurable-http-proxy, and Rust's log and backtrace switches. Nothing
+/// else: the hub's environment may hold secrets (`JUPYTERHUB_CRYPT_KEY`,
+/// database passwords, cloud credentials) the proxy has no use for.
+/// Upstream passes its whole environment.
+pub const PROXY_ENV_KEEP: &[&str] = &[
+    "PATH",
+    "HOME",
+    "LANG",
+    "LC_ALL",
+    "TZ",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "NODE_EXTRA_CA_CERTS",
+    "RUST_LOG",
+    "RUST_BACKTRACE",
+];
+
+/// The proxy's environment: [`PROXY_ENV_KEEP`] taken from `hub_env`, plus the token.
+fn proxy_env(
+    hub_env: impl Iterator<Item = (std::ffi::OsString, std::ffi::OsString)>,
+    token: &str,
+) -> Vec<(std::ffi::OsString, std::ffi::OsString)> {
+    let mut env: Vec<_> = hub_env
+        .filter(|(key, _)| PROXY_ENV_KEEP.iter().any(|keep| key == keep))
+        .collect();
+    env.push(("CONFIGPROXY_AUTH_TOKEN".into(), token.into()));
+    env
+}
+
+/// Whether `pid` has exited but was not reaped (state `Z` in `/proc/<pid>/stat`).
+fn is_zombie(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
+    })
+}
+
 fn read_pid(path: &Path) -> Option<i32> {
     std::fs::read_to_string(path).ok()?.trim().parse().ok()
 }
@@ -277,7 +381,7 @@ pub async fn start_or_adopt(
     token: &str,
     pid_file: &Path,
     log_level: &str,
-) -> Result<Option<i32>, ProxyError> {
+) -> Result<ProxyProcess, ProxyError> {
     if let Some(pid) = read_pid(pid_file).filter(|pid| alive(*pid)) {
         if client.is_reachable().await {
             tracing::info!(
@@ -285,7 +389,7 @@ pub async fn start_or_adopt(
                 "adopting the running proxy (pid file {})",
                 pid_file.display()
             );
-            return Ok(Some(pid));
+            return Ok(ProxyProcess { pid, exit: None });
         }
         tracing::warn!(
             pid,
@@ -301,6 +405,19 @@ pub async fn start_or_adopt(
             }
         }
     }
+    start(command, urls, client, token, pid_file, log_level).await
+}
+
+/// Starts the proxy process with `token`, writes its pid file and waits until
+/// its API answers. Also what the watchdog calls when the proxy died.
+pub async fn start(
+    command: &[String],
+    urls: &HubUrls,
+    client: &ProxyClient,
+    token: &str,
+    pid_file: &Path,
+    log_level: &str,
+) -> Result<ProxyProcess, ProxyError> {
     let command = resolve_command(command);
     let start_err = |reason: String| ProxyError::Start {
         command: command.clone(),
@@ -332,7 +449,8 @@ pub async fn start_or_adopt(
             api_port,
         ])
         .args(["--error-target", &error_target, "--log-level", log_level])
-        .env("CONFIGPROXY_AUTH_TOKEN", token)
+        .env_clear()
+        .envs(proxy_env(std::env::vars_os(), token))
         .stdin(std::process::Stdio::null())
         .process_group(0);
     let mut child = cmd.spawn().map_err(|e| start_err(e.to_string()))?;
@@ -355,11 +473,20 @@ pub async fn start_or_adopt(
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    let pid = pid.ok_or_else(|| start_err("no process id".into()))?;
+    let (exited, exit) = tokio::sync::watch::channel(None);
     tokio::spawn(async move {
-        let _ = child.wait().await;
+        let status = match child.wait().await {
+            Ok(status) => status.to_string(),
+            Err(e) => format!("unknown ({e})"),
+        };
+        exited.send_replace(Some(status));
     });
-    tracing::info!(?pid, "started the proxy");
-    Ok(pid)
+    tracing::info!(pid, "started the proxy");
+    Ok(ProxyProcess {
+        pid,
+        exit: Some(exit),
+    })
 }
 
 /// Stops a proxy the hub started, removing its pid file.
@@ -369,4 +496,35 @@ pub fn stop_started_proxy(pid: i32, pid_file: &PathBuf) {
         nix::sys::signal::Signal::SIGTERM,
     );
     let _ = std::fs::remove_file(pid_file);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_proxy_gets_only_what_it_needs_from_the_hubs_environment() {
+        let hub_env = [
+            ("PATH", "/usr/bin:/bin"),
+            ("LANG", "C.UTF-8"),
+            ("JUPYTERHUB_CRYPT_KEY", "secret"),
+            ("CONFIGPROXY_AUTH_TOKEN", "the hub's own"),
+            ("DATABASE_PASSWORD", "secret"),
+            ("AWS_SECRET_ACCESS_KEY", "secret"),
+        ]
+        .map(|(k, v)| (k.into(), v.into()));
+        let env = proxy_env(hub_env.into_iter(), "proxy-token");
+        let pairs: Vec<(&str, &str)> = env
+            .iter()
+            .map(|(k, v)| (k.to_str().unwrap(), v.to_str().unwrap()))
+            .collect();
+        assert_eq!(
+            pairs,
+            [
+                ("PATH", "/usr/bin:/bin"),
+                ("LANG", "C.UTF-8"),
+                ("CONFIGPROXY_AUTH_TOKEN", "proxy-token"),
+            ]
+        );
+    }
 }

@@ -11,6 +11,7 @@ use super::Request;
 use super::pagination::Page;
 use crate::access::Target;
 use crate::error::ApiError;
+use crate::proxy::ProxyError;
 use crate::state::AppState;
 
 type ApiResult = Result<Response, ApiError>;
@@ -21,6 +22,30 @@ fn proxy_failure(e: &dyn std::fmt::Display) -> ApiError {
         http::StatusCode::BAD_GATEWAY,
         "The proxy's API did not answer as expected; see the hub log.",
     )
+}
+
+/// The 400 for a `PATCH` the proxy does not accept; says why without the proxy's own text.
+fn refused_setting(e: &ProxyError) -> ApiError {
+    let why = match e {
+        ProxyError::Status { status, .. }
+            if matches!(
+                *status,
+                http::StatusCode::UNAUTHORIZED | http::StatusCode::FORBIDDEN
+            ) =>
+        {
+            format!("the proxy refused the auth token ({status})")
+        }
+        ProxyError::Status { status, .. } if status.is_success() => {
+            "the proxy API's route list is not a JSON object".to_owned()
+        }
+        ProxyError::Status { status, .. } => format!("the proxy API answered {status}"),
+        ProxyError::Http(_) | ProxyError::Start { .. } => {
+            "the proxy API could not be reached".to_owned()
+        }
+    };
+    ApiError::bad_request(format!(
+        "New proxy settings not applied: {why}. The hub keeps using the current proxy API and token."
+    ))
 }
 
 /// `GET /proxy`: `{routespec: {routespec, target, data}}`, sorted and paginated.
@@ -97,6 +122,16 @@ pub(super) async fn reconfigure(
                 "api_url {url:?} must be an http(s) URL with a host"
             )));
         }
+    }
+    // A setting the proxy refuses would leave the hub unable to route (every
+    // later spawn would fail), so it is tried before it is adopted.
+    if let Err(e) = state
+        .proxy
+        .probe(api_url.as_deref(), token.as_deref())
+        .await
+    {
+        tracing::warn!(by = %who.name(), "refused proxy API setting {api_url:?}: {e}");
+        return Err(refused_setting(&e));
     }
     state
         .proxy
