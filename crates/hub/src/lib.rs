@@ -8,6 +8,7 @@
 mod access;
 mod api;
 mod app;
+mod client_addr;
 mod cookies;
 mod error;
 mod http_client;
