@@ -6,13 +6,19 @@
 //! gets back a normalized user name or a typed refusal.
 //!
 //! Modules: `policy` ([`Auth`]: back-end choice and the allow/block/admin rules),
-//! `dummy` ([`DummyAuthenticator`]), `pam` ([`PamAuthenticator`] and its libpam
-//! binding), `unix_accounts` (local users and groups).
+//! `throttle` ([`LoginThrottle`]: backoff after failed logins, for every back
+//! end), `dummy` ([`DummyAuthenticator`]), `pam` ([`PamAuthenticator`] and its
+//! libpam binding), `worker_pool` (the bounded threads PAM runs on),
+//! `unix_accounts` (local users and groups).
 
 mod dummy;
 mod pam;
 mod policy;
+mod throttle;
 mod unix_accounts;
+mod worker_pool;
+
+use std::time::Duration;
 
 use async_trait::async_trait;
 use thiserror::Error;
@@ -20,6 +26,15 @@ use thiserror::Error;
 pub use dummy::DummyAuthenticator;
 pub use pam::PamAuthenticator;
 pub use policy::Auth;
+pub use throttle::{
+    Attempt, BUSY_RETRY_AFTER, FORGET_AFTER, LoginThrottle, MAX_TRACKED, ThrottleSettings,
+    Throttled, retry_after_secs,
+};
+
+/// What a client is told when a login is refused by the throttle or because the
+/// back end is saturated: the same text whatever the reason, so it does not say
+/// whether the user exists.
+pub const THROTTLED_MESSAGE: &str = "Too many login attempts. Try again later.";
 
 /// What went wrong while authenticating (not a wrong password: that is `Ok(None)`).
 #[derive(Debug, Error)]
@@ -30,6 +45,10 @@ pub enum AuthError {
     /// The back end failed (PAM could not be started, a worker thread died, ...).
     #[error("authentication back end failed: {0}")]
     Backend(String),
+    /// The back end is saturated (every PAM thread busy and the queue full, or the
+    /// wait too long): the login was not checked; try again later.
+    #[error("authentication back end is busy")]
+    Busy,
 }
 
 /// A credential check: the seam new back ends (LDAP, OAuth, ...) plug into.
@@ -76,4 +95,11 @@ pub enum LoginOutcome {
     /// Refused: wrong credentials, blocked, not allowed or an invalid name.
     /// The reason is for the log only; users see one generic message.
     Rejected(String),
+    /// Not checked: too many failures for this name or address, another login
+    /// for the name in progress, or the back end saturated. Users see
+    /// [`THROTTLED_MESSAGE`] (HTTP 429).
+    Throttled {
+        /// When trying again may succeed (for `Retry-After`).
+        retry_after: Duration,
+    },
 }

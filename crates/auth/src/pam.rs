@@ -4,36 +4,73 @@
 //! **The hub must run as root** to check other users' passwords: for a non-root
 //! process, `pam_unix` can only verify the caller's own password.
 //!
-//! Invariant: every PAM and NSS call runs in `tokio::task::spawn_blocking`; a wrong
-//! password keeps a thread busy for ~2-3.5 s (`pam_faildelay`).
+//! Invariant: every PAM and NSS call runs on the authenticator's own
+//! `executor_threads` threads (named `ferrohub-pam-N`), as upstream's thread pool:
+//! at most that many PAM conversations at once, whatever the number of logins. A
+//! wrong password keeps a thread busy for ~2-3.5 s (`pam_faildelay`), so a flood
+//! waits in a bounded queue (see `worker_pool`) instead of taking hundreds of
+//! threads.
 
 mod libpam;
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use ferrohub_config::PamAuthenticatorConfig;
 
 use crate::unix_accounts;
+use crate::worker_pool::{PoolError, WorkerPool};
 use crate::{AuthError, Authenticator};
 use libpam::PamFailure;
 
 /// Upstream's `PAMAuthenticator`: PAM `service` (default `login`), optional account
-/// stack (`check_account`), and `admin_groups` whose members are admins.
-#[derive(Debug, Clone)]
+/// stack (`check_account`), `admin_groups` whose members are admins, and
+/// `executor_threads` threads to run PAM on.
+#[derive(Debug)]
 pub struct PamAuthenticator {
+    settings: Arc<PamSettings>,
+    pool: WorkerPool,
+}
+
+/// What a PAM worker needs to know.
+#[derive(Debug)]
+struct PamSettings {
     service: String,
     check_account: bool,
     admin_groups: Vec<String>,
 }
 
 impl PamAuthenticator {
-    /// Builds the back end from `[PAMAuthenticator]`.
-    #[must_use]
-    pub fn new(config: &PamAuthenticatorConfig) -> Self {
-        Self {
-            service: config.service.clone(),
-            check_account: config.check_account,
-            admin_groups: config.admin_groups.clone(),
-        }
+    /// Builds the back end from `[PAMAuthenticator]` and starts its
+    /// `executor_threads` worker threads (they end when it is dropped).
+    pub fn new(config: &PamAuthenticatorConfig) -> Result<Self, AuthError> {
+        let threads = usize::try_from(config.executor_threads).unwrap_or(usize::MAX);
+        let pool = WorkerPool::new("pam", threads)
+            .map_err(|e| AuthError::Backend(format!("cannot start the PAM threads: {e}")))?;
+        Ok(Self {
+            settings: Arc::new(PamSettings {
+                service: config.service.clone(),
+                check_account: config.check_account,
+                admin_groups: config.admin_groups.clone(),
+            }),
+            pool,
+        })
+    }
+
+    /// Runs `work` on a PAM thread; a full queue is [`AuthError::Busy`].
+    async fn run<T, F>(&self, work: F) -> Result<T, AuthError>
+    where
+        F: FnOnce(&PamSettings) -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let settings = Arc::clone(&self.settings);
+        self.pool
+            .run(move || work(&settings))
+            .await
+            .map_err(|e| match e {
+                PoolError::Busy => AuthError::Busy,
+                PoolError::Failed => AuthError::Backend("PAM worker thread failed".to_owned()),
+            })
     }
 }
 
@@ -48,10 +85,10 @@ impl Authenticator for PamAuthenticator {
         username: &str,
         password: &str,
     ) -> Result<Option<String>, AuthError> {
-        let this = self.clone();
         let user = username.to_owned();
         let password = password.to_owned();
-        run_blocking(move || this.authenticate_blocking(&user, &password)).await?
+        self.run(move |settings| settings.authenticate_blocking(&user, &password))
+            .await?
     }
 
     async fn is_admin_by_backend(&self, username: &str) -> bool {
@@ -61,12 +98,12 @@ impl Authenticator for PamAuthenticator {
     /// Upstream: with `admin_groups` set, group membership is authoritative
     /// (`Some(false)` for non-members) and a failed group lookup is an error.
     async fn admin_status(&self, username: &str) -> Result<Option<bool>, AuthError> {
-        if self.admin_groups.is_empty() {
+        if self.settings.admin_groups.is_empty() {
             return Ok(None);
         }
-        let groups = self.admin_groups.clone();
         let user = username.to_owned();
-        let member = run_blocking(move || unix_accounts::is_member_of_any(&user, &groups))
+        let member = self
+            .run(move |settings| unix_accounts::is_member_of_any(&user, &settings.admin_groups))
             .await?
             .map_err(|e| {
                 tracing::error!("PAM admin group check failed: {e}");
@@ -76,7 +113,7 @@ impl Authenticator for PamAuthenticator {
     }
 }
 
-impl PamAuthenticator {
+impl PamSettings {
     /// The blocking part of [`Authenticator::authenticate`]: PAM, then the local
     /// account check (upstream's `LocalAuthenticator`: the user must exist).
     fn authenticate_blocking(
@@ -108,17 +145,6 @@ impl PamAuthenticator {
         }
         Ok(Some(username.to_owned()))
     }
-}
-
-/// Runs `work` on tokio's blocking pool; a panicked worker is a back-end error.
-async fn run_blocking<T, F>(work: F) -> Result<T, AuthError>
-where
-    F: FnOnce() -> T + Send + 'static,
-    T: Send + 'static,
-{
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| AuthError::Backend(format!("PAM worker thread failed: {e}")))
 }
 
 /// A failed login's user name for the log, shortened as upstream so that junk

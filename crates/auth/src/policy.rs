@@ -6,11 +6,15 @@
 mod tests;
 
 use std::collections::BTreeSet;
+use std::net::IpAddr;
 
 use ferrohub_config::{AuthenticatorConfig, Config};
 use ferrohub_core::names;
 
-use crate::{AuthError, Authenticator, DummyAuthenticator, LoginOutcome, PamAuthenticator};
+use crate::throttle::{LoginThrottle, ThrottleSettings};
+use crate::{
+    AuthError, Authenticator, BUSY_RETRY_AFTER, DummyAuthenticator, LoginOutcome, PamAuthenticator,
+};
 
 /// The `authenticator_class` values that select PAM (upstream's entry points and
 /// class paths).
@@ -38,6 +42,8 @@ pub struct Auth {
     blocked_users: BTreeSet<String>,
     allow_all: bool,
     allow_existing_users: bool,
+    /// Backoff after failed logins, for whatever the back end.
+    throttle: LoginThrottle,
 }
 
 impl Auth {
@@ -45,7 +51,7 @@ impl Auth {
     pub fn from_config(config: &Config) -> Result<Self, AuthError> {
         let class = config.jupyterhub.authenticator_class.as_str();
         let backend: Box<dyn Authenticator> = if PAM_CLASSES.contains(&class) {
-            Box::new(PamAuthenticator::new(&config.pam_authenticator))
+            Box::new(PamAuthenticator::new(&config.pam_authenticator)?)
         } else if DUMMY_CLASSES.contains(&class) {
             Box::new(DummyAuthenticator::new(
                 config.dummy_authenticator.password.as_str(),
@@ -99,6 +105,7 @@ impl Auth {
             blocked_users,
             allow_all,
             allow_existing_users,
+            throttle: LoginThrottle::new(ThrottleSettings::from_config(config)),
         })
     }
 
@@ -108,19 +115,53 @@ impl Auth {
         names::normalize_username(name)
     }
 
-    /// Checks credentials, then the name rules, then blocked/allowed.
-    /// `user_exists` says whether the normalized name is already in the database
-    /// (such users may log in when `allow_existing_users` holds).
+    /// [`Auth::login_from`] for a caller whose address is unknown: only the
+    /// per-name backoff applies.
     pub async fn login(
         &self,
         username: &str,
         password: &str,
         user_exists: bool,
     ) -> Result<LoginOutcome, AuthError> {
-        let Some(vouched) = self.backend.authenticate(username, password).await? else {
-            return Ok(LoginOutcome::Rejected(
-                "authentication failed (wrong user name or password)".to_owned(),
-            ));
+        self.login_from(None, username, password, user_exists).await
+    }
+
+    /// Checks the throttle, then credentials, then the name rules, then
+    /// blocked/allowed. `client` is the caller's address (per-address backoff);
+    /// `user_exists` says whether the normalized name is already in the database
+    /// (such users may log in when `allow_existing_users` holds).
+    ///
+    /// Only wrong credentials count as failures and only an accepted login clears
+    /// the backoff; a right password refused by policy counts as neither.
+    pub async fn login_from(
+        &self,
+        client: Option<IpAddr>,
+        username: &str,
+        password: &str,
+        user_exists: bool,
+    ) -> Result<LoginOutcome, AuthError> {
+        let attempt = match self
+            .throttle
+            .admit(&self.normalize_username(username), client)
+        {
+            Ok(attempt) => attempt,
+            Err(throttled) => {
+                tracing::debug!("login refused by the throttle");
+                return Ok(LoginOutcome::Throttled {
+                    retry_after: throttled.retry_after,
+                });
+            }
+        };
+        let vouched = match self.backend.authenticate(username, password).await {
+            Ok(Some(vouched)) => vouched,
+            Ok(None) => {
+                attempt.failed();
+                return Ok(LoginOutcome::Rejected(
+                    "authentication failed (wrong user name or password)".to_owned(),
+                ));
+            }
+            Err(AuthError::Busy) => return Ok(busy()),
+            Err(e) => return Err(e),
         };
         let name = self.normalize_username(&vouched);
         if let Err(e) = names::validate_username(&name) {
@@ -137,8 +178,13 @@ impl Auth {
         let admin = if self.admin_users.contains(&name) {
             Some(true)
         } else {
-            self.backend.admin_status(&name).await?
+            match self.backend.admin_status(&name).await {
+                Ok(admin) => admin,
+                Err(AuthError::Busy) => return Ok(busy()),
+                Err(e) => return Err(e),
+            }
         };
+        attempt.succeeded();
         Ok(LoginOutcome::Accepted { name, admin })
     }
 
@@ -183,6 +229,14 @@ impl Auth {
             || self.allowed_users.contains(name)
             || self.admin_users.contains(name)
             || (user_exists && self.allow_existing_users)
+    }
+}
+
+/// The answer when the back end had no capacity left for this login.
+fn busy() -> LoginOutcome {
+    tracing::warn!("login not checked: the authenticator is saturated");
+    LoginOutcome::Throttled {
+        retry_after: BUSY_RETRY_AFTER,
     }
 }
 

@@ -164,7 +164,7 @@ async fn unknown_user_and_nul_bytes_are_refused() {
     assert!(matches!(outcome, LoginOutcome::Rejected(_)), "{outcome:?}");
 
     // A NUL byte cannot reach C; it is a plain refusal, before PAM is asked.
-    let pam = PamAuthenticator::new(&PamAuthenticatorConfig::default());
+    let pam = PamAuthenticator::new(&PamAuthenticatorConfig::default()).unwrap();
     let truncated_name = format!("{}\0junk", user.name);
     assert_eq!(
         pam.authenticate(&truncated_name, PASSWORD).await.unwrap(),
@@ -251,4 +251,63 @@ async fn allowed_users_still_apply_to_pam_logins() {
         matches!(&outcome, LoginOutcome::Rejected(r) if r.contains("not allowed")),
         "{outcome:?}"
     );
+}
+
+/// Threads of this process named `ferrohub-pam-*` (the PAM workers).
+fn pam_threads() -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .flatten()
+        .filter(|task| {
+            std::fs::read_to_string(task.path().join("comm"))
+                .is_ok_and(|comm| comm.starts_with("ferrohub-pam"))
+        })
+        .count()
+}
+
+/// `executor_threads` bounds the PAM conversations running at once, as
+/// upstream's thread pool: six wrong passwords (six names, so no per-name rule
+/// applies) on two threads take three rounds of PAM's fail delay, not one.
+/// Linux-PAM draws each delay from base × (1 ± 1/5), so one round (measured
+/// first) is at most 1.2 × base and three rounds at least 2.4 × base: 1.6 ×
+/// one round separates "three rounds" from "all at once" for any draw.
+#[tokio::test(flavor = "multi_thread")]
+async fn executor_threads_bound_concurrent_pam_conversations() {
+    if !running_as_root() {
+        return;
+    }
+    let auth = std::sync::Arc::new(pam_auth(|c| c.pam_authenticator.executor_threads = 2));
+    // A new thread names itself once it runs.
+    for _ in 0..100 {
+        if pam_threads() == 2 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(pam_threads(), 2);
+
+    let started = std::time::Instant::now();
+    let outcome = auth
+        .login(&unique("fhnobody"), "wrong", false)
+        .await
+        .unwrap();
+    assert!(matches!(outcome, LoginOutcome::Rejected(_)), "{outcome:?}");
+    let one_round = started.elapsed();
+
+    let started = std::time::Instant::now();
+    let mut logins = tokio::task::JoinSet::new();
+    for _ in 0..6 {
+        let (auth, name) = (std::sync::Arc::clone(&auth), unique("fhnobody"));
+        logins.spawn(async move { auth.login(&name, "wrong", false).await.unwrap() });
+    }
+    while let Some(outcome) = logins.join_next().await {
+        let outcome = outcome.unwrap();
+        assert!(matches!(outcome, LoginOutcome::Rejected(_)), "{outcome:?}");
+    }
+    let six = started.elapsed();
+    assert!(
+        six >= one_round.mul_f64(1.6),
+        "six wrong passwords on two threads took {six:?}, one took {one_round:?}"
+    );
+    assert_eq!(pam_threads(), 2, "no PAM thread beyond executor_threads");
 }

@@ -54,12 +54,17 @@ pub(crate) const HELP: &[(&str, &str, &str)] = &[
     ("Authenticator", "blocked_users", "Users who may never log in, even if allowed otherwise."),
     ("Authenticator", "allow_all", "Let everyone who authenticates log in; unset means false (true for DummyAuthenticator when nothing else is allowed)."),
     ("Authenticator", "allow_existing_users", "Let users already in the database log in; unset means true if allowed_users is set, else false."),
+    ("Authenticator", "login_failures_per_user", "ferrohub only: after this many failed logins in a row for one user name, refuse further attempts for that name (without checking the password) for a delay that doubles with each failure; reset by a successful login. 0 turns it off."),
+    ("Authenticator", "login_failures_per_address", "ferrohub only: the same for one client address (the right-most X-Forwarded-For entry, added by the proxy). Keep it well above login_failures_per_user: a campus behind one NAT address logs in from a single address. 0 turns it off."),
+    ("Authenticator", "login_backoff_initial_seconds", "ferrohub only: seconds of the first login backoff delay; each further failure doubles it."),
+    ("Authenticator", "login_backoff_max_seconds", "ferrohub only: the longest login backoff delay, in seconds."),
     // [DummyAuthenticator]
     ("DummyAuthenticator", "password", "If set, every user must give this password; empty accepts any password (testing only)."),
     // [PAMAuthenticator]
     ("PAMAuthenticator", "service", "PAM service used to authenticate."),
     ("PAMAuthenticator", "check_account", "Also check the PAM account stack (expired or locked accounts)."),
     ("PAMAuthenticator", "admin_groups", "System groups whose members are admins."),
+    ("PAMAuthenticator", "executor_threads", "Threads that talk to PAM: at most this many PAM conversations run at once, other logins wait (a full queue is answered 429 Too Many Requests)."),
     // [Spawner]
     ("Spawner", "cmd", "Command that starts each user's single-user server; must not be empty."),
     ("Spawner", "args", "Extra arguments appended to cmd."),

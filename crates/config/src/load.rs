@@ -301,6 +301,42 @@ fn check_values(
             format!("expected one of debug, info, warn, warning, error, found {level:?}"),
         ));
     }
+    if config.pam_authenticator.executor_threads == 0 {
+        return Err(invalid(
+            "PAMAuthenticator",
+            "executor_threads",
+            "must be at least 1: PAM logins run on these threads".to_owned(),
+        ));
+    }
+    let auth = &config.authenticator;
+    for (name, seconds) in [
+        (
+            "login_backoff_initial_seconds",
+            auth.login_backoff_initial_seconds,
+        ),
+        ("login_backoff_max_seconds", auth.login_backoff_max_seconds),
+    ] {
+        // A day is far beyond any useful backoff; the cap keeps the arithmetic finite.
+        if !(seconds > 0.0 && seconds <= 86_400.0) {
+            return Err(invalid(
+                "Authenticator",
+                name,
+                format!(
+                    "must be a number of seconds greater than 0 and at most 86400, found {seconds}"
+                ),
+            ));
+        }
+    }
+    if auth.login_backoff_max_seconds < auth.login_backoff_initial_seconds {
+        return Err(invalid(
+            "Authenticator",
+            "login_backoff_max_seconds",
+            format!(
+                "must not be less than login_backoff_initial_seconds ({})",
+                auth.login_backoff_initial_seconds
+            ),
+        ));
+    }
     if config.spawner.cmd.is_empty() {
         return Err(invalid(
             "Spawner",

@@ -293,7 +293,7 @@ impl Default for ProxyConfig {
 }
 
 /// `[Authenticator]`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuthenticatorConfig {
     /// Users who are admins (created at start-up).
@@ -307,6 +307,36 @@ pub struct AuthenticatorConfig {
     pub allow_all: Option<bool>,
     /// Users already in the database may log in; default true iff `allowed_users` is set.
     pub allow_existing_users: Option<bool>,
+    /// ferrohub only: after this many failed logins in a row for one user name,
+    /// further attempts for that name are refused without checking the password,
+    /// for a delay that doubles with each further failure (default 5; 0 turns the
+    /// per-user backoff off). Upstream has no such limit.
+    pub login_failures_per_user: u32,
+    /// ferrohub only: the same from one client address (default 100; 0 turns it
+    /// off). Much higher than per user, because a whole campus may log in from one
+    /// NAT address; it stops one client trying many user names.
+    pub login_failures_per_address: u32,
+    /// ferrohub only: the first backoff delay in seconds (default 1); each further
+    /// failure doubles it.
+    pub login_backoff_initial_seconds: f64,
+    /// ferrohub only: the longest backoff delay in seconds (default 300).
+    pub login_backoff_max_seconds: f64,
+}
+
+impl Default for AuthenticatorConfig {
+    fn default() -> Self {
+        Self {
+            admin_users: Vec::new(),
+            allowed_users: Vec::new(),
+            blocked_users: Vec::new(),
+            allow_all: None,
+            allow_existing_users: None,
+            login_failures_per_user: 5,
+            login_failures_per_address: 100,
+            login_backoff_initial_seconds: 1.0,
+            login_backoff_max_seconds: 300.0,
+        }
+    }
 }
 
 /// `[DummyAuthenticator]`.
@@ -327,6 +357,9 @@ pub struct PamAuthenticatorConfig {
     pub check_account: bool,
     /// UNIX groups whose members are admins.
     pub admin_groups: Vec<String>,
+    /// Threads that talk to PAM (default 4, as upstream): at most this many PAM
+    /// conversations run at once, later logins wait for a free thread.
+    pub executor_threads: u32,
 }
 
 impl Default for PamAuthenticatorConfig {
@@ -335,6 +368,7 @@ impl Default for PamAuthenticatorConfig {
             service: "login".into(),
             check_account: true,
             admin_groups: Vec::new(),
+            executor_threads: 4,
         }
     }
 }

@@ -54,6 +54,23 @@ fn defaults_match_upstream() {
     assert_eq!(config.authenticator.allow_all, None);
     assert_eq!(config.pam_authenticator.service, "login");
     assert!(config.pam_authenticator.check_account);
+    assert_eq!(config.pam_authenticator.executor_threads, 4);
+    // ferrohub-only login backoff: 5 per name, 100 per address, 1 s doubling to 300 s.
+    let auth = &config.authenticator;
+    assert_eq!(
+        (
+            auth.login_failures_per_user,
+            auth.login_failures_per_address
+        ),
+        (5, 100)
+    );
+    assert_eq!(
+        (
+            auth.login_backoff_initial_seconds,
+            auth.login_backoff_max_seconds
+        ),
+        (1.0, 300.0)
+    );
     let spawner = &config.spawner;
     assert_eq!(spawner.cmd, ["jupyterhub-singleuser"]);
     assert_eq!((spawner.ip.as_str(), spawner.port), ("127.0.0.1", 0));
@@ -418,6 +435,21 @@ fn semantic_checks_name_the_option() {
             &["--JupyterHub.cookie_max_age_days=1"]
         ),
         "JupyterHub.log_level in FILE: expected one of debug, info, warn, warning, error, found \"loud\""
+    );
+    assert_eq!(
+        error("[PAMAuthenticator]\nexecutor_threads = 0\n", &[]),
+        "PAMAuthenticator.executor_threads in FILE: must be at least 1: PAM logins run on these threads"
+    );
+    assert_eq!(
+        error("[Authenticator]\nlogin_backoff_initial_seconds = 0\n", &[]),
+        "Authenticator.login_backoff_initial_seconds in FILE: must be a number of seconds greater than 0 and at most 86400, found 0"
+    );
+    assert_eq!(
+        error(
+            "[Authenticator]\nlogin_backoff_initial_seconds = 10\nlogin_backoff_max_seconds = 5\n",
+            &[]
+        ),
+        "Authenticator.login_backoff_max_seconds in FILE: must not be less than login_backoff_initial_seconds (10)"
     );
     // the error says where the bad value came from, not where the key first appeared
     assert_eq!(

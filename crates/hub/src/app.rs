@@ -307,9 +307,13 @@ impl Hub {
             }
         };
         let server = tokio::spawn(
-            axum::serve(listener, app)
-                .with_graceful_shutdown(stop)
-                .into_future(),
+            // The peer address is the client when no proxy forwards (see client_addr.rs).
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(stop)
+            .into_future(),
         );
         // Managed services start once the API answers, as upstream.
         let mut managed = Vec::new();

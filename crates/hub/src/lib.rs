@@ -9,6 +9,7 @@ mod access;
 mod api;
 mod app;
 mod capability;
+mod client_addr;
 mod cookies;
 mod credential_cache;
 mod error;

@@ -36,7 +36,9 @@ fn accepted(name: &str, admin: Option<bool>) -> LoginOutcome {
 fn assert_rejected(outcome: &LoginOutcome, why: &str) {
     match outcome {
         LoginOutcome::Rejected(reason) => assert!(reason.contains(why), "reason: {reason}"),
-        LoginOutcome::Accepted { .. } => panic!("expected a refusal ({why}), got {outcome:?}"),
+        LoginOutcome::Accepted { .. } | LoginOutcome::Throttled { .. } => {
+            panic!("expected a refusal ({why}), got {outcome:?}")
+        }
     }
 }
 
@@ -281,4 +283,118 @@ fn default_backend_is_not_allow_all() {
     // A non-dummy back end with no allow config lets nobody in.
     let auth = scripted(Ok(None), |_| {});
     assert!(!auth.allow_all);
+}
+
+/// Dummy back end with a shared password and the given backoff numbers.
+fn throttled_dummy(per_user: u32, per_address: u32) -> Auth {
+    let mut config = Config::default();
+    config.jupyterhub.authenticator_class = "dummy".into();
+    config.dummy_authenticator.password = "open sesame".into();
+    config.authenticator.login_failures_per_user = per_user;
+    config.authenticator.login_failures_per_address = per_address;
+    config.authenticator.login_backoff_initial_seconds = 0.3;
+    config.authenticator.login_backoff_max_seconds = 0.3;
+    Auth::from_config(&config).unwrap()
+}
+
+fn is_throttled(outcome: &LoginOutcome) -> bool {
+    matches!(outcome, LoginOutcome::Throttled { .. })
+}
+
+#[tokio::test]
+async fn wrong_passwords_throttle_the_name_even_with_the_right_one_then_it_works() {
+    let auth = throttled_dummy(2, 0);
+    for _ in 0..2 {
+        let outcome = auth.login("Bob", "guess", false).await.unwrap();
+        assert_rejected(&outcome, "wrong user name or password");
+    }
+    // The name is normalized: "bob" is the same name as "Bob".
+    let outcome = auth.login("bob", "open sesame", false).await.unwrap();
+    assert!(is_throttled(&outcome), "{outcome:?}");
+    // Another name is not affected.
+    assert_eq!(
+        auth.login("carol", "open sesame", false).await.unwrap(),
+        accepted("carol", None)
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(350)).await;
+    assert_eq!(
+        auth.login("bob", "open sesame", false).await.unwrap(),
+        accepted("bob", None)
+    );
+    // Success cleared the record: one wrong password is free again.
+    assert_rejected(
+        &auth.login("bob", "guess", false).await.unwrap(),
+        "wrong user name or password",
+    );
+    assert_eq!(
+        auth.login("bob", "open sesame", false).await.unwrap(),
+        accepted("bob", None)
+    );
+}
+
+#[tokio::test]
+async fn a_right_password_refused_by_policy_is_not_a_failure() {
+    let mut config = Config::default();
+    config.jupyterhub.authenticator_class = "dummy".into();
+    config.authenticator.blocked_users = names(&["eve"]);
+    config.authenticator.login_failures_per_user = 1;
+    let auth = Auth::from_config(&config).unwrap();
+    for _ in 0..5 {
+        assert_rejected(&auth.login("eve", "pw", false).await.unwrap(), "blocked");
+    }
+}
+
+#[tokio::test]
+async fn an_address_is_throttled_across_names() {
+    let auth = throttled_dummy(0, 3);
+    let nat = Some("192.0.2.1".parse().unwrap());
+    for name in ["a", "b", "c"] {
+        let outcome = auth.login_from(nat, name, "guess", false).await.unwrap();
+        assert_rejected(&outcome, "wrong user name or password");
+    }
+    let outcome = auth
+        .login_from(nat, "d", "open sesame", false)
+        .await
+        .unwrap();
+    assert!(is_throttled(&outcome), "{outcome:?}");
+    let elsewhere = Some("192.0.2.2".parse().unwrap());
+    assert_eq!(
+        auth.login_from(elsewhere, "d", "open sesame", false)
+            .await
+            .unwrap(),
+        accepted("d", None)
+    );
+}
+
+/// A back end that is always saturated.
+struct Saturated;
+
+#[async_trait]
+impl Authenticator for Saturated {
+    fn name(&self) -> &'static str {
+        "Saturated"
+    }
+    async fn authenticate(&self, _: &str, _: &str) -> Result<Option<String>, AuthError> {
+        Err(AuthError::Busy)
+    }
+}
+
+#[tokio::test]
+async fn a_saturated_backend_is_a_throttled_login_not_an_error_nor_a_failure() {
+    let config = AuthenticatorConfig {
+        login_failures_per_user: 1,
+        // Were "busy" a failure, the next answer would carry this 5 s delay.
+        login_backoff_initial_seconds: 5.0,
+        ..AuthenticatorConfig::default()
+    };
+    let auth = Auth::new(Box::new(Saturated), &config).unwrap();
+    for _ in 0..3 {
+        let outcome = auth.login("gina", "pw", false).await.unwrap();
+        assert_eq!(
+            outcome,
+            LoginOutcome::Throttled {
+                retry_after: crate::BUSY_RETRY_AFTER
+            }
+        );
+    }
 }

@@ -16,6 +16,7 @@ use serde_json::{Map, Value, json};
 use super::users::find_user;
 use super::{Request, json_body};
 use crate::access::{self, Identity, Target};
+use crate::client_addr::ClientAddr;
 use crate::error::ApiError;
 use crate::models::token_model;
 use crate::state::AppState;
@@ -44,10 +45,12 @@ pub(super) async fn list(
 }
 
 /// The caller of a token request: a credential as usual, or — upstream's way for
-/// scripts without a token yet — a login form in `{"auth": {...}}`.
+/// scripts without a token yet — a login form in `{"auth": {...}}`, which goes
+/// through the same login throttle as the login page (429 when refused).
 async fn requester(
     state: &AppState,
     request: &Request,
+    client: Option<std::net::IpAddr>,
     body: &Map<String, Value>,
 ) -> Result<Identity, ApiError> {
     if crate::identity::bearer_token(&request.headers).is_some()
@@ -70,11 +73,20 @@ async fn requester(
     let exists = state.store.user_by_name(&normalized).await?.is_some();
     let outcome = state
         .auth
-        .login(&username, &password, exists)
+        .login_from(client, &username, &password, exists)
         .await
         .map_err(|e| ApiError::internal(&e))?;
-    let LoginOutcome::Accepted { name, .. } = outcome else {
-        return Err(ApiError::forbidden("Missing or invalid credentials."));
+    let name = match outcome {
+        LoginOutcome::Accepted { name, .. } => name,
+        LoginOutcome::Rejected(_) => {
+            return Err(ApiError::forbidden("Missing or invalid credentials."));
+        }
+        LoginOutcome::Throttled { retry_after } => {
+            return Err(ApiError::too_many(
+                ferrohub_auth::THROTTLED_MESSAGE,
+                Some(ferrohub_auth::retry_after_secs(retry_after)),
+            ));
+        }
     };
     let user = state
         .store
@@ -160,6 +172,7 @@ async fn token_scopes(
 pub(super) async fn create(
     State(state): State<AppState>,
     Path(name): Path<String>,
+    ClientAddr(client): ClientAddr,
     request: Request,
     body: Bytes,
 ) -> ApiResult {
@@ -168,7 +181,7 @@ pub(super) async fn create(
         Some(Value::Object(map)) => map,
         Some(_) => return Err(ApiError::bad_request("Body must be a JSON dict or empty")),
     };
-    let who = requester(&state, &request, &body).await?;
+    let who = requester(&state, &request, client, &body).await?;
     let allowed = who.allows(&state, "tokens", Target::User(&name)).await?;
     let user = match state.store.user_by_name(&name).await? {
         Some(user) if allowed => user,

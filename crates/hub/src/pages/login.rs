@@ -9,6 +9,7 @@ use http::{HeaderMap, StatusCode};
 use minijinja::context;
 
 use super::{default_next, page_user, with_cookies, xsrf_for};
+use crate::client_addr::ClientAddr;
 use crate::cookies::{self, CookieOptions};
 use crate::error::PageError;
 use crate::state::AppState;
@@ -67,9 +68,12 @@ pub(super) struct LoginForm {
 }
 
 /// `POST {hub}login`: checks credentials and policy, sets the login cookies.
+/// A login refused by the throttle gets the form again with 429 and
+/// `Retry-After`, the same page whether or not the user exists.
 pub(super) async fn submit(
     State(state): State<AppState>,
     headers: HeaderMap,
+    ClientAddr(client): ClientAddr,
     Query(query): Query<HashMap<String, String>>,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, PageError> {
@@ -95,21 +99,20 @@ pub(super) async fn submit(
     let started = std::time::Instant::now();
     let outcome = state
         .auth
-        .login(&form.username, &form.password, existing.is_some())
+        .login_from(client, &form.username, &form.password, existing.is_some())
         .await
         .map_err(|e| PageError::internal(&e))?;
-    let status = match outcome {
-        ferrohub_auth::LoginOutcome::Accepted { .. } => ferrohub_metrics::LoginStatus::Success,
-        ferrohub_auth::LoginOutcome::Rejected(_) => ferrohub_metrics::LoginStatus::Failure,
-    };
-    state
-        .metrics
-        .login_duration
-        .observe(status, started.elapsed().as_secs_f64());
+    let login_time = started.elapsed().as_secs_f64();
     let (name, admin) = match outcome {
-        ferrohub_auth::LoginOutcome::Accepted { name, admin } => (name, admin),
+        ferrohub_auth::LoginOutcome::Accepted { name, admin } => {
+            let success = ferrohub_metrics::LoginStatus::Success;
+            state.metrics.login_duration.observe(success, login_time);
+            (name, admin)
+        }
         ferrohub_auth::LoginOutcome::Rejected(reason) => {
-            tracing::warn!(username = %form.username, "failed login: {reason}");
+            let failure = ferrohub_metrics::LoginStatus::Failure;
+            state.metrics.login_duration.observe(failure, login_time);
+            tracing::warn!(username = %form.username, client = ?client, "failed login: {reason}");
             let message = "Invalid username or password";
             return Ok(render_form(
                 &state,
@@ -119,6 +122,21 @@ pub(super) async fn submit(
                 &form.username,
                 Some(message),
             ));
+        }
+        // Not a login at all (the password was not checked): no metric.
+        ferrohub_auth::LoginOutcome::Throttled { retry_after } => {
+            let mut page = render_form(
+                &state,
+                &headers,
+                StatusCode::TOO_MANY_REQUESTS,
+                &next_text,
+                &form.username,
+                Some(ferrohub_auth::THROTTLED_MESSAGE),
+            );
+            let seconds = ferrohub_auth::retry_after_secs(retry_after);
+            page.headers_mut()
+                .insert(http::header::RETRY_AFTER, http::HeaderValue::from(seconds));
+            return Ok(page);
         }
     };
     let user = match state.store.user_by_name(&name).await? {
