@@ -13,6 +13,7 @@
 #![warn(missing_docs)]
 
 mod bind_url;
+mod credentials;
 mod error;
 mod generate;
 mod help;

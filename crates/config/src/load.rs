@@ -344,6 +344,8 @@ fn check_values(
             "must not be empty: it is the command that starts each user's server".to_owned(),
         ));
     }
+    crate::credentials::check(&config.jupyterhub)
+        .map_err(|refused| invalid("JupyterHub", refused.option, refused.problem))?;
     Ok(())
 }
 

@@ -10,6 +10,14 @@ pub const GENERATED_TOKEN_ROUNDS: u32 = 1;
 pub const USER_PROVIDED_TOKEN_ROUNDS: u32 = 16384;
 /// How many leading characters of a token are stored in clear for look-up.
 pub const PREFIX_LEN: usize = 4;
+/// The longest secret, in bytes, the hub hashes or compares: API tokens,
+/// OAuth client secrets, codes and PKCE verifiers, share codes. Hashing cost
+/// grows with the length (times 16,384 rounds for user-chosen secrets), so a
+/// longer one presented by a client is refused unread, as any invalid
+/// credential. Upstream's generated tokens are at most 64 characters; 255
+/// leaves room for any token a person or tool chooses, and configured tokens
+/// (`JupyterHub.api_tokens`, a service's `api_token`) are held to it at load.
+pub const MAX_SECRET_LEN: usize = 255;
 
 /// Random bytes from the OS; panics only if the OS has no randomness at all.
 #[must_use]
@@ -51,6 +59,23 @@ pub fn token_prefix(token: &str) -> &str {
     &token[..end]
 }
 
+/// Whether a presented secret is short enough to be checked at all (see [`MAX_SECRET_LEN`]).
+#[must_use]
+pub fn within_length_cap(secret: &str) -> bool {
+    secret.len() <= MAX_SECRET_LEN
+}
+
+/// The rounds a stored hash asks for, so callers can keep expensive checks
+/// off latency-sensitive threads; `None` for anything not in upstream's format.
+#[must_use]
+pub fn hash_rounds(hashed: &str) -> Option<u32> {
+    let mut parts = hashed.splitn(4, ':');
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some("sha512"), Some(rounds), Some(_), Some(_)) => rounds.parse().ok(),
+        _ => None,
+    }
+}
+
 /// Hashes a token as `sha512:<rounds>:<salt hex>:<digest hex>` (upstream's format):
 /// one SHA-512 over the salt text followed by the token `rounds` times.
 #[must_use]
@@ -72,9 +97,13 @@ fn digest(token: &str, rounds: u32, salt: &str) -> String {
     hex::encode(hasher.finalize())
 }
 
-/// Checks a token against a stored hash in constant time; malformed hashes never match.
+/// Checks a token against a stored hash in constant time; malformed hashes
+/// never match, nor does a token over [`MAX_SECRET_LEN`] (it is not hashed).
 #[must_use]
 pub fn verify_token(hashed: &str, token: &str) -> bool {
+    if !within_length_cap(token) {
+        return false;
+    }
     let mut parts = hashed.splitn(4, ':');
     let (Some("sha512"), Some(rounds), Some(salt), Some(expected)) =
         (parts.next(), parts.next(), parts.next(), parts.next())
@@ -125,6 +154,30 @@ mod tests {
         let expected = "sha512:2:ab:ae24a7fa4b803e4d8cc0e692df34272158936fbb3c87df19c18ac959b10bf3b14c6ed467547c66ce1e38617a46cc97b99fed156df8bede5e0f055a47389fb28b";
         assert_eq!(hash_with_salt("tok", 2, "ab"), expected);
         assert!(verify_token(expected, "tok"));
+    }
+
+    #[test]
+    fn over_long_secrets_never_match() {
+        let longest = "k".repeat(MAX_SECRET_LEN);
+        let hashed = hash_token(&longest, 2);
+        assert!(within_length_cap(&longest));
+        assert!(verify_token(&hashed, &longest));
+        let longer = format!("{longest}k");
+        assert!(!within_length_cap(&longer));
+        // Even a hash made of the longer secret (never stored by the hub) does not match it.
+        assert!(!verify_token(&hash_token(&longer, 1), &longer));
+    }
+
+    #[test]
+    fn rounds_are_read_from_the_hash() {
+        assert_eq!(
+            hash_rounds(&hash_token("t", GENERATED_TOKEN_ROUNDS)),
+            Some(1)
+        );
+        assert_eq!(hash_rounds(&hash_token("t", 7)), Some(7));
+        assert_eq!(hash_rounds("sha512:x:ab:cd"), None);
+        assert_eq!(hash_rounds("md5:1:ab:cd"), None);
+        assert_eq!(hash_rounds(""), None);
     }
 
     #[test]

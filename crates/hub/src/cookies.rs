@@ -16,6 +16,10 @@ pub const SESSION_COOKIE: &str = "jupyterhub-session-id";
 /// XSRF double-submit token, path `{hub}`; not HttpOnly so pages can read it.
 pub const XSRF_COOKIE: &str = "_xsrf";
 
+/// The longest signed cookie value [`verify`] reads: browsers keep at most
+/// 4096 bytes per cookie, so anything longer is forged and not worth an HMAC.
+const MAX_SIGNED_LEN: usize = 4096;
+
 fn field(value: &str) -> String {
     format!("{}:{value}", value.len())
 }
@@ -50,6 +54,9 @@ pub fn verify(
     max_age_secs: i64,
     now: i64,
 ) -> Option<String> {
+    if signed.len() > MAX_SIGNED_LEN {
+        return None;
+    }
     let rest = signed.strip_prefix("2|")?;
     let mut fields = Vec::with_capacity(4);
     let mut remaining = rest;
@@ -151,6 +158,15 @@ mod tests {
         let tampered = signed.replace("Y29va2llLWlk", "Y29va2llLWle");
         assert_eq!(verify(secret, LOGIN_COOKIE, &tampered, 100, 1_050), None);
         assert_eq!(verify(secret, LOGIN_COOKIE, "garbage", 100, 1_050), None);
+    }
+
+    #[test]
+    fn over_long_values_are_refused_even_when_signed() {
+        let secret = b"0123456789abcdef0123456789abcdef";
+        let long = "x".repeat(MAX_SIGNED_LEN);
+        let signed = sign(secret, LOGIN_COOKIE, &long, 1_000);
+        assert!(signed.len() > MAX_SIGNED_LEN);
+        assert_eq!(verify(secret, LOGIN_COOKIE, &signed, 100, 1_050), None);
     }
 
     #[test]

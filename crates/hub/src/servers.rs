@@ -488,12 +488,16 @@ async fn launch(
 ) -> Result<ServerAddress, String> {
     let server = spawner.name.as_str();
     let db = |e: ferrohub_store::StoreError| internal_failure("writing to the database")(&e);
+    // 16,384 rounds: hashed off the async workers.
+    let secret = ferrohub_store::hashing::hash_secret(api_token, USER_PROVIDED_TOKEN_ROUNDS)
+        .await
+        .ok_or_else(|| db(ferrohub_store::StoreError::ShuttingDown))?;
     state
         .store
         .upsert_oauth_client(&OAuthClient {
             identifier: client_id.to_owned(),
             description: format!("Server at {prefix}"),
-            secret: token::hash_token(api_token, USER_PROVIDED_TOKEN_ROUNDS),
+            secret,
             redirect_uri: format!("{prefix}oauth_callback"),
             allowed_scopes: vec![format!("access:servers!server={}/{server}", user.name)],
         })

@@ -100,6 +100,42 @@ pub fn check_all(specs: &[ServiceConfig]) -> Result<(), ServiceError> {
     Ok(())
 }
 
+/// Refuses an OAuth client id that belongs to something else: another
+/// service (`service_id` is the registering service's own row, if it has
+/// one), a user's server, or the hub itself. Registering upserts the client
+/// row, so without this a service could take over another's client (its
+/// secret and redirect URI) and receive the codes meant for it. A service
+/// that is no OAuth client claims nothing.
+pub async fn check_client_free(
+    state: &AppState,
+    spec: &ServiceConfig,
+    service_id: Option<i64>,
+) -> Result<(), ServiceError> {
+    if !uses_oauth(spec) {
+        return Ok(());
+    }
+    let client_id = oauth_client_id(spec);
+    let taken = |owner: String| {
+        ServiceError::Config(format!(
+            "service {:?}: oauth_client_id {client_id:?} already belongs to {owner}",
+            spec.name
+        ))
+    };
+    if client_id == ferrohub_store::BUILTIN_CLIENT {
+        return Err(taken("the hub".to_owned()));
+    }
+    let other = state.store.list_services().await?.into_iter().find(|s| {
+        Some(s.id) != service_id && s.oauth_client_id.as_deref() == Some(client_id.as_str())
+    });
+    if let Some(other) = other {
+        return Err(taken(format!("service {:?}", other.name)));
+    }
+    if let Some((user, server)) = state.store.spawner_by_oauth_client(&client_id).await? {
+        return Err(taken(format!("server {user:?}/{server:?}")));
+    }
+    Ok(())
+}
+
 /// The service's URL prefix, `{base}services/<name>/`.
 #[must_use]
 pub fn prefix(state: &AppState, name: &str) -> String {
@@ -136,7 +172,10 @@ pub async fn register(state: &AppState) -> Result<BTreeMap<String, String>, Serv
             state.store.delete_service(old.id).await?;
         }
     }
-    let mut tokens = BTreeMap::new();
+    // Every configured service's row first (which clears the client ids they
+    // held before), so that a client id moving from one service to another
+    // between runs is not taken for a claim on someone else's.
+    let mut records = Vec::with_capacity(specs.len());
     for spec in specs {
         let record = state
             .store
@@ -157,7 +196,11 @@ pub async fn register(state: &AppState) -> Result<BTreeMap<String, String>, Serv
                 oauth_client_id: None,
             })
             .await?;
-        let token = register_one(state, spec, &record).await?;
+        records.push(record);
+    }
+    let mut tokens = BTreeMap::new();
+    for (spec, record) in specs.iter().zip(&records) {
+        let token = register_one(state, spec, record).await?;
         if let Some(token) = token
             && !spec.command.is_empty()
         {
@@ -173,6 +216,7 @@ pub async fn register_one(
     spec: &ServiceConfig,
     record: &ServiceRecord,
 ) -> Result<Option<String>, ServiceError> {
+    check_client_free(state, spec, Some(record.id)).await?;
     let token = service_token(state, spec, record).await?;
     if uses_oauth(spec) {
         let client_id = oauth_client_id(spec);
@@ -192,7 +236,9 @@ pub async fn register_one(
                 secret: if secret.is_empty() {
                     String::new()
                 } else {
-                    token::hash_token(secret, USER_PROVIDED_TOKEN_ROUNDS)
+                    ferrohub_store::hashing::hash_secret(secret, USER_PROVIDED_TOKEN_ROUNDS)
+                        .await
+                        .ok_or(ferrohub_store::StoreError::ShuttingDown)?
                 },
                 redirect_uri: redirect,
                 allowed_scopes: allowed,

@@ -9,6 +9,7 @@
 
 mod db_url;
 mod groups;
+pub mod hashing;
 mod migrate;
 mod models;
 mod oauth;
@@ -83,6 +84,9 @@ pub enum StoreError {
     /// File-system errors (SQLite back-ups).
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    /// A token could not be hashed because the runtime is shutting down.
+    #[error("the hub is shutting down")]
+    ShuttingDown,
 }
 
 /// Result alias for this crate.

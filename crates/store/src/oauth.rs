@@ -116,23 +116,23 @@ impl Store {
     }
 
     /// Removes and returns a code (codes are single use), if it exists and
-    /// has not expired at `now` (unix seconds).
+    /// has not expired at `now` (unix seconds). One statement deletes and
+    /// returns the row, so of any number of concurrent redemptions of a code
+    /// exactly one gets it, on SQLite and PostgreSQL alike (a look-up then a
+    /// delete would let two transactions both see the row on PostgreSQL). An
+    /// expired code is consumed too.
     pub async fn take_oauth_code(&self, code: &str, now: i64) -> Result<Option<OAuthCode>> {
-        let pool = self.writer();
-        let mut tx = pool.begin().await?;
+        if !ferrohub_core::token::within_length_cap(code) {
+            return Ok(None);
+        }
         let row = sqlx::query(
-            "SELECT client_id, code, expires_at, redirect_uri, session_id, user_id, scopes, code_challenge, code_challenge_method \
-             FROM oauth_codes WHERE code = $1",
+            "DELETE FROM oauth_codes WHERE code = $1 RETURNING client_id, code, expires_at, \
+             redirect_uri, session_id, user_id, scopes, code_challenge, code_challenge_method",
         )
         .bind(code)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&*self.writer())
         .await?;
         let Some(row) = row else { return Ok(None) };
-        sqlx::query("DELETE FROM oauth_codes WHERE code = $1")
-            .bind(code)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
         let record = OAuthCode {
             client_id: row
                 .try_get::<Option<String>, _>("client_id")?

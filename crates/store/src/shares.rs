@@ -402,7 +402,7 @@ impl Store {
     /// The unexpired share code matching `code` (prefix look-up, then a
     /// constant-time hash comparison).
     pub async fn find_share_code(&self, code: &str) -> Result<Option<ShareCodeRecord>> {
-        if code.len() < token::PREFIX_LEN {
+        if code.len() < token::PREFIX_LEN || !token::within_length_cap(code) {
             return Ok(None);
         }
         let sql = format!(

@@ -5,7 +5,7 @@ use ferrohub_core::token;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::{Result, Store, TokenOwner, TokenRecord, parse_json};
+use crate::{Result, Store, StoreError, TokenOwner, TokenRecord, parse_json};
 
 // DATETIME columns of upstream SQLite databases are CAST (see `users::USER_COLUMNS`).
 const TOKEN_COLUMNS: &str = "id, user_id, service_id, hashed, client_id, session_id, scopes, note, \
@@ -83,13 +83,16 @@ impl Store {
             TokenOwner::Service(id) => (None, Some(id)),
         };
         let scopes = serde_json::to_string(new.scopes).unwrap_or_else(|_| "[]".into());
+        let hashed = crate::hashing::hash_secret(new.token, new.rounds)
+            .await
+            .ok_or(StoreError::ShuttingDown)?;
         let row = sqlx::query(
             "INSERT INTO api_tokens (user_id, service_id, hashed, prefix, client_id, session_id, created, expires_at, note, scopes) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
         )
         .bind(user_id)
         .bind(service_id)
-        .bind(token::hash_token(new.token, new.rounds))
+        .bind(hashed)
         .bind(token::token_prefix(new.token))
         .bind(new.client_id)
         .bind(new.session_id)
@@ -108,6 +111,10 @@ impl Store {
         if token.len() < token::PREFIX_LEN {
             return Ok(None);
         }
+        // Over the cap: no token, and not worth a query or a hash (issue 11, hole 1).
+        if !token::within_length_cap(token) {
+            return Ok(None);
+        }
         let now = time::to_db(&time::now());
         let sql = format!(
             "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE prefix = $1 AND (expires_at IS NULL OR expires_at >= $2)"
@@ -119,7 +126,10 @@ impl Store {
             .await?;
         for row in &rows {
             let hashed: Option<String> = row.try_get("hashed")?;
-            if hashed.is_some_and(|h| token::verify_token(&h, token)) {
+            // Off the async workers when the hash is a 16,384-round one.
+            if let Some(hashed) = hashed
+                && crate::hashing::verify_secret(&hashed, token).await
+            {
                 return token_from_row(row).map(Some);
             }
         }

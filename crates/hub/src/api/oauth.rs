@@ -31,6 +31,11 @@ fn oauth_token_lifetime(config: &ferrohub_config::JupyterHubConfig) -> i64 {
 
 /// How long an authorization code lives (upstream: 300 s).
 const CODE_LIFETIME_SECS: i64 = 300;
+/// The largest token request body read, in bytes. Its fields are the grant
+/// type, client id and secret, code and PKCE verifier (each at most
+/// [`token::MAX_SECRET_LEN`]) and the redirect URI (at most 1023, its column's
+/// size): under 8 KiB even if every byte is percent-encoded.
+const TOKEN_FORM_LIMIT: usize = 16 * 1024;
 
 fn with_query(uri: &str, params: &[(&str, &str)]) -> String {
     let query = serde_urlencoded::to_string(params).unwrap_or_default();
@@ -395,6 +400,25 @@ fn client_credentials(headers: &HeaderMap, form: &HashMap<String, String>) -> (S
     }
 }
 
+/// The client these credentials authenticate, if any. Over-long credentials
+/// are refused before any look-up or hashing (issue 11, hole 1); the secret's
+/// 16,384-round hash is checked off the async workers.
+async fn authenticate_client(
+    state: &AppState,
+    client_id: &str,
+    secret: &str,
+) -> Result<Option<OAuthClient>, ferrohub_store::StoreError> {
+    if !token::within_length_cap(client_id) || !token::within_length_cap(secret) {
+        return Ok(None);
+    }
+    let Some(client) = state.store.oauth_client(client_id).await? else {
+        return Ok(None);
+    };
+    let valid = !client.secret.is_empty()
+        && ferrohub_store::hashing::verify_secret(&client.secret, secret).await;
+    Ok(valid.then_some(client))
+}
+
 fn pkce_ok(code: &OAuthCode, verifier: Option<&String>) -> bool {
     let Some(challenge) = &code.code_challenge else {
         return true;
@@ -414,15 +438,20 @@ pub(super) async fn token(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
+    // A form bigger than any valid request is refused unparsed: decoding a
+    // megabyte costs the async worker more than all the rest of the request.
+    if body.len() > TOKEN_FORM_LIMIT {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "The token request is too large.",
+        );
+    }
     let form: HashMap<String, String> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
     let (client_id, secret) = client_credentials(&headers, &form);
-    let client = match state.store.oauth_client(&client_id).await {
-        Ok(Some(client))
-            if !client.secret.is_empty() && token::verify_token(&client.secret, &secret) =>
-        {
-            client
-        }
-        Ok(_) => {
+    let client = match authenticate_client(&state, &client_id, &secret).await {
+        Ok(Some(client)) => client,
+        Ok(None) => {
             return oauth_error(
                 StatusCode::UNAUTHORIZED,
                 "invalid_client",
@@ -436,6 +465,18 @@ pub(super) async fn token(
             StatusCode::BAD_REQUEST,
             "unsupported_grant_type",
             "Only authorization_code is supported.",
+        );
+    }
+    // An over-long code or verifier is as wrong as an unknown one; refused
+    // before the code is looked up (and so consumed).
+    let over_long = ["code", "code_verifier"]
+        .iter()
+        .any(|k| form.get(*k).is_some_and(|v| !token::within_length_cap(v)));
+    if over_long {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            "Unknown, used or expired code.",
         );
     }
     let now = chrono::Utc::now().timestamp();

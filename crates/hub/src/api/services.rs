@@ -127,6 +127,13 @@ pub(super) async fn create(
         Some(_) => return Err(ApiError::bad_request("Body must be a JSON object")),
     };
     let spec = service_spec(&name, &body)?;
+    // Before the service row exists, so a refused id leaves nothing behind.
+    crate::services::check_client_free(&state, &spec, None)
+        .await
+        .map_err(|e| match e {
+            crate::services::ServiceError::Config(message) => ApiError::conflict(message),
+            crate::services::ServiceError::Store(e) => ApiError::from(e),
+        })?;
     if spec.admin && !matches!(&who.principal, crate::access::Principal::User(u) if u.admin) {
         return Err(ApiError::forbidden("Only admins can create admin services"));
     }
