@@ -740,3 +740,28 @@ fn bad_configuration_exits_64_having_written_nothing() {
         assert!(written.is_empty(), "{config}: wrote {written:?}");
     }
 }
+
+/// `JupyterHub.api_tokens` works (it was accepted and ignored): the token acts
+/// as its user, created if needed, and a restart does not store it twice.
+#[tokio::test(flavor = "multi_thread")]
+async fn configured_api_tokens_act_as_their_user() {
+    const TOKEN: &str = "configured-token-for-carol-0123456789";
+    let mut hub = TestHub::start(&[(
+        "JupyterHub",
+        &format!("api_tokens = {{ \"{TOKEN}\" = \"Carol\" }}"),
+    )]);
+    let api = Api::new(&hub);
+    let (status, me) = api.get(TOKEN, "/user").await;
+    assert_eq!(status, 200, "{me}");
+    assert_eq!(me["name"], "carol", "normalized and created: {me}");
+    hub.kill(Signal::SIGTERM);
+    hub.launch();
+    let (_, tokens) = api.get(TOKEN, "/users/carol/tokens").await;
+    let from_config: Vec<&Value> = tokens["api_tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["note"] == "from config")
+        .collect();
+    assert_eq!(from_config.len(), 1, "stored once: {tokens}");
+}

@@ -39,6 +39,9 @@ fn client_id(spec: &ServiceConfig) -> String {
     }
 }
 
+/// The shortest token `api_tokens` accepts, as upstream's `APIToken.new`.
+const MIN_CONFIGURED_TOKEN_LEN: usize = 8;
+
 /// Checks `api_tokens` and each service's `api_token` and `oauth_client_id`.
 pub(crate) fn check(hub: &JupyterHubConfig) -> Result<(), Refusal> {
     let too_long = |what: String| {
@@ -49,6 +52,15 @@ pub(crate) fn check(hub: &JupyterHubConfig) -> Result<(), Refusal> {
             return Err(Refusal {
                 option: "api_tokens",
                 problem: too_long(format!("the token of user {user:?}")),
+            });
+        }
+        // Upstream refuses these too ("Tokens must be at least 8 characters").
+        if token.len() < MIN_CONFIGURED_TOKEN_LEN {
+            return Err(Refusal {
+                option: "api_tokens",
+                problem: format!(
+                    "the token of user {user:?} is shorter than {MIN_CONFIGURED_TOKEN_LEN} characters"
+                ),
             });
         }
     }

@@ -243,6 +243,9 @@ impl Hub {
         })
         .await?;
         crate::roles::revoke_blocked_users(&state).await?;
+        crate::service::users::add_config_tokens(&state)
+            .await
+            .map_err(|e| StartError::Io(format!("JupyterHub.api_tokens: {e}")))?;
         let restoring = std::time::Instant::now();
         crate::servers::restore(&state)
             .await

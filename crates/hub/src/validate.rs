@@ -23,6 +23,14 @@ pub fn check_config(config: &Config) -> Result<(), StartError> {
         Ok::<(), StartError>(())
     })?;
     let hub = &config.jupyterhub;
+    for name in hub.api_tokens.values() {
+        let normalized = ferrohub_core::names::normalize_username(name);
+        ferrohub_core::names::validate_username(&normalized).map_err(|e| {
+            StartError::Io(format!(
+                "JupyterHub.api_tokens: invalid user name {name:?}: {e}"
+            ))
+        })?;
+    }
     if !hub.default_server_name.is_empty()
         && !ferrohub_core::server_names::is_valid_server_name(&hub.default_server_name)
     {

@@ -123,3 +123,38 @@ pub async fn set_groups(state: &AppState, change: GroupMembership) -> Result<(),
     state.store.set_user_groups(change.user_id(), &ids).await?;
     Ok(())
 }
+
+/// `JupyterHub.api_tokens` at start-up (upstream's `_add_tokens`): each token
+/// is stored for its user, created with the default roles if missing, unless
+/// the token is stored already. Configured tokens are user-chosen, so they get
+/// the 16,384-round hash; they act with the owner's full permissions.
+pub async fn add_config_tokens(state: &AppState) -> Result<(), HubError> {
+    for (token, name) in &state.config.jupyterhub.api_tokens {
+        if state.store.find_token(token).await?.is_some() {
+            continue;
+        }
+        let name = state.auth.normalize_username(name);
+        let user = match state.store.user_by_name(&name).await? {
+            Some(user) => user,
+            None => {
+                tracing::info!("creating user {name} for a token in JupyterHub.api_tokens");
+                crate::roles::create_user(state, &name, false).await?
+            }
+        };
+        tracing::info!("Adding API token for user: {name}");
+        state
+            .store
+            .create_token(&ferrohub_store::NewToken {
+                token,
+                rounds: ferrohub_core::token::USER_PROVIDED_TOKEN_ROUNDS,
+                owner: ferrohub_store::TokenOwner::User(user.id),
+                client_id: ferrohub_store::BUILTIN_CLIENT,
+                session_id: None,
+                scopes: &["inherit".to_owned()],
+                note: Some("from config"),
+                expires_at: None,
+            })
+            .await?;
+    }
+    Ok(())
+}
