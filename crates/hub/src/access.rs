@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use ferrohub_core::time::Timestamp;
-use ferrohub_rbac::{ExpandContext, Grant, Membership, Owner, ParsedScopes, Resource};
+use ferrohub_rbac::{ExpandContext, Grant, Membership, Owner, ParsedScopes, Resource, ScopeName};
 use ferrohub_store::{ServiceRecord, TokenOwner, TokenRecord, UserRecord};
 
 use crate::error::ApiError;
@@ -88,6 +88,16 @@ impl Identity {
     pub async fn allows(
         &self,
         state: &AppState,
+        scope: ScopeName,
+        target: Target<'_>,
+    ) -> Result<bool, ApiError> {
+        self.allows_base(state, scope.as_str(), target).await
+    }
+
+    /// [`Identity::allows`] for a scope named at run time (custom scopes, parsed strings).
+    async fn allows_base(
+        &self,
+        state: &AppState,
         scope: &str,
         target: Target<'_>,
     ) -> Result<bool, ApiError> {
@@ -130,7 +140,7 @@ impl Identity {
             Some(ferrohub_rbac::Filter::Group(name)) => Target::Group(name),
             Some(ferrohub_rbac::Filter::Service(name)) => Target::Service(name),
         };
-        self.allows(state, &parsed.base, target).await
+        self.allows_base(state, &parsed.base, target).await
     }
 
     /// Upstream's `needs_scope`: passes if any of `scopes` is granted for `target`.
@@ -139,16 +149,16 @@ impl Identity {
     pub async fn require(
         &self,
         state: &AppState,
-        scopes: &[&str],
+        scopes: &[ScopeName],
         target: Target<'_>,
     ) -> Result<(), ApiError> {
         for scope in scopes {
-            if self.allows(state, scope, target).await? {
+            if self.allows(state, *scope, target).await? {
                 return Ok(());
             }
         }
         let filtered = !matches!(target, Target::Hub);
-        if filtered && scopes.iter().any(|s| self.scopes.holds(s)) {
+        if filtered && scopes.iter().any(|s| self.scopes.holds(s.as_str())) {
             return Err(ApiError::not_found(
                 "No access to resources or resources not found",
             ));
@@ -157,8 +167,8 @@ impl Identity {
     }
 
     /// For list endpoints ("post-filter"): passes if any of `scopes` is held in any form.
-    pub fn require_any_form(&self, scopes: &[&str]) -> Result<(), ApiError> {
-        if scopes.iter().any(|s| self.scopes.holds(s)) {
+    pub fn require_any_form(&self, scopes: &[ScopeName]) -> Result<(), ApiError> {
+        if scopes.iter().any(|s| self.scopes.holds(s.as_str())) {
             Ok(())
         } else {
             Err(forbidden(scopes))
@@ -168,10 +178,11 @@ impl Identity {
 
 /// Upstream's 403 text for a missing scope.
 #[must_use]
-pub fn forbidden(scopes: &[&str]) -> ApiError {
+pub fn forbidden(scopes: &[ScopeName]) -> ApiError {
+    let names: Vec<&str> = scopes.iter().map(|s| s.as_str()).collect();
     ApiError::forbidden(format!(
         "Action is not authorized with current scopes; requires any of [{}]",
-        scopes.join(", ")
+        names.join(", ")
     ))
 }
 

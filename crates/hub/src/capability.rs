@@ -7,6 +7,7 @@
 //! handler that checked `admin:users` and then applied `roles` and `groups`,
 //! which that scope does not cover).
 
+use ferrohub_rbac::scopes;
 use std::collections::BTreeSet;
 
 use ferrohub_rbac::{Grant, Resource};
@@ -100,7 +101,7 @@ impl Identity {
 
     /// `admin:users` on the user called `name` (404 if missing or hidden, 403 if not allowed).
     pub async fn user_admin(&self, state: &AppState, name: &str) -> Result<UserAdmin, HubError> {
-        self.require(state, &["admin:users"], Target::User(name))
+        self.require(state, &[scopes::ADMIN_USERS], Target::User(name))
             .await?;
         let user = state
             .store
@@ -113,7 +114,10 @@ impl Identity {
 
     /// [`HubAdmin`], or 403 with `why`.
     pub fn hub_admin(&self, why: &str) -> Result<HubAdmin, HubError> {
-        let unfiltered = matches!(self.scopes.grant("admin:users"), Some(Grant::All));
+        let unfiltered = matches!(
+            self.scopes.grant(scopes::ADMIN_USERS.as_str()),
+            Some(Grant::All)
+        );
         if self.owner_is_admin() && unfiltered {
             Ok(HubAdmin(()))
         } else {
@@ -128,7 +132,7 @@ impl Identity {
             name: new_name,
             groups,
         };
-        if !self.scopes.allows("admin:users", &resource) {
+        if !self.scopes.allows(scopes::ADMIN_USERS.as_str(), &resource) {
             return Err(HubError::Forbidden(format!(
                 "Renaming {} to {new_name} needs admin:users on {new_name} as well",
                 admin.user().name
@@ -151,7 +155,10 @@ impl Identity {
         let current: BTreeSet<&str> = admin.groups().iter().map(String::as_str).collect();
         let wanted_set: BTreeSet<&str> = wanted.iter().map(String::as_str).collect();
         for group in current.symmetric_difference(&wanted_set) {
-            if !self.allows(state, "groups", Target::Group(group)).await? {
+            if !self
+                .allows(state, scopes::GROUPS, Target::Group(group))
+                .await?
+            {
                 return Err(HubError::Forbidden(format!(
                     "Changing membership of group {group} needs the groups scope on it"
                 )));

@@ -12,6 +12,7 @@
 //! `{base}user/<name>` and `{base}services/<name>`, `base.PrefixRedirectHandler`
 //! elsewhere.
 
+use ferrohub_rbac::scopes;
 use std::borrow::Cow;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -339,7 +340,10 @@ pub async fn serve(State(state): State<AppState>, request: Request) -> Result<Re
         let identity = crate::identity::identify(&state, request.headers())
             .await?
             .ok_or_else(refused)?;
-        if !identity.allows(&state, "read:metrics", Target::Hub).await? {
+        if !identity
+            .allows(&state, scopes::READ_METRICS, Target::Hub)
+            .await?
+        {
             return Err(refused());
         }
     }

@@ -2,6 +2,8 @@
 //! upstream's REST API models and trimmed to what the caller's scopes may see
 //! (upstream's `_filter_model` access maps).
 
+use ferrohub_rbac::ScopeName;
+use ferrohub_rbac::scopes;
 use std::collections::BTreeSet;
 
 use ferrohub_core::time::iso_z;
@@ -23,9 +25,9 @@ pub fn ts(value: Option<&ferrohub_core::time::Timestamp>) -> Value {
 }
 
 /// Keys of the user model each scope reveals.
-const USER_ACCESS: &[(&str, &[&str])] = &[
+const USER_ACCESS: &[(ScopeName, &[&str])] = &[
     (
-        "read:users",
+        scopes::READ_USERS,
         &[
             "kind",
             "name",
@@ -39,39 +41,54 @@ const USER_ACCESS: &[(&str, &[&str])] = &[
             "last_activity",
         ],
     ),
-    ("read:users:name", &["kind", "name", "user_info", "admin"]),
-    ("read:users:groups", &["kind", "name", "groups"]),
-    ("read:users:activity", &["kind", "name", "last_activity"]),
-    ("read:servers", &["kind", "name", "servers"]),
-    ("read:roles:users", &["kind", "name", "roles", "admin"]),
-    ("admin:auth_state", &["kind", "name", "auth_state"]),
-];
-
-const GROUP_ACCESS: &[(&str, &[&str])] = &[
-    ("read:groups", &["kind", "name", "properties", "users"]),
-    ("read:groups:name", &["kind", "name"]),
-    ("read:roles:groups", &["kind", "name", "roles"]),
-];
-
-const SERVICE_ACCESS: &[(&str, &[&str])] = &[
     (
-        "read:services",
+        scopes::READ_USERS_NAME,
+        &["kind", "name", "user_info", "admin"],
+    ),
+    (scopes::READ_USERS_GROUPS, &["kind", "name", "groups"]),
+    (
+        scopes::READ_USERS_ACTIVITY,
+        &["kind", "name", "last_activity"],
+    ),
+    (scopes::READ_SERVERS, &["kind", "name", "servers"]),
+    (
+        scopes::READ_ROLES_USERS,
+        &["kind", "name", "roles", "admin"],
+    ),
+    (scopes::ADMIN_AUTH_STATE, &["kind", "name", "auth_state"]),
+];
+
+const GROUP_ACCESS: &[(ScopeName, &[&str])] = &[
+    (
+        scopes::READ_GROUPS,
+        &["kind", "name", "properties", "users"],
+    ),
+    (scopes::READ_GROUPS_NAME, &["kind", "name"]),
+    (scopes::READ_ROLES_GROUPS, &["kind", "name", "roles"]),
+];
+
+const SERVICE_ACCESS: &[(ScopeName, &[&str])] = &[
+    (
+        scopes::READ_SERVICES,
         &[
             "kind", "name", "admin", "url", "prefix", "command", "pid", "info", "display",
         ],
     ),
-    ("read:services:name", &["kind", "name", "admin"]),
-    ("read:roles:services", &["kind", "name", "roles", "admin"]),
+    (scopes::READ_SERVICES_NAME, &["kind", "name", "admin"]),
+    (
+        scopes::READ_ROLES_SERVICES,
+        &["kind", "name", "roles", "admin"],
+    ),
 ];
 
 /// The keys `who` may see of a resource, given an access map.
 fn allowed_keys(
     who: &Identity,
-    map: &[(&str, &[&'static str])],
+    map: &[(ScopeName, &[&'static str])],
     resource: &Resource<'_>,
 ) -> BTreeSet<&'static str> {
     map.iter()
-        .filter(|(scope, _)| who.scopes.allows(scope, resource))
+        .filter(|(scope, _)| who.scopes.allows(scope.as_str(), resource))
         .flat_map(|(_, keys)| keys.iter().copied())
         .collect()
 }
@@ -130,7 +147,10 @@ pub fn server_model(
         server: &record.name,
         groups,
     };
-    if who.scopes.allows("admin:server_state", &resource) {
+    if who
+        .scopes
+        .allows(scopes::ADMIN_SERVER_STATE.as_str(), &resource)
+    {
         model["state"] = if stopped {
             json!({})
         } else {
@@ -242,7 +262,7 @@ fn user_model_from(
         let phase = state.servers.phase(&user.name, &record.name);
         let active = phase.pending().is_some() || phase == Phase::Ready;
         let visible = who.scopes.allows(
-            "read:servers",
+            scopes::READ_SERVERS.as_str(),
             &Resource::Server {
                 user: &user.name,
                 server: &record.name,

@@ -328,7 +328,7 @@ fn environment(state: &AppState, spec: &ServiceConfig, token: &str) -> BTreeMap<
         .collect();
     let client_id = oauth_client_id(spec);
     let access = json!([
-        "access:services",
+        ferrohub_rbac::scopes::ACCESS_SERVICES.as_str(),
         ferrohub_rbac::access_scope_for_service(&spec.name)
     ])
     .to_string();

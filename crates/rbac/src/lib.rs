@@ -49,6 +49,7 @@ mod oauth;
 mod parsed;
 mod roles;
 mod scope;
+pub mod scopes;
 
 pub use catalogue::{all_scope_names, description, is_builtin, is_known, subscopes};
 pub use custom::{CustomScopeDef, CustomScopes, is_valid_custom_scope_name};
@@ -64,3 +65,4 @@ pub use roles::{
     default_roles, is_default_role, validate_role_name,
 };
 pub use scope::{Filter, FilterKind, RawFilter, RawScope, Scope, validate, validate_all};
+pub use scopes::ScopeName;

@@ -5,6 +5,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use ferrohub_rbac::Grant;
+use ferrohub_rbac::scopes;
 use ferrohub_store::GroupRecord;
 use http::StatusCode;
 use serde_json::{Map, Value, json};
@@ -78,8 +79,8 @@ fn users_field(data: &Map<String, Value>, required: bool) -> Result<Vec<String>,
 /// `GET /groups`: paginated, limited to what `list:groups` covers.
 pub(super) async fn list(State(state): State<AppState>, request: Request) -> ApiResult {
     let who = request.identity(&state).await?;
-    who.require_any_form(&["list:groups"])?;
-    let visible = match who.scopes.grant("list:groups") {
+    who.require_any_form(&[scopes::LIST_GROUPS])?;
+    let visible = match who.scopes.grant(scopes::LIST_GROUPS.as_str()) {
         Some(Grant::Filtered(f)) => {
             if !f.users.is_empty() || !f.servers.is_empty() || !f.services.is_empty() {
                 return Err(ApiError::forbidden(
@@ -130,7 +131,8 @@ pub(super) async fn create_many(
     body: Bytes,
 ) -> ApiResult {
     let who = request.identity(&state).await?;
-    who.require(&state, &["admin:groups"], Target::Hub).await?;
+    who.require(&state, &[scopes::ADMIN_GROUPS], Target::Hub)
+        .await?;
     let data = object_body(&body)?;
     let names = match data.get("groups") {
         Some(value) => string_list(value, "groups")?,
@@ -173,7 +175,11 @@ pub(super) async fn get_one(
     let who = request.identity(&state).await?;
     who.require(
         &state,
-        &["read:groups", "read:groups:name", "read:roles:groups"],
+        &[
+            scopes::READ_GROUPS,
+            scopes::READ_GROUPS_NAME,
+            scopes::READ_ROLES_GROUPS,
+        ],
         Target::Group(&name),
     )
     .await?;
@@ -189,7 +195,7 @@ pub(super) async fn create(
     body: Bytes,
 ) -> ApiResult {
     let who = request.identity(&state).await?;
-    who.require(&state, &["admin:groups"], Target::Group(&name))
+    who.require(&state, &[scopes::ADMIN_GROUPS], Target::Group(&name))
         .await?;
     let data = object_body(&body)?;
     if let Some(key) = data.keys().find(|k| k.as_str() != "users") {
@@ -212,7 +218,7 @@ pub(super) async fn delete(
     request: Request,
 ) -> ApiResult {
     let who = request.identity(&state).await?;
-    who.require(&state, &["delete:groups"], Target::Group(&name))
+    who.require(&state, &[scopes::DELETE_GROUPS], Target::Group(&name))
         .await?;
     let group = find_group(&state, &name).await?;
     state.store.delete_group(group.id).await?;
@@ -228,7 +234,7 @@ pub(super) async fn add_users(
     body: Bytes,
 ) -> ApiResult {
     let who = request.identity(&state).await?;
-    who.require(&state, &["groups"], Target::Group(&name))
+    who.require(&state, &[scopes::GROUPS], Target::Group(&name))
         .await?;
     let data = object_body(&body)?;
     let users =
@@ -248,7 +254,7 @@ pub(super) async fn remove_users(
     body: Bytes,
 ) -> ApiResult {
     let who = request.identity(&state).await?;
-    who.require(&state, &["groups"], Target::Group(&name))
+    who.require(&state, &[scopes::GROUPS], Target::Group(&name))
         .await?;
     let data = object_body(&body)?;
     let users = users_field(&data, true)
@@ -268,7 +274,7 @@ pub(super) async fn set_properties(
     body: Bytes,
 ) -> ApiResult {
     let who = request.identity(&state).await?;
-    who.require(&state, &["groups"], Target::Group(&name))
+    who.require(&state, &[scopes::GROUPS], Target::Group(&name))
         .await?;
     let properties = match json_body(&body)? {
         Some(Value::Object(map)) => Value::Object(map),

@@ -5,6 +5,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
+use ferrohub_rbac::scopes;
 use http::StatusCode;
 use serde_json::{Value, json};
 
@@ -28,7 +29,8 @@ pub(super) async fn info(
     request: Request,
 ) -> Result<Response, ApiError> {
     let who = request.identity(&state).await?;
-    who.require(&state, &["read:hub"], Target::Hub).await?;
+    who.require(&state, &[scopes::READ_HUB], Target::Hub)
+        .await?;
     Ok(Json(json!({
         "version": ferrohub_core::JUPYTERHUB_VERSION,
         "implementation": {"name": "ferrohub", "version": env!("CARGO_PKG_VERSION")},
@@ -49,7 +51,8 @@ pub(super) async fn shutdown(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let who = request.identity(&state).await?;
-    who.require(&state, &["shutdown"], Target::Hub).await?;
+    who.require(&state, &[scopes::SHUTDOWN], Target::Hub)
+        .await?;
     let body = json_body(&body)?.unwrap_or(Value::Null);
     let flag = |name: &str, default: bool| match body.get(name) {
         None | Some(Value::Null) => Ok(default),

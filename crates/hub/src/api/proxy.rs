@@ -5,6 +5,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
+use ferrohub_rbac::scopes;
 use serde_json::{Map, Value, json};
 
 use super::Request;
@@ -51,7 +52,7 @@ fn refused_setting(e: &ProxyError) -> ApiError {
 /// `GET /proxy`: `{routespec: {routespec, target, data}}`, sorted and paginated.
 pub(super) async fn get_routes(State(state): State<AppState>, request: Request) -> ApiResult {
     let who = request.identity(&state).await?;
-    who.require(&state, &["proxy"], Target::Hub).await?;
+    who.require(&state, &[scopes::PROXY], Target::Hub).await?;
     let page = Page::from_request(&state, &request.query_pairs, &request.headers)?;
     let all = state.proxy.routes().await.map_err(|e| proxy_failure(&e))?;
     let total = i64::try_from(all.len()).unwrap_or(i64::MAX);
@@ -84,7 +85,7 @@ pub(super) async fn get_routes(State(state): State<AppState>, request: Request) 
 /// `POST /proxy`: reconcile the routes now instead of at the next interval.
 pub(super) async fn check_now(State(state): State<AppState>, request: Request) -> ApiResult {
     let who = request.identity(&state).await?;
-    who.require(&state, &["proxy"], Target::Hub).await?;
+    who.require(&state, &[scopes::PROXY], Target::Hub).await?;
     crate::servers::check_routes(&state)
         .await
         .map_err(|e| proxy_failure(&e))?;
@@ -98,7 +99,7 @@ pub(super) async fn reconfigure(
     body: Bytes,
 ) -> ApiResult {
     let who = request.identity(&state).await?;
-    who.require(&state, &["proxy"], Target::Hub).await?;
+    who.require(&state, &[scopes::PROXY], Target::Hub).await?;
     if body.is_empty() {
         return Err(ApiError::bad_request("need JSON body"));
     }

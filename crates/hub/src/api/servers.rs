@@ -6,6 +6,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use ferrohub_core::server_names;
+use ferrohub_rbac::scopes;
 use ferrohub_store::{SpawnerRecord, UserRecord};
 use http::StatusCode;
 use serde_json::{Map, Value};
@@ -84,8 +85,12 @@ async fn find_spawner(
 
 async fn get_server(state: AppState, name: String, server: String, request: Request) -> ApiResult {
     let who = request.identity(&state).await?;
-    who.require(&state, &["read:servers"], Target::Server(&name, &server))
-        .await?;
+    who.require(
+        &state,
+        &[scopes::READ_SERVERS],
+        Target::Server(&name, &server),
+    )
+    .await?;
     let user = find_user(&state, &name).await?;
     let record = find_spawner(&state, &user, &server).await?;
     let groups = state.store.group_names_of_user(user.id).await?;
@@ -118,8 +123,12 @@ pub(super) async fn create_named(
     body: Bytes,
 ) -> ApiResult {
     let who = request.identity(&state).await?;
-    who.require(&state, &["start:servers"], Target::Server(&name, &server))
-        .await?;
+    who.require(
+        &state,
+        &[scopes::START_SERVERS],
+        Target::Server(&name, &server),
+    )
+    .await?;
     let user = find_user(&state, &name).await?;
     if server.is_empty() {
         return Err(ApiError::conflict(format!(
@@ -168,8 +177,12 @@ async fn start(
     body: Bytes,
 ) -> ApiResult {
     let who = request.identity(&state).await?;
-    who.require(&state, &["start:servers"], Target::Server(&name, &server))
-        .await?;
+    who.require(
+        &state,
+        &[scopes::START_SERVERS],
+        Target::Server(&name, &server),
+    )
+    .await?;
     let user = find_user(&state, &name).await?;
     let body = server_request(&body)?;
     let display = body
@@ -257,8 +270,12 @@ async fn stop(
     body: Bytes,
 ) -> ApiResult {
     let who = request.identity(&state).await?;
-    who.require(&state, &["delete:servers"], Target::Server(&name, &server))
-        .await?;
+    who.require(
+        &state,
+        &[scopes::DELETE_SERVERS],
+        Target::Server(&name, &server),
+    )
+    .await?;
     let user = find_user(&state, &name).await?;
     let remove = match json_body(&body)? {
         Some(Value::Object(map)) => map.get("remove").and_then(Value::as_bool).unwrap_or(false),
@@ -329,8 +346,12 @@ pub(super) async fn patch_named(
     body: Bytes,
 ) -> ApiResult {
     let who = request.identity(&state).await?;
-    who.require(&state, &["start:servers"], Target::Server(&name, &server))
-        .await?;
+    who.require(
+        &state,
+        &[scopes::START_SERVERS],
+        Target::Server(&name, &server),
+    )
+    .await?;
     let user = find_user(&state, &name).await?;
     let body = match json_body(&body)? {
         Some(Value::Object(map)) => map,
@@ -426,8 +447,12 @@ pub(super) async fn patch_named(
 
 async fn progress(state: AppState, name: String, server: String, request: Request) -> ApiResult {
     let who = request.identity(&state).await?;
-    who.require(&state, &["read:servers"], Target::Server(&name, &server))
-        .await?;
+    who.require(
+        &state,
+        &[scopes::READ_SERVERS],
+        Target::Server(&name, &server),
+    )
+    .await?;
     let user = find_user(&state, &name).await?;
     find_spawner(&state, &user, &server).await?;
     super::progress::stream(&state, &user.name, &server)
@@ -458,7 +483,7 @@ pub(super) async fn admin_access(
     request: Request,
 ) -> ApiResult {
     let who = request.identity(&state).await?;
-    who.require(&state, &["servers"], Target::User(&name))
+    who.require(&state, &[scopes::SERVERS], Target::User(&name))
         .await?;
     Err(ApiError::forbidden("admin access to user servers disabled"))
 }

@@ -7,6 +7,7 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use ferrohub_config::ServiceConfig;
 use ferrohub_rbac::Resource;
+use ferrohub_rbac::scopes;
 use ferrohub_store::NewService;
 use http::StatusCode;
 use serde_json::{Map, Value};
@@ -22,11 +23,11 @@ type ApiResult = Result<Response, ApiError>;
 /// `GET /services`: an object keyed by service name (the spec says a list; upstream's handler returns this).
 pub(super) async fn list(State(state): State<AppState>, request: Request) -> ApiResult {
     let who = request.identity(&state).await?;
-    who.require_any_form(&["list:services"])?;
+    who.require_any_form(&[scopes::LIST_SERVICES])?;
     let mut models = Map::new();
     for service in state.store.list_services().await? {
         if who.scopes.allows(
-            "list:services",
+            scopes::LIST_SERVICES.as_str(),
             &Resource::Service {
                 name: &service.name,
             },
@@ -47,7 +48,11 @@ pub(super) async fn get_one(
     let who = request.identity(&state).await?;
     who.require(
         &state,
-        &["read:services", "read:services:name", "read:roles:services"],
+        &[
+            scopes::READ_SERVICES,
+            scopes::READ_SERVICES_NAME,
+            scopes::READ_ROLES_SERVICES,
+        ],
         Target::Service(&name),
     )
     .await?;
@@ -116,7 +121,7 @@ pub(super) async fn create(
     body: Bytes,
 ) -> ApiResult {
     let who = request.identity(&state).await?;
-    who.require(&state, &["admin:services"], Target::Service(&name))
+    who.require(&state, &[scopes::ADMIN_SERVICES], Target::Service(&name))
         .await?;
     if state.store.service_by_name(&name).await?.is_some() {
         return Err(ApiError::conflict(format!("Service {name} already exists")));
@@ -191,7 +196,7 @@ pub(super) async fn delete(
     request: Request,
 ) -> ApiResult {
     let who = request.identity(&state).await?;
-    who.require(&state, &["admin:services"], Target::Service(&name))
+    who.require(&state, &[scopes::ADMIN_SERVICES], Target::Service(&name))
         .await?;
     let service = state
         .store

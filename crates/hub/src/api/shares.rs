@@ -4,6 +4,7 @@
 
 use axum::Json;
 use axum::body::Bytes;
+use ferrohub_rbac::scopes;
 use std::collections::BTreeMap;
 
 use axum::extract::{FromRequestParts, Path, State};
@@ -152,7 +153,7 @@ pub(super) async fn list_for_user(
     request: Request,
 ) -> ApiResult {
     let who = request.identity(&state).await?;
-    who.require(&state, &["read:users:shares"], Target::User(&name))
+    who.require(&state, &[scopes::READ_USERS_SHARES], Target::User(&name))
         .await?;
     let user = super::users::find_user(&state, &name).await?;
     let page = Page::from_request(&state, &request.query_pairs, &request.headers)?;
@@ -198,7 +199,7 @@ pub(super) async fn get_for_user(
     request: Request,
 ) -> ApiResult {
     let who = request.identity(&state).await?;
-    who.require(&state, &["read:users:shares"], Target::User(&name))
+    who.require(&state, &[scopes::READ_USERS_SHARES], Target::User(&name))
         .await?;
     let share = user_share(&state, &name, &owner, &server).await?;
     Ok(Json(share_model(&state, &share)).into_response())
@@ -215,7 +216,7 @@ pub(super) async fn leave_for_user(
     request: Request,
 ) -> ApiResult {
     let who = request.identity(&state).await?;
-    who.require(&state, &["users:shares"], Target::User(&name))
+    who.require(&state, &[scopes::USERS_SHARES], Target::User(&name))
         .await?;
     let share = user_share(&state, &name, &owner, &server).await?;
     state.store.delete_share(share.id).await?;
@@ -237,7 +238,7 @@ pub(super) async fn list_for_group(
     request: Request,
 ) -> ApiResult {
     let who = request.identity(&state).await?;
-    who.require(&state, &["read:groups:shares"], Target::Group(&name))
+    who.require(&state, &[scopes::READ_GROUPS_SHARES], Target::Group(&name))
         .await?;
     let group = find_group(&state, &name).await?;
     let page = Page::from_request(&state, &request.query_pairs, &request.headers)?;
@@ -282,7 +283,7 @@ pub(super) async fn get_for_group(
     request: Request,
 ) -> ApiResult {
     let who = request.identity(&state).await?;
-    who.require(&state, &["read:groups:shares"], Target::Group(&name))
+    who.require(&state, &[scopes::READ_GROUPS_SHARES], Target::Group(&name))
         .await?;
     let share = group_share(&state, &name, &owner, &server).await?;
     Ok(Json(share_model(&state, &share)).into_response())
@@ -299,7 +300,7 @@ pub(super) async fn leave_for_group(
     request: Request,
 ) -> ApiResult {
     let who = request.identity(&state).await?;
-    who.require(&state, &["groups:shares"], Target::Group(&name))
+    who.require(&state, &[scopes::GROUPS_SHARES], Target::Group(&name))
         .await?;
     let share = group_share(&state, &name, &owner, &server).await?;
     state.store.delete_share(share.id).await?;
@@ -313,7 +314,7 @@ pub(super) async fn list_of_owner(
     request: Request,
 ) -> ApiResult {
     let who = request.identity(&state).await?;
-    who.require(&state, &["read:shares"], Target::User(&owner))
+    who.require(&state, &[scopes::READ_SHARES], Target::User(&owner))
         .await?;
     let user = super::users::find_user(&state, &owner).await?;
     let page = Page::from_request(&state, &request.query_pairs, &request.headers)?;
@@ -332,8 +333,12 @@ pub(super) async fn list_of_server(
     request: Request,
 ) -> ApiResult {
     let who = request.identity(&state).await?;
-    who.require(&state, &["read:shares"], Target::Server(&owner, &server))
-        .await?;
+    who.require(
+        &state,
+        &[scopes::READ_SHARES],
+        Target::Server(&owner, &server),
+    )
+    .await?;
     let (user, spawner) = lookup_spawner(&state, &owner, &server).await?;
     let page = Page::from_request(&state, &request.query_pairs, &request.headers)?;
     let (shares, total) = state
@@ -429,7 +434,7 @@ pub(super) async fn grant(
     body: Bytes,
 ) -> ApiResult {
     let who = request.identity(&state).await?;
-    who.require(&state, &["shares"], Target::Server(&owner, &server))
+    who.require(&state, &[scopes::SHARES], Target::Server(&owner, &server))
         .await?;
     let body = share_body(&body, &["user", "group"])?;
     let (user, group) = exactly_one_target(&body)?;
@@ -444,7 +449,7 @@ pub(super) async fn grant(
     }
     let target = if let Some(name) = user {
         if !who
-            .allows(&state, "read:users:name", Target::User(&name))
+            .allows(&state, scopes::READ_USERS_NAME, Target::User(&name))
             .await?
         {
             return Err(ApiError::forbidden(
@@ -460,7 +465,7 @@ pub(super) async fn grant(
     } else {
         let name = group.unwrap_or_default();
         if !who
-            .allows(&state, "read:groups:name", Target::Group(&name))
+            .allows(&state, scopes::READ_GROUPS_NAME, Target::Group(&name))
             .await?
         {
             return Err(ApiError::forbidden(
@@ -491,7 +496,7 @@ pub(super) async fn revoke(
     body: Bytes,
 ) -> ApiResult {
     let who = request.identity(&state).await?;
-    who.require(&state, &["shares"], Target::Server(&owner, &server))
+    who.require(&state, &[scopes::SHARES], Target::Server(&owner, &server))
         .await?;
     let body = share_body(&body, &["user", "group"])?;
     let (user, group) = exactly_one_target(&body)?;
@@ -543,7 +548,7 @@ pub(super) async fn revoke_all(
     request: Request,
 ) -> ApiResult {
     let who = request.identity(&state).await?;
-    who.require(&state, &["shares"], Target::Server(&owner, &server))
+    who.require(&state, &[scopes::SHARES], Target::Server(&owner, &server))
         .await?;
     let (_, spawner) = lookup_spawner(&state, &owner, &server).await?;
     let deleted = state.store.delete_shares_of_spawner(spawner.id).await?;
@@ -558,7 +563,7 @@ pub(super) async fn codes_of_owner(
     request: Request,
 ) -> ApiResult {
     let who = request.identity(&state).await?;
-    who.require(&state, &["read:shares"], Target::User(&owner))
+    who.require(&state, &[scopes::READ_SHARES], Target::User(&owner))
         .await?;
     let user = super::users::find_user(&state, &owner).await?;
     codes_page(&state, &request, &user, None).await
@@ -571,8 +576,12 @@ pub(super) async fn codes_of_server(
     request: Request,
 ) -> ApiResult {
     let who = request.identity(&state).await?;
-    who.require(&state, &["read:shares"], Target::Server(&owner, &server))
-        .await?;
+    who.require(
+        &state,
+        &[scopes::READ_SHARES],
+        Target::Server(&owner, &server),
+    )
+    .await?;
     let (user, spawner) = lookup_spawner(&state, &owner, &server).await?;
     codes_page(&state, &request, &user, Some(&spawner)).await
 }
@@ -610,7 +619,7 @@ pub(super) async fn create_code(
     body: Bytes,
 ) -> ApiResult {
     let who = request.identity(&state).await?;
-    who.require(&state, &["shares"], Target::Server(&owner, &server))
+    who.require(&state, &[scopes::SHARES], Target::Server(&owner, &server))
         .await?;
     let body = share_body(&body, &["expires_in"])?;
     let expires_in = match body.get("expires_in") {
@@ -654,7 +663,7 @@ pub(super) async fn delete_codes(
     request: Request,
 ) -> ApiResult {
     let who = request.identity(&state).await?;
-    who.require(&state, &["shares"], Target::Server(&owner, &server))
+    who.require(&state, &[scopes::SHARES], Target::Server(&owner, &server))
         .await?;
     let (_, spawner) = lookup_spawner(&state, &owner, &server).await?;
     if let Some(code) = request.query("code").filter(|c| !c.is_empty()) {

@@ -8,6 +8,7 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use ferrohub_auth::LoginOutcome;
 use ferrohub_core::token::{self, GENERATED_TOKEN_ROUNDS};
+use ferrohub_rbac::scopes;
 use ferrohub_rbac::{ExpandContext, Owner};
 use ferrohub_store::{BUILTIN_CLIENT, NewToken, TokenOwner, TokenRecord, UserRecord};
 use http::StatusCode;
@@ -30,7 +31,7 @@ pub(super) async fn list(
     request: Request,
 ) -> ApiResult {
     let who = request.identity(&state).await?;
-    who.require(&state, &["read:tokens"], Target::User(&name))
+    who.require(&state, &[scopes::READ_TOKENS], Target::User(&name))
         .await?;
     let user = find_user(&state, &name).await?;
     let mut models = Vec::new();
@@ -182,7 +183,9 @@ pub(super) async fn create(
         Some(_) => return Err(ApiError::bad_request("Body must be a JSON dict or empty")),
     };
     let who = requester(&state, &request, client, &body).await?;
-    let allowed = who.allows(&state, "tokens", Target::User(&name)).await?;
+    let allowed = who
+        .allows(&state, scopes::TOKENS, Target::User(&name))
+        .await?;
     let user = match state.store.user_by_name(&name).await? {
         Some(user) if allowed => user,
         _ => {
@@ -309,7 +312,7 @@ pub(super) async fn get_one(
     request: Request,
 ) -> ApiResult {
     let who = request.identity(&state).await?;
-    who.require(&state, &["read:tokens"], Target::User(&name))
+    who.require(&state, &[scopes::READ_TOKENS], Target::User(&name))
         .await?;
     let user = find_user(&state, &name).await?;
     let token = find_token(&state, &user, &token_id).await?;
@@ -324,7 +327,7 @@ pub(super) async fn delete(
     request: Request,
 ) -> ApiResult {
     let who = request.identity(&state).await?;
-    who.require(&state, &["tokens"], Target::User(&name))
+    who.require(&state, &[scopes::TOKENS], Target::User(&name))
         .await?;
     let user = find_user(&state, &name).await?;
     let token = find_token(&state, &user, &token_id).await?;

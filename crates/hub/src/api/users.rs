@@ -1,5 +1,6 @@
 //! Users: who am I, list, create, edit, delete, and activity reports.
 
+use ferrohub_rbac::scopes;
 use std::collections::BTreeSet;
 
 use axum::Json;
@@ -54,8 +55,8 @@ fn include_stopped(request: &Request) -> bool {
 /// caller's `list:users` scope covers.
 pub(super) async fn list(State(state): State<AppState>, request: Request) -> ApiResult {
     let who = request.identity(&state).await?;
-    who.require_any_form(&["list:users"])?;
-    let visible = match who.scopes.grant("list:users") {
+    who.require_any_form(&[scopes::LIST_USERS])?;
+    let visible = match who.scopes.grant(scopes::LIST_USERS.as_str()) {
         Some(Grant::Filtered(f)) => {
             if !f.servers.is_empty() || !f.services.is_empty() {
                 return Err(ApiError::forbidden(
@@ -138,12 +139,12 @@ pub(super) async fn get_one(
     who.require(
         &state,
         &[
-            "read:users",
-            "read:users:name",
-            "read:servers",
-            "read:users:groups",
-            "read:users:activity",
-            "read:roles:users",
+            scopes::READ_USERS,
+            scopes::READ_USERS_NAME,
+            scopes::READ_SERVERS,
+            scopes::READ_USERS_GROUPS,
+            scopes::READ_USERS_ACTIVITY,
+            scopes::READ_ROLES_USERS,
         ],
         Target::User(&name),
     )
@@ -202,7 +203,8 @@ pub(super) async fn create_many(
     body: Bytes,
 ) -> ApiResult {
     let who = request.identity(&state).await?;
-    who.require(&state, &["admin:users"], Target::Hub).await?;
+    who.require(&state, &[scopes::ADMIN_USERS], Target::Hub)
+        .await?;
     let mut data = object_body(&body)?;
     let names = match data.remove("usernames") {
         Some(Value::Array(items)) if !items.is_empty() => items,
@@ -269,7 +271,7 @@ pub(super) async fn create(
     body: Bytes,
 ) -> ApiResult {
     let who = request.identity(&state).await?;
-    who.require(&state, &["admin:users"], Target::User(&name))
+    who.require(&state, &[scopes::ADMIN_USERS], Target::User(&name))
         .await?;
     let data = object_body(&body)?;
     check_user_model(&data)?;
@@ -387,7 +389,7 @@ pub(super) async fn delete(
     request: Request,
 ) -> ApiResult {
     let who = request.identity(&state).await?;
-    who.require(&state, &["delete:users"], Target::User(&name))
+    who.require(&state, &[scopes::DELETE_USERS], Target::User(&name))
         .await?;
     let user = find_user(&state, &name).await?;
     if who.user().is_some_and(|u| u.id == user.id) {
@@ -445,7 +447,7 @@ pub(super) async fn activity(
     body: Bytes,
 ) -> ApiResult {
     let who = request.identity(&state).await?;
-    who.require(&state, &["users:activity"], Target::User(&name))
+    who.require(&state, &[scopes::USERS_ACTIVITY], Target::User(&name))
         .await?;
     let user = find_user(&state, &name).await?;
     let report = object_body(&body)?;

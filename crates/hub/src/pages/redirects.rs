@@ -1,6 +1,7 @@
 //! Redirects into the hub, the handler for servers the proxy has no route for,
 //! and the proxy's error pages.
 
+use ferrohub_rbac::scopes;
 use std::collections::HashMap;
 
 use axum::Json;
@@ -156,12 +157,16 @@ pub(super) async fn user_url(
     let server = server_in_path(&state, &user, &rest).await?;
     let mut allowed = who
         .identity
-        .allows(&state, "access:servers", Target::Server(&name, ""))
+        .allows(&state, scopes::ACCESS_SERVERS, Target::Server(&name, ""))
         .await?;
     if !allowed && !server.is_empty() {
         allowed = who
             .identity
-            .allows(&state, "access:servers", Target::Server(&name, &server))
+            .allows(
+                &state,
+                scopes::ACCESS_SERVERS,
+                Target::Server(&name, &server),
+            )
             .await?;
     }
     if !allowed {

@@ -1,5 +1,6 @@
 //! The home page and starting/stopping one's server from the browser.
 
+use ferrohub_rbac::scopes;
 use std::collections::HashMap;
 
 use axum::Form;
@@ -59,7 +60,7 @@ async fn target_user(
 ) -> Result<ferrohub_store::UserRecord, PageError> {
     let Some(name) = name.filter(|n| *n != who.user.name) else {
         let own = Target::Server(&who.user.name, server);
-        if !who.identity.allows(state, "servers", own).await? {
+        if !who.identity.allows(state, scopes::SERVERS, own).await? {
             return Err(error_page(
                 StatusCode::FORBIDDEN,
                 "You are not allowed to start or stop servers on this hub \
@@ -83,7 +84,7 @@ async fn target_user(
         .ok_or_else(not_found)?;
     if !who
         .identity
-        .allows(state, "servers", Target::Server(&user.name, server))
+        .allows(state, scopes::SERVERS, Target::Server(&user.name, server))
         .await?
     {
         return Err(not_found());

@@ -7,6 +7,7 @@ use axum::Form;
 use axum::extract::{OriginalUri, State};
 use axum::response::{Html, IntoResponse, Response};
 use ferrohub_core::token::{self, GENERATED_TOKEN_ROUNDS};
+use ferrohub_rbac::scopes;
 use ferrohub_store::{BUILTIN_CLIENT, NewToken, TokenOwner};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use minijinja::context;
@@ -208,7 +209,7 @@ fn max_lifetime(state: &AppState) -> i64 {
 async fn may_manage_tokens(state: &AppState, who: &PageUser) -> Result<(), PageError> {
     if who
         .identity
-        .allows(state, "tokens", Target::User(&who.user.name))
+        .allows(state, scopes::TOKENS, Target::User(&who.user.name))
         .await?
     {
         Ok(())
