@@ -11,7 +11,7 @@ use http::StatusCode;
 use serde_json::{Map, Value, json};
 
 use super::pagination::Page;
-use super::{Request, json_body, string_list};
+use super::{Caller, Request, json_body, string_list};
 use crate::access::Target;
 use crate::error::ApiError;
 use crate::models::group_model;
@@ -77,8 +77,11 @@ fn users_field(data: &Map<String, Value>, required: bool) -> Result<Vec<String>,
 }
 
 /// `GET /groups`: paginated, limited to what `list:groups` covers.
-pub(super) async fn list(State(state): State<AppState>, request: Request) -> ApiResult {
-    let who = request.identity(&state).await?;
+pub(super) async fn list(
+    State(state): State<AppState>,
+    request: Request,
+    Caller(who): Caller,
+) -> ApiResult {
     who.require_any_form(&[scopes::LIST_GROUPS])?;
     let visible = match who.scopes.grant(scopes::LIST_GROUPS.as_str()) {
         Some(Grant::Filtered(f)) => {
@@ -127,10 +130,9 @@ async fn create_group(
 /// `POST /groups`: `{"groups": [...], "users": [...]}` creates several groups.
 pub(super) async fn create_many(
     State(state): State<AppState>,
-    request: Request,
+    Caller(who): Caller,
     body: Bytes,
 ) -> ApiResult {
-    let who = request.identity(&state).await?;
     who.require(&state, &[scopes::ADMIN_GROUPS], Target::Hub)
         .await?;
     let data = object_body(&body)?;
@@ -170,9 +172,8 @@ pub(super) async fn create_many(
 pub(super) async fn get_one(
     State(state): State<AppState>,
     Path(name): Path<String>,
-    request: Request,
+    Caller(who): Caller,
 ) -> ApiResult {
-    let who = request.identity(&state).await?;
     who.require(
         &state,
         &[
@@ -191,10 +192,9 @@ pub(super) async fn get_one(
 pub(super) async fn create(
     State(state): State<AppState>,
     Path(name): Path<String>,
-    request: Request,
+    Caller(who): Caller,
     body: Bytes,
 ) -> ApiResult {
-    let who = request.identity(&state).await?;
     who.require(&state, &[scopes::ADMIN_GROUPS], Target::Group(&name))
         .await?;
     let data = object_body(&body)?;
@@ -215,9 +215,8 @@ pub(super) async fn create(
 pub(super) async fn delete(
     State(state): State<AppState>,
     Path(name): Path<String>,
-    request: Request,
+    Caller(who): Caller,
 ) -> ApiResult {
-    let who = request.identity(&state).await?;
     who.require(&state, &[scopes::DELETE_GROUPS], Target::Group(&name))
         .await?;
     let group = find_group(&state, &name).await?;
@@ -230,10 +229,9 @@ pub(super) async fn delete(
 pub(super) async fn add_users(
     State(state): State<AppState>,
     Path(name): Path<String>,
-    request: Request,
+    Caller(who): Caller,
     body: Bytes,
 ) -> ApiResult {
-    let who = request.identity(&state).await?;
     who.require(&state, &[scopes::GROUPS], Target::Group(&name))
         .await?;
     let data = object_body(&body)?;
@@ -250,10 +248,9 @@ pub(super) async fn add_users(
 pub(super) async fn remove_users(
     State(state): State<AppState>,
     Path(name): Path<String>,
-    request: Request,
+    Caller(who): Caller,
     body: Bytes,
 ) -> ApiResult {
-    let who = request.identity(&state).await?;
     who.require(&state, &[scopes::GROUPS], Target::Group(&name))
         .await?;
     let data = object_body(&body)?;
@@ -270,10 +267,9 @@ pub(super) async fn remove_users(
 pub(super) async fn set_properties(
     State(state): State<AppState>,
     Path(name): Path<String>,
-    request: Request,
+    Caller(who): Caller,
     body: Bytes,
 ) -> ApiResult {
-    let who = request.identity(&state).await?;
     who.require(&state, &[scopes::GROUPS], Target::Group(&name))
         .await?;
     let properties = match json_body(&body)? {

@@ -9,7 +9,7 @@ use ferrohub_rbac::scopes;
 use http::StatusCode;
 use serde_json::{Value, json};
 
-use super::{Request, json_body};
+use super::{Caller, json_body};
 use crate::access::{Principal, Target};
 use crate::error::ApiError;
 use crate::models::{service_model, user_model};
@@ -26,9 +26,8 @@ pub(super) async fn root() -> impl IntoResponse {
 /// Hub information for callers with `read:hub`.
 pub(super) async fn info(
     State(state): State<AppState>,
-    request: Request,
+    Caller(who): Caller,
 ) -> Result<Response, ApiError> {
-    let who = request.identity(&state).await?;
     who.require(&state, &[scopes::READ_HUB], Target::Hub)
         .await?;
     Ok(Json(json!({
@@ -47,10 +46,9 @@ pub(super) async fn info(
 /// `POST /shutdown`: 202, then the hub stops; `proxy`/`servers` override the cleanup settings.
 pub(super) async fn shutdown(
     State(state): State<AppState>,
-    request: Request,
+    Caller(who): Caller,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let who = request.identity(&state).await?;
     who.require(&state, &[scopes::SHUTDOWN], Target::Hub)
         .await?;
     let body = json_body(&body)?.unwrap_or(Value::Null);
@@ -78,11 +76,7 @@ pub(super) async fn shutdown(
 }
 
 /// Only token-authenticated callers may use the deprecated look-ups (upstream's `token_authenticated`).
-async fn token_caller(
-    state: &AppState,
-    request: &Request,
-) -> Result<crate::access::Identity, ApiError> {
-    let caller = request.identity(state).await?;
+fn token_caller(caller: crate::access::Identity) -> Result<crate::access::Identity, ApiError> {
     if caller.via_cookie() {
         return Err(ApiError::forbidden(
             "This endpoint requires token authentication",
@@ -95,9 +89,9 @@ async fn token_caller(
 pub(super) async fn token_owner(
     State(state): State<AppState>,
     Path(token): Path<String>,
-    request: Request,
+    Caller(caller): Caller,
 ) -> Result<Response, ApiError> {
-    let mut caller = token_caller(&state, &request).await?;
+    let mut caller = token_caller(caller)?;
     let owner = crate::identity::from_token(&state, &token)
         .await?
         .ok_or_else(|| ApiError::not_found("No such token"))?;
@@ -122,9 +116,9 @@ pub(super) async fn token_owner(
 pub(super) async fn cookie_owner(
     State(state): State<AppState>,
     Path((cookie_name, cookie_value)): Path<(String, String)>,
-    request: Request,
+    Caller(caller): Caller,
 ) -> Result<Response, ApiError> {
-    let caller = token_caller(&state, &request).await?;
+    let caller = token_caller(caller)?;
     let not_found = || ApiError::not_found("No user for this cookie");
     if cookie_name != crate::cookies::LOGIN_COOKIE {
         return Err(not_found());

@@ -261,12 +261,22 @@ impl Request {
             _ => "http",
         }
     }
+}
 
-    /// The caller, or 403 (upstream answers 403, never 401, for missing or bad
-    /// credentials). Cookie-authenticated requests that change state must carry
-    /// the XSRF token.
-    pub async fn identity(&self, state: &AppState) -> Result<Identity, ApiError> {
-        require_identity(state, &self.method, &self.headers).await
+/// The authenticated caller of an API request: the one place a request's
+/// credential (token, or login cookie plus XSRF token for requests that change
+/// state) is resolved into an [`Identity`], before the handler runs. A handler
+/// that takes a `Caller` cannot run for an unauthenticated request (403, as
+/// upstream, never 401).
+pub struct Caller(pub Identity);
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        require_identity(state, &parts.method, &parts.headers)
+            .await
+            .map(Caller)
     }
 }
 

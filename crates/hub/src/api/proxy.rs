@@ -8,8 +8,8 @@ use axum::response::{IntoResponse, Response};
 use ferrohub_rbac::scopes;
 use serde_json::{Map, Value, json};
 
-use super::Request;
 use super::pagination::Page;
+use super::{Caller, Request};
 use crate::access::Target;
 use crate::error::ApiError;
 use crate::proxy::ProxyError;
@@ -50,8 +50,11 @@ fn refused_setting(e: &ProxyError) -> ApiError {
 }
 
 /// `GET /proxy`: `{routespec: {routespec, target, data}}`, sorted and paginated.
-pub(super) async fn get_routes(State(state): State<AppState>, request: Request) -> ApiResult {
-    let who = request.identity(&state).await?;
+pub(super) async fn get_routes(
+    State(state): State<AppState>,
+    request: Request,
+    Caller(who): Caller,
+) -> ApiResult {
     who.require(&state, &[scopes::PROXY], Target::Hub).await?;
     let page = Page::from_request(&state, &request.query_pairs, &request.headers)?;
     let all = state.proxy.routes().await.map_err(|e| proxy_failure(&e))?;
@@ -83,8 +86,7 @@ pub(super) async fn get_routes(State(state): State<AppState>, request: Request) 
 }
 
 /// `POST /proxy`: reconcile the routes now instead of at the next interval.
-pub(super) async fn check_now(State(state): State<AppState>, request: Request) -> ApiResult {
-    let who = request.identity(&state).await?;
+pub(super) async fn check_now(State(state): State<AppState>, Caller(who): Caller) -> ApiResult {
     who.require(&state, &[scopes::PROXY], Target::Hub).await?;
     crate::servers::check_routes(&state)
         .await
@@ -95,10 +97,9 @@ pub(super) async fn check_now(State(state): State<AppState>, request: Request) -
 /// `PATCH /proxy`: `{"api_url", "auth_token"}` of a proxy that took over; routes are then re-added.
 pub(super) async fn reconfigure(
     State(state): State<AppState>,
-    request: Request,
+    Caller(who): Caller,
     body: Bytes,
 ) -> ApiResult {
-    let who = request.identity(&state).await?;
     who.require(&state, &[scopes::PROXY], Target::Hub).await?;
     if body.is_empty() {
         return Err(ApiError::bad_request("need JSON body"));

@@ -12,7 +12,8 @@ use http::StatusCode;
 use serde_json::{Map, Value};
 
 use super::users::find_user;
-use super::{Request, json_body, log_name};
+use super::{Caller, json_body, log_name};
+use crate::access::Identity;
 use crate::access::Target;
 use crate::error::ApiError;
 use crate::models::server_model;
@@ -83,8 +84,7 @@ async fn find_spawner(
         .ok_or_else(|| ApiError::not_found(format!("{} has no server named '{server}'", user.name)))
 }
 
-async fn get_server(state: AppState, name: String, server: String, request: Request) -> ApiResult {
-    let who = request.identity(&state).await?;
+async fn get_server(state: AppState, name: String, server: String, who: Identity) -> ApiResult {
     who.require(
         &state,
         &[scopes::READ_SERVERS],
@@ -101,28 +101,27 @@ async fn get_server(state: AppState, name: String, server: String, request: Requ
 pub(super) async fn get_named(
     State(state): State<AppState>,
     Path((name, server)): Path<(String, String)>,
-    request: Request,
+    Caller(who): Caller,
 ) -> ApiResult {
-    get_server(state, name, server, request).await
+    get_server(state, name, server, who).await
 }
 
 /// `GET /users/{name}/server`: the default server's model.
 pub(super) async fn get_default(
     State(state): State<AppState>,
     Path(name): Path<String>,
-    request: Request,
+    Caller(who): Caller,
 ) -> ApiResult {
-    get_server(state, name, String::new(), request).await
+    get_server(state, name, String::new(), who).await
 }
 
 /// `PUT /users/{name}/servers/{server}`: creates a named server without starting it (6.0).
 pub(super) async fn create_named(
     State(state): State<AppState>,
     Path((name, server)): Path<(String, String)>,
-    request: Request,
+    Caller(who): Caller,
     body: Bytes,
 ) -> ApiResult {
-    let who = request.identity(&state).await?;
     who.require(
         &state,
         &[scopes::START_SERVERS],
@@ -173,10 +172,9 @@ async fn start(
     state: AppState,
     name: String,
     server: String,
-    request: Request,
+    who: Identity,
     body: Bytes,
 ) -> ApiResult {
-    let who = request.identity(&state).await?;
     who.require(
         &state,
         &[scopes::START_SERVERS],
@@ -246,30 +244,29 @@ async fn start(
 pub(super) async fn start_default(
     State(state): State<AppState>,
     Path(name): Path<String>,
-    request: Request,
+    Caller(who): Caller,
     body: Bytes,
 ) -> ApiResult {
-    start(state, name, String::new(), request, body).await
+    start(state, name, String::new(), who, body).await
 }
 
 /// `POST /users/{name}/servers/{server}`: starts (creating if needed) a named server.
 pub(super) async fn start_named(
     State(state): State<AppState>,
     Path((name, server)): Path<(String, String)>,
-    request: Request,
+    Caller(who): Caller,
     body: Bytes,
 ) -> ApiResult {
-    start(state, name, server, request, body).await
+    start(state, name, server, who, body).await
 }
 
 async fn stop(
     state: AppState,
     name: String,
     server: String,
-    request: Request,
+    who: Identity,
     body: Bytes,
 ) -> ApiResult {
-    let who = request.identity(&state).await?;
     who.require(
         &state,
         &[scopes::DELETE_SERVERS],
@@ -322,30 +319,29 @@ async fn stop(
 pub(super) async fn stop_default(
     State(state): State<AppState>,
     Path(name): Path<String>,
-    request: Request,
+    Caller(who): Caller,
     body: Bytes,
 ) -> ApiResult {
-    stop(state, name, String::new(), request, body).await
+    stop(state, name, String::new(), who, body).await
 }
 
 /// `DELETE /users/{name}/servers/{server}`: stops; `{"remove": true}` also deletes it.
 pub(super) async fn stop_named(
     State(state): State<AppState>,
     Path((name, server)): Path<(String, String)>,
-    request: Request,
+    Caller(who): Caller,
     body: Bytes,
 ) -> ApiResult {
-    stop(state, name, server, request, body).await
+    stop(state, name, server, who, body).await
 }
 
 /// `PATCH /users/{name}/servers/{server}`: rename, display name or options of a stopped server (6.0).
 pub(super) async fn patch_named(
     State(state): State<AppState>,
     Path((name, server)): Path<(String, String)>,
-    request: Request,
+    Caller(who): Caller,
     body: Bytes,
 ) -> ApiResult {
-    let who = request.identity(&state).await?;
     who.require(
         &state,
         &[scopes::START_SERVERS],
@@ -445,8 +441,7 @@ pub(super) async fn patch_named(
     Ok(Json(server_model(&state, &who, &user, &groups, &record)).into_response())
 }
 
-async fn progress(state: AppState, name: String, server: String, request: Request) -> ApiResult {
-    let who = request.identity(&state).await?;
+async fn progress(state: AppState, name: String, server: String, who: Identity) -> ApiResult {
     who.require(
         &state,
         &[scopes::READ_SERVERS],
@@ -462,27 +457,26 @@ async fn progress(state: AppState, name: String, server: String, request: Reques
 pub(super) async fn progress_default(
     State(state): State<AppState>,
     Path(name): Path<String>,
-    request: Request,
+    Caller(who): Caller,
 ) -> ApiResult {
-    progress(state, name, String::new(), request).await
+    progress(state, name, String::new(), who).await
 }
 
 /// `GET /users/{name}/servers/{server}/progress`.
 pub(super) async fn progress_named(
     State(state): State<AppState>,
     Path((name, server)): Path<(String, String)>,
-    request: Request,
+    Caller(who): Caller,
 ) -> ApiResult {
-    progress(state, name, server, request).await
+    progress(state, name, server, who).await
 }
 
 /// `POST /users/{name}/admin-access`: deprecated since 0.8; refused as upstream does by default.
 pub(super) async fn admin_access(
     State(state): State<AppState>,
     Path(name): Path<String>,
-    request: Request,
+    Caller(who): Caller,
 ) -> ApiResult {
-    let who = request.identity(&state).await?;
     who.require(&state, &[scopes::SERVERS], Target::User(&name))
         .await?;
     Err(ApiError::forbidden("admin access to user servers disabled"))

@@ -12,7 +12,7 @@ use ferrohub_store::NewService;
 use http::StatusCode;
 use serde_json::{Map, Value};
 
-use super::{Request, json_body};
+use super::{Caller, json_body};
 use crate::access::Target;
 use crate::error::ApiError;
 use crate::models::service_model;
@@ -21,8 +21,7 @@ use crate::state::AppState;
 type ApiResult = Result<Response, ApiError>;
 
 /// `GET /services`: an object keyed by service name (the spec says a list; upstream's handler returns this).
-pub(super) async fn list(State(state): State<AppState>, request: Request) -> ApiResult {
-    let who = request.identity(&state).await?;
+pub(super) async fn list(State(state): State<AppState>, Caller(who): Caller) -> ApiResult {
     who.require_any_form(&[scopes::LIST_SERVICES])?;
     let mut models = Map::new();
     for service in state.store.list_services().await? {
@@ -43,9 +42,8 @@ pub(super) async fn list(State(state): State<AppState>, request: Request) -> Api
 pub(super) async fn get_one(
     State(state): State<AppState>,
     Path(name): Path<String>,
-    request: Request,
+    Caller(who): Caller,
 ) -> ApiResult {
-    let who = request.identity(&state).await?;
     who.require(
         &state,
         &[
@@ -117,10 +115,9 @@ fn service_spec(name: &str, body: &Map<String, Value>) -> Result<ServiceConfig, 
 pub(super) async fn create(
     State(state): State<AppState>,
     Path(name): Path<String>,
-    request: Request,
+    Caller(who): Caller,
     body: Bytes,
 ) -> ApiResult {
-    let who = request.identity(&state).await?;
     who.require(&state, &[scopes::ADMIN_SERVICES], Target::Service(&name))
         .await?;
     if state.store.service_by_name(&name).await?.is_some() {
@@ -193,9 +190,8 @@ pub(super) async fn create(
 pub(super) async fn delete(
     State(state): State<AppState>,
     Path(name): Path<String>,
-    request: Request,
+    Caller(who): Caller,
 ) -> ApiResult {
-    let who = request.identity(&state).await?;
     who.require(&state, &[scopes::ADMIN_SERVICES], Target::Service(&name))
         .await?;
     let service = state

@@ -15,7 +15,7 @@ use http::request::Parts;
 use serde_json::{Map, Value, json};
 
 use super::pagination::Page;
-use super::{Request, json_body};
+use super::{Caller, Request, json_body};
 use crate::access::Target;
 use crate::error::ApiError;
 use crate::models::ts;
@@ -151,8 +151,8 @@ pub(super) async fn list_for_user(
     State(state): State<AppState>,
     Path(name): Path<String>,
     request: Request,
+    Caller(who): Caller,
 ) -> ApiResult {
-    let who = request.identity(&state).await?;
     who.require(&state, &[scopes::READ_USERS_SHARES], Target::User(&name))
         .await?;
     let user = super::users::find_user(&state, &name).await?;
@@ -196,9 +196,8 @@ pub(super) async fn get_for_user(
         owner,
         server,
     }: ShareParams,
-    request: Request,
+    Caller(who): Caller,
 ) -> ApiResult {
-    let who = request.identity(&state).await?;
     who.require(&state, &[scopes::READ_USERS_SHARES], Target::User(&name))
         .await?;
     let share = user_share(&state, &name, &owner, &server).await?;
@@ -213,9 +212,8 @@ pub(super) async fn leave_for_user(
         owner,
         server,
     }: ShareParams,
-    request: Request,
+    Caller(who): Caller,
 ) -> ApiResult {
-    let who = request.identity(&state).await?;
     who.require(&state, &[scopes::USERS_SHARES], Target::User(&name))
         .await?;
     let share = user_share(&state, &name, &owner, &server).await?;
@@ -236,8 +234,8 @@ pub(super) async fn list_for_group(
     State(state): State<AppState>,
     Path(name): Path<String>,
     request: Request,
+    Caller(who): Caller,
 ) -> ApiResult {
-    let who = request.identity(&state).await?;
     who.require(&state, &[scopes::READ_GROUPS_SHARES], Target::Group(&name))
         .await?;
     let group = find_group(&state, &name).await?;
@@ -280,9 +278,8 @@ pub(super) async fn get_for_group(
         owner,
         server,
     }: ShareParams,
-    request: Request,
+    Caller(who): Caller,
 ) -> ApiResult {
-    let who = request.identity(&state).await?;
     who.require(&state, &[scopes::READ_GROUPS_SHARES], Target::Group(&name))
         .await?;
     let share = group_share(&state, &name, &owner, &server).await?;
@@ -297,9 +294,8 @@ pub(super) async fn leave_for_group(
         owner,
         server,
     }: ShareParams,
-    request: Request,
+    Caller(who): Caller,
 ) -> ApiResult {
-    let who = request.identity(&state).await?;
     who.require(&state, &[scopes::GROUPS_SHARES], Target::Group(&name))
         .await?;
     let share = group_share(&state, &name, &owner, &server).await?;
@@ -312,8 +308,8 @@ pub(super) async fn list_of_owner(
     State(state): State<AppState>,
     Path(owner): Path<String>,
     request: Request,
+    Caller(who): Caller,
 ) -> ApiResult {
-    let who = request.identity(&state).await?;
     who.require(&state, &[scopes::READ_SHARES], Target::User(&owner))
         .await?;
     let user = super::users::find_user(&state, &owner).await?;
@@ -331,8 +327,8 @@ pub(super) async fn list_of_server(
     State(state): State<AppState>,
     ShareParams { owner, server, .. }: ShareParams,
     request: Request,
+    Caller(who): Caller,
 ) -> ApiResult {
-    let who = request.identity(&state).await?;
     who.require(
         &state,
         &[scopes::READ_SHARES],
@@ -430,10 +426,9 @@ fn exactly_one_target(
 pub(super) async fn grant(
     State(state): State<AppState>,
     ShareParams { owner, server, .. }: ShareParams,
-    request: Request,
+    Caller(who): Caller,
     body: Bytes,
 ) -> ApiResult {
-    let who = request.identity(&state).await?;
     who.require(&state, &[scopes::SHARES], Target::Server(&owner, &server))
         .await?;
     let body = share_body(&body, &["user", "group"])?;
@@ -492,10 +487,9 @@ pub(super) async fn grant(
 pub(super) async fn revoke(
     State(state): State<AppState>,
     ShareParams { owner, server, .. }: ShareParams,
-    request: Request,
+    Caller(who): Caller,
     body: Bytes,
 ) -> ApiResult {
-    let who = request.identity(&state).await?;
     who.require(&state, &[scopes::SHARES], Target::Server(&owner, &server))
         .await?;
     let body = share_body(&body, &["user", "group"])?;
@@ -545,9 +539,8 @@ pub(super) async fn revoke(
 pub(super) async fn revoke_all(
     State(state): State<AppState>,
     ShareParams { owner, server, .. }: ShareParams,
-    request: Request,
+    Caller(who): Caller,
 ) -> ApiResult {
-    let who = request.identity(&state).await?;
     who.require(&state, &[scopes::SHARES], Target::Server(&owner, &server))
         .await?;
     let (_, spawner) = lookup_spawner(&state, &owner, &server).await?;
@@ -561,8 +554,8 @@ pub(super) async fn codes_of_owner(
     State(state): State<AppState>,
     Path(owner): Path<String>,
     request: Request,
+    Caller(who): Caller,
 ) -> ApiResult {
-    let who = request.identity(&state).await?;
     who.require(&state, &[scopes::READ_SHARES], Target::User(&owner))
         .await?;
     let user = super::users::find_user(&state, &owner).await?;
@@ -574,8 +567,8 @@ pub(super) async fn codes_of_server(
     State(state): State<AppState>,
     ShareParams { owner, server, .. }: ShareParams,
     request: Request,
+    Caller(who): Caller,
 ) -> ApiResult {
-    let who = request.identity(&state).await?;
     who.require(
         &state,
         &[scopes::READ_SHARES],
@@ -615,10 +608,9 @@ async fn codes_page(
 pub(super) async fn create_code(
     State(state): State<AppState>,
     ShareParams { owner, server, .. }: ShareParams,
-    request: Request,
+    Caller(who): Caller,
     body: Bytes,
 ) -> ApiResult {
-    let who = request.identity(&state).await?;
     who.require(&state, &[scopes::SHARES], Target::Server(&owner, &server))
         .await?;
     let body = share_body(&body, &["expires_in"])?;
@@ -661,8 +653,8 @@ pub(super) async fn delete_codes(
     State(state): State<AppState>,
     ShareParams { owner, server, .. }: ShareParams,
     request: Request,
+    Caller(who): Caller,
 ) -> ApiResult {
-    let who = request.identity(&state).await?;
     who.require(&state, &[scopes::SHARES], Target::Server(&owner, &server))
         .await?;
     let (_, spawner) = lookup_spawner(&state, &owner, &server).await?;

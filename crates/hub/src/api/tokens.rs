@@ -15,7 +15,7 @@ use http::StatusCode;
 use serde_json::{Map, Value, json};
 
 use super::users::find_user;
-use super::{Request, json_body};
+use super::{Caller, Request, json_body};
 use crate::access::{self, Identity, Target};
 use crate::client_addr::ClientAddr;
 use crate::error::ApiError;
@@ -28,9 +28,8 @@ type ApiResult = Result<Response, ApiError>;
 pub(super) async fn list(
     State(state): State<AppState>,
     Path(name): Path<String>,
-    request: Request,
+    Caller(who): Caller,
 ) -> ApiResult {
-    let who = request.identity(&state).await?;
     who.require(&state, &[scopes::READ_TOKENS], Target::User(&name))
         .await?;
     let user = find_user(&state, &name).await?;
@@ -57,7 +56,7 @@ async fn requester(
     if crate::identity::bearer_token(&request.headers).is_some()
         || crate::cookies::get(&request.headers, crate::cookies::LOGIN_COOKIE).is_some()
     {
-        return request.identity(state).await;
+        return super::require_identity(state, &request.method, &request.headers).await;
     }
     let auth = body.get("auth").and_then(Value::as_object);
     let field = |name: &str| {
@@ -309,9 +308,8 @@ async fn find_token(
 pub(super) async fn get_one(
     State(state): State<AppState>,
     Path((name, token_id)): Path<(String, String)>,
-    request: Request,
+    Caller(who): Caller,
 ) -> ApiResult {
-    let who = request.identity(&state).await?;
     who.require(&state, &[scopes::READ_TOKENS], Target::User(&name))
         .await?;
     let user = find_user(&state, &name).await?;
@@ -324,9 +322,8 @@ pub(super) async fn get_one(
 pub(super) async fn delete(
     State(state): State<AppState>,
     Path((name, token_id)): Path<(String, String)>,
-    request: Request,
+    Caller(who): Caller,
 ) -> ApiResult {
-    let who = request.identity(&state).await?;
     who.require(&state, &[scopes::TOKENS], Target::User(&name))
         .await?;
     let user = find_user(&state, &name).await?;

@@ -13,7 +13,7 @@ use http::StatusCode;
 use serde_json::{Map, Value, json};
 
 use super::pagination::Page;
-use super::{Request, json_body};
+use super::{Caller, Request, json_body};
 use crate::access::{Principal, Target};
 use crate::error::ApiError;
 use crate::models::{service_model, user_model};
@@ -33,8 +33,7 @@ pub(super) async fn find_user(state: &AppState, name: &str) -> Result<UserRecord
 }
 
 /// `GET /user`: who the token or cookie belongs to, with the credential's scopes.
-pub(super) async fn whoami(State(state): State<AppState>, request: Request) -> ApiResult {
-    let who = request.identity(&state).await?;
+pub(super) async fn whoami(State(state): State<AppState>, Caller(who): Caller) -> ApiResult {
     let mut model = match &who.principal {
         Principal::User(user) => user_model(&state, &who, user, false).await?,
         Principal::Service(service) => service_model(&state, &who, service).await?,
@@ -53,8 +52,11 @@ fn include_stopped(request: &Request) -> bool {
 
 /// `GET /users`: filtered, sorted, paginated, and limited to the users the
 /// caller's `list:users` scope covers.
-pub(super) async fn list(State(state): State<AppState>, request: Request) -> ApiResult {
-    let who = request.identity(&state).await?;
+pub(super) async fn list(
+    State(state): State<AppState>,
+    request: Request,
+    Caller(who): Caller,
+) -> ApiResult {
     who.require_any_form(&[scopes::LIST_USERS])?;
     let visible = match who.scopes.grant(scopes::LIST_USERS.as_str()) {
         Some(Grant::Filtered(f)) => {
@@ -134,8 +136,8 @@ pub(super) async fn get_one(
     State(state): State<AppState>,
     Path(name): Path<String>,
     request: Request,
+    Caller(who): Caller,
 ) -> ApiResult {
-    let who = request.identity(&state).await?;
     who.require(
         &state,
         &[
@@ -199,10 +201,9 @@ fn normalize_and_validate(state: &AppState, name: &str) -> Result<String, ()> {
 /// `POST /users`: creates several users; existing ones are skipped.
 pub(super) async fn create_many(
     State(state): State<AppState>,
-    request: Request,
+    Caller(who): Caller,
     body: Bytes,
 ) -> ApiResult {
-    let who = request.identity(&state).await?;
     who.require(&state, &[scopes::ADMIN_USERS], Target::Hub)
         .await?;
     let mut data = object_body(&body)?;
@@ -267,10 +268,9 @@ pub(super) async fn create_many(
 pub(super) async fn create(
     State(state): State<AppState>,
     Path(name): Path<String>,
-    request: Request,
+    Caller(who): Caller,
     body: Bytes,
 ) -> ApiResult {
-    let who = request.identity(&state).await?;
     who.require(&state, &[scopes::ADMIN_USERS], Target::User(&name))
         .await?;
     let data = object_body(&body)?;
@@ -303,10 +303,9 @@ pub(super) async fn create(
 pub(super) async fn patch(
     State(state): State<AppState>,
     Path(name): Path<String>,
-    request: Request,
+    Caller(who): Caller,
     body: Bytes,
 ) -> ApiResult {
-    let who = request.identity(&state).await?;
     let target = who.user_admin(&state, &name).await?;
     let data = object_body(&body)?;
     check_user_model(&data)?;
@@ -386,9 +385,8 @@ pub(super) async fn patch(
 pub(super) async fn delete(
     State(state): State<AppState>,
     Path(name): Path<String>,
-    request: Request,
+    Caller(who): Caller,
 ) -> ApiResult {
-    let who = request.identity(&state).await?;
     who.require(&state, &[scopes::DELETE_USERS], Target::User(&name))
         .await?;
     let user = find_user(&state, &name).await?;
@@ -443,10 +441,9 @@ fn parse_activity(text: &Value) -> Result<ferrohub_core::time::Timestamp, ApiErr
 pub(super) async fn activity(
     State(state): State<AppState>,
     Path(name): Path<String>,
-    request: Request,
+    Caller(who): Caller,
     body: Bytes,
 ) -> ApiResult {
-    let who = request.identity(&state).await?;
     who.require(&state, &[scopes::USERS_ACTIVITY], Target::User(&name))
         .await?;
     let user = find_user(&state, &name).await?;
