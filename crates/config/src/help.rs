@@ -83,6 +83,7 @@ pub(crate) const HELP: &[(&str, &str, &str)] = &[
     ("LocalProcessSpawner", "term_timeout", "Seconds to wait after SIGTERM before sending SIGKILL."),
     ("LocalProcessSpawner", "kill_timeout", "Seconds to wait after SIGKILL before giving up."),
     ("LocalProcessSpawner", "shell_cmd", "Wrap the command in a shell, e.g. [\"bash\", \"-l\", \"-c\"] to load the user's login environment."),
+    ("LocalProcessSpawner", "min_uid", "Refuse to start a server for an account whose uid is below this (system accounts); uid 0 (root) is always refused. Default 1000, Debian's UID_MIN. ferrohub only."),
     // [SimpleLocalProcessSpawner]
     ("SimpleLocalProcessSpawner", "home_dir_template", "Home directory of each user; {username} is replaced."),
 ];

@@ -446,6 +446,9 @@ pub struct LocalProcessSpawnerConfig {
     pub kill_timeout: u64,
     /// Wrap the command, e.g. `["bash", "-l", "-c"]`.
     pub shell_cmd: Vec<String>,
+    /// Lowest uid a server may run as (default 1000, Debian's `UID_MIN`);
+    /// ferrohub's own option, not upstream's. Uid 0 is refused whatever it says.
+    pub min_uid: u32,
 }
 
 impl Default for LocalProcessSpawnerConfig {
@@ -455,6 +458,7 @@ impl Default for LocalProcessSpawnerConfig {
             term_timeout: 30,
             kill_timeout: 5,
             shell_cmd: Vec::new(),
+            min_uid: 1000,
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Assembling the hub: state, routes, background loops, start-up and shutdown.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use axum::Router;
@@ -178,6 +178,15 @@ impl Hub {
                 Some(_) => {}
             }
         }
+        // Before the proxy starts: a pid file that cannot be written stops the
+        // hub before it has started anything it would leave behind.
+        if !config.jupyterhub.pid_file.is_empty() {
+            ferrohub_files::write_private(
+                Path::new(&config.jupyterhub.pid_file),
+                std::process::id().to_string().as_bytes(),
+            )
+            .map_err(|e| StartError::Io(format!("pid file: {e}")))?;
+        }
         let listener = TcpListener::bind((urls.hub_ip.as_str(), urls.hub_port))
             .await
             .map_err(|e| {
@@ -217,11 +226,6 @@ impl Hub {
         } else {
             crate::proxy_watchdog::Watched::External
         };
-        if !config.jupyterhub.pid_file.is_empty() {
-            std::fs::write(&config.jupyterhub.pid_file, std::process::id().to_string()).map_err(
-                |e| StartError::Io(format!("pid file {}: {e}", config.jupyterhub.pid_file)),
-            )?;
-        }
         let state = AppState(Arc::new(Inner {
             config,
             urls,

@@ -455,9 +455,12 @@ pub async fn start(
         .process_group(0);
     let mut child = cmd.spawn().map_err(|e| start_err(e.to_string()))?;
     let pid = child.id().map(|p| p as i32);
-    if let Some(pid) = pid {
-        std::fs::write(pid_file, pid.to_string())
-            .map_err(|e| start_err(format!("pid file {}: {e}", pid_file.display())))?;
+    if let Some(pid) = pid
+        && let Err(e) = ferrohub_files::write_private(pid_file, pid.to_string().as_bytes())
+    {
+        // Without its pid file the proxy could not be found again: do not leave it running.
+        let _ = child.start_kill();
+        return Err(start_err(format!("pid file: {e}")));
     }
     // Reap the child if it exits while we run; it must outlive a hub crash, so no kill_on_drop.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);

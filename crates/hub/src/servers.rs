@@ -709,13 +709,15 @@ pub async fn remove_server(
 }
 
 /// At start-up: re-adopt servers that are still running, clean up the rest,
-/// then make the proxy's routes match.
+/// then make the proxy's routes match. Servers are checked concurrently
+/// (upstream's `init_spawners`), so one slow server does not hold up the rest.
 pub async fn restore(state: &AppState) -> Result<(), String> {
     let active = state
         .store
         .active_spawners()
         .await
         .map_err(|e| e.to_string())?;
+    let mut checks = Vec::new();
     for record in active {
         let Some(user) = state
             .store
@@ -725,22 +727,56 @@ pub async fn restore(state: &AppState) -> Result<(), String> {
         else {
             continue;
         };
-        match state.spawner.poll(&record.state).await {
-            Ok(None) => {
-                tracing::info!(user = %user.name, server = %record.name, "re-adopted running server");
-                state.servers.set(&user.name, &record.name, Phase::Ready);
-            }
-            other => {
-                tracing::info!(user = %user.name, server = %record.name, "server is gone ({other:?}); cleaning up");
-                state
-                    .store
-                    .record_server_stopped(record.id)
-                    .await
-                    .map_err(|e| e.to_string())?;
-            }
+        checks.push(async move {
+            let adopted = restore_one(state, &user, &record).await;
+            (record.id, adopted)
+        });
+    }
+    // The records are written one after the other: SQLite refuses a write
+    // transaction that read before a concurrent one committed.
+    for (spawner_id, adopted) in futures_util::future::join_all(checks).await {
+        if !adopted {
+            state
+                .store
+                .record_server_stopped(spawner_id)
+                .await
+                .map_err(|e| e.to_string())?;
         }
     }
     check_routes(state).await
+}
+
+/// Re-adopts one stored server only if the spawner still recognises its
+/// process as ours (for processes: same pid, start time and uid) *and* it
+/// answers HTTP at its stored address, as at spawn; returns whether it did.
+/// A server whose process is gone, or whose pid now names another process, is
+/// never signalled; one that is ours but does not answer is stopped (upstream).
+async fn restore_one(state: &AppState, user: &UserRecord, record: &SpawnerRecord) -> bool {
+    let polled = state.spawner.poll(&record.state).await;
+    if !matches!(polled, Ok(None)) {
+        tracing::info!(user = %user.name, server = %record.name, "server is gone ({polled:?}); cleaning up");
+        return false;
+    }
+    if let Some(addr) = &record.server {
+        let url = format!("{}{}api", addr.host_url(), addr.base_url);
+        let timeout = Duration::from_secs(state.config.spawner.http_timeout);
+        match ferrohub_spawn::wait_for_http_server(&url, timeout).await {
+            Ok(_) => {
+                tracing::info!(user = %user.name, server = %record.name, "re-adopted running server");
+                state.servers.set(&user.name, &record.name, Phase::Ready);
+                return true;
+            }
+            Err(e) => {
+                tracing::error!(user = %user.name, server = %record.name, "server does not appear to be running at {url} ({e}); shutting it down")
+            }
+        }
+    } else {
+        tracing::warn!(user = %user.name, server = %record.name, "running server has no stored address; shutting it down");
+    }
+    if let Err(e) = state.spawner.stop(&record.state).await {
+        tracing::warn!(user = %user.name, server = %record.name, "stop failed: {e}");
+    }
+    false
 }
 
 /// Makes the proxy's routes match the hub: hub route, one per ready server, nothing else.

@@ -418,7 +418,7 @@ pub async fn supervise(state: AppState, spec: ServiceConfig, token: String) {
                 tracing::warn!(service = %spec.name, "managed service exited ({status:?}); restarting");
             }
             _ = shutdown.changed() => {
-                stop_group(&spec.name, pid, &mut child).await;
+                stop_group(&spec.name, &mut child).await;
                 return;
             }
         }
@@ -439,18 +439,18 @@ async fn wait_or_shutdown(
     }
 }
 
-/// SIGTERM to the service's process group, SIGKILL after 5 s.
-async fn stop_group(name: &str, pid: Option<i32>, child: &mut tokio::process::Child) {
-    use nix::sys::signal::{Signal, killpg};
-    let Some(pid) = pid else { return };
-    let group = nix::unistd::Pid::from_raw(pid);
-    let _ = killpg(group, Signal::SIGTERM);
-    if tokio::time::timeout(Duration::from_secs(5), child.wait())
-        .await
-        .is_err()
-    {
-        let _ = killpg(group, Signal::SIGKILL);
-        let _ = child.wait().await;
+/// Waits after each stop signal of a managed service (upstream stops services
+/// like servers, SIGINT then SIGTERM then SIGKILL; shorter waits keep shutdown quick).
+const SERVICE_STOP: ferrohub_spawn::StopTimeouts = ferrohub_spawn::StopTimeouts {
+    interrupt: Duration::from_secs(5),
+    term: Duration::from_secs(5),
+    kill: Duration::from_secs(5),
+};
+
+/// Stops the service's process group through the spawn crate's one stop routine.
+async fn stop_group(name: &str, child: &mut tokio::process::Child) {
+    if let Err(e) = ferrohub_spawn::stop_child_group(child, SERVICE_STOP).await {
+        tracing::warn!(service = %name, "stopping managed service: {e}");
     }
     tracing::info!(service = %name, "stopped managed service");
 }

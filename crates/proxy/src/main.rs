@@ -61,9 +61,10 @@ async fn run(options: ProxyOptions) -> ExitCode {
         }
     };
     if let Some(path) = &pid_file
-        && let Err(e) = std::fs::write(path, std::process::id().to_string())
+        && let Err(e) =
+            ferrohub_files::write_private(path, std::process::id().to_string().as_bytes())
     {
-        eprintln!("error: cannot write pid file {}: {e}", path.display());
+        eprintln!("error: cannot write pid file: {e}");
         return ExitCode::from(1);
     }
     tokio::spawn(reload_on_sighup(server.tls_reloader()));

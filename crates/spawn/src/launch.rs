@@ -14,7 +14,7 @@ use crate::command::{command_line, resolve_program, shell_quote};
 use crate::env::{EnvInputs, UserEnv, build_environment, hub_process_env, server_url};
 use crate::port::free_port;
 use crate::privileges::{Credentials, prepare_child};
-use crate::process::{ProcessTable, StopTimeouts, state_for};
+use crate::process::{ProcessTable, StopTimeouts};
 use crate::{SpawnError, SpawnRequest, Started};
 
 /// The settings a process spawner uses, copied out of the hub's [`Config`].
@@ -111,10 +111,16 @@ pub(crate) fn start_process(
     let child = command
         .spawn()
         .map_err(|error| launch_error(error.to_string()))?;
-    let pid = processes.adopt(child)?;
-    tracing::info!(user = %request.username, pid, port, "server process started");
+    let identity = processes.adopt(child)?;
+    tracing::info!(
+        user = %request.username,
+        pid = identity.pid,
+        uid = identity.uid,
+        port,
+        "server process started"
+    );
     Ok(Started {
         url: server_url(&settings.spawner.ip, port),
-        state: state_for(pid),
+        state: identity.to_state(),
     })
 }

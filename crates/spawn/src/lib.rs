@@ -8,7 +8,8 @@
 //!
 //! Modules: [`env`](mod@env) builds the server environment, [`command`] the command
 //! line, [`port`] picks a port; `launch` forks and execs with the user's ids
-//! (`privileges`, `account`), `process` polls and stops, `ready` waits for HTTP.
+//! (`privileges`, `account`), `identity` records what makes a process ours
+//! (start time, uid, boot), `process` polls and stops, `ready` waits for HTTP.
 //!
 //! Invariant: no database and no HTTP server here; the hub decides *when*,
 //! spawners decide *how*.
@@ -16,6 +17,7 @@
 mod account;
 pub mod command;
 pub mod env;
+mod identity;
 mod launch;
 mod local;
 pub mod port;
@@ -32,6 +34,7 @@ use ferrohub_config::Config;
 use thiserror::Error;
 
 pub use local::{LocalProcessSpawner, run_as_local_user};
+pub use process::{StopTimeouts, stop_child_group};
 pub use ready::{wait_for_http_server, wait_until_ready};
 pub use simple::SimpleLocalProcessSpawner;
 
@@ -44,6 +47,20 @@ pub enum SpawnError {
     /// The user has no local account (LocalProcessSpawner).
     #[error("no local account for user {0:?}")]
     NoSuchUser(String),
+    /// The user's local account is root: no server ever runs as uid 0.
+    #[error("user {0} has uid 0; servers never run as root")]
+    RootAccount(String),
+    /// The user's local account is below `LocalProcessSpawner.min_uid` (a
+    /// system account such as `daemon` or `www-data`).
+    #[error("user {user} has uid {uid}, below LocalProcessSpawner.min_uid {min_uid}")]
+    UidBelowMinimum {
+        /// The account name.
+        user: String,
+        /// Its uid.
+        uid: u32,
+        /// The configured minimum.
+        min_uid: u32,
+    },
     /// The process could not be started.
     #[error("could not start {cmd:?}: {reason}")]
     Launch {
@@ -92,7 +109,9 @@ pub struct SpawnRequest {
 pub struct Started {
     /// Where the hub and proxy reach the server: `http://ip:port` (no path).
     pub url: String,
-    /// State to persist (for processes `{"pid": N}`), given back to `poll` and `stop`.
+    /// State to persist, given back to `poll` and `stop`. For processes
+    /// `{"pid", "start_time", "uid", "boot_id"}`: the pid alone could name
+    /// another process after a restart.
     pub state: serde_json::Value,
 }
 

@@ -21,6 +21,25 @@ pub struct LocalProcessSpawner {
     processes: ProcessTable,
 }
 
+/// Refuses accounts a server must not run as: root always, and any uid below
+/// `min_uid` (system accounts). A hub user called `root` or `daemon` (created
+/// by an admin, or by an authenticator that maps outside names) would
+/// otherwise get a server with that account's powers.
+fn check_uid(account: &LocalAccount, min_uid: u32) -> Result<(), SpawnError> {
+    let uid = account.uid.as_raw();
+    if uid == 0 {
+        Err(SpawnError::RootAccount(account.name.clone()))
+    } else if uid < min_uid {
+        Err(SpawnError::UidBelowMinimum {
+            user: account.name.clone(),
+            uid,
+            min_uid,
+        })
+    } else {
+        Ok(())
+    }
+}
+
 impl LocalProcessSpawner {
     /// Builds the spawner from `[Spawner]` and `[LocalProcessSpawner]`.
     pub fn new(config: &Config) -> Self {
@@ -39,6 +58,7 @@ impl Spawner for LocalProcessSpawner {
 
     async fn start(&self, request: &SpawnRequest) -> Result<Started, SpawnError> {
         let account = LocalAccount::lookup(&request.username).await?;
+        check_uid(&account, self.settings.local.min_uid)?;
         let credentials =
             credentials_for(geteuid(), &account).map_err(|reason| SpawnError::Launch {
                 cmd: self.settings.command_line(),
@@ -157,6 +177,41 @@ mod tests {
         assert_eq!(ids.uid, Uid::from_raw(1001));
         assert_eq!(ids.gid, Gid::from_raw(1001));
         assert_eq!(ids.groups, [Gid::from_raw(1001), Gid::from_raw(27)]);
+    }
+
+    #[test]
+    fn root_is_refused_whatever_the_minimum() {
+        let root = LocalAccount {
+            name: "root".into(),
+            uid: Uid::from_raw(0),
+            ..alice()
+        };
+        for min_uid in [0, 1000] {
+            let error = check_uid(&root, min_uid).unwrap_err();
+            assert_eq!(
+                error.to_string(),
+                "user root has uid 0; servers never run as root"
+            );
+        }
+    }
+
+    #[test]
+    fn accounts_below_the_minimum_uid_are_refused() {
+        assert!(check_uid(&alice(), 1000).is_ok());
+        assert!(check_uid(&alice(), 1001).is_ok());
+        let error = check_uid(&alice(), 1002).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "user alice has uid 1001, below LocalProcessSpawner.min_uid 1002"
+        );
+        let daemon = LocalAccount {
+            uid: Uid::from_raw(1),
+            ..alice()
+        };
+        assert!(
+            check_uid(&daemon, 0).is_ok(),
+            "min_uid 0 allows all but root"
+        );
     }
 
     #[test]

@@ -1,9 +1,12 @@
-//! Watching and stopping server processes by pid.
+//! Watching and stopping server processes.
 //!
 //! Children this hub started are reaped by a background task that records
-//! their exit status (an unreaped child stays a zombie, and `kill(pid, 0)`
-//! would call it alive). Processes from before a hub restart are only known by
-//! pid: for them liveness is `kill(pid, 0)` plus a zombie check in `/proc`.
+//! their exit status (an unreaped child stays a zombie and would look alive).
+//! Processes from before a hub restart are known by their stored
+//! [`ProcessIdentity`]: a pid counts as our server only while its start time,
+//! uid and boot are the recorded ones, so a reused pid is never taken for it.
+//!
+//! [`stop_group`] is the one place in ferrohub that signals a process group.
 
 use std::collections::HashMap;
 use std::os::unix::process::ExitStatusExt;
@@ -13,11 +16,12 @@ use std::time::Duration;
 use nix::errno::Errno;
 use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::process::Child;
 use tokio::time::Instant;
 
 use crate::SpawnError;
+use crate::identity::{Liveness, ProcessIdentity, StoredProcess};
 
 /// How long an exit status of our own child is remembered after it exits.
 const EXIT_MEMORY: Duration = Duration::from_secs(3600);
@@ -26,21 +30,9 @@ const FIRST_DEATH_CHECK: Duration = Duration::from_millis(100);
 /// Longest pause between two checks while waiting for a process to die.
 const MAX_DEATH_CHECK: Duration = Duration::from_secs(1);
 
-/// The spawner state for a process server: `{"pid": N}`.
-pub(crate) fn state_for(pid: i32) -> Value {
-    json!({ "pid": pid })
-}
-
-/// The pid in a state, if it is a usable one (missing, 0 or negative means none:
-/// signalling pid 0 or -1 would hit the hub's own group or everything).
-fn pid_from_state(state: &Value) -> Option<i32> {
-    let pid = state.get("pid")?.as_i64()?;
-    i32::try_from(pid).ok().filter(|pid| *pid > 0)
-}
-
 /// Seconds to wait after each signal of a stop (`LocalProcessSpawner.*_timeout`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct StopTimeouts {
+pub struct StopTimeouts {
     /// After SIGINT.
     pub interrupt: Duration,
     /// After SIGTERM.
@@ -58,24 +50,43 @@ struct Exit {
     at: Instant,
 }
 
+/// One child we started: who it is, and its exit once reaped.
+#[derive(Debug, Clone)]
+struct ChildEntry {
+    identity: ProcessIdentity,
+    exit: Arc<OnceLock<Exit>>,
+}
+
 /// The children this spawner started, by pid, with their exit once reaped.
 #[derive(Debug, Default)]
 pub(crate) struct ProcessTable {
-    children: Arc<Mutex<HashMap<i32, Arc<OnceLock<Exit>>>>>,
+    children: Arc<Mutex<HashMap<i32, ChildEntry>>>,
 }
 
 impl ProcessTable {
-    /// Takes ownership of a freshly spawned child and starts reaping it.
-    pub fn adopt(&self, mut child: Child) -> Result<i32, SpawnError> {
+    /// Takes ownership of a freshly spawned child, records its identity (read
+    /// before reaping starts, so even a child that exited at once still has
+    /// its `/proc` entry) and starts reaping it.
+    pub fn adopt(&self, mut child: Child) -> Result<ProcessIdentity, SpawnError> {
         let raw = child
             .id()
             .ok_or_else(|| SpawnError::State("the new process has no pid".into()))?;
         let pid = i32::try_from(raw).map_err(|_| SpawnError::State(format!("pid {raw}")))?;
+        let identity = ProcessIdentity::read(pid)?;
         let exit = Arc::new(OnceLock::new());
         {
             let mut children = self.lock();
-            children.retain(|_, done| done.get().is_none_or(|e| e.at.elapsed() < EXIT_MEMORY));
-            children.insert(pid, Arc::clone(&exit));
+            children.retain(|_, entry| {
+                entry
+                    .exit
+                    .get()
+                    .is_none_or(|e| e.at.elapsed() < EXIT_MEMORY)
+            });
+            let entry = ChildEntry {
+                identity: identity.clone(),
+                exit: Arc::clone(&exit),
+            };
+            children.insert(pid, entry);
         }
         let children = Arc::clone(&self.children);
         tokio::spawn(async move {
@@ -92,83 +103,131 @@ impl ProcessTable {
                     });
                 }
                 Err(error) => {
-                    // Cannot tell any more; fall back to watching the pid.
+                    // Cannot tell any more; fall back to checking the identity.
                     tracing::warn!(pid, "waiting for server process failed: {error}");
                     lock(&children).remove(&pid);
                 }
             }
         });
-        Ok(pid)
+        Ok(identity)
     }
 
-    /// [`Self::poll`] for a spawner state; no usable pid means not running (upstream).
+    /// [`Self::poll`] for a spawner state. No pid means not running (upstream);
+    /// a pid without identity cannot be verified and counts as gone.
     pub fn poll_state(&self, state: &Value) -> Option<i32> {
-        pid_from_state(state).map_or(Some(0), |pid| self.poll(pid))
+        match StoredProcess::from_state(state) {
+            StoredProcess::None => Some(0),
+            StoredProcess::Unverified(pid) => {
+                tracing::warn!(
+                    pid,
+                    "stored server state has no process identity (start time, uid); \
+                     treating pid {pid} as gone"
+                );
+                Some(0)
+            }
+            StoredProcess::Identified(identity) => self.poll(&identity),
+        }
     }
 
-    /// [`Self::stop`] for a spawner state; no usable pid means nothing to stop.
+    /// Stops the server of a spawner state. An unverifiable pid is never
+    /// signalled: it may belong to anyone by now.
     pub async fn stop_state(
         &self,
         state: &Value,
         timeouts: StopTimeouts,
     ) -> Result<(), SpawnError> {
-        match pid_from_state(state) {
-            Some(pid) => self.stop(pid, timeouts).await,
-            None => Ok(()),
+        match StoredProcess::from_state(state) {
+            StoredProcess::None => Ok(()),
+            StoredProcess::Unverified(pid) => {
+                tracing::warn!(
+                    pid,
+                    "not signalling pid {pid}: its stored state has no process identity \
+                     (start time, uid), so it may be an unrelated process"
+                );
+                Ok(())
+            }
+            StoredProcess::Identified(identity) => {
+                stop_group(identity.pid, timeouts, || self.poll(&identity).is_none()).await
+            }
         }
     }
 
-    /// `None` while `pid` runs, else its exit status (0 when not ours to know).
-    pub fn poll(&self, pid: i32) -> Option<i32> {
-        let ours = self.lock().get(&pid).cloned();
+    /// `None` while the process runs, else its exit status (0 when not ours to know).
+    pub fn poll(&self, identity: &ProcessIdentity) -> Option<i32> {
+        let ours = self.lock().get(&identity.pid).cloned();
         match ours {
-            Some(exit) => exit.get().map(|e| e.code),
-            None => poll_foreign(pid),
+            Some(entry) if entry.identity == *identity => entry.exit.get().map(|e| e.code),
+            // The pid belongs to a later child of ours: the stored one is gone.
+            Some(_) => Some(0),
+            None => match identity.liveness() {
+                Liveness::Running => None,
+                Liveness::Gone => Some(0),
+            },
         }
     }
 
-    /// Upstream's stop: SIGINT, SIGTERM, SIGKILL to the process group, each
-    /// followed by a wait for the process to go; returns once it has gone (or,
-    /// as upstream, after the last wait with a warning).
-    pub async fn stop(&self, pid: i32, timeouts: StopTimeouts) -> Result<(), SpawnError> {
-        let steps = [
-            (Signal::SIGINT, timeouts.interrupt),
-            (Signal::SIGTERM, timeouts.term),
-            (Signal::SIGKILL, timeouts.kill),
-        ];
-        for (signal, wait) in steps {
-            if self.poll(pid).is_some() {
-                return Ok(());
-            }
-            tracing::debug!(pid, "sending {signal} to the server's process group");
-            signal_group(pid, signal)?;
-            if self.wait_for_exit(pid, wait).await {
-                return Ok(());
-            }
-        }
-        tracing::warn!(pid, "server process never died");
-        Ok(())
-    }
-
-    /// Polls with a growing pause until `pid` has gone or `timeout` passed.
-    async fn wait_for_exit(&self, pid: i32, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        let mut pause = FIRST_DEATH_CHECK;
-        loop {
-            if self.poll(pid).is_some() {
-                return true;
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return false;
-            }
-            tokio::time::sleep(pause.min(deadline - now)).await;
-            pause = (pause * 2).min(MAX_DEATH_CHECK);
-        }
-    }
-
-    fn lock(&self) -> MutexGuard<'_, HashMap<i32, Arc<OnceLock<Exit>>>> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<i32, ChildEntry>> {
         lock(&self.children)
+    }
+}
+
+/// Stops the process group led by `child`, a process this hub started and
+/// still holds (a managed service): as long as it is not reaped its pid cannot
+/// be reused, so it needs no identity check.
+pub async fn stop_child_group(child: &mut Child, timeouts: StopTimeouts) -> Result<(), SpawnError> {
+    let Some(pid) = child.id().and_then(|pid| i32::try_from(pid).ok()) else {
+        // Already reaped: nothing of it is left to signal.
+        return Ok(());
+    };
+    stop_group(pid, timeouts, || matches!(child.try_wait(), Ok(None))).await
+}
+
+/// Upstream's stop: SIGINT, SIGTERM, SIGKILL to the process group led by
+/// `pid`, each followed by a wait for it to go; returns once it has gone (or,
+/// as upstream, after the last wait with a warning).
+///
+/// This is the only code that signals a process group. `running` is asked
+/// right before every signal and the group is signalled only while it says
+/// yes; callers make it true only for a process proven to be theirs (an
+/// unreaped child, or a stored identity that still matches).
+pub(crate) async fn stop_group(
+    pid: i32,
+    timeouts: StopTimeouts,
+    mut running: impl FnMut() -> bool,
+) -> Result<(), SpawnError> {
+    let steps = [
+        (Signal::SIGINT, timeouts.interrupt),
+        (Signal::SIGTERM, timeouts.term),
+        (Signal::SIGKILL, timeouts.kill),
+    ];
+    for (signal, wait) in steps {
+        if !running() {
+            return Ok(());
+        }
+        tracing::debug!(pid, "sending {signal} to the server's process group");
+        signal_group(pid, signal)?;
+        if wait_for_exit(&mut running, wait).await {
+            return Ok(());
+        }
+    }
+    tracing::warn!(pid, "server process never died");
+    Ok(())
+}
+
+/// Polls with a growing pause until `running` says no or `timeout` passed.
+async fn wait_for_exit(running: &mut impl FnMut() -> bool, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    let mut pause = FIRST_DEATH_CHECK;
+    loop {
+        if !running() {
+            return true;
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return false;
+        }
+        tokio::time::sleep(pause.min(deadline - now)).await;
+        pause = (pause * 2).min(MAX_DEATH_CHECK);
     }
 }
 
@@ -178,27 +237,6 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// Liveness of a process we did not start (hub restart): it exists and is not a zombie.
-fn poll_foreign(pid: i32) -> Option<i32> {
-    match kill(Pid::from_raw(pid), None) {
-        Err(Errno::ESRCH) => Some(0),
-        // EPERM: it exists but belongs to someone the hub may not signal.
-        Ok(()) | Err(_) if is_zombie(pid) => Some(0),
-        Ok(()) | Err(_) => None,
-    }
-}
-
-/// A process that has exited but was not reaped yet (state `Z`, or `X` while being reaped).
-pub(crate) fn is_zombie(pid: i32) -> bool {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return false;
-    };
-    // The command name in parentheses may contain anything; the state follows the last ')'.
-    stat.rsplit_once(')')
-        .and_then(|(_, rest)| rest.split_whitespace().next())
-        .is_some_and(|state| state == "Z" || state == "X")
 }
 
 /// Signals the server's whole process group (kernels included); falls back to
@@ -217,28 +255,46 @@ fn signal_group(pid: i32, signal: Signal) -> Result<(), SpawnError> {
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::process::CommandExt;
+
     use super::*;
 
-    #[test]
-    fn pids_come_only_from_positive_numbers() {
-        assert_eq!(pid_from_state(&json!({"pid": 1234})), Some(1234));
-        assert_eq!(pid_from_state(&state_for(77)), Some(77));
-        for bad in [
-            json!({}),
-            json!(null),
-            json!({"pid": 0}),
-            json!({"pid": -1}),
-            json!({"pid": "12"}),
-            json!({"pid": 1u64 << 40}),
-        ] {
-            assert_eq!(pid_from_state(&bad), None, "{bad}");
+    fn quick() -> StopTimeouts {
+        let second = Duration::from_secs(1);
+        StopTimeouts {
+            interrupt: second,
+            term: second,
+            kill: second,
         }
     }
 
-    #[test]
-    fn the_test_process_is_alive_and_not_a_zombie() {
-        let me = i32::try_from(std::process::id()).unwrap();
-        assert!(!is_zombie(me));
-        assert_eq!(poll_foreign(me), None);
+    #[tokio::test]
+    async fn a_group_that_is_not_running_is_never_signalled() {
+        // pid 1 would be a disaster to signal; `running` says no, so it is not.
+        let mut asked = 0;
+        stop_group(1, quick(), || {
+            asked += 1;
+            false
+        })
+        .await
+        .unwrap();
+        assert_eq!(asked, 1);
+    }
+
+    #[tokio::test]
+    async fn an_unverified_state_is_gone_and_never_signalled() {
+        let mut sleeper = std::process::Command::new("sleep")
+            .arg("600")
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let pid = i32::try_from(sleeper.id()).unwrap();
+        let table = ProcessTable::default();
+        let state = serde_json::json!({ "pid": pid });
+        assert_eq!(table.poll_state(&state), Some(0));
+        table.stop_state(&state, quick()).await.unwrap();
+        assert_eq!(sleeper.try_wait().unwrap(), None, "sleep was signalled");
+        sleeper.kill().unwrap();
+        sleeper.wait().unwrap();
     }
 }

@@ -29,7 +29,18 @@ pub struct SimpleLocalProcessSpawner {
 impl SimpleLocalProcessSpawner {
     /// Builds the spawner from `[Spawner]`, `[LocalProcessSpawner]` and
     /// `[SimpleLocalProcessSpawner]`.
+    ///
+    /// `LocalProcessSpawner.min_uid` does not apply: this spawner never
+    /// switches user, so every server runs as the hub's own user, root
+    /// included when the hub runs as root (as upstream). That is only fit for
+    /// tests and demos, which is why it is logged as a warning.
     pub fn new(config: &Config) -> Self {
+        if nix::unistd::geteuid().is_root() {
+            tracing::warn!(
+                "SimpleLocalProcessSpawner runs every server as the hub's own user, here root, \
+                 with no isolation between users: use it for testing only"
+            );
+        }
         Self {
             settings: ProcessSettings::from_config(config),
             home_dir_template: config

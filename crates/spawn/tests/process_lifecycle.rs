@@ -33,7 +33,28 @@ async fn a_server_gets_upstreams_environment_answers_http_and_stops_on_sigint() 
     let _server = KillOnDrop(pid);
     let port = port_of(&started.url);
     assert_eq!(started.url, format!("http://127.0.0.1:{port}"));
-    assert_eq!(started.state, serde_json::json!({ "pid": pid }));
+    // The state names the process beyond its pid (start time, uid, boot), so a
+    // restarted hub can tell it from a later process with the same pid.
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let start_time: u64 = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .nth(19)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let boot_id = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap();
+    assert_eq!(
+        started.state,
+        serde_json::json!({
+            "pid": pid,
+            "start_time": start_time,
+            "uid": nix::unistd::getuid().as_raw(),
+            "boot_id": boot_id.trim(),
+        })
+    );
 
     let version = wait_for_http_server(
         &format!("{}/user/ada/api", started.url),

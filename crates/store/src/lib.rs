@@ -87,6 +87,10 @@ pub enum StoreError {
     /// A token could not be hashed because the runtime is shutting down.
     #[error("the hub is shutting down")]
     ShuttingDown,
+    /// The SQLite file is not one the hub may use (a planted symlink, another
+    /// user's file, ...).
+    #[error("database file {0}")]
+    DatabaseFile(#[from] ferrohub_files::PrivateFileError),
 }
 
 /// Result alias for this crate.
@@ -117,6 +121,9 @@ impl Store {
     pub async fn connect(db_url: &str) -> Result<Self> {
         sqlx::any::install_default_drivers();
         let url = DbUrl::parse(db_url)?;
+        if let Some(path) = url.sqlite_path() {
+            create_sqlite_file(path)?;
+        }
         let max = if url.is_memory() { 1 } else { 8 };
         let pool = AnyPoolOptions::new()
             .max_connections(max)
@@ -186,6 +193,26 @@ impl Drop for WriteGuard<'_> {
     fn drop(&mut self) {
         self.store.generation.fetch_add(1, Ordering::AcqRel);
     }
+}
+
+/// Creates the SQLite file ourselves, 0600 and refusing a symlink, before the
+/// driver opens it: the driver would create it with the umask's mode (token
+/// hashes readable by all) and follow a link planted at the path. SQLite gives
+/// its `-wal`, `-shm` and `-journal` files the database's mode; links planted
+/// at those names are refused too.
+fn create_sqlite_file(path: &std::path::Path) -> Result<()> {
+    if ferrohub_files::ensure_private(path)? {
+        tracing::info!("created database file {} (mode 0600)", path.display());
+    }
+    for suffix in ["-wal", "-shm", "-journal"] {
+        let mut companion = path.as_os_str().to_owned();
+        companion.push(suffix);
+        let companion = std::path::PathBuf::from(companion);
+        if std::fs::symlink_metadata(&companion).is_ok_and(|meta| meta.file_type().is_symlink()) {
+            return Err(ferrohub_files::PrivateFileError::Symlink(companion).into());
+        }
+    }
+    Ok(())
 }
 
 /// Maps a unique-constraint violation to [`StoreError::Conflict`].

@@ -175,12 +175,16 @@ impl Store {
         let target = std::iter::once(base.clone())
             .chain((1..=9).map(|n| format!("{base}.{n}")))
             .map(PathBuf::from)
-            .find(|candidate| !candidate.exists())
+            // Not `exists()`: that follows links, and a dangling one would be written through.
+            .find(|candidate| std::fs::symlink_metadata(candidate).is_err())
             .ok_or_else(|| {
                 StoreError::Io(std::io::Error::other(format!(
                     "too many back-ups named {base}.*"
                 )))
             })?;
+        // Created empty and private first (VACUUM INTO accepts an empty file),
+        // so the copy of the database is 0600 like the database itself.
+        ferrohub_files::ensure_private(&target)?;
         let quoted = target.display().to_string().replace('\'', "''");
         sqlx::query(AssertSqlSafe(format!("VACUUM INTO '{quoted}'")))
             .execute(&*self.writer())
