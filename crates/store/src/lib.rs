@@ -189,6 +189,20 @@ impl std::ops::Deref for WriteGuard<'_> {
     }
 }
 
+impl WriteGuard<'_> {
+    /// Starts a write transaction. On SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`): a deferred transaction that reads and then writes
+    /// fails with "database is locked" when another write commits in between,
+    /// instead of waiting its turn.
+    async fn begin(&self) -> Result<sqlx::Transaction<'static, Any>> {
+        let pool = &self.store.pool;
+        Ok(match self.store.url.dialect() {
+            Dialect::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await?,
+            Dialect::Postgres => pool.begin().await?,
+        })
+    }
+}
+
 impl Drop for WriteGuard<'_> {
     fn drop(&mut self) {
         self.store.generation.fetch_add(1, Ordering::AcqRel);
