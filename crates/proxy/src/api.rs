@@ -12,8 +12,8 @@ use serde_json::{Map, Value};
 use subtle::ConstantTimeEq;
 
 use crate::body::{Body, BoxError, empty, full};
-use crate::forward::decode_path;
 use crate::metrics::ProxyMetrics;
+use crate::paths::decode_path;
 use crate::routes::{Route, RouteTable, normalize_key};
 
 /// Largest POST body accepted; route data is a few hundred bytes.

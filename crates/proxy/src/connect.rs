@@ -6,21 +6,25 @@
 //! socket-based servers.
 //!
 //! `http::Uri` refuses a `%` in the authority, so a unix target is carried
-//! internally as `unix+http://<socket path in hex>/path`; [`target_uri`] does
-//! the translation and [`Connector`] undoes it. Connection pools are keyed by
-//! scheme and authority, so plain, TLS and per-socket connections never mix.
+//! internally as `unix+http://<socket path in hex>/path`;
+//! [`crate::target::target_uri`] does the translation and [`Connector`]
+//! undoes it. Connection pools are keyed by scheme and authority, so plain,
+//! TLS and per-socket connections never mix.
+//!
+//! The pooled [`UpstreamClient`] and the connect timeout live here, below
+//! the data path and the error pages, which both send through it.
 
 use std::future::Future;
 use std::io;
-use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use http::Uri;
+use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::{Connected, Connection, HttpConnector};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use rustls::ClientConfig;
 use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -29,12 +33,26 @@ use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 use tower_service::Service;
 
-use crate::body::BoxError;
-use crate::forward::CONNECT_TIMEOUT;
-use crate::rewrite::TargetError;
+use crate::body::{Body, BoxError};
+use crate::target::{UNIX_SCHEME, socket_path};
 
-/// The internal scheme of unix-socket targets (authority = hex socket path).
-const UNIX_SCHEME: &str = "unix+http";
+/// The pooled HTTP client used to reach targets and the error server.
+pub type UpstreamClient = Client<Connector, Body>;
+
+/// Connecting to a target that neither accepts nor refuses gives up after
+/// this long (CHP waits for the OS, minutes): the user gets a 503 instead.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Idle pooled connections to targets are closed after this long.
+const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Builds the keep-alive client over `connector` (http, https, unix sockets).
+#[must_use]
+pub fn upstream_client(connector: Connector) -> UpstreamClient {
+    Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+        .build(connector)
+}
 
 /// Opens connections to targets for the pooled upstream client.
 #[derive(Clone)]
@@ -52,7 +70,7 @@ impl std::fmt::Debug for Connector {
 impl Connector {
     /// A connector whose `https` connections use `tls` (see
     /// [`crate::tls::client_config`]). TCP connections: no Nagle delay, TCP
-    /// keep-alive, connecting bounded by [`CONNECT_TIMEOUT`].
+    /// keep-alive, connecting bounded by `CONNECT_TIMEOUT` (10 s).
     #[must_use]
     pub fn new(tls: Arc<ClientConfig>) -> Self {
         let mut http = HttpConnector::new();
@@ -80,7 +98,10 @@ impl Service<Uri> for Connector {
         let mut http = self.http.clone();
         match uri.scheme_str() {
             Some(UNIX_SCHEME) => Box::pin(async move {
-                let path = socket_path(&uri)?;
+                let path = socket_path(&uri).ok_or_else(|| {
+                    let hex = uri.host().unwrap_or_default();
+                    format!("bad unix socket authority '{hex}'")
+                })?;
                 let stream = tokio::time::timeout(CONNECT_TIMEOUT, UnixStream::connect(&path))
                     .await
                     .map_err(|_| timed_out("connecting to", &path))?
@@ -123,71 +144,6 @@ fn server_name(uri: &Uri) -> Result<ServerName<'static>, BoxError> {
     let host = host.trim_start_matches('[').trim_end_matches(']');
     ServerName::try_from(host.to_owned())
         .map_err(|e| format!("invalid TLS server name '{host}': {e}").into())
-}
-
-/// The socket path of an internal unix URI.
-fn socket_path(uri: &Uri) -> Result<PathBuf, BoxError> {
-    use std::os::unix::ffi::OsStringExt;
-    let hex = uri.host().unwrap_or_default();
-    let bytes = from_hex(hex).ok_or_else(|| format!("bad unix socket authority '{hex}'"))?;
-    Ok(PathBuf::from(std::ffi::OsString::from_vec(bytes)))
-}
-
-/// Parses a unix-socket target (`http+unix://%2Fpath%2Fto%2Fsock/base`)
-/// into the internal form; `None` if `target` is not a unix-socket URL.
-pub(crate) fn unix_target(target: &str) -> Option<Result<Uri, TargetError>> {
-    let rest = ["http+unix://", "unix+http://"].iter().find_map(|prefix| {
-        target
-            .get(..prefix.len())
-            .filter(|head| head.eq_ignore_ascii_case(prefix))
-            .map(|_| &target[prefix.len()..])
-    })?;
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (socket, tail) = rest.split_at(end);
-    let path: Vec<u8> = percent_encoding::percent_decode_str(socket).collect();
-    if path.is_empty() {
-        return Some(Err(TargetError::NotAbsolute(target.to_owned())));
-    }
-    let tail = tail.split('#').next().unwrap_or_default();
-    let internal = format!("{UNIX_SCHEME}://{}{tail}", to_hex(&path));
-    Some(
-        internal
-            .parse()
-            .map_err(|e: http::uri::InvalidUri| TargetError::Invalid(e.to_string())),
-    )
-}
-
-/// A URL for the upstream client (route targets, error targets): unix
-/// targets in their internal form, others parsed as they are.
-///
-/// # Errors
-/// Not an absolute URL.
-pub fn target_uri(url: &str) -> Result<Uri, TargetError> {
-    if let Some(uri) = unix_target(url) {
-        return uri;
-    }
-    url.parse()
-        .map_err(|_| TargetError::NotAbsolute(url.to_owned()))
-}
-
-fn to_hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for byte in bytes {
-        out.push(char::from(DIGITS[usize::from(byte >> 4)]));
-        out.push(char::from(DIGITS[usize::from(byte & 0xf)]));
-    }
-    out
-}
-
-fn from_hex(hex: &str) -> Option<Vec<u8>> {
-    if !hex.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..hex.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
-        .collect()
 }
 
 /// A connection to a target.
@@ -271,42 +227,5 @@ impl AsyncWrite for Upstream {
             Self::Tls(s) => Pin::new(s).poll_shutdown(cx),
             Self::Unix(s) => Pin::new(s).poll_shutdown(cx),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn unix_targets_round_trip() {
-        let uri = unix_target("http+unix://%2Ftmp%2Fhub.sock/base/x?q=1")
-            .unwrap()
-            .unwrap();
-        assert_eq!(uri.scheme_str(), Some(UNIX_SCHEME));
-        assert_eq!(uri.path_and_query().unwrap().as_str(), "/base/x?q=1");
-        assert_eq!(socket_path(&uri).unwrap(), PathBuf::from("/tmp/hub.sock"));
-        let other = unix_target("unix+http://%2Fa%20b").unwrap().unwrap();
-        assert_eq!(socket_path(&other).unwrap(), PathBuf::from("/a b"));
-        assert_eq!(other.path(), "/");
-        assert!(unix_target("http://127.0.0.1:80").is_none());
-        assert!(unix_target("http+unix:///x").unwrap().is_err());
-    }
-
-    #[test]
-    fn target_uris() {
-        assert_eq!(
-            target_uri("https://hub:8081/x").unwrap().scheme_str(),
-            Some("https")
-        );
-        assert!(target_uri("not a url").is_err());
-    }
-
-    #[test]
-    fn hex() {
-        assert_eq!(to_hex(b"/t\xff"), "2f74ff");
-        assert_eq!(from_hex("2f74ff").unwrap(), b"/t\xff");
-        assert_eq!(from_hex("2f7"), None);
-        assert_eq!(from_hex("zz"), None);
     }
 }

@@ -9,7 +9,8 @@ use std::time::Duration;
 use http::{HeaderValue, Request, Response, StatusCode, header};
 
 use crate::body::{Body, boxed, empty, full};
-use crate::forward::UpstreamClient;
+use crate::connect::UpstreamClient;
+use crate::target::target_uri;
 
 /// How long the error server may take to answer before we fall back.
 const ERROR_TARGET_TIMEOUT: Duration = Duration::from_secs(10);
@@ -63,7 +64,7 @@ impl ErrorPages {
     async fn fetch(&self, base: &str, status: StatusCode, url: &str) -> Option<Response<Body>> {
         let location = error_target_url(base, status, url);
         tracing::debug!("Requesting custom error page: {location}");
-        let uri = crate::connect::target_uri(&location).ok()?;
+        let uri = target_uri(&location).ok()?;
         let request = Request::get(uri).body(empty()).ok()?;
         let answer = tokio::time::timeout(ERROR_TARGET_TIMEOUT, self.client.request(request)).await;
         let upstream = match answer {

@@ -1,48 +1,66 @@
 //! The data path: find the route for a public request, forward it to the
 //! route's target over a pooled keep-alive client, and stream both bodies
-//! without buffering. Websocket upgrades branch off to the `websocket` module;
-//! failures become the error pages of [`crate::errors`].
+//! without buffering. Websocket upgrades branch off to the child module
+//! `websocket`; failures become the error pages of [`crate::errors`].
 
-use std::borrow::Cow;
 use std::error::Error as _;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use http::header::{self, HeaderName, HeaderValue};
 use http::{HeaderMap, Method, Request, Response, StatusCode, Uri, Version};
 use hyper::body::Incoming;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 
 use crate::activity::{ActivityBody, Moment};
 use crate::body::{Body, BoxError, boxed, full};
-use crate::cli::ProxyOptions;
-use crate::connect::Connector;
+use crate::connect::{Connector, UpstreamClient, upstream_client};
 use crate::errors::ErrorPages;
 use crate::headers::{self as hop, Exchange};
-use crate::listen::Peer;
 use crate::location::LocationRewrite;
 use crate::metrics::ProxyMetrics;
-use crate::rewrite::{Rewrite, TargetError};
+use crate::paths::{log_url, request_target};
+use crate::peer::Peer;
+use crate::rewrite::Rewrite;
 use crate::routes::{Route, RouteTable};
+use crate::target::TargetError;
 use crate::timeout::{IdleBody, shortest};
 
-/// The pooled HTTP client used to reach targets and the error server.
-pub type UpstreamClient = Client<Connector, Body>;
+// Kept under their old path for callers outside the crate (the fuzz
+// targets); they are defined in `paths`, which the REST API shares.
+pub use crate::paths::{decode_path, resolve_dot_segments};
 
-/// Connecting to a target that neither accepts nor refuses gives up after
-/// this long (CHP waits for the OS, minutes): the user gets a 503 instead.
-pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Websocket upgrades: part of the forwarder (they share its route lookup,
+/// URL and header rewriting and client), so a child module rather than a
+/// sibling that would import `forward` while `forward` calls into it.
+mod websocket;
 
-/// Idle pooled connections to targets are closed after this long.
-const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Builds the keep-alive client over `connector` (http, https, unix sockets).
-#[must_use]
-pub fn upstream_client(connector: Connector) -> UpstreamClient {
-    Client::builder(TokioExecutor::new())
-        .pool_idle_timeout(POOL_IDLE_TIMEOUT)
-        .build(connector)
+/// How the data path behaves: the settings it reads, and only those. The
+/// server builds them from [`crate::config::ProxyOptions`] (which the
+/// command line or an embedder filled in), so the data path depends on
+/// neither the command line nor the whole configuration.
+#[derive(Debug, Clone)]
+pub struct ForwardSettings {
+    /// `--error-target`: the server asked for error pages.
+    pub error_target: Option<String>,
+    /// `--error-path`: the directory error pages are read from.
+    pub error_path: Option<PathBuf>,
+    /// `--no-prepend-path` / `--no-include-prefix`.
+    pub rewrite: Rewrite,
+    /// Add `X-Forwarded-*` headers (off with `--no-x-forward`).
+    pub x_forward: bool,
+    /// `--host-routing`: route keys start with the `Host` name.
+    pub host_routing: bool,
+    /// `--custom-header`s, parsed once at start, set on every request.
+    pub custom_headers: Vec<(HeaderName, HeaderValue)>,
+    /// `--change-origin`: the target's host as `Host`.
+    pub change_origin: bool,
+    /// `--auto-rewrite` / `--protocol-rewrite` of redirect locations.
+    pub location: LocationRewrite,
+    /// `--timeout`: drop an exchange that stalls this long.
+    pub timeout: Option<Duration>,
+    /// `--proxy-timeout`: 503 when the target is silent this long.
+    pub proxy_timeout: Option<Duration>,
 }
 
 /// Why a request could not be forwarded.
@@ -74,7 +92,7 @@ impl ForwardError {
     }
 
     /// Wraps a client error with its causes (hyper's own text is terse).
-    pub(crate) fn upstream(error: &hyper_util::client::legacy::Error) -> Self {
+    fn upstream(error: &hyper_util::client::legacy::Error) -> Self {
         let mut text = error.to_string();
         let mut source = error.source();
         while let Some(cause) = source {
@@ -88,63 +106,48 @@ impl ForwardError {
 
 /// Shared state of the data path.
 pub struct Forwarder {
-    pub(crate) table: Arc<RouteTable>,
-    pub(crate) client: UpstreamClient,
-    pub(crate) pages: ErrorPages,
-    pub(crate) rewrite: Rewrite,
-    pub(crate) x_forward: bool,
+    table: Arc<RouteTable>,
+    client: UpstreamClient,
+    pages: ErrorPages,
+    rewrite: Rewrite,
+    x_forward: bool,
     host_routing: bool,
     custom_headers: Vec<(HeaderName, HeaderValue)>,
     change_origin: bool,
     location: LocationRewrite,
     timeout: Option<Duration>,
     proxy_timeout: Option<Duration>,
-    pub(crate) metrics: Arc<ProxyMetrics>,
+    metrics: Arc<ProxyMetrics>,
 }
 
 impl Forwarder {
-    /// A forwarder over `table`, configured by the command-line options,
-    /// reaching targets through `connector` and counting into `metrics`.
+    /// A forwarder over `table` with `settings`, reaching targets through
+    /// `connector` and counting into `metrics`.
     #[must_use]
     pub fn new(
-        options: &ProxyOptions,
+        settings: ForwardSettings,
         table: Arc<RouteTable>,
         connector: Connector,
         metrics: Arc<ProxyMetrics>,
     ) -> Self {
         let client = upstream_client(connector);
         let pages = ErrorPages::new(
-            options.error_target.as_deref(),
-            options.error_path.clone(),
+            settings.error_target.as_deref(),
+            settings.error_path,
             client.clone(),
         );
         Self {
             table,
             client,
             pages,
-            rewrite: Rewrite {
-                prepend_path: options.prepend_path,
-                include_prefix: options.include_prefix,
-            },
-            x_forward: options.x_forward,
-            host_routing: options.host_routing,
-            custom_headers: options
-                .custom_headers
-                .iter()
-                .filter_map(|(name, value)| {
-                    Some((
-                        HeaderName::from_bytes(name.as_bytes()).ok()?,
-                        HeaderValue::from_str(value).ok()?,
-                    ))
-                })
-                .collect(),
-            change_origin: options.change_origin,
-            location: LocationRewrite {
-                auto: options.auto_rewrite,
-                protocol: options.protocol_rewrite.clone(),
-            },
-            timeout: options.timeout,
-            proxy_timeout: options.proxy_timeout,
+            rewrite: settings.rewrite,
+            x_forward: settings.x_forward,
+            host_routing: settings.host_routing,
+            custom_headers: settings.custom_headers,
+            change_origin: settings.change_origin,
+            location: settings.location,
+            timeout: settings.timeout,
+            proxy_timeout: settings.proxy_timeout,
             metrics,
         }
     }
@@ -157,7 +160,7 @@ impl Forwarder {
 
     /// The route for a request with decoded `path`: with `--host-routing`
     /// the key starts with the `Host` name (`/<host>/<path>`), as in CHP.
-    pub(crate) fn find_route(&self, headers: &HeaderMap, path: &str) -> Option<Arc<Route>> {
+    fn find_route(&self, headers: &HeaderMap, path: &str) -> Option<Arc<Route>> {
         let timer = self.metrics.time_lookup();
         let route = if self.host_routing {
             let key = format!("/{}{path}", hop::routing_host(headers));
@@ -171,7 +174,7 @@ impl Forwarder {
 
     /// The upstream URL for `request` on `route`. Under host routing the
     /// route's first segment is the host, not part of the request path.
-    pub(crate) fn upstream_uri(&self, route: &Route, request: &Uri) -> Result<Uri, TargetError> {
+    fn upstream_uri(&self, route: &Route, request: &Uri) -> Result<Uri, TargetError> {
         let prefix = if self.host_routing {
             let key = route.path().trim_start_matches('/');
             key.find('/').map_or("/", |i| &key[i..])
@@ -185,7 +188,7 @@ impl Forwarder {
     /// The request headers the target sees: hop-by-hop ones gone,
     /// `X-Forwarded-*` added, then `--custom-header`s, then `--change-origin`
     /// (the order http-proxy applies them in).
-    pub(crate) fn upstream_headers(
+    fn upstream_headers(
         &self,
         headers: &mut HeaderMap,
         uri: &Uri,
@@ -383,118 +386,4 @@ fn health() -> Response<Body> {
         HeaderValue::from_static("application/json"),
     );
     response
-}
-
-/// Resolves `.` and `..` path segments (also written `%2e`, and `\` as a
-/// separator) the way a WHATWG URL parser does, as CHP does before it both
-/// matches and forwards: `/user/a/../b/x` is routed and forwarded as
-/// `/user/b/x`, so a route never receives a path outside its prefix.
-/// Unlike CHP, a path starting with `//` is not taken for a host name.
-pub fn resolve_dot_segments<B>(req: &mut Request<B>) {
-    let path = req.uri().path();
-    if !needs_resolving(path) {
-        return;
-    }
-    let Ok(parsed) = url::Url::parse(&format!("http://base.invalid{path}")) else {
-        return;
-    };
-    let mut resolved = parsed.path().to_owned();
-    if let Some(query) = req.uri().query() {
-        resolved.push('?');
-        resolved.push_str(query);
-    }
-    let mut parts = req.uri().clone().into_parts();
-    let Ok(path_and_query) = resolved.parse() else {
-        return;
-    };
-    parts.path_and_query = Some(path_and_query);
-    if let Ok(uri) = Uri::from_parts(parts) {
-        *req.uri_mut() = uri;
-    }
-}
-
-/// Whether a path has a dot segment or a backslash (cheap check first).
-fn needs_resolving(path: &str) -> bool {
-    if !path.contains('.') && !path.contains('%') && !path.contains('\\') {
-        return false;
-    }
-    path.contains('\\')
-        || path.split('/').any(|segment| {
-            let segment = segment.to_ascii_lowercase();
-            let segment = segment.replace("%2e", ".");
-            segment == "." || segment == ".."
-        })
-}
-
-/// The request URL as the client sent it (path and query).
-pub(crate) fn request_target(uri: &Uri) -> &str {
-    uri.path_and_query()
-        .map_or("/", http::uri::PathAndQuery::as_str)
-}
-
-/// A URL without its query, for log lines (queries may carry tokens).
-pub(crate) fn log_url(url: &str) -> &str {
-    url.split_once('?').map_or(url, |(path, _)| path)
-}
-
-/// Percent-decodes a request path strictly, like JavaScript's
-/// `decodeURIComponent`: a stray `%` or invalid UTF-8 is refused (→ 500).
-#[must_use]
-pub fn decode_path(path: &str) -> Option<Cow<'_, str>> {
-    let bytes = path.as_bytes();
-    let well_formed = bytes.iter().enumerate().all(|(i, &b)| {
-        b != b'%'
-            || (bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
-                && bytes.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
-    });
-    if !well_formed {
-        return None;
-    }
-    percent_encoding::percent_decode_str(path)
-        .decode_utf8()
-        .ok()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn strict_path_decoding() {
-        assert_eq!(
-            decode_path("/user/foo%40bar/x").as_deref(),
-            Some("/user/foo@bar/x")
-        );
-        assert_eq!(decode_path("/a%2Fb").as_deref(), Some("/a/b"));
-        assert_eq!(decode_path("/%"), None);
-        assert_eq!(decode_path("/%4"), None);
-        assert_eq!(decode_path("/%zz"), None);
-        assert_eq!(decode_path("/%ff"), None);
-    }
-
-    #[test]
-    fn dot_segments_resolve_like_a_url_parser() {
-        let resolved = |path: &str| {
-            let mut req = Request::get(path).body(()).unwrap();
-            resolve_dot_segments(&mut req);
-            req.uri().to_string()
-        };
-        assert_eq!(resolved("/a/b/../x?q=1"), "/a/x?q=1");
-        assert_eq!(resolved("/x/../a/b"), "/a/b");
-        assert_eq!(resolved("/a/./b/x"), "/a/b/x");
-        assert_eq!(resolved("/a/%2e%2E/b"), "/b");
-        assert_eq!(resolved("/a/.%2e/b"), "/b");
-        assert_eq!(resolved("/../../etc"), "/etc");
-        assert_eq!(resolved("/user/a/.."), "/user/");
-        // Untouched: no dot segments (dots inside names are fine).
-        assert_eq!(resolved("/user/a.b/..c/x.ipynb"), "/user/a.b/..c/x.ipynb");
-        assert_eq!(resolved("/b%40r/b%20r/x"), "/b%40r/b%20r/x");
-        assert_eq!(resolved("//a/b"), "//a/b");
-    }
-
-    #[test]
-    fn log_urls_drop_queries() {
-        assert_eq!(log_url("/a/b?token=secret"), "/a/b");
-        assert_eq!(log_url("/a"), "/a");
-    }
 }

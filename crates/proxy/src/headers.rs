@@ -5,7 +5,7 @@
 use http::header::{self, HeaderName, HeaderValue};
 use http::{HeaderMap, Uri, Version};
 
-use crate::listen::Peer;
+use crate::peer::Peer;
 
 /// Headers that describe one connection, never the message, so they must not
 /// cross the proxy. `Expect` is handled by our own server (100-continue).

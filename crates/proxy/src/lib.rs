@@ -3,21 +3,29 @@
 //! over CHP's REST API, so ferrohub's hub (and upstream JupyterHub) can start
 //! it in CHP's place with the same flags, token and routes.
 //!
-//! Code map:
-//! - [`cli`]: CHP's command line → [`ProxyOptions`].
-//! - [`server`]: binds the public, API, metrics and redirect listeners, runs
-//!   the accept loops; [`listen`] holds the sockets (TCP or unix, optional TLS).
-//! - [`tls`]: rustls configs for the listeners and for `https` targets;
-//!   [`connect`]: how targets are reached (http, https, `http+unix`).
-//! - [`metrics`]: CHP's Prometheus series; [`redirect`]: `--redirect-port`.
-//! - [`routes`]: the route table (longest segment prefix, lock-free reads,
-//!   per-route `last_activity`).
-//! - [`api`]: the REST API (`/api/routes`).
-//! - [`forward`]: the data path for HTTP; websockets are spliced in a private
-//!   `websocket` module; header and URL rewriting live in `headers` and [`rewrite`].
-//! - [`location`]: `--auto-rewrite` / `--protocol-rewrite` of redirects.
-//! - [`errors`]: error pages (error target, error directory, built-in).
-//! - [`logging`]: CHP-shaped log lines for the binary.
+//! Code map, in layers that point one way (bottom first: a module uses only
+//! modules listed before it; `tests/module_layers.rs` checks), so the data
+//! path never depends on how it was configured or served:
+//! - leaves: [`body`]; [`target`]: what a route target is (and the internal
+//!   form of `http+unix` targets); [`paths`]: strict decoding, dot segments;
+//!   [`peer`]: who is connected; [`tls`]: rustls configs for the listeners
+//!   and for `https` targets; [`location`]: `--auto-rewrite` /
+//!   `--protocol-rewrite` of redirects; [`logging`]: CHP-shaped log lines.
+//! - parts: [`routes`]: the route table (longest segment prefix, lock-free
+//!   reads, per-route `last_activity`); [`rewrite`]: the upstream URL;
+//!   [`connect`]: how targets are reached (http, https, `http+unix`) and the
+//!   pooled client; `headers`: header rewriting; `timeout`; [`redirect`]:
+//!   `--redirect-port`; [`listen`]: the sockets (TCP or unix, optional TLS)
+//!   and accept loops; [`config`]: [`ProxyOptions`], plain data.
+//! - [`metrics`]: CHP's Prometheus series, then `activity` (traffic as route
+//!   activity); [`errors`]: error pages (error target, error directory,
+//!   built-in).
+//! - the services: [`forward`], the data path for HTTP, reading only its
+//!   [`forward::ForwardSettings`] (websockets are spliced in its child
+//!   module); [`api`], the REST API (`/api/routes`).
+//! - [`server`]: derives each part's settings from [`ProxyOptions`], binds
+//!   the public, API, metrics and redirect listeners and runs them.
+//! - [`cli`]: CHP's command line → [`ProxyOptions`], for `main` only.
 //!
 //! Invariant: no database and no hub types; the REST API is the only
 //! contract with the hub.
@@ -72,6 +80,7 @@ mod activity;
 pub mod api;
 pub mod body;
 pub mod cli;
+pub mod config;
 pub mod connect;
 pub mod errors;
 pub mod forward;
@@ -80,14 +89,17 @@ pub mod listen;
 pub mod location;
 pub mod logging;
 pub mod metrics;
+pub mod paths;
+pub mod peer;
 pub mod redirect;
 pub mod rewrite;
 pub mod routes;
 pub mod server;
+pub mod target;
 mod timeout;
 pub mod tls;
-mod websocket;
 
-pub use cli::{CliAction, CliError, ProxyOptions, parse_args};
+pub use cli::{CliAction, CliError, parse_args};
+pub use config::ProxyOptions;
 pub use routes::{Route, RouteTable};
 pub use server::{BindError, ProxyServer};

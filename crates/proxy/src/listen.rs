@@ -29,38 +29,22 @@ use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
 use crate::body::{Body, BoxError};
-use crate::server::BindError;
+use crate::peer::Peer;
 
 /// A client that takes this long to complete its TLS handshake is dropped.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Who is on the other end of a connection, for `X-Forwarded-*`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Peer {
-    /// The client's address; `None` on a unix socket.
-    pub addr: Option<SocketAddr>,
-    /// Whether the connection is TLS (`https`/`wss`).
-    pub tls: bool,
-}
-
-impl Peer {
-    /// A plain TCP client at `addr`.
-    #[must_use]
-    pub fn tcp(addr: SocketAddr) -> Self {
-        Self {
-            addr: Some(addr),
-            tls: false,
-        }
-    }
-}
-
-impl fmt::Display for Peer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.addr {
-            Some(addr) => write!(f, "{addr}"),
-            None => f.write_str("a unix socket client"),
-        }
-    }
+/// A listener could not be opened. The server wraps it in its
+/// `BindError` unchanged (same text), so this module needs nothing from
+/// the server that uses it.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot listen on {address}: {source}")]
+pub struct ListenError {
+    /// What we tried to bind (`ip:port` or a socket path).
+    pub address: String,
+    /// The OS error.
+    #[source]
+    pub source: io::Error,
 }
 
 /// Where a listener listens.
@@ -104,7 +88,7 @@ impl Listener {
     ///
     /// # Errors
     /// The address cannot be bound.
-    pub async fn tcp(ip: &str, port: u16) -> Result<Self, BindError> {
+    pub async fn tcp(ip: &str, port: u16) -> Result<Self, ListenError> {
         if ip == "*" {
             tracing::warn!(
                 "Interpreting ip='*' as all-interfaces. Preferred usage is 0.0.0.0 for all IPv4 or '' for all-interfaces."
@@ -129,8 +113,8 @@ impl Listener {
     ///
     /// # Errors
     /// Someone listens there already, or the path cannot be bound.
-    pub fn unix(path: &Path) -> Result<Self, BindError> {
-        let error = |source: io::Error| BindError::Listen {
+    pub fn unix(path: &Path) -> Result<Self, ListenError> {
+        let error = |source: io::Error| ListenError {
             address: path.display().to_string(),
             source,
         };
@@ -295,11 +279,11 @@ impl Drop for Listener {
     }
 }
 
-async fn bind_tcp(ip: &str, port: u16) -> Result<TcpListener, BindError> {
+async fn bind_tcp(ip: &str, port: u16) -> Result<TcpListener, ListenError> {
     let host = ip.trim_start_matches('[').trim_end_matches(']');
     TcpListener::bind((host, port))
         .await
-        .map_err(|source| BindError::Listen {
+        .map_err(|source| ListenError {
             address: format!("{ip}:{port}"),
             source,
         })

@@ -22,7 +22,7 @@ use arc_swap::ArcSwap;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value};
 
-use crate::rewrite::{TargetError, parse_target};
+use crate::target::{TargetError, parse_target};
 
 /// One route: where matching requests go, the data its owner stored with it,
 /// and when it last saw traffic (the hub culls idle servers by it).

@@ -11,18 +11,21 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::Request;
+use http::header::{HeaderName, HeaderValue};
 use hyper::body::Incoming;
 use hyper_util::server::graceful::GracefulShutdown;
 
 use crate::api::Api;
 use crate::body::BoxError;
-use crate::cli::{ProxyOptions, REDIRECT_WITHOUT_TLS};
+use crate::config::{ProxyOptions, REDIRECT_WITHOUT_TLS};
 use crate::connect::Connector;
-use crate::forward::Forwarder;
+use crate::forward::{ForwardSettings, Forwarder};
 use crate::headers::{Generated, KeepAliveHint};
-use crate::listen::{Endpoint, Listener, TlsSlot};
+use crate::listen::{Endpoint, ListenError, Listener, TlsSlot};
+use crate::location::LocationRewrite;
 use crate::metrics::ProxyMetrics;
 use crate::redirect;
+use crate::rewrite::Rewrite;
 use crate::routes::RouteTable;
 use crate::tls::{self, ListenerTls, MinVersion, TlsError};
 
@@ -38,14 +41,8 @@ const API_KEEP_ALIVE: Duration = Duration::from_secs(5);
 #[derive(Debug, thiserror::Error)]
 pub enum BindError {
     /// A listener could not be opened.
-    #[error("cannot listen on {address}: {source}")]
-    Listen {
-        /// What we tried to bind (`ip:port` or a socket path).
-        address: String,
-        /// The OS error.
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Listen(#[from] ListenError),
     /// TLS files are missing, unreadable or unusable.
     #[error(transparent)]
     Tls(#[from] TlsError),
@@ -223,7 +220,7 @@ impl ProxyServer {
             min,
         });
         let forwarder = Forwarder::new(
-            &options,
+            forward_settings(&options),
             table,
             Connector::new(client_tls),
             Arc::clone(&metrics),
@@ -433,5 +430,40 @@ impl ProxyServer {
                 addr.port()
             );
         }
+    }
+}
+
+/// The part of the options the data path reads. Built here, where the
+/// listeners, the API and the forwarder are wired together, so `forward`
+/// never sees [`ProxyOptions`] (nor the command line behind it).
+fn forward_settings(options: &ProxyOptions) -> ForwardSettings {
+    ForwardSettings {
+        error_target: options.error_target.clone(),
+        error_path: options.error_path.clone(),
+        rewrite: Rewrite {
+            prepend_path: options.prepend_path,
+            include_prefix: options.include_prefix,
+        },
+        x_forward: options.x_forward,
+        host_routing: options.host_routing,
+        // The command line refuses values that are not valid HTTP; an
+        // embedder's invalid ones are skipped.
+        custom_headers: options
+            .custom_headers
+            .iter()
+            .filter_map(|(name, value)| {
+                Some((
+                    HeaderName::from_bytes(name.as_bytes()).ok()?,
+                    HeaderValue::from_str(value).ok()?,
+                ))
+            })
+            .collect(),
+        change_origin: options.change_origin,
+        location: LocationRewrite {
+            auto: options.auto_rewrite,
+            protocol: options.protocol_rewrite.clone(),
+        },
+        timeout: options.timeout,
+        proxy_timeout: options.proxy_timeout,
     }
 }

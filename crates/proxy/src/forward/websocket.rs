@@ -11,12 +11,13 @@ use hyper::body::Incoming;
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 
+use super::{ForwardError, Forwarder};
 use crate::activity::TouchingStream;
 use crate::body::{Body, BoxError, boxed, empty};
-use crate::forward::{ForwardError, Forwarder, decode_path, log_url, request_target};
 use crate::headers::{self as hop, Exchange};
-use crate::listen::Peer;
 use crate::metrics::ProxyMetrics;
+use crate::paths::{decode_path, log_url, request_target};
+use crate::peer::Peer;
 use crate::routes::Route;
 
 /// The request asked to upgrade to something we cannot pass through.
@@ -27,7 +28,7 @@ pub struct NotWebSocket;
 impl Forwarder {
     /// Handles an upgrade request. Non-websocket upgrades are refused by
     /// dropping the connection (CHP destroys the socket).
-    pub(crate) async fn handle_upgrade(
+    pub(super) async fn handle_upgrade(
         self: Arc<Self>,
         req: Request<Incoming>,
         peer: Peer,
