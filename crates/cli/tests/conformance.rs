@@ -9,7 +9,7 @@
 //!
 //! Where the spec disagrees with upstream's real handlers (section 2 of the
 //! research notes, `jupyterhub/apihandlers/*.py`), the handlers win; every such
-//! correction is listed in [`upstream_corrections`], [`SCOPE_CORRECTIONS`] or a
+//! correction is listed in [`upstream_corrections`], [`openapi::SCOPE_CORRECTIONS`] or a
 //! case's `expect`, with the reason.
 //!
 //! Mismatches are collected and reported together at the end.
@@ -106,21 +106,6 @@ fn upstream_corrections(raw: &mut Value) {
         "application/json": {"schema": {"$ref": "#/components/schemas/Group"}}
     });
 }
-
-/// Operations whose `security` scopes differ from what upstream's handler's
-/// `needs_scope` checks; the handler's scopes are used for the allowed call.
-const SCOPE_CORRECTIONS: &[(&str, &[&str], &str)] = &[
-    (
-        "GET /services",
-        &["list:services"],
-        "ServiceListAPIHandler needs list:services (post-filtered); read:services does not imply it",
-    ),
-    (
-        "POST /users/{name}/server",
-        &["start:servers"],
-        "UserServerAPIHandler.post needs start:servers (6.0); the spec still names its parent `servers`",
-    ),
-];
 
 /// A token model names its owner as `user` or `service`, never both.
 const TOKEN_OWNER: &[&str] = &["user", "service"];
@@ -1333,12 +1318,7 @@ services = [{{ name = "svc", url = "http://127.0.0.1:{service_port}", api_token 
         }
         // Allowed: with exactly the scopes the spec (corrected) names, minted
         // as a token of the admin; otherwise as the case's caller.
-        let scopes: Vec<String> = SCOPE_CORRECTIONS
-            .iter()
-            .find(|(k, _, _)| *k == key)
-            .map(|(_, scopes, _)| scopes.iter().map(|s| (*s).to_owned()).collect())
-            .or_else(|| op.security_scopes())
-            .unwrap_or_default();
+        let scopes: Vec<String> = openapi::handler_scopes(op);
         let mut allowed = case.allowed.clone();
         if !scopes.is_empty() && matches!(allowed.caller, Caller::Token(..)) {
             let token = match minted.get(&scopes) {

@@ -125,7 +125,7 @@ async fn common_headers(request: Request, next: Next) -> Response {
 }
 
 /// All routes.
-fn router(state: &AppState) -> Router {
+pub(crate) fn router(state: &AppState) -> Router {
     let hub = &state.urls.hub;
     Router::new()
         .merge(crate::api::router(state))
@@ -151,6 +151,71 @@ fn router(state: &AppState) -> Router {
         .with_state(state.clone())
 }
 
+/// What the hub's state is made of, however each part was obtained:
+/// [`Hub::start`] opens the configured database, starts (or adopts) the proxy
+/// and builds the configured spawner; the in-process tests (`testing`
+/// feature) hand in an in-memory database, a fake proxy API and a fake
+/// spawner, and then go through the same [`assemble`].
+pub(crate) struct Parts {
+    pub(crate) config: Config,
+    pub(crate) urls: HubUrls,
+    pub(crate) store: Store,
+    pub(crate) auth: Auth,
+    pub(crate) spawner: Arc<dyn ferrohub_spawn::Spawner>,
+    pub(crate) proxy: ProxyClient,
+    pub(crate) cookie_secret: Vec<u8>,
+    pub(crate) custom_scopes: ferrohub_rbac::CustomScopes,
+    pub(crate) metrics: Arc<ferrohub_metrics::HubMetrics>,
+}
+
+/// Creates the users the authenticator names at start-up (admins flagged).
+pub(crate) async fn create_startup_users(store: &Store, auth: &Auth) -> Result<(), StartError> {
+    for (name, admin) in auth.startup_users() {
+        match store.user_by_name(&name).await? {
+            None => {
+                store.create_user(&name, admin).await?;
+            }
+            // The role follows in roles::sync, which keeps flag and role together.
+            Some(user) if admin && !user.admin => store.set_admin(user.id, true).await?,
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
+/// Builds the state from its parts and brings the database in line with the
+/// configuration (services, roles, blocked users, configured tokens). Returns
+/// the managed services' tokens too.
+pub(crate) async fn assemble(
+    parts: Parts,
+) -> Result<(AppState, std::collections::BTreeMap<String, String>), StartError> {
+    let state = AppState(Arc::new(Inner {
+        config: parts.config,
+        urls: parts.urls,
+        store: parts.store,
+        auth: parts.auth,
+        spawner: parts.spawner,
+        proxy: parts.proxy,
+        cookie_secret: parts.cookie_secret,
+        servers: crate::servers::ServerRegistry::default(),
+        templates: Templates::default(),
+        custom_scopes: parts.custom_scopes,
+        shutdown: tokio::sync::watch::channel(None).0,
+        metrics: parts.metrics,
+        credentials: crate::credential_cache::CredentialCache::default(),
+    }));
+    let service_tokens = crate::services::register(&state).await?;
+    crate::roles::sync(&state.store, &state.config, &state.custom_scopes, |n| {
+        state.auth.normalize_username(n)
+    })
+    .await?;
+    crate::roles::revoke_blocked_users(&state).await?;
+    crate::service::users::add_config_tokens(&state)
+        .await
+        .map_err(|e| StartError::Io(format!("JupyterHub.api_tokens: {e}")))?;
+    Ok((state, service_tokens))
+}
+
 impl Hub {
     /// Opens the database, starts (or adopts) the proxy, binds the hub port and
     /// restores running servers. Nothing is served until [`Hub::serve`].
@@ -168,16 +233,7 @@ impl Hub {
         let auth = Auth::from_config(&config)?;
         let spawner = ferrohub_spawn::from_config(&config)?;
         let custom_scopes = crate::roles::custom_scopes(&config)?;
-        for (name, admin) in auth.startup_users() {
-            match store.user_by_name(&name).await? {
-                None => {
-                    store.create_user(&name, admin).await?;
-                }
-                // The role follows in roles::sync, which keeps flag and role together.
-                Some(user) if admin && !user.admin => store.set_admin(user.id, true).await?,
-                Some(_) => {}
-            }
-        }
+        create_startup_users(&store, &auth).await?;
         // Before the proxy starts: a pid file that cannot be written stops the
         // hub before it has started anything it would leave behind.
         if !config.jupyterhub.pid_file.is_empty() {
@@ -226,7 +282,7 @@ impl Hub {
         } else {
             crate::proxy_watchdog::Watched::External
         };
-        let state = AppState(Arc::new(Inner {
+        let (state, service_tokens) = assemble(Parts {
             config,
             urls,
             store,
@@ -234,22 +290,10 @@ impl Hub {
             spawner,
             proxy: proxy_client,
             cookie_secret,
-            servers: crate::servers::ServerRegistry::default(),
-            templates: Templates::default(),
             custom_scopes,
-            shutdown: tokio::sync::watch::channel(None).0,
             metrics,
-            credentials: crate::credential_cache::CredentialCache::default(),
-        }));
-        let service_tokens = crate::services::register(&state).await?;
-        crate::roles::sync(&state.store, &state.config, &state.custom_scopes, |n| {
-            state.auth.normalize_username(n)
         })
         .await?;
-        crate::roles::revoke_blocked_users(&state).await?;
-        crate::service::users::add_config_tokens(&state)
-            .await
-            .map_err(|e| StartError::Io(format!("JupyterHub.api_tokens: {e}")))?;
         let restoring = std::time::Instant::now();
         crate::servers::restore(&state)
             .await

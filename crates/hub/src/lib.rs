@@ -28,6 +28,8 @@ mod service;
 mod services;
 mod state;
 mod templates;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod urls;
 mod validate;
 mod xsrf;
