@@ -37,7 +37,12 @@ async fn login(browser: &Browser, user: &str, password: &str, forwarded: Option<
     };
     let form = with_header(browser.single.get(&url)).send().await.unwrap();
     assert_eq!(form.status(), 200);
-    let xsrf = support::browser::hidden_xsrf(&form.text().await.unwrap()).unwrap();
+    // The full error chain (hyper's cause), should reading the page ever fail.
+    let form_page = form
+        .text()
+        .await
+        .unwrap_or_else(|e| panic!("reading the login form failed: {e:?}"));
+    let xsrf = support::browser::hidden_xsrf(&form_page).unwrap();
     let started = Instant::now();
     let response = with_header(browser.single.post(&url))
         .form(&[
@@ -54,7 +59,10 @@ async fn login(browser: &Browser, user: &str, password: &str, forwarded: Option<
         .headers()
         .get("retry-after")
         .map(|v| v.to_str().unwrap().parse().unwrap());
-    let page = response.text().await.unwrap();
+    let page = response
+        .text()
+        .await
+        .unwrap_or_else(|e| panic!("reading the login answer ({status}) failed: {e:?}"));
     Answer {
         status,
         retry_after,
