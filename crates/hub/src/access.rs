@@ -4,6 +4,7 @@
 //! Handlers then ask [`Identity::require`], upstream's `needs_scope`.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use ferrohub_core::time::Timestamp;
 use ferrohub_rbac::{ExpandContext, Grant, Membership, Owner, ParsedScopes, Resource, ScopeName};
@@ -28,8 +29,9 @@ pub struct Identity {
     pub principal: Principal,
     /// The token used, if any (cookie requests have none).
     pub token: Option<TokenRecord>,
-    /// Effective scopes, identify scopes included.
-    pub scopes: ParsedScopes,
+    /// Effective scopes, identify scopes included (shared: a cached identity
+    /// is handed to every request that presents the same credential).
+    pub scopes: Arc<ParsedScopes>,
     /// Browser session id (cookie requests, OAuth tokens).
     pub session_id: Option<String>,
 }

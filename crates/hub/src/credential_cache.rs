@@ -13,12 +13,22 @@
 //!
 //! Keys are SHA-256 digests of tokens (the cache never holds a token in
 //! clear) or a login cookie's user `cookie_id`.
+//!
+//! Beside credentials it keeps each user's [`UserRelations`] (groups, roles,
+//! servers: what a user model shows besides the user row), so that
+//! `GET /user`, the question every single-user server and service asks with
+//! its token, costs no query either. Those are keyed by a [`Stamp`], both of
+//! the store's counters: the generation (groups, roles, servers started or
+//! stopped) and the activity generation (a server's `last_activity`).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use std::sync::Arc;
+
 use ferrohub_core::time::Timestamp;
+use ferrohub_store::{SpawnerRecord, Store};
 use sha2::{Digest, Sha256};
 
 use crate::access::Identity;
@@ -53,10 +63,50 @@ struct Entry {
     identity: Identity,
 }
 
+/// The store's two counters at one moment: a view read from the store at
+/// this stamp is still what the store holds while neither has moved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamp {
+    generation: u64,
+    activity: u64,
+}
+
+impl Stamp {
+    /// The stamp now; read it *before* reading the view it will tag, so a
+    /// write that lands meanwhile makes the view stale rather than current.
+    #[must_use]
+    pub fn of(store: &Store) -> Self {
+        Self {
+            generation: store.generation(),
+            activity: store.activity_generation(),
+        }
+    }
+}
+
+/// A user's groups, roles and servers as read from the store: what the user
+/// model shows besides the user row (shared by every request that shows it).
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct UserRelations {
+    /// Group names, sorted.
+    pub groups: Vec<String>,
+    /// Role names, sorted.
+    pub roles: Vec<String>,
+    /// Spawners (servers), sorted by name.
+    pub spawners: Vec<SpawnerRecord>,
+}
+
+#[derive(Debug)]
+struct RelationsEntry {
+    stamp: Stamp,
+    valid_until: Instant,
+    relations: Arc<UserRelations>,
+}
+
 /// The cache; one per hub.
 #[derive(Debug, Default)]
 pub struct CredentialCache {
     entries: Mutex<HashMap<CredentialKey, Entry>>,
+    relations: Mutex<HashMap<i64, RelationsEntry>>,
 }
 
 impl CredentialCache {
@@ -109,6 +159,36 @@ impl CredentialCache {
                 generation,
                 valid_until: Instant::now() + valid_for,
                 identity,
+            },
+        );
+    }
+}
+
+impl CredentialCache {
+    /// The relations cached for a user, if read at `stamp` (and younger than
+    /// [`MAX_AGE`]).
+    pub fn relations(&self, user_id: i64, stamp: Stamp) -> Option<Arc<UserRelations>> {
+        let mut entries = self.relations.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = entries.get(&user_id)?;
+        if entry.stamp == stamp && Instant::now() < entry.valid_until {
+            return Some(Arc::clone(&entry.relations));
+        }
+        entries.remove(&user_id);
+        None
+    }
+
+    /// Caches a user's relations, read from the store at `stamp`.
+    pub fn put_relations(&self, user_id: i64, stamp: Stamp, relations: Arc<UserRelations>) {
+        let mut entries = self.relations.lock().unwrap_or_else(|e| e.into_inner());
+        if entries.len() >= MAX_ENTRIES && !entries.contains_key(&user_id) {
+            entries.clear();
+        }
+        entries.insert(
+            user_id,
+            RelationsEntry {
+                stamp,
+                valid_until: Instant::now() + MAX_AGE,
+                relations,
             },
         );
     }

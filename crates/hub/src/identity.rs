@@ -1,6 +1,8 @@
 //! Who is making a request: a token (`Authorization: token|Bearer`) or the
 //! hub's login cookie, resolved to its owner and effective scopes (see `access`).
 
+use std::sync::Arc;
+
 use ferrohub_core::time::Timestamp;
 use http::HeaderMap;
 
@@ -112,7 +114,7 @@ async fn resolve_token(
             session_id: record.session_id.clone(),
             principal,
             token: Some(record),
-            scopes,
+            scopes: Arc::new(scopes),
         },
         expires,
     )))
@@ -154,7 +156,7 @@ pub async fn from_cookie(
     let identity = Identity {
         principal: Principal::User(user),
         token: None,
-        scopes,
+        scopes: Arc::new(scopes),
         session_id,
     };
     state

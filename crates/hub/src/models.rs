@@ -7,13 +7,17 @@ use ferrohub_rbac::scopes;
 use std::collections::BTreeSet;
 
 use ferrohub_core::time::iso_z;
-use ferrohub_rbac::Resource;
+use ferrohub_rbac::{Grant, Resource};
 use ferrohub_store::{
     GroupRecord, RoleHolder, ServiceRecord, SpawnerRecord, TokenOwner, TokenRecord, UserRecord,
 };
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value, json};
 
+use std::sync::Arc;
+
 use crate::access::{self, Identity, Principal};
+use crate::credential_cache::{Stamp, UserRelations};
 use crate::error::ApiError;
 use crate::servers::Phase;
 use crate::state::AppState;
@@ -23,40 +27,6 @@ use crate::state::AppState;
 pub fn ts(value: Option<&ferrohub_core::time::Timestamp>) -> Value {
     value.map_or(Value::Null, |t| Value::String(iso_z(t)))
 }
-
-/// Keys of the user model each scope reveals.
-const USER_ACCESS: &[(ScopeName, &[&str])] = &[
-    (
-        scopes::READ_USERS,
-        &[
-            "kind",
-            "name",
-            "user_info",
-            "admin",
-            "roles",
-            "groups",
-            "server",
-            "pending",
-            "created",
-            "last_activity",
-        ],
-    ),
-    (
-        scopes::READ_USERS_NAME,
-        &["kind", "name", "user_info", "admin"],
-    ),
-    (scopes::READ_USERS_GROUPS, &["kind", "name", "groups"]),
-    (
-        scopes::READ_USERS_ACTIVITY,
-        &["kind", "name", "last_activity"],
-    ),
-    (scopes::READ_SERVERS, &["kind", "name", "servers"]),
-    (
-        scopes::READ_ROLES_USERS,
-        &["kind", "name", "roles", "admin"],
-    ),
-    (scopes::ADMIN_AUTH_STATE, &["kind", "name", "auth_state"]),
-];
 
 const GROUP_ACCESS: &[(ScopeName, &[&str])] = &[
     (
@@ -167,123 +137,353 @@ pub async fn user_model(
     user: &UserRecord,
     include_stopped_servers: bool,
 ) -> Result<Value, ApiError> {
-    let extras = UserExtras {
-        groups: state.store.group_names_of_user(user.id).await?,
+    let relations = user_relations(state, user.id).await?;
+    let access = UserAccess::of(who);
+    let model = UserModel::new(
+        state,
+        who,
+        &access,
+        user,
+        &relations,
+        include_stopped_servers,
+    );
+    Ok(serde_json::to_value(&model).unwrap_or_else(|_| json!({})))
+}
+
+/// A user's groups, roles and servers: from the cache while the store has
+/// not changed since they were read, else three queries.
+async fn user_relations(state: &AppState, user_id: i64) -> Result<Arc<UserRelations>, ApiError> {
+    let stamp = Stamp::of(&state.store);
+    if let Some(relations) = state.credentials.relations(user_id, stamp) {
+        return Ok(relations);
+    }
+    let relations = Arc::new(UserRelations {
+        groups: state.store.group_names_of_user(user_id).await?,
         roles: state
             .store
-            .roles_of(RoleHolder::User(user.id))
+            .roles_of(RoleHolder::User(user_id))
             .await?
             .into_iter()
             .map(|r| r.name)
             .collect(),
-        spawners: state.store.spawners_of(user.id).await?,
-    };
-    Ok(user_model_from(
-        state,
-        who,
-        user,
-        include_stopped_servers,
-        &extras,
-    ))
+        spawners: state.store.spawners_of(user_id).await?,
+    });
+    state
+        .credentials
+        .put_relations(user_id, stamp, Arc::clone(&relations));
+    Ok(relations)
 }
 
-/// The models of a page of users, with three queries for the whole page
-/// instead of three per user.
-pub async fn user_models(
+/// The relations of a page of users: from the cache where current, the
+/// others with three queries for the whole page (not three per user).
+pub async fn page_relations(
     state: &AppState,
-    who: &Identity,
     users: &[UserRecord],
-    include_stopped_servers: bool,
-) -> Result<Vec<Value>, ApiError> {
-    let ids: Vec<i64> = users.iter().map(|u| u.id).collect();
-    let mut groups = state.store.group_names_of_users(&ids).await?;
-    let mut roles = state.store.role_names_of_users(&ids).await?;
-    let mut spawners = state.store.spawners_of_users(&ids).await?;
-    Ok(users
+) -> Result<Vec<Arc<UserRelations>>, ApiError> {
+    let stamp = Stamp::of(&state.store);
+    let mut cached: Vec<Option<Arc<UserRelations>>> = users
         .iter()
-        .map(|user| {
-            let extras = UserExtras {
+        .map(|u| state.credentials.relations(u.id, stamp))
+        .collect();
+    let missing: Vec<i64> = users
+        .iter()
+        .zip(&cached)
+        .filter(|(_, c)| c.is_none())
+        .map(|(u, _)| u.id)
+        .collect();
+    if !missing.is_empty() {
+        let mut groups = state.store.group_names_of_users(&missing).await?;
+        let mut roles = state.store.role_names_of_users(&missing).await?;
+        let mut spawners = state.store.spawners_of_users(&missing).await?;
+        for (user, slot) in users.iter().zip(cached.iter_mut()) {
+            if slot.is_some() {
+                continue;
+            }
+            let relations = Arc::new(UserRelations {
                 groups: groups.remove(&user.id).unwrap_or_default(),
                 roles: roles.remove(&user.id).unwrap_or_default(),
                 spawners: spawners.remove(&user.id).unwrap_or_default(),
-            };
-            user_model_from(state, who, user, include_stopped_servers, &extras)
-        })
-        .collect())
-}
-
-/// What a user's model shows besides the user row.
-struct UserExtras {
-    /// Group names, sorted.
-    groups: Vec<String>,
-    /// Role names, sorted.
-    roles: Vec<String>,
-    /// Spawners (servers), sorted by name.
-    spawners: Vec<SpawnerRecord>,
-}
-
-fn user_model_from(
-    state: &AppState,
-    who: &Identity,
-    user: &UserRecord,
-    include_stopped_servers: bool,
-    extras: &UserExtras,
-) -> Value {
-    let groups = &extras.groups;
-    let resource = Resource::User {
-        name: &user.name,
-        groups,
-    };
-    let keys = allowed_keys(who, USER_ACCESS, &resource);
-    if keys.is_empty() {
-        return json!({});
-    }
-    let roles = &extras.roles;
-    let default_phase = state.servers.phase(&user.name, "");
-    let running = default_phase == Phase::Ready;
-    let full = json!({
-        "kind": "user",
-        "name": user.name,
-        "admin": user.admin,
-        "roles": roles,
-        "groups": groups,
-        "server": running.then(|| state.urls.server_prefix(&user.name, "")),
-        "pending": default_phase.pending(),
-        "created": ts(user.created.as_ref()),
-        "last_activity": ts(user.last_activity.as_ref()),
-        "auth_state": null,
-    });
-    let Value::Object(full) = full else {
-        unreachable!("a json! object literal is an object")
-    };
-    let mut model = keep(full, &keys);
-    let mut servers = Map::new();
-    for record in &extras.spawners {
-        let phase = state.servers.phase(&user.name, &record.name);
-        let active = phase.pending().is_some() || phase == Phase::Ready;
-        let visible = who.scopes.allows(
-            scopes::READ_SERVERS.as_str(),
-            &Resource::Server {
-                user: &user.name,
-                server: &record.name,
-                groups,
-            },
-        );
-        if (active || include_stopped_servers) && visible {
-            let server = server_model(state, who, user, groups, record);
-            servers.insert(record.name.clone(), server);
+            });
+            state
+                .credentials
+                .put_relations(user.id, stamp, Arc::clone(&relations));
+            *slot = Some(relations);
         }
     }
-    if keys.contains("servers") || !servers.is_empty() {
-        model.insert("servers".into(), Value::Object(servers));
+    Ok(cached.into_iter().map(Option::unwrap_or_default).collect())
+}
+
+/// One key of the user model, as a bit of a [`UserKeys`] set.
+#[derive(Debug, Clone, Copy)]
+#[repr(u16)]
+enum UserKey {
+    Kind = 1,
+    Name = 1 << 1,
+    UserInfo = 1 << 2,
+    Admin = 1 << 3,
+    Roles = 1 << 4,
+    Groups = 1 << 5,
+    Server = 1 << 6,
+    Pending = 1 << 7,
+    Created = 1 << 8,
+    LastActivity = 1 << 9,
+    Servers = 1 << 10,
+    AuthState = 1 << 11,
+}
+
+/// The keys of the user model a caller may see (upstream's access map).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct UserKeys(u16);
+
+impl UserKeys {
+    const fn of(keys: &[UserKey]) -> Self {
+        let mut bits = 0;
+        let mut i = 0;
+        while i < keys.len() {
+            bits |= keys[i] as u16;
+            i += 1;
+        }
+        Self(bits)
     }
-    if keys.contains("user_info") {
-        model.insert(
-            "user_info".into(),
-            user.user_info.clone().unwrap_or(Value::Null),
-        );
+
+    fn has(self, key: UserKey) -> bool {
+        self.0 & key as u16 != 0
     }
-    Value::Object(model)
+
+    fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+}
+
+impl std::ops::BitOrAssign for UserKeys {
+    fn bitor_assign(&mut self, other: Self) {
+        self.0 |= other.0;
+    }
+}
+
+/// Keys of the user model each scope reveals (upstream's `_filter_model` map).
+const USER_ACCESS: &[(ScopeName, UserKeys)] = {
+    use UserKey::{
+        Admin, AuthState, Created, Groups, Kind, LastActivity, Name, Pending, Roles, Server,
+        Servers, UserInfo,
+    };
+    &[
+        (
+            scopes::READ_USERS,
+            UserKeys::of(&[
+                Kind,
+                Name,
+                UserInfo,
+                Admin,
+                Roles,
+                Groups,
+                Server,
+                Pending,
+                Created,
+                LastActivity,
+            ]),
+        ),
+        (
+            scopes::READ_USERS_NAME,
+            UserKeys::of(&[Kind, Name, UserInfo, Admin]),
+        ),
+        (
+            scopes::READ_USERS_GROUPS,
+            UserKeys::of(&[Kind, Name, Groups]),
+        ),
+        (
+            scopes::READ_USERS_ACTIVITY,
+            UserKeys::of(&[Kind, Name, LastActivity]),
+        ),
+        (scopes::READ_SERVERS, UserKeys::of(&[Kind, Name, Servers])),
+        (
+            scopes::READ_ROLES_USERS,
+            UserKeys::of(&[Kind, Name, Roles, Admin]),
+        ),
+        (
+            scopes::ADMIN_AUTH_STATE,
+            UserKeys::of(&[Kind, Name, AuthState]),
+        ),
+    ]
+};
+
+/// What a caller's scopes show of user models, worked out once per request:
+/// keys granted unfiltered apply to every user, filtered grants are checked
+/// per user.
+pub struct UserAccess<'a> {
+    who: &'a Identity,
+    always: UserKeys,
+    filtered: Vec<(ScopeName, UserKeys)>,
+}
+
+impl<'a> UserAccess<'a> {
+    /// The access of `who`.
+    #[must_use]
+    pub fn of(who: &'a Identity) -> Self {
+        let mut always = UserKeys::default();
+        let mut filtered = Vec::new();
+        for (scope, keys) in USER_ACCESS {
+            match who.scopes.grant(scope.as_str()) {
+                Some(Grant::All) => always |= *keys,
+                Some(Grant::Filtered(_)) => filtered.push((*scope, *keys)),
+                None => {}
+            }
+        }
+        Self {
+            who,
+            always,
+            filtered,
+        }
+    }
+
+    fn keys(&self, resource: &Resource<'_>) -> UserKeys {
+        let mut keys = self.always;
+        for (scope, more) in &self.filtered {
+            if self.who.scopes.allows(scope.as_str(), resource) {
+                keys |= *more;
+            }
+        }
+        keys
+    }
+}
+
+/// A user's model as a caller may see it, serialized straight from the
+/// records (no JSON tree in between), with the keys in the order a JSON
+/// object of the same model is written.
+pub struct UserModel<'a> {
+    keys: UserKeys,
+    user: &'a UserRecord,
+    relations: &'a UserRelations,
+    default_phase: Phase,
+    server: Option<String>,
+    servers: Map<String, Value>,
+}
+
+impl<'a> UserModel<'a> {
+    /// The model of `user` as `who` (whose `access` it is) may see it.
+    #[must_use]
+    pub fn new(
+        state: &AppState,
+        who: &Identity,
+        access: &UserAccess<'_>,
+        user: &'a UserRecord,
+        relations: &'a UserRelations,
+        include_stopped_servers: bool,
+    ) -> Self {
+        let groups = &relations.groups;
+        let keys = access.keys(&Resource::User {
+            name: &user.name,
+            groups,
+        });
+        let mut model = Self {
+            keys,
+            user,
+            relations,
+            default_phase: Phase::Stopped,
+            server: None,
+            servers: Map::new(),
+        };
+        if keys.is_empty() {
+            return model;
+        }
+        let mut default_phase = None;
+        for record in &relations.spawners {
+            let phase = state.servers.phase(&user.name, &record.name);
+            let active = phase.pending().is_some() || phase == Phase::Ready;
+            let shown = (active || include_stopped_servers)
+                && who.scopes.allows(
+                    scopes::READ_SERVERS.as_str(),
+                    &Resource::Server {
+                        user: &user.name,
+                        server: &record.name,
+                        groups,
+                    },
+                );
+            if shown {
+                let server = server_model(state, who, user, groups, record);
+                model.servers.insert(record.name.clone(), server);
+            }
+            if record.name.is_empty() {
+                default_phase = Some(phase);
+            }
+        }
+        model.default_phase = default_phase.unwrap_or_else(|| state.servers.phase(&user.name, ""));
+        if model.default_phase == Phase::Ready {
+            model.server = Some(state.urls.server_prefix(&user.name, ""));
+        }
+        model
+    }
+
+    /// Whether the caller may see nothing of this user (the model is `{}`).
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+}
+
+/// A timestamp as upstream writes it, or null, for serializing.
+struct Ts<'a>(Option<&'a ferrohub_core::time::Timestamp>);
+
+impl Serialize for Ts<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Some(t) => serializer.serialize_str(&iso_z(t)),
+            None => serializer.serialize_none(),
+        }
+    }
+}
+
+impl Serialize for UserModel<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use UserKey::{
+            Admin, AuthState, Created, Groups, Kind, LastActivity, Name, Pending, Roles, Server,
+            Servers, UserInfo,
+        };
+        let keys = self.keys;
+        let mut map = serializer.serialize_map(None)?;
+        if keys.is_empty() {
+            return map.end();
+        }
+        let user = self.user;
+        // Alphabetical, as serde_json writes an object.
+        if keys.has(Admin) {
+            map.serialize_entry("admin", &user.admin)?;
+        }
+        if keys.has(AuthState) {
+            map.serialize_entry("auth_state", &())?;
+        }
+        if keys.has(Created) {
+            map.serialize_entry("created", &Ts(user.created.as_ref()))?;
+        }
+        if keys.has(Groups) {
+            map.serialize_entry("groups", &self.relations.groups)?;
+        }
+        if keys.has(Kind) {
+            map.serialize_entry("kind", "user")?;
+        }
+        if keys.has(LastActivity) {
+            map.serialize_entry("last_activity", &Ts(user.last_activity.as_ref()))?;
+        }
+        if keys.has(Name) {
+            map.serialize_entry("name", &user.name)?;
+        }
+        if keys.has(Pending) {
+            map.serialize_entry("pending", &self.default_phase.pending())?;
+        }
+        if keys.has(Roles) {
+            map.serialize_entry("roles", &self.relations.roles)?;
+        }
+        if keys.has(Server) {
+            map.serialize_entry("server", &self.server)?;
+        }
+        if keys.has(Servers) || !self.servers.is_empty() {
+            map.serialize_entry("servers", &self.servers)?;
+        }
+        if keys.has(UserInfo) {
+            map.serialize_entry("user_info", &user.user_info)?;
+        }
+        map.end()
+    }
 }
 
 /// The group model as `who` may see it.

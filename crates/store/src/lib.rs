@@ -102,12 +102,15 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 /// writes through [`Store::writer`], which advances the [`Store::generation`]
 /// once the write is done, so that anything the hub derived from the
 /// database (a resolved credential and its scopes) can tell it may be stale.
-/// Only activity timestamps use [`Store::activity_writer`], which does not.
+/// Only activity timestamps use [`Store::activity_writer`], which does not;
+/// it advances [`Store::activity_generation`] instead, so that views that show
+/// activity times (cached user models) can tell too.
 /// `tests/store_access.rs` checks that no query goes around them.
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: AnyPool,
     generation: Arc<AtomicU64>,
+    activity_generation: Arc<AtomicU64>,
     url: DbUrl,
     /// Serialises share grants in this process: `shares` has no unique key on
     /// (server, target), so a read-then-write must not interleave with another.
@@ -125,8 +128,14 @@ impl Store {
             create_sqlite_file(path)?;
         }
         let max = if url.is_memory() { 1 } else { 8 };
+        // sqlx pings an idle connection before handing it out (to notice a
+        // server that hung up). A SQLite connection is a file in this process:
+        // the ping is a round trip to the connection's worker thread for
+        // nothing, and it doubled the thread switches of every query.
+        let ping = url.dialect() != Dialect::Sqlite;
         let pool = AnyPoolOptions::new()
             .max_connections(max)
+            .test_before_acquire(ping)
             .connect(&url.sqlx_url())
             .await?;
         if url.dialect() == Dialect::Sqlite && !url.is_memory() {
@@ -137,6 +146,7 @@ impl Store {
         Ok(Self {
             pool,
             generation: Arc::default(),
+            activity_generation: Arc::default(),
             url,
             share_lock: Arc::default(),
         })
@@ -147,6 +157,16 @@ impl Store {
     #[must_use]
     pub fn generation(&self) -> u64 {
         self.generation.load(Ordering::Acquire)
+    }
+
+    /// Changes every time an activity write (`last_activity` stamps, a
+    /// service's pid, a share code's use count) completes through this store:
+    /// what a cached view showing those values must also be keyed on. Writes
+    /// through [`Store::writer`] do not change it; pair it with
+    /// [`Store::generation`].
+    #[must_use]
+    pub fn activity_generation(&self) -> u64 {
+        self.activity_generation.load(Ordering::Acquire)
     }
 
     /// The pool, for queries that only read.
@@ -160,9 +180,10 @@ impl Store {
         WriteGuard { store: self }
     }
 
-    /// The pool, for writes of activity timestamps only (no generation change).
-    fn activity_writer(&self) -> &AnyPool {
-        &self.pool
+    /// The pool, for writes of activity timestamps only: the guard advances
+    /// the activity generation (not the generation) when dropped.
+    fn activity_writer(&self) -> ActivityGuard<'_> {
+        ActivityGuard { store: self }
     }
 
     /// The parsed URL (dialect, SQLite file path).
@@ -206,6 +227,27 @@ impl WriteGuard<'_> {
 impl Drop for WriteGuard<'_> {
     fn drop(&mut self) {
         self.store.generation.fetch_add(1, Ordering::AcqRel);
+    }
+}
+
+/// Access to the pool for an activity write; advances the store's activity
+/// generation on drop.
+struct ActivityGuard<'a> {
+    store: &'a Store,
+}
+
+impl std::ops::Deref for ActivityGuard<'_> {
+    type Target = AnyPool;
+    fn deref(&self) -> &AnyPool {
+        &self.store.pool
+    }
+}
+
+impl Drop for ActivityGuard<'_> {
+    fn drop(&mut self) {
+        self.store
+            .activity_generation
+            .fetch_add(1, Ordering::AcqRel);
     }
 }
 

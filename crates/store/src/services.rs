@@ -180,7 +180,7 @@ impl Store {
         sqlx::query("UPDATE services SET pid = $1 WHERE id = $2")
             .bind(pid)
             .bind(service_id)
-            .execute(self.activity_writer())
+            .execute(&*self.activity_writer())
             .await?;
         Ok(())
     }

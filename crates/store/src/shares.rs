@@ -431,7 +431,7 @@ impl Store {
         )
         .bind(time::to_db(&time::now()))
         .bind(code_id)
-        .execute(self.activity_writer())
+        .execute(&*self.activity_writer())
         .await?;
         Ok(())
     }

@@ -361,7 +361,7 @@ impl Store {
         )
         .bind(&when)
         .bind(spawner_id)
-        .execute(self.activity_writer())
+        .execute(&*self.activity_writer())
         .await?;
         Ok(())
     }

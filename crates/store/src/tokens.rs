@@ -200,7 +200,7 @@ impl Store {
         sqlx::query("UPDATE api_tokens SET last_activity = $1 WHERE id = $2")
             .bind(time::to_db(when))
             .bind(token_id)
-            .execute(self.activity_writer())
+            .execute(&*self.activity_writer())
             .await?;
         Ok(())
     }

@@ -383,7 +383,7 @@ impl Store {
         sqlx::query("UPDATE users SET last_activity = $1 WHERE id = $2 AND (last_activity IS NULL OR last_activity < $1)")
             .bind(&when)
             .bind(user_id)
-            .execute(self.activity_writer())
+            .execute(&*self.activity_writer())
             .await?;
         Ok(())
     }

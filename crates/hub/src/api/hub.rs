@@ -102,9 +102,11 @@ pub(super) async fn token_owner(
             name: &service.name,
         },
     };
-    caller.scopes = caller
-        .scopes
-        .union(&ferrohub_rbac::identify_scopes(&identify));
+    caller.scopes = std::sync::Arc::new(
+        caller
+            .scopes
+            .union(&ferrohub_rbac::identify_scopes(&identify)),
+    );
     let model = match &owner.principal {
         Principal::User(user) => user_model(&state, &caller, user, false).await?,
         Principal::Service(service) => service_model(&state, &caller, service).await?,

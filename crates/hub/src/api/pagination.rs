@@ -8,6 +8,7 @@ use axum::Json;
 use axum::response::{IntoResponse, Response};
 use http::HeaderMap;
 use http::header::{ACCEPT, HOST};
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::error::ApiError;
@@ -108,6 +109,27 @@ impl Page {
         Json(self.envelope(Value::Array(items), total, headers, uri, scheme)).into_response()
     }
 
+    /// [`Page::respond`] for items that serialize themselves, so that a long
+    /// page is written straight to the response without a JSON tree per item
+    /// (the user list).
+    pub fn respond_with<T: Serialize>(
+        &self,
+        items: &[T],
+        total: i64,
+        headers: &HeaderMap,
+        uri: &http::Uri,
+        scheme: &str,
+    ) -> Response {
+        if !self.envelope {
+            return Json(items).into_response();
+        }
+        Json(Envelope {
+            pagination: self.pagination(total, headers, uri, scheme),
+            items,
+        })
+        .into_response()
+    }
+
     /// The `{"items", "_pagination"}` value around `items` (a list, or a dict for `/proxy`).
     pub fn envelope(
         &self,
@@ -117,6 +139,14 @@ impl Page {
         uri: &http::Uri,
         scheme: &str,
     ) -> Value {
+        json!({
+            "items": items,
+            "_pagination": self.pagination(total, headers, uri, scheme),
+        })
+    }
+
+    /// The `_pagination` part of the envelope.
+    fn pagination(&self, total: i64, headers: &HeaderMap, uri: &http::Uri, scheme: &str) -> Value {
         let next_offset = self.offset.saturating_add(self.limit);
         let next = (next_offset < total).then(|| {
             json!({
@@ -126,15 +156,21 @@ impl Page {
             })
         });
         json!({
-            "items": items,
-            "_pagination": {
-                "offset": self.offset,
-                "limit": self.limit,
-                "total": total,
-                "next": next,
-            },
+            "offset": self.offset,
+            "limit": self.limit,
+            "total": total,
+            "next": next,
         })
     }
+}
+
+/// The envelope of [`Page::respond_with`]; fields in the order a JSON object
+/// of the same envelope is written.
+#[derive(Serialize)]
+struct Envelope<'a, T> {
+    #[serde(rename = "_pagination")]
+    pagination: Value,
+    items: &'a [T],
 }
 
 /// The request's own absolute URL with `offset` and `limit` replaced (kept in

@@ -97,7 +97,7 @@ async fn requester(
     Ok(Identity {
         principal: access::Principal::User(user),
         token: None,
-        scopes,
+        scopes: std::sync::Arc::new(scopes),
         session_id: None,
     })
 }

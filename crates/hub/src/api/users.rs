@@ -16,7 +16,7 @@ use super::pagination::Page;
 use super::{Caller, Request, json_body};
 use crate::access::{Principal, Target};
 use crate::error::ApiError;
-use crate::models::{service_model, user_model};
+use crate::models::{UserAccess, UserModel, page_relations, service_model, user_model};
 use crate::servers;
 use crate::service;
 use crate::state::AppState;
@@ -117,13 +117,16 @@ pub(super) async fn list(
         .into_iter()
         .filter(|u| state_filter.as_deref() != Some("ready") || state.servers.any_ready(&u.name))
         .collect();
-    let models: Vec<Value> = crate::models::user_models(&state, &who, &users, stopped)
-        .await?
-        .into_iter()
-        .filter(|m| m.as_object().is_some_and(|m| !m.is_empty()))
+    let relations = page_relations(&state, &users).await?;
+    let access = UserAccess::of(&who);
+    let models: Vec<UserModel<'_>> = users
+        .iter()
+        .zip(&relations)
+        .map(|(user, relations)| UserModel::new(&state, &who, &access, user, relations, stopped))
+        .filter(|model| !model.is_empty())
         .collect();
-    Ok(page.respond(
-        models,
+    Ok(page.respond_with(
+        &models,
         total,
         &request.headers,
         &request.uri,
