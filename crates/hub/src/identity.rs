@@ -23,18 +23,20 @@ pub fn bearer_token(headers: &HeaderMap) -> Option<String> {
         .then(|| token.trim().to_owned())
 }
 
-/// Whether a stored time is older than `activity_resolution` (or unset), so that
-/// busy clients do not write to the database on every request.
+/// Whether a stored time is more than `activity_resolution` old (or unset, or
+/// the resolution is 0), so that busy clients do not write to the database on
+/// every request: upstream's `_record_activity`.
 fn stale(state: &AppState, last: Option<&ferrohub_core::time::Timestamp>) -> bool {
-    let resolution = chrono::Duration::seconds(
-        i64::try_from(state.config.jupyterhub.activity_resolution).unwrap_or(i64::MAX),
-    );
-    last.is_none_or(|t| ferrohub_core::time::now() - *t >= resolution)
+    let seconds = state.config.jupyterhub.activity_resolution;
+    let resolution = chrono::Duration::seconds(i64::try_from(seconds).unwrap_or(i64::MAX));
+    last.is_none_or(|t| seconds == 0 || ferrohub_core::time::now() - *t > resolution)
 }
 
-/// Records that a token was used; its owner's activity too, except for a server's
-/// own token (upstream: those do not count as the user being active). Updates
-/// `identity` with the times written and says whether anything was.
+/// Records that a credential was used: the token's activity, and its owner's
+/// except for a server's own token (upstream: those do not count as the user
+/// being active); a login cookie counts as its user's activity, as upstream's
+/// `_user_for_cookie`. Updates `identity` with the times written and says
+/// whether anything was.
 async fn record_use(state: &AppState, identity: &mut Identity) -> Result<bool, ApiError> {
     let now = ferrohub_core::time::now();
     let mut touched = false;
@@ -52,7 +54,6 @@ async fn record_use(state: &AppState, identity: &mut Identity) -> Result<bool, A
         .is_some_and(|n| n.starts_with("Server at "));
     if let Principal::User(user) = &mut identity.principal
         && !server_token
-        && identity.token.is_some()
         && stale(state, user.last_activity.as_ref())
     {
         state.store.touch_user(user.id, &now).await?;
@@ -142,26 +143,34 @@ pub async fn from_cookie(
     let session_id = cookies::get(headers, cookies::SESSION_COOKIE);
     let key = CredentialKey::Cookie(cookie_id.clone());
     let generation = state.store.generation();
-    if let Some(mut identity) = state.credentials.get(&key, generation) {
-        identity.session_id = session_id;
-        return Ok(Some(identity));
-    }
-    let Some(user) = state.store.user_by_cookie_id(&cookie_id).await? else {
-        return Ok(None);
+    let (mut identity, resolved) = match state.credentials.get(&key, generation) {
+        Some(identity) => (identity, None),
+        None => {
+            let Some(user) = state.store.user_by_cookie_id(&cookie_id).await? else {
+                return Ok(None);
+            };
+            if state.auth.is_blocked(&user.name) {
+                return Ok(None);
+            }
+            let (scopes, shares_expire) = access::user_scopes_until(state, &user).await?;
+            let identity = Identity {
+                principal: Principal::User(user),
+                token: None,
+                scopes: Arc::new(scopes),
+                session_id: None,
+            };
+            (identity, Some(shares_expire))
+        }
     };
-    if state.auth.is_blocked(&user.name) {
-        return Ok(None);
+    identity.session_id = session_id;
+    let touched = record_use(state, &mut identity).await?;
+    match resolved {
+        Some(expires) => state
+            .credentials
+            .put(key, generation, identity.clone(), expires),
+        None if touched => state.credentials.refresh(&key, identity.clone()),
+        None => {}
     }
-    let (scopes, shares_expire) = access::user_scopes_until(state, &user).await?;
-    let identity = Identity {
-        principal: Principal::User(user),
-        token: None,
-        scopes: Arc::new(scopes),
-        session_id,
-    };
-    state
-        .credentials
-        .put(key, generation, identity.clone(), shares_expire);
     Ok(Some(identity))
 }
 

@@ -196,3 +196,67 @@ async fn cached_user_models_show_changes_at_once() {
         "listed activity"
     );
 }
+
+/// `GET /user` with the login cookie, as a browser sends it.
+async fn me_by_cookie(app: &TestApp, cookie: &str) -> u16 {
+    let request = http::Request::get(format!("{}/user", app.api_prefix()))
+        .header(
+            http::header::COOKIE,
+            format!("jupyterhub-hub-login={cookie}"),
+        )
+        .body(axum::body::Body::empty())
+        .unwrap();
+    app.request(request).await.status().as_u16()
+}
+
+/// Upstream's `_record_activity`: a request with a token stamps the token and
+/// its user, one with the login cookie stamps the user, at most once per
+/// `activity_resolution` (30 s by default), also when the credential comes
+/// from the cache; with a resolution of 0, every request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn activity_is_recorded_once_per_resolution() {
+    let app = app().await;
+    let ann = app.create_user("ann", false).await.unwrap();
+    assert_eq!(ann.last_activity, None);
+    let cookie = app.login_cookie(&ann);
+    assert_eq!(me_by_cookie(&app, &cookie).await, 200);
+    let first = app.user("ann").await.unwrap().last_activity;
+    assert!(first.is_some(), "a cookie request is the user's activity");
+    for _ in 0..3 {
+        assert_eq!(me_by_cookie(&app, &cookie).await, 200);
+    }
+    assert_eq!(
+        app.user("ann").await.unwrap().last_activity,
+        first,
+        "within activity_resolution nothing more is written"
+    );
+
+    let token = app.token("ann", &["inherit"]).await.unwrap();
+    warm(&app, &token, "/user", 200).await;
+    let id = app.user("ann").await.unwrap().id;
+    let tokens = app
+        .store()
+        .tokens_of_owner(ferrohub_store::TokenOwner::User(id))
+        .await
+        .unwrap();
+    let used = tokens.iter().find(|t| t.note.as_deref() == Some("TestApp"));
+    assert!(
+        used.and_then(|t| t.last_activity).is_some(),
+        "the token's use is recorded: {tokens:?}"
+    );
+    assert_eq!(app.user("ann").await.unwrap().last_activity, first);
+
+    // activity_resolution = 0: every request is recorded.
+    let eager = TestApp::new(|c| c.jupyterhub.activity_resolution = 0)
+        .await
+        .unwrap();
+    eager.create_user("ben", false).await.unwrap();
+    let token = eager.token("ben", &["inherit"]).await.unwrap();
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        assert_eq!(get(&eager, &token, "/user").await.status, 200);
+        seen.push(eager.user("ben").await.unwrap().last_activity.unwrap());
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(seen.windows(2).all(|w| w[0] < w[1]), "{seen:?}");
+}
