@@ -115,6 +115,8 @@ pub struct Store {
     /// Serialises share grants in this process: `shares` has no unique key on
     /// (server, target), so a read-then-write must not interleave with another.
     share_lock: Arc<tokio::sync::Mutex<()>>,
+    /// The last `COUNT(*)` of a user listing (`users::CachedCount`).
+    user_count: Arc<std::sync::Mutex<Option<users::CachedCount>>>,
 }
 
 impl Store {
@@ -149,6 +151,7 @@ impl Store {
             activity_generation: Arc::default(),
             url,
             share_lock: Arc::default(),
+            user_count: Arc::default(),
         })
     }
 
@@ -325,7 +328,7 @@ fn flag(row: &AnyRow, column: &str) -> Result<bool> {
 }
 
 /// A value bound to a query whose SQL is assembled from constant fragments.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Arg {
     Int(i64),
     Text(String),

@@ -1,6 +1,7 @@
 //! Users and their default spawner row; the paged, filtered user listing.
 
 use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
 
 use ferrohub_core::time::{self, Timestamp};
 use sqlx::Row;
@@ -82,6 +83,34 @@ pub struct UserQuery {
     pub limit: i64,
     /// Restrict to what a filtered scope allows; `None` = everyone.
     pub visible: Option<Visibility>,
+}
+
+/// The last count of a user listing: paging through users (the admin page,
+/// the idle culler) asks the same `COUNT(*)` for every page. Which users
+/// exist, their names and whether they have a server change only through
+/// `Store::writer`, so the count stays right while the generation is the one
+/// it was counted at; [`COUNT_MAX_AGE`] bounds it against writes from another
+/// process sharing the database.
+#[derive(Debug)]
+pub(crate) struct CachedCount {
+    generation: u64,
+    counted: Instant,
+    filter: String,
+    args: Vec<Arg>,
+    total: i64,
+}
+
+/// The longest a count is reused.
+const COUNT_MAX_AGE: Duration = Duration::from_secs(10);
+
+impl CachedCount {
+    fn get(&self, generation: u64, filter: &str, args: &[Arg]) -> Option<i64> {
+        (self.generation == generation
+            && self.counted.elapsed() < COUNT_MAX_AGE
+            && self.filter == filter
+            && self.args == args)
+            .then_some(self.total)
+    }
 }
 
 /// Escapes LIKE wildcards so a name filter is a plain substring (escape char `\`).
@@ -232,16 +261,13 @@ impl Store {
     }
 
     /// One page of users matching `query`, and how many match in all (for
-    /// the pagination `total`), in two queries.
+    /// the pagination `total`), in two queries; one while the count of the
+    /// same filter is known at this generation (`CachedCount`).
     pub async fn list_users_page(&self, query: &UserQuery) -> Result<(Vec<UserRecord>, i64)> {
         let Some((filter, mut args)) = user_filter(query) else {
             return Ok((Vec::new(), 0));
         };
-        let count_sql = format!("SELECT COUNT(*) AS n FROM users u{filter}");
-        let total: i64 = bind_args(sqlx::query(sqlx::AssertSqlSafe(count_sql)), &args)
-            .fetch_one(self.reader())
-            .await?
-            .try_get("n")?;
+        let total = self.count_users_matching(&filter, &args).await?;
         let (offset, limit) = page_bounds(query.offset, query.limit);
         let n = args.len();
         let page_sql = format!(
@@ -256,6 +282,38 @@ impl Store {
             .await?;
         let users = rows.iter().map(user_from_row).collect::<Result<_>>()?;
         Ok((users, total))
+    }
+
+    /// `COUNT(*)` of the users a WHERE clause selects, from [`CachedCount`]
+    /// when current.
+    async fn count_users_matching(&self, filter: &str, args: &[Arg]) -> Result<i64> {
+        // Read before counting: a write that lands meanwhile makes it stale.
+        let generation = self.generation();
+        let cached = self
+            .user_count
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
+            .and_then(|c| c.get(generation, filter, args));
+        if let Some(total) = cached {
+            return Ok(total);
+        }
+        let count_sql = format!("SELECT COUNT(*) AS n FROM users u{filter}");
+        let total: i64 = bind_args(sqlx::query(sqlx::AssertSqlSafe(count_sql)), args)
+            .fetch_one(self.reader())
+            .await?
+            .try_get("n")?;
+        *self
+            .user_count
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(CachedCount {
+            generation,
+            counted: Instant::now(),
+            filter: filter.to_owned(),
+            args: args.to_vec(),
+            total,
+        });
+        Ok(total)
     }
 
     /// The users with these names (unknown names are skipped), by name; for

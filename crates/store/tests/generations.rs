@@ -106,3 +106,32 @@ async fn writes_and_activity_writes_advance_their_own_counter() {
         "set_service_pid advances the activity generation"
     );
 }
+
+/// The listing's total is reused while nothing was written, and counted
+/// again after any write or for another filter.
+#[tokio::test]
+async fn the_user_count_follows_every_write() {
+    let store = store().await;
+    let page = |name_filter: Option<&str>| ferrohub_store::UserQuery {
+        name_filter: name_filter.map(str::to_owned),
+        limit: 2,
+        ..ferrohub_store::UserQuery::default()
+    };
+    for name in ["ann", "ben", "cat"] {
+        store.create_user(name, false).await.unwrap();
+    }
+    let total = |store: &Store, filter| {
+        let store = store.clone();
+        async move { store.list_users_page(&page(filter)).await.unwrap().1 }
+    };
+    assert_eq!(total(&store, None).await, 3);
+    assert_eq!(total(&store, None).await, 3, "again, nothing written");
+    assert_eq!(total(&store, Some("a")).await, 2, "another filter");
+    let dan = store.create_user("dan", false).await.unwrap();
+    assert_eq!(total(&store, None).await, 4, "after a user was created");
+    store.delete_user(dan.id).await.unwrap();
+    assert_eq!(total(&store, None).await, 3, "after a user was deleted");
+    let ann = store.user_by_name("ann").await.unwrap().unwrap();
+    store.rename_user(ann.id, "zed").await.unwrap();
+    assert_eq!(total(&store, Some("a")).await, 1, "after a rename");
+}
