@@ -35,9 +35,14 @@ use crate::access::Identity;
 
 /// The longest an entry is trusted.
 pub const MAX_AGE: Duration = Duration::from_secs(60);
-/// Entries kept at most; the cache is emptied when full (a cheap bound that
-/// only costs a re-resolution).
+/// Credentials kept at most. When full, entries that can no longer be used
+/// (older generation, expired) are dropped, and if that frees nothing the
+/// cache is emptied (a cheap bound that only costs re-resolutions).
 const MAX_ENTRIES: usize = 10_000;
+/// Users' relations kept at most, dropped the same way. Fewer than
+/// credentials: every user created or listed passes through here, and
+/// `GET /user` of the users active right now is what it is for.
+const MAX_RELATIONS: usize = 2_000;
 
 /// What a cached identity was resolved from.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -151,7 +156,11 @@ impl CredentialCache {
         }
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         if entries.len() >= MAX_ENTRIES && !entries.contains_key(&key) {
-            entries.clear();
+            let now = Instant::now();
+            entries.retain(|_, e| e.generation == generation && now < e.valid_until);
+            if entries.len() >= MAX_ENTRIES {
+                entries.clear();
+            }
         }
         entries.insert(
             key,
@@ -180,8 +189,12 @@ impl CredentialCache {
     /// Caches a user's relations, read from the store at `stamp`.
     pub fn put_relations(&self, user_id: i64, stamp: Stamp, relations: Arc<UserRelations>) {
         let mut entries = self.relations.lock().unwrap_or_else(|e| e.into_inner());
-        if entries.len() >= MAX_ENTRIES && !entries.contains_key(&user_id) {
-            entries.clear();
+        if entries.len() >= MAX_RELATIONS && !entries.contains_key(&user_id) {
+            let now = Instant::now();
+            entries.retain(|_, e| e.stamp == stamp && now < e.valid_until);
+            if entries.len() >= MAX_RELATIONS {
+                entries.clear();
+            }
         }
         entries.insert(
             user_id,
@@ -200,5 +213,54 @@ pub fn earliest(a: Option<Timestamp>, b: Option<Timestamp>) -> Option<Timestamp>
     match (a, b) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stamp(generation: u64, activity: u64) -> Stamp {
+        Stamp {
+            generation,
+            activity,
+        }
+    }
+
+    fn relations(group: &str) -> Arc<UserRelations> {
+        Arc::new(UserRelations {
+            groups: vec![group.to_owned()],
+            ..UserRelations::default()
+        })
+    }
+
+    #[test]
+    fn relations_are_used_only_at_their_stamp() {
+        let cache = CredentialCache::default();
+        cache.put_relations(1, stamp(5, 7), relations("a"));
+        assert_eq!(cache.relations(1, stamp(5, 7)), Some(relations("a")));
+        assert_eq!(cache.relations(1, stamp(6, 7)), None, "a write");
+        cache.put_relations(1, stamp(5, 7), relations("a"));
+        assert_eq!(cache.relations(1, stamp(5, 8)), None, "an activity write");
+        assert_eq!(cache.relations(1, stamp(5, 7)), None, "dropped when stale");
+    }
+
+    #[test]
+    fn a_full_cache_drops_stale_relations_first() {
+        let cache = CredentialCache::default();
+        let old = stamp(1, 1);
+        let current = stamp(2, 1);
+        for id in 0..10 {
+            cache.put_relations(id, current, relations("kept"));
+        }
+        let stale = i64::try_from(MAX_RELATIONS).unwrap();
+        for id in 10..stale {
+            cache.put_relations(id, old, relations("stale"));
+        }
+        cache.put_relations(stale, current, relations("new"));
+        let held = cache.relations.lock().unwrap().len();
+        assert_eq!(held, 11, "the stale ones went, the current ones stayed");
+        assert_eq!(cache.relations(3, current), Some(relations("kept")));
+        assert_eq!(cache.relations(stale, current), Some(relations("new")));
     }
 }
