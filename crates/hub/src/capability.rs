@@ -17,6 +17,20 @@ use crate::access::{Identity, Principal, Target};
 use crate::error::HubError;
 use crate::state::AppState;
 
+mod grants;
+mod scoped;
+
+pub use grants::{
+    AdminServiceGrant, ClientAccess, HeldScopes, Recipient, ShareWith, TokenIssuer,
+};
+pub use scoped::{
+    AdminGroups, AdminServices, AdminUsers, DeleteGroup, DeleteUser, EditGroup, GroupListing,
+    LeaveGroupShares, LeaveUserShares, ManageProxy, ManageShares, ManageTokens, OnGroup, OnHub,
+    OnServer, OnService, OnUser, Permission, ReadGroup, ReadGroupShares, ReadHub, ReadService,
+    ReadShares, ReadTokens, ReadUser, ReadUserShares, ServiceListing, Shutdown, UserActivity,
+    UserListing,
+};
+
 /// Proof that the caller holds `admin:users` on one existing user.
 #[derive(Debug)]
 pub struct UserAdmin {
@@ -101,7 +115,7 @@ impl Identity {
 
     /// `admin:users` on the user called `name` (404 if missing or hidden, 403 if not allowed).
     pub async fn user_admin(&self, state: &AppState, name: &str) -> Result<UserAdmin, HubError> {
-        self.require(state, &[scopes::ADMIN_USERS], Target::User(name))
+        self.demand(state, &[scopes::ADMIN_USERS], Target::User(name))
             .await?;
         let user = state
             .store
