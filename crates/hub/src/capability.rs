@@ -20,15 +20,12 @@ use crate::state::AppState;
 mod grants;
 mod scoped;
 
-pub use grants::{
-    AdminServiceGrant, ClientAccess, HeldScopes, Recipient, ShareWith, TokenIssuer,
-};
+pub use grants::{ClientAccess, ShareWith, TokenIssuer};
 pub use scoped::{
     AdminGroups, AdminServices, AdminUsers, DeleteGroup, DeleteUser, EditGroup, GroupListing,
     LeaveGroupShares, LeaveUserShares, ManageProxy, ManageShares, ManageTokens, OnGroup, OnHub,
-    OnServer, OnService, OnUser, Permission, ReadGroup, ReadGroupShares, ReadHub, ReadService,
-    ReadShares, ReadTokens, ReadUser, ReadUserShares, ServiceListing, Shutdown, UserActivity,
-    UserListing,
+    OnServer, OnService, OnUser, ReadGroup, ReadGroupShares, ReadHub, ReadService, ReadShares,
+    ReadTokens, ReadUser, ReadUserShares, ServiceListing, Shutdown, UserActivity, UserListing,
 };
 
 /// Proof that the caller holds `admin:users` on one existing user.

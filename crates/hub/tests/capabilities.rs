@@ -20,7 +20,7 @@ use ferrohub_config::{Config, RoleConfig};
 use ferrohub_hub::testing::{Answer, TestApp};
 use ferrohub_store::{OAuthClient, ShareTarget, SpawnerRecord, TokenOwner, UserRecord};
 use http::{Method, StatusCode};
-use serde_json::{Value, json};
+use serde_json::json;
 
 const ROOT: &str = "root";
 
@@ -78,7 +78,10 @@ fn expect(answer: &Answer, status: u16, what: &str) {
 
 async fn groups_of(app: &TestApp, name: &str) -> Vec<String> {
     let id = user(app, name).await.id;
-    app.store().group_names_of_user(id).await.expect("groups read")
+    app.store()
+        .group_names_of_user(id)
+        .await
+        .expect("groups read")
 }
 
 #[tokio::test]
@@ -88,18 +91,27 @@ async fn groups_need_their_capability_and_a_narrowed_scope_reaches_one_group() {
 
     // No admin:groups at all: 403, and no group is made.
     let reader = token(&app, &["read:groups"]).await;
-    let answer = app.call(Method::POST, "/groups/c", Some(&reader), None).await;
+    let answer = app
+        .call(Method::POST, "/groups/c", Some(&reader), None)
+        .await;
     expect(&answer, 403, "create a group with read:groups");
     assert!(store.group_by_name("c").await.unwrap().is_none());
     let answer = app
-        .call(Method::POST, "/groups", Some(&reader), Some(&json!({"groups": ["c"]})))
+        .call(
+            Method::POST,
+            "/groups",
+            Some(&reader),
+            Some(&json!({"groups": ["c"]})),
+        )
         .await;
     expect(&answer, 403, "create groups with read:groups");
     assert!(store.group_by_name("c").await.unwrap().is_none());
 
     // delete:groups on b only: a is hidden (404) and stays.
     let delete_b = token(&app, &["delete:groups!group=b"]).await;
-    let answer = app.call(Method::DELETE, "/groups/a", Some(&delete_b), None).await;
+    let answer = app
+        .call(Method::DELETE, "/groups/a", Some(&delete_b), None)
+        .await;
     expect(&answer, 404, "delete a with delete:groups!group=b");
     assert!(store.group_by_name("a").await.unwrap().is_some());
 
@@ -149,10 +161,14 @@ async fn tokens_need_their_capability_and_a_narrowed_scope_reaches_one_user() {
     // read:tokens does not issue or revoke: 403 (upstream's own check for
     // creation never says 404), nothing written.
     let reader = token(&app, &["read:tokens"]).await;
-    let answer = app.call(Method::POST, "/users/alice/tokens", Some(&reader), None).await;
+    let answer = app
+        .call(Method::POST, "/users/alice/tokens", Some(&reader), None)
+        .await;
     expect(&answer, 403, "create alice's token with read:tokens");
     assert!(tokens_of(&app, "alice").await.is_empty());
-    let answer = app.call(Method::DELETE, &bob_token, Some(&reader), None).await;
+    let answer = app
+        .call(Method::DELETE, &bob_token, Some(&reader), None)
+        .await;
     expect(&answer, 403, "revoke bob's token with read:tokens");
     assert_eq!(tokens_of(&app, "bob").await, bobs);
 
@@ -168,7 +184,9 @@ async fn tokens_need_their_capability_and_a_narrowed_scope_reaches_one_user() {
         .call(Method::POST, "/users/bob/tokens", Some(&alice_only), None)
         .await;
     expect(&answer, 403, "create bob's token with tokens!user=alice");
-    let answer = app.call(Method::DELETE, &bob_token, Some(&alice_only), None).await;
+    let answer = app
+        .call(Method::DELETE, &bob_token, Some(&alice_only), None)
+        .await;
     expect(&answer, 404, "revoke bob's token with tokens!user=alice");
     assert_eq!(tokens_of(&app, "bob").await, bobs);
     let answer = app
@@ -202,10 +220,21 @@ async fn shares_need_their_capability_and_a_narrowed_scope_reaches_one_server() 
     // read:shares grants nothing: 403, no share.
     let reader = token(&app, &["read:shares"]).await;
     let answer = app
-        .call(Method::POST, "/shares/alice/lab", Some(&reader), Some(&with_carol))
+        .call(
+            Method::POST,
+            "/shares/alice/lab",
+            Some(&reader),
+            Some(&with_carol),
+        )
         .await;
     expect(&answer, 403, "share alice/lab with read:shares");
-    assert!(store.share_for(alice_lab.id, carol).await.unwrap().is_none());
+    assert!(
+        store
+            .share_for(alice_lab.id, carol)
+            .await
+            .unwrap()
+            .is_none()
+    );
 
     // shares on alice/lab (and the scopes it passes on): alice's lab only.
     let alice_lab_only = token(
@@ -218,19 +247,44 @@ async fn shares_need_their_capability_and_a_narrowed_scope_reaches_one_server() 
     )
     .await;
     let answer = app
-        .call(Method::POST, "/shares/alice/lab", Some(&alice_lab_only), Some(&with_carol))
+        .call(
+            Method::POST,
+            "/shares/alice/lab",
+            Some(&alice_lab_only),
+            Some(&with_carol),
+        )
         .await;
     expect(&answer, 200, "share alice/lab with shares!server=alice/lab");
-    assert!(store.share_for(alice_lab.id, carol).await.unwrap().is_some());
+    assert!(
+        store
+            .share_for(alice_lab.id, carol)
+            .await
+            .unwrap()
+            .is_some()
+    );
     let answer = app
-        .call(Method::POST, "/shares/bob/lab", Some(&alice_lab_only), Some(&with_carol))
+        .call(
+            Method::POST,
+            "/shares/bob/lab",
+            Some(&alice_lab_only),
+            Some(&with_carol),
+        )
         .await;
     expect(&answer, 404, "share bob/lab with shares!server=alice/lab");
     assert!(store.share_for(bob_lab.id, carol).await.unwrap().is_none());
     let answer = app
-        .call(Method::POST, "/share-codes/bob/lab", Some(&alice_lab_only), None)
+        .call(
+            Method::POST,
+            "/share-codes/bob/lab",
+            Some(&alice_lab_only),
+            None,
+        )
         .await;
-    expect(&answer, 404, "share code of bob/lab with shares!server=alice/lab");
+    expect(
+        &answer,
+        404,
+        "share code of bob/lab with shares!server=alice/lab",
+    );
     let bob_id = user(&app, "bob").await.id;
     let (_, codes) = store
         .share_codes_of(bob_id, Some(bob_lab.id), 0, 100)
@@ -245,12 +299,32 @@ async fn shares_need_their_capability_and_a_narrowed_scope_reaches_one_server() 
     expect(&answer, 403, "leave carol's share with read:users:shares");
     let bobs = token(&app, &["users:shares!user=bob"]).await;
     let answer = app.call(Method::DELETE, leave, Some(&bobs), None).await;
-    expect(&answer, 404, "leave carol's share with users:shares!user=bob");
-    assert!(store.share_for(alice_lab.id, carol).await.unwrap().is_some());
+    expect(
+        &answer,
+        404,
+        "leave carol's share with users:shares!user=bob",
+    );
+    assert!(
+        store
+            .share_for(alice_lab.id, carol)
+            .await
+            .unwrap()
+            .is_some()
+    );
     let carols = token(&app, &["users:shares!user=carol"]).await;
     let answer = app.call(Method::DELETE, leave, Some(&carols), None).await;
-    expect(&answer, 204, "leave carol's share with users:shares!user=carol");
-    assert!(store.share_for(alice_lab.id, carol).await.unwrap().is_none());
+    expect(
+        &answer,
+        204,
+        "leave carol's share with users:shares!user=carol",
+    );
+    assert!(
+        store
+            .share_for(alice_lab.id, carol)
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 #[tokio::test]
@@ -260,22 +334,32 @@ async fn services_need_their_capability_and_a_narrowed_scope_reaches_one_service
     let empty = json!({});
 
     let reader = token(&app, &["read:services"]).await;
-    let answer = app.call(Method::POST, "/services/s1", Some(&reader), Some(&empty)).await;
+    let answer = app
+        .call(Method::POST, "/services/s1", Some(&reader), Some(&empty))
+        .await;
     expect(&answer, 403, "add s1 with read:services");
     assert!(store.service_by_name("s1").await.unwrap().is_none());
 
     let s1_only = token(&app, &["admin:services!service=s1"]).await;
-    let answer = app.call(Method::POST, "/services/s1", Some(&s1_only), Some(&empty)).await;
+    let answer = app
+        .call(Method::POST, "/services/s1", Some(&s1_only), Some(&empty))
+        .await;
     expect(&answer, 201, "add s1 with admin:services!service=s1");
     assert!(store.service_by_name("s1").await.unwrap().is_some());
-    let answer = app.call(Method::POST, "/services/s2", Some(&s1_only), Some(&empty)).await;
+    let answer = app
+        .call(Method::POST, "/services/s2", Some(&s1_only), Some(&empty))
+        .await;
     expect(&answer, 404, "add s2 with admin:services!service=s1");
     assert!(store.service_by_name("s2").await.unwrap().is_none());
 
-    let answer = app.call(Method::DELETE, "/services/s1", Some(&reader), None).await;
+    let answer = app
+        .call(Method::DELETE, "/services/s1", Some(&reader), None)
+        .await;
     expect(&answer, 403, "remove s1 with read:services");
     assert!(store.service_by_name("s1").await.unwrap().is_some());
-    let answer = app.call(Method::DELETE, "/services/s1", Some(&s1_only), None).await;
+    let answer = app
+        .call(Method::DELETE, "/services/s1", Some(&s1_only), None)
+        .await;
     expect(&answer, 200, "remove s1 with admin:services!service=s1");
     assert!(store.service_by_name("s1").await.unwrap().is_none());
 }
@@ -307,7 +391,10 @@ async fn authorize(app: &TestApp, client: &OAuthClient, cookie: &str) -> (Status
     .unwrap();
     let request = http::Request::builder()
         .uri(format!("{}/oauth2/authorize?{query}", app.api_prefix()))
-        .header(http::header::COOKIE, format!("jupyterhub-hub-login={cookie}"))
+        .header(
+            http::header::COOKIE,
+            format!("jupyterhub-hub-login={cookie}"),
+        )
         .body(axum::body::Body::empty())
         .unwrap();
     let response = app.request(request).await;
@@ -325,14 +412,24 @@ async fn oauth_needs_access_to_the_clients_server() {
     let app = hub().await;
     let alice_lab = lab(&app, "alice").await;
     lab(&app, "bob").await;
-    let (alice_client, bob_client) = (lab_client(&app, "alice").await, lab_client(&app, "bob").await);
+    let (alice_client, bob_client) = (
+        lab_client(&app, "alice").await,
+        lab_client(&app, "bob").await,
+    );
     let carol = user(&app, "carol").await;
     let cookie = app.login_cookie(&carol);
 
     // carol may not access alice's server: 403, no code issued.
     let (status, location) = authorize(&app, &alice_client, &cookie).await;
-    assert_eq!(status, StatusCode::FORBIDDEN, "authorize alice/lab without access");
-    assert!(!location.contains("code="), "no code without access: {location}");
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "authorize alice/lab without access"
+    );
+    assert!(
+        !location.contains("code="),
+        "no code without access: {location}"
+    );
 
     // Shared access to alice/lab: alice's client may ask (confirmation
     // page), bob's still may not.
@@ -346,11 +443,25 @@ async fn oauth_needs_access_to_the_clients_server() {
         .await
         .unwrap();
     let (status, location) = authorize(&app, &alice_client, &cookie).await;
-    assert_eq!(status, StatusCode::OK, "authorize alice/lab with a share: {location}");
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "authorize alice/lab with a share: {location}"
+    );
     let (status, location) = authorize(&app, &bob_client, &cookie).await;
-    assert_eq!(status, StatusCode::FORBIDDEN, "authorize bob/lab with alice's share");
-    assert!(!location.contains("code="), "no code without access: {location}");
-    let tokens = app.store().tokens_of_owner(TokenOwner::User(carol.id)).await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "authorize bob/lab with alice's share"
+    );
+    assert!(
+        !location.contains("code="),
+        "no code without access: {location}"
+    );
+    let tokens = app
+        .store()
+        .tokens_of_owner(TokenOwner::User(carol.id))
+        .await;
     assert!(tokens.unwrap().is_empty(), "carol got no token");
 }
 
@@ -455,8 +566,14 @@ fn the_source_check_finds_what_it_forbids() {
     );
     assert_eq!(problems_in("    who.require_any_form(&[x])?;").len(), 1);
     assert_eq!(problems_in(r#"    let s = ["admin:users"];"#).len(), 1);
-    assert_eq!(problems_in(r#"    format!("read:users:name!user={name}")"#).len(), 1);
-    assert_eq!(problems_in(r#"    "list:users may only be filtered""#).len(), 1);
+    assert_eq!(
+        problems_in(r#"    format!("read:users:name!user={name}")"#).len(),
+        1
+    );
+    assert_eq!(
+        problems_in(r#"    "list:users may only be filtered""#).len(),
+        1
+    );
     assert_eq!(problems_in(r#"    format!("groups!group={g}")"#).len(), 1);
     // JSON keys that happen to be scope names, comments and constants pass.
     assert!(problems_in(r#"    json!({"users": [], "groups": [], "servers": {}})"#).is_empty());
@@ -470,6 +587,9 @@ fn exemptions_are_real_files() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     for (file, why) in EXEMPT {
         assert!(!why.is_empty());
-        assert!(src.join(file).is_file(), "exempt file {file} does not exist");
+        assert!(
+            src.join(file).is_file(),
+            "exempt file {file} does not exist"
+        );
     }
 }

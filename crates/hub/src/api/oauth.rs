@@ -100,7 +100,7 @@ pub(super) async fn authorize(
             client => &request.client.description,
             redirect_uri => &request.client.redirect_uri,
             scopes => scopes,
-            granted => request.access.granted(),
+            granted => request.access.granted().to_vec(),
             xsrf => xsrf,
         },
     );

@@ -127,7 +127,12 @@ fn list_response(request: &Request, page: &Page, items: Vec<Value>, total: i64) 
 }
 
 /// A page of shares as the API lists them.
-fn shares_response(state: &AppState, request: &Request, page: &Page, found: Paged<ShareRecord>) -> Response {
+fn shares_response(
+    state: &AppState,
+    request: &Request,
+    page: &Page,
+    found: Paged<ShareRecord>,
+) -> Response {
     let (shares, total) = found;
     let items = shares.iter().map(|s| share_model(state, s)).collect();
     list_response(request, page, items, total)
@@ -317,7 +322,9 @@ pub(super) async fn grant(
     Caller(who): Caller,
     body: Bytes,
 ) -> ApiResult {
-    let may = who.on_server::<ManageShares>(&state, &owner, &server).await?;
+    let may = who
+        .on_server::<ManageShares>(&state, &owner, &server)
+        .await?;
     let body = share_body(&body, &["user", "group"])?;
     let with = exactly_one_target(&body)?;
     let requested = requested_scopes(&body)?;
@@ -334,14 +341,18 @@ pub(super) async fn revoke(
     Caller(who): Caller,
     body: Bytes,
 ) -> ApiResult {
-    let may = who.on_server::<ManageShares>(&state, &owner, &server).await?;
+    let may = who
+        .on_server::<ManageShares>(&state, &owner, &server)
+        .await?;
     let body = share_body(&body, &["user", "group"])?;
     let with = exactly_one_target(&body)?;
     let requested = requested_scopes(&body)?;
-    Ok(match shares::revoke(&state, &may, &with, requested).await? {
-        Some(share) => Json(share_model(&state, &share)).into_response(),
-        None => Json(json!({})).into_response(),
-    })
+    Ok(
+        match shares::revoke(&state, &may, &with, requested).await? {
+            Some(share) => Json(share_model(&state, &share)).into_response(),
+            None => Json(json!({})).into_response(),
+        },
+    )
 }
 
 /// `DELETE /shares/{owner}/{server}`: revokes every share of the server.
@@ -350,7 +361,9 @@ pub(super) async fn revoke_all(
     ShareParams { owner, server, .. }: ShareParams,
     Caller(who): Caller,
 ) -> ApiResult {
-    let may = who.on_server::<ManageShares>(&state, &owner, &server).await?;
+    let may = who
+        .on_server::<ManageShares>(&state, &owner, &server)
+        .await?;
     let deleted = shares::revoke_all(&state, &may).await?;
     tracing::info!(owner, server, by = %who.name(), "deleted {deleted} shares");
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -389,7 +402,9 @@ pub(super) async fn create_code(
     Caller(who): Caller,
     body: Bytes,
 ) -> ApiResult {
-    let may = who.on_server::<ManageShares>(&state, &owner, &server).await?;
+    let may = who
+        .on_server::<ManageShares>(&state, &owner, &server)
+        .await?;
     let body = share_body(&body, &["expires_in"])?;
     let expires_in = match body.get("expires_in") {
         None | Some(Value::Null) => shares::CODE_DEFAULT_SECS,
@@ -414,7 +429,9 @@ pub(super) async fn delete_codes(
     request: Request,
     Caller(who): Caller,
 ) -> ApiResult {
-    let may = who.on_server::<ManageShares>(&state, &owner, &server).await?;
+    let may = who
+        .on_server::<ManageShares>(&state, &owner, &server)
+        .await?;
     let which = match (
         request.query("code").filter(|c| !c.is_empty()),
         request.query("id").filter(|c| !c.is_empty()),

@@ -5,7 +5,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use ferrohub_core::time::Timestamp;
-use ferrohub_store::{ServerState, UserQuery, UserSort};
+use ferrohub_store::{ServerState, UserQuery, UserRecord, UserSort};
 use http::StatusCode;
 use serde_json::{Map, Value, json};
 
@@ -21,6 +21,12 @@ use crate::service::users::ActivityReport;
 use crate::state::AppState;
 
 type ApiResult = Result<Response, ApiError>;
+
+/// Looks a user up by name; 404 if missing (the scope check already ran).
+/// For the server handlers, until they take their users from capabilities.
+pub(super) async fn find_user(state: &AppState, name: &str) -> Result<UserRecord, ApiError> {
+    Ok(service::users::find(state, name).await?)
+}
 
 /// `GET /user`: who the token or cookie belongs to, with the credential's scopes.
 pub(super) async fn whoami(State(state): State<AppState>, Caller(who): Caller) -> ApiResult {

@@ -101,7 +101,9 @@ impl Identity {
         state: &AppState,
         name: &str,
     ) -> Result<TokenIssuer, HubError> {
-        let allowed = self.allows(state, scopes::TOKENS, Target::User(name)).await?;
+        let allowed = self
+            .allows(state, scopes::TOKENS, Target::User(name))
+            .await?;
         match state.store.user_by_name(name).await? {
             Some(user) if allowed => Ok(TokenIssuer { user }),
             _ => Err(Denied::Forbidden(format!(

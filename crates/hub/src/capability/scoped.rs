@@ -293,11 +293,8 @@ impl Identity {
     /// The check of upstream's post-filtered lists: one of `wanted` held in
     /// any form is enough to ask; the list then shows only what it covers.
     fn holds_any(&self, wanted: &[ScopeName]) -> Result<(), HubError> {
-        if wanted.iter().any(|s| self.scopes.holds(s.as_str())) {
-            Ok(())
-        } else {
-            Err(Denied::Forbidden(crate::access::forbidden(wanted).message).into())
-        }
+        self.require_any_form(wanted)
+            .map_err(|refused| Denied::Forbidden(refused.message).into())
     }
 
     /// [`GroupListing`]: `list:groups`, unfiltered or filtered by group only.

@@ -390,6 +390,9 @@ pub async fn end_session(
     user: &UserRecord,
     session_id: &str,
 ) -> Result<(), HubError> {
-    state.store.delete_session_tokens(user.id, session_id).await?;
+    state
+        .store
+        .delete_session_tokens(user.id, session_id)
+        .await?;
     Ok(())
 }

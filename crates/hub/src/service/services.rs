@@ -40,7 +40,10 @@ pub async fn list(
 }
 
 /// The service `may` names.
-pub async fn get(state: &AppState, may: &OnService<ReadService>) -> Result<ServiceRecord, HubError> {
+pub async fn get(
+    state: &AppState,
+    may: &OnService<ReadService>,
+) -> Result<ServiceRecord, HubError> {
     find(state, may.name()).await
 }
 
@@ -83,9 +86,7 @@ pub fn spec_from_json(name: &str, body: &Map<String, Value>) -> Result<ServiceCo
                             .map(|i| i.as_str().map(str::to_owned))
                             .collect::<Option<Vec<_>>>()
                     })
-                    .ok_or_else(|| {
-                        HubError::Invalid(format!("{key} must be a list of strings"))
-                    })?;
+                    .ok_or_else(|| HubError::Invalid(format!("{key} must be a list of strings")))?;
             }
             "info" => {
                 let Value::Object(info) = value else {

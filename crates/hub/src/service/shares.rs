@@ -5,7 +5,9 @@
 //! the server it was made for.
 
 use ferrohub_rbac::scopes;
-use ferrohub_store::{GroupRecord, ShareCodeRecord, ShareRecord, ShareTarget, SpawnerRecord, UserRecord};
+use ferrohub_store::{
+    GroupRecord, ShareCodeRecord, ShareRecord, ShareTarget, SpawnerRecord, UserRecord,
+};
 
 use crate::access::Identity;
 use crate::capability::{
@@ -138,11 +140,8 @@ async fn user_share(
     owner: &str,
     server: &str,
 ) -> Result<ShareRecord, HubError> {
-    let not_found = || {
-        HubError::NotFound(format!(
-            "No such share for user {name} on {owner}/{server}"
-        ))
-    };
+    let not_found =
+        || HubError::NotFound(format!("No such share for user {name} on {owner}/{server}"));
     let user = state
         .store
         .user_by_name(name)
@@ -188,7 +187,10 @@ pub async fn list_for_group(
     limit: i64,
 ) -> Result<Paged<ShareRecord>, HubError> {
     let group = find_group(state, may.name()).await?;
-    Ok(state.store.shares_for_group(group.id, offset, limit).await?)
+    Ok(state
+        .store
+        .shares_for_group(group.id, offset, limit)
+        .await?)
 }
 
 /// The share of `owner/server` granted to the group.

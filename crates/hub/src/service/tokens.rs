@@ -75,7 +75,10 @@ async fn find_token(
 }
 
 /// The user's tokens (expired ones are not returned by the store).
-pub async fn list(state: &AppState, may: &OnUser<ReadTokens>) -> Result<Vec<TokenRecord>, HubError> {
+pub async fn list(
+    state: &AppState,
+    may: &OnUser<ReadTokens>,
+) -> Result<Vec<TokenRecord>, HubError> {
     let user = find_user(state, may.name()).await?;
     Ok(state
         .store
@@ -297,10 +300,7 @@ pub async fn create(
 }
 
 /// The tokens a user made with the API or the token page (not OAuth tokens).
-pub async fn own_tokens(
-    state: &AppState,
-    user: &UserRecord,
-) -> Result<Vec<TokenRecord>, HubError> {
+pub async fn own_tokens(state: &AppState, user: &UserRecord) -> Result<Vec<TokenRecord>, HubError> {
     Ok(state
         .store
         .tokens_of_owner(TokenOwner::User(user.id))
@@ -339,7 +339,9 @@ pub async fn revoke_own(
     issuer: &TokenIssuer,
     token_id: &str,
 ) -> Result<(), HubError> {
-    let id = token_id.strip_prefix('a').and_then(|n| n.parse::<i64>().ok());
+    let id = token_id
+        .strip_prefix('a')
+        .and_then(|n| n.parse::<i64>().ok());
     let token = own_tokens(state, issuer.user())
         .await?
         .into_iter()

@@ -254,8 +254,8 @@ pub async fn create(
     admin: Option<&HubAdmin>,
 ) -> Result<UserRecord, HubError> {
     let name = may.name();
-    let normalized =
-        normalize(state, name).ok_or_else(|| HubError::Invalid(format!("Invalid username: {name}")))?;
+    let normalized = normalize(state, name)
+        .ok_or_else(|| HubError::Invalid(format!("Invalid username: {name}")))?;
     check_not_superuser(&normalized).await?;
     if state.store.user_by_name(&normalized).await?.is_some() {
         return Err(HubError::Conflict(format!(
@@ -323,9 +323,13 @@ pub async fn record_activity(
     let user = find(state, may.name()).await?;
     let mut updates = Vec::with_capacity(report.servers.len());
     for (server, ts) in report.servers {
-        let record = state.store.spawner(user.id, &server).await?.ok_or_else(|| {
-            HubError::Invalid(format!("No such server '{server}' for user {}", user.name))
-        })?;
+        let record = state
+            .store
+            .spawner(user.id, &server)
+            .await?
+            .ok_or_else(|| {
+                HubError::Invalid(format!("No such server '{server}' for user {}", user.name))
+            })?;
         updates.push((record.id, ts));
     }
     for (spawner_id, ts) in &updates {
