@@ -388,7 +388,7 @@ async fn authorize(app: &TestApp, client: &OAuthClient, cookie: &str) -> (Status
         ("response_type", "code"),
         ("state", "xyz"),
     ])
-    .unwrap();
+    .expect("query encodes");
     let request = http::Request::builder()
         .uri(format!("{}/oauth2/authorize?{query}", app.api_prefix()))
         .header(
@@ -396,7 +396,7 @@ async fn authorize(app: &TestApp, client: &OAuthClient, cookie: &str) -> (Status
             format!("jupyterhub-hub-login={cookie}"),
         )
         .body(axum::body::Body::empty())
-        .unwrap();
+        .expect("request builds");
     let response = app.request(request).await;
     let location = response
         .headers()
