@@ -3,7 +3,8 @@
 //! (`ferrohub_hub::testing`), a caller without the capability is refused
 //! with upstream's status and the database is left as it was, and a caller
 //! whose scope is narrowed to one resource (`groups!group=a`) can act on
-//! that one and not on its neighbour.
+//! that one and not on its neighbour. The token page and the accept-share
+//! page, which go through the same services, are checked the same way.
 //!
 //! Every token belongs to `root`, who holds every built-in scope, so a
 //! token's effective scopes are exactly its own: what is tested is the
@@ -463,6 +464,163 @@ async fn oauth_needs_access_to_the_clients_server() {
         .tokens_of_owner(TokenOwner::User(carol.id))
         .await;
     assert!(tokens.unwrap().is_empty(), "carol got no token");
+}
+
+/// A browser page request under `/hub/` with `user`'s login cookie; `form`
+/// is posted url-encoded. Answers the status, the `Location` and the body.
+async fn page(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    user: &UserRecord,
+    form: Option<&[(&str, &str)]>,
+) -> (StatusCode, String, String) {
+    let hub = app.api_prefix().trim_end_matches("api").to_owned();
+    let mut builder = http::Request::builder()
+        .method(method)
+        .uri(format!("{hub}{path}"))
+        .header(
+            http::header::COOKIE,
+            format!("jupyterhub-hub-login={}", app.login_cookie(user)),
+        );
+    let body = match form {
+        Some(fields) => {
+            builder = builder.header(
+                http::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            );
+            serde_urlencoded::to_string(fields).expect("form encodes")
+        }
+        None => String::new(),
+    };
+    let request = builder
+        .body(axum::body::Body::from(body))
+        .expect("request builds");
+    let response = app.request(request).await;
+    let status = response.status();
+    let location = response
+        .headers()
+        .get(http::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .expect("body read");
+    (
+        status,
+        location,
+        String::from_utf8_lossy(&bytes).into_owned(),
+    )
+}
+
+/// The `_xsrf` value of the first form on a page.
+fn xsrf_field(html: &str) -> String {
+    let start = html
+        .find(r#"name="_xsrf" value=""#)
+        .map(|i| i + r#"name="_xsrf" value=""#.len())
+        .expect("page has an XSRF field");
+    html[start..]
+        .split('"')
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn the_token_page_needs_the_tokens_scope() {
+    // Users get the `user` role with read:hub only: no `tokens` on themselves.
+    let app = TestApp::new(|c: &mut Config| {
+        c.jupyterhub.load_roles = vec![RoleConfig {
+            name: "user".into(),
+            description: "users without tokens".into(),
+            scopes: Some(vec!["read:hub".into()]),
+            ..RoleConfig::default()
+        }];
+    })
+    .await
+    .expect("test hub starts");
+    let alice = app.create_user("alice", false).await.expect("user created");
+    let (status, _, html) = page(&app, Method::GET, "token", &alice, None).await;
+    assert_eq!(status, StatusCode::OK, "the page itself shows: {html}");
+    let xsrf = xsrf_field(&html);
+    let form = [
+        ("_xsrf", xsrf.as_str()),
+        ("note", "n"),
+        ("expires_in", "3600"),
+    ];
+    let (status, _, html) = page(&app, Method::POST, "token", &alice, Some(&form)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{html}");
+    assert!(html.contains("You may not manage API tokens"), "{html}");
+    assert!(tokens_of(&app, "alice").await.is_empty(), "no token made");
+
+    // With the default roles the same form makes a token.
+    let app = hub().await;
+    let alice = user(&app, "alice").await;
+    let (_, _, html) = page(&app, Method::GET, "token", &alice, None).await;
+    let xsrf = xsrf_field(&html);
+    let form = [
+        ("_xsrf", xsrf.as_str()),
+        ("note", "n"),
+        ("expires_in", "3600"),
+    ];
+    let (status, _, html) = page(&app, Method::POST, "token", &alice, Some(&form)).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert_eq!(tokens_of(&app, "alice").await.len(), 1, "one token made");
+}
+
+#[tokio::test]
+async fn a_share_code_is_accepted_only_by_someone_else() {
+    let app = hub().await;
+    let store = app.store();
+    let alice_lab = lab(&app, "alice").await;
+    let (alice, carol) = (user(&app, "alice").await, user(&app, "carol").await);
+    let scopes = ["access:servers!server=alice/lab".to_owned()];
+    let (_, secret) = store
+        .create_share_code(alice.id, alice_lab.id, &scopes, None)
+        .await
+        .expect("code stored");
+    let path = format!("accept-share?code={secret}");
+
+    // One's own code: 403 on the page, nothing shared.
+    let (status, _, html) = page(&app, Method::GET, &path, &alice, None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{html}");
+    assert!(
+        store
+            .share_for(alice_lab.id, ShareTarget::User(alice.id))
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // An unknown code posted: 400, nothing shared.
+    let (_, _, html) = page(&app, Method::GET, &path, &carol, None).await;
+    let xsrf = xsrf_field(&html);
+    let wrong = [("_xsrf", xsrf.as_str()), ("code", "not-a-code-of-anyone")];
+    let (status, _, html) = page(&app, Method::POST, "accept-share", &carol, Some(&wrong)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{html}");
+    let carols = ShareTarget::User(carol.id);
+    assert!(
+        store
+            .share_for(alice_lab.id, carols)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // carol's acceptance makes the share and goes to the server.
+    let right = [("_xsrf", xsrf.as_str()), ("code", secret.as_str())];
+    let (status, location, html) =
+        page(&app, Method::POST, "accept-share", &carol, Some(&right)).await;
+    assert_eq!(status, StatusCode::FOUND, "{html}");
+    assert!(location.ends_with("/user/alice/lab/"), "{location}");
+    assert!(
+        store
+            .share_for(alice_lab.id, carols)
+            .await
+            .unwrap()
+            .is_some()
+    );
 }
 
 // ---------------------------------------------------------------------------
