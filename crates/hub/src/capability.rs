@@ -6,6 +6,13 @@
 //! compile error rather than a hole (the `PATCH /users` escalation was a
 //! handler that checked `admin:users` and then applied `roles` and `groups`,
 //! which that scope does not cover).
+//!
+//! This file holds the user-administration capabilities (the rules of
+//! `PATCH /users`); `scoped` the one-scope-on-one-resource ones
+//! (`OnUser<P>`, `OnGroup<P>`, …, upstream's `needs_scope`) and the
+//! post-filtered listings; `grants` those with rules of their own (tokens,
+//! shares, OAuth, admin services). A refusal is a [`Denied`], which knows
+//! whether upstream answers 404 or 403.
 
 use ferrohub_rbac::scopes;
 use std::collections::BTreeSet;
@@ -14,8 +21,19 @@ use ferrohub_rbac::{Grant, Resource};
 use ferrohub_store::UserRecord;
 
 use crate::access::{Identity, Principal, Target};
-use crate::error::HubError;
+use crate::error::{Denied, HubError};
 use crate::state::AppState;
+
+mod grants;
+mod scoped;
+
+pub use grants::{ClientAccess, ShareWith, TokenIssuer};
+pub use scoped::{
+    AdminGroups, AdminServices, AdminUsers, DeleteGroup, DeleteUser, EditGroup, GroupListing,
+    LeaveGroupShares, LeaveUserShares, ManageProxy, ManageShares, ManageTokens, OnGroup, OnHub,
+    OnServer, OnService, OnUser, ReadGroup, ReadGroupShares, ReadHub, ReadService, ReadShares,
+    ReadTokens, ReadUser, ReadUserShares, ServiceListing, Shutdown, UserActivity, UserListing,
+};
 
 /// Proof that the caller holds `admin:users` on one existing user.
 #[derive(Debug)]
@@ -101,7 +119,7 @@ impl Identity {
 
     /// `admin:users` on the user called `name` (404 if missing or hidden, 403 if not allowed).
     pub async fn user_admin(&self, state: &AppState, name: &str) -> Result<UserAdmin, HubError> {
-        self.require(state, &[scopes::ADMIN_USERS], Target::User(name))
+        self.demand(state, &[scopes::ADMIN_USERS], Target::User(name))
             .await?;
         let user = state
             .store
@@ -121,7 +139,7 @@ impl Identity {
         if self.owner_is_admin() && unfiltered {
             Ok(HubAdmin(()))
         } else {
-            Err(HubError::Forbidden(why.to_owned()))
+            Err(Denied::Forbidden(why.to_owned()).into())
         }
     }
 
@@ -133,10 +151,11 @@ impl Identity {
             groups,
         };
         if !self.scopes.allows(scopes::ADMIN_USERS.as_str(), &resource) {
-            return Err(HubError::Forbidden(format!(
+            return Err(Denied::Forbidden(format!(
                 "Renaming {} to {new_name} needs admin:users on {new_name} as well",
                 admin.user().name
-            )));
+            ))
+            .into());
         }
         Ok(Rename {
             user_id: admin.user().id,
@@ -159,9 +178,10 @@ impl Identity {
                 .allows(state, scopes::GROUPS, Target::Group(group))
                 .await?
             {
-                return Err(HubError::Forbidden(format!(
+                return Err(Denied::Forbidden(format!(
                     "Changing membership of group {group} needs the groups scope on it"
-                )));
+                ))
+                .into());
             }
         }
         Ok(GroupMembership {

@@ -18,12 +18,22 @@ pub enum HubError {
     /// The caller may not do this (403).
     #[error("{0}")]
     Forbidden(String),
+    /// A capability was refused by a scope check; it knows upstream's status.
+    #[error(transparent)]
+    Denied(#[from] Denied),
+    /// An OAuth 2 token-endpoint refusal, answered in OAuth's own JSON form.
+    #[error(transparent)]
+    OAuth(#[from] OAuthError),
     /// No such thing, or not visible to the caller (404).
     #[error("{0}")]
     NotFound(String),
     /// It exists already, or is in the way (409).
     #[error("{0}")]
     Conflict(String),
+    /// This resource does not allow the operation (405), e.g. deleting a
+    /// service defined in the configuration.
+    #[error("{0}")]
+    NotAllowed(String),
     /// Too many at once; try again later (429).
     #[error("{message}")]
     Throttled {
@@ -45,14 +55,89 @@ impl From<HubError> for ApiError {
         match err {
             HubError::Invalid(m) => Self::bad_request(m),
             HubError::Forbidden(m) => Self::forbidden(m),
+            HubError::Denied(denied) => Self::new(denied.status(), denied.to_string()),
+            HubError::OAuth(e) => Self::new(e.status, e.description),
             HubError::NotFound(m) => Self::not_found(m),
             HubError::Conflict(m) => Self::conflict(m),
+            HubError::NotAllowed(m) => Self::new(StatusCode::METHOD_NOT_ALLOWED, m),
             HubError::Throttled {
                 message,
                 retry_after,
             } => Self::too_many(message, retry_after),
             HubError::Store(e) => e.into(),
             HubError::Internal(cause) => Self::internal(&cause),
+        }
+    }
+}
+
+/// A refused scope check, as upstream's `needs_scope` answers it: the status
+/// is part of the value, so no caller can answer 403 where upstream hides the
+/// resource with 404, or the other way round.
+#[derive(Debug, Error)]
+pub enum Denied {
+    /// The caller holds the scope for other resources only: 404, so that the
+    /// answer does not reveal whether this one exists.
+    #[error("No access to resources or resources not found")]
+    Hidden,
+    /// The caller lacks the scope (403), with a message naming what is needed.
+    #[error("{0}")]
+    Forbidden(String),
+}
+
+impl Denied {
+    /// The HTTP status upstream answers.
+    #[must_use]
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Hidden => StatusCode::NOT_FOUND,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+        }
+    }
+}
+
+/// An OAuth 2 error of the token endpoint (RFC 6749 §5.2): clients expect
+/// `{"error", "error_description"}`, not the API's `{"status", "message"}`.
+#[derive(Debug, Error)]
+#[error("{error}: {description}")]
+pub struct OAuthError {
+    /// 400 or 401.
+    pub status: StatusCode,
+    /// The RFC's error code (`invalid_client`, `invalid_grant`, ...).
+    pub error: &'static str,
+    /// Human-readable text.
+    pub description: &'static str,
+}
+
+impl OAuthError {
+    /// An OAuth error with its status, code and description.
+    #[must_use]
+    pub const fn new(status: StatusCode, error: &'static str, description: &'static str) -> Self {
+        Self {
+            status,
+            error,
+            description,
+        }
+    }
+}
+
+impl IntoResponse for OAuthError {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            Json(json!({"error": self.error, "error_description": self.description})),
+        )
+            .into_response()
+    }
+}
+
+impl HubError {
+    /// The answer of an OAuth endpoint: OAuth errors in OAuth's form, anything
+    /// else (the database failing) as the API's JSON error.
+    #[must_use]
+    pub fn into_oauth_response(self) -> Response {
+        match self {
+            Self::OAuth(e) => e.into_response(),
+            other => ApiError::from(other).into_response(),
         }
     }
 }
@@ -65,6 +150,7 @@ impl From<ApiError> for HubError {
             StatusCode::FORBIDDEN => Self::Forbidden(err.message),
             StatusCode::NOT_FOUND => Self::NotFound(err.message),
             StatusCode::CONFLICT => Self::Conflict(err.message),
+            StatusCode::METHOD_NOT_ALLOWED => Self::NotAllowed(err.message),
             StatusCode::TOO_MANY_REQUESTS => Self::Throttled {
                 message: err.message,
                 retry_after: err.retry_after,

@@ -2,4 +2,9 @@
 //! the capabilities (`crate::capability`) its permission needs, owns the rules
 //! of its domain, and fails with one [`HubError`](crate::error::HubError).
 
+pub mod groups;
+pub mod oauth;
+pub mod services;
+pub mod shares;
+pub mod tokens;
 pub mod users;

@@ -1,8 +1,16 @@
-//! Changing users: rename, admin flag, roles and groups.
+//! Users: list, read, create, delete, activity reports, and changes to
+//! name, admin flag, roles and groups.
 
-use ferrohub_store::RoleHolder;
+use std::collections::BTreeSet;
 
-use crate::capability::{GroupMembership, HubAdmin, Rename, UserAdmin};
+use ferrohub_core::time::Timestamp;
+use ferrohub_store::{RoleHolder, UserQuery, UserRecord};
+
+use crate::access::Identity;
+use crate::capability::{
+    AdminUsers, DeleteUser, GroupMembership, HubAdmin, OnHub, OnUser, ReadUser, Rename,
+    UserActivity, UserAdmin, UserListing,
+};
 use crate::error::HubError;
 use crate::state::AppState;
 
@@ -155,6 +163,183 @@ pub async fn add_config_tokens(state: &AppState) -> Result<(), HubError> {
                 expires_at: None,
             })
             .await?;
+    }
+    Ok(())
+}
+
+/// The user called `name`, or 404 (the scope check already ran).
+pub async fn find(state: &AppState, name: &str) -> Result<UserRecord, HubError> {
+    state
+        .store
+        .user_by_name(name)
+        .await?
+        .ok_or_else(|| HubError::NotFound(format!("No such user: {name}")))
+}
+
+/// One page of the users `query` selects, within what `listing` shows.
+pub async fn list(
+    state: &AppState,
+    listing: &UserListing,
+    mut query: UserQuery,
+) -> Result<(Vec<UserRecord>, i64), HubError> {
+    query.visible = listing.visible().cloned();
+    Ok(state.store.list_users_page(&query).await?)
+}
+
+/// The user `may` names.
+pub async fn get(state: &AppState, may: &OnUser<ReadUser>) -> Result<UserRecord, HubError> {
+    find(state, may.name()).await
+}
+
+/// A requested name, normalized by the authenticator and valid as a user
+/// name; `None` if it is not.
+pub fn normalize(state: &AppState, name: &str) -> Option<String> {
+    let normalized = state.auth.normalize_username(name);
+    ferrohub_core::names::validate_username(&normalized)
+        .ok()
+        .map(|()| normalized)
+}
+
+/// Creates the users of `names` that do not exist yet (admins only with
+/// `admin`, a full admin's proof). Every name must be valid and no superuser
+/// account; if all exist already, 409.
+pub async fn create_many(
+    state: &AppState,
+    _may: &OnHub<AdminUsers>,
+    names: &[String],
+    admin: Option<&HubAdmin>,
+) -> Result<Vec<UserRecord>, HubError> {
+    let mut invalid = Vec::new();
+    let mut to_create = BTreeSet::new();
+    for name in names {
+        match normalize(state, name) {
+            Some(normalized) if is_superuser_name(&normalized).await => {
+                invalid.push(name.clone());
+            }
+            Some(normalized) => {
+                if state.store.user_by_name(&normalized).await?.is_none() {
+                    to_create.insert(normalized);
+                }
+            }
+            None => invalid.push(name.clone()),
+        }
+    }
+    match invalid.as_slice() {
+        [] => {}
+        [one] => return Err(HubError::Invalid(format!("Invalid username: {one}"))),
+        many => {
+            return Err(HubError::Invalid(format!(
+                "Invalid usernames: {}",
+                many.join(", ")
+            )));
+        }
+    }
+    if to_create.is_empty() {
+        return Err(HubError::Conflict(format!(
+            "All {} users already exist",
+            names.len()
+        )));
+    }
+    let mut users = Vec::with_capacity(to_create.len());
+    for name in to_create {
+        users.push(crate::roles::create_user(state, &name, admin.is_some()).await?);
+    }
+    Ok(users)
+}
+
+/// Creates the user `may` names (an admin only with a full admin's proof).
+pub async fn create(
+    state: &AppState,
+    may: &OnUser<AdminUsers>,
+    admin: Option<&HubAdmin>,
+) -> Result<UserRecord, HubError> {
+    let name = may.name();
+    let normalized = normalize(state, name)
+        .ok_or_else(|| HubError::Invalid(format!("Invalid username: {name}")))?;
+    check_not_superuser(&normalized).await?;
+    if state.store.user_by_name(&normalized).await?.is_some() {
+        return Err(HubError::Conflict(format!(
+            "User {normalized} already exists"
+        )));
+    }
+    Ok(crate::roles::create_user(state, &normalized, admin.is_some()).await?)
+}
+
+/// The user `may` names, to be deleted, unless it is the caller itself.
+pub async fn deletable(
+    state: &AppState,
+    may: &OnUser<DeleteUser>,
+    by: &Identity,
+) -> Result<UserRecord, HubError> {
+    let user = find(state, may.name()).await?;
+    if by.user().is_some_and(|u| u.id == user.id) {
+        return Err(HubError::Invalid("Cannot delete yourself!".to_owned()));
+    }
+    Ok(user)
+}
+
+/// Deletes a user whose servers are stopped (the caller stopped them).
+pub async fn delete(
+    state: &AppState,
+    _may: &OnUser<DeleteUser>,
+    user: &UserRecord,
+) -> Result<(), HubError> {
+    state.store.delete_user(user.id).await?;
+    state.servers.remove_user(&user.name);
+    Ok(())
+}
+
+/// An activity report of a user's servers (`POST /users/{name}/activity`).
+#[derive(Debug, Default)]
+pub struct ActivityReport {
+    /// The user's own last activity, if reported.
+    pub user: Option<Timestamp>,
+    /// Last activity per server name.
+    pub servers: Vec<(String, Timestamp)>,
+}
+
+/// A reported timestamp: ISO 8601, not more than an hour in the future.
+pub fn parse_activity(text: &str) -> Result<Timestamp, HubError> {
+    let ts = ferrohub_core::time::parse_client(text).ok_or_else(|| {
+        HubError::Invalid(format!(
+            "last_activity {text:?} is not an ISO-8601 timestamp"
+        ))
+    })?;
+    if ts > ferrohub_core::time::now() + chrono::Duration::minutes(59) {
+        return Err(HubError::Invalid(format!(
+            "last_activity {text:?} is more than an hour in the future"
+        )));
+    }
+    Ok(ts)
+}
+
+/// Records reported activity: every server named must exist; the user's
+/// own activity defaults to the latest of its servers'.
+pub async fn record_activity(
+    state: &AppState,
+    may: &OnUser<UserActivity>,
+    report: ActivityReport,
+) -> Result<(), HubError> {
+    let user = find(state, may.name()).await?;
+    let mut updates = Vec::with_capacity(report.servers.len());
+    for (server, ts) in report.servers {
+        let record = state
+            .store
+            .spawner(user.id, &server)
+            .await?
+            .ok_or_else(|| {
+                HubError::Invalid(format!("No such server '{server}' for user {}", user.name))
+            })?;
+        updates.push((record.id, ts));
+    }
+    for (spawner_id, ts) in &updates {
+        state.store.touch_spawner(*spawner_id, ts).await?;
+    }
+    if let Some(ts) = report
+        .user
+        .or_else(|| updates.iter().map(|(_, t)| *t).max())
+    {
+        state.store.touch_user(user.id, &ts).await?;
     }
     Ok(())
 }
