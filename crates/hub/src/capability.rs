@@ -10,6 +10,10 @@
 use ferrohub_rbac::scopes;
 use std::collections::BTreeSet;
 
+mod servers;
+
+pub use servers::{ReadServer, ServerControl, StartServer, StopServer};
+
 use ferrohub_rbac::{Grant, Resource};
 use ferrohub_store::UserRecord;
 

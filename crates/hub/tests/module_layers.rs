@@ -603,3 +603,37 @@ fn http_names_are_found_in_code_only() {
     std::fs::remove_dir_all(&dir).unwrap();
     assert_eq!(found, [(2, "axum")]);
 }
+
+/// "Process-group stopping lives in one place": only `crates/spawn/src/process.rs`
+/// may signal a process group (`killpg`, or `kill` with a negative pid), so
+/// the SIGINT→SIGTERM→SIGKILL sequence and its identity checks cannot be
+/// bypassed by servers, managed services or the proxy.
+#[test]
+fn process_groups_are_signalled_in_one_place() {
+    let crates = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let allowed = crates.join("spawn/src/process.rs");
+    let mut files = Vec::new();
+    for dir in ["hub/src", "spawn/src", "cli/src"] {
+        collect_rs(&crates.join(dir), &mut files);
+    }
+    assert!(
+        files.iter().any(|f| *f == allowed),
+        "{} not found: is the scan broken?",
+        allowed.display()
+    );
+    let mut found = Vec::new();
+    for file in files.iter().filter(|f| **f != allowed) {
+        let code = strip_comments_and_literals(&std::fs::read_to_string(file).expect("read"));
+        for (n, line) in code.lines().enumerate() {
+            let squeezed: String = line.chars().filter(|c| !c.is_whitespace()).collect();
+            if squeezed.contains("killpg") || squeezed.contains("from_raw(-") {
+                found.push(format!("{}:{}", file.display(), n + 1));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "process groups signalled outside ferrohub_spawn's process::stop_group: {}",
+        found.join(", ")
+    );
+}

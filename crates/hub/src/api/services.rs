@@ -171,7 +171,7 @@ pub(super) async fn create(
         .await
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
     if !spec.url.is_empty() {
-        let _ = crate::servers::check_routes(&state).await;
+        let _ = crate::runtime::reconcile::check_routes(&state.runtime).await;
     }
     tracing::info!(service = %name, by = %who.name(), "created runtime service");
     let record = state
@@ -211,7 +211,7 @@ pub(super) async fn delete(
         state.store.delete_oauth_client(client).await?;
     }
     state.store.delete_service(service.id).await?;
-    let _ = crate::servers::check_routes(&state).await;
+    let _ = crate::runtime::reconcile::check_routes(&state.runtime).await;
     tracing::info!(service = %name, by = %who.name(), "deleted runtime service");
     Ok(StatusCode::OK.into_response())
 }

@@ -19,7 +19,7 @@ use super::{Caller, Request, json_body};
 use crate::access::Target;
 use crate::error::ApiError;
 use crate::models::ts;
-use crate::servers::Phase;
+use crate::runtime::Phase;
 use crate::state::AppState;
 
 type ApiResult = Result<Response, ApiError>;

@@ -17,7 +17,7 @@ use super::{Caller, Request, json_body};
 use crate::access::{Principal, Target};
 use crate::error::ApiError;
 use crate::models::{service_model, user_model};
-use crate::servers;
+use crate::runtime::{Phase, stop};
 use crate::service;
 use crate::state::AppState;
 
@@ -395,18 +395,18 @@ pub(super) async fn delete(
     }
     for record in state.store.spawners_of(user.id).await? {
         let phase = state.servers.phase(&user.name, &record.name);
-        if phase == servers::Phase::Stopping || phase == servers::Phase::Spawning {
+        if phase == Phase::Stopping || phase == Phase::Spawning {
             return Err(ApiError::bad_request(format!(
                 "{}'s server is in the process of {}, please wait.",
                 user.name,
-                if phase == servers::Phase::Stopping {
+                if phase == Phase::Stopping {
                     "stopping"
                 } else {
                     "starting"
                 }
             )));
         }
-        if !servers::request_stop(&state, &user, &record.name).await? {
+        if !stop::request_stop(&state.runtime, &user, &record.name).await {
             return Err(ApiError::bad_request(format!(
                 "{name}'s server is in the process of stopping, please wait."
             )));

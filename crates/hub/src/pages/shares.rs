@@ -13,7 +13,7 @@ use minijinja::context;
 
 use super::{PageUser, error_page, page_user, to_login, with_cookies, xsrf_for};
 use crate::error::PageError;
-use crate::servers::Phase;
+use crate::runtime::Phase;
 use crate::state::AppState;
 
 /// The form the accept page posts.
