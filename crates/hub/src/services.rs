@@ -283,4 +283,3 @@ async fn service_token(
         .await?;
     Ok(Some(generated))
 }
-

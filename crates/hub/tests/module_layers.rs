@@ -35,7 +35,13 @@ type Graph = BTreeMap<String, BTreeMap<String, Vec<Site>>>;
 const ABOVE_THE_RUNTIME: [&str; 5] = ["api", "pages", "app", "error", "state"];
 
 /// Names that are HTTP types; runtime code never uses them.
-const HTTP_NAMES: [&str; 5] = ["axum", "ApiError", "PageError", "StatusCode", "IntoResponse"];
+const HTTP_NAMES: [&str; 5] = [
+    "axum",
+    "ApiError",
+    "PageError",
+    "StatusCode",
+    "IntoResponse",
+];
 
 /// Modules the service layer must not reach (handlers sit above it).
 const ABOVE_THE_SERVICES: [&str; 3] = ["api", "pages", "app"];
@@ -128,7 +134,11 @@ fn no_result_with_string_errors_in_the_hub() {
     for file in &files {
         let text = std::fs::read_to_string(file).expect("read a source file");
         let code = strip_comments_and_literals(&text);
-        let shown = file.strip_prefix(&src).unwrap_or(file).display().to_string();
+        let shown = file
+            .strip_prefix(&src)
+            .unwrap_or(file)
+            .display()
+            .to_string();
         for line in string_error_results(&code) {
             found.push(format!("src/{shown}:{line}"));
         }

@@ -166,7 +166,8 @@ impl Identity {
                 server: server.to_owned(),
             }));
         }
-        let not_found = || HubError::NotFound("No access to resources or resources not found".to_owned());
+        let not_found =
+            || HubError::NotFound("No access to resources or resources not found".to_owned());
         let name = name.ok_or_else(not_found)?;
         let user = state
             .store

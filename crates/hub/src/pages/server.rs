@@ -69,7 +69,7 @@ async fn spawn_and_redirect(
     next: Option<String>,
 ) -> Result<Response, PageError> {
     let control = control(state, who, name, server).await?;
-    let user = control.user();
+    let (user, server) = (control.user(), control.server());
     let wait = std::time::Duration::from_secs(1);
     match service::start_from_page(state, &control.start(), wait).await? {
         PageStart::Running | PageStart::Ready => {

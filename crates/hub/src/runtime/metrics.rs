@@ -141,7 +141,10 @@ mod tests {
             labels(Err(SpawnError::NoSuchUser("x".to_owned()).into())),
             Some(SpawnLabels::error(SpawnReason::None))
         );
-        assert_eq!(labels(Err(SpawnFailure::StartTimeout(30))), Some(SpawnLabels::error(SpawnReason::None)));
+        assert_eq!(
+            labels(Err(SpawnFailure::StartTimeout(30))),
+            Some(SpawnLabels::error(SpawnReason::None))
+        );
         assert_eq!(spawn_labels(&Err(SpawnFailure::Interrupted), true), None);
     }
 }

@@ -158,12 +158,9 @@ pub async fn request_spawn(
         let result = spawn_server(&rt, &user, &spawner).await;
         super::metrics::record_spawn(&rt, &user.name, &server, &result, started);
         let ready = result.is_ok()
-            && rt.servers.transition(
-                &user.name,
-                &server,
-                |p| *p == Phase::Spawning,
-                Phase::Ready,
-            );
+            && rt
+                .servers
+                .transition(&user.name, &server, |p| *p == Phase::Spawning, Phase::Ready);
         if ready {
             return;
         }

@@ -72,12 +72,7 @@ pub async fn run(rt: Runtime, mut watched: Watched) -> Option<i32> {
 }
 
 /// Starts a dead proxy again and restores its routes.
-async fn check_started(
-    rt: &Runtime,
-    process: &mut ProxyProcess,
-    token: &str,
-    memory: &mut Memory,
-) {
+async fn check_started(rt: &Runtime, process: &mut ProxyProcess, token: &str, memory: &mut Memory) {
     if let Some(status) = process.exited() {
         let config = &rt.config.proxy;
         tracing::error!(

@@ -68,7 +68,9 @@ pub async fn check_named_server_request(
     check_limit: bool,
 ) -> Result<(), HubError> {
     if !state.config.jupyterhub.allow_named_servers {
-        return Err(HubError::Invalid("Named servers are not enabled.".to_owned()));
+        return Err(HubError::Invalid(
+            "Named servers are not enabled.".to_owned(),
+        ));
     }
     let exists = state.store.spawner(user.id, server).await?.is_some();
     let limit = i64::from(state.config.jupyterhub.named_server_limit_per_user);
@@ -165,7 +167,10 @@ pub async fn start(
         Phase::Ready => return Err(already_running(user, server)),
         Phase::Stopped | Phase::Failed(_) => {}
     }
-    if options.display_name.as_deref().is_some_and(|d| !d.is_empty())
+    if options
+        .display_name
+        .as_deref()
+        .is_some_and(|d| !d.is_empty())
         && record.display_name != display
     {
         state
@@ -226,8 +231,8 @@ pub async fn start_from_page(
 /// `DELETE /users/{name}/server[s/{server}]`: stops the server and, with
 /// `remove`, deletes a named one once stopped. Returns whether it stopped
 /// within [`SLOW_TIMEOUT`] (else it is still stopping: 202).
-pub async fn stop(state: &AppState, stop: &StopServer, remove: bool) -> Result<bool, HubError> {
-    let (user, server) = (stop.user(), stop.server());
+pub async fn stop(state: &AppState, cap: &StopServer, remove: bool) -> Result<bool, HubError> {
+    let (user, server) = (cap.user(), cap.server());
     if server.is_empty() {
         if remove {
             return Err(HubError::Invalid(
@@ -235,12 +240,19 @@ pub async fn stop(state: &AppState, stop: &StopServer, remove: bool) -> Result<b
             ));
         }
     } else if !state.config.jupyterhub.allow_named_servers {
-        return Err(HubError::Invalid("Named servers are not enabled.".to_owned()));
+        return Err(HubError::Invalid(
+            "Named servers are not enabled.".to_owned(),
+        ));
     }
     let record = existing(state, user, server).await?;
     let stopped = stop::request_stop(&state.runtime, user, server).await;
     if remove {
-        let removal = remove_when_stopped(state.runtime.clone(), user.name.clone(), server.to_owned(), record.id);
+        let removal = remove_when_stopped(
+            state.runtime.clone(),
+            user.name.clone(),
+            server.to_owned(),
+            record.id,
+        );
         if stopped {
             removal.await;
         } else {
@@ -259,8 +271,8 @@ async fn remove_when_stopped(rt: Runtime, user: String, server: String, spawner_
 }
 
 /// The home page's stop button: stops the server, waiting up to [`SLOW_TIMEOUT`].
-pub async fn stop_from_page(state: &AppState, stop: &StopServer) -> bool {
-    stop::request_stop(&state.runtime, stop.user(), stop.server()).await
+pub async fn stop_from_page(state: &AppState, cap: &StopServer) -> bool {
+    stop::request_stop(&state.runtime, cap.user(), cap.server()).await
 }
 
 /// `PUT /users/{name}/servers/{server}`: creates a named server without
@@ -325,13 +337,9 @@ pub async fn patch_named(
             )));
         }
     }
-    let record = state
-        .store
-        .spawner(user.id, server)
-        .await?
-        .ok_or_else(|| {
-            HubError::NotFound(format!("User {} has no such server {server:?}", user.name))
-        })?;
+    let record = state.store.spawner(user.id, server).await?.ok_or_else(|| {
+        HubError::NotFound(format!("User {} has no such server {server:?}", user.name))
+    })?;
     let phase = state.servers.phase(&user.name, server);
     if phase.pending().is_some() || phase == Phase::Ready {
         return Err(HubError::Invalid(format!(
