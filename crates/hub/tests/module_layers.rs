@@ -627,7 +627,7 @@ fn process_groups_are_signalled_in_one_place() {
         collect_rs(&crates.join(dir), &mut files);
     }
     assert!(
-        files.iter().any(|f| *f == allowed),
+        files.contains(&allowed),
         "{} not found: is the scan broken?",
         allowed.display()
     );
