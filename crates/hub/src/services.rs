@@ -1,7 +1,9 @@
-//! Services (`JupyterHub.services`): external processes that hold an API
-//! token, and managed ones the hub starts, restarts when they exit, and stops
-//! at shutdown. A service with a `url` gets the proxy route
-//! `{base}services/<name>/`; one with a url or OAuth settings is an OAuth client.
+//! Services (`JupyterHub.services`): checking their definitions and
+//! registering them (API tokens, OAuth clients, server rows). A service with a
+//! `url` gets the proxy route `{base}services/<name>/`; one with a url or OAuth
+//! settings is an OAuth client. Managed ones (with a `command`) are run by
+//! `crate::runtime::managed`, which starts them once the API listens, restarts
+//! them when they exit and stops them at shutdown.
 
 use std::collections::BTreeMap;
 
