@@ -22,20 +22,38 @@ async fn a_spawn_that_fails_inside_the_hub_shows_no_internal_text() {
     let answer = app
         .call(Method::POST, "/users/alice/server", Some(&token), None)
         .await;
-    assert_eq!(answer.status, StatusCode::INTERNAL_SERVER_ERROR, "{}", answer.text);
+    assert_eq!(
+        answer.status,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "{}",
+        answer.text
+    );
     assert_eq!(answer.json()["message"], GENERIC, "{}", answer.text);
     for leak in ["403", "proxy API", "Forbidden", "/api/routes"] {
-        assert!(!answer.text.contains(leak), "{leak:?} leaked: {}", answer.text);
+        assert!(
+            !answer.text.contains(leak),
+            "{leak:?} leaked: {}",
+            answer.text
+        );
     }
 
     let progress = app
-        .call(Method::GET, "/users/alice/server/progress", Some(&token), None)
+        .call(
+            Method::GET,
+            "/users/alice/server/progress",
+            Some(&token),
+            None,
+        )
         .await;
     assert_eq!(progress.status, StatusCode::OK, "{}", progress.text);
     assert!(progress.text.contains(GENERIC), "{}", progress.text);
     assert!(!progress.text.contains("403"), "{}", progress.text);
 
-    assert_eq!(app.spawner().running(), 0, "the failed server was not stopped");
+    assert_eq!(
+        app.spawner().running(),
+        0,
+        "the failed server was not stopped"
+    );
     let alice = app.user("alice").await.expect("alice");
     let record = app
         .store()
@@ -43,5 +61,8 @@ async fn a_spawn_that_fails_inside_the_hub_shows_no_internal_text() {
         .await
         .expect("read")
         .expect("default server row");
-    assert!(record.server.is_none(), "the failed server's address was kept");
+    assert!(
+        record.server.is_none(),
+        "the failed server's address was kept"
+    );
 }

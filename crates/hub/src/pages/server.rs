@@ -13,7 +13,7 @@ use crate::capability::ServerControl;
 use crate::error::PageError;
 use crate::pages::PageUser;
 use crate::runtime::Phase;
-use crate::service::servers::{self as service, PageStart};
+use crate::service::servers::{self as service, PageStart, Pending};
 use crate::state::AppState;
 
 /// `GET {hub}home`.
@@ -202,27 +202,20 @@ pub(super) async fn pending(
     let control = control(&state, &who, Some(&name), &server).await?;
     let user = control.user();
     let next = next_param(&state, &query);
-    match state.servers.phase(&user.name, &server) {
-        Phase::Ready => {
+    match service::pending(&state, &control).await? {
+        Pending::Ready => {
             Ok(crate::redirect::found(&next.unwrap_or_else(|| {
                 state.urls.server_prefix(&user.name, &server)
             })))
         }
-        Phase::Spawning => {
-            let started = state
-                .store
-                .spawner(user.id, &server)
-                .await?
-                .and_then(|s| s.started);
-            let elapsed =
-                started.map_or(0, |t| (ferrohub_core::time::now() - t).num_seconds().max(0));
+        Pending::Starting(elapsed) => {
             let html = state.templates.render(
                 "spawn_pending.html",
                 context! { hub => &state.urls.hub, user => &who.user.name, elapsed => elapsed },
             );
             Ok(Html(html).into_response())
         }
-        Phase::Failed(message) => {
+        Pending::Failed(message) => {
             let retry = format!("{}home", state.urls.hub);
             Err(error_page(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -230,8 +223,6 @@ pub(super) async fn pending(
                 Some((&retry, "Back to home")),
             ))
         }
-        Phase::Stopping | Phase::Stopped => {
-            Ok(crate::redirect::found(&format!("{}home", state.urls.hub)))
-        }
+        Pending::Idle => Ok(crate::redirect::found(&format!("{}home", state.urls.hub))),
     }
 }

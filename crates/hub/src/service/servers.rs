@@ -10,7 +10,7 @@ use ferrohub_core::server_names;
 use ferrohub_store::{SpawnerRecord, UserRecord};
 use serde_json::{Map, Value};
 
-use crate::capability::{ReadServer, StartServer, StopServer};
+use crate::capability::{ReadServer, ServerControl, StartServer, StopServer};
 use crate::error::HubError;
 use crate::runtime::spawn::{self, SLOW_TIMEOUT, SpawnOutcome};
 use crate::runtime::{Phase, Runtime, log_name, stop};
@@ -43,6 +43,19 @@ pub enum PageStart {
     Ready,
     /// Still starting: the pending page follows it.
     Pending,
+}
+
+/// Where a server is, as the spawn-pending page tells it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pending {
+    /// Ready: the page sends the browser on.
+    Ready,
+    /// Starting, for this many seconds.
+    Starting(i64),
+    /// The last start failed with this (client-safe) message.
+    Failed(String),
+    /// Neither starting nor running.
+    Idle,
 }
 
 /// A change of a stopped named server (`PATCH /users/{name}/servers/{server}`).
@@ -268,6 +281,26 @@ async fn remove_when_stopped(rt: Runtime, user: String, server: String, spawner_
     if let Err(e) = stop::remove_server(&rt, &user, &server, spawner_id).await {
         tracing::error!(user = %user, server = %server, "removing server failed: {e}");
     }
+}
+
+/// The spawn-pending page: where the server is, and how long it has been starting.
+pub async fn pending(state: &AppState, control: &ServerControl) -> Result<Pending, HubError> {
+    let (user, server) = (control.user(), control.server());
+    Ok(match state.servers.phase(&user.name, server) {
+        Phase::Ready => Pending::Ready,
+        Phase::Spawning => {
+            let started = state
+                .store
+                .spawner(user.id, server)
+                .await?
+                .and_then(|s| s.started);
+            let seconds =
+                started.map_or(0, |t| (ferrohub_core::time::now() - t).num_seconds().max(0));
+            Pending::Starting(seconds)
+        }
+        Phase::Failed(message) => Pending::Failed(message),
+        Phase::Stopping | Phase::Stopped => Pending::Idle,
+    })
 }
 
 /// The home page's stop button: stops the server, waiting up to [`SLOW_TIMEOUT`].
