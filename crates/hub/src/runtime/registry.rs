@@ -70,8 +70,8 @@ impl ServerRegistry {
         self.sender(user, server).borrow().clone()
     }
 
-    /// Sets the phase.
-    pub fn set(&self, user: &str, server: &str, phase: Phase) {
+    /// Sets the phase; only the runtime's spawn, stop and reconcile do.
+    pub(super) fn set(&self, user: &str, server: &str, phase: Phase) {
         self.sender(user, server).send_replace(phase);
     }
 
@@ -119,7 +119,7 @@ impl ServerRegistry {
 
     /// Servers starting now, and servers starting, running or stopping (for the spawn limits).
     #[must_use]
-    pub fn counts(&self) -> (usize, usize) {
+    pub(super) fn counts(&self) -> (usize, usize) {
         let phases = self.phases.lock().expect("registry lock");
         phases.values().fold((0, 0), |(spawning, active), sender| {
             match *sender.borrow() {
