@@ -12,27 +12,7 @@ use ferrohub_store::{ServiceRecord, TokenOwner, TokenRecord, UserRecord};
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// The owner of a credential.
-#[derive(Debug, Clone)]
-pub enum Principal {
-    /// A user (login cookie, API token, OAuth token).
-    User(UserRecord),
-    /// A service (its API token).
-    Service(Box<ServiceRecord>),
-}
-
-/// An authenticated caller with its effective scopes.
-#[derive(Debug, Clone)]
-pub struct Identity {
-    /// Who.
-    pub principal: Principal,
-    /// The token used, if any (cookie requests have none).
-    pub token: Option<TokenRecord>,
-    /// Effective scopes, identify scopes included.
-    pub scopes: ParsedScopes,
-    /// Browser session id (cookie requests, OAuth tokens).
-    pub session_id: Option<String>,
-}
+pub use crate::principal::{Identity, Principal};
 
 /// What a scope check is about, as named in the request URL.
 #[derive(Debug, Clone, Copy)]

@@ -17,6 +17,10 @@
 use ferrohub_rbac::scopes;
 use std::collections::BTreeSet;
 
+mod servers;
+
+pub use servers::{ReadServer, ServerControl, StartServer, StopServer};
+
 use ferrohub_rbac::{Grant, Resource};
 use ferrohub_store::UserRecord;
 
@@ -29,10 +33,11 @@ mod scoped;
 
 pub use grants::{ClientAccess, ShareWith, TokenIssuer};
 pub use scoped::{
-    AdminGroups, AdminServices, AdminUsers, DeleteGroup, DeleteUser, EditGroup, GroupListing,
-    LeaveGroupShares, LeaveUserShares, ManageProxy, ManageShares, ManageTokens, OnGroup, OnHub,
-    OnServer, OnService, OnUser, ReadGroup, ReadGroupShares, ReadHub, ReadService, ReadShares,
-    ReadTokens, ReadUser, ReadUserShares, ServiceListing, Shutdown, UserActivity, UserListing,
+    AdminGroups, AdminServices, AdminUsers, ControlServers, DeleteGroup, DeleteUser, EditGroup,
+    GroupListing, LeaveGroupShares, LeaveUserShares, ManageProxy, ManageShares, ManageTokens,
+    OnGroup, OnHub, OnServer, OnService, OnUser, ReadGroup, ReadGroupShares, ReadHub, ReadService,
+    ReadShares, ReadTokens, ReadUser, ReadUserShares, ServiceListing, Shutdown, UserActivity,
+    UserListing,
 };
 
 /// Proof that the caller holds `admin:users` on one existing user.

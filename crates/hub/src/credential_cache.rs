@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use ferrohub_core::time::Timestamp;
 use sha2::{Digest, Sha256};
 
-use crate::access::Identity;
+use crate::principal::Identity;
 
 /// The longest an entry is trusted.
 pub const MAX_AGE: Duration = Duration::from_secs(60);

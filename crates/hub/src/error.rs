@@ -48,6 +48,40 @@ pub enum HubError {
     /// Something internal failed (500, cause logged).
     #[error("{0}")]
     Internal(String),
+    /// A server's start failed; the text is client-safe (the spawner's own
+    /// refusal, or a generic one for internal causes, see
+    /// `runtime::spawn::SpawnFailure`), shown as `Spawn failed: …` (500).
+    #[error("Spawn failed: {0}")]
+    SpawnFailed(String),
+}
+
+/// Engine failures of the runtime are internal: logged, never shown.
+impl From<crate::runtime::RuntimeError> for HubError {
+    fn from(err: crate::runtime::RuntimeError) -> Self {
+        match err {
+            crate::runtime::RuntimeError::Store(e) => Self::Store(e),
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+/// A refused spawn answers as upstream: 404, 400 or 429 with its text.
+impl From<crate::runtime::spawn::SpawnRefused> for HubError {
+    fn from(err: crate::runtime::spawn::SpawnRefused) -> Self {
+        use crate::runtime::spawn::SpawnRefused;
+        match err {
+            SpawnRefused::NoSuchServer { .. } => Self::NotFound(err.to_string()),
+            SpawnRefused::PendingStop(_) => Self::Invalid(err.to_string()),
+            SpawnRefused::Throttled {
+                message,
+                retry_after,
+            } => Self::Throttled {
+                message,
+                retry_after,
+            },
+            SpawnRefused::Store(e) => Self::Store(e),
+        }
+    }
 }
 
 impl From<HubError> for ApiError {
@@ -66,6 +100,10 @@ impl From<HubError> for ApiError {
             } => Self::too_many(message, retry_after),
             HubError::Store(e) => e.into(),
             HubError::Internal(cause) => Self::internal(&cause),
+            HubError::SpawnFailed(message) => Self::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("Spawn failed: {message}"),
+            ),
         }
     }
 }

@@ -15,7 +15,7 @@ use serde_json::{Map, Value, json};
 
 use crate::access::{self, Identity, Principal};
 use crate::error::ApiError;
-use crate::servers::Phase;
+use crate::runtime::Phase;
 use crate::state::AppState;
 
 /// A timestamp as upstream writes it (`...Z`), or null.

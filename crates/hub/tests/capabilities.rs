@@ -626,21 +626,8 @@ async fn a_share_code_is_accepted_only_by_someone_else() {
 // ---------------------------------------------------------------------------
 // The source check.
 
-/// Files that may still check scopes themselves, and why.
-const EXEMPT: &[(&str, &str)] = &[
-    (
-        "api/servers.rs",
-        "server handlers are being moved to service::servers and capability::servers (runtime helper)",
-    ),
-    (
-        "api/progress.rs",
-        "spawn progress streams belong to the server handlers (runtime helper)",
-    ),
-    (
-        "pages/server.rs",
-        "the spawn and stop pages belong to the server handlers (runtime helper)",
-    ),
-];
+/// Files that may still check scopes themselves, and why (none today).
+const EXEMPT: &[(&str, &str)] = &[];
 
 /// The problems of one file's source: calls of the check methods, and string
 /// literals that start with a scope name (`"admin:users"`, `"read:users:name!user=…"`,

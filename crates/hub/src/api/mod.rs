@@ -25,8 +25,6 @@ use crate::error::ApiError;
 use crate::identity::{self, Identity};
 use crate::state::AppState;
 
-pub use progress::log_name;
-
 /// Routes of the API, mounted under `{hub}api`.
 pub fn router(state: &AppState) -> Router<AppState> {
     let api = format!("{}api", state.urls.hub);

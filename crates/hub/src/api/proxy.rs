@@ -87,7 +87,7 @@ pub(super) async fn get_routes(
 /// `POST /proxy`: reconcile the routes now instead of at the next interval.
 pub(super) async fn check_now(State(state): State<AppState>, Caller(who): Caller) -> ApiResult {
     who.on_hub::<ManageProxy>(&state).await?;
-    crate::servers::check_routes(&state)
+    crate::runtime::reconcile::check_routes(&state.runtime)
         .await
         .map_err(|e| proxy_failure(&e))?;
     Ok(http::StatusCode::OK.into_response())
@@ -138,7 +138,7 @@ pub(super) async fn reconfigure(
         .proxy
         .reconfigure(api_url.as_deref(), token.as_deref());
     tracing::info!(by = %who.name(), "proxy API updated to {api_url:?}");
-    crate::servers::check_routes(&state)
+    crate::runtime::reconcile::check_routes(&state.runtime)
         .await
         .map_err(|e| proxy_failure(&e))?;
     Ok(http::StatusCode::OK.into_response())

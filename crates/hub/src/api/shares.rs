@@ -22,7 +22,7 @@ use crate::capability::{
 };
 use crate::error::ApiError;
 use crate::models::ts;
-use crate::servers::Phase;
+use crate::runtime::Phase;
 use crate::service::shares::{self, CodeSelector, Paged};
 use crate::state::AppState;
 

@@ -5,7 +5,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use ferrohub_core::time::Timestamp;
-use ferrohub_store::{ServerState, UserQuery, UserRecord, UserSort};
+use ferrohub_store::{ServerState, UserQuery, UserSort};
 use http::StatusCode;
 use serde_json::{Map, Value, json};
 
@@ -15,18 +15,12 @@ use crate::access::Principal;
 use crate::capability::{AdminUsers, DeleteUser, ReadUser, UserActivity};
 use crate::error::ApiError;
 use crate::models::{service_model, user_model};
-use crate::servers;
+use crate::runtime::{Phase, stop};
 use crate::service;
 use crate::service::users::ActivityReport;
 use crate::state::AppState;
 
 type ApiResult = Result<Response, ApiError>;
-
-/// Looks a user up by name; 404 if missing (the scope check already ran).
-/// For the server handlers, until they take their users from capabilities.
-pub(super) async fn find_user(state: &AppState, name: &str) -> Result<UserRecord, ApiError> {
-    Ok(service::users::find(state, name).await?)
-}
 
 /// `GET /user`: who the token or cookie belongs to, with the credential's scopes.
 pub(super) async fn whoami(State(state): State<AppState>, Caller(who): Caller) -> ApiResult {
@@ -332,18 +326,18 @@ pub(super) async fn delete(
     let user = service::users::deletable(&state, &may, &who).await?;
     for record in state.store.spawners_of(user.id).await? {
         let phase = state.servers.phase(&user.name, &record.name);
-        if phase == servers::Phase::Stopping || phase == servers::Phase::Spawning {
+        if phase == Phase::Stopping || phase == Phase::Spawning {
             return Err(ApiError::bad_request(format!(
                 "{}'s server is in the process of {}, please wait.",
                 user.name,
-                if phase == servers::Phase::Stopping {
+                if phase == Phase::Stopping {
                     "stopping"
                 } else {
                     "starting"
                 }
             )));
         }
-        if !servers::request_stop(&state, &user, &record.name).await? {
+        if !stop::request_stop(&state.runtime, &user, &record.name).await {
             return Err(ApiError::bad_request(format!(
                 "{name}'s server is in the process of stopping, please wait."
             )));

@@ -83,6 +83,8 @@ permissions! {
     Shutdown = [SHUTDOWN];
     /// Reading and changing the proxy's routes and settings.
     ManageProxy = [PROXY];
+    /// Every server right on a user's servers (`servers`).
+    ControlServers = [SERVERS];
 }
 
 /// Proof of permission `P` on the user named in the request (who need not exist yet).

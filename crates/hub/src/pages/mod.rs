@@ -187,7 +187,7 @@ fn default_next(state: &AppState, user: &str) -> String {
     if !state.config.jupyterhub.redirect_to_server {
         return format!("{}home", state.urls.hub);
     }
-    if state.servers.phase(user, "") == crate::servers::Phase::Ready {
+    if state.servers.phase(user, "") == crate::runtime::Phase::Ready {
         state.urls.server_prefix(user, "")
     } else {
         format!("{}spawn", state.urls.hub)

@@ -13,7 +13,7 @@ use serde_json::json;
 use super::{default_next, error_page, page_user, to_login};
 use crate::access::Target;
 use crate::error::PageError;
-use crate::servers::Phase;
+use crate::runtime::Phase;
 use crate::state::AppState;
 
 /// `{hub}`: logged in → the default place; anonymous → login.

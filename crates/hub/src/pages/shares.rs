@@ -12,7 +12,7 @@ use minijinja::context;
 
 use super::{PageUser, error_page, page_user, to_login, with_cookies, xsrf_for};
 use crate::error::{HubError, PageError};
-use crate::servers::Phase;
+use crate::runtime::Phase;
 use crate::service::shares::{self, Invitation};
 use crate::state::AppState;
 

@@ -4,6 +4,7 @@
 
 pub mod groups;
 pub mod oauth;
+pub mod servers;
 pub mod services;
 pub mod shares;
 pub mod tokens;

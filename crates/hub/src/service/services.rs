@@ -106,7 +106,7 @@ pub fn spec_from_json(name: &str, body: &Map<String, Value>) -> Result<ServiceCo
 /// Asks the proxy for its routes again, so a service's route is added or
 /// removed now rather than at the next periodic check.
 async fn refresh_routes(state: &AppState) {
-    if let Err(e) = crate::servers::check_routes(state).await {
+    if let Err(e) = crate::runtime::reconcile::check_routes(&state.runtime).await {
         tracing::warn!("updating proxy routes for a runtime service: {e}");
     }
 }
