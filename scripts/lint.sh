@@ -52,7 +52,9 @@ fi
 
 # cargo-deny looks for the database of its default URL
 # (https://github.com/RustSec/advisory-db) in <db-path>/<this name>; the
-# suffix is a hash of that URL and stays as long as the URL does.
+# suffix is cargo-deny's hash of that URL (checked with 0.20.2, the version
+# setup.sh installs). Should a release change it, the check fails loudly
+# ("failed to get 'FETCH_HEAD' metadata") rather than passing unchecked.
 db_name="advisory-db-3157b0e258782691"
 cargo_home="${CARGO_HOME:-$HOME/.cargo}"
 dbs_dir=""     # the db-path cargo-deny is given
@@ -66,7 +68,7 @@ if [[ -n "${FERROHUB_ADVISORY_DB:-}" ]]; then
     source_repo="$FERROHUB_ADVISORY_DB"
 elif [[ -d "$cargo_home/advisory-dbs/$db_name/crates" ]]; then
     dbs_dir="$cargo_home/advisory-dbs"
-elif [[ -d "$cargo_home/advisory-db/crates" ]]; then
+elif git -C "$cargo_home/advisory-db" cat-file -e HEAD:crates 2>/dev/null; then
     source_repo="$cargo_home/advisory-db"
 elif git -C /work/.mirror/rustsec+advisory-db/repo cat-file -e HEAD:crates 2>/dev/null; then
     source_repo="/work/.mirror/rustsec+advisory-db/repo"
