@@ -218,7 +218,9 @@ impl Browser {
         })
         .await
         .expect("kernel answered within 60 s");
-        let _ = socket.close(None).await;
+        if let Err(e) = socket.close(None).await {
+            eprintln!("closing the kernel websocket: {e}");
+        }
         result
     }
 }
