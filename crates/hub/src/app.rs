@@ -143,7 +143,9 @@ pub(crate) fn router(state: &AppState) -> Router {
             state.clone(),
             crate::pages::render_error_pages,
         ))
-        .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT as usize))
+        .layer(axum::extract::DefaultBodyLimit::max(
+            usize::try_from(BODY_LIMIT).unwrap_or(usize::MAX),
+        ))
         .layer(middleware::from_fn(refuse_oversized))
         .layer(middleware::from_fn(common_headers))
         .layer(middleware::from_fn_with_state(
@@ -415,7 +417,9 @@ impl Hub {
         });
         state.shutdown.send_replace(Some(request));
         for task in managed_tasks {
-            let _ = task.await;
+            if let Err(e) = task.await {
+                tracing::error!("managed service task failed: {e}");
+            }
         }
         let proxy_pid = watchdog.await.unwrap_or_else(|e| {
             tracing::error!("proxy watchdog failed: {e}");
@@ -436,8 +440,9 @@ async fn shutdown_cleanup(state: &AppState, proxy_pid: Option<i32>, request: Shu
     {
         proxy::stop_started_proxy(pid, &PathBuf::from(&config.proxy.pid_file));
     }
-    if !config.jupyterhub.pid_file.is_empty() {
-        let _ = std::fs::remove_file(&config.jupyterhub.pid_file);
-    }
+    if !config.jupyterhub.pid_file.is_empty()
+        && let Err(e) = std::fs::remove_file(&config.jupyterhub.pid_file) {
+            tracing::warn!("could not remove {}: {e}", config.jupyterhub.pid_file);
+        }
     state.store.close().await;
 }

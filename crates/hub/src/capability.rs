@@ -19,7 +19,7 @@ use std::collections::BTreeSet;
 
 mod servers;
 
-pub use servers::{ReadServer, ServerControl, StartServer, StopServer};
+pub(crate) use servers::{ReadServer, ServerControl, StartServer, StopServer};
 
 use ferrohub_rbac::{Grant, Resource};
 use ferrohub_store::UserRecord;
@@ -31,8 +31,8 @@ use crate::state::AppState;
 mod grants;
 mod scoped;
 
-pub use grants::{ClientAccess, ShareWith, TokenIssuer};
-pub use scoped::{
+pub(crate) use grants::{ClientAccess, ShareWith, TokenIssuer};
+pub(crate) use scoped::{
     AdminGroups, AdminServices, AdminUsers, ControlServers, DeleteGroup, DeleteUser, EditGroup,
     GroupListing, LeaveGroupShares, LeaveUserShares, ManageProxy, ManageShares, ManageTokens,
     OnGroup, OnHub, OnServer, OnService, OnUser, ReadGroup, ReadGroupShares, ReadHub, ReadService,
@@ -42,7 +42,7 @@ pub use scoped::{
 
 /// Proof that the caller holds `admin:users` on one existing user.
 #[derive(Debug)]
-pub struct UserAdmin {
+pub(crate) struct UserAdmin {
     user: UserRecord,
     groups: Vec<String>,
 }
@@ -50,13 +50,13 @@ pub struct UserAdmin {
 impl UserAdmin {
     /// The user the caller may administer.
     #[must_use]
-    pub fn user(&self) -> &UserRecord {
+    pub(crate) fn user(&self) -> &UserRecord {
         &self.user
     }
 
     /// The user's groups when the check ran.
     #[must_use]
-    pub fn groups(&self) -> &[String] {
+    pub(crate) fn groups(&self) -> &[String] {
         &self.groups
     }
 }
@@ -65,13 +65,13 @@ impl UserAdmin {
 /// carries unfiltered `admin:users` (an admin's token narrowed to some users
 /// is not one). Only such a caller grants roles or the admin flag.
 #[derive(Debug)]
-pub struct HubAdmin(());
+pub(crate) struct HubAdmin(());
 
 /// Proof that the caller may rename a user to one name: `admin:users` on the
 /// user under the new name too (with the user's own groups), so that a rename
 /// never moves a user into grants the caller does not control.
 #[derive(Debug)]
-pub struct Rename {
+pub(crate) struct Rename {
     user_id: i64,
     new_name: String,
 }
@@ -79,13 +79,13 @@ pub struct Rename {
 impl Rename {
     /// The id of the user being renamed.
     #[must_use]
-    pub fn user_id(&self) -> i64 {
+    pub(crate) fn user_id(&self) -> i64 {
         self.user_id
     }
 
     /// The new (normalized) name.
     #[must_use]
-    pub fn new_name(&self) -> &str {
+    pub(crate) fn new_name(&self) -> &str {
         &self.new_name
     }
 }
@@ -93,7 +93,7 @@ impl Rename {
 /// Proof that the caller holds the `groups` scope on every group a change of
 /// one user's memberships adds or removes.
 #[derive(Debug)]
-pub struct GroupMembership {
+pub(crate) struct GroupMembership {
     user_id: i64,
     wanted: Vec<String>,
 }
@@ -101,13 +101,13 @@ pub struct GroupMembership {
 impl GroupMembership {
     /// The user whose groups change.
     #[must_use]
-    pub fn user_id(&self) -> i64 {
+    pub(crate) fn user_id(&self) -> i64 {
         self.user_id
     }
 
     /// Every group the user is to be in afterwards.
     #[must_use]
-    pub fn wanted(&self) -> &[String] {
+    pub(crate) fn wanted(&self) -> &[String] {
         &self.wanted
     }
 }
@@ -115,7 +115,7 @@ impl GroupMembership {
 impl Identity {
     /// Whether the owner of the credential is an admin user or admin service.
     #[must_use]
-    pub fn owner_is_admin(&self) -> bool {
+    pub(crate) fn owner_is_admin(&self) -> bool {
         match &self.principal {
             Principal::User(user) => user.admin,
             Principal::Service(service) => service.admin,
@@ -123,7 +123,11 @@ impl Identity {
     }
 
     /// `admin:users` on the user called `name` (404 if missing or hidden, 403 if not allowed).
-    pub async fn user_admin(&self, state: &AppState, name: &str) -> Result<UserAdmin, HubError> {
+    pub(crate) async fn user_admin(
+        &self,
+        state: &AppState,
+        name: &str,
+    ) -> Result<UserAdmin, HubError> {
         self.demand(state, &[scopes::ADMIN_USERS], Target::User(name))
             .await?;
         let user = state
@@ -136,7 +140,7 @@ impl Identity {
     }
 
     /// [`HubAdmin`], or 403 with `why`.
-    pub fn hub_admin(&self, why: &str) -> Result<HubAdmin, HubError> {
+    pub(crate) fn hub_admin(&self, why: &str) -> Result<HubAdmin, HubError> {
         let unfiltered = matches!(
             self.scopes.grant(scopes::ADMIN_USERS.as_str()),
             Some(Grant::All)
@@ -149,7 +153,7 @@ impl Identity {
     }
 
     /// [`Rename`] of `admin`'s user to `new_name` (already normalized and validated).
-    pub fn rename(&self, admin: &UserAdmin, new_name: &str) -> Result<Rename, HubError> {
+    pub(crate) fn rename(&self, admin: &UserAdmin, new_name: &str) -> Result<Rename, HubError> {
         let groups = admin.groups();
         let resource = Resource::User {
             name: new_name,
@@ -170,7 +174,7 @@ impl Identity {
 
     /// [`GroupMembership`] putting `admin`'s user in exactly `wanted`: every
     /// group added or removed needs the `groups` scope on it.
-    pub async fn group_membership(
+    pub(crate) async fn group_membership(
         &self,
         state: &AppState,
         admin: &UserAdmin,

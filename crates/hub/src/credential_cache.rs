@@ -24,14 +24,14 @@ use sha2::{Digest, Sha256};
 use crate::principal::Identity;
 
 /// The longest an entry is trusted.
-pub const MAX_AGE: Duration = Duration::from_secs(60);
+pub(crate) const MAX_AGE: Duration = Duration::from_secs(60);
 /// Entries kept at most; the cache is emptied when full (a cheap bound that
 /// only costs a re-resolution).
 const MAX_ENTRIES: usize = 10_000;
 
 /// What a cached identity was resolved from.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum CredentialKey {
+pub(crate) enum CredentialKey {
     /// An API or OAuth token, by the SHA-256 of its text.
     Token([u8; 32]),
     /// A login cookie, by the user's `cookie_id` it carries.
@@ -41,7 +41,7 @@ pub enum CredentialKey {
 impl CredentialKey {
     /// The key of a presented token.
     #[must_use]
-    pub fn token(token: &str) -> Self {
+    pub(crate) fn token(token: &str) -> Self {
         Self::Token(Sha256::digest(token.as_bytes()).into())
     }
 }
@@ -55,14 +55,17 @@ struct Entry {
 
 /// The cache; one per hub.
 #[derive(Debug, Default)]
-pub struct CredentialCache {
+pub(crate) struct CredentialCache {
     entries: Mutex<HashMap<CredentialKey, Entry>>,
 }
 
 impl CredentialCache {
     /// The identity cached for `key`, if it is still valid at `generation`.
-    pub fn get(&self, key: &CredentialKey, generation: u64) -> Option<Identity> {
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+    pub(crate) fn get(&self, key: &CredentialKey, generation: u64) -> Option<Identity> {
+        let mut entries = self
+            .entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let entry = entries.get(key)?;
         if entry.generation == generation && Instant::now() < entry.valid_until {
             return Some(entry.identity.clone());
@@ -73,8 +76,11 @@ impl CredentialCache {
 
     /// Replaces the identity of an existing entry (same validity), for
     /// activity times the request just wrote.
-    pub fn refresh(&self, key: &CredentialKey, identity: Identity) {
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+    pub(crate) fn refresh(&self, key: &CredentialKey, identity: Identity) {
+        let mut entries = self
+            .entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(entry) = entries.get_mut(key) {
             entry.identity = identity;
         }
@@ -82,7 +88,7 @@ impl CredentialCache {
 
     /// Caches `identity`, resolved at `generation`, until `expires` (the
     /// earliest of the token's and its shares' expiry) or [`MAX_AGE`].
-    pub fn put(
+    pub(crate) fn put(
         &self,
         key: CredentialKey,
         generation: u64,
@@ -99,7 +105,10 @@ impl CredentialCache {
         if valid_for.is_zero() {
             return;
         }
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let mut entries = self
+            .entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if entries.len() >= MAX_ENTRIES && !entries.contains_key(&key) {
             entries.clear();
         }
@@ -116,7 +125,7 @@ impl CredentialCache {
 
 /// The earlier of two optional instants (`None` = never).
 #[must_use]
-pub fn earliest(a: Option<Timestamp>, b: Option<Timestamp>) -> Option<Timestamp> {
+pub(crate) fn earliest(a: Option<Timestamp>, b: Option<Timestamp>) -> Option<Timestamp> {
     match (a, b) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),

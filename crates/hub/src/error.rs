@@ -11,7 +11,7 @@ use thiserror::Error;
 /// Mapped once to API JSON ([`ApiError`]) and once to pages ([`PageError`]);
 /// internal causes (database, spawner, proxy) are logged and never shown.
 #[derive(Debug, Error)]
-pub enum HubError {
+pub(crate) enum HubError {
     /// The request is malformed or breaks a rule (400).
     #[error("{0}")]
     Invalid(String),
@@ -112,7 +112,7 @@ impl From<HubError> for ApiError {
 /// is part of the value, so no caller can answer 403 where upstream hides the
 /// resource with 404, or the other way round.
 #[derive(Debug, Error)]
-pub enum Denied {
+pub(crate) enum Denied {
     /// The caller holds the scope for other resources only: 404, so that the
     /// answer does not reveal whether this one exists.
     #[error("No access to resources or resources not found")]
@@ -125,7 +125,7 @@ pub enum Denied {
 impl Denied {
     /// The HTTP status upstream answers.
     #[must_use]
-    pub fn status(&self) -> StatusCode {
+    pub(crate) fn status(&self) -> StatusCode {
         match self {
             Self::Hidden => StatusCode::NOT_FOUND,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
@@ -137,7 +137,7 @@ impl Denied {
 /// `{"error", "error_description"}`, not the API's `{"status", "message"}`.
 #[derive(Debug, Error)]
 #[error("{error}: {description}")]
-pub struct OAuthError {
+pub(crate) struct OAuthError {
     /// 400 or 401.
     pub status: StatusCode,
     /// The RFC's error code (`invalid_client`, `invalid_grant`, ...).
@@ -149,7 +149,11 @@ pub struct OAuthError {
 impl OAuthError {
     /// An OAuth error with its status, code and description.
     #[must_use]
-    pub const fn new(status: StatusCode, error: &'static str, description: &'static str) -> Self {
+    pub(crate) const fn new(
+        status: StatusCode,
+        error: &'static str,
+        description: &'static str,
+    ) -> Self {
         Self {
             status,
             error,
@@ -172,7 +176,7 @@ impl HubError {
     /// The answer of an OAuth endpoint: OAuth errors in OAuth's form, anything
     /// else (the database failing) as the API's JSON error.
     #[must_use]
-    pub fn into_oauth_response(self) -> Response {
+    pub(crate) fn into_oauth_response(self) -> Response {
         match self {
             Self::OAuth(e) => e.into_response(),
             other => ApiError::from(other).into_response(),
@@ -207,7 +211,7 @@ impl From<HubError> for PageError {
 /// An API failure: `{"status": N, "message": "..."}` with status N.
 #[derive(Debug, Error)]
 #[error("{status}: {message}")]
-pub struct ApiError {
+pub(crate) struct ApiError {
     /// HTTP status.
     pub status: StatusCode,
     /// Message for the client (never internal details).
@@ -218,7 +222,7 @@ pub struct ApiError {
 
 impl ApiError {
     /// An error with a status and client-facing message.
-    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: StatusCode, message: impl Into<String>) -> Self {
         Self {
             status,
             message: message.into(),
@@ -226,30 +230,30 @@ impl ApiError {
         }
     }
     /// 429 with a `Retry-After` hint.
-    pub fn too_many(message: impl Into<String>, retry_after: Option<u64>) -> Self {
+    pub(crate) fn too_many(message: impl Into<String>, retry_after: Option<u64>) -> Self {
         Self {
             retry_after,
             ..Self::new(StatusCode::TOO_MANY_REQUESTS, message)
         }
     }
     /// 400.
-    pub fn bad_request(message: impl Into<String>) -> Self {
+    pub(crate) fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, message)
     }
     /// 403.
-    pub fn forbidden(message: impl Into<String>) -> Self {
+    pub(crate) fn forbidden(message: impl Into<String>) -> Self {
         Self::new(StatusCode::FORBIDDEN, message)
     }
     /// 404.
-    pub fn not_found(message: impl Into<String>) -> Self {
+    pub(crate) fn not_found(message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, message)
     }
     /// 409.
-    pub fn conflict(message: impl Into<String>) -> Self {
+    pub(crate) fn conflict(message: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, message)
     }
     /// 500 for an internal failure: the cause is logged, the client sees a generic text.
-    pub fn internal(cause: &dyn std::fmt::Display) -> Self {
+    pub(crate) fn internal(cause: &dyn std::fmt::Display) -> Self {
         tracing::error!("internal error: {cause}");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -284,7 +288,7 @@ impl IntoResponse for ApiError {
 
 /// A browser-page failure rendered as the error page.
 #[derive(Debug, Clone)]
-pub struct PageError {
+pub(crate) struct PageError {
     /// HTTP status.
     pub status: StatusCode,
     /// Message shown to the user.
@@ -295,7 +299,7 @@ pub struct PageError {
 
 impl PageError {
     /// An error page with a message.
-    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: StatusCode, message: impl Into<String>) -> Self {
         Self {
             status,
             message: message.into(),
@@ -304,7 +308,7 @@ impl PageError {
     }
 
     /// 500 for an internal failure: the cause is logged only.
-    pub fn internal(cause: &dyn std::fmt::Display) -> Self {
+    pub(crate) fn internal(cause: &dyn std::fmt::Display) -> Self {
         tracing::error!("internal error: {cause}");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,

@@ -284,7 +284,7 @@ fn method_label(method: &http::Method) -> Cow<'static, str> {
 }
 
 /// Outermost layer: times every request and records `request_duration_seconds`.
-pub async fn record_request(
+pub(crate) async fn record_request(
     State(state): State<AppState>,
     mut request: Request,
     next: Next,
@@ -308,7 +308,11 @@ pub async fn record_request(
 }
 
 /// Route layer: names the matched route's handler class for [`record_request`].
-pub async fn name_handler(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub(crate) async fn name_handler(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
     if let (Some(slot), Some(matched)) = (
         request.extensions().get::<HandlerSlot>(),
         request.extensions().get::<MatchedPath>(),
@@ -333,7 +337,10 @@ pub async fn name_handler(State(state): State<AppState>, request: Request, next:
 /// `GET {hub}metrics` and `{hub}api/metrics`: the exposition, for holders of
 /// `read:metrics` (token or login cookie) unless `JupyterHub.authenticate_prometheus`
 /// is off, as upstream's `metrics_authentication`.
-pub async fn serve(State(state): State<AppState>, request: Request) -> Result<Response, ApiError> {
+pub(crate) async fn serve(
+    State(state): State<AppState>,
+    request: Request,
+) -> Result<Response, ApiError> {
     if state.config.jupyterhub.authenticate_prometheus {
         let refused = || ApiError::forbidden("Access to metrics requires scope 'read:metrics'");
         let identity = crate::identity::identify(&state, request.headers())

@@ -20,7 +20,7 @@ use crate::state::AppState;
 
 /// A timestamp as upstream writes it (`...Z`), or null.
 #[must_use]
-pub fn ts(value: Option<&ferrohub_core::time::Timestamp>) -> Value {
+pub(crate) fn ts(value: Option<&ferrohub_core::time::Timestamp>) -> Value {
     value.map_or(Value::Null, |t| Value::String(iso_z(t)))
 }
 
@@ -102,7 +102,7 @@ fn keep(model: Map<String, Value>, keys: &BTreeSet<&str>) -> Map<String, Value> 
 
 /// The progress URL of a server.
 #[must_use]
-pub fn progress_url(state: &AppState, user: &str, server: &str) -> String {
+pub(crate) fn progress_url(state: &AppState, user: &str, server: &str) -> String {
     let quoted = ferrohub_core::url::quote_name(user);
     if server.is_empty() {
         format!("{}api/users/{quoted}/server/progress", state.urls.hub)
@@ -118,7 +118,7 @@ pub fn progress_url(state: &AppState, user: &str, server: &str) -> String {
 /// The server model of one spawner (the caller already may read it); `state`
 /// only with `admin:server_state` on that server.
 #[must_use]
-pub fn server_model(
+pub(crate) fn server_model(
     state: &AppState,
     who: &Identity,
     user: &UserRecord,
@@ -161,7 +161,7 @@ pub fn server_model(
 }
 
 /// The user model as `who` may see it; `{}` when nothing is visible.
-pub async fn user_model(
+pub(crate) async fn user_model(
     state: &AppState,
     who: &Identity,
     user: &UserRecord,
@@ -189,7 +189,7 @@ pub async fn user_model(
 
 /// The models of a page of users, with three queries for the whole page
 /// instead of three per user.
-pub async fn user_models(
+pub(crate) async fn user_models(
     state: &AppState,
     who: &Identity,
     users: &[UserRecord],
@@ -287,7 +287,7 @@ fn user_model_from(
 }
 
 /// The group model as `who` may see it.
-pub async fn group_model(
+pub(crate) async fn group_model(
     state: &AppState,
     who: &Identity,
     group: &GroupRecord,
@@ -318,7 +318,7 @@ pub async fn group_model(
 }
 
 /// The service model as `who` may see it.
-pub async fn service_model(
+pub(crate) async fn service_model(
     state: &AppState,
     who: &Identity,
     service: &ServiceRecord,
@@ -337,7 +337,7 @@ pub async fn service_model(
 }
 
 /// Every field of a service's model.
-pub async fn full_service_model(
+pub(crate) async fn full_service_model(
     state: &AppState,
     service: &ServiceRecord,
 ) -> Result<Map<String, Value>, ApiError> {
@@ -370,7 +370,7 @@ pub async fn full_service_model(
 }
 
 /// The token model: its effective scopes, owner and client.
-pub async fn token_model(state: &AppState, token: &TokenRecord) -> Result<Value, ApiError> {
+pub(crate) async fn token_model(state: &AppState, token: &TokenRecord) -> Result<Value, ApiError> {
     let principal = access::token_principal(state, token).await?;
     let scopes = match &principal {
         Some(principal) => access::token_scopes(state, token, principal)
@@ -379,15 +379,16 @@ pub async fn token_model(state: &AppState, token: &TokenRecord) -> Result<Value,
         None => Vec::new(),
     };
     let client = state.store.oauth_client(&token.client_id).await?;
-    let client_name = client
-        .map(|c| {
+    let client_name = client.map_or_else(
+        || token.client_id.clone(),
+        |c| {
             if c.description.is_empty() {
                 c.identifier
             } else {
                 c.description
             }
-        })
-        .unwrap_or_else(|| token.client_id.clone());
+        },
+    );
     let mut model = json!({
         "id": format!("a{}", token.id),
         "kind": "api_token",

@@ -10,7 +10,7 @@ use ferrohub_store::{ServiceRecord, TokenRecord, UserRecord};
 
 /// The owner of a credential.
 #[derive(Debug, Clone)]
-pub enum Principal {
+pub(crate) enum Principal {
     /// A user (login cookie, API token, OAuth token).
     User(UserRecord),
     /// A service (its API token).
@@ -19,7 +19,7 @@ pub enum Principal {
 
 /// An authenticated caller with its effective scopes.
 #[derive(Debug, Clone)]
-pub struct Identity {
+pub(crate) struct Identity {
     /// Who.
     pub principal: Principal,
     /// The token used, if any (cookie requests have none).

@@ -15,7 +15,7 @@ use serde_json::json;
 use crate::runtime::managed::{address, prefix};
 use crate::state::AppState;
 
-pub use crate::runtime::managed::oauth_client_id;
+pub(crate) use crate::runtime::managed::oauth_client_id;
 
 /// A configuration mistake in `JupyterHub.services`.
 #[derive(Debug, thiserror::Error)]
@@ -37,7 +37,7 @@ fn uses_oauth(spec: &ServiceConfig) -> bool {
 }
 
 /// Checks one entry: a usable name, a parsable url, a `service-` client id.
-pub fn check(spec: &ServiceConfig) -> Result<(), ServiceError> {
+pub(crate) fn check(spec: &ServiceConfig) -> Result<(), ServiceError> {
     let name = &spec.name;
     let bad = |why: &str| ServiceError::Config(format!("service {name:?}: {why}"));
     if name.is_empty()
@@ -76,7 +76,7 @@ pub fn check(spec: &ServiceConfig) -> Result<(), ServiceError> {
 }
 
 /// Checks every service definition and that no name is used twice.
-pub fn check_all(specs: &[ServiceConfig]) -> Result<(), ServiceError> {
+pub(crate) fn check_all(specs: &[ServiceConfig]) -> Result<(), ServiceError> {
     let mut seen = std::collections::BTreeSet::new();
     for spec in specs {
         check(spec)?;
@@ -96,7 +96,7 @@ pub fn check_all(specs: &[ServiceConfig]) -> Result<(), ServiceError> {
 /// row, so without this a service could take over another's client (its
 /// secret and redirect URI) and receive the codes meant for it. A service
 /// that is no OAuth client claims nothing.
-pub async fn check_client_free(
+pub(crate) async fn check_client_free(
     state: &AppState,
     spec: &ServiceConfig,
     service_id: Option<i64>,
@@ -129,7 +129,7 @@ pub async fn check_client_free(
 /// Registers the configured services at start-up: records, tokens, OAuth
 /// clients and server rows; services no longer configured are removed. Returns
 /// the API token of each managed service (generated when not configured).
-pub async fn register(state: &AppState) -> Result<BTreeMap<String, String>, ServiceError> {
+pub(crate) async fn register(state: &AppState) -> Result<BTreeMap<String, String>, ServiceError> {
     let specs = &state.config.jupyterhub.services;
     check_all(specs)?;
     for old in state.store.list_services().await? {
@@ -180,7 +180,7 @@ pub async fn register(state: &AppState) -> Result<BTreeMap<String, String>, Serv
 }
 
 /// A service's token, OAuth client and server row; returns its token if it has one.
-pub async fn register_one(
+pub(crate) async fn register_one(
     state: &AppState,
     spec: &ServiceConfig,
     record: &ServiceRecord,

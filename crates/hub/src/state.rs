@@ -13,16 +13,16 @@ use crate::credential_cache::CredentialCache;
 use crate::runtime::Runtime;
 use crate::templates::Templates;
 
-pub use crate::runtime::ShutdownRequest;
+pub(crate) use crate::runtime::ShutdownRequest;
 
 /// Everything a request handler may need; cheap to clone.
 #[derive(Clone)]
-pub struct AppState(pub Arc<Inner>);
+pub(crate) struct AppState(pub Arc<Inner>);
 
 /// The contents of [`AppState`]. It dereferences to its [`Runtime`], so
 /// `state.store`, `state.config`, `state.servers`, ... are the runtime's
 /// handles: there is one of each, shared by requests and background work.
-pub struct Inner {
+pub(crate) struct Inner {
     /// Engines, registry and configuration, as the runtime sees them.
     pub runtime: Runtime,
     /// Login policy and back end.

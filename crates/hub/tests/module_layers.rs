@@ -22,6 +22,7 @@
 //! a module of the graph.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 /// Where a reference was found, for the failure message.
@@ -68,7 +69,8 @@ fn hub_modules_form_layers() {
         for from in &cycle {
             for (to, sites) in &graph[from] {
                 if cycle.contains(to) {
-                    text.push_str(&format!("\n    {from} → {to}: {}", sites.join(", ")));
+                    write!(text, "\n    {from} → {to}: {}", sites.join(", "))
+                        .expect("writing to a String cannot fail");
                 }
             }
         }

@@ -14,11 +14,11 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 /// The media type that asks for the paginated envelope.
-pub const PAGINATION_MEDIA_TYPE: &str = "application/jupyterhub-pagination+json";
+pub(super) const PAGINATION_MEDIA_TYPE: &str = "application/jupyterhub-pagination+json";
 
 /// One requested page.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Page {
+pub(super) struct Page {
     /// Items to skip.
     pub offset: i64,
     /// Items to return.
@@ -62,7 +62,7 @@ fn python_int(text: &str) -> Option<i64> {
 impl Page {
     /// Reads `offset` and `limit` from the query; the default limit is
     /// `api_page_default_limit` for paginating clients, `api_page_max_limit` otherwise.
-    pub fn from_request(
+    pub(super) fn from_request(
         state: &AppState,
         query: &[(String, String)],
         headers: &HeaderMap,
@@ -94,7 +94,7 @@ impl Page {
 
     /// The response for one page of `items` out of `total`: the envelope with an
     /// absolute `next` URL when asked for, else the bare list.
-    pub fn respond(
+    pub(super) fn respond(
         &self,
         items: Vec<Value>,
         total: i64,
@@ -109,7 +109,7 @@ impl Page {
     }
 
     /// The `{"items", "_pagination"}` value around `items` (a list, or a dict for `/proxy`).
-    pub fn envelope(
+    pub(super) fn envelope(
         &self,
         items: Value,
         total: i64,
@@ -125,15 +125,19 @@ impl Page {
                 "url": next_url(headers, uri, scheme, next_offset, self.limit),
             })
         });
-        json!({
-            "items": items,
-            "_pagination": {
+        // `items` is moved in, not copied as `json!` would copy it.
+        let mut envelope = serde_json::Map::with_capacity(2);
+        envelope.insert("items".to_owned(), items);
+        envelope.insert(
+            "_pagination".to_owned(),
+            json!({
                 "offset": self.offset,
                 "limit": self.limit,
                 "total": total,
                 "next": next,
-            },
-        })
+            }),
+        );
+        Value::Object(envelope)
     }
 }
 

@@ -48,7 +48,7 @@ fn frame(event: &Value) -> Bytes {
 
 /// Streams a spawn's progress (the caller's `read:servers` was checked by
 /// [`crate::service::servers::progress`], which also refused a server not starting).
-pub fn stream(progress: Progress) -> Result<Response, ApiError> {
+pub(super) fn stream(progress: Progress) -> Result<Response, ApiError> {
     let first: Vec<Value> = match progress.phase() {
         Phase::Ready => vec![ready_event(progress.url())],
         Phase::Failed(reason) => vec![failed_event(reason)],

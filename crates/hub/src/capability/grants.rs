@@ -13,14 +13,14 @@ use crate::state::AppState;
 /// Proof that the caller may create and revoke API tokens of an existing user
 /// (`tokens` on them), with the user.
 #[derive(Debug)]
-pub struct TokenIssuer {
+pub(crate) struct TokenIssuer {
     user: UserRecord,
 }
 
 impl TokenIssuer {
     /// The user whose tokens the caller manages.
     #[must_use]
-    pub fn user(&self) -> &UserRecord {
+    pub(crate) fn user(&self) -> &UserRecord {
         &self.user
     }
 }
@@ -28,19 +28,19 @@ impl TokenIssuer {
 /// Proof that the caller holds every scope of a list itself (so it may pass
 /// them on: in a share, or as a service's OAuth client scopes).
 #[derive(Debug)]
-pub struct HeldScopes(Vec<String>);
+pub(crate) struct HeldScopes(Vec<String>);
 
 impl HeldScopes {
     /// The scopes.
     #[must_use]
-    pub fn scopes(&self) -> &[String] {
+    pub(crate) fn scopes(&self) -> &[String] {
         &self.0
     }
 }
 
 /// Whom a share is granted to.
 #[derive(Debug, Clone)]
-pub enum ShareWith {
+pub(crate) enum ShareWith {
     /// A user, by name.
     User(String),
     /// A group, by name.
@@ -50,12 +50,12 @@ pub enum ShareWith {
 /// Proof that the caller may name the recipient of a share (upstream asks for
 /// `read:users:name` or `read:groups:name` on it).
 #[derive(Debug)]
-pub struct Recipient(ShareWith);
+pub(crate) struct Recipient(ShareWith);
 
 impl Recipient {
     /// Who receives the share.
     #[must_use]
-    pub fn with(&self) -> &ShareWith {
+    pub(crate) fn with(&self) -> &ShareWith {
         &self.0
     }
 }
@@ -64,7 +64,7 @@ impl Recipient {
 /// client's access scope (its server or service) is covered, and the scopes
 /// to grant are narrowed to those the user holds.
 #[derive(Debug)]
-pub struct ClientAccess {
+pub(crate) struct ClientAccess {
     user: UserRecord,
     granted: Vec<String>,
 }
@@ -72,31 +72,31 @@ pub struct ClientAccess {
 impl ClientAccess {
     /// The user authorizing the client.
     #[must_use]
-    pub fn user(&self) -> &UserRecord {
+    pub(crate) fn user(&self) -> &UserRecord {
         &self.user
     }
 
     /// The scopes the client may get.
     #[must_use]
-    pub fn granted(&self) -> &[String] {
+    pub(crate) fn granted(&self) -> &[String] {
         &self.granted
     }
 
     /// Keeps only the granted scopes `keep` accepts (the confirmation form's choice).
-    pub fn narrow(&mut self, keep: impl Fn(&str) -> bool) {
+    pub(crate) fn narrow(&mut self, keep: impl Fn(&str) -> bool) {
         self.granted.retain(|s| keep(s));
     }
 }
 
 /// Proof that the caller may create an admin service: only an admin user may.
 #[derive(Debug)]
-pub struct AdminServiceGrant(());
+pub(crate) struct AdminServiceGrant(());
 
 impl Identity {
     /// [`TokenIssuer`] for the user called `name`. As upstream, a missing
     /// user and a missing permission get the same 403, so that token requests
     /// do not reveal which users exist.
-    pub async fn token_issuer(
+    pub(crate) async fn token_issuer(
         &self,
         state: &AppState,
         name: &str,
@@ -120,7 +120,7 @@ impl Identity {
 
     /// [`HeldScopes`]: every one of `wanted` (full scope strings, filters
     /// included) is granted to the caller; else `refuse` names the first that is not.
-    pub async fn held_scopes(
+    pub(crate) async fn held_scopes(
         &self,
         state: &AppState,
         wanted: Vec<String>,
@@ -135,7 +135,7 @@ impl Identity {
     }
 
     /// [`Recipient`]: the caller may see the user's or group's name.
-    pub async fn share_recipient(
+    pub(crate) async fn share_recipient(
         &self,
         state: &AppState,
         with: ShareWith,
@@ -155,7 +155,7 @@ impl Identity {
     }
 
     /// [`AdminServiceGrant`]: only an admin user creates admin services.
-    pub fn admin_service_grant(&self) -> Result<AdminServiceGrant, HubError> {
+    pub(crate) fn admin_service_grant(&self) -> Result<AdminServiceGrant, HubError> {
         if matches!(&self.principal, Principal::User(u) if u.admin) {
             Ok(AdminServiceGrant(()))
         } else {
@@ -164,7 +164,7 @@ impl Identity {
     }
 
     /// The signed-in user who may authorize OAuth clients (services cannot).
-    pub fn oauth_user(&self) -> Result<&UserRecord, HubError> {
+    pub(crate) fn oauth_user(&self) -> Result<&UserRecord, HubError> {
         self.user().ok_or_else(|| {
             Denied::Forbidden("Only users can authorize OAuth clients.".to_owned()).into()
         })
@@ -174,7 +174,7 @@ impl Identity {
     /// access scope (`access:servers!server=…` or `access:services!service=…`);
     /// of `requested`, only the scopes the user holds are granted, plus that
     /// access scope.
-    pub async fn client_access(
+    pub(crate) async fn client_access(
         &self,
         state: &AppState,
         client: &OAuthClient,

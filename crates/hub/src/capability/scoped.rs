@@ -17,14 +17,14 @@ use crate::state::AppState;
 /// A permission that a scope check proves: the scopes that grant it, any one
 /// of them being enough (the arguments of upstream's `needs_scope`). Sealed:
 /// the permissions are the ones below.
-pub trait Permission: sealed::Sealed {
+pub(crate) trait Permission: sealed::Sealed {
     /// The scopes, any of which grants the permission.
     const SCOPES: &'static [ScopeName];
 }
 
 mod sealed {
     /// Keeps [`super::Permission`] to the markers of this module.
-    pub trait Sealed {}
+    pub(crate) trait Sealed {}
 }
 
 /// Declares permission markers: uninhabited types naming what a capability proves.
@@ -32,7 +32,7 @@ macro_rules! permissions {
     ($($(#[$doc:meta])* $name:ident = [$($scope:ident),+];)+) => {$(
         $(#[$doc])*
         #[derive(Debug)]
-        pub enum $name {}
+        pub(crate) enum $name {}
         impl sealed::Sealed for $name {}
         impl Permission for $name {
             const SCOPES: &'static [ScopeName] = &[$(scopes::$scope),+];
@@ -89,7 +89,7 @@ permissions! {
 
 /// Proof of permission `P` on the user named in the request (who need not exist yet).
 #[derive(Debug)]
-pub struct OnUser<P> {
+pub(crate) struct OnUser<P> {
     name: String,
     permission: PhantomData<fn() -> P>,
 }
@@ -97,14 +97,14 @@ pub struct OnUser<P> {
 impl<P> OnUser<P> {
     /// The user's name, as checked.
     #[must_use]
-    pub fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         &self.name
     }
 }
 
 /// Proof of permission `P` on the group named in the request.
 #[derive(Debug)]
-pub struct OnGroup<P> {
+pub(crate) struct OnGroup<P> {
     name: String,
     permission: PhantomData<fn() -> P>,
 }
@@ -112,14 +112,14 @@ pub struct OnGroup<P> {
 impl<P> OnGroup<P> {
     /// The group's name, as checked.
     #[must_use]
-    pub fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         &self.name
     }
 }
 
 /// Proof of permission `P` on one server (`""` is the default server).
 #[derive(Debug)]
-pub struct OnServer<P> {
+pub(crate) struct OnServer<P> {
     owner: String,
     server: String,
     permission: PhantomData<fn() -> P>,
@@ -128,20 +128,20 @@ pub struct OnServer<P> {
 impl<P> OnServer<P> {
     /// The server's owner.
     #[must_use]
-    pub fn owner(&self) -> &str {
+    pub(crate) fn owner(&self) -> &str {
         &self.owner
     }
 
     /// The server's name.
     #[must_use]
-    pub fn server(&self) -> &str {
+    pub(crate) fn server(&self) -> &str {
         &self.server
     }
 }
 
 /// Proof of permission `P` on the service named in the request.
 #[derive(Debug)]
-pub struct OnService<P> {
+pub(crate) struct OnService<P> {
     name: String,
     permission: PhantomData<fn() -> P>,
 }
@@ -149,42 +149,42 @@ pub struct OnService<P> {
 impl<P> OnService<P> {
     /// The service's name, as checked.
     #[must_use]
-    pub fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         &self.name
     }
 }
 
 /// Proof of permission `P` on the whole hub (the scope held unfiltered).
 #[derive(Debug)]
-pub struct OnHub<P> {
+pub(crate) struct OnHub<P> {
     permission: PhantomData<fn() -> P>,
 }
 
 /// Proof that the caller may list groups: `list:groups` in some form, and
 /// which groups it shows (`None`: all).
 #[derive(Debug)]
-pub struct GroupListing {
+pub(crate) struct GroupListing {
     visible: Option<BTreeSet<String>>,
 }
 
 impl GroupListing {
     /// The groups the caller may list; `None` means every group.
     #[must_use]
-    pub fn visible(&self) -> Option<&BTreeSet<String>> {
+    pub(crate) fn visible(&self) -> Option<&BTreeSet<String>> {
         self.visible.as_ref()
     }
 }
 
 /// Proof that the caller may list services, and which ones.
 #[derive(Debug)]
-pub struct ServiceListing {
+pub(crate) struct ServiceListing {
     grant: Grant,
 }
 
 impl ServiceListing {
     /// Whether the listing shows the service called `name`.
     #[must_use]
-    pub fn shows(&self, name: &str) -> bool {
+    pub(crate) fn shows(&self, name: &str) -> bool {
         match &self.grant {
             Grant::All => true,
             Grant::Filtered(filters) => filters.services.contains(name),
@@ -195,14 +195,14 @@ impl ServiceListing {
 /// Proof that the caller may list users: `list:users` in some form, and
 /// which users it shows (`None`: all).
 #[derive(Debug)]
-pub struct UserListing {
+pub(crate) struct UserListing {
     visible: Option<Visibility>,
 }
 
 impl UserListing {
     /// The users the caller may list, by name and group; `None` means all.
     #[must_use]
-    pub fn visible(&self) -> Option<&Visibility> {
+    pub(crate) fn visible(&self) -> Option<&Visibility> {
         self.visible.as_ref()
     }
 }
@@ -230,7 +230,7 @@ impl Identity {
     }
 
     /// [`OnUser`]: permission `P` on the user called `name`.
-    pub async fn on_user<P: Permission>(
+    pub(crate) async fn on_user<P: Permission>(
         &self,
         state: &AppState,
         name: &str,
@@ -243,7 +243,7 @@ impl Identity {
     }
 
     /// [`OnGroup`]: permission `P` on the group called `name`.
-    pub async fn on_group<P: Permission>(
+    pub(crate) async fn on_group<P: Permission>(
         &self,
         state: &AppState,
         name: &str,
@@ -256,7 +256,7 @@ impl Identity {
     }
 
     /// [`OnServer`]: permission `P` on server `server` of `owner`.
-    pub async fn on_server<P: Permission>(
+    pub(crate) async fn on_server<P: Permission>(
         &self,
         state: &AppState,
         owner: &str,
@@ -272,7 +272,7 @@ impl Identity {
     }
 
     /// [`OnService`]: permission `P` on the service called `name`.
-    pub async fn on_service<P: Permission>(
+    pub(crate) async fn on_service<P: Permission>(
         &self,
         state: &AppState,
         name: &str,
@@ -285,7 +285,10 @@ impl Identity {
     }
 
     /// [`OnHub`]: permission `P` on the whole hub (an unfiltered scope).
-    pub async fn on_hub<P: Permission>(&self, state: &AppState) -> Result<OnHub<P>, HubError> {
+    pub(crate) async fn on_hub<P: Permission>(
+        &self,
+        state: &AppState,
+    ) -> Result<OnHub<P>, HubError> {
         self.demand(state, P::SCOPES, Target::Hub).await?;
         Ok(OnHub {
             permission: PhantomData,
@@ -300,7 +303,7 @@ impl Identity {
     }
 
     /// [`GroupListing`]: `list:groups`, unfiltered or filtered by group only.
-    pub fn group_listing(&self) -> Result<GroupListing, HubError> {
+    pub(crate) fn group_listing(&self) -> Result<GroupListing, HubError> {
         self.holds_any(&[scopes::LIST_GROUPS])?;
         let visible = match self.scopes.grant(scopes::LIST_GROUPS.as_str()) {
             Some(Grant::Filtered(f)) => {
@@ -319,7 +322,7 @@ impl Identity {
     }
 
     /// [`ServiceListing`]: `list:services` in any form.
-    pub fn service_listing(&self) -> Result<ServiceListing, HubError> {
+    pub(crate) fn service_listing(&self) -> Result<ServiceListing, HubError> {
         self.holds_any(&[scopes::LIST_SERVICES])?;
         let grant = self
             .scopes
@@ -330,7 +333,7 @@ impl Identity {
     }
 
     /// [`UserListing`]: `list:users`, unfiltered or filtered by user or group.
-    pub fn user_listing(&self) -> Result<UserListing, HubError> {
+    pub(crate) fn user_listing(&self) -> Result<UserListing, HubError> {
         self.holds_any(&[scopes::LIST_USERS])?;
         let visible = match self.scopes.grant(scopes::LIST_USERS.as_str()) {
             Some(Grant::Filtered(f)) => {

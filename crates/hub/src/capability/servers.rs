@@ -23,18 +23,18 @@ macro_rules! server_capability {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
         #[derive(Debug)]
-        pub struct $name(ServerRef);
+        pub(crate) struct $name(ServerRef);
 
         impl $name {
             /// The server's owner.
             #[must_use]
-            pub fn user(&self) -> &UserRecord {
+            pub(crate) fn user(&self) -> &UserRecord {
                 &self.0.user
             }
 
             /// The server's name (`""` for the default server).
             #[must_use]
-            pub fn server(&self) -> &str {
+            pub(crate) fn server(&self) -> &str {
                 &self.0.server
             }
         }
@@ -66,13 +66,13 @@ server_capability!(
 impl ServerControl {
     /// `servers` includes `start:servers`.
     #[must_use]
-    pub fn start(&self) -> StartServer {
+    pub(crate) fn start(&self) -> StartServer {
         StartServer(self.0.clone())
     }
 
     /// `servers` includes `delete:servers`.
     #[must_use]
-    pub fn stop(&self) -> StopServer {
+    pub(crate) fn stop(&self) -> StopServer {
         StopServer(self.0.clone())
     }
 }
@@ -101,7 +101,7 @@ impl Identity {
     }
 
     /// [`StartServer`] on `name`'s server `server`.
-    pub async fn start_server(
+    pub(crate) async fn start_server(
         &self,
         state: &AppState,
         name: &str,
@@ -113,7 +113,7 @@ impl Identity {
     }
 
     /// [`StopServer`] on `name`'s server `server`.
-    pub async fn stop_server(
+    pub(crate) async fn stop_server(
         &self,
         state: &AppState,
         name: &str,
@@ -125,7 +125,7 @@ impl Identity {
     }
 
     /// [`ReadServer`] on `name`'s server `server`.
-    pub async fn read_server(
+    pub(crate) async fn read_server(
         &self,
         state: &AppState,
         name: &str,
@@ -141,7 +141,7 @@ impl Identity {
     /// own server a missing scope is 403 with a reason; for another user's,
     /// a missing user and a missing scope are the same 404, so the pages
     /// reveal no accounts.
-    pub async fn server_control(
+    pub(crate) async fn server_control(
         &self,
         state: &AppState,
         name: Option<&str>,

@@ -38,7 +38,10 @@ pub(super) async fn to_hub_root(State(state): State<AppState>) -> Response {
 
 /// Any path outside the hub that reached it (the proxy's default route):
 /// `/x/y` → `{hub}x/y`, keeping the query, as upstream's prefix redirect.
-pub async fn into_hub(State(state): State<AppState>, OriginalUri(uri): OriginalUri) -> Response {
+pub(crate) async fn into_hub(
+    State(state): State<AppState>,
+    OriginalUri(uri): OriginalUri,
+) -> Response {
     let path = uri.path();
     if path.starts_with(&state.urls.hub) {
         return error_page(

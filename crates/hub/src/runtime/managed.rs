@@ -21,7 +21,7 @@ const RESTART_DELAY: Duration = Duration::from_secs(1);
 /// A service with a url that did not answer in time.
 #[derive(Debug, thiserror::Error)]
 #[error("service {name} did not come up: {source}")]
-pub struct ServiceDown {
+pub(crate) struct ServiceDown {
     /// The service.
     name: String,
     /// Why the check gave up.
@@ -30,7 +30,7 @@ pub struct ServiceDown {
 
 /// The OAuth client id of a service.
 #[must_use]
-pub fn oauth_client_id(spec: &ServiceConfig) -> String {
+pub(crate) fn oauth_client_id(spec: &ServiceConfig) -> String {
     if spec.oauth_client_id.is_empty() {
         format!("service-{}", spec.name)
     } else {
@@ -40,12 +40,12 @@ pub fn oauth_client_id(spec: &ServiceConfig) -> String {
 
 /// The service's URL prefix, `{base}services/<name>/`.
 #[must_use]
-pub fn prefix(urls: &HubUrls, name: &str) -> String {
+pub(crate) fn prefix(urls: &HubUrls, name: &str) -> String {
     format!("{}services/{name}/", urls.base)
 }
 
 /// The address a service's URL points at, as a `servers` row.
-pub fn address(urls: &HubUrls, spec: &ServiceConfig) -> Option<ServerAddress> {
+pub(crate) fn address(urls: &HubUrls, spec: &ServiceConfig) -> Option<ServerAddress> {
     let url = url::Url::parse(&spec.url).ok()?;
     Some(ServerAddress {
         proto: url.scheme().to_owned(),
@@ -112,7 +112,7 @@ fn environment(rt: &Runtime, spec: &ServiceConfig, token: &str) -> BTreeMap<Stri
 
 /// Runs a managed service until the hub stops: started after the API listens,
 /// started again whenever it exits, its process group stopped at shutdown.
-pub async fn supervise(rt: Runtime, spec: ServiceConfig, token: String) {
+pub(crate) async fn supervise(rt: Runtime, spec: ServiceConfig, token: String) {
     let mut shutdown = rt.shutdown.subscribe();
     loop {
         let env = environment(&rt, &spec, &token);
@@ -149,12 +149,14 @@ pub async fn supervise(rt: Runtime, spec: ServiceConfig, token: String) {
         };
         let pid = child.id().and_then(|p| i32::try_from(p).ok());
         tracing::info!(service = %spec.name, pid, "started managed service");
-        if let Ok(Some(record)) = rt.store.service_by_name(&spec.name).await {
-            let _ = rt
+        if let Ok(Some(record)) = rt.store.service_by_name(&spec.name).await
+            && let Err(e) = rt
                 .store
                 .set_service_pid(record.id, pid.map(i64::from))
-                .await;
-        }
+                .await
+            {
+                tracing::warn!(service = %spec.name, "could not record the pid: {e}");
+            }
         tokio::select! {
             status = child.wait() => {
                 tracing::warn!(service = %spec.name, "managed service exited ({status:?}); restarting");
@@ -198,7 +200,7 @@ async fn stop_group(name: &str, child: &mut tokio::process::Child) {
 }
 
 /// Waits until a service with a url answers (any status below 500), at most its `timeout`.
-pub async fn wait_until_up(urls: &HubUrls, spec: &ServiceConfig) -> Result<(), ServiceDown> {
+pub(crate) async fn wait_until_up(urls: &HubUrls, spec: &ServiceConfig) -> Result<(), ServiceDown> {
     let Some(addr) = address(urls, spec) else {
         return Ok(());
     };
@@ -215,7 +217,7 @@ pub async fn wait_until_up(urls: &HubUrls, spec: &ServiceConfig) -> Result<(), S
 /// `JupyterHub.service_check_interval`: every so many seconds, each service
 /// with a url is asked whether it answers; one that does not is logged, as
 /// upstream's `check_services_health` (0 turns the check off).
-pub async fn check_health_forever(rt: Runtime) {
+pub(crate) async fn check_health_forever(rt: Runtime) {
     let interval = rt.config.jupyterhub.service_check_interval;
     if interval == 0 {
         return;

@@ -18,11 +18,14 @@ const ACTIVE_USERS_INTERVAL: Duration = Duration::from_secs(60 * 60);
 
 /// Recomputes `active_users` for 24h, 7d and 30d from `users.last_activity`,
 /// all from one fixed "now", as upstream's `update_active_users`.
-pub async fn update_active_users(rt: &Runtime) {
+pub(crate) async fn update_active_users(rt: &Runtime) {
     let now = time::now();
     let mut found = Vec::new();
     for period in Period::ALL {
-        let since = now - chrono::Duration::seconds(period.duration().as_secs() as i64);
+        let since = now
+            - chrono::Duration::seconds(
+                i64::try_from(period.duration().as_secs()).unwrap_or(i64::MAX),
+            );
         match rt.store.count_users_active_since(&since).await {
             Ok(count) => {
                 rt.metrics.active_users.set(*period, count as f64);
@@ -36,7 +39,7 @@ pub async fn update_active_users(rt: &Runtime) {
 
 /// Refreshes `active_users` every [`ACTIVE_USERS_INTERVAL`] (start-up computes
 /// it once before the hub serves).
-pub async fn update_active_users_forever(rt: Runtime) {
+pub(crate) async fn update_active_users_forever(rt: Runtime) {
     let mut every = tokio::time::interval_at(
         tokio::time::Instant::now() + ACTIVE_USERS_INTERVAL,
         ACTIVE_USERS_INTERVAL,
@@ -58,7 +61,10 @@ pub async fn update_active_users_forever(rt: Runtime) {
 /// drops it for non-HTTP errors, so upstream's real output has `reason=""`;
 /// dashboards see the same here.)
 #[must_use]
-pub fn spawn_labels(result: &Result<(), SpawnFailure>, interrupted: bool) -> Option<SpawnLabels> {
+pub(crate) fn spawn_labels(
+    result: &Result<(), SpawnFailure>,
+    interrupted: bool,
+) -> Option<SpawnLabels> {
     match result {
         Ok(()) => Some(SpawnLabels::SUCCESS),
         Err(_) if interrupted => None,
@@ -70,7 +76,7 @@ pub fn spawn_labels(result: &Result<(), SpawnFailure>, interrupted: bool) -> Opt
 }
 
 /// Records a finished spawn that started at `started` (see [`spawn_labels`]).
-pub fn record_spawn(
+pub(crate) fn record_spawn(
     rt: &Runtime,
     user: &str,
     server: &str,
@@ -88,7 +94,7 @@ pub fn record_spawn(
 /// Upstream's event-loop probe (`_measure_event_loop_interval`): sleep 50 ms,
 /// record how much longer than that it took (at least the 50 ms resolution),
 /// and warn when the runtime was unresponsive for a second or more.
-pub async fn sample_event_loop(rt: Runtime) {
+pub(crate) async fn sample_event_loop(rt: Runtime) {
     const RESOLUTION: Duration = Duration::from_millis(50);
     const LOG_THRESHOLD: Duration = Duration::from_secs(1);
     let mut last = Instant::now();
@@ -101,7 +107,7 @@ pub async fn sample_event_loop(rt: Runtime) {
             // Below the measurement's resolution: nothing to tell.
             RESOLUTION
         } else {
-            let delay = tick - RESOLUTION;
+            let delay = tick.saturating_sub(RESOLUTION);
             if delay >= LOG_THRESHOLD {
                 tracing::warn!(
                     "Event loop was unresponsive for at least {:.2}s!",

@@ -18,13 +18,13 @@
 //! Failures are [`RuntimeError`]s (or a module's own error); the service layer
 //! decides what a client is told.
 
-pub mod managed;
-pub mod metrics;
-pub mod reconcile;
-pub mod registry;
-pub mod spawn;
-pub mod stop;
-pub mod watchdog;
+pub(crate) mod managed;
+pub(crate) mod metrics;
+pub(crate) mod reconcile;
+pub(crate) mod registry;
+pub(crate) mod spawn;
+pub(crate) mod stop;
+pub(crate) mod watchdog;
 
 use std::sync::Arc;
 
@@ -37,15 +37,15 @@ use tokio::sync::watch;
 use crate::proxy::ProxyClient;
 use crate::urls::HubUrls;
 
-pub use registry::{Phase, ServerRegistry, log_name};
+pub(crate) use registry::{Phase, ServerRegistry, log_name};
 
 /// What runtime code works with; cheap to clone (one shared set of handles),
 /// so a background task can own one.
 #[derive(Clone)]
-pub struct Runtime(Arc<Handles>);
+pub(crate) struct Runtime(Arc<Handles>);
 
 /// The contents of a [`Runtime`]: the engines and the server registry.
-pub struct Handles {
+pub(crate) struct Handles {
     /// Validated configuration.
     pub config: Arc<Config>,
     /// URL layout.
@@ -68,7 +68,7 @@ pub struct Handles {
 impl Runtime {
     /// A runtime over these handles.
     #[must_use]
-    pub fn new(handles: Handles) -> Self {
+    pub(crate) fn new(handles: Handles) -> Self {
         Self(Arc::new(handles))
     }
 }
@@ -82,7 +82,7 @@ impl std::ops::Deref for Runtime {
 
 /// What to clean up when the hub stops.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ShutdownRequest {
+pub(crate) struct ShutdownRequest {
     /// Stop the proxy (if the hub started it).
     pub proxy: bool,
     /// Stop every user server.

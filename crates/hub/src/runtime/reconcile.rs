@@ -15,7 +15,7 @@ use super::{Phase, Runtime, RuntimeError};
 /// At start-up: re-adopt servers that are still running, clean up the rest,
 /// then make the proxy's routes match. Servers are checked concurrently
 /// (upstream's `init_spawners`), so one slow server does not hold up the rest.
-pub async fn restore(rt: &Runtime) -> Result<(), RuntimeError> {
+pub(crate) async fn restore(rt: &Runtime) -> Result<(), RuntimeError> {
     let active = rt.store.active_spawners().await?;
     let mut checks = Vec::new();
     for record in active {
@@ -72,7 +72,7 @@ async fn restore_one(rt: &Runtime, user: &UserRecord, record: &SpawnerRecord) ->
 
 /// Makes the proxy's routes match the hub: hub route, one per ready server,
 /// one per service with a url, nothing else.
-pub async fn check_routes(rt: &Runtime) -> Result<(), RuntimeError> {
+pub(crate) async fn check_routes(rt: &Runtime) -> Result<(), RuntimeError> {
     let routes = rt.proxy.routes().await?;
     let hub_target = rt.urls.hub_connect.clone();
     let hub_route = rt.urls.base.clone();
@@ -129,7 +129,7 @@ pub async fn check_routes(rt: &Runtime) -> Result<(), RuntimeError> {
 }
 
 /// Polls ready servers every `Spawner.poll_interval`; a server that died is cleaned up.
-pub async fn poll_forever(rt: Runtime) {
+pub(crate) async fn poll_forever(rt: Runtime) {
     let interval = Duration::from_secs(rt.config.spawner.poll_interval.max(1));
     loop {
         tokio::time::sleep(interval).await;
@@ -173,7 +173,7 @@ async fn poll_one(rt: &Runtime, user: &UserRecord, record: &SpawnerRecord) {
 }
 
 /// Reconciles routes (and collects proxy activity) every `last_activity_interval`.
-pub async fn check_routes_forever(rt: Runtime) {
+pub(crate) async fn check_routes_forever(rt: Runtime) {
     let interval = Duration::from_secs(rt.config.jupyterhub.last_activity_interval.max(1));
     loop {
         tokio::time::sleep(interval).await;
@@ -191,7 +191,10 @@ pub async fn check_routes_forever(rt: Runtime) {
 /// (`Authenticator.blocked_users`, upstream 5.2+). Failures are logged; the
 /// hub still starts, and the identity check already refuses the user's
 /// credentials.
-pub async fn stop_blocked_users_servers<'a>(rt: &Runtime, blocked: impl Iterator<Item = &'a str>) {
+pub(crate) async fn stop_blocked_users_servers<'a>(
+    rt: &Runtime,
+    blocked: impl Iterator<Item = &'a str>,
+) {
     for name in blocked {
         let user = match rt.store.user_by_name(name).await {
             Ok(Some(user)) => user,
@@ -221,7 +224,7 @@ pub async fn stop_blocked_users_servers<'a>(rt: &Runtime, blocked: impl Iterator
 }
 
 /// At shutdown with `cleanup_servers`: stops every server the database knows as running.
-pub async fn stop_all(rt: &Runtime) {
+pub(crate) async fn stop_all(rt: &Runtime) {
     let Ok(active) = rt.store.active_spawners().await else {
         return;
     };

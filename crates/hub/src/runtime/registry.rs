@@ -12,7 +12,7 @@ use tokio::sync::watch;
 /// The name upstream uses for a server in messages and the progress log:
 /// `alice`, or `alice:gpu` for a named server.
 #[must_use]
-pub fn log_name(user: &str, server: &str) -> String {
+pub(crate) fn log_name(user: &str, server: &str) -> String {
     if server.is_empty() {
         user.to_owned()
     } else {
@@ -22,7 +22,7 @@ pub fn log_name(user: &str, server: &str) -> String {
 
 /// What is happening to a server right now.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Phase {
+pub(crate) enum Phase {
     /// Being started.
     Spawning,
     /// Being stopped.
@@ -38,7 +38,7 @@ pub enum Phase {
 impl Phase {
     /// Upstream's `pending` field: `"spawn"`, `"stop"` or null.
     #[must_use]
-    pub fn pending(&self) -> Option<&'static str> {
+    pub(crate) fn pending(&self) -> Option<&'static str> {
         match self {
             Self::Spawning => Some("spawn"),
             Self::Stopping => Some("stop"),
@@ -51,7 +51,7 @@ type Key = (String, String);
 
 /// In-memory phases of servers (the database holds what persists).
 #[derive(Default)]
-pub struct ServerRegistry {
+pub(crate) struct ServerRegistry {
     phases: Mutex<HashMap<Key, watch::Sender<Phase>>>,
 }
 
@@ -66,7 +66,7 @@ impl ServerRegistry {
 
     /// The current phase of a server.
     #[must_use]
-    pub fn phase(&self, user: &str, server: &str) -> Phase {
+    pub(crate) fn phase(&self, user: &str, server: &str) -> Phase {
         self.sender(user, server).borrow().clone()
     }
 
@@ -84,9 +84,12 @@ impl ServerRegistry {
         to: Phase,
     ) -> bool {
         let sender = self.sender(user, server);
+        let mut to = Some(to);
         sender.send_if_modified(|phase| {
-            if from(phase) {
-                *phase = to.clone();
+            if from(phase)
+                && let Some(to) = to.take()
+            {
+                *phase = to;
                 true
             } else {
                 false
@@ -95,7 +98,7 @@ impl ServerRegistry {
     }
 
     /// Waits until the phase is no longer pending, at most `limit`.
-    pub async fn wait_settled(&self, user: &str, server: &str, limit: Duration) -> Phase {
+    pub(crate) async fn wait_settled(&self, user: &str, server: &str, limit: Duration) -> Phase {
         let mut rx = self.sender(user, server).subscribe();
         let wait = rx.wait_for(|p| p.pending().is_none());
         match tokio::time::timeout(limit, wait).await {
@@ -107,12 +110,19 @@ impl ServerRegistry {
     /// Resolves once a stop is requested (the phase becomes `Stopping`).
     pub(super) async fn stop_requested(&self, user: &str, server: &str) {
         let mut rx = self.sender(user, server).subscribe();
-        let _ = rx.wait_for(|p| *p == Phase::Stopping).await;
+        // An error means the registry entry is gone: nothing left to wait for.
+        if rx.wait_for(|p| *p == Phase::Stopping).await.is_err() {
+            tracing::debug!(
+                user,
+                server,
+                "server entry dropped while waiting for a stop"
+            );
+        }
     }
 
     /// How many servers are in `phase` now.
     #[must_use]
-    pub fn count_in(&self, phase: &Phase) -> usize {
+    pub(crate) fn count_in(&self, phase: &Phase) -> usize {
         let phases = self.phases.lock().expect("registry lock");
         phases.values().filter(|p| *p.borrow() == *phase).count()
     }
@@ -132,7 +142,7 @@ impl ServerRegistry {
 
     /// Whether any of the user's servers is ready (`GET /users?state=ready`).
     #[must_use]
-    pub fn any_ready(&self, user: &str) -> bool {
+    pub(crate) fn any_ready(&self, user: &str) -> bool {
         let phases = self.phases.lock().expect("registry lock");
         phases
             .iter()
@@ -141,7 +151,7 @@ impl ServerRegistry {
 
     /// Whether any of the user's servers is starting, running or stopping.
     #[must_use]
-    pub fn any_active(&self, user: &str) -> bool {
+    pub(crate) fn any_active(&self, user: &str) -> bool {
         let phases = self.phases.lock().expect("registry lock");
         phases.iter().any(|((u, _), p)| {
             u == user
@@ -153,7 +163,7 @@ impl ServerRegistry {
     }
 
     /// Forgets one server (renamed or removed).
-    pub fn forget(&self, user: &str, server: &str) {
+    pub(crate) fn forget(&self, user: &str, server: &str) {
         self.phases
             .lock()
             .expect("registry lock")
@@ -161,7 +171,7 @@ impl ServerRegistry {
     }
 
     /// Forgets a user (deleted).
-    pub fn remove_user(&self, user: &str) {
+    pub(crate) fn remove_user(&self, user: &str) {
         self.phases
             .lock()
             .expect("registry lock")

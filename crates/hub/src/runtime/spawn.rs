@@ -18,11 +18,11 @@ use super::{Phase, Runtime};
 use crate::urls::HubUrls;
 
 /// How long a request waits for a spawn or stop before answering 202 (upstream's 10 s).
-pub const SLOW_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const SLOW_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Outcome of asking for a server.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SpawnOutcome {
+pub(crate) enum SpawnOutcome {
     /// It was already running.
     AlreadyRunning,
     /// A spawn is under way (started now or earlier).
@@ -32,7 +32,7 @@ pub enum SpawnOutcome {
 /// Why a spawn was not even started. The texts are upstream's and shown to
 /// clients; a database failure is not (see `error.rs`).
 #[derive(Debug, thiserror::Error)]
-pub enum SpawnRefused {
+pub(crate) enum SpawnRefused {
     /// A named server that was never created.
     #[error("{user}'s server {server:?} does not exist")]
     NoSuchServer {
@@ -59,14 +59,14 @@ pub enum SpawnRefused {
 
 /// What a client is told when a spawn fails inside the hub (database, proxy):
 /// the cause goes to the log only, never to the user's page or the API.
-pub const INTERNAL_SPAWN_FAILURE: &str =
+pub(crate) const INTERNAL_SPAWN_FAILURE: &str =
     "the hub could not record or route the server (internal error; details are in the hub log)";
 
 /// Why a started spawn failed. Its text is what the pending page and the API
 /// show (`Spawn failed: …`), so internal causes are logged where they happen
 /// and appear here only as [`SpawnFailure::Internal`].
 #[derive(Debug, thiserror::Error)]
-pub enum SpawnFailure {
+pub(crate) enum SpawnFailure {
     /// `Spawner.start_timeout` passed before the spawner returned.
     #[error("server did not start within {0} seconds (Spawner.start_timeout)")]
     StartTimeout(u64),
@@ -100,7 +100,7 @@ fn internal(step: &'static str) -> impl Fn(&dyn std::fmt::Display) -> SpawnFailu
 }
 
 /// Starts a user's server in the background unless it is running or pending.
-pub async fn request_spawn(
+pub(crate) async fn request_spawn(
     rt: &Runtime,
     user: &UserRecord,
     server: &str,

@@ -15,12 +15,12 @@ use crate::urls::HubUrls;
 
 /// What the pending page and the API show for a server whose stop failed
 /// (the cause is in the log).
-pub const STOP_FAILED: &str =
+pub(crate) const STOP_FAILED: &str =
     "the server could not be stopped (internal error; details are in the hub log)";
 
 /// Stops a user's server; waits for it up to [`SLOW_TIMEOUT`]. Returns true
 /// if it has stopped (false: still stopping, the caller answers 202).
-pub async fn request_stop(rt: &Runtime, user: &UserRecord, server: &str) -> bool {
+pub(crate) async fn request_stop(rt: &Runtime, user: &UserRecord, server: &str) -> bool {
     // A pending spawn is interrupted: its task sees `Stopping` and cleans up.
     if rt.servers.transition(
         &user.name,
@@ -96,7 +96,7 @@ async fn stop_server_steps(
 }
 
 /// Deletes a stopped server for good: its spawner row, OAuth client, and phase.
-pub async fn remove_server(
+pub(crate) async fn remove_server(
     rt: &Runtime,
     user: &str,
     server: &str,

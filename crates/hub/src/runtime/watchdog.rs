@@ -24,7 +24,7 @@ use crate::proxy::{self, ProxyProcess};
 
 /// The proxy the watchdog looks after.
 #[derive(Debug)]
-pub enum Watched {
+pub(crate) enum Watched {
     /// Started (or adopted) by the hub, which starts it again with `token`.
     Started {
         /// The running process.
@@ -49,7 +49,7 @@ struct Memory {
 /// Returns the pid of the proxy the hub manages at that point (a restart
 /// changes it), so the shutdown stops the right process. A restart under way
 /// when the shutdown comes is finished first, so no proxy is left unaccounted.
-pub async fn run(rt: Runtime, mut watched: Watched) -> Option<i32> {
+pub(crate) async fn run(rt: Runtime, mut watched: Watched) -> Option<i32> {
     let interval = Duration::from_secs(rt.config.proxy.check_running_interval.max(1));
     let mut shutdown = rt.shutdown.subscribe();
     let mut memory = Memory::default();

@@ -11,7 +11,7 @@ use crate::error::HubError;
 use crate::state::AppState;
 
 /// Refuses a group name that would break URLs or scope filters.
-pub fn check_name(name: &str) -> Result<(), HubError> {
+pub(crate) fn check_name(name: &str) -> Result<(), HubError> {
     if name.is_empty()
         || name.len() > 255
         || name.contains('/')
@@ -73,7 +73,7 @@ async fn create_checked(
 }
 
 /// One page of the groups `listing` shows, and how many there are in all.
-pub async fn list(
+pub(crate) async fn list(
     state: &AppState,
     listing: &GroupListing,
     offset: i64,
@@ -87,7 +87,7 @@ pub async fn list(
 
 /// Creates several groups, each with `users` as members; every name and
 /// user is checked before the first group is made.
-pub async fn create_many(
+pub(crate) async fn create_many(
     state: &AppState,
     _may: &OnHub<AdminGroups>,
     names: &[String],
@@ -105,7 +105,7 @@ pub async fn create_many(
 }
 
 /// Creates the group `may` names, with `users` as members.
-pub async fn create(
+pub(crate) async fn create(
     state: &AppState,
     may: &OnGroup<AdminGroups>,
     users: &[String],
@@ -114,19 +114,22 @@ pub async fn create(
 }
 
 /// The group `may` names.
-pub async fn get(state: &AppState, may: &OnGroup<ReadGroup>) -> Result<GroupRecord, HubError> {
+pub(crate) async fn get(
+    state: &AppState,
+    may: &OnGroup<ReadGroup>,
+) -> Result<GroupRecord, HubError> {
     find(state, may.name()).await
 }
 
 /// Deletes the group `may` names.
-pub async fn delete(state: &AppState, may: &OnGroup<DeleteGroup>) -> Result<(), HubError> {
+pub(crate) async fn delete(state: &AppState, may: &OnGroup<DeleteGroup>) -> Result<(), HubError> {
     let group = find(state, may.name()).await?;
     state.store.delete_group(group.id).await?;
     Ok(())
 }
 
 /// Adds `users` (who must all exist) to the group; answers the group.
-pub async fn add_members(
+pub(crate) async fn add_members(
     state: &AppState,
     may: &OnGroup<EditGroup>,
     users: &[String],
@@ -138,7 +141,7 @@ pub async fn add_members(
 }
 
 /// Removes `users` (who must all exist) from the group; answers the group.
-pub async fn remove_members(
+pub(crate) async fn remove_members(
     state: &AppState,
     may: &OnGroup<EditGroup>,
     users: &[String],
@@ -150,7 +153,7 @@ pub async fn remove_members(
 }
 
 /// Replaces the group's free-form properties; answers the group as stored.
-pub async fn set_properties(
+pub(crate) async fn set_properties(
     state: &AppState,
     may: &OnGroup<EditGroup>,
     properties: &Value,

@@ -32,7 +32,7 @@ fn oauth_token_lifetime(config: &ferrohub_config::JupyterHubConfig) -> i64 {
 
 /// `uri` with `params` added to its query.
 #[must_use]
-pub fn with_query(uri: &str, params: &[(&str, &str)]) -> String {
+pub(crate) fn with_query(uri: &str, params: &[(&str, &str)]) -> String {
     let query = serde_urlencoded::to_string(params).unwrap_or_default();
     let sep = if uri.contains('?') { '&' } else { '?' };
     format!("{uri}{sep}{query}")
@@ -40,7 +40,7 @@ pub fn with_query(uri: &str, params: &[(&str, &str)]) -> String {
 
 /// A checked authorization request: who asks, for which client, what to grant.
 #[derive(Debug)]
-pub struct AuthorizeRequest {
+pub(crate) struct AuthorizeRequest {
     /// The user's permission to let the client in, with the scopes to grant.
     pub access: ClientAccess,
     /// The browser session the code (and its token) will belong to.
@@ -57,7 +57,7 @@ pub struct AuthorizeRequest {
 
 /// What an authorization request leads to.
 #[derive(Debug)]
-pub enum Authorize {
+pub(crate) enum Authorize {
     /// A valid request, to confirm or to answer with a code.
     Request(Box<AuthorizeRequest>),
     /// An OAuth error for the client: redirect the browser here.
@@ -68,7 +68,7 @@ pub enum Authorize {
 /// `OAuthAuthorizeHandler` checks): client, exact redirect URI, response
 /// type, scopes the client may ask for, access to the client's server or
 /// service, PKCE method.
-pub async fn check_authorize(
+pub(crate) async fn check_authorize(
     state: &AppState,
     who: &Identity,
     params: &HashMap<String, String>,
@@ -148,7 +148,7 @@ pub async fn check_authorize(
 
 /// Upstream's `_needs_oauth_confirm`: no page for the user's own servers, for
 /// services with `oauth_no_confirm`, or when an earlier grant already covers the scopes.
-pub async fn needs_confirmation(
+pub(crate) async fn needs_confirmation(
     state: &AppState,
     request: &AuthorizeRequest,
 ) -> Result<bool, HubError> {
@@ -187,7 +187,7 @@ pub async fn needs_confirmation(
 
 /// Keeps the scopes the user confirmed on the form; one that was not
 /// offered is refused (400).
-pub fn confirm(request: &mut AuthorizeRequest, confirmed: &[&str]) -> Result<(), HubError> {
+pub(crate) fn confirm(request: &mut AuthorizeRequest, confirmed: &[&str]) -> Result<(), HubError> {
     if let Some(extra) = confirmed
         .iter()
         .find(|s| !request.access.granted().iter().any(|g| g == *s))
@@ -203,7 +203,7 @@ pub fn confirm(request: &mut AuthorizeRequest, confirmed: &[&str]) -> Result<(),
 /// A code issued: where to send the browser, and a new browser session id
 /// when the request had none (to be set as the session cookie).
 #[derive(Debug)]
-pub struct IssuedCode {
+pub(crate) struct IssuedCode {
     /// The client's redirect URI with `code` and `state`.
     pub location: String,
     /// A session id created for this grant.
@@ -211,7 +211,7 @@ pub struct IssuedCode {
 }
 
 /// Stores a single-use code for the request.
-pub async fn issue_code(
+pub(crate) async fn issue_code(
     state: &AppState,
     request: AuthorizeRequest,
 ) -> Result<IssuedCode, HubError> {
@@ -282,7 +282,7 @@ fn pkce_ok(code: &OAuthCode, verifier: Option<&String>) -> bool {
 
 /// An access token issued for a code.
 #[derive(Debug)]
-pub struct OAuthToken {
+pub(crate) struct OAuthToken {
     /// The token text.
     pub access_token: String,
     /// Its lifetime in seconds.
@@ -297,7 +297,7 @@ const INVALID_GRANT: &str = "invalid_grant";
 /// checking the client's credentials, the code's client and redirect URI and
 /// the PKCE verifier. A code is taken (deleted) when it is looked up, so it
 /// is used at most once.
-pub async fn exchange(
+pub(crate) async fn exchange(
     state: &AppState,
     client_id: &str,
     secret: &str,
@@ -385,7 +385,7 @@ pub async fn exchange(
 }
 
 /// Logging out ends the browser session: the OAuth tokens issued in it are revoked.
-pub async fn end_session(
+pub(crate) async fn end_session(
     state: &AppState,
     user: &UserRecord,
     session_id: &str,

@@ -18,7 +18,7 @@ use crate::state::AppState;
 
 /// What a start request may carry (upstream 6.0's server JSON body).
 #[derive(Debug, Default)]
-pub struct StartOptions {
+pub(crate) struct StartOptions {
     /// The display name of a named server.
     pub display_name: Option<String>,
     /// `None` = reuse the options stored from the previous start.
@@ -27,7 +27,7 @@ pub struct StartOptions {
 
 /// How a start request ended within [`SLOW_TIMEOUT`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Started {
+pub(crate) enum Started {
     /// The server is ready (201).
     Ready,
     /// Still starting (202).
@@ -36,7 +36,7 @@ pub enum Started {
 
 /// How a start from the browser ended within its short wait.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PageStart {
+pub(crate) enum PageStart {
     /// It was running already.
     Running,
     /// It became ready during the wait.
@@ -47,7 +47,7 @@ pub enum PageStart {
 
 /// Where a server is, as the spawn-pending page tells it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Pending {
+pub(crate) enum Pending {
     /// Ready: the page sends the browser on.
     Ready,
     /// Starting, for this many seconds.
@@ -60,7 +60,7 @@ pub enum Pending {
 
 /// A change of a stopped named server (`PATCH /users/{name}/servers/{server}`).
 #[derive(Debug, Default)]
-pub struct ServerPatch {
+pub(crate) struct ServerPatch {
     /// Rename to this.
     pub new_name: Option<String>,
     /// The display name asked for (or, without one, the new name).
@@ -73,7 +73,7 @@ pub struct ServerPatch {
 
 /// Upstream's `_check_named_server_request`: named servers on, under the
 /// per-user limit, and a valid name and display name for new servers.
-pub async fn check_named_server_request(
+pub(crate) async fn check_named_server_request(
     state: &AppState,
     user: &UserRecord,
     server: &str,
@@ -151,13 +151,13 @@ async fn existing(
 }
 
 /// `GET /users/{name}/server[s/{server}]`: the server's row.
-pub async fn get(state: &AppState, read: &ReadServer) -> Result<SpawnerRecord, HubError> {
+pub(crate) async fn get(state: &AppState, read: &ReadServer) -> Result<SpawnerRecord, HubError> {
     existing(state, read.user(), read.server()).await
 }
 
 /// `POST /users/{name}/server[s/{server}]`: starts the server (creating a
 /// named one on first use) and waits up to [`SLOW_TIMEOUT`] for it.
-pub async fn start(
+pub(crate) async fn start(
     state: &AppState,
     start: &StartServer,
     options: StartOptions,
@@ -223,7 +223,7 @@ fn already_running(user: &UserRecord, server: &str) -> HubError {
 /// The spawn page and the home page's start button: starts the server
 /// (creating a named one on first use) and waits up to `wait` (upstream
 /// waits a second, so quick spawns skip the pending page).
-pub async fn start_from_page(
+pub(crate) async fn start_from_page(
     state: &AppState,
     start: &StartServer,
     wait: Duration,
@@ -244,7 +244,11 @@ pub async fn start_from_page(
 /// `DELETE /users/{name}/server[s/{server}]`: stops the server and, with
 /// `remove`, deletes a named one once stopped. Returns whether it stopped
 /// within [`SLOW_TIMEOUT`] (else it is still stopping: 202).
-pub async fn stop(state: &AppState, cap: &StopServer, remove: bool) -> Result<bool, HubError> {
+pub(crate) async fn stop(
+    state: &AppState,
+    cap: &StopServer,
+    remove: bool,
+) -> Result<bool, HubError> {
     let (user, server) = (cap.user(), cap.server());
     if server.is_empty() {
         if remove {
@@ -284,7 +288,10 @@ async fn remove_when_stopped(rt: Runtime, user: String, server: String, spawner_
 }
 
 /// The spawn-pending page: where the server is, and how long it has been starting.
-pub async fn pending(state: &AppState, control: &ServerControl) -> Result<Pending, HubError> {
+pub(crate) async fn pending(
+    state: &AppState,
+    control: &ServerControl,
+) -> Result<Pending, HubError> {
     let (user, server) = (control.user(), control.server());
     Ok(match state.servers.phase(&user.name, server) {
         Phase::Ready => Pending::Ready,
@@ -304,13 +311,13 @@ pub async fn pending(state: &AppState, control: &ServerControl) -> Result<Pendin
 }
 
 /// The home page's stop button: stops the server, waiting up to [`SLOW_TIMEOUT`].
-pub async fn stop_from_page(state: &AppState, cap: &StopServer) -> bool {
+pub(crate) async fn stop_from_page(state: &AppState, cap: &StopServer) -> bool {
     stop::request_stop(&state.runtime, cap.user(), cap.server()).await
 }
 
 /// `PUT /users/{name}/servers/{server}`: creates a named server without
 /// starting it (6.0).
-pub async fn create_named(
+pub(crate) async fn create_named(
     state: &AppState,
     start: &StartServer,
     options: StartOptions,
@@ -349,7 +356,7 @@ pub async fn create_named(
 
 /// `PATCH /users/{name}/servers/{server}`: renames a stopped server or
 /// changes its display name or options (6.0). Returns the row afterwards.
-pub async fn patch_named(
+pub(crate) async fn patch_named(
     state: &AppState,
     start: &StartServer,
     patch: ServerPatch,
@@ -412,7 +419,7 @@ pub async fn patch_named(
 
 /// A spawn being followed (`GET …/progress`): where it started from and how
 /// to wait for its next phase.
-pub struct Progress {
+pub(crate) struct Progress {
     runtime: Runtime,
     user: String,
     server: String,
@@ -423,18 +430,18 @@ pub struct Progress {
 impl Progress {
     /// The phase when the stream started (spawning, ready or failed).
     #[must_use]
-    pub fn phase(&self) -> &Phase {
+    pub(crate) fn phase(&self) -> &Phase {
         &self.phase
     }
 
     /// The server's URL prefix (the `url` of the ready event).
     #[must_use]
-    pub fn url(&self) -> &str {
+    pub(crate) fn url(&self) -> &str {
         &self.url
     }
 
     /// Waits at most `limit` for the spawn to settle; the phase then.
-    pub async fn settled(&self, limit: Duration) -> Phase {
+    pub(crate) async fn settled(&self, limit: Duration) -> Phase {
         self.runtime
             .servers
             .wait_settled(&self.user, &self.server, limit)
@@ -444,7 +451,7 @@ impl Progress {
 
 /// `GET /users/{name}/server[s/{server}]/progress`: the spawn to follow; 400
 /// if the server is not starting, ready or failed.
-pub async fn progress(state: &AppState, read: &ReadServer) -> Result<Progress, HubError> {
+pub(crate) async fn progress(state: &AppState, read: &ReadServer) -> Result<Progress, HubError> {
     let (user, server) = (read.user(), read.server());
     existing(state, user, server).await?;
     let phase = state.servers.phase(&user.name, server);

@@ -26,7 +26,7 @@ async fn find(state: &AppState, name: &str) -> Result<ServiceRecord, HubError> {
 }
 
 /// The services `listing` shows, by name.
-pub async fn list(
+pub(crate) async fn list(
     state: &AppState,
     listing: &ServiceListing,
 ) -> Result<Vec<ServiceRecord>, HubError> {
@@ -40,7 +40,7 @@ pub async fn list(
 }
 
 /// The service `may` names.
-pub async fn get(
+pub(crate) async fn get(
     state: &AppState,
     may: &OnService<ReadService>,
 ) -> Result<ServiceRecord, HubError> {
@@ -49,7 +49,10 @@ pub async fn get(
 
 /// Upstream's `_service_model_types` for runtime services (no `command`:
 /// those cannot be managed), then the configuration's own checks.
-pub fn spec_from_json(name: &str, body: &Map<String, Value>) -> Result<ServiceConfig, HubError> {
+pub(crate) fn spec_from_json(
+    name: &str,
+    body: &Map<String, Value>,
+) -> Result<ServiceConfig, HubError> {
     let mut spec = ServiceConfig {
         name: name.to_owned(),
         ..ServiceConfig::default()
@@ -115,7 +118,7 @@ async fn refresh_routes(state: &AppState) {
 /// admin service, and its OAuth client may only be allowed scopes the caller
 /// holds; an OAuth client id another service uses is refused before anything
 /// is written.
-pub async fn create(
+pub(crate) async fn create(
     state: &AppState,
     who: &Identity,
     may: &OnService<AdminServices>,
@@ -176,7 +179,10 @@ pub async fn create(
 
 /// Removes a runtime service with its OAuth client; one from the
 /// configuration is refused (405 upstream), as it would come back at start.
-pub async fn delete(state: &AppState, may: &OnService<AdminServices>) -> Result<(), HubError> {
+pub(crate) async fn delete(
+    state: &AppState,
+    may: &OnService<AdminServices>,
+) -> Result<(), HubError> {
     let service = find(state, may.name()).await?;
     if service.from_config {
         return Err(HubError::NotAllowed(format!(

@@ -18,18 +18,18 @@ use crate::error::{Denied, HubError};
 use crate::state::AppState;
 
 /// Share codes live between one minute and one year; a day unless asked.
-pub const CODE_MIN_SECS: i64 = 60;
+pub(crate) const CODE_MIN_SECS: i64 = 60;
 /// The longest a share code lives: one year.
-pub const CODE_MAX_SECS: i64 = 525_600 * 60;
+pub(crate) const CODE_MAX_SECS: i64 = 525_600 * 60;
 /// A share code's lifetime unless asked otherwise: one day.
-pub const CODE_DEFAULT_SECS: i64 = 86_400;
+pub(crate) const CODE_DEFAULT_SECS: i64 = 86_400;
 
 /// One page of results and how many there are in all.
-pub type Paged<T> = (Vec<T>, i64);
+pub(crate) type Paged<T> = (Vec<T>, i64);
 
 /// Which share codes of a server to delete.
 #[derive(Debug)]
-pub enum CodeSelector<'a> {
+pub(crate) enum CodeSelector<'a> {
     /// The code with this secret.
     Code(&'a str),
     /// The code with this API id (`sc_N`).
@@ -40,7 +40,7 @@ pub enum CodeSelector<'a> {
 
 /// A share code that a user may accept, with the server it opens.
 #[derive(Debug)]
-pub struct Invitation {
+pub(crate) struct Invitation {
     /// The code.
     pub code: ShareCodeRecord,
     /// The server's owner.
@@ -89,7 +89,7 @@ async fn find_server(
 
 /// Requested scopes, each restricted to this server (`!server=owner/name`,
 /// the only filter allowed); none means access to the server.
-pub fn scoped_to_server(
+pub(crate) fn scoped_to_server(
     state: &AppState,
     requested: Option<Vec<String>>,
     owner: &str,
@@ -123,7 +123,7 @@ pub fn scoped_to_server(
 }
 
 /// Shares granted to the user, directly or through groups.
-pub async fn list_for_user(
+pub(crate) async fn list_for_user(
     state: &AppState,
     may: &OnUser<ReadUserShares>,
     offset: i64,
@@ -158,7 +158,7 @@ async fn user_share(
 }
 
 /// The share of `owner/server` granted to the user.
-pub async fn get_for_user(
+pub(crate) async fn get_for_user(
     state: &AppState,
     may: &OnUser<ReadUserShares>,
     owner: &str,
@@ -168,7 +168,7 @@ pub async fn get_for_user(
 }
 
 /// The user leaves the share of `owner/server`.
-pub async fn leave_for_user(
+pub(crate) async fn leave_for_user(
     state: &AppState,
     may: &OnUser<LeaveUserShares>,
     owner: &str,
@@ -180,7 +180,7 @@ pub async fn leave_for_user(
 }
 
 /// Shares granted to the group.
-pub async fn list_for_group(
+pub(crate) async fn list_for_group(
     state: &AppState,
     may: &OnGroup<ReadGroupShares>,
     offset: i64,
@@ -217,7 +217,7 @@ async fn group_share(
 }
 
 /// The share of `owner/server` granted to the group.
-pub async fn get_for_group(
+pub(crate) async fn get_for_group(
     state: &AppState,
     may: &OnGroup<ReadGroupShares>,
     owner: &str,
@@ -227,7 +227,7 @@ pub async fn get_for_group(
 }
 
 /// The group leaves the share of `owner/server`.
-pub async fn leave_for_group(
+pub(crate) async fn leave_for_group(
     state: &AppState,
     may: &OnGroup<LeaveGroupShares>,
     owner: &str,
@@ -239,7 +239,7 @@ pub async fn leave_for_group(
 }
 
 /// Every share of the user's servers.
-pub async fn list_of_owner(
+pub(crate) async fn list_of_owner(
     state: &AppState,
     may: &OnUser<ReadShares>,
     offset: i64,
@@ -253,7 +253,7 @@ pub async fn list_of_owner(
 }
 
 /// Every share of one server.
-pub async fn list_of_server(
+pub(crate) async fn list_of_server(
     state: &AppState,
     may: &OnServer<ReadShares>,
     offset: i64,
@@ -277,7 +277,7 @@ fn not_grantable(scope: &str) -> HubError {
 /// Grants (adds to) a user's or group's access to the server. The caller
 /// must hold every scope it shares and be able to see the recipient's name;
 /// the recipient must exist.
-pub async fn grant(
+pub(crate) async fn grant(
     state: &AppState,
     who: &Identity,
     may: &OnServer<ManageShares>,
@@ -314,7 +314,7 @@ pub async fn grant(
 
 /// Revokes some scopes (`requested`), or all (`None`), of one share; answers
 /// what remains, `None` when nothing does (or there was no such share).
-pub async fn revoke(
+pub(crate) async fn revoke(
     state: &AppState,
     may: &OnServer<ManageShares>,
     with: &ShareWith,
@@ -360,7 +360,10 @@ pub async fn revoke(
 }
 
 /// Revokes every share of the server; answers how many there were.
-pub async fn revoke_all(state: &AppState, may: &OnServer<ManageShares>) -> Result<u64, HubError> {
+pub(crate) async fn revoke_all(
+    state: &AppState,
+    may: &OnServer<ManageShares>,
+) -> Result<u64, HubError> {
     let (_, spawner) = find_server(state, may.owner(), may.server()).await?;
     Ok(state.store.delete_shares_of_spawner(spawner.id).await?)
 }
@@ -392,7 +395,7 @@ async fn codes_with_servers(
 }
 
 /// The share codes of all the user's servers.
-pub async fn codes_of_owner(
+pub(crate) async fn codes_of_owner(
     state: &AppState,
     may: &OnUser<ReadShares>,
     offset: i64,
@@ -403,7 +406,7 @@ pub async fn codes_of_owner(
 }
 
 /// The share codes of one server.
-pub async fn codes_of_server(
+pub(crate) async fn codes_of_server(
     state: &AppState,
     may: &OnServer<ReadShares>,
     offset: i64,
@@ -415,7 +418,7 @@ pub async fn codes_of_server(
 
 /// A new share code for the server (its secret, shown once), living
 /// `expires_in` seconds; the caller must hold every scope it shares.
-pub async fn create_code(
+pub(crate) async fn create_code(
     state: &AppState,
     who: &Identity,
     may: &OnServer<ManageShares>,
@@ -438,7 +441,7 @@ pub async fn create_code(
 }
 
 /// Deletes share codes of the server: one by secret or id, or all.
-pub async fn delete_codes(
+pub(crate) async fn delete_codes(
     state: &AppState,
     may: &OnServer<ManageShares>,
     which: CodeSelector<'_>,
@@ -480,7 +483,7 @@ pub async fn delete_codes(
 
 /// The unexpired share code `code`, which `user` may accept: 404 when it is
 /// unknown or expired, 403 when it is the user's own.
-pub async fn invitation(
+pub(crate) async fn invitation(
     state: &AppState,
     user: &UserRecord,
     code: &str,
@@ -515,7 +518,7 @@ pub async fn invitation(
 
 /// Exchanges an invitation for a share of `user`. Every exchange is counted,
 /// even one that changes nothing, as upstream does.
-pub async fn accept(
+pub(crate) async fn accept(
     state: &AppState,
     user: &UserRecord,
     invite: &Invitation,

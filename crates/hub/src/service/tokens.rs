@@ -19,7 +19,7 @@ const MAX_EXPIRES_IN: i64 = 100 * 365 * 86_400;
 
 /// What `POST /users/{name}/tokens` asks for, its JSON types already checked.
 #[derive(Debug, Default)]
-pub struct TokenRequest {
+pub(crate) struct TokenRequest {
     /// A note; `None` (or empty) for the default one.
     pub note: Option<String>,
     /// Scopes; at most one of `scopes` and `roles`.
@@ -32,7 +32,7 @@ pub struct TokenRequest {
 
 /// A token just created: the stored record and the secret, shown only now.
 #[derive(Debug)]
-pub struct NewTokenIssued {
+pub(crate) struct NewTokenIssued {
     /// The stored token.
     pub record: TokenRecord,
     /// The token text.
@@ -41,7 +41,7 @@ pub struct NewTokenIssued {
 
 /// `JupyterHub.token_expires_in_max_seconds` (0 = no limit).
 #[must_use]
-pub fn max_lifetime(state: &AppState) -> i64 {
+pub(crate) fn max_lifetime(state: &AppState) -> i64 {
     i64::try_from(state.config.jupyterhub.token_expires_in_max_seconds).unwrap_or(i64::MAX)
 }
 
@@ -75,7 +75,7 @@ async fn find_token(
 }
 
 /// The user's tokens (expired ones are not returned by the store).
-pub async fn list(
+pub(crate) async fn list(
     state: &AppState,
     may: &OnUser<ReadTokens>,
 ) -> Result<Vec<TokenRecord>, HubError> {
@@ -87,7 +87,7 @@ pub async fn list(
 }
 
 /// One of the user's tokens by its API id.
-pub async fn get(
+pub(crate) async fn get(
     state: &AppState,
     may: &OnUser<ReadTokens>,
     token_id: &str,
@@ -98,7 +98,7 @@ pub async fn get(
 
 /// Revokes one of the user's tokens; revoking an OAuth token revokes all of
 /// the user's tokens from that client, as upstream.
-pub async fn revoke(
+pub(crate) async fn revoke(
     state: &AppState,
     may: &OnUser<ManageTokens>,
     token_id: &str,
@@ -119,7 +119,7 @@ pub async fn revoke(
 /// Upstream's way for scripts without a token yet: a user name and password
 /// in the token request. It goes through the same login throttle as the
 /// login page; a refusal is 403 whether or not the user exists, or 429.
-pub async fn password_login(
+pub(crate) async fn password_login(
     state: &AppState,
     client: Option<std::net::IpAddr>,
     username: &str,
@@ -277,7 +277,7 @@ async fn store_token(
 
 /// Creates an API token for the issuer's user: default note naming who asked,
 /// expiry within the hub's cap, scopes the owner holds.
-pub async fn create(
+pub(crate) async fn create(
     state: &AppState,
     issuer: &TokenIssuer,
     by: &Identity,
@@ -300,7 +300,10 @@ pub async fn create(
 }
 
 /// The tokens a user made with the API or the token page (not OAuth tokens).
-pub async fn own_tokens(state: &AppState, user: &UserRecord) -> Result<Vec<TokenRecord>, HubError> {
+pub(crate) async fn own_tokens(
+    state: &AppState,
+    user: &UserRecord,
+) -> Result<Vec<TokenRecord>, HubError> {
     Ok(state
         .store
         .tokens_of_owner(TokenOwner::User(user.id))
@@ -312,7 +315,7 @@ pub async fn own_tokens(state: &AppState, user: &UserRecord) -> Result<Vec<Token
 
 /// A token with the owner's own permissions (`inherit`), as the token page
 /// makes them; `expires_in` 0 means never, refused under a lifetime cap.
-pub async fn create_inherit(
+pub(crate) async fn create_inherit(
     state: &AppState,
     issuer: &TokenIssuer,
     note: &str,
@@ -334,7 +337,7 @@ pub async fn create_inherit(
 }
 
 /// Revokes one of the issuer's user's own API tokens (not OAuth ones).
-pub async fn revoke_own(
+pub(crate) async fn revoke_own(
     state: &AppState,
     issuer: &TokenIssuer,
     token_id: &str,

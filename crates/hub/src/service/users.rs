@@ -17,7 +17,7 @@ use crate::state::AppState;
 /// Whether `name` is a local account with uid 0 (`root`, or an alias such as
 /// `toor`). A hub user of that name would run its server as root under a
 /// local-process spawner, so no user is renamed or created so.
-pub async fn is_superuser_name(name: &str) -> bool {
+pub(crate) async fn is_superuser_name(name: &str) -> bool {
     if name == "root" {
         return true;
     }
@@ -33,7 +33,7 @@ pub async fn is_superuser_name(name: &str) -> bool {
 }
 
 /// Refuses the name of a superuser account.
-pub async fn check_not_superuser(name: &str) -> Result<(), HubError> {
+pub(crate) async fn check_not_superuser(name: &str) -> Result<(), HubError> {
     if is_superuser_name(name).await {
         return Err(HubError::Invalid(format!(
             "Invalid username: {name} is a superuser account on this host"
@@ -45,7 +45,11 @@ pub async fn check_not_superuser(name: &str) -> Result<(), HubError> {
 /// Renames a user whose servers are all stopped. Shares and share codes are
 /// tied to users and servers by id, so they follow the user; nothing granted
 /// to the old name passes to the new one (see `ferrohub_store` shares).
-pub async fn rename(state: &AppState, old_name: &str, rename: Rename) -> Result<(), HubError> {
+pub(crate) async fn rename(
+    state: &AppState,
+    old_name: &str,
+    rename: Rename,
+) -> Result<(), HubError> {
     let new_name = rename.new_name();
     check_not_superuser(new_name).await?;
     if state.store.user_by_name(new_name).await?.is_some() {
@@ -64,7 +68,7 @@ pub async fn rename(state: &AppState, old_name: &str, rename: Rename) -> Result<
 }
 
 /// Sets the admin flag and the admin role together; only a full admin may.
-pub async fn set_admin(
+pub(crate) async fn set_admin(
     state: &AppState,
     _by: &HubAdmin,
     target: &UserAdmin,
@@ -85,7 +89,7 @@ pub async fn set_admin(
 
 /// Replaces a user's roles (every role must exist) and keeps the admin flag
 /// in step; only a full admin may, since a role can carry any scope.
-pub async fn set_roles(
+pub(crate) async fn set_roles(
     state: &AppState,
     _by: &HubAdmin,
     target: &UserAdmin,
@@ -118,7 +122,7 @@ pub async fn set_roles(
 }
 
 /// Puts a user in exactly the groups of `change` (every group must exist).
-pub async fn set_groups(state: &AppState, change: GroupMembership) -> Result<(), HubError> {
+pub(crate) async fn set_groups(state: &AppState, change: GroupMembership) -> Result<(), HubError> {
     let mut ids = Vec::new();
     for name in change.wanted() {
         let group = state
@@ -136,7 +140,7 @@ pub async fn set_groups(state: &AppState, change: GroupMembership) -> Result<(),
 /// is stored for its user, created with the default roles if missing, unless
 /// the token is stored already. Configured tokens are user-chosen, so they get
 /// the 16,384-round hash; they act with the owner's full permissions.
-pub async fn add_config_tokens(state: &AppState) -> Result<(), HubError> {
+pub(crate) async fn add_config_tokens(state: &AppState) -> Result<(), HubError> {
     for (token, name) in &state.config.jupyterhub.api_tokens {
         if state.store.find_token(token).await?.is_some() {
             continue;
@@ -168,7 +172,7 @@ pub async fn add_config_tokens(state: &AppState) -> Result<(), HubError> {
 }
 
 /// The user called `name`, or 404 (the scope check already ran).
-pub async fn find(state: &AppState, name: &str) -> Result<UserRecord, HubError> {
+pub(crate) async fn find(state: &AppState, name: &str) -> Result<UserRecord, HubError> {
     state
         .store
         .user_by_name(name)
@@ -177,7 +181,7 @@ pub async fn find(state: &AppState, name: &str) -> Result<UserRecord, HubError> 
 }
 
 /// One page of the users `query` selects, within what `listing` shows.
-pub async fn list(
+pub(crate) async fn list(
     state: &AppState,
     listing: &UserListing,
     mut query: UserQuery,
@@ -187,13 +191,13 @@ pub async fn list(
 }
 
 /// The user `may` names.
-pub async fn get(state: &AppState, may: &OnUser<ReadUser>) -> Result<UserRecord, HubError> {
+pub(crate) async fn get(state: &AppState, may: &OnUser<ReadUser>) -> Result<UserRecord, HubError> {
     find(state, may.name()).await
 }
 
 /// A requested name, normalized by the authenticator and valid as a user
 /// name; `None` if it is not.
-pub fn normalize(state: &AppState, name: &str) -> Option<String> {
+pub(crate) fn normalize(state: &AppState, name: &str) -> Option<String> {
     let normalized = state.auth.normalize_username(name);
     ferrohub_core::names::validate_username(&normalized)
         .ok()
@@ -203,7 +207,7 @@ pub fn normalize(state: &AppState, name: &str) -> Option<String> {
 /// Creates the users of `names` that do not exist yet (admins only with
 /// `admin`, a full admin's proof). Every name must be valid and no superuser
 /// account; if all exist already, 409.
-pub async fn create_many(
+pub(crate) async fn create_many(
     state: &AppState,
     _may: &OnHub<AdminUsers>,
     names: &[String],
@@ -248,7 +252,7 @@ pub async fn create_many(
 }
 
 /// Creates the user `may` names (an admin only with a full admin's proof).
-pub async fn create(
+pub(crate) async fn create(
     state: &AppState,
     may: &OnUser<AdminUsers>,
     admin: Option<&HubAdmin>,
@@ -266,7 +270,7 @@ pub async fn create(
 }
 
 /// The user `may` names, to be deleted, unless it is the caller itself.
-pub async fn deletable(
+pub(crate) async fn deletable(
     state: &AppState,
     may: &OnUser<DeleteUser>,
     by: &Identity,
@@ -279,7 +283,7 @@ pub async fn deletable(
 }
 
 /// Deletes a user whose servers are stopped (the caller stopped them).
-pub async fn delete(
+pub(crate) async fn delete(
     state: &AppState,
     _may: &OnUser<DeleteUser>,
     user: &UserRecord,
@@ -291,7 +295,7 @@ pub async fn delete(
 
 /// An activity report of a user's servers (`POST /users/{name}/activity`).
 #[derive(Debug, Default)]
-pub struct ActivityReport {
+pub(crate) struct ActivityReport {
     /// The user's own last activity, if reported.
     pub user: Option<Timestamp>,
     /// Last activity per server name.
@@ -299,7 +303,7 @@ pub struct ActivityReport {
 }
 
 /// A reported timestamp: ISO 8601, not more than an hour in the future.
-pub fn parse_activity(text: &str) -> Result<Timestamp, HubError> {
+pub(crate) fn parse_activity(text: &str) -> Result<Timestamp, HubError> {
     let ts = ferrohub_core::time::parse_client(text).ok_or_else(|| {
         HubError::Invalid(format!(
             "last_activity {text:?} is not an ISO-8601 timestamp"
@@ -315,7 +319,7 @@ pub fn parse_activity(text: &str) -> Result<Timestamp, HubError> {
 
 /// Records reported activity: every server named must exist; the user's
 /// own activity defaults to the latest of its servers'.
-pub async fn record_activity(
+pub(crate) async fn record_activity(
     state: &AppState,
     may: &OnUser<UserActivity>,
     report: ActivityReport,
