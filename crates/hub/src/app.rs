@@ -441,8 +441,9 @@ async fn shutdown_cleanup(state: &AppState, proxy_pid: Option<i32>, request: Shu
         proxy::stop_started_proxy(pid, &PathBuf::from(&config.proxy.pid_file));
     }
     if !config.jupyterhub.pid_file.is_empty()
-        && let Err(e) = std::fs::remove_file(&config.jupyterhub.pid_file) {
-            tracing::warn!("could not remove {}: {e}", config.jupyterhub.pid_file);
-        }
+        && let Err(e) = std::fs::remove_file(&config.jupyterhub.pid_file)
+    {
+        tracing::warn!("could not remove {}: {e}", config.jupyterhub.pid_file);
+    }
     state.store.close().await;
 }

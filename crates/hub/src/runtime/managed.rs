@@ -154,9 +154,9 @@ pub(crate) async fn supervise(rt: Runtime, spec: ServiceConfig, token: String) {
                 .store
                 .set_service_pid(record.id, pid.map(i64::from))
                 .await
-            {
-                tracing::warn!(service = %spec.name, "could not record the pid: {e}");
-            }
+        {
+            tracing::warn!(service = %spec.name, "could not record the pid: {e}");
+        }
         tokio::select! {
             status = child.wait() => {
                 tracing::warn!(service = %spec.name, "managed service exited ({status:?}); restarting");
