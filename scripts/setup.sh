@@ -14,6 +14,8 @@
 #   - playwright-core 1.65.1 from npm in $FERROHUB_BROWSER, which the browser
 #     tests (crates/cli/tests/browser/*.mjs) drive /usr/bin/chromium with (it
 #     downloads no browser of its own)
+#   - cargo-deny 0.20.2 (`cargo install --locked`), which scripts/lint.sh runs
+#     for licences, duplicate versions, sources and advisories (deny.toml)
 #
 # Environment:
 #   FERROHUB_VENV   where the virtualenv goes (default /opt/ferrohub/venv)
@@ -29,6 +31,7 @@ CHP_VERSION="5.3.0"
 BROWSER_DIR="${FERROHUB_BROWSER:-/opt/ferrohub/browser}"
 PLAYWRIGHT_VERSION="1.65.1"
 JUPYTERHUB_VERSION="6.1.1"
+CARGO_DENY_VERSION="0.20.2"
 IDLE_CULLER_VERSION="2.0.0"
 APT_PACKAGES=(libpam0g-dev chromium)
 
@@ -96,5 +99,15 @@ if [[ ! -f "$browser_marker" ]]; then
         "playwright-core@$PLAYWRIGHT_VERSION" >/dev/null
     chmod -R a+rX "$BROWSER_DIR"
     touch "$browser_marker"
+fi
+# cargo-deny: the pinned version, installed once. Another version already
+# on the PATH is kept (installing needs the network) with a note, since a
+# different release may read deny.toml differently.
+installed_deny="$(cargo deny --version 2>/dev/null | awk '{print $2}' || true)"
+if [[ -z "$installed_deny" ]]; then
+    log "installing cargo-deny $CARGO_DENY_VERSION (a few minutes the first time)"
+    cargo install --locked --quiet cargo-deny --version "$CARGO_DENY_VERSION"
+elif [[ "$installed_deny" != "$CARGO_DENY_VERSION" ]]; then
+    log "cargo-deny $installed_deny is installed; scripts/lint.sh is tested with $CARGO_DENY_VERSION"
 fi
 log "ready: $("$VENV/bin/jupyterhub-singleuser" --version 2>/dev/null | tail -1) in $VENV"

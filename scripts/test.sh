@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The whole test suite: machine set-up, formatting and lint checks, then every
-# test (unit, integration, end-to-end with real jupyterhub-singleuser, PAM and
-# PostgreSQL, headless Chromium, real configurable-http-proxy), then a
-# bounded fuzzing run of the proxy. Reuses $CARGO_TARGET_DIR when set, so
+# The whole test suite: machine set-up, static checks (scripts/lint.sh:
+# formatting, clippy, cargo deny), then every test (unit, integration,
+# end-to-end with real jupyterhub-singleuser, PAM and PostgreSQL, headless
+# Chromium, real configurable-http-proxy), then a bounded fuzzing run of the
+# proxy. Reuses $CARGO_TARGET_DIR when set, so
 # repeated runs are fast.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,13 +11,16 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export FERROHUB_VENV="${FERROHUB_VENV:-/opt/ferrohub/venv}"
 
-echo "== cargo fmt --check" >&2
-cargo fmt --all -- --check
-echo "== cargo clippy" >&2
-cargo clippy --workspace --all-targets --locked -- -D warnings
+# Formatting, clippy and cargo deny (licences, duplicates, sources,
+# advisories when a local database exists).
+bash scripts/lint.sh
 echo "== cargo nextest" >&2
-# Build every binary first: end-to-end tests run target/*/ferrohub and ferrohub-proxy.
-cargo build --workspace --bins --locked
+# No separate `cargo build --bins`: building the workspace's tests also builds
+# and places target/*/ferrohub and target/*/ferrohub-proxy (every package with
+# integration tests gets its binaries built, CARGO_BIN_EXE_*), and those are
+# the ones the end-to-end tests run. A build before it was compiled with
+# other features (the test build unifies dev-dependency features, e.g. the
+# hub's `testing`) and was then rebuilt and overwritten here.
 cargo nextest run --workspace --locked "$@"
 # Bounded fuzzing of the proxy's route matching and REST API (fuzz/):
 # FERROHUB_FUZZ_SECONDS per target, 0 to skip (first run also builds

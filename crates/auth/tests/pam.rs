@@ -1,6 +1,10 @@
 //! Real PAM: each test creates a local user (and group) with `useradd`/`chpasswd`,
 //! logs in through `Auth` with PAM service `login`, and removes them on drop.
 //! Needs root (as the hub does); skipped with a message otherwise.
+#![allow(
+    clippy::unwrap_used,
+    reason = "test helpers, which clippy does not count as tests: a panic is the failure report"
+)]
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -73,7 +77,15 @@ impl LocalUser {
 
 impl Drop for LocalUser {
     fn drop(&mut self) {
-        let _ = Command::new("userdel").args(["-r", &self.name]).output();
+        cleanup(Command::new("userdel").args(["-r", &self.name]));
+    }
+}
+
+/// Runs a clean-up command in a `Drop`: it must not panic, and its exit
+/// status does not matter, so only a failure to run it is reported.
+fn cleanup(command: &mut Command) {
+    if let Err(e) = command.output() {
+        eprintln!("running {command:?}: {e}");
     }
 }
 
@@ -99,7 +111,7 @@ impl LocalGroup {
 
 impl Drop for LocalGroup {
     fn drop(&mut self) {
-        let _ = Command::new("groupdel").arg(&self.name).output();
+        cleanup(Command::new("groupdel").arg(&self.name));
     }
 }
 

@@ -1,5 +1,9 @@
 //! Bad input gets a clear refusal and writes nothing: broken configuration,
 //! bad tokens, open-redirect `next` values, user names with `/` or `..`.
+#![allow(
+    clippy::unwrap_used,
+    reason = "test helpers, which clippy does not count as tests: a panic is the failure report"
+)]
 
 mod support;
 

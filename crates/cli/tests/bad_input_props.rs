@@ -5,6 +5,10 @@
 //! Whatever arrives, the hub answers; never 5xx. A refusal is 4xx with the
 //! API's `{"status": N, "message": "..."}` body, and a refused request leaves
 //! every row of the database as it was.
+#![allow(
+    clippy::unwrap_used,
+    reason = "test helpers, which clippy does not count as tests: a panic is the failure report"
+)]
 
 mod support;
 
@@ -101,16 +105,23 @@ impl Fixture {
             request.body.len()
         );
         stream.write_all(head.as_bytes()).unwrap();
-        // The hub may refuse an oversized body before reading it all.
-        let _ = stream.write_all(&request.body);
+        // The hub may refuse an oversized body before reading it all, and
+        // closes the connection after its answer: these errors only matter
+        // when no answer arrives, and then they say why.
+        let sent = stream.write_all(&request.body);
         let mut raw = Vec::new();
-        let _ = stream.read_to_end(&mut raw);
+        let received = stream.read_to_end(&mut raw);
         let text = String::from_utf8_lossy(&raw).into_owned();
         let status = text
             .split(' ')
             .nth(1)
             .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| panic!("no HTTP answer to {request:?}: {text:?}"));
+            .unwrap_or_else(|| {
+                panic!(
+                    "no HTTP answer to {request:?} (sending the body: {sent:?}, \
+                     reading: {received:?}): {text:?}"
+                )
+            });
         let body = text
             .split_once("\r\n\r\n")
             .map(|(_, b)| b.to_owned())

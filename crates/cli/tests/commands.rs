@@ -1,5 +1,9 @@
 //! The maintenance commands and start-up refusals: `--generate-config`,
 //! `token`, `upgrade-db`, an old database schema, an unsafe cookie secret.
+#![allow(
+    clippy::unwrap_used,
+    reason = "test helpers, which clippy does not count as tests: a panic is the failure report"
+)]
 
 mod support;
 

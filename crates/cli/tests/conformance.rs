@@ -13,6 +13,10 @@
 //! case's `expect`, with the reason.
 //!
 //! Mismatches are collected and reported together at the end.
+#![allow(
+    clippy::unwrap_used,
+    reason = "test helpers, which clippy does not count as tests: a panic is the failure report"
+)]
 
 mod support;
 
@@ -1206,10 +1210,14 @@ async fn every_spec_operation_behaves_like_upstream() {
         while let Ok((mut stream, _)) = service.accept().await {
             tokio::spawn(async move {
                 let mut buffer = [0u8; 4096];
-                let _ = stream.read(&mut buffer).await;
-                let _ = stream
-                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-                    .await;
+                if let Err(e) = stream.read(&mut buffer).await {
+                    eprintln!("test service: reading a request: {e}");
+                    return;
+                }
+                let answer = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+                if let Err(e) = stream.write_all(answer).await {
+                    eprintln!("test service: answering: {e}");
+                }
             });
         }
     });

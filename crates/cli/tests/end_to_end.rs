@@ -1,6 +1,10 @@
 //! A person logs in, gets their own JupyterLab from the hub, and runs code in
 //! a kernel, all through ferrohub-proxy; then the server is stopped.
 //! Real parts: the ferrohub binary, ferrohub-proxy, jupyterhub-singleuser 6.1.1.
+#![allow(
+    clippy::unwrap_used,
+    reason = "test helpers, which clippy does not count as tests: a panic is the failure report"
+)]
 
 mod support;
 

@@ -4,6 +4,10 @@
 //! address (the right-most `X-Forwarded-For` entry, which the proxy appends).
 //! Real hub, real proxy, real local users, real singleuser servers; the hub's
 //! threads are counted in `/proc/<pid>/task`. Runs as root (CI does).
+#![allow(
+    clippy::unwrap_used,
+    reason = "test helpers, which clippy does not count as tests: a panic is the failure report"
+)]
 
 mod support;
 

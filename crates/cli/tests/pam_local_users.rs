@@ -1,5 +1,9 @@
 //! A real local user logs in through PAM and gets a server running under
 //! their own uid, reachable through the proxy. Runs as root (CI does).
+#![allow(
+    clippy::unwrap_used,
+    reason = "test helpers, which clippy does not count as tests: a panic is the failure report"
+)]
 
 mod support;
 

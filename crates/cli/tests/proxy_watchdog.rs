@@ -3,6 +3,10 @@
 //! (`ConfigurableHTTPProxy.check_running_interval`); an external proxy is not
 //! restarted; the proxy gets a minimal environment, not the hub's secrets;
 //! and `PATCH /hub/api/proxy` never adopts a setting the proxy refuses.
+#![allow(
+    clippy::unwrap_used,
+    reason = "test helpers, which clippy does not count as tests: a panic is the failure report"
+)]
 
 mod support;
 
@@ -256,7 +260,7 @@ impl OwnHub {
     }
 
     fn pid(&self) -> i32 {
-        self.0.id() as i32
+        support::pid_of(&self.0).as_raw()
     }
 }
 
@@ -270,8 +274,7 @@ impl Drop for OwnHub {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        support::kill_and_reap(&mut self.0, "the hub");
     }
 }
 
@@ -306,8 +309,7 @@ impl ExternalProxy {
     }
 
     fn kill(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        support::kill_and_reap(&mut self.0, "the external proxy");
     }
 }
 

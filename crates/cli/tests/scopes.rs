@@ -2,6 +2,10 @@
 //! 2.3/3 of the research notes), not against our implementation: a token with
 //! `read:users:name` only, group-filtered scopes, and a server-filtered
 //! `access:servers`, each on a real hub with real servers.
+#![allow(
+    clippy::unwrap_used,
+    reason = "test helpers, which clippy does not count as tests: a panic is the failure report"
+)]
 
 mod support;
 

@@ -3,6 +3,10 @@
 //! hashing, the expensive hashes of user-chosen secrets run off the async
 //! workers, one OAuth code yields one token, and a service cannot claim
 //! another's OAuth client id.
+#![allow(
+    clippy::unwrap_used,
+    reason = "test helpers, which clippy does not count as tests: a panic is the failure report"
+)]
 
 mod support;
 
@@ -71,7 +75,9 @@ impl Outcome {
             self.statuses.len(),
             self.statuses
                 .iter()
-                .map(|s| s.as_ref().map_or_else(|e| e.clone(), u16::to_string))
+                .map(|s| s
+                    .as_ref()
+                    .map_or_else(std::clone::Clone::clone, u16::to_string))
                 .collect::<std::collections::BTreeSet<_>>(),
             self.health_ms.len(),
             self.p99_ms(),
@@ -318,8 +324,7 @@ async fn one_code_is_redeemed_once_under_concurrency() {
             .unwrap()
             .query_pairs()
             .find(|(k, _)| k == "code")
-            .map(|(_, v)| v.into_owned())
-            .unwrap_or_else(|| panic!("no code in {location}"));
+            .map_or_else(|| panic!("no code in {location}"), |(_, v)| v.into_owned());
         let form = [
             ("grant_type", "authorization_code"),
             ("client_id", "service-probe"),
@@ -433,10 +438,7 @@ pid_file = "{d}/proxy.pid"
         std::thread::sleep(Duration::from_millis(50));
     }
     if child.try_wait().unwrap().is_none() {
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(child.id() as i32),
-            nix::sys::signal::Signal::SIGTERM,
-        );
+        let _ = nix::sys::signal::kill(support::pid_of(&child), nix::sys::signal::Signal::SIGTERM);
     }
     let out = child.wait_with_output().unwrap();
     if let Ok(pid) = std::fs::read_to_string(dir.path().join("proxy.pid"))

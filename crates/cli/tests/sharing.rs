@@ -1,6 +1,10 @@
 //! Sharing a running server, as its owner and a colleague would: alice makes a
 //! share code, bob opens the invitation page, accepts it, and lands in alice's
 //! JupyterLab through the real OAuth flow of `jupyterhub-singleuser`.
+#![allow(
+    clippy::unwrap_used,
+    reason = "test helpers, which clippy does not count as tests: a panic is the failure report"
+)]
 
 mod support;
 

@@ -6,6 +6,10 @@
 //!   below `LocalProcessSpawner.min_uid`;
 //! - pid files and the SQLite database are created 0600, and a symlink planted
 //!   at their path is refused instead of written through.
+#![allow(
+    clippy::unwrap_used,
+    reason = "test helpers, which clippy does not count as tests: a panic is the failure report"
+)]
 
 mod support;
 
@@ -47,8 +51,7 @@ impl Bystander {
 
 impl Drop for Bystander {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        support::kill_and_reap(&mut self.0, "the bystander process");
     }
 }
 
@@ -234,7 +237,7 @@ struct SystemUser(String);
 impl SystemUser {
     fn create() -> Self {
         let name = format!("fhsys{}", std::process::id());
-        let _ = Command::new("userdel").args(["-r", &name]).output();
+        support::run_cleanup(Command::new("userdel").args(["-r", &name]));
         let made = Command::new("useradd")
             .args(["-r", "-m", "-s", "/bin/bash", &name])
             .output()
@@ -258,10 +261,8 @@ impl SystemUser {
 
 impl Drop for SystemUser {
     fn drop(&mut self) {
-        let _ = Command::new("pkill")
-            .args(["-KILL", "-u", &self.0])
-            .output();
-        let _ = Command::new("userdel").args(["-r", &self.0]).output();
+        support::run_cleanup(Command::new("pkill").args(["-KILL", "-u", &self.0]));
+        support::run_cleanup(Command::new("userdel").args(["-r", &self.0]));
     }
 }
 
@@ -391,7 +392,7 @@ impl BareHub {
         let deadline = Instant::now() + Duration::from_secs(60);
         while child.try_wait().unwrap().is_none() {
             if Instant::now() > deadline {
-                let _ = child.kill();
+                support::kill_and_reap(&mut child, "the hub");
                 panic!("the hub did not refuse to start");
             }
             std::thread::sleep(Duration::from_millis(100));
@@ -487,7 +488,10 @@ fn ferrohub_proxy_refuses_a_symlinked_pid_file() {
     while refused.try_wait().unwrap().is_none() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
     }
-    let _ = refused.kill();
+    // Still running after 20 s is a failure the assertions below report.
+    if let Err(e) = refused.kill() {
+        eprintln!("killing the refused proxy: {e}");
+    }
     let output = refused.wait_with_output().unwrap();
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -514,7 +518,6 @@ fn ferrohub_proxy_refuses_a_symlinked_pid_file() {
         std::thread::sleep(Duration::from_millis(50));
     }
     let written = mode(&link);
-    let _ = running.kill();
-    let _ = running.wait();
+    support::kill_and_reap(&mut running, "the proxy");
     assert_eq!(written, 0o600);
 }

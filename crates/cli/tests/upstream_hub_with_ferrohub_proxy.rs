@@ -4,6 +4,10 @@
 //! routes over the REST API, and a person logs in, spawns a real
 //! `jupyterhub-singleuser`, opens JupyterLab and runs code in a kernel over a
 //! websocket, all through our proxy.
+#![allow(
+    clippy::unwrap_used,
+    reason = "test helpers, which clippy does not count as tests: a panic is the failure report"
+)]
 
 mod support;
 
@@ -132,7 +136,7 @@ c.SimpleLocalProcessSpawner.home_dir_template = "{d}/homes/{{username}}"
 
 impl Drop for UpstreamHub {
     fn drop(&mut self) {
-        let group = nix::unistd::Pid::from_raw(-(self.child.id() as i32));
+        let group = nix::unistd::Pid::from_raw(-support::pid_of(&self.child).as_raw());
         let _ = nix::sys::signal::kill(group, nix::sys::signal::Signal::SIGTERM);
         let deadline = Instant::now() + Duration::from_secs(15);
         while Instant::now() < deadline {
@@ -142,7 +146,9 @@ impl Drop for UpstreamHub {
             std::thread::sleep(Duration::from_millis(100));
         }
         let _ = nix::sys::signal::kill(group, nix::sys::signal::Signal::SIGKILL);
-        let _ = self.child.wait();
+        if let Err(e) = self.child.wait() {
+            eprintln!("reaping jupyterhub: {e}");
+        }
         if std::thread::panicking() {
             eprintln!("---- jupyterhub log ----\n{}", self.log());
         }

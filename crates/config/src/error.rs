@@ -62,7 +62,7 @@ pub enum ConfigError {
         arg: String,
     },
     /// A `[Section]` that is not a known configurable class.
-    #[error("unknown configuration class [{class}] {origin}{}", did_you_mean(.suggestion))]
+    #[error("unknown configuration class [{class}] {origin}{}", did_you_mean(.suggestion.as_deref()))]
     UnknownClass {
         /// The section name as written.
         class: String,
@@ -73,7 +73,7 @@ pub enum ConfigError {
     },
     /// A `[Section]` that holds a value instead of a table of options, or a key
     /// outside any section.
-    #[error("{name} {origin} is not inside a [Class] section{}", did_you_mean(.suggestion))]
+    #[error("{name} {origin} is not inside a [Class] section{}", did_you_mean(.suggestion.as_deref()))]
     OutsideSection {
         /// The top-level key as written.
         name: String,
@@ -83,7 +83,7 @@ pub enum ConfigError {
         suggestion: Option<String>,
     },
     /// An option that the class does not have.
-    #[error("unknown option {class}.{name} {origin}{}{}", did_you_mean(.suggestion), upstream_note(*.upstream))]
+    #[error("unknown option {class}.{name} {origin}{}{}", did_you_mean(.suggestion.as_deref()), upstream_note(*.upstream))]
     UnknownOption {
         /// The class (section) name.
         class: String,
@@ -119,9 +119,8 @@ pub enum ConfigError {
     },
 }
 
-fn did_you_mean(suggestion: &Option<String>) -> String {
+fn did_you_mean(suggestion: Option<&str>) -> String {
     suggestion
-        .as_ref()
         .map(|s| format!(" (did you mean {s}?)"))
         .unwrap_or_default()
 }

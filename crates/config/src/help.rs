@@ -14,7 +14,7 @@ pub(crate) const HELP: &[(&str, &str, &str)] = &[
     ("JupyterHub", "db_url", "Database URL; sqlite:///relative.sqlite resolves from the working directory, sqlite:////abs/path.sqlite is absolute."),
     ("JupyterHub", "upgrade_db", "Upgrade the database schema at start-up instead of refusing to start on an old schema."),
     ("JupyterHub", "cookie_secret_file", "File holding the hex cookie secret, created (mode 0600) if missing; relative to the working directory."),
-    ("JupyterHub", "cookie_max_age_days", "Days a login cookie stays valid; must be greater than 0."),
+    ("JupyterHub", "cookie_max_age_days", "Days a login cookie stays valid; greater than 0, at most 1000000."),
     ("JupyterHub", "pid_file", "Write the hub's process id to this file; empty means do not write one."),
     ("JupyterHub", "authenticator_class", "Who can log in: \"pam\" (system accounts) or \"dummy\" (anyone; testing only); upstream class names are accepted too."),
     ("JupyterHub", "spawner_class", "How user servers start: \"localprocess\" (as the user's system account) or \"simple\" (as the hub's user; testing only)."),

@@ -27,6 +27,6 @@ pub use generate::generate_config;
 pub use load::load;
 pub use model::{
     AuthenticatorConfig, Config, CustomScopeConfig, DummyAuthenticatorConfig, JupyterHubConfig,
-    LocalProcessSpawnerConfig, PamAuthenticatorConfig, ProxyConfig, RoleConfig, ServiceConfig,
-    SimpleLocalProcessSpawnerConfig, SpawnerConfig,
+    LocalProcessSpawnerConfig, MAX_COOKIE_MAX_AGE_DAYS, PamAuthenticatorConfig, ProxyConfig,
+    RoleConfig, ServiceConfig, SimpleLocalProcessSpawnerConfig, SpawnerConfig,
 };

@@ -15,6 +15,7 @@ use toml::{Table, Value};
 use crate::Config;
 use crate::bind_url::BindUrl;
 use crate::error::{ConfigError, Origin};
+use crate::model::MAX_COOKIE_MAX_AGE_DAYS;
 use crate::schema::{CLASSES, Class, find_class};
 
 /// Every option of upstream JupyterHub 6.1.1, to say so when one is not supported.
@@ -284,12 +285,15 @@ fn check_values(
             "must be at least 1 second".to_owned(),
         ));
     }
-    if !(hub.cookie_max_age_days > 0.0 && hub.cookie_max_age_days.is_finite()) {
+    // Also refuses NaN and infinity (no comparison holds for NaN).
+    if !(hub.cookie_max_age_days > 0.0 && hub.cookie_max_age_days <= MAX_COOKIE_MAX_AGE_DAYS) {
         let days = hub.cookie_max_age_days;
         return Err(invalid(
             "JupyterHub",
             "cookie_max_age_days",
-            format!("must be a number of days greater than 0, found {days}"),
+            format!(
+                "must be a number of days greater than 0 and at most {MAX_COOKIE_MAX_AGE_DAYS}, found {days}"
+            ),
         ));
     }
     hub.log_level.make_ascii_lowercase();

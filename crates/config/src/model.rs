@@ -206,12 +206,25 @@ pub struct CustomScopeConfig {
     pub subscopes: Vec<String>,
 }
 
+/// The largest `cookie_max_age_days` accepted (about 2,700 years). Upstream
+/// has no limit, but the lifetime in seconds is added to timestamps, and a
+/// larger value would overflow them (an `f64` turns into `i64::MAX`).
+pub const MAX_COOKIE_MAX_AGE_DAYS: f64 = 1_000_000.0;
+
 impl JupyterHubConfig {
     /// `cookie_max_age_days` in whole seconds: the login cookie's lifetime and
-    /// the default lifetime of OAuth tokens, as upstream.
+    /// the default lifetime of OAuth tokens, as upstream. Loading refuses
+    /// values outside (0, [`MAX_COOKIE_MAX_AGE_DAYS`]]; a value set in code is
+    /// clamped to that range.
     #[must_use]
     pub fn cookie_max_age_secs(&self) -> i64 {
-        (self.cookie_max_age_days * 86_400.0) as i64
+        let secs = self.cookie_max_age_days.clamp(0.0, MAX_COOKIE_MAX_AGE_DAYS) * 86_400.0;
+        #[allow(
+            clippy::cast_possible_truncation,
+            reason = "clamped to at most 8.64e10 seconds; dropping the fraction is intended"
+        )]
+        let secs = secs as i64;
+        secs
     }
 }
 

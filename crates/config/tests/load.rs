@@ -1,5 +1,9 @@
 //! `load` as the CLI uses it: real files on disk, command-line overrides, and the
 //! one-line messages a user sees when something is wrong.
+#![allow(
+    clippy::unwrap_used,
+    reason = "test helpers, which clippy does not count as tests: a panic is the failure report"
+)]
 
 use std::path::{Path, PathBuf};
 
@@ -420,6 +424,20 @@ fn listen_urls_must_be_http() {
 }
 
 #[test]
+fn cookie_lifetime_in_seconds_never_overflows() {
+    let days = |d: f64| ferrohub_config::JupyterHubConfig {
+        cookie_max_age_days: d,
+        ..Default::default()
+    };
+    assert_eq!(days(14.0).cookie_max_age_secs(), 14 * 86_400);
+    assert_eq!(days(0.5).cookie_max_age_secs(), 43_200);
+    // Set in code, past what loading accepts: clamped, not i64::MAX.
+    assert_eq!(days(1e300).cookie_max_age_secs(), 86_400_000_000);
+    assert_eq!(days(f64::INFINITY).cookie_max_age_secs(), 86_400_000_000);
+    assert_eq!(days(-1.0).cookie_max_age_secs(), 0);
+}
+
+#[test]
 fn semantic_checks_name_the_option() {
     assert_eq!(
         error("[Spawner]\ncmd = []\n", &[]),
@@ -427,8 +445,14 @@ fn semantic_checks_name_the_option() {
     );
     assert_eq!(
         error("[JupyterHub]\ncookie_max_age_days = 0\n", &[]),
-        "JupyterHub.cookie_max_age_days in FILE: must be a number of days greater than 0, found 0"
+        "JupyterHub.cookie_max_age_days in FILE: must be a number of days greater than 0 and at most 1000000, found 0"
     );
+    // A lifetime whose seconds would not fit a timestamp is refused, not cut.
+    assert_eq!(
+        error("[JupyterHub]\ncookie_max_age_days = 1e12\n", &[]),
+        "JupyterHub.cookie_max_age_days in FILE: must be a number of days greater than 0 and at most 1000000, found 1000000000000"
+    );
+    assert!(load_text("[JupyterHub]\ncookie_max_age_days = 1000000\n", &[]).is_ok());
     assert_eq!(
         error(
             "[JupyterHub]\nlog_level = \"loud\"\n",

@@ -4,7 +4,6 @@
 //! Handlers then ask [`Identity::require`], upstream's `needs_scope`.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 
 use ferrohub_core::time::Timestamp;
 use ferrohub_rbac::{ExpandContext, Grant, Membership, Owner, ParsedScopes, Resource, ScopeName};
@@ -13,32 +12,11 @@ use ferrohub_store::{ServiceRecord, TokenOwner, TokenRecord, UserRecord};
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// The owner of a credential.
-#[derive(Debug, Clone)]
-pub enum Principal {
-    /// A user (login cookie, API token, OAuth token).
-    User(UserRecord),
-    /// A service (its API token).
-    Service(Box<ServiceRecord>),
-}
-
-/// An authenticated caller with its effective scopes.
-#[derive(Debug, Clone)]
-pub struct Identity {
-    /// Who.
-    pub principal: Principal,
-    /// The token used, if any (cookie requests have none).
-    pub token: Option<TokenRecord>,
-    /// Effective scopes, identify scopes included (shared: a cached identity
-    /// is handed to every request that presents the same credential).
-    pub scopes: Arc<ParsedScopes>,
-    /// Browser session id (cookie requests, OAuth tokens).
-    pub session_id: Option<String>,
-}
+pub(crate) use crate::principal::{Identity, Principal};
 
 /// What a scope check is about, as named in the request URL.
 #[derive(Debug, Clone, Copy)]
-pub enum Target<'a> {
+pub(crate) enum Target<'a> {
     /// Nothing in particular (`/info`, `/proxy`, list endpoints).
     Hub,
     /// A user by name.
@@ -54,7 +32,7 @@ pub enum Target<'a> {
 impl Identity {
     /// The user behind the credential, unless it is a service.
     #[must_use]
-    pub fn user(&self) -> Option<&UserRecord> {
+    pub(crate) fn user(&self) -> Option<&UserRecord> {
         match &self.principal {
             Principal::User(user) => Some(user),
             Principal::Service(_) => None,
@@ -63,7 +41,7 @@ impl Identity {
 
     /// The owner's name.
     #[must_use]
-    pub fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         match &self.principal {
             Principal::User(user) => &user.name,
             Principal::Service(service) => &service.name,
@@ -72,7 +50,7 @@ impl Identity {
 
     /// `"user"` or `"service"`, as in upstream's log lines and notes.
     #[must_use]
-    pub fn kind(&self) -> &'static str {
+    pub(crate) fn kind(&self) -> &'static str {
         match self.principal {
             Principal::User(_) => "user",
             Principal::Service(_) => "service",
@@ -81,13 +59,13 @@ impl Identity {
 
     /// Whether the request came with the login cookie (then XSRF rules apply).
     #[must_use]
-    pub fn via_cookie(&self) -> bool {
+    pub(crate) fn via_cookie(&self) -> bool {
         self.token.is_none()
     }
 
     /// Whether `scope` is granted for `target` (group membership read from the database
     /// only when a group-filtered grant needs it).
-    pub async fn allows(
+    pub(crate) async fn allows(
         &self,
         state: &AppState,
         scope: ScopeName,
@@ -131,7 +109,7 @@ impl Identity {
     }
 
     /// Whether a full scope string (`access:servers!server=alice/`) is granted.
-    pub async fn allows_str(&self, state: &AppState, scope: &str) -> Result<bool, ApiError> {
+    pub(crate) async fn allows_str(&self, state: &AppState, scope: &str) -> Result<bool, ApiError> {
         let Ok(parsed) = scope.parse::<ferrohub_rbac::Scope>() else {
             return Ok(false);
         };
@@ -148,7 +126,7 @@ impl Identity {
     /// Upstream's `needs_scope`: passes if any of `scopes` is granted for `target`.
     /// Otherwise 404 when the caller holds one of them for other resources (so
     /// existence does not leak), else 403 naming the scopes.
-    pub async fn require(
+    pub(crate) async fn require(
         &self,
         state: &AppState,
         scopes: &[ScopeName],
@@ -169,7 +147,7 @@ impl Identity {
     }
 
     /// For list endpoints ("post-filter"): passes if any of `scopes` is held in any form.
-    pub fn require_any_form(&self, scopes: &[ScopeName]) -> Result<(), ApiError> {
+    pub(crate) fn require_any_form(&self, scopes: &[ScopeName]) -> Result<(), ApiError> {
         if scopes.iter().any(|s| self.scopes.holds(s.as_str())) {
             Ok(())
         } else {
@@ -180,7 +158,7 @@ impl Identity {
 
 /// Upstream's 403 text for a missing scope.
 #[must_use]
-pub fn forbidden(scopes: &[ScopeName]) -> ApiError {
+pub(crate) fn forbidden(scopes: &[ScopeName]) -> ApiError {
     let names: Vec<&str> = scopes.iter().map(|s| s.as_str()).collect();
     ApiError::forbidden(format!(
         "Action is not authorized with current scopes; requires any of [{}]",
@@ -189,7 +167,7 @@ pub fn forbidden(scopes: &[ScopeName]) -> ApiError {
 }
 
 /// Group names of a user by name (empty if the user does not exist).
-pub async fn groups_of(state: &AppState, user: &str) -> Result<Vec<String>, ApiError> {
+pub(crate) async fn groups_of(state: &AppState, user: &str) -> Result<Vec<String>, ApiError> {
     Ok(match state.store.user_by_name(user).await? {
         Some(record) => state.store.group_names_of_user(record.id).await?,
         None => Vec::new(),
@@ -218,12 +196,15 @@ fn expand_lenient(state: &AppState, scopes: &[String], cx: &ExpandContext<'_>) -
 }
 
 /// A user's own scopes: roles (direct and via groups) and shares.
-pub async fn user_scopes(state: &AppState, user: &UserRecord) -> Result<ParsedScopes, ApiError> {
+pub(crate) async fn user_scopes(
+    state: &AppState,
+    user: &UserRecord,
+) -> Result<ParsedScopes, ApiError> {
     Ok(user_scopes_until(state, user).await?.0)
 }
 
 /// [`user_scopes`], and when the first share behind them expires.
-pub async fn user_scopes_until(
+pub(crate) async fn user_scopes_until(
     state: &AppState,
     user: &UserRecord,
 ) -> Result<(ParsedScopes, Option<Timestamp>), ApiError> {
@@ -242,7 +223,7 @@ pub async fn user_scopes_until(
 }
 
 /// A service's own scopes: its roles.
-pub async fn service_scopes(
+pub(crate) async fn service_scopes(
     state: &AppState,
     service: &ServiceRecord,
 ) -> Result<ParsedScopes, ApiError> {
@@ -301,7 +282,7 @@ async fn membership_for(
 
 /// The scope strings of `requested` that `held` does not cover (empty when all are
 /// covered), resolving group filters against the database.
-pub async fn excess(
+pub(crate) async fn excess(
     state: &AppState,
     requested: &ParsedScopes,
     held: &ParsedScopes,
@@ -313,7 +294,7 @@ pub async fn excess(
 /// The effective scopes of a token: its own scopes (plus the access scope of the
 /// OAuth client that issued it) within its owner's current scopes, so that
 /// revoking a role narrows existing tokens at once.
-pub async fn token_scopes(
+pub(crate) async fn token_scopes(
     state: &AppState,
     token: &TokenRecord,
     principal: &Principal,
@@ -322,7 +303,7 @@ pub async fn token_scopes(
 }
 
 /// [`token_scopes`], and when the first share behind the owner's scopes expires.
-pub async fn token_scopes_until(
+pub(crate) async fn token_scopes_until(
     state: &AppState,
     token: &TokenRecord,
     principal: &Principal,
@@ -407,7 +388,7 @@ impl OAuthClientKind {
 }
 
 /// Resolves a token's owner.
-pub async fn token_principal(
+pub(crate) async fn token_principal(
     state: &AppState,
     token: &TokenRecord,
 ) -> Result<Option<Principal>, ApiError> {

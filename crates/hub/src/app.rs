@@ -16,6 +16,8 @@ use http::HeaderValue;
 use tokio::net::TcpListener;
 
 use crate::proxy::{self, ProxyClient};
+use crate::runtime::watchdog::Watched;
+use crate::runtime::{Handles, Runtime, ServerRegistry, managed, reconcile};
 use crate::state::{AppState, Inner, ShutdownRequest};
 use crate::templates::Templates;
 use crate::urls::HubUrls;
@@ -46,7 +48,7 @@ pub enum StartError {
     Io(String),
     /// Reconciling servers and routes.
     #[error("restoring servers: {0}")]
-    Restore(String),
+    Restore(#[source] crate::runtime::RuntimeError),
     /// Roles and scopes in the configuration.
     #[error(transparent)]
     Roles(#[from] crate::roles::RoleError),
@@ -59,7 +61,7 @@ pub enum StartError {
 pub struct Hub {
     state: AppState,
     listener: TcpListener,
-    proxy: crate::proxy_watchdog::Watched,
+    proxy: crate::runtime::watchdog::Watched,
     service_tokens: std::collections::BTreeMap<String, String>,
 }
 
@@ -141,7 +143,9 @@ pub(crate) fn router(state: &AppState) -> Router {
             state.clone(),
             crate::pages::render_error_pages,
         ))
-        .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT as usize))
+        .layer(axum::extract::DefaultBodyLimit::max(
+            usize::try_from(BODY_LIMIT).unwrap_or(usize::MAX),
+        ))
         .layer(middleware::from_fn(refuse_oversized))
         .layer(middleware::from_fn(common_headers))
         .layer(middleware::from_fn_with_state(
@@ -189,19 +193,22 @@ pub(crate) async fn create_startup_users(store: &Store, auth: &Auth) -> Result<(
 pub(crate) async fn assemble(
     parts: Parts,
 ) -> Result<(AppState, std::collections::BTreeMap<String, String>), StartError> {
-    let state = AppState(Arc::new(Inner {
-        config: parts.config,
+    let runtime = Runtime::new(Handles {
+        config: Arc::new(parts.config),
         urls: parts.urls,
         store: parts.store,
-        auth: parts.auth,
         spawner: parts.spawner,
         proxy: parts.proxy,
+        servers: ServerRegistry::default(),
+        metrics: parts.metrics,
+        shutdown: tokio::sync::watch::channel(None).0,
+    });
+    let state = AppState(Arc::new(Inner {
+        runtime,
+        auth: parts.auth,
         cookie_secret: parts.cookie_secret,
-        servers: crate::servers::ServerRegistry::default(),
         templates: Templates::default(),
         custom_scopes: parts.custom_scopes,
-        shutdown: tokio::sync::watch::channel(None).0,
-        metrics: parts.metrics,
         credentials: crate::credential_cache::CredentialCache::default(),
     }));
     let service_tokens = crate::services::register(&state).await?;
@@ -278,9 +285,9 @@ impl Hub {
                 &config.proxy.log_level,
             )
             .await?;
-            crate::proxy_watchdog::Watched::Started { process, token }
+            Watched::Started { process, token }
         } else {
-            crate::proxy_watchdog::Watched::External
+            Watched::External
         };
         let (state, service_tokens) = assemble(Parts {
             config,
@@ -295,15 +302,15 @@ impl Hub {
         })
         .await?;
         let restoring = std::time::Instant::now();
-        crate::servers::restore(&state)
+        reconcile::restore(&state.runtime)
             .await
             .map_err(StartError::Restore)?;
-        crate::servers::stop_blocked_users_servers(&state).await;
+        reconcile::stop_blocked_users_servers(&state.runtime, state.auth.blocked_users()).await;
         let metrics = &state.metrics;
         metrics
             .init_spawners_duration
             .observe((), restoring.elapsed().as_secs_f64());
-        crate::metrics::update_active_users(&state).await;
+        crate::runtime::metrics::update_active_users(&state.runtime).await;
         metrics
             .hub_startup_duration
             .observe((), started.elapsed().as_secs_f64());
@@ -334,13 +341,16 @@ impl Hub {
         } = self;
         // Not aborted like the others: it ends at the shutdown signal and says
         // which proxy (pid) runs then.
-        let watchdog = tokio::spawn(crate::proxy_watchdog::run(state.clone(), proxy));
+        let rt = &state.runtime;
+        let watchdog = tokio::spawn(crate::runtime::watchdog::run(rt.clone(), proxy));
         let background = vec![
-            tokio::spawn(crate::servers::poll_forever(state.clone())),
-            tokio::spawn(crate::servers::check_routes_forever(state.clone())),
-            tokio::spawn(crate::metrics::sample_event_loop(state.clone())),
-            tokio::spawn(crate::metrics::update_active_users_forever(state.clone())),
-            tokio::spawn(crate::services::check_health_forever(state.clone())),
+            tokio::spawn(reconcile::poll_forever(rt.clone())),
+            tokio::spawn(reconcile::check_routes_forever(rt.clone())),
+            tokio::spawn(crate::runtime::metrics::sample_event_loop(rt.clone())),
+            tokio::spawn(crate::runtime::metrics::update_active_users_forever(
+                rt.clone(),
+            )),
+            tokio::spawn(managed::check_health_forever(rt.clone())),
         ];
         let app = router(&state);
         let mut api_shutdown = state.shutdown.subscribe();
@@ -367,11 +377,11 @@ impl Hub {
             .into_future(),
         );
         // Managed services start once the API answers, as upstream.
-        let mut managed = Vec::new();
+        let mut managed_tasks = Vec::new();
         for spec in &state.config.jupyterhub.services {
             if let Some(token) = service_tokens.get(&spec.name) {
-                managed.push(tokio::spawn(crate::services::supervise(
-                    state.clone(),
+                managed_tasks.push(tokio::spawn(managed::supervise(
+                    state.runtime.clone(),
                     spec.clone(),
                     token.clone(),
                 )));
@@ -388,7 +398,7 @@ impl Hub {
                 .iter()
                 .filter(|s| !s.url.is_empty())
             {
-                if let Err(e) = crate::services::wait_until_up(&state, spec).await {
+                if let Err(e) = managed::wait_until_up(&state.urls, spec).await {
                     tracing::warn!("{e}");
                 }
             }
@@ -406,8 +416,10 @@ impl Hub {
             servers: state.config.jupyterhub.cleanup_servers,
         });
         state.shutdown.send_replace(Some(request));
-        for task in managed {
-            let _ = task.await;
+        for task in managed_tasks {
+            if let Err(e) = task.await {
+                tracing::error!("managed service task failed: {e}");
+            }
         }
         let proxy_pid = watchdog.await.unwrap_or_else(|e| {
             tracing::error!("proxy watchdog failed: {e}");
@@ -420,23 +432,18 @@ impl Hub {
 
 async fn shutdown_cleanup(state: &AppState, proxy_pid: Option<i32>, request: ShutdownRequest) {
     let config = &state.config;
-    if request.servers
-        && let Ok(active) = state.store.active_spawners().await
-    {
-        for record in active {
-            if let Ok(Some(user)) = state.store.user_by_id(record.user_id).await {
-                tracing::info!(user = %user.name, "stopping server at shutdown");
-                let _ = crate::servers::request_stop(state, &user, &record.name).await;
-            }
-        }
+    if request.servers {
+        reconcile::stop_all(&state.runtime).await;
     }
     if request.proxy
         && let Some(pid) = proxy_pid
     {
         proxy::stop_started_proxy(pid, &PathBuf::from(&config.proxy.pid_file));
     }
-    if !config.jupyterhub.pid_file.is_empty() {
-        let _ = std::fs::remove_file(&config.jupyterhub.pid_file);
+    if !config.jupyterhub.pid_file.is_empty()
+        && let Err(e) = std::fs::remove_file(&config.jupyterhub.pid_file)
+    {
+        tracing::warn!("could not remove {}: {e}", config.jupyterhub.pid_file);
     }
     state.store.close().await;
 }

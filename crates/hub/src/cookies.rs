@@ -10,11 +10,11 @@ use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
 /// Login cookie: signed `users.cookie_id`, path `{hub}`.
-pub const LOGIN_COOKIE: &str = "jupyterhub-hub-login";
+pub(crate) const LOGIN_COOKIE: &str = "jupyterhub-hub-login";
 /// Browser session id, plain, path `{base}`; servers read it.
-pub const SESSION_COOKIE: &str = "jupyterhub-session-id";
+pub(crate) const SESSION_COOKIE: &str = "jupyterhub-session-id";
 /// XSRF double-submit token, path `{hub}`; not HttpOnly so pages can read it.
-pub const XSRF_COOKIE: &str = "_xsrf";
+pub(crate) const XSRF_COOKIE: &str = "_xsrf";
 
 /// The longest signed cookie value [`verify`] reads: browsers keep at most
 /// 4096 bytes per cookie, so anything longer is forged and not worth an HMAC.
@@ -32,7 +32,7 @@ fn signature(secret: &[u8], text: &str) -> String {
 
 /// Signs `value` for cookie `name` at unix time `now`.
 #[must_use]
-pub fn sign(secret: &[u8], name: &str, value: &str, now: i64) -> String {
+pub(crate) fn sign(secret: &[u8], name: &str, value: &str, now: i64) -> String {
     let encoded = STANDARD.encode(value);
     let text = format!(
         "2|{}|{}|{}|{}|",
@@ -47,7 +47,7 @@ pub fn sign(secret: &[u8], name: &str, value: &str, now: i64) -> String {
 
 /// Verifies a signed value for cookie `name`, no older than `max_age_secs` at `now`.
 #[must_use]
-pub fn verify(
+pub(crate) fn verify(
     secret: &[u8],
     name: &str,
     signed: &str,
@@ -82,7 +82,7 @@ pub fn verify(
 
 /// The value of cookie `name` from the request's `Cookie` headers.
 #[must_use]
-pub fn get(headers: &HeaderMap, name: &str) -> Option<String> {
+pub(crate) fn get(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(http::header::COOKIE)
         .iter()
@@ -95,7 +95,7 @@ pub fn get(headers: &HeaderMap, name: &str) -> Option<String> {
 
 /// How a cookie is set.
 #[derive(Debug, Clone, Copy)]
-pub struct CookieOptions<'a> {
+pub(crate) struct CookieOptions<'a> {
     /// Path.
     pub path: &'a str,
     /// HttpOnly flag.
@@ -108,10 +108,11 @@ pub struct CookieOptions<'a> {
 
 /// A `Set-Cookie` value.
 #[must_use]
-pub fn set_cookie(name: &str, value: &str, opts: CookieOptions<'_>) -> String {
+pub(crate) fn set_cookie(name: &str, value: &str, opts: CookieOptions<'_>) -> String {
     let mut out = format!("{name}={value}; Path={}; SameSite=Lax", opts.path);
     if let Some(age) = opts.max_age {
-        out.push_str(&format!("; Max-Age={age}"));
+        out.push_str("; Max-Age=");
+        out.push_str(&age.to_string());
     }
     if opts.http_only {
         out.push_str("; HttpOnly");
@@ -124,7 +125,7 @@ pub fn set_cookie(name: &str, value: &str, opts: CookieOptions<'_>) -> String {
 
 /// A `Set-Cookie` value that deletes the cookie.
 #[must_use]
-pub fn clear_cookie(name: &str, path: &str) -> String {
+pub(crate) fn clear_cookie(name: &str, path: &str) -> String {
     format!("{name}=; Path={path}; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT")
 }
 

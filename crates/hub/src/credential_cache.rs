@@ -22,7 +22,7 @@
 //! stopped) and the activity generation (a server's `last_activity`).
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use std::sync::Arc;
@@ -31,10 +31,10 @@ use ferrohub_core::time::Timestamp;
 use ferrohub_store::{SpawnerRecord, Store};
 use sha2::{Digest, Sha256};
 
-use crate::access::Identity;
+use crate::principal::Identity;
 
 /// The longest an entry is trusted.
-pub const MAX_AGE: Duration = Duration::from_secs(60);
+pub(crate) const MAX_AGE: Duration = Duration::from_secs(60);
 /// Credentials kept at most. When full, entries that can no longer be used
 /// (older generation, expired) are dropped, and if that frees nothing the
 /// cache is emptied (a cheap bound that only costs re-resolutions).
@@ -46,7 +46,7 @@ const MAX_RELATIONS: usize = 2_000;
 
 /// What a cached identity was resolved from.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum CredentialKey {
+pub(crate) enum CredentialKey {
     /// An API or OAuth token, by the SHA-256 of its text.
     Token([u8; 32]),
     /// A login cookie, by the user's `cookie_id` it carries.
@@ -56,7 +56,7 @@ pub enum CredentialKey {
 impl CredentialKey {
     /// The key of a presented token.
     #[must_use]
-    pub fn token(token: &str) -> Self {
+    pub(crate) fn token(token: &str) -> Self {
         Self::Token(Sha256::digest(token.as_bytes()).into())
     }
 }
@@ -71,7 +71,7 @@ struct Entry {
 /// The store's two counters at one moment: a view read from the store at
 /// this stamp is still what the store holds while neither has moved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Stamp {
+pub(crate) struct Stamp {
     generation: u64,
     activity: u64,
 }
@@ -80,7 +80,7 @@ impl Stamp {
     /// The stamp now; read it *before* reading the view it will tag, so a
     /// write that lands meanwhile makes the view stale rather than current.
     #[must_use]
-    pub fn of(store: &Store) -> Self {
+    pub(crate) fn of(store: &Store) -> Self {
         Self {
             generation: store.generation(),
             activity: store.activity_generation(),
@@ -91,7 +91,7 @@ impl Stamp {
 /// A user's groups, roles and servers as read from the store: what the user
 /// model shows besides the user row (shared by every request that shows it).
 #[derive(Debug, Default, Clone, PartialEq)]
-pub struct UserRelations {
+pub(crate) struct UserRelations {
     /// Group names, sorted.
     pub groups: Vec<String>,
     /// Role names, sorted.
@@ -109,15 +109,18 @@ struct RelationsEntry {
 
 /// The cache; one per hub.
 #[derive(Debug, Default)]
-pub struct CredentialCache {
+pub(crate) struct CredentialCache {
     entries: Mutex<HashMap<CredentialKey, Entry>>,
     relations: Mutex<HashMap<i64, RelationsEntry>>,
 }
 
 impl CredentialCache {
     /// The identity cached for `key`, if it is still valid at `generation`.
-    pub fn get(&self, key: &CredentialKey, generation: u64) -> Option<Identity> {
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+    pub(crate) fn get(&self, key: &CredentialKey, generation: u64) -> Option<Identity> {
+        let mut entries = self
+            .entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let entry = entries.get(key)?;
         if entry.generation == generation && Instant::now() < entry.valid_until {
             return Some(entry.identity.clone());
@@ -128,8 +131,11 @@ impl CredentialCache {
 
     /// Replaces the identity of an existing entry (same validity), for
     /// activity times the request just wrote.
-    pub fn refresh(&self, key: &CredentialKey, identity: Identity) {
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+    pub(crate) fn refresh(&self, key: &CredentialKey, identity: Identity) {
+        let mut entries = self
+            .entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(entry) = entries.get_mut(key) {
             entry.identity = identity;
         }
@@ -137,7 +143,7 @@ impl CredentialCache {
 
     /// Caches `identity`, resolved at `generation`, until `expires` (the
     /// earliest of the token's and its shares' expiry) or [`MAX_AGE`].
-    pub fn put(
+    pub(crate) fn put(
         &self,
         key: CredentialKey,
         generation: u64,
@@ -154,7 +160,10 @@ impl CredentialCache {
         if valid_for.is_zero() {
             return;
         }
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let mut entries = self
+            .entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if entries.len() >= MAX_ENTRIES && !entries.contains_key(&key) {
             let now = Instant::now();
             entries.retain(|_, e| e.generation == generation && now < e.valid_until);
@@ -176,8 +185,11 @@ impl CredentialCache {
 impl CredentialCache {
     /// The relations cached for a user, if read at `stamp` (and younger than
     /// [`MAX_AGE`]).
-    pub fn relations(&self, user_id: i64, stamp: Stamp) -> Option<Arc<UserRelations>> {
-        let mut entries = self.relations.lock().unwrap_or_else(|e| e.into_inner());
+    pub(crate) fn relations(&self, user_id: i64, stamp: Stamp) -> Option<Arc<UserRelations>> {
+        let mut entries = self
+            .relations
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         let entry = entries.get(&user_id)?;
         if entry.stamp == stamp && Instant::now() < entry.valid_until {
             return Some(Arc::clone(&entry.relations));
@@ -187,8 +199,11 @@ impl CredentialCache {
     }
 
     /// Caches a user's relations, read from the store at `stamp`.
-    pub fn put_relations(&self, user_id: i64, stamp: Stamp, relations: Arc<UserRelations>) {
-        let mut entries = self.relations.lock().unwrap_or_else(|e| e.into_inner());
+    pub(crate) fn put_relations(&self, user_id: i64, stamp: Stamp, relations: Arc<UserRelations>) {
+        let mut entries = self
+            .relations
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         if entries.len() >= MAX_RELATIONS && !entries.contains_key(&user_id) {
             let now = Instant::now();
             entries.retain(|_, e| e.stamp == stamp && now < e.valid_until);
@@ -209,7 +224,7 @@ impl CredentialCache {
 
 /// The earlier of two optional instants (`None` = never).
 #[must_use]
-pub fn earliest(a: Option<Timestamp>, b: Option<Timestamp>) -> Option<Timestamp> {
+pub(crate) fn earliest(a: Option<Timestamp>, b: Option<Timestamp>) -> Option<Timestamp> {
     match (a, b) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),

@@ -9,7 +9,7 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 /// A pooled client.
 #[derive(Clone, Debug)]
-pub struct HttpClient {
+pub(crate) struct HttpClient {
     inner: Client<HttpConnector, Full<Bytes>>,
 }
 
@@ -48,7 +48,7 @@ impl Default for HttpClient {
 
 impl HttpClient {
     /// Sends a request and reads the whole (small) response.
-    pub async fn send(
+    pub(crate) async fn send(
         &self,
         method: Method,
         url: &str,

@@ -12,11 +12,11 @@ use crate::credential_cache::{CredentialKey, earliest};
 use crate::error::ApiError;
 use crate::state::AppState;
 
-pub use crate::access::Identity;
+pub(crate) use crate::access::Identity;
 
 /// The token in an `Authorization: token X` / `Bearer X` header.
 #[must_use]
-pub fn bearer_token(headers: &HeaderMap) -> Option<String> {
+pub(crate) fn bearer_token(headers: &HeaderMap) -> Option<String> {
     let value = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
     let (kind, token) = value.trim().split_once(' ')?;
     (kind.eq_ignore_ascii_case("token") || kind.eq_ignore_ascii_case("bearer"))
@@ -65,7 +65,10 @@ async fn record_use(state: &AppState, identity: &mut Identity) -> Result<bool, A
 
 /// Resolves a token to an identity; `Ok(None)` if it is unknown or expired.
 /// Uses and fills the credential cache (see `credential_cache`).
-pub async fn from_token(state: &AppState, token: &str) -> Result<Option<Identity>, ApiError> {
+pub(crate) async fn from_token(
+    state: &AppState,
+    token: &str,
+) -> Result<Option<Identity>, ApiError> {
     let key = CredentialKey::token(token);
     // Read before resolving: a write that lands meanwhile makes the entry stale.
     let generation = state.store.generation();
@@ -122,7 +125,7 @@ async fn resolve_token(
 }
 
 /// Resolves the login cookie to an identity (always a user).
-pub async fn from_cookie(
+pub(crate) async fn from_cookie(
     state: &AppState,
     headers: &HeaderMap,
 ) -> Result<Option<Identity>, ApiError> {
@@ -175,7 +178,10 @@ pub async fn from_cookie(
 }
 
 /// Token first, then cookie.
-pub async fn identify(state: &AppState, headers: &HeaderMap) -> Result<Option<Identity>, ApiError> {
+pub(crate) async fn identify(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<Identity>, ApiError> {
     if let Some(token) = bearer_token(headers) {
         return from_token(state, &token).await;
     }

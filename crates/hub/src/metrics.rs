@@ -1,7 +1,7 @@
 //! Wiring the hub to its Prometheus metrics: per-request timing labelled with
 //! upstream's handler class names (Grafana dashboards key on them), the
-//! `/hub/metrics` endpoint, the gauges, the spawn outcome labels and the
-//! event-loop lag probe.
+//! `/hub/metrics` endpoint and the gauges counted at scrape time. (Spawn
+//! outcomes and the metric loops are the runtime's: `crate::runtime::metrics`.)
 //!
 //! Handler labels: upstream labels every request with the Python class that
 //! served it (`f"{cls.__module__}.{cls.__name__}"`). Here each axum route
@@ -15,18 +15,17 @@
 use ferrohub_rbac::scopes;
 use std::borrow::Cow;
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use ferrohub_core::time;
-use ferrohub_metrics::{Period, RequestLabels, SpawnLabels, SpawnReason};
+use ferrohub_metrics::RequestLabels;
 use http::HeaderValue;
 
 use crate::access::Target;
 use crate::error::ApiError;
-use crate::servers::Phase;
+use crate::runtime::Phase;
 use crate::state::AppState;
 
 /// Upstream's catch-all for paths under the hub prefix that no handler takes.
@@ -285,7 +284,7 @@ fn method_label(method: &http::Method) -> Cow<'static, str> {
 }
 
 /// Outermost layer: times every request and records `request_duration_seconds`.
-pub async fn record_request(
+pub(crate) async fn record_request(
     State(state): State<AppState>,
     mut request: Request,
     next: Next,
@@ -309,7 +308,11 @@ pub async fn record_request(
 }
 
 /// Route layer: names the matched route's handler class for [`record_request`].
-pub async fn name_handler(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub(crate) async fn name_handler(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
     if let (Some(slot), Some(matched)) = (
         request.extensions().get::<HandlerSlot>(),
         request.extensions().get::<MatchedPath>(),
@@ -334,7 +337,10 @@ pub async fn name_handler(State(state): State<AppState>, request: Request, next:
 /// `GET {hub}metrics` and `{hub}api/metrics`: the exposition, for holders of
 /// `read:metrics` (token or login cookie) unless `JupyterHub.authenticate_prometheus`
 /// is off, as upstream's `metrics_authentication`.
-pub async fn serve(State(state): State<AppState>, request: Request) -> Result<Response, ApiError> {
+pub(crate) async fn serve(
+    State(state): State<AppState>,
+    request: Request,
+) -> Result<Response, ApiError> {
     if state.config.jupyterhub.authenticate_prometheus {
         let refused = || ApiError::forbidden("Access to metrics requires scope 'read:metrics'");
         let identity = crate::identity::identify(&state, request.headers())
@@ -368,110 +374,6 @@ async fn refresh_gauges(state: &AppState) -> Result<(), ApiError> {
         .running_servers
         .set((), state.servers.count_in(&Phase::Ready) as f64);
     Ok(())
-}
-
-/// How often `active_users` is recomputed (upstream's
-/// `PeriodicMetricsCollector.active_users_update_interval`: hourly, to spare
-/// the database).
-const ACTIVE_USERS_INTERVAL: Duration = Duration::from_secs(60 * 60);
-
-/// Recomputes `active_users` for 24h, 7d and 30d from `users.last_activity`,
-/// all from one fixed "now", as upstream's `update_active_users`.
-pub async fn update_active_users(state: &AppState) {
-    let now = time::now();
-    let mut found = Vec::new();
-    for period in Period::ALL {
-        let since = now - chrono::Duration::seconds(period.duration().as_secs() as i64);
-        match state.store.count_users_active_since(&since).await {
-            Ok(count) => {
-                state.metrics.active_users.set(*period, count as f64);
-                found.push(format!("{count} in the last {}", period.as_str()));
-            }
-            Err(e) => tracing::warn!("counting active users: {e}"),
-        }
-    }
-    tracing::info!("active users: {}", found.join(", "));
-}
-
-/// Refreshes `active_users` every [`ACTIVE_USERS_INTERVAL`] (start-up computes
-/// it once before the hub serves).
-pub async fn update_active_users_forever(state: AppState) {
-    let mut every = tokio::time::interval_at(
-        tokio::time::Instant::now() + ACTIVE_USERS_INTERVAL,
-        ACTIVE_USERS_INTERVAL,
-    );
-    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        every.tick().await;
-        update_active_users(&state).await;
-    }
-}
-
-/// The labels of a finished spawn, or `None` for one a stop request
-/// interrupted (upstream cancels that future, and a cancelled spawn is not
-/// recorded).
-///
-/// `spawn_server` reports failures as messages; upstream's labels follow from
-/// which failure it was: a process that exited → `error`/`exited`; anything
-/// else, timeouts included → `error` with no reason. (`user.py` sets
-/// `timeout` on the error, but `_track_failure_count` drops it for non-HTTP
-/// errors, so upstream's real output has `reason=""`; dashboards see the same here.)
-pub fn spawn_labels(result: &Result<(), String>, interrupted: bool) -> Option<SpawnLabels> {
-    match result {
-        Ok(()) => Some(SpawnLabels::SUCCESS),
-        Err(_) if interrupted => None,
-        Err(message) if message.contains("exited") => Some(SpawnLabels::error(SpawnReason::Exited)),
-        Err(_) => Some(SpawnLabels::error(SpawnReason::None)),
-    }
-}
-
-/// Records a finished spawn that started at `started` (see [`spawn_labels`]).
-pub fn record_spawn(
-    state: &AppState,
-    user: &str,
-    server: &str,
-    result: &Result<(), String>,
-    started: Instant,
-) {
-    let interrupted = state.servers.phase(user, server) == Phase::Stopping;
-    if let Some(labels) = spawn_labels(result, interrupted) {
-        state
-            .metrics
-            .server_spawn_duration
-            .observe(labels, started.elapsed().as_secs_f64());
-    }
-}
-
-/// Upstream's event-loop probe (`_measure_event_loop_interval`): sleep 50 ms,
-/// record how much longer than that it took (at least the 50 ms resolution),
-/// and warn when the runtime was unresponsive for a second or more.
-pub async fn sample_event_loop(state: AppState) {
-    const RESOLUTION: Duration = Duration::from_millis(50);
-    const LOG_THRESHOLD: Duration = Duration::from_secs(1);
-    let mut last = Instant::now();
-    loop {
-        tokio::time::sleep(RESOLUTION).await;
-        let now = Instant::now();
-        let tick = now - last;
-        last = now;
-        let delay = if tick < 2 * RESOLUTION {
-            // Below the measurement's resolution: nothing to tell.
-            RESOLUTION
-        } else {
-            let delay = tick - RESOLUTION;
-            if delay >= LOG_THRESHOLD {
-                tracing::warn!(
-                    "Event loop was unresponsive for at least {:.2}s!",
-                    delay.as_secs_f64()
-                );
-            }
-            delay
-        };
-        state
-            .metrics
-            .event_loop_interval
-            .observe((), delay.as_secs_f64());
-    }
 }
 
 #[cfg(test)]
@@ -592,25 +494,5 @@ mod tests {
             fallback_class("/prefix/user/bob", "/prefix/", "/prefix/hub/"),
             "jupyterhub.handlers.base.AddSlashHandler"
         );
-    }
-
-    #[test]
-    fn spawn_failures_get_upstream_labels() {
-        let labels = |r: Result<(), &str>| spawn_labels(&r.map_err(str::to_owned), false);
-        assert_eq!(labels(Ok(())), Some(SpawnLabels::SUCCESS));
-        assert_eq!(
-            labels(Err("server exited with status 1 before it was ready")),
-            Some(SpawnLabels::error(SpawnReason::Exited))
-        );
-        assert_eq!(
-            labels(Err("server at http://x/api did not respond in 30 seconds")),
-            Some(SpawnLabels::error(SpawnReason::None)),
-            "upstream exports timeouts without a reason"
-        );
-        assert_eq!(
-            labels(Err("no local account for user \"x\"")),
-            Some(SpawnLabels::error(SpawnReason::None))
-        );
-        assert_eq!(spawn_labels(&Err("interrupted".to_owned()), true), None);
     }
 }

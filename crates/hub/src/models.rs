@@ -19,12 +19,12 @@ use std::sync::Arc;
 use crate::access::{self, Identity, Principal};
 use crate::credential_cache::{Stamp, UserRelations};
 use crate::error::ApiError;
-use crate::servers::Phase;
+use crate::runtime::Phase;
 use crate::state::AppState;
 
 /// A timestamp as upstream writes it (`...Z`), or null.
 #[must_use]
-pub fn ts(value: Option<&ferrohub_core::time::Timestamp>) -> Value {
+pub(crate) fn ts(value: Option<&ferrohub_core::time::Timestamp>) -> Value {
     value.map_or(Value::Null, |t| Value::String(iso_z(t)))
 }
 
@@ -72,7 +72,7 @@ fn keep(model: Map<String, Value>, keys: &BTreeSet<&str>) -> Map<String, Value> 
 
 /// The progress URL of a server.
 #[must_use]
-pub fn progress_url(state: &AppState, user: &str, server: &str) -> String {
+pub(crate) fn progress_url(state: &AppState, user: &str, server: &str) -> String {
     let quoted = ferrohub_core::url::quote_name(user);
     if server.is_empty() {
         format!("{}api/users/{quoted}/server/progress", state.urls.hub)
@@ -88,7 +88,7 @@ pub fn progress_url(state: &AppState, user: &str, server: &str) -> String {
 /// The server model of one spawner (the caller already may read it); `state`
 /// only with `admin:server_state` on that server.
 #[must_use]
-pub fn server_model(
+pub(crate) fn server_model(
     state: &AppState,
     who: &Identity,
     user: &UserRecord,
@@ -131,7 +131,7 @@ pub fn server_model(
 }
 
 /// The user model as `who` may see it; `{}` when nothing is visible.
-pub async fn user_model(
+pub(crate) async fn user_model(
     state: &AppState,
     who: &Identity,
     user: &UserRecord,
@@ -176,7 +176,7 @@ async fn user_relations(state: &AppState, user_id: i64) -> Result<Arc<UserRelati
 
 /// The relations of a page of users: from the cache where current, the
 /// others with three queries for the whole page (not three per user).
-pub async fn page_relations(
+pub(crate) async fn page_relations(
     state: &AppState,
     users: &[UserRecord],
 ) -> Result<Vec<Arc<UserRelations>>, ApiError> {
@@ -310,7 +310,7 @@ const USER_ACCESS: &[(ScopeName, UserKeys)] = {
 /// What a caller's scopes show of user models, worked out once per request:
 /// keys granted unfiltered apply to every user, filtered grants are checked
 /// per user.
-pub struct UserAccess<'a> {
+pub(crate) struct UserAccess<'a> {
     who: &'a Identity,
     always: UserKeys,
     filtered: Vec<(ScopeName, UserKeys)>,
@@ -319,7 +319,7 @@ pub struct UserAccess<'a> {
 impl<'a> UserAccess<'a> {
     /// The access of `who`.
     #[must_use]
-    pub fn of(who: &'a Identity) -> Self {
+    pub(crate) fn of(who: &'a Identity) -> Self {
         let mut always = UserKeys::default();
         let mut filtered = Vec::new();
         for (scope, keys) in USER_ACCESS {
@@ -350,7 +350,7 @@ impl<'a> UserAccess<'a> {
 /// A user's model as a caller may see it, serialized straight from the
 /// records (no JSON tree in between), with the keys in the order a JSON
 /// object of the same model is written.
-pub struct UserModel<'a> {
+pub(crate) struct UserModel<'a> {
     keys: UserKeys,
     user: &'a UserRecord,
     relations: &'a UserRelations,
@@ -362,7 +362,7 @@ pub struct UserModel<'a> {
 impl<'a> UserModel<'a> {
     /// The model of `user` as `who` (whose `access` it is) may see it.
     #[must_use]
-    pub fn new(
+    pub(crate) fn new(
         state: &AppState,
         who: &Identity,
         access: &UserAccess<'_>,
@@ -416,7 +416,7 @@ impl<'a> UserModel<'a> {
 
     /// Whether the caller may see nothing of this user (the model is `{}`).
     #[must_use]
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.keys.is_empty()
     }
 }
@@ -487,7 +487,7 @@ impl Serialize for UserModel<'_> {
 }
 
 /// The group model as `who` may see it.
-pub async fn group_model(
+pub(crate) async fn group_model(
     state: &AppState,
     who: &Identity,
     group: &GroupRecord,
@@ -518,7 +518,7 @@ pub async fn group_model(
 }
 
 /// The service model as `who` may see it.
-pub async fn service_model(
+pub(crate) async fn service_model(
     state: &AppState,
     who: &Identity,
     service: &ServiceRecord,
@@ -537,7 +537,7 @@ pub async fn service_model(
 }
 
 /// Every field of a service's model.
-pub async fn full_service_model(
+pub(crate) async fn full_service_model(
     state: &AppState,
     service: &ServiceRecord,
 ) -> Result<Map<String, Value>, ApiError> {
@@ -570,7 +570,7 @@ pub async fn full_service_model(
 }
 
 /// The token model: its effective scopes, owner and client.
-pub async fn token_model(state: &AppState, token: &TokenRecord) -> Result<Value, ApiError> {
+pub(crate) async fn token_model(state: &AppState, token: &TokenRecord) -> Result<Value, ApiError> {
     let principal = access::token_principal(state, token).await?;
     let scopes = match &principal {
         Some(principal) => access::token_scopes(state, token, principal)
@@ -579,15 +579,16 @@ pub async fn token_model(state: &AppState, token: &TokenRecord) -> Result<Value,
         None => Vec::new(),
     };
     let client = state.store.oauth_client(&token.client_id).await?;
-    let client_name = client
-        .map(|c| {
+    let client_name = client.map_or_else(
+        || token.client_id.clone(),
+        |c| {
             if c.description.is_empty() {
                 c.identifier
             } else {
                 c.description
             }
-        })
-        .unwrap_or_else(|| token.client_id.clone());
+        },
+    );
     let mut model = json!({
         "id": format!("a{}", token.id),
         "kind": "api_token",

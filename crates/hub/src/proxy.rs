@@ -44,7 +44,7 @@ pub enum ProxyError {
 
 /// One route as the hub sees it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Route {
+pub(crate) struct Route {
     /// Route spec with trailing slash, e.g. `/user/alice/`.
     pub routespec: String,
     /// Target, `http://ip:port`.
@@ -57,7 +57,7 @@ pub struct Route {
 
 /// Client of the CHP REST API. Clones share the endpoint, which `PATCH /api/proxy` may move.
 #[derive(Clone, Debug)]
-pub struct ProxyClient {
+pub(crate) struct ProxyClient {
     /// Times every route change and route poll.
     metrics: Arc<HubMetrics>,
     http: HttpClient,
@@ -85,7 +85,7 @@ fn api_path(routespec: &str) -> String {
 impl ProxyClient {
     /// A client for the API at `api_url` using `token`.
     #[must_use]
-    pub fn new(api_url: &str, token: &str, metrics: Arc<HubMetrics>) -> Self {
+    pub(crate) fn new(api_url: &str, token: &str, metrics: Arc<HubMetrics>) -> Self {
         Self {
             metrics,
             http: HttpClient::default(),
@@ -104,7 +104,7 @@ impl ProxyClient {
     }
 
     /// Points the client at another proxy API and/or token (a new proxy took over).
-    pub fn reconfigure(&self, api_url: Option<&str>, token: Option<&str>) {
+    pub(crate) fn reconfigure(&self, api_url: Option<&str>, token: Option<&str>) {
         let mut endpoint = self
             .endpoint
             .write()
@@ -153,7 +153,7 @@ impl ProxyClient {
     }
 
     /// Adds or replaces a route.
-    pub async fn add_route(
+    pub(crate) async fn add_route(
         &self,
         routespec: &str,
         target: &str,
@@ -178,7 +178,7 @@ impl ProxyClient {
     }
 
     /// Deletes a route; a missing route is fine.
-    pub async fn delete_route(&self, routespec: &str) -> Result<(), ProxyError> {
+    pub(crate) async fn delete_route(&self, routespec: &str) -> Result<(), ProxyError> {
         let started = Instant::now();
         let path = api_path(routespec);
         let result = match self.call(Method::DELETE, &path, None).await {
@@ -193,7 +193,7 @@ impl ProxyClient {
     }
 
     /// All routes the hub owns (those marked `jupyterhub`), keyed by route spec.
-    pub async fn routes(&self) -> Result<BTreeMap<String, Route>, ProxyError> {
+    pub(crate) async fn routes(&self) -> Result<BTreeMap<String, Route>, ProxyError> {
         let started = Instant::now();
         let answer = self.call(Method::GET, "/api/routes", None).await;
         self.metrics
@@ -240,7 +240,7 @@ impl ProxyClient {
     }
 
     /// Whether the API answers with our token.
-    pub async fn is_reachable(&self) -> bool {
+    pub(crate) async fn is_reachable(&self) -> bool {
         matches!(self.call(Method::GET, "/api/routes", None).await, Ok((status, _)) if status.is_success())
     }
 
@@ -248,7 +248,7 @@ impl ProxyClient {
     /// without adopting them: its route list must answer with a JSON object.
     /// `PATCH /hub/api/proxy` calls this first, so a setting the proxy refuses
     /// never replaces one that works.
-    pub async fn probe(
+    pub(crate) async fn probe(
         &self,
         api_url: Option<&str>,
         token: Option<&str>,
@@ -273,7 +273,7 @@ impl ProxyClient {
 /// The auth token of a proxy the hub starts: derived from the cookie secret,
 /// so a restarted hub can still manage the proxy it left running.
 #[must_use]
-pub fn derived_auth_token(cookie_secret: &[u8]) -> String {
+pub(crate) fn derived_auth_token(cookie_secret: &[u8]) -> String {
     use hmac::{Hmac, KeyInit, Mac};
     let mut mac = Hmac::<sha2::Sha256>::new_from_slice(cookie_secret).expect("any key length");
     mac.update(b"ferrohub proxy auth token");
@@ -298,7 +298,7 @@ fn resolve_command(command: &[String]) -> Vec<String> {
 /// A proxy process the hub manages: one it started, or one a previous hub
 /// started and this one adopted. The watchdog asks it whether it still runs.
 #[derive(Debug)]
-pub struct ProxyProcess {
+pub(crate) struct ProxyProcess {
     pid: i32,
     /// For a child of this hub: its exit status once it has exited (the
     /// reaping task reports it). `None` for an adopted proxy, which is not our
@@ -309,13 +309,13 @@ pub struct ProxyProcess {
 impl ProxyProcess {
     /// The process id (also in the pid file).
     #[must_use]
-    pub fn pid(&self) -> i32 {
+    pub(crate) fn pid(&self) -> i32 {
         self.pid
     }
 
     /// How the process ended, or `None` while it runs.
     #[must_use]
-    pub fn exited(&self) -> Option<String> {
+    pub(crate) fn exited(&self) -> Option<String> {
         match &self.exit {
             Some(exit) => exit.borrow().clone(),
             // A zombie answers signal 0 too; it waits for a parent that may never reap it.
@@ -332,7 +332,7 @@ impl ProxyProcess {
 /// else: the hub's environment may hold secrets (`JUPYTERHUB_CRYPT_KEY`,
 /// database passwords, cloud credentials) the proxy has no use for.
 /// Upstream passes its whole environment.
-pub const PROXY_ENV_KEEP: &[&str] = &[
+pub(crate) const PROXY_ENV_KEEP: &[&str] = &[
     "PATH",
     "HOME",
     "LANG",
@@ -374,7 +374,7 @@ fn alive(pid: i32) -> bool {
 }
 
 /// Starts the proxy, or adopts one a previous hub left running.
-pub async fn start_or_adopt(
+pub(crate) async fn start_or_adopt(
     command: &[String],
     urls: &HubUrls,
     client: &ProxyClient,
@@ -410,7 +410,7 @@ pub async fn start_or_adopt(
 
 /// Starts the proxy process with `token`, writes its pid file and waits until
 /// its API answers. Also what the watchdog calls when the proxy died.
-pub async fn start(
+pub(crate) async fn start(
     command: &[String],
     urls: &HubUrls,
     client: &ProxyClient,
@@ -454,12 +454,14 @@ pub async fn start(
         .stdin(std::process::Stdio::null())
         .process_group(0);
     let mut child = cmd.spawn().map_err(|e| start_err(e.to_string()))?;
-    let pid = child.id().map(|p| p as i32);
+    let pid = child.id().and_then(|p| i32::try_from(p).ok());
     if let Some(pid) = pid
         && let Err(e) = ferrohub_files::write_private(pid_file, pid.to_string().as_bytes())
     {
         // Without its pid file the proxy could not be found again: do not leave it running.
-        let _ = child.start_kill();
+        if let Err(kill) = child.start_kill() {
+            tracing::error!("could not stop the proxy without a pid file: {kill}");
+        }
         return Err(start_err(format!("pid file: {e}")));
     }
     // Reap the child if it exits while we run; it must outlive a hub crash, so no kill_on_drop.
@@ -493,12 +495,16 @@ pub async fn start(
 }
 
 /// Stops a proxy the hub started, removing its pid file.
-pub fn stop_started_proxy(pid: i32, pid_file: &PathBuf) {
+pub(crate) fn stop_started_proxy(pid: i32, pid_file: &PathBuf) {
     let _ = nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(pid),
         nix::sys::signal::Signal::SIGTERM,
     );
-    let _ = std::fs::remove_file(pid_file);
+    if let Err(e) = std::fs::remove_file(pid_file)
+        && e.kind() != std::io::ErrorKind::NotFound
+    {
+        tracing::warn!("could not remove {}: {e}", pid_file.display());
+    }
 }
 
 #[cfg(test)]

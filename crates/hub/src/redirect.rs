@@ -6,6 +6,6 @@ use http::{StatusCode, header};
 
 /// `302 Found` to `location`.
 #[must_use]
-pub fn found(location: &str) -> Response {
+pub(crate) fn found(location: &str) -> Response {
     (StatusCode::FOUND, [(header::LOCATION, location.to_owned())]).into_response()
 }

@@ -23,7 +23,7 @@ pub enum RoleError {
 }
 
 /// `JupyterHub.custom_scopes`, checked.
-pub fn custom_scopes(config: &Config) -> Result<CustomScopes, RoleError> {
+pub(crate) fn custom_scopes(config: &Config) -> Result<CustomScopes, RoleError> {
     let defs = config.jupyterhub.custom_scopes.iter().map(|(name, def)| {
         (
             name.clone(),
@@ -38,7 +38,7 @@ pub fn custom_scopes(config: &Config) -> Result<CustomScopes, RoleError> {
 
 /// Checks `load_roles` without touching the database: role names, scopes,
 /// and that every service a role names is defined in `JupyterHub.services`.
-pub fn check_roles(config: &Config, custom: &CustomScopes) -> Result<(), RoleError> {
+pub(crate) fn check_roles(config: &Config, custom: &CustomScopes) -> Result<(), RoleError> {
     roles_to_load(config, custom)?;
     for spec in &config.jupyterhub.load_roles {
         for name in spec.services.iter().flatten() {
@@ -111,7 +111,7 @@ fn roles_to_load(config: &Config, custom: &CustomScopes) -> Result<Vec<RoleConfi
 
 /// Brings the database's roles in line with the configuration (upstream's
 /// `init_role_creation` + `init_role_assignment`). Runs at every start.
-pub async fn sync(
+pub(crate) async fn sync(
     store: &Store,
     config: &Config,
     custom: &CustomScopes,
@@ -276,7 +276,7 @@ async fn ensure_user_role_for_all(store: &Store, upgrade: bool) -> Result<(), Ro
 }
 
 /// Creates a user with the `user` role (and `admin` when asked).
-pub async fn create_user(
+pub(crate) async fn create_user(
     state: &AppState,
     name: &str,
     admin: bool,
@@ -287,7 +287,7 @@ pub async fn create_user(
 }
 
 /// Grants `user`, and `admin` when the flag is set (upstream's `assign_default_roles`).
-pub async fn grant_default_roles(store: &Store, user: &UserRecord) -> Result<(), ApiError> {
+pub(crate) async fn grant_default_roles(store: &Store, user: &UserRecord) -> Result<(), ApiError> {
     grant_by_name(store, RoleHolder::User(user.id), "user")
         .await
         .map_err(role_error)?;
@@ -307,7 +307,11 @@ fn role_error(e: RoleError) -> ApiError {
 }
 
 /// Sets the admin flag and the admin role together.
-pub async fn set_admin(state: &AppState, user: &UserRecord, admin: bool) -> Result<(), ApiError> {
+pub(crate) async fn set_admin(
+    state: &AppState,
+    user: &UserRecord,
+    admin: bool,
+) -> Result<(), ApiError> {
     state.store.set_admin(user.id, admin).await?;
     if let Some(role) = state.store.role_by_name("admin").await? {
         if admin {
@@ -329,7 +333,7 @@ pub async fn set_admin(state: &AppState, user: &UserRecord, admin: bool) -> Resu
 /// loses admin, every role and every group at start-up, so that credentials
 /// issued before the block carry no permissions (the identity check refuses
 /// them as well).
-pub async fn revoke_blocked_users(state: &AppState) -> Result<(), RoleError> {
+pub(crate) async fn revoke_blocked_users(state: &AppState) -> Result<(), RoleError> {
     let store = &state.store;
     for name in state.auth.blocked_users() {
         let Some(user) = store.user_by_name(name).await? else {

@@ -29,7 +29,7 @@ pub enum SecretError {
 }
 
 /// The shortest secret accepted: an HMAC-SHA256 key should be as long as the hash.
-pub const MIN_SECRET_BYTES: usize = 32;
+pub(crate) const MIN_SECRET_BYTES: usize = 32;
 
 /// Refuses an empty or short secret (upstream only warns; a short key makes
 /// every login cookie and XSRF token guessable offline).
@@ -41,7 +41,7 @@ fn long_enough(secret: Vec<u8>, source: &str) -> Result<Vec<u8>, SecretError> {
 }
 
 /// Checks `JPY_COOKIE_SECRET`, when set, without touching any file.
-pub fn check_env() -> Result<(), SecretError> {
+pub(crate) fn check_env() -> Result<(), SecretError> {
     if let Ok(hex_secret) = std::env::var("JPY_COOKIE_SECRET") {
         let secret = hex::decode(hex_secret.trim())
             .map_err(|_| SecretError::Format("JPY_COOKIE_SECRET".into()))?;
@@ -51,7 +51,7 @@ pub fn check_env() -> Result<(), SecretError> {
 }
 
 /// Loads the secret from `JPY_COOKIE_SECRET` or the file, creating the file if missing.
-pub fn load_or_create(path: &Path) -> Result<Vec<u8>, SecretError> {
+pub(crate) fn load_or_create(path: &Path) -> Result<Vec<u8>, SecretError> {
     if let Ok(hex_secret) = std::env::var("JPY_COOKIE_SECRET") {
         let secret = hex::decode(hex_secret.trim())
             .map_err(|_| SecretError::Format("JPY_COOKIE_SECRET".into()))?;

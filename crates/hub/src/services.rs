@@ -1,21 +1,21 @@
-//! Services (`JupyterHub.services`): external processes that hold an API
-//! token, and managed ones the hub starts, restarts when they exit, and stops
-//! at shutdown. A service with a `url` gets the proxy route
-//! `{base}services/<name>/`; one with a url or OAuth settings is an OAuth client.
+//! Services (`JupyterHub.services`): checking their definitions and
+//! registering them (API tokens, OAuth clients, server rows). A service with a
+//! `url` gets the proxy route `{base}services/<name>/`; one with a url or OAuth
+//! settings is an OAuth client. Managed ones (with a `command`) are run by
+//! `crate::runtime::managed`, which starts them once the API listens, restarts
+//! them when they exit and stops them at shutdown.
 
 use std::collections::BTreeMap;
-use std::process::Stdio;
-use std::time::Duration;
 
 use ferrohub_config::ServiceConfig;
 use ferrohub_core::token::{self, GENERATED_TOKEN_ROUNDS, USER_PROVIDED_TOKEN_ROUNDS};
-use ferrohub_store::{NewService, NewToken, OAuthClient, ServerAddress, ServiceRecord, TokenOwner};
+use ferrohub_store::{NewService, NewToken, OAuthClient, ServiceRecord, TokenOwner};
 use serde_json::json;
 
+use crate::runtime::managed::{address, prefix};
 use crate::state::AppState;
 
-/// How long a managed service that exited waits before it is started again.
-const RESTART_DELAY: Duration = Duration::from_secs(1);
+pub(crate) use crate::runtime::managed::oauth_client_id;
 
 /// A configuration mistake in `JupyterHub.services`.
 #[derive(Debug, thiserror::Error)]
@@ -28,16 +28,6 @@ pub enum ServiceError {
     Store(#[from] ferrohub_store::StoreError),
 }
 
-/// The OAuth client id of a service.
-#[must_use]
-pub fn oauth_client_id(spec: &ServiceConfig) -> String {
-    if spec.oauth_client_id.is_empty() {
-        format!("service-{}", spec.name)
-    } else {
-        spec.oauth_client_id.clone()
-    }
-}
-
 /// Whether the service takes part in OAuth (upstream: it has a url or any oauth_ setting).
 fn uses_oauth(spec: &ServiceConfig) -> bool {
     !spec.url.is_empty()
@@ -47,7 +37,7 @@ fn uses_oauth(spec: &ServiceConfig) -> bool {
 }
 
 /// Checks one entry: a usable name, a parsable url, a `service-` client id.
-pub fn check(spec: &ServiceConfig) -> Result<(), ServiceError> {
+pub(crate) fn check(spec: &ServiceConfig) -> Result<(), ServiceError> {
     let name = &spec.name;
     let bad = |why: &str| ServiceError::Config(format!("service {name:?}: {why}"));
     if name.is_empty()
@@ -86,7 +76,7 @@ pub fn check(spec: &ServiceConfig) -> Result<(), ServiceError> {
 }
 
 /// Checks every service definition and that no name is used twice.
-pub fn check_all(specs: &[ServiceConfig]) -> Result<(), ServiceError> {
+pub(crate) fn check_all(specs: &[ServiceConfig]) -> Result<(), ServiceError> {
     let mut seen = std::collections::BTreeSet::new();
     for spec in specs {
         check(spec)?;
@@ -106,7 +96,7 @@ pub fn check_all(specs: &[ServiceConfig]) -> Result<(), ServiceError> {
 /// row, so without this a service could take over another's client (its
 /// secret and redirect URI) and receive the codes meant for it. A service
 /// that is no OAuth client claims nothing.
-pub async fn check_client_free(
+pub(crate) async fn check_client_free(
     state: &AppState,
     spec: &ServiceConfig,
     service_id: Option<i64>,
@@ -136,31 +126,10 @@ pub async fn check_client_free(
     Ok(())
 }
 
-/// The service's URL prefix, `{base}services/<name>/`.
-#[must_use]
-pub fn prefix(state: &AppState, name: &str) -> String {
-    format!("{}services/{name}/", state.urls.base)
-}
-
-/// The address a service's URL points at, as a `servers` row.
-fn address(state: &AppState, spec: &ServiceConfig) -> Option<ServerAddress> {
-    let url = url::Url::parse(&spec.url).ok()?;
-    Some(ServerAddress {
-        proto: url.scheme().to_owned(),
-        ip: url
-            .host_str()?
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_owned(),
-        port: url.port_or_known_default()?,
-        base_url: prefix(state, &spec.name),
-    })
-}
-
 /// Registers the configured services at start-up: records, tokens, OAuth
 /// clients and server rows; services no longer configured are removed. Returns
 /// the API token of each managed service (generated when not configured).
-pub async fn register(state: &AppState) -> Result<BTreeMap<String, String>, ServiceError> {
+pub(crate) async fn register(state: &AppState) -> Result<BTreeMap<String, String>, ServiceError> {
     let specs = &state.config.jupyterhub.services;
     check_all(specs)?;
     for old in state.store.list_services().await? {
@@ -211,7 +180,7 @@ pub async fn register(state: &AppState) -> Result<BTreeMap<String, String>, Serv
 }
 
 /// A service's token, OAuth client and server row; returns its token if it has one.
-pub async fn register_one(
+pub(crate) async fn register_one(
     state: &AppState,
     spec: &ServiceConfig,
     record: &ServiceRecord,
@@ -222,7 +191,7 @@ pub async fn register_one(
         let client_id = oauth_client_id(spec);
         let secret = token.as_deref().unwrap_or_default();
         let redirect = if spec.oauth_redirect_uri.is_empty() {
-            format!("{}oauth_callback", prefix(state, &spec.name))
+            format!("{}oauth_callback", prefix(&state.urls, &spec.name))
         } else {
             spec.oauth_redirect_uri.clone()
         };
@@ -251,7 +220,7 @@ pub async fn register_one(
     }
     state
         .store
-        .set_service_server(record.id, address(state, spec).as_ref())
+        .set_service_server(record.id, address(&state.urls, spec).as_ref())
         .await?;
     Ok(token)
 }
@@ -315,192 +284,4 @@ async fn service_token(
         })
         .await?;
     Ok(Some(generated))
-}
-
-/// The environment of a managed service, as upstream sets it.
-fn environment(state: &AppState, spec: &ServiceConfig, token: &str) -> BTreeMap<String, String> {
-    let mut env: BTreeMap<String, String> = state
-        .config
-        .spawner
-        .env_keep
-        .iter()
-        .filter_map(|k| std::env::var(k).ok().map(|v| (k.clone(), v)))
-        .collect();
-    let client_id = oauth_client_id(spec);
-    let access = json!([
-        ferrohub_rbac::scopes::ACCESS_SERVICES.as_str(),
-        ferrohub_rbac::access_scope_for_service(&spec.name)
-    ])
-    .to_string();
-    let prefix = prefix(state, &spec.name);
-    let mut set = |k: &str, v: String| {
-        env.insert(k.to_owned(), v);
-    };
-    set("JUPYTERHUB_SERVICE_NAME", spec.name.clone());
-    set("JUPYTERHUB_API_TOKEN", token.to_owned());
-    set("JPY_API_TOKEN", token.to_owned());
-    set("JUPYTERHUB_API_URL", state.urls.api_url());
-    set("JUPYTERHUB_BASE_URL", state.urls.base.clone());
-    set("JUPYTERHUB_CLIENT_ID", client_id);
-    set("JUPYTERHUB_HOST", String::new());
-    set(
-        "JUPYTERHUB_OAUTH_CALLBACK_URL",
-        format!("{prefix}oauth_callback"),
-    );
-    set("JUPYTERHUB_OAUTH_ACCESS_SCOPES", access.clone());
-    set("JUPYTERHUB_OAUTH_SCOPES", access);
-    set(
-        "JUPYTERHUB_OAUTH_CLIENT_ALLOWED_SCOPES",
-        json!(spec.oauth_client_allowed_scopes).to_string(),
-    );
-    set("JUPYTERHUB_COOKIE_HOST_PREFIX_ENABLED", "0".to_owned());
-    set("JUPYTERHUB_PUBLIC_URL", String::new());
-    set("JUPYTERHUB_PUBLIC_HUB_URL", String::new());
-    set("JUPYTERHUB_USER", String::new());
-    set("JUPYTERHUB_SERVER_NAME", String::new());
-    if !spec.url.is_empty() {
-        set("JUPYTERHUB_SERVICE_URL", spec.url.clone());
-        set("JUPYTERHUB_SERVICE_PREFIX", prefix);
-    }
-    for (k, v) in &spec.environment {
-        env.insert(k.clone(), v.clone());
-    }
-    env
-}
-
-/// Runs a managed service until the hub stops: started after the API listens,
-/// started again whenever it exits, its process group stopped at shutdown.
-pub async fn supervise(state: AppState, spec: ServiceConfig, token: String) {
-    let mut shutdown = state.shutdown.subscribe();
-    loop {
-        let env = environment(&state, &spec, &token);
-        let mut command = tokio::process::Command::new(&spec.command[0]);
-        command
-            .args(&spec.command[1..])
-            .env_clear()
-            .envs(&env)
-            .stdin(Stdio::null())
-            .process_group(0);
-        let cwd = (!spec.cwd.is_empty()).then(|| std::path::Path::new(&spec.cwd));
-        if spec.user.is_empty() {
-            if let Some(cwd) = cwd {
-                command.current_dir(cwd);
-            }
-        } else if let Err(e) =
-            ferrohub_spawn::run_as_local_user(&mut command, &spec.user, cwd).await
-        {
-            tracing::error!(service = %spec.name, user = %spec.user, "cannot run as that user: {e}");
-            if wait_or_shutdown(&mut shutdown, RESTART_DELAY * 10).await {
-                return;
-            }
-            continue;
-        }
-        let mut child = match command.spawn() {
-            Ok(child) => child,
-            Err(e) => {
-                tracing::error!(service = %spec.name, "cannot start {:?}: {e}", spec.command);
-                if wait_or_shutdown(&mut shutdown, RESTART_DELAY * 10).await {
-                    return;
-                }
-                continue;
-            }
-        };
-        let pid = child.id().and_then(|p| i32::try_from(p).ok());
-        tracing::info!(service = %spec.name, pid, "started managed service");
-        if let Ok(Some(record)) = state.store.service_by_name(&spec.name).await {
-            let _ = state
-                .store
-                .set_service_pid(record.id, pid.map(i64::from))
-                .await;
-        }
-        tokio::select! {
-            status = child.wait() => {
-                tracing::warn!(service = %spec.name, "managed service exited ({status:?}); restarting");
-            }
-            _ = shutdown.changed() => {
-                stop_group(&spec.name, &mut child).await;
-                return;
-            }
-        }
-        if wait_or_shutdown(&mut shutdown, RESTART_DELAY).await {
-            return;
-        }
-    }
-}
-
-/// Sleeps; true if the hub is shutting down meanwhile.
-async fn wait_or_shutdown(
-    shutdown: &mut tokio::sync::watch::Receiver<Option<crate::state::ShutdownRequest>>,
-    delay: Duration,
-) -> bool {
-    tokio::select! {
-        () = tokio::time::sleep(delay) => shutdown.borrow().is_some(),
-        _ = shutdown.changed() => true,
-    }
-}
-
-/// Waits after each stop signal of a managed service (upstream stops services
-/// like servers, SIGINT then SIGTERM then SIGKILL; shorter waits keep shutdown quick).
-const SERVICE_STOP: ferrohub_spawn::StopTimeouts = ferrohub_spawn::StopTimeouts {
-    interrupt: Duration::from_secs(5),
-    term: Duration::from_secs(5),
-    kill: Duration::from_secs(5),
-};
-
-/// Stops the service's process group through the spawn crate's one stop routine.
-async fn stop_group(name: &str, child: &mut tokio::process::Child) {
-    if let Err(e) = ferrohub_spawn::stop_child_group(child, SERVICE_STOP).await {
-        tracing::warn!(service = %name, "stopping managed service: {e}");
-    }
-    tracing::info!(service = %name, "stopped managed service");
-}
-
-/// Waits until a service with a url answers (any status below 500), at most its `timeout`.
-pub async fn wait_until_up(state: &AppState, spec: &ServiceConfig) -> Result<(), String> {
-    let Some(addr) = address(state, spec) else {
-        return Ok(());
-    };
-    let url = format!("{}{}", addr.host_url(), addr.base_url);
-    ferrohub_spawn::wait_for_http_server(&url, Duration::from_secs(spec.timeout.max(1)))
-        .await
-        .map(drop)
-        .map_err(|e| format!("service {} did not come up: {e}", spec.name))
-}
-
-/// `JupyterHub.service_check_interval`: every so many seconds, each service
-/// with a url is asked whether it answers; one that does not is logged, as
-/// upstream's `check_services_health` (0 turns the check off).
-pub async fn check_health_forever(state: AppState) {
-    let interval = state.config.jupyterhub.service_check_interval;
-    if interval == 0 {
-        return;
-    }
-    let mut ticker = tokio::time::interval(Duration::from_secs(interval));
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    // The first tick fires at once; start-up already waited for the services.
-    ticker.tick().await;
-    loop {
-        ticker.tick().await;
-        for spec in state
-            .config
-            .jupyterhub
-            .services
-            .iter()
-            .filter(|s| !s.url.is_empty())
-        {
-            let kind = if spec.command.is_empty() {
-                "external"
-            } else {
-                "managed"
-            };
-            match wait_until_up(&state, spec).await {
-                Ok(()) => tracing::debug!("{kind} service {} running at {}", spec.name, spec.url),
-                Err(_) => tracing::warn!(
-                    "Cannot connect to {kind} service {} at {}",
-                    spec.name,
-                    spec.url
-                ),
-            }
-        }
-    }
 }

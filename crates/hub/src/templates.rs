@@ -3,7 +3,7 @@
 use minijinja::{Environment, Value};
 
 /// The compiled page templates.
-pub struct Templates {
+pub(crate) struct Templates {
     env: Environment<'static>,
 }
 
@@ -36,7 +36,7 @@ impl Default for Templates {
 impl Templates {
     /// Renders a template; a rendering bug becomes a plain error page.
     #[must_use]
-    pub fn render(&self, name: &str, ctx: Value) -> String {
+    pub(crate) fn render(&self, name: &str, ctx: Value) -> String {
         self.env
             .get_template(name)
             .and_then(|t| t.render(ctx))
@@ -52,7 +52,7 @@ impl Templates {
 
 /// A minimal error page that needs no template.
 #[must_use]
-pub fn plain_error_page(status: http::StatusCode, message: &str) -> String {
+pub(crate) fn plain_error_page(status: http::StatusCode, message: &str) -> String {
     let escape = |s: &str| {
         s.replace('&', "&amp;")
             .replace('<', "&lt;")

@@ -377,6 +377,15 @@ impl TestApp {
         &self.spawner
     }
 
+    /// Makes the hub's proxy client present a token the fake proxy refuses,
+    /// as a hub whose proxy was replaced behind its back: every route change
+    /// fails from then on. For testing what clients are told then.
+    pub fn break_proxy_token(&self) {
+        self.state
+            .proxy
+            .reconfigure(None, Some("not-the-fake-proxys-token"));
+    }
+
     /// The REST API's path prefix (`/hub/api`, with the configured base URL).
     #[must_use]
     pub fn api_prefix(&self) -> String {

@@ -25,7 +25,7 @@ use crate::cookies;
 
 /// Who a token is for.
 #[derive(Debug, Clone, Copy)]
-pub enum Owner<'a> {
+pub(crate) enum Owner<'a> {
     /// A signed-in browser: its session id cookie and the user's `cookie_id`.
     Session {
         /// The `jupyterhub-session-id` cookie (empty when the browser has none).
@@ -41,7 +41,7 @@ impl<'a> Owner<'a> {
     /// The owner for a request's caller: a cookie-authenticated user, or nobody.
     /// (Token-authenticated requests need no XSRF token at all.)
     #[must_use]
-    pub fn of(who: Option<&'a crate::access::Identity>) -> Self {
+    pub(crate) fn of(who: Option<&'a crate::access::Identity>) -> Self {
         match who {
             Some(who) if who.via_cookie() => match who.user() {
                 Some(user) => Owner::Session {
@@ -109,7 +109,7 @@ fn cookie_token(headers: &HeaderMap) -> Option<String> {
 /// The token a page for `owner` embeds, and whether the `_xsrf` cookie must
 /// be (re)set to it because the browser holds none or a stale one.
 #[must_use]
-pub fn token(secret: &[u8], owner: Owner<'_>, headers: &HeaderMap) -> (String, bool) {
+pub(crate) fn token(secret: &[u8], owner: Owner<'_>, headers: &HeaderMap) -> (String, bool) {
     let current = cookie_token(headers);
     let token = match owner {
         Owner::Session {
@@ -127,7 +127,7 @@ pub fn token(secret: &[u8], owner: Owner<'_>, headers: &HeaderMap) -> (String, b
 
 /// Whether `submitted` is the right token for `owner` on this request.
 #[must_use]
-pub fn check(
+pub(crate) fn check(
     secret: &[u8],
     owner: Owner<'_>,
     headers: &HeaderMap,
@@ -154,7 +154,7 @@ pub fn check(
 
 /// The token sent in a header (API calls from pages).
 #[must_use]
-pub fn header_token(headers: &HeaderMap) -> Option<String> {
+pub(crate) fn header_token(headers: &HeaderMap) -> Option<String> {
     ["x-xsrftoken", "x-csrftoken"].iter().find_map(|h| {
         headers
             .get(*h)

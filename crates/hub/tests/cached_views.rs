@@ -205,7 +205,7 @@ async fn me_by_cookie(app: &TestApp, cookie: &str) -> u16 {
             format!("jupyterhub-hub-login={cookie}"),
         )
         .body(axum::body::Body::empty())
-        .unwrap();
+        .expect("a request with a cookie");
     app.request(request).await.status().as_u16()
 }
 

@@ -31,8 +31,12 @@
 //! The real-binary suites (`crates/cli/tests/conformance.rs`, `scopes.rs`)
 //! still run the hub as a process; this matrix covers what they cannot afford:
 //! every scope against every operation, in seconds.
+#![allow(
+    clippy::unwrap_used,
+    reason = "test helpers, which clippy does not count as tests: a panic is the failure report"
+)]
 
-#[allow(dead_code)]
+#[allow(dead_code, reason = "shared with the cli tests, which use all of it")]
 #[path = "../../cli/tests/support/openapi.rs"]
 mod openapi;
 
@@ -326,8 +330,10 @@ fn accepted(op: &Operation) -> Vec<String> {
     MATRIX_CORRECTIONS
         .iter()
         .find(|(k, _, _)| *k == key)
-        .map(|(_, scopes, _)| scopes.iter().map(|s| (*s).to_owned()).collect())
-        .unwrap_or_else(|| openapi::handler_scopes(op))
+        .map_or_else(
+            || openapi::handler_scopes(op),
+            |(_, scopes, _)| scopes.iter().map(|s| (*s).to_owned()).collect(),
+        )
 }
 
 // ---------------------------------------------------------------------------

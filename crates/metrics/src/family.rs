@@ -31,13 +31,14 @@ impl<L: LabelSet, T: Clone> Series<L, T> {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn with<R>(&self, labels: &L, make: impl FnOnce() -> T, f: impl FnOnce(&mut T) -> R) -> R {
+    fn with<R>(&self, labels: L, make: impl FnOnce() -> T, f: impl FnOnce(&mut T) -> R) -> R {
         let mut map = self.lock();
-        // Look up by reference first: the hot path (an existing series) clones nothing.
-        if let Some(value) = map.get_mut(labels) {
+        // Look up by reference first: the hot path (an existing series) only
+        // drops `labels`; a new series keeps them without a clone.
+        if let Some(value) = map.get_mut(&labels) {
             return f(value);
         }
-        f(map.entry(labels.clone()).or_insert_with(make))
+        f(map.entry(labels).or_insert_with(make))
     }
 
     fn snapshot(&self) -> Vec<(L, T)> {
@@ -93,7 +94,7 @@ impl<L: LabelSet> Histogram<L> {
             .position(|upper| seconds <= *upper)
             .unwrap_or(self.buckets.len() - 1);
         self.series.with(
-            &labels,
+            labels,
             || self.empty(),
             |s| {
                 s.counts[slot] += 1;
@@ -105,7 +106,7 @@ impl<L: LabelSet> Histogram<L> {
     /// Creates the series for `labels` with no observations, so it is exported
     /// as zeros (upstream pre-creates its status series this way).
     pub fn touch(&self, labels: L) {
-        self.series.with(&labels, || self.empty(), |_| ());
+        self.series.with(labels, || self.empty(), |_| ());
     }
 
     /// How many observations `labels` has (for tests and diagnostics).
@@ -191,7 +192,7 @@ impl<L: LabelSet> Gauge<L> {
 
     /// Sets the value under `labels`.
     pub fn set(&self, labels: L, value: f64) {
-        self.series.with(&labels, || 0.0, |v| *v = value);
+        self.series.with(labels, || 0.0, |v| *v = value);
     }
 
     /// The current value under `labels` (0 when never set).

@@ -15,7 +15,7 @@ use crate::routes::Route;
 
 /// When a body counts as activity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Moment {
+pub(crate) enum Moment {
     /// On every data chunk (request bodies).
     EveryChunk,
     /// When the body has been sent completely (successful responses).
@@ -23,7 +23,7 @@ pub enum Moment {
 }
 
 /// A body that touches its route as it streams.
-pub struct ActivityBody<B> {
+pub(crate) struct ActivityBody<B> {
     inner: B,
     route: Arc<Route>,
     moment: Moment,
@@ -33,7 +33,12 @@ pub struct ActivityBody<B> {
 impl<B> ActivityBody<B> {
     /// Wraps `inner` so traffic through it bumps `route`'s activity (each
     /// update timed into `metrics`).
-    pub fn new(inner: B, route: Arc<Route>, moment: Moment, metrics: Arc<ProxyMetrics>) -> Self {
+    pub(crate) fn new(
+        inner: B,
+        route: Arc<Route>,
+        moment: Moment,
+        metrics: Arc<ProxyMetrics>,
+    ) -> Self {
         Self {
             inner,
             route,
@@ -74,7 +79,7 @@ where
 
 /// A byte stream (the websocket client side) that touches its route whenever
 /// data arrives from it.
-pub struct TouchingStream<S> {
+pub(crate) struct TouchingStream<S> {
     inner: S,
     route: Arc<Route>,
     metrics: Arc<ProxyMetrics>,
@@ -83,7 +88,7 @@ pub struct TouchingStream<S> {
 impl<S> TouchingStream<S> {
     /// Wraps `inner`; reads from it count as activity on `route` (each
     /// update timed into `metrics`).
-    pub fn new(inner: S, route: Arc<Route>, metrics: Arc<ProxyMetrics>) -> Self {
+    pub(crate) fn new(inner: S, route: Arc<Route>, metrics: Arc<ProxyMetrics>) -> Self {
         Self {
             inner,
             route,

@@ -52,7 +52,7 @@ impl Answer {
         }
     }
 
-    fn json(value: Value) -> Self {
+    fn json(value: &Value) -> Self {
         Self::json_text(value.to_string())
     }
 
@@ -171,7 +171,7 @@ impl Api {
             // Normalised here and again by the table, as CHP's handler and
             // store both do (and as POST and DELETE do): `/a//` names `/a`.
             _ => match self.table.get(&normalize_key(&path)) {
-                Some(route) => Answer::json(route.to_json()),
+                Some(route) => Answer::json(&route.to_json()),
                 None => Answer::status(StatusCode::NOT_FOUND),
             },
         }
@@ -205,9 +205,8 @@ impl Api {
             Value::Null => Map::new(),
             other => return bad_target(&other),
         };
-        let target = match data.remove("target") {
-            Some(Value::String(target)) => target,
-            _ => return bad_target(&Value::Object(data)),
+        let Some(Value::String(target)) = data.remove("target") else {
+            return bad_target(&Value::Object(data));
         };
         data.remove("last_activity");
         let key = normalize_key(if path.is_empty() { "/" } else { path });

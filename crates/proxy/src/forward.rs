@@ -375,7 +375,10 @@ fn client_host(parts: &http::request::Parts) -> Option<String> {
 
 /// CHP answers exactly `/_chp_healthz` (no query) itself, routes or not.
 fn is_health_check(req: &Request<Incoming>) -> bool {
-    req.uri().path_and_query().map(|pq| pq.as_str()) == Some("/_chp_healthz")
+    req.uri()
+        .path_and_query()
+        .map(http::uri::PathAndQuery::as_str)
+        == Some("/_chp_healthz")
 }
 
 fn health() -> Response<Body> {

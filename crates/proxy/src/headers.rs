@@ -32,7 +32,7 @@ const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host")
 /// What kind of exchange the headers belong to: websocket upgrades keep
 /// `Connection: upgrade` and `Upgrade`, and get `ws` as forwarded proto.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exchange {
+pub(crate) enum Exchange {
     /// A plain HTTP request/response.
     Http,
     /// A websocket upgrade handshake.
@@ -43,7 +43,7 @@ pub enum Exchange {
 /// plus an `Upgrade` header); `Upgrade` with `Connection: keep-alive` is an
 /// ordinary request, as in Node.
 #[must_use]
-pub fn is_upgrade(headers: &HeaderMap) -> bool {
+pub(crate) fn is_upgrade(headers: &HeaderMap) -> bool {
     headers.contains_key(header::UPGRADE) && connection_has(headers, "upgrade")
 }
 
@@ -64,7 +64,7 @@ fn connection_tokens(headers: &HeaderMap) -> impl Iterator<Item = &str> {
 
 /// Removes hop-by-hop headers, including those the `Connection` header names.
 /// For a websocket handshake, `Connection: upgrade` and `Upgrade` stay.
-pub fn strip_hop_by_hop(headers: &mut HeaderMap, exchange: Exchange) {
+pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap, exchange: Exchange) {
     let listed: Vec<HeaderName> = connection_tokens(headers)
         .filter_map(|t| HeaderName::from_bytes(t.as_bytes()).ok())
         .collect();
@@ -83,7 +83,7 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap, exchange: Exchange) {
 
 /// Makes sure the upstream request has a `Host`: HTTP/2 clients send the
 /// authority in the URI instead, and the target must still see the client's host.
-pub fn ensure_host(headers: &mut HeaderMap, uri: &Uri) {
+pub(crate) fn ensure_host(headers: &mut HeaderMap, uri: &Uri) {
     if headers.contains_key(header::HOST) {
         return;
     }
@@ -100,7 +100,7 @@ pub fn ensure_host(headers: &mut HeaderMap, uri: &Uri) {
 /// websockets. `Port` comes from the `Host` header, else 443 on TLS, else 80;
 /// `Proto` is `https`/`wss` on TLS. A unix-socket client has no address:
 /// `For` is left as it was (CHP appends the text `undefined`).
-pub fn add_forwarded(headers: &mut HeaderMap, peer: Peer, exchange: Exchange) {
+pub(crate) fn add_forwarded(headers: &mut HeaderMap, peer: Peer, exchange: Exchange) {
     // A cheap clone (shared bytes), so the map can be changed meanwhile.
     let host = headers
         .get(header::HOST)
@@ -148,19 +148,22 @@ fn append(headers: &mut HeaderMap, name: HeaderName, value: &str) {
 /// Marks a response the proxy wrote itself (error pages, the health check,
 /// API answers), as opposed to one relayed from a target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Generated;
+pub(crate) struct Generated;
 
 /// The `Connection: keep-alive` / `Keep-Alive: timeout=<s>` pair Node's HTTP
 /// server puts on responses it writes itself, so clients learn the idle
 /// limit (`--keep-alive-timeout`). Only for HTTP/1.1 requests that did not
 /// ask to close; relayed responses never get it (as in CHP).
 #[derive(Debug, Clone, Default)]
-pub struct KeepAliveHint(Option<HeaderValue>);
+pub(crate) struct KeepAliveHint(Option<HeaderValue>);
 
 impl KeepAliveHint {
     /// The hint for answers to `request`'s client.
     #[must_use]
-    pub fn for_request<B>(request: &http::Request<B>, keep_alive: std::time::Duration) -> Self {
+    pub(crate) fn for_request<B>(
+        request: &http::Request<B>,
+        keep_alive: std::time::Duration,
+    ) -> Self {
         if request.version() != Version::HTTP_11 || connection_has(request.headers(), "close") {
             return Self(None);
         }
@@ -170,7 +173,7 @@ impl KeepAliveHint {
 
     /// Adds the pair to a generated response's headers (unless it already
     /// says how its connection ends).
-    pub fn apply(&self, headers: &mut HeaderMap) {
+    pub(crate) fn apply(&self, headers: &mut HeaderMap) {
         let Some(value) = &self.0 else {
             return;
         };
@@ -184,7 +187,7 @@ impl KeepAliveHint {
 
 /// `--custom-header` values: set on the upstream request after every other
 /// header, replacing a same-named client header (CHP applies them last too).
-pub fn apply_custom(headers: &mut HeaderMap, custom: &[(HeaderName, HeaderValue)]) {
+pub(crate) fn apply_custom(headers: &mut HeaderMap, custom: &[(HeaderName, HeaderValue)]) {
     for (name, value) in custom {
         headers.insert(name.clone(), value.clone());
     }
@@ -192,7 +195,7 @@ pub fn apply_custom(headers: &mut HeaderMap, custom: &[(HeaderName, HeaderValue)
 
 /// `--change-origin`: the target's `host[:port]` as `Host`, the port left
 /// out when it is the scheme's default (as http-proxy does).
-pub fn change_origin(headers: &mut HeaderMap, target: &Uri) {
+pub(crate) fn change_origin(headers: &mut HeaderMap, target: &Uri) {
     let Some(host) = target.host() else {
         return;
     };
@@ -212,7 +215,7 @@ pub fn change_origin(headers: &mut HeaderMap, target: &Uri) {
 /// The `Host` header without its port, as CHP's host routing uses it (not
 /// lower-cased; a missing header is the literal `undefined`, as in Node).
 #[must_use]
-pub fn routing_host(headers: &HeaderMap) -> &str {
+pub(crate) fn routing_host(headers: &HeaderMap) -> &str {
     headers
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())
@@ -223,7 +226,7 @@ pub fn routing_host(headers: &HeaderMap) -> &str {
 /// the client's own wish, else `keep-alive` (HTTP/1.1) or `close` (HTTP/1.0).
 /// `None` for HTTP/2, where the header is not allowed.
 #[must_use]
-pub fn client_connection(request: &HeaderMap, version: Version) -> Option<HeaderValue> {
+pub(crate) fn client_connection(request: &HeaderMap, version: Version) -> Option<HeaderValue> {
     let value = match version {
         Version::HTTP_11 if connection_has(request, "close") => "close",
         Version::HTTP_11 => "keep-alive",

@@ -192,8 +192,13 @@ impl Listener {
                 let (stream, addr) = listener.accept().await?;
                 // No Nagle delay, and TCP keep-alive so dead peers of
                 // long-lived (websocket) connections are eventually noticed.
-                let _ = stream.set_nodelay(true);
-                let _ = socket2::SockRef::from(&stream).set_keepalive(true);
+                // Both are optimisations: a socket that refuses them still works.
+                if let Err(e) = stream.set_nodelay(true) {
+                    tracing::debug!("TCP_NODELAY on the connection from {addr}: {e}");
+                }
+                if let Err(e) = socket2::SockRef::from(&stream).set_keepalive(true) {
+                    tracing::debug!("SO_KEEPALIVE on the connection from {addr}: {e}");
+                }
                 Ok((Stream::Tcp(stream), Some(addr)))
             }
             Socket::Unix(listener, _) => {
@@ -274,7 +279,13 @@ impl Listener {
 impl Drop for Listener {
     fn drop(&mut self) {
         if let Socket::Unix(_, path) = &self.socket {
-            let _ = std::fs::remove_file(path);
+            // Gone already is fine; anything else leaves a stale socket file
+            // that the next start has to replace, so say so.
+            match std::fs::remove_file(path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => tracing::warn!("removing unix socket {}: {e}", path.display()),
+            }
         }
     }
 }

@@ -190,7 +190,12 @@ impl ProxyMetrics {
     /// → the exposition; anything else → 404 `Not Found`.
     #[must_use]
     pub fn handle<B>(&self, req: &Request<B>) -> Response<Body> {
-        if req.uri().path_and_query().map(|pq| pq.as_str()) != Some("/metrics") {
+        if req
+            .uri()
+            .path_and_query()
+            .map(http::uri::PathAndQuery::as_str)
+            != Some("/metrics")
+        {
             let mut response = Response::new(full("Not Found"));
             *response.status_mut() = StatusCode::NOT_FOUND;
             return response;
@@ -324,6 +329,10 @@ impl Summary {
 }
 
 /// The bucket of a value: exact below 8, else (power of two, top 3 bits after the leading one).
+#[allow(
+    clippy::cast_possible_truncation,
+    reason = "both parts are below BUCKETS (496): nanos below 8, exponent below 64, sub below 8"
+)]
 fn bucket_of(nanos: u64) -> usize {
     if nanos < u64::from(SUB_BUCKETS) {
         return nanos as usize;
@@ -334,6 +343,11 @@ fn bucket_of(nanos: u64) -> usize {
 }
 
 /// The middle of a bucket, in nanoseconds.
+#[allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    reason = "bucket indices are below BUCKETS (496), so exponents are below 64"
+)]
 fn bucket_middle(index: usize) -> f64 {
     let sub_buckets = SUB_BUCKETS as usize;
     if index < sub_buckets {
@@ -352,6 +366,11 @@ fn quantile_of(counts: &[u64], q: f64) -> f64 {
         return 0.0;
     }
     // The smallest value with at least q of the observations at or below it.
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        reason = "q is one of QUANTILES, in [0, 1], so the product is in [0, total]"
+    )]
     let rank = ((q * total as f64).ceil() as u64).clamp(1, total);
     let mut seen = 0;
     for (index, count) in counts.iter().enumerate() {

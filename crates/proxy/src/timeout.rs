@@ -15,10 +15,10 @@ use crate::body::BoxError;
 /// A body went silent for longer than allowed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("no data for {0:?}")]
-pub struct IdleTimeout(pub Duration);
+pub(crate) struct IdleTimeout(pub Duration);
 
 /// A body that fails with [`IdleTimeout`] when no frame arrives in time.
-pub struct IdleBody<B> {
+pub(crate) struct IdleBody<B> {
     inner: B,
     limit: Duration,
     timer: Pin<Box<Sleep>>,
@@ -26,7 +26,7 @@ pub struct IdleBody<B> {
 
 impl<B> IdleBody<B> {
     /// Wraps `inner` with an idle limit counted from now.
-    pub fn new(inner: B, limit: Duration) -> Self {
+    pub(crate) fn new(inner: B, limit: Duration) -> Self {
         Self {
             inner,
             limit,
@@ -69,7 +69,7 @@ where
 
 /// The smaller of two optional limits (both flags bound a silent response).
 #[must_use]
-pub fn shortest(a: Option<Duration>, b: Option<Duration>) -> Option<Duration> {
+pub(crate) fn shortest(a: Option<Duration>, b: Option<Duration>) -> Option<Duration> {
     match (a, b) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),

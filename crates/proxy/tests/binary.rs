@@ -21,8 +21,7 @@ struct Running(Child);
 
 impl Drop for Running {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        support::kill_and_reap(&mut self.0, "ferrohub-proxy");
     }
 }
 

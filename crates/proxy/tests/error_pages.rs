@@ -27,7 +27,7 @@ impl PageDir {
 
 impl Drop for PageDir {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+        support::remove_dir_if_present(&self.0);
     }
 }
 

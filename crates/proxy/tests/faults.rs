@@ -45,16 +45,15 @@ impl Target {
 
     /// SIGKILL, as the OOM killer or a crash would end it.
     fn kill(&mut self) {
-        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
-        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL).expect("kill -9");
+        // `Child::kill` is SIGKILL on Unix.
+        self.child.kill().expect("kill -9");
         self.child.wait().expect("reap");
     }
 }
 
 impl Drop for Target {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        support::kill_and_reap(&mut self.child, "the target");
     }
 }
 

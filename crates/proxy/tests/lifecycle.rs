@@ -1,6 +1,10 @@
 //! The `ferrohub-proxy` process over its life: SIGTERM lets requests in
 //! flight finish while new connections are refused, and SIGHUP reloads the
 //! TLS certificate files without losing routes or open connections.
+#![allow(
+    clippy::unwrap_used,
+    reason = "test helpers, which clippy does not count as tests: a panic is the failure report"
+)]
 
 mod support;
 
@@ -28,8 +32,7 @@ struct Running {
 
 impl Drop for Running {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        support::kill_and_reap(&mut self.child, "ferrohub-proxy");
     }
 }
 
@@ -107,9 +110,13 @@ async fn slow_backend(delay: Duration) -> (SocketAddr, tokio::sync::mpsc::Unboun
                         ))))
                     }
                 });
-                let _ = hyper::server::conn::http1::Builder::new()
+                // The test stops the proxy mid-request on purpose.
+                if let Err(e) = hyper::server::conn::http1::Builder::new()
                     .serve_connection(TokioIo::new(stream), service)
-                    .await;
+                    .await
+                {
+                    eprintln!("slow backend: {e}");
+                }
             });
         }
     });
@@ -245,7 +252,7 @@ async fn sighup_reloads_certificates_keeping_routes_and_connections() {
     proxy.signal("HUP");
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(served_by(proxy.public, &renewed.ca).await);
-    let _ = std::fs::remove_dir_all(&live);
+    support::remove_dir_if_present(&live);
 }
 
 fn tempfile_dir(name: &str) -> std::path::PathBuf {

@@ -94,7 +94,11 @@ async fn counters_follow_the_traffic() {
     let proxy = support::proxy_with(metrics_options()).await;
     proxy.add_route("/user/a", &backend.url("")).await;
     proxy.add_route("/ws", &format!("http://{ws}")).await;
-    let _ = proxy.routes().await;
+    let routes = proxy.routes().await;
+    assert!(
+        routes.contains_key("/user/a") && routes.contains_key("/ws"),
+        "{routes:?}"
+    );
     let gone = proxy
         .api(reqwest::Method::DELETE, "/nothing")
         .send()
@@ -111,7 +115,8 @@ async fn counters_follow_the_traffic() {
     let (mut socket, _) = tokio_tungstenite::connect_async(proxy.ws_url("/ws/x"))
         .await
         .expect("websocket");
-    let _ = socket.next().await;
+    let greeting = socket.next().await;
+    assert!(matches!(greeting, Some(Ok(_))), "{greeting:?}");
     drop(socket);
 
     let (_, m) = scrape(&proxy).await;

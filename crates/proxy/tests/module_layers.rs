@@ -19,6 +19,7 @@
 //! `main.rs` (the binary, a crate of its own) are not modules of the graph.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 /// Where a reference was found, for the failure message.
@@ -54,7 +55,8 @@ fn proxy_modules_form_layers() {
         for from in &cycle {
             for (to, sites) in &graph[from] {
                 if cycle.contains(to) {
-                    text.push_str(&format!("\n    {from} → {to}: {}", sites.join(", ")));
+                    write!(text, "\n    {from} → {to}: {}", sites.join(", "))
+                        .expect("writing to a String cannot fail");
                 }
             }
         }

@@ -1,6 +1,10 @@
 //! The routing flags: `--host-routing`, `--custom-header`, `--change-origin`,
 //! `--auto-rewrite` and `--protocol-rewrite` (proxy-spec §2, §4.2, §4.5),
 //! over real sockets, for HTTP and websockets.
+#![allow(
+    clippy::unwrap_used,
+    reason = "test helpers, which clippy does not count as tests: a panic is the failure report"
+)]
 
 mod support;
 
@@ -205,9 +209,12 @@ async fn redirecting_backend(status: u16, location: &'static str) -> SocketAddr 
                         .unwrap();
                     async move { Ok::<_, Infallible>(response) }
                 });
-                let _ = hyper::server::conn::http1::Builder::new()
+                if let Err(e) = hyper::server::conn::http1::Builder::new()
                     .serve_connection(TokioIo::new(stream), service)
-                    .await;
+                    .await
+                {
+                    eprintln!("redirecting backend: {e}");
+                }
             });
         }
     });

@@ -31,7 +31,10 @@ async fn stalling_backend(stall: Stall) -> SocketAddr {
                 read_head(&mut stream).await;
                 if let Stall::MidBody = stall {
                     let head = "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc";
-                    let _ = stream.write_all(head.as_bytes()).await;
+                    if let Err(e) = stream.write_all(head.as_bytes()).await {
+                        eprintln!("stalling backend: {e}");
+                        return;
+                    }
                 }
                 tokio::time::sleep(Duration::from_secs(30)).await;
             });

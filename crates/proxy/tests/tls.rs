@@ -381,8 +381,7 @@ async fn binary_serves_https() {
     struct Kill(std::process::Child);
     impl Drop for Kill {
         fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
+            support::kill_and_reap(&mut self.0, "ferrohub-proxy");
         }
     }
     let mut child = Kill(child);
@@ -398,8 +397,7 @@ async fn binary_serves_https() {
     };
     assert_eq!(answer.status, StatusCode::OK);
     assert_eq!(answer.json()["url"], "/hello");
-    let _ = child.0.kill();
-    let _ = child.0.wait();
+    support::kill_and_reap(&mut child.0, "ferrohub-proxy");
     let mut log = String::new();
     let mut stream = child.0.stdout.take().expect("stdout (the log)");
     std::io::Read::read_to_string(&mut stream, &mut log).expect("read log");

@@ -2,6 +2,10 @@
 //! sockets (`--socket`, `--api-socket`, `--metrics-socket`), HTTP and
 //! websockets through the socket, `http+unix://` targets and error targets,
 //! and stale socket files left by a crashed proxy.
+#![allow(
+    clippy::unwrap_used,
+    reason = "test helpers, which clippy does not count as tests: a panic is the failure report"
+)]
 
 mod support;
 
@@ -172,8 +176,8 @@ async fn http_unix_targets_and_error_targets() {
         support::socket_path("target"),
         support::socket_path("errors"),
     );
-    support::unix_echo_backend("on-a-socket", &target_socket).await;
-    support::unix_echo_backend("errors", &error_socket).await;
+    support::unix_echo_backend("on-a-socket", &target_socket);
+    support::unix_echo_backend("errors", &error_socket);
     let options = ferrohub_proxy::ProxyOptions {
         error_target: Some(unix_url(&error_socket, "/err")),
         ..support::options()
@@ -205,8 +209,8 @@ async fn http_unix_targets_and_error_targets() {
         .add_route("/dead", &unix_url(&support::socket_path("nobody"), ""))
         .await;
     assert_eq!(proxy.get("/dead/x").await.status(), 503);
-    let _ = std::fs::remove_file(&target_socket);
-    let _ = std::fs::remove_file(&error_socket);
+    support::remove_if_present(&target_socket);
+    support::remove_if_present(&error_socket);
 }
 
 #[tokio::test]

@@ -30,7 +30,7 @@ pub(crate) struct LocalAccount {
 
 impl LocalAccount {
     /// Looks the account up on a blocking thread (NSS may be slow, e.g. LDAP).
-    pub async fn lookup(name: &str) -> Result<Self, SpawnError> {
+    pub(crate) async fn lookup(name: &str) -> Result<Self, SpawnError> {
         let owned = name.to_owned();
         tokio::task::spawn_blocking(move || Self::lookup_blocking(&owned))
             .await

@@ -48,13 +48,13 @@ pub(crate) enum Liveness {
 
 impl ProcessIdentity {
     /// Reads the identity of the live (or zombie) process `pid` from `/proc`.
-    pub fn read(pid: i32) -> std::io::Result<Self> {
+    pub(crate) fn read(pid: i32) -> std::io::Result<Self> {
         observe(pid).map(|(_, identity)| identity)
     }
 
     /// The spawner state that records this identity. `pid` keeps upstream's
     /// key so tools that read `{"pid": N}` still work.
-    pub fn to_state(&self) -> Value {
+    pub(crate) fn to_state(&self) -> Value {
         json!({
             "pid": self.pid,
             "start_time": self.start_time,
@@ -65,7 +65,7 @@ impl ProcessIdentity {
 
     /// Whether the process behind this identity still runs: the pid exists, is
     /// not a zombie, and its start time, uid and boot are the recorded ones.
-    pub fn liveness(&self) -> Liveness {
+    pub(crate) fn liveness(&self) -> Liveness {
         match observe(self.pid) {
             Ok((false, now)) if now == *self => Liveness::Running,
             Ok((false, now)) => {
@@ -88,7 +88,7 @@ impl ProcessIdentity {
 impl StoredProcess {
     /// Reads a spawner state. A missing, 0 or negative pid means none:
     /// signalling pid 0 or -1 would hit the hub's own group or everything.
-    pub fn from_state(state: &Value) -> Self {
+    pub(crate) fn from_state(state: &Value) -> Self {
         let Some(pid) = state
             .get("pid")
             .and_then(Value::as_i64)

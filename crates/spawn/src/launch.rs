@@ -28,7 +28,7 @@ pub(crate) struct ProcessSettings {
 
 impl ProcessSettings {
     /// Copies the relevant sections.
-    pub fn from_config(config: &Config) -> Self {
+    pub(crate) fn from_config(config: &Config) -> Self {
         Self {
             spawner: config.spawner.clone(),
             local: config.local_process_spawner.clone(),
@@ -36,12 +36,12 @@ impl ProcessSettings {
     }
 
     /// The command line every server of this spawner runs.
-    pub fn command_line(&self) -> Vec<String> {
+    pub(crate) fn command_line(&self) -> Vec<String> {
         command_line(&self.spawner.cmd, &self.spawner.args, &self.local.shell_cmd)
     }
 
     /// The waits between stop signals.
-    pub fn stop_timeouts(&self) -> StopTimeouts {
+    pub(crate) fn stop_timeouts(&self) -> StopTimeouts {
         let seconds = std::time::Duration::from_secs;
         StopTimeouts {
             interrupt: seconds(self.local.interrupt_timeout),

@@ -3,7 +3,10 @@
 //!
 //! Only async-signal-safe system calls run there (`setgroups`, `setgid`,
 //! `setuid`, `chdir`), on data prepared before the fork; no allocation, no NSS.
-#![allow(unsafe_code)]
+#![allow(
+    unsafe_code,
+    reason = "CommandExt::pre_exec runs code between fork and exec (SAFETY comment below)"
+)]
 
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;

@@ -67,7 +67,7 @@ impl ProcessTable {
     /// Takes ownership of a freshly spawned child, records its identity (read
     /// before reaping starts, so even a child that exited at once still has
     /// its `/proc` entry) and starts reaping it.
-    pub fn adopt(&self, mut child: Child) -> Result<ProcessIdentity, SpawnError> {
+    pub(crate) fn adopt(&self, mut child: Child) -> Result<ProcessIdentity, SpawnError> {
         let raw = child
             .id()
             .ok_or_else(|| SpawnError::State("the new process has no pid".into()))?;
@@ -114,7 +114,7 @@ impl ProcessTable {
 
     /// [`Self::poll`] for a spawner state. No pid means not running (upstream);
     /// a pid without identity cannot be verified and counts as gone.
-    pub fn poll_state(&self, state: &Value) -> Option<i32> {
+    pub(crate) fn poll_state(&self, state: &Value) -> Option<i32> {
         match StoredProcess::from_state(state) {
             StoredProcess::None => Some(0),
             StoredProcess::Unverified(pid) => {
@@ -131,7 +131,7 @@ impl ProcessTable {
 
     /// Stops the server of a spawner state. An unverifiable pid is never
     /// signalled: it may belong to anyone by now.
-    pub async fn stop_state(
+    pub(crate) async fn stop_state(
         &self,
         state: &Value,
         timeouts: StopTimeouts,
@@ -153,7 +153,7 @@ impl ProcessTable {
     }
 
     /// `None` while the process runs, else its exit status (0 when not ours to know).
-    pub fn poll(&self, identity: &ProcessIdentity) -> Option<i32> {
+    pub(crate) fn poll(&self, identity: &ProcessIdentity) -> Option<i32> {
         let ours = self.lock().get(&identity.pid).cloned();
         match ours {
             Some(entry) if entry.identity == *identity => entry.exit.get().map(|e| e.code),

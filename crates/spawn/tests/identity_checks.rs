@@ -1,6 +1,10 @@
 //! A stored server is ours only while its pid still names the process we
 //! started (same start time, uid and boot). A restarted hub must never adopt
 //! or signal an unrelated process that happens to have the stored pid.
+#![allow(
+    clippy::unwrap_used,
+    reason = "test helpers, which clippy does not count as tests: a panic is the failure report"
+)]
 
 mod support;
 
@@ -38,8 +42,13 @@ impl Bystander {
 
 impl Drop for Bystander {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        // Clean-up goes on whatever fails; a failure shows with the test's output.
+        if let Err(e) = self.0.kill() {
+            eprintln!("killing the bystander: {e}");
+        }
+        if let Err(e) = self.0.wait() {
+            eprintln!("reaping the bystander: {e}");
+        }
     }
 }
 

@@ -1,5 +1,9 @@
 //! LocalProcessSpawner as root with real local accounts made by the test:
 //! the server must run with exactly the user's ids and groups, in its home.
+#![allow(
+    clippy::unwrap_used,
+    reason = "test helpers, which clippy does not count as tests: a panic is the failure report"
+)]
 
 mod support;
 

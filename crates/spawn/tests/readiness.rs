@@ -1,5 +1,9 @@
 //! `wait_for_http_server` against real sockets: nothing listening, a server
 //! answering 503 for a while, and answers that count as "up".
+#![allow(
+    clippy::unwrap_used,
+    reason = "test helpers, which clippy does not count as tests: a panic is the failure report"
+)]
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

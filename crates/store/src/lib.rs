@@ -284,6 +284,10 @@ fn conflict_or(err: sqlx::Error, what: impl FnOnce() -> String) -> StoreError {
     StoreError::Sqlx(err)
 }
 
+#[allow(
+    clippy::needless_pass_by_value,
+    reason = "callers hand over the owned column value straight from `try_get`"
+)]
 fn parse_json<T: serde::de::DeserializeOwned>(
     what: &'static str,
     text: Option<String>,

@@ -16,6 +16,10 @@ const MIGRATIONS: &[&str] = &[
 ];
 
 /// The schema version this binary writes and expects.
+#[allow(
+    clippy::cast_possible_wrap,
+    reason = "a handful of migrations; `try_from` is not available in a const"
+)]
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Upstream JupyterHub 6.x's alembic head, equal to our version 1.
@@ -132,8 +136,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
-        for (index, migration) in MIGRATIONS.iter().enumerate() {
-            let version = index as i64 + 1;
+        for (version, migration) in (1_i64..).zip(MIGRATIONS) {
             if version <= current || version > target {
                 continue;
             }

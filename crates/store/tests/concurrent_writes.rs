@@ -3,7 +3,7 @@
 //! locked": the store begins them with `BEGIN IMMEDIATE`, so each waits for
 //! the write lock instead of failing when another write commits in between.
 
-#[allow(dead_code)]
+#[allow(dead_code, reason = "this test uses a part of the shared support")]
 mod support;
 
 use std::sync::Arc;

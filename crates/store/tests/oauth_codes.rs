@@ -1,8 +1,12 @@
 //! One OAuth code, one token (issue 11, hole 10): concurrent redemptions of a
 //! code on a real SQLite file and a real PostgreSQL server; exactly one gets
 //! the code, the others find nothing, and none fails.
+#![allow(
+    clippy::unwrap_used,
+    reason = "test helpers, which clippy does not count as tests: a panic is the failure report"
+)]
 
-#[allow(dead_code)]
+#[allow(dead_code, reason = "this test uses a part of the shared support")]
 mod support;
 
 use std::sync::Arc;

@@ -8,7 +8,10 @@
 //! Invariant: everything here blocks (a wrong password sleeps ~2-3.5 s in
 //! `pam_faildelay`); callers run it on a blocking thread.
 
-#![allow(unsafe_code)]
+#![allow(
+    unsafe_code,
+    reason = "the FFI boundary to libpam: extern declarations and calls"
+)]
 
 use std::ffi::{CStr, CString};
 use std::ptr;

@@ -26,6 +26,12 @@ impl Browser {
             reqwest::Client::builder()
                 .cookie_provider(Arc::clone(&jar))
                 .redirect(policy)
+                // The proxy, like CHP (Node's default), closes a client
+                // connection idle for 5 s. Reusing one at that moment races
+                // the close and fails with IncompleteMessage (a browser would
+                // retry; reqwest does not), as a test that waits out a 5 s
+                // Retry-After did. So never reuse one that old.
+                .pool_idle_timeout(std::time::Duration::from_secs(3))
                 .build()
                 .unwrap()
         };
@@ -212,7 +218,9 @@ impl Browser {
         })
         .await
         .expect("kernel answered within 60 s");
-        let _ = socket.close(None).await;
+        if let Err(e) = socket.close(None).await {
+            eprintln!("closing the kernel websocket: {e}");
+        }
         result
     }
 }

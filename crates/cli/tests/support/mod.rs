@@ -1,7 +1,15 @@
 //! Test kit for whole-system tests: a real `ferrohub` process with its real
 //! `ferrohub-proxy`, real `jupyterhub-singleuser` servers from the project's
 //! virtualenv, and a cookie-keeping HTTP client that behaves like a browser.
-#![allow(dead_code)]
+#![allow(dead_code, reason = "each test binary uses a different part of it")]
+#![allow(
+    unreachable_pub,
+    reason = "test support: `pub` is what the test files that include it see"
+)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "test helpers, which clippy does not count as tests: a panic is the failure report"
+)]
 
 pub mod api;
 pub mod browser;
@@ -11,6 +19,7 @@ pub mod openapi;
 mod ports;
 pub mod users;
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
@@ -98,7 +107,7 @@ impl TestHub {
                 Err(log) if attempt < 4 && log.contains("Address already in use") => {
                     hub.stop();
                     for stale in ["hub.log", "proxy.pid"] {
-                        let _ = std::fs::remove_file(hub.dir.path().join(stale));
+                        remove_if_present(&hub.dir.path().join(stale));
                     }
                 }
                 Err(log) => panic!("hub did not start; log:\n{log}"),
@@ -154,7 +163,7 @@ environment = {{ PATH = "{venv}/bin:/usr/local/bin:/usr/bin:/bin" }}"#,
         );
         for (name, body) in sections {
             if *name != "JupyterHub" && *name != "Spawner" {
-                config.push_str(&format!("[{name}]\n{body}\n"));
+                writeln!(config, "[{name}]\n{body}").unwrap();
             }
         }
         std::fs::write(&self.config_path, config).unwrap();
@@ -214,13 +223,13 @@ environment = {{ PATH = "{venv}/bin:/usr/local/bin:/usr/bin:/bin" }}"#,
 
     /// The hub's pid.
     pub fn pid(&self) -> i32 {
-        self.child.as_ref().map(|c| c.id() as i32).unwrap()
+        pid_of(self.child.as_ref().expect("hub running")).as_raw()
     }
 
     /// Kills the hub with a real signal and reaps it; returns its exit status.
     pub fn kill(&mut self, signal: nix::sys::signal::Signal) -> std::process::ExitStatus {
         let mut child = self.child.take().expect("hub running");
-        nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), signal).unwrap();
+        nix::sys::signal::kill(pid_of(&child), signal).unwrap();
         child.wait().unwrap()
     }
 
@@ -347,10 +356,7 @@ impl TestHub {
     /// Stops the hub, its proxy and any server a failed test left behind.
     fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(child.id() as i32),
-                nix::sys::signal::Signal::SIGTERM,
-            );
+            let _ = nix::sys::signal::kill(pid_of(&child), nix::sys::signal::Signal::SIGTERM);
             let deadline = Instant::now() + Duration::from_secs(30);
             while Instant::now() < deadline {
                 if let Ok(Some(_)) = child.try_wait() {
@@ -358,8 +364,7 @@ impl TestHub {
                 }
                 std::thread::sleep(Duration::from_millis(100));
             }
-            let _ = child.kill();
-            let _ = child.wait();
+            kill_and_reap(&mut child, "the hub");
         }
         if let Some(pid) = self.proxy_pid() {
             let _ = nix::sys::signal::kill(
@@ -383,6 +388,41 @@ impl TestHub {
         if std::thread::panicking() {
             eprintln!("---- hub log ----\n{}", self.log());
         }
+    }
+}
+
+/// The pid of a child process, as the signal functions take it.
+pub fn pid_of(child: &Child) -> nix::unistd::Pid {
+    nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("Linux pids fit in pid_t"))
+}
+
+/// Kills and reaps `child` (a hub, proxy or server a test started). Clean-up
+/// must go on whatever fails, so failures are reported on stderr (shown with
+/// a failing test's output) rather than raised.
+pub fn kill_and_reap(child: &mut Child, what: &str) {
+    if let Err(e) = child.kill() {
+        eprintln!("killing {what}: {e}");
+    }
+    if let Err(e) = child.wait() {
+        eprintln!("reaping {what}: {e}");
+    }
+}
+
+/// Runs a clean-up command (`userdel`, `pkill`) whose exit status does not
+/// matter, since there may be nothing to clean; only failing to run it is
+/// reported.
+pub fn run_cleanup(command: &mut Command) {
+    if let Err(e) = command.output() {
+        eprintln!("running {command:?}: {e}");
+    }
+}
+
+/// Removes a file a test may have left behind; already gone is fine.
+pub fn remove_if_present(path: &Path) {
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => eprintln!("removing {}: {e}", path.display()),
     }
 }
 

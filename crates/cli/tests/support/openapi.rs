@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 /// The vendored upstream spec, as parsed JSON (refs not yet resolved).
 /// Included relative to this file, so that other crates' tests can use this
 /// module too (`crates/hub/tests/scope_matrix.rs` includes it by `#[path]`).
-pub fn load_raw() -> Value {
+pub(crate) fn load_raw() -> Value {
     const TEXT: &str = include_str!("../data/rest-api.json");
     serde_json::from_str(TEXT).unwrap_or_else(|e| panic!("tests/data/rest-api.json: {e}"))
 }
@@ -17,7 +17,7 @@ pub fn load_raw() -> Value {
 /// `needs_scope` checks: (operation, the handler's scopes, why). The
 /// conformance suite mints these for its allowed call; the hub's scope matrix
 /// starts from them.
-pub const SCOPE_CORRECTIONS: &[(&str, &[&str], &str)] = &[
+pub(crate) const SCOPE_CORRECTIONS: &[(&str, &[&str], &str)] = &[
     (
         "GET /services",
         &["list:services"],
@@ -32,7 +32,7 @@ pub const SCOPE_CORRECTIONS: &[(&str, &[&str], &str)] = &[
 
 /// The scopes upstream's handler accepts for `op`: [`SCOPE_CORRECTIONS`] if it
 /// lists the operation, else the spec's own `security` scopes.
-pub fn handler_scopes(op: &Operation) -> Vec<String> {
+pub(crate) fn handler_scopes(op: &Operation) -> Vec<String> {
     let key = op.key();
     SCOPE_CORRECTIONS
         .iter()
@@ -43,13 +43,13 @@ pub fn handler_scopes(op: &Operation) -> Vec<String> {
 }
 
 /// An OpenAPI document with all `$ref`s replaced by what they point to.
-pub struct Spec {
+pub(crate) struct Spec {
     pub doc: Value,
 }
 
 /// One path + method of the spec.
 #[derive(Debug, Clone)]
-pub struct Operation {
+pub(crate) struct Operation {
     /// Upper-case HTTP method.
     pub method: String,
     /// The path template, e.g. `/users/{name}`.
@@ -62,14 +62,18 @@ const METHODS: &[&str] = &["get", "put", "post", "delete", "patch", "head", "opt
 
 impl Spec {
     /// Resolves every `$ref` of `raw` (internal `#/...` references only).
-    pub fn resolve(raw: Value) -> Result<Self, String> {
+    #[allow(
+        clippy::needless_pass_by_value,
+        reason = "callers hand over the document they loaded (crates/hub/tests shares this file)"
+    )]
+    pub(crate) fn resolve(raw: Value) -> Result<Self, String> {
         let doc = resolve_node(&raw, &raw, 0)?;
         Ok(Self { doc })
     }
 
     /// Every path + method, sorted by path and then method (serde_json maps
     /// are sorted), not in document order.
-    pub fn operations(&self) -> Vec<Operation> {
+    pub(crate) fn operations(&self) -> Vec<Operation> {
         let mut out = Vec::new();
         for (path, item) in self.doc["paths"].as_object().into_iter().flatten() {
             for (method, op) in item.as_object().into_iter().flatten() {
@@ -88,12 +92,12 @@ impl Spec {
 
 impl Operation {
     /// `GET /users/{name}`.
-    pub fn key(&self) -> String {
+    pub(crate) fn key(&self) -> String {
         format!("{} {}", self.method, self.path)
     }
 
     /// The documented 2xx status codes.
-    pub fn success_codes(&self) -> Vec<u16> {
+    pub(crate) fn success_codes(&self) -> Vec<u16> {
         self.documented_codes()
             .into_iter()
             .filter(|c| (200..300).contains(c))
@@ -101,7 +105,7 @@ impl Operation {
     }
 
     /// Every documented status code.
-    pub fn documented_codes(&self) -> Vec<u16> {
+    pub(crate) fn documented_codes(&self) -> Vec<u16> {
         self.op["responses"]
             .as_object()
             .into_iter()
@@ -111,7 +115,7 @@ impl Operation {
     }
 
     /// The JSON schema of the response with `status`, if the spec gives one.
-    pub fn response_schema(&self, status: u16) -> Option<&Value> {
+    pub(crate) fn response_schema(&self, status: u16) -> Option<&Value> {
         self.op["responses"]
             .get(status.to_string())?
             .get("content")?
@@ -120,19 +124,19 @@ impl Operation {
     }
 
     /// The request body's media type and schema, if any.
-    pub fn request_schema(&self) -> Option<(&str, &Value)> {
+    pub(crate) fn request_schema(&self) -> Option<(&str, &Value)> {
         let content = self.op["requestBody"]["content"].as_object()?;
         let (media, body) = content.iter().next()?;
         Some((media.as_str(), body.get("schema")?))
     }
 
     /// Whether the spec marks the request body as required.
-    pub fn body_required(&self) -> bool {
+    pub(crate) fn body_required(&self) -> bool {
         self.op["requestBody"]["required"] == true
     }
 
     /// Names of the path parameters (`{name}` in the template), in order.
-    pub fn path_params(&self) -> Vec<String> {
+    pub(crate) fn path_params(&self) -> Vec<String> {
         self.path
             .split('{')
             .skip(1)
@@ -141,7 +145,7 @@ impl Operation {
     }
 
     /// The parameters the spec documents, as (location, name).
-    pub fn parameters(&self) -> Vec<(String, String)> {
+    pub(crate) fn parameters(&self) -> Vec<(String, String)> {
         self.op["parameters"]
             .as_array()
             .into_iter()
@@ -157,7 +161,7 @@ impl Operation {
 
     /// The oauth2 scopes of the operation's own `security` section (`None`
     /// when it has none and the document default applies).
-    pub fn security_scopes(&self) -> Option<Vec<String>> {
+    pub(crate) fn security_scopes(&self) -> Option<Vec<String>> {
         let requirements = self.op.get("security")?.as_array()?;
         Some(
             requirements
@@ -240,13 +244,13 @@ fn resolve_discriminator(value: &Value, root: &Value, depth: usize) -> Result<Va
 
 /// Validates `instance` against `schema`; returns one readable line per
 /// mismatch (`$.servers["gpu"].pending: expected string, got null`), empty if valid.
-pub fn validate(schema: &Value, instance: &Value) -> Vec<String> {
+pub(crate) fn validate(schema: &Value, instance: &Value) -> Vec<String> {
     validate_with(schema, instance, &Mode::default())
 }
 
 /// How strict [`validate_with`] is.
 #[derive(Debug, Default, Clone, Copy)]
-pub struct Mode<'a> {
+pub(crate) struct Mode<'a> {
     /// Also report documented properties that are absent (for callers who may
     /// see every field, where a missing key is a missing feature).
     pub complete: bool,
@@ -256,7 +260,7 @@ pub struct Mode<'a> {
 }
 
 /// [`validate`], with the completeness check if `mode` asks for it.
-pub fn validate_with(schema: &Value, instance: &Value, mode: &Mode<'_>) -> Vec<String> {
+pub(crate) fn validate_with(schema: &Value, instance: &Value, mode: &Mode<'_>) -> Vec<String> {
     let mut out = Vec::new();
     check(schema, instance, "$", mode, &mut out);
     out
@@ -520,7 +524,7 @@ fn check_one_of(
 }
 
 /// `YYYY-MM-DDTHH:MM:SS[.fraction]Z` with plausible field values.
-pub fn is_iso8601_utc(text: &str) -> bool {
+pub(crate) fn is_iso8601_utc(text: &str) -> bool {
     let Some(body) = text.strip_suffix('Z') else {
         return false;
     };

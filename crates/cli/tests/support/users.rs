@@ -17,7 +17,7 @@ impl LocalUser {
         );
         let name = format!("fh{tag}{}", std::process::id());
         let password = format!("Pw-{}-secret", std::process::id());
-        let _ = Command::new("userdel").args(["-r", &name]).output();
+        super::run_cleanup(Command::new("userdel").args(["-r", &name]));
         let made = Command::new("useradd")
             .args(["-m", "-s", "/bin/bash", &name])
             .output()
@@ -49,10 +49,8 @@ impl LocalUser {
 
 impl Drop for LocalUser {
     fn drop(&mut self) {
-        let _ = Command::new("pkill")
-            .args(["-KILL", "-u", &self.name])
-            .output();
+        super::run_cleanup(Command::new("pkill").args(["-KILL", "-u", &self.name]));
         std::thread::sleep(std::time::Duration::from_millis(200));
-        let _ = Command::new("userdel").args(["-r", &self.name]).output();
+        super::run_cleanup(Command::new("userdel").args(["-r", &self.name]));
     }
 }

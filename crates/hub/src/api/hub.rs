@@ -5,12 +5,12 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
-use ferrohub_rbac::scopes;
 use http::StatusCode;
 use serde_json::{Value, json};
 
 use super::{Caller, json_body};
-use crate::access::{Principal, Target};
+use crate::access::Principal;
+use crate::capability::{ReadHub, Shutdown};
 use crate::error::ApiError;
 use crate::models::{service_model, user_model};
 use crate::state::{AppState, ShutdownRequest};
@@ -28,8 +28,7 @@ pub(super) async fn info(
     State(state): State<AppState>,
     Caller(who): Caller,
 ) -> Result<Response, ApiError> {
-    who.require(&state, &[scopes::READ_HUB], Target::Hub)
-        .await?;
+    who.on_hub::<ReadHub>(&state).await?;
     Ok(Json(json!({
         "version": ferrohub_core::JUPYTERHUB_VERSION,
         "implementation": {"name": "ferrohub", "version": env!("CARGO_PKG_VERSION")},
@@ -49,8 +48,7 @@ pub(super) async fn shutdown(
     Caller(who): Caller,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    who.require(&state, &[scopes::SHUTDOWN], Target::Hub)
-        .await?;
+    who.on_hub::<Shutdown>(&state).await?;
     let body = json_body(&body)?.unwrap_or(Value::Null);
     let flag = |name: &str, default: bool| match body.get(name) {
         None | Some(Value::Null) => Ok(default),

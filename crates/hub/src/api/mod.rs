@@ -25,10 +25,8 @@ use crate::error::ApiError;
 use crate::identity::{self, Identity};
 use crate::state::AppState;
 
-pub use progress::log_name;
-
 /// Routes of the API, mounted under `{hub}api`.
-pub fn router(state: &AppState) -> Router<AppState> {
+pub(crate) fn router(state: &AppState) -> Router<AppState> {
     let api = format!("{}api", state.urls.hub);
     let r = |path: &str| format!("{api}{path}");
     Router::new()
@@ -210,7 +208,7 @@ async fn not_found() -> ApiError {
 }
 
 /// The parts of an API request every handler needs, with the caller resolved lazily.
-pub struct Request {
+pub(crate) struct Request {
     /// Method (XSRF applies to unsafe methods with cookie auth).
     pub method: Method,
     /// Headers.
@@ -239,7 +237,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Request {
 impl Request {
     /// The last value of a query argument (upstream's `get_argument`).
     #[must_use]
-    pub fn query(&self, name: &str) -> Option<&str> {
+    pub(crate) fn query(&self, name: &str) -> Option<&str> {
         self.query_pairs
             .iter()
             .rev()
@@ -249,7 +247,7 @@ impl Request {
 
     /// `http` or `https` as the client used it (the proxy sets `X-Forwarded-Proto`).
     #[must_use]
-    pub fn scheme(&self) -> &str {
+    pub(crate) fn scheme(&self) -> &str {
         match self
             .headers
             .get("x-forwarded-proto")
@@ -268,7 +266,7 @@ impl Request {
 /// state) is resolved into an [`Identity`], before the handler runs. A handler
 /// that takes a `Caller` cannot run for an unauthenticated request (403, as
 /// upstream, never 401).
-pub struct Caller(pub Identity);
+pub(crate) struct Caller(pub Identity);
 
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
@@ -281,7 +279,7 @@ impl FromRequestParts<AppState> for Caller {
 }
 
 /// The caller, or 403; XSRF-checked for cookie requests that change state.
-pub async fn require_identity(
+pub(crate) async fn require_identity(
     state: &AppState,
     method: &Method,
     headers: &HeaderMap,
@@ -308,7 +306,7 @@ pub async fn require_identity(
 }
 
 /// Parses a JSON body; `None` when empty. Upstream's message for bad JSON.
-pub fn json_body(body: &[u8]) -> Result<Option<Value>, ApiError> {
+pub(crate) fn json_body(body: &[u8]) -> Result<Option<Value>, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
@@ -318,7 +316,7 @@ pub fn json_body(body: &[u8]) -> Result<Option<Value>, ApiError> {
 }
 
 /// A list of strings from a JSON field, or 400 naming the field.
-pub fn string_list(value: &Value, field: &str) -> Result<Vec<String>, ApiError> {
+pub(crate) fn string_list(value: &Value, field: &str) -> Result<Vec<String>, ApiError> {
     value
         .as_array()
         .and_then(|items| {

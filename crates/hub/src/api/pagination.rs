@@ -15,11 +15,11 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 /// The media type that asks for the paginated envelope.
-pub const PAGINATION_MEDIA_TYPE: &str = "application/jupyterhub-pagination+json";
+pub(super) const PAGINATION_MEDIA_TYPE: &str = "application/jupyterhub-pagination+json";
 
 /// One requested page.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Page {
+pub(super) struct Page {
     /// Items to skip.
     pub offset: i64,
     /// Items to return.
@@ -63,7 +63,7 @@ fn python_int(text: &str) -> Option<i64> {
 impl Page {
     /// Reads `offset` and `limit` from the query; the default limit is
     /// `api_page_default_limit` for paginating clients, `api_page_max_limit` otherwise.
-    pub fn from_request(
+    pub(super) fn from_request(
         state: &AppState,
         query: &[(String, String)],
         headers: &HeaderMap,
@@ -95,7 +95,7 @@ impl Page {
 
     /// The response for one page of `items` out of `total`: the envelope with an
     /// absolute `next` URL when asked for, else the bare list.
-    pub fn respond(
+    pub(super) fn respond(
         &self,
         items: Vec<Value>,
         total: i64,
@@ -112,7 +112,7 @@ impl Page {
     /// [`Page::respond`] for items that serialize themselves, so that a long
     /// page is written straight to the response without a JSON tree per item
     /// (the user list).
-    pub fn respond_with<T: Serialize>(
+    pub(super) fn respond_with<T: Serialize>(
         &self,
         items: &[T],
         total: i64,
@@ -131,7 +131,7 @@ impl Page {
     }
 
     /// The `{"items", "_pagination"}` value around `items` (a list, or a dict for `/proxy`).
-    pub fn envelope(
+    pub(super) fn envelope(
         &self,
         items: Value,
         total: i64,
@@ -139,10 +139,14 @@ impl Page {
         uri: &http::Uri,
         scheme: &str,
     ) -> Value {
-        json!({
-            "items": items,
-            "_pagination": self.pagination(total, headers, uri, scheme),
-        })
+        // `items` is moved in, not copied as `json!` would copy it.
+        let mut envelope = serde_json::Map::with_capacity(2);
+        envelope.insert("items".to_owned(), items);
+        envelope.insert(
+            "_pagination".to_owned(),
+            self.pagination(total, headers, uri, scheme),
+        );
+        Value::Object(envelope)
     }
 
     /// The `_pagination` part of the envelope.

@@ -14,21 +14,11 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
 use crate::error::ApiError;
-use crate::servers::Phase;
-use crate::state::AppState;
+use crate::runtime::Phase;
+use crate::service::servers::Progress;
 
 /// Upstream writes a blank line this often so idle proxies keep the stream open.
 const KEEPALIVE: Duration = Duration::from_secs(8);
-
-/// The log name upstream uses in messages: `alice`, or `alice:gpu` for a named server.
-#[must_use]
-pub fn log_name(user: &str, server: &str) -> String {
-    if server.is_empty() {
-        user.to_owned()
-    } else {
-        format!("{user}:{server}")
-    }
-}
 
 fn ready_event(url: &str) -> Value {
     let escaped = html_escape(url);
@@ -56,38 +46,29 @@ fn frame(event: &Value) -> Bytes {
     Bytes::from(format!("data: {event}\n\n"))
 }
 
-/// Streams the progress of `user`'s server `server` (already authorized and known to exist).
-pub fn stream(state: &AppState, user: &str, server: &str) -> Result<Response, ApiError> {
-    let url = state.urls.server_prefix(user, server);
-    let phase = state.servers.phase(user, server);
-    let first: Vec<Value> = match &phase {
-        Phase::Ready => vec![ready_event(&url)],
+/// Streams a spawn's progress (the caller's `read:servers` was checked by
+/// [`crate::service::servers::progress`], which also refused a server not starting).
+pub(super) fn stream(progress: Progress) -> Result<Response, ApiError> {
+    let first: Vec<Value> = match progress.phase() {
+        Phase::Ready => vec![ready_event(progress.url())],
         Phase::Failed(reason) => vec![failed_event(reason)],
-        Phase::Spawning => vec![
+        _ => vec![
             json!({"progress": 0, "message": "Server requested"}),
             json!({"progress": 50, "message": "Spawning server..."}),
         ],
-        Phase::Stopped | Phase::Stopping => {
-            return Err(ApiError::bad_request(format!(
-                "{} is not starting...",
-                log_name(user, server)
-            )));
-        }
     };
     let (tx, rx) = mpsc::channel::<Result<Bytes, Infallible>>(8);
-    let state = state.clone();
-    let (user, server) = (user.to_owned(), server.to_owned());
     tokio::spawn(async move {
         for event in &first {
             if tx.send(Ok(frame(event))).await.is_err() {
                 return;
             }
         }
-        if phase != Phase::Spawning {
+        if *progress.phase() != Phase::Spawning {
             return;
         }
         let last = loop {
-            let settled = state.servers.wait_settled(&user, &server, KEEPALIVE).await;
+            let settled = progress.settled(KEEPALIVE).await;
             if settled.pending().is_none() {
                 break settled;
             }
@@ -96,11 +77,14 @@ pub fn stream(state: &AppState, user: &str, server: &str) -> Result<Response, Ap
             }
         };
         let event = match last {
-            Phase::Ready => ready_event(&url),
+            Phase::Ready => ready_event(progress.url()),
             Phase::Failed(reason) => failed_event(&reason),
             _ => json!({"progress": 100, "failed": true, "message": "Spawn cancelled"}),
         };
-        let _ = tx.send(Ok(frame(&event))).await;
+        // The client may have gone; nothing is left to tell it then.
+        if tx.send(Ok(frame(&event))).await.is_err() {
+            tracing::debug!("progress stream closed before its last event");
+        }
     });
     Response::builder()
         .status(StatusCode::OK)
@@ -123,7 +107,5 @@ mod tests {
                    "url": "/user/alice/"})
         );
         assert_eq!(failed_event("boom")["message"], "Spawn failed: boom");
-        assert_eq!(log_name("alice", ""), "alice");
-        assert_eq!(log_name("alice", "gpu"), "alice:gpu");
     }
 }

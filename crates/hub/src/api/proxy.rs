@@ -5,12 +5,11 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use ferrohub_rbac::scopes;
 use serde_json::{Map, Value, json};
 
 use super::pagination::Page;
 use super::{Caller, Request};
-use crate::access::Target;
+use crate::capability::ManageProxy;
 use crate::error::ApiError;
 use crate::proxy::ProxyError;
 use crate::state::AppState;
@@ -55,7 +54,7 @@ pub(super) async fn get_routes(
     request: Request,
     Caller(who): Caller,
 ) -> ApiResult {
-    who.require(&state, &[scopes::PROXY], Target::Hub).await?;
+    who.on_hub::<ManageProxy>(&state).await?;
     let page = Page::from_request(&state, &request.query_pairs, &request.headers)?;
     let all = state.proxy.routes().await.map_err(|e| proxy_failure(&e))?;
     let total = i64::try_from(all.len()).unwrap_or(i64::MAX);
@@ -87,8 +86,8 @@ pub(super) async fn get_routes(
 
 /// `POST /proxy`: reconcile the routes now instead of at the next interval.
 pub(super) async fn check_now(State(state): State<AppState>, Caller(who): Caller) -> ApiResult {
-    who.require(&state, &[scopes::PROXY], Target::Hub).await?;
-    crate::servers::check_routes(&state)
+    who.on_hub::<ManageProxy>(&state).await?;
+    crate::runtime::reconcile::check_routes(&state.runtime)
         .await
         .map_err(|e| proxy_failure(&e))?;
     Ok(http::StatusCode::OK.into_response())
@@ -100,7 +99,7 @@ pub(super) async fn reconfigure(
     Caller(who): Caller,
     body: Bytes,
 ) -> ApiResult {
-    who.require(&state, &[scopes::PROXY], Target::Hub).await?;
+    who.on_hub::<ManageProxy>(&state).await?;
     if body.is_empty() {
         return Err(ApiError::bad_request("need JSON body"));
     }
@@ -139,7 +138,7 @@ pub(super) async fn reconfigure(
         .proxy
         .reconfigure(api_url.as_deref(), token.as_deref());
     tracing::info!(by = %who.name(), "proxy API updated to {api_url:?}");
-    crate::servers::check_routes(&state)
+    crate::runtime::reconcile::check_routes(&state.runtime)
         .await
         .map_err(|e| proxy_failure(&e))?;
     Ok(http::StatusCode::OK.into_response())

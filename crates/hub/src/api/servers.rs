@@ -5,19 +5,16 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
-use ferrohub_core::server_names;
-use ferrohub_rbac::scopes;
 use ferrohub_store::{SpawnerRecord, UserRecord};
 use http::StatusCode;
 use serde_json::{Map, Value};
 
-use super::users::find_user;
-use super::{Caller, json_body, log_name};
+use super::{Caller, json_body};
 use crate::access::Identity;
-use crate::access::Target;
+use crate::capability::ControlServers;
 use crate::error::ApiError;
 use crate::models::server_model;
-use crate::servers::{self, Phase, SpawnOutcome};
+use crate::service::servers::{self as service, ServerPatch, StartOptions, Started};
 use crate::state::AppState;
 
 type ApiResult = Result<Response, ApiError>;
@@ -27,22 +24,15 @@ fn empty(status: StatusCode) -> Response {
     (status, [(http::header::CONTENT_TYPE, "text/plain")], "").into_response()
 }
 
-/// A spawn request body (upstream 6.0's `get_server_json_body`).
-#[derive(Debug, Default)]
-struct ServerRequest {
-    display_name: Option<String>,
-    /// `None` = reuse the options stored from the previous start.
-    user_options: Option<Map<String, Value>>,
-}
-
-fn server_request(body: &[u8]) -> Result<ServerRequest, ApiError> {
+/// Parses a spawn request body (upstream 6.0's `get_server_json_body`).
+fn server_request(body: &[u8]) -> Result<StartOptions, ApiError> {
     let mut body = match json_body(body)? {
-        None | Some(Value::Null) => return Ok(ServerRequest::default()),
+        None | Some(Value::Null) => return Ok(StartOptions::default()),
         Some(Value::Object(map)) => map,
         Some(_) => return Err(ApiError::bad_request("Body must be a JSON object")),
     };
     if body.is_empty() {
-        return Ok(ServerRequest::default());
+        return Ok(StartOptions::default());
     }
     let display_name = match body.get("display_name") {
         None => None,
@@ -52,7 +42,7 @@ fn server_request(body: &[u8]) -> Result<ServerRequest, ApiError> {
     let new_schema = body.contains_key("display_name") || body.contains_key("user_options");
     if !new_schema {
         // Before 6.0 the whole body was the user options; still accepted.
-        return Ok(ServerRequest {
+        return Ok(StartOptions {
             display_name: None,
             user_options: Some(body),
         });
@@ -66,35 +56,27 @@ fn server_request(body: &[u8]) -> Result<ServerRequest, ApiError> {
             ));
         }
     };
-    Ok(ServerRequest {
+    Ok(StartOptions {
         display_name,
         user_options,
     })
 }
 
-async fn find_spawner(
+/// The server's JSON model as the caller may see it.
+async fn model(
     state: &AppState,
+    who: &Identity,
     user: &UserRecord,
-    server: &str,
-) -> Result<SpawnerRecord, ApiError> {
-    state
-        .store
-        .spawner(user.id, server)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("{} has no server named '{server}'", user.name)))
+    record: &SpawnerRecord,
+) -> Result<Value, ApiError> {
+    let groups = state.store.group_names_of_user(user.id).await?;
+    Ok(server_model(state, who, user, &groups, record))
 }
 
 async fn get_server(state: AppState, name: String, server: String, who: Identity) -> ApiResult {
-    who.require(
-        &state,
-        &[scopes::READ_SERVERS],
-        Target::Server(&name, &server),
-    )
-    .await?;
-    let user = find_user(&state, &name).await?;
-    let record = find_spawner(&state, &user, &server).await?;
-    let groups = state.store.group_names_of_user(user.id).await?;
-    Ok(Json(server_model(&state, &who, &user, &groups, &record)).into_response())
+    let read = who.read_server(&state, &name, &server).await?;
+    let record = service::get(&state, &read).await?;
+    Ok(Json(model(&state, &who, read.user(), &record).await?).into_response())
 }
 
 /// `GET /users/{name}/servers/{server}` (6.0).
@@ -122,50 +104,12 @@ pub(super) async fn create_named(
     Caller(who): Caller,
     body: Bytes,
 ) -> ApiResult {
-    who.require(
-        &state,
-        &[scopes::START_SERVERS],
-        Target::Server(&name, &server),
-    )
-    .await?;
-    let user = find_user(&state, &name).await?;
-    if server.is_empty() {
-        return Err(ApiError::conflict(format!(
-            "User {} already has a default server",
-            user.name
-        )));
-    }
-    if state.store.spawner(user.id, &server).await?.is_some() {
-        return Err(ApiError::conflict(format!(
-            "User {} already has server {server}",
-            user.name
-        )));
-    }
-    let body = server_request(&body)?;
-    let display = body
-        .display_name
-        .filter(|d| !d.is_empty())
-        .unwrap_or_else(|| server.clone());
-    servers::check_named_server_request(&state, &user, &server, &display, true).await?;
-    let record = state.store.create_spawner(user.id, &server).await?;
-    state
-        .store
-        .set_display_name(record.id, &server_names::normalize_display_name(&display))
-        .await?;
-    if let Some(options) = body.user_options.filter(|o| !o.is_empty()) {
-        state
-            .store
-            .set_user_options(record.id, &Value::Object(options))
-            .await?;
-    }
-    let record = find_spawner(&state, &user, &server).await?;
-    let groups = state.store.group_names_of_user(user.id).await?;
-    tracing::info!(user = %user.name, server, by = %who.name(), "created named server");
-    Ok((
-        StatusCode::CREATED,
-        Json(server_model(&state, &who, &user, &groups, &record)),
-    )
-        .into_response())
+    let start = who.start_server(&state, &name, &server).await?;
+    let options = server_request(&body)?;
+    let record = service::create_named(&state, &start, options).await?;
+    tracing::info!(user = %start.user().name, server, by = %who.name(), "created named server");
+    let model = model(&state, &who, start.user(), &record).await?;
+    Ok((StatusCode::CREATED, Json(model)).into_response())
 }
 
 async fn start(
@@ -175,69 +119,12 @@ async fn start(
     who: Identity,
     body: Bytes,
 ) -> ApiResult {
-    who.require(
-        &state,
-        &[scopes::START_SERVERS],
-        Target::Server(&name, &server),
-    )
-    .await?;
-    let user = find_user(&state, &name).await?;
-    let body = server_request(&body)?;
-    let display = body
-        .display_name
-        .clone()
-        .filter(|d| !d.is_empty())
-        .unwrap_or_else(|| server.clone());
-    let record = servers::ensure_spawner(&state, &user, &server, &display).await?;
-    match state.servers.phase(&user.name, &server) {
-        Phase::Spawning => return Ok(empty(StatusCode::ACCEPTED)),
-        Phase::Stopping => {
-            return Err(ApiError::bad_request(format!(
-                "{} is pending stop",
-                log_name(&user.name, &server)
-            )));
-        }
-        Phase::Ready => {
-            return Err(ApiError::bad_request(format!(
-                "{} is already running",
-                log_name(&user.name, &server)
-            )));
-        }
-        Phase::Stopped | Phase::Failed(_) => {}
-    }
-    if body.display_name.as_deref().is_some_and(|d| !d.is_empty()) && record.display_name != display
-    {
-        state
-            .store
-            .set_display_name(record.id, &server_names::normalize_display_name(&display))
-            .await?;
-    }
-    if let Some(options) = body.user_options {
-        state
-            .store
-            .set_user_options(record.id, &Value::Object(options))
-            .await?;
-    }
-    match servers::request_spawn(&state, &user, &server).await? {
-        SpawnOutcome::AlreadyRunning => Err(ApiError::bad_request(format!(
-            "{} is already running",
-            log_name(&user.name, &server)
-        ))),
-        SpawnOutcome::Pending => {
-            let phase = state
-                .servers
-                .wait_settled(&user.name, &server, servers::SLOW_TIMEOUT)
-                .await;
-            match phase {
-                Phase::Ready => Ok(empty(StatusCode::CREATED)),
-                Phase::Failed(message) => Err(ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    format!("Spawn failed: {message}"),
-                )),
-                _ => Ok(empty(StatusCode::ACCEPTED)),
-            }
-        }
-    }
+    let start = who.start_server(&state, &name, &server).await?;
+    let options = server_request(&body)?;
+    Ok(match service::start(&state, &start, options).await? {
+        Started::Ready => empty(StatusCode::CREATED),
+        Started::Pending => empty(StatusCode::ACCEPTED),
+    })
 }
 
 /// `POST /users/{name}/server`: 201 when ready within 10 s, 202 while pending.
@@ -267,47 +154,12 @@ async fn stop(
     who: Identity,
     body: Bytes,
 ) -> ApiResult {
-    who.require(
-        &state,
-        &[scopes::DELETE_SERVERS],
-        Target::Server(&name, &server),
-    )
-    .await?;
-    let user = find_user(&state, &name).await?;
+    let stop = who.stop_server(&state, &name, &server).await?;
     let remove = match json_body(&body)? {
         Some(Value::Object(map)) => map.get("remove").and_then(Value::as_bool).unwrap_or(false),
         _ => false,
     };
-    if server.is_empty() {
-        if remove {
-            return Err(ApiError::bad_request("Cannot delete the default server"));
-        }
-    } else if !state.config.jupyterhub.allow_named_servers {
-        return Err(ApiError::bad_request("Named servers are not enabled."));
-    }
-    let record = find_spawner(&state, &user, &server).await?;
-    let stopped = servers::request_stop(&state, &user, &server).await?;
-    if remove {
-        let task_state = state.clone();
-        let user_name = user.name.clone();
-        let task_server = server.clone();
-        let remove_task = async move {
-            task_state
-                .servers
-                .wait_settled(&user_name, &task_server, std::time::Duration::MAX)
-                .await;
-            if let Err(e) =
-                servers::remove_server(&task_state, &user_name, &task_server, record.id).await
-            {
-                tracing::error!(user = %user_name, server = %task_server, "removing server failed: {e}");
-            }
-        };
-        if stopped {
-            remove_task.await;
-        } else {
-            tokio::spawn(remove_task);
-        }
-    }
+    let stopped = service::stop(&state, &stop, remove).await?;
     Ok(empty(if stopped {
         StatusCode::NO_CONTENT
     } else {
@@ -335,21 +187,9 @@ pub(super) async fn stop_named(
     stop(state, name, server, who, body).await
 }
 
-/// `PATCH /users/{name}/servers/{server}`: rename, display name or options of a stopped server (6.0).
-pub(super) async fn patch_named(
-    State(state): State<AppState>,
-    Path((name, server)): Path<(String, String)>,
-    Caller(who): Caller,
-    body: Bytes,
-) -> ApiResult {
-    who.require(
-        &state,
-        &[scopes::START_SERVERS],
-        Target::Server(&name, &server),
-    )
-    .await?;
-    let user = find_user(&state, &name).await?;
-    let body = match json_body(&body)? {
+/// Parses a `PATCH` body: only `name`, `display_name` and `user_options`.
+fn server_patch(body: &[u8]) -> Result<ServerPatch, ApiError> {
+    let body = match json_body(body)? {
         Some(Value::Object(map)) => map,
         None | Some(Value::Null) => Map::new(),
         Some(_) => return Err(ApiError::bad_request("Body must be a JSON object")),
@@ -382,75 +222,30 @@ pub(super) async fn patch_named(
         Some(Value::Object(map)) => Some(map.clone()),
         Some(_) => return Err(ApiError::bad_request("user_options must be a dict")),
     };
-    if let Some(new_name) = &new_name {
-        let display = display_name.clone().unwrap_or_else(|| new_name.clone());
-        servers::check_named_server_request(&state, &user, new_name, &display, server.is_empty())
-            .await?;
-    } else if let Some(display) = &display_name {
-        servers::check_named_server_request(&state, &user, &server, display, false).await?;
-        let normalized = server_names::normalize_display_name(display);
-        if !server_names::is_valid_display_name(&normalized) {
-            return Err(ApiError::bad_request(format!(
-                "Invalid display_name: {display:?}"
-            )));
-        }
-    }
-    let record = state
-        .store
-        .spawner(user.id, &server)
-        .await?
-        .ok_or_else(|| {
-            ApiError::not_found(format!("User {} has no such server {server:?}", user.name))
-        })?;
-    let phase = state.servers.phase(&user.name, &server);
-    if phase.pending().is_some() || phase == Phase::Ready {
-        return Err(ApiError::bad_request(format!(
-            "{} is active. Please stop it before modifying it.",
-            log_name(&user.name, &server)
-        )));
-    }
-    let mut current = server.clone();
-    if let Some(new_name) = new_name.filter(|n| *n != server) {
-        if state.store.spawner(user.id, &new_name).await?.is_some() {
-            return Err(ApiError::conflict(format!(
-                "User {} already has server '{new_name}'",
-                user.name
-            )));
-        }
-        state.store.rename_spawner(record.id, &new_name).await?;
-        state.servers.forget(&user.name, &server);
-        tracing::info!(user = %user.name, from = %server, to = %new_name, "renamed server");
-        current = new_name;
-    }
-    if let Some(options) = user_options {
-        state
-            .store
-            .set_user_options(record.id, &Value::Object(options))
-            .await?;
-    }
-    if body.get("display_name").is_some_and(Value::is_string)
-        && let Some(display) = &display_name
-    {
-        state
-            .store
-            .set_display_name(record.id, &server_names::normalize_display_name(display))
-            .await?;
-    }
-    let record = find_spawner(&state, &user, &current).await?;
-    let groups = state.store.group_names_of_user(user.id).await?;
-    Ok(Json(server_model(&state, &who, &user, &groups, &record)).into_response())
+    Ok(ServerPatch {
+        new_name,
+        display_name,
+        set_display_name: body.get("display_name").is_some_and(Value::is_string),
+        user_options,
+    })
+}
+
+/// `PATCH /users/{name}/servers/{server}`: rename, display name or options of a stopped server (6.0).
+pub(super) async fn patch_named(
+    State(state): State<AppState>,
+    Path((name, server)): Path<(String, String)>,
+    Caller(who): Caller,
+    body: Bytes,
+) -> ApiResult {
+    let start = who.start_server(&state, &name, &server).await?;
+    let patch = server_patch(&body)?;
+    let record = service::patch_named(&state, &start, patch).await?;
+    Ok(Json(model(&state, &who, start.user(), &record).await?).into_response())
 }
 
 async fn progress(state: AppState, name: String, server: String, who: Identity) -> ApiResult {
-    who.require(
-        &state,
-        &[scopes::READ_SERVERS],
-        Target::Server(&name, &server),
-    )
-    .await?;
-    let user = find_user(&state, &name).await?;
-    find_spawner(&state, &user, &server).await?;
-    super::progress::stream(&state, &user.name, &server)
+    let read = who.read_server(&state, &name, &server).await?;
+    super::progress::stream(service::progress(&state, &read).await?)
 }
 
 /// `GET /users/{name}/server/progress`: the default server's spawn progress as an event stream.
@@ -477,7 +272,6 @@ pub(super) async fn admin_access(
     Path(name): Path<String>,
     Caller(who): Caller,
 ) -> ApiResult {
-    who.require(&state, &[scopes::SERVERS], Target::User(&name))
-        .await?;
+    who.on_user::<ControlServers>(&state, &name).await?;
     Err(ApiError::forbidden("admin access to user servers disabled"))
 }

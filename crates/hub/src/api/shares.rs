@@ -1,25 +1,29 @@
 //! Sharing a server: grants to users or groups (`/shares`), what a user or
 //! group has been granted (`/users/{name}/shared`, `/groups/{name}/shared`),
 //! and share codes that a recipient exchanges for a grant (`/share-codes`).
+//! The rules live in `service::shares`.
+
+use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::body::Bytes;
-use ferrohub_rbac::scopes;
-use std::collections::BTreeMap;
-
 use axum::extract::{FromRequestParts, Path, State};
 use axum::response::{IntoResponse, Response};
-use ferrohub_store::{ShareCodeRecord, ShareRecord, ShareTarget, SpawnerRecord, UserRecord};
+use ferrohub_store::{ShareCodeRecord, ShareRecord};
 use http::StatusCode;
 use http::request::Parts;
 use serde_json::{Map, Value, json};
 
 use super::pagination::Page;
 use super::{Caller, Request, json_body};
-use crate::access::Target;
+use crate::capability::{
+    LeaveGroupShares, LeaveUserShares, ManageShares, ReadGroupShares, ReadShares, ReadUserShares,
+    ShareWith,
+};
 use crate::error::ApiError;
 use crate::models::ts;
-use crate::servers::Phase;
+use crate::runtime::Phase;
+use crate::service::shares::{self, CodeSelector, Paged};
 use crate::state::AppState;
 
 type ApiResult = Result<Response, ApiError>;
@@ -55,11 +59,6 @@ impl<S: Send + Sync> FromRequestParts<S> for ShareParams {
         })
     }
 }
-
-/// Share codes live between one minute and one year; a day unless asked.
-const CODE_MIN_SECS: i64 = 60;
-const CODE_MAX_SECS: i64 = 525_600 * 60;
-const CODE_DEFAULT_SECS: i64 = 86_400;
 
 /// The truncated server model shares carry.
 fn shared_server(state: &AppState, owner: &str, server: &str) -> Value {
@@ -111,25 +110,6 @@ fn code_model(
     model
 }
 
-async fn lookup_spawner(
-    state: &AppState,
-    owner: &str,
-    server: &str,
-) -> Result<(UserRecord, SpawnerRecord), ApiError> {
-    let not_found = || ApiError::not_found(format!("No such server: {owner}/{server}"));
-    let user = state
-        .store
-        .user_by_name(owner)
-        .await?
-        .ok_or_else(not_found)?;
-    let spawner = state
-        .store
-        .spawner(user.id, server)
-        .await?
-        .ok_or_else(not_found)?;
-    Ok((user, spawner))
-}
-
 fn list_response(request: &Request, page: &Page, items: Vec<Value>, total: i64) -> Response {
     // Share lists are always paginated, whatever the Accept header says.
     let envelope = Page {
@@ -146,6 +126,34 @@ fn list_response(request: &Request, page: &Page, items: Vec<Value>, total: i64) 
     .into_response()
 }
 
+/// A page of shares as the API lists them.
+fn shares_response(
+    state: &AppState,
+    request: &Request,
+    page: &Page,
+    found: Paged<ShareRecord>,
+) -> Response {
+    let (shares, total) = found;
+    let items = shares.iter().map(|s| share_model(state, s)).collect();
+    list_response(request, page, items, total)
+}
+
+/// A page of share codes as the API lists them (without their secrets).
+fn codes_response(
+    state: &AppState,
+    request: &Request,
+    page: &Page,
+    owner: &str,
+    found: Paged<(ShareCodeRecord, String)>,
+) -> Response {
+    let (codes, total) = found;
+    let items = codes
+        .iter()
+        .map(|(code, server)| code_model(state, owner, server, code, None))
+        .collect();
+    list_response(request, page, items, total)
+}
+
 /// `GET /users/{name}/shared`: shares granted to the user, directly or through groups.
 pub(super) async fn list_for_user(
     State(state): State<AppState>,
@@ -153,39 +161,10 @@ pub(super) async fn list_for_user(
     request: Request,
     Caller(who): Caller,
 ) -> ApiResult {
-    who.require(&state, &[scopes::READ_USERS_SHARES], Target::User(&name))
-        .await?;
-    let user = super::users::find_user(&state, &name).await?;
+    let may = who.on_user::<ReadUserShares>(&state, &name).await?;
     let page = Page::from_request(&state, &request.query_pairs, &request.headers)?;
-    let (shares, total) = state
-        .store
-        .shares_for_user(user.id, page.offset, page.limit)
-        .await?;
-    let items = shares.iter().map(|s| share_model(&state, s)).collect();
-    Ok(list_response(&request, &page, items, total))
-}
-
-async fn user_share(
-    state: &AppState,
-    name: &str,
-    owner: &str,
-    server: &str,
-) -> Result<ShareRecord, ApiError> {
-    let not_found =
-        || ApiError::not_found(format!("No such share for user {name} on {owner}/{server}"));
-    let user = state
-        .store
-        .user_by_name(name)
-        .await?
-        .ok_or_else(not_found)?;
-    let Ok((_, spawner)) = lookup_spawner(state, owner, server).await else {
-        return Err(not_found());
-    };
-    state
-        .store
-        .share_for(spawner.id, ShareTarget::User(user.id))
-        .await?
-        .ok_or_else(not_found)
+    let found = shares::list_for_user(&state, &may, page.offset, page.limit).await?;
+    Ok(shares_response(&state, &request, &page, found))
 }
 
 /// `GET /users/{name}/shared/{owner}/{server}`.
@@ -198,9 +177,8 @@ pub(super) async fn get_for_user(
     }: ShareParams,
     Caller(who): Caller,
 ) -> ApiResult {
-    who.require(&state, &[scopes::READ_USERS_SHARES], Target::User(&name))
-        .await?;
-    let share = user_share(&state, &name, &owner, &server).await?;
+    let may = who.on_user::<ReadUserShares>(&state, &name).await?;
+    let share = shares::get_for_user(&state, &may, &owner, &server).await?;
     Ok(Json(share_model(&state, &share)).into_response())
 }
 
@@ -214,19 +192,9 @@ pub(super) async fn leave_for_user(
     }: ShareParams,
     Caller(who): Caller,
 ) -> ApiResult {
-    who.require(&state, &[scopes::USERS_SHARES], Target::User(&name))
-        .await?;
-    let share = user_share(&state, &name, &owner, &server).await?;
-    state.store.delete_share(share.id).await?;
+    let may = who.on_user::<LeaveUserShares>(&state, &name).await?;
+    shares::leave_for_user(&state, &may, &owner, &server).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
-}
-
-async fn find_group(state: &AppState, name: &str) -> Result<ferrohub_store::GroupRecord, ApiError> {
-    state
-        .store
-        .group_by_name(name)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("No such group: {name}")))
 }
 
 /// `GET /groups/{group}/shared`.
@@ -236,38 +204,10 @@ pub(super) async fn list_for_group(
     request: Request,
     Caller(who): Caller,
 ) -> ApiResult {
-    who.require(&state, &[scopes::READ_GROUPS_SHARES], Target::Group(&name))
-        .await?;
-    let group = find_group(&state, &name).await?;
+    let may = who.on_group::<ReadGroupShares>(&state, &name).await?;
     let page = Page::from_request(&state, &request.query_pairs, &request.headers)?;
-    let (shares, total) = state
-        .store
-        .shares_for_group(group.id, page.offset, page.limit)
-        .await?;
-    let items = shares.iter().map(|s| share_model(&state, s)).collect();
-    Ok(list_response(&request, &page, items, total))
-}
-
-async fn group_share(
-    state: &AppState,
-    name: &str,
-    owner: &str,
-    server: &str,
-) -> Result<ShareRecord, ApiError> {
-    let group = find_group(state, name).await?;
-    let not_found = || {
-        ApiError::not_found(format!(
-            "No such share for group {name} on {owner}/{server}"
-        ))
-    };
-    let Ok((_, spawner)) = lookup_spawner(state, owner, server).await else {
-        return Err(not_found());
-    };
-    state
-        .store
-        .share_for(spawner.id, ShareTarget::Group(group.id))
-        .await?
-        .ok_or_else(not_found)
+    let found = shares::list_for_group(&state, &may, page.offset, page.limit).await?;
+    Ok(shares_response(&state, &request, &page, found))
 }
 
 /// `GET /groups/{group}/shared/{owner}/{server}`.
@@ -280,9 +220,8 @@ pub(super) async fn get_for_group(
     }: ShareParams,
     Caller(who): Caller,
 ) -> ApiResult {
-    who.require(&state, &[scopes::READ_GROUPS_SHARES], Target::Group(&name))
-        .await?;
-    let share = group_share(&state, &name, &owner, &server).await?;
+    let may = who.on_group::<ReadGroupShares>(&state, &name).await?;
+    let share = shares::get_for_group(&state, &may, &owner, &server).await?;
     Ok(Json(share_model(&state, &share)).into_response())
 }
 
@@ -296,10 +235,8 @@ pub(super) async fn leave_for_group(
     }: ShareParams,
     Caller(who): Caller,
 ) -> ApiResult {
-    who.require(&state, &[scopes::GROUPS_SHARES], Target::Group(&name))
-        .await?;
-    let share = group_share(&state, &name, &owner, &server).await?;
-    state.store.delete_share(share.id).await?;
+    let may = who.on_group::<LeaveGroupShares>(&state, &name).await?;
+    shares::leave_for_group(&state, &may, &owner, &server).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -310,16 +247,10 @@ pub(super) async fn list_of_owner(
     request: Request,
     Caller(who): Caller,
 ) -> ApiResult {
-    who.require(&state, &[scopes::READ_SHARES], Target::User(&owner))
-        .await?;
-    let user = super::users::find_user(&state, &owner).await?;
+    let may = who.on_user::<ReadShares>(&state, &owner).await?;
     let page = Page::from_request(&state, &request.query_pairs, &request.headers)?;
-    let (shares, total) = state
-        .store
-        .shares_of_owner(user.id, None, page.offset, page.limit)
-        .await?;
-    let items = shares.iter().map(|s| share_model(&state, s)).collect();
-    Ok(list_response(&request, &page, items, total))
+    let found = shares::list_of_owner(&state, &may, page.offset, page.limit).await?;
+    Ok(shares_response(&state, &request, &page, found))
 }
 
 /// `GET /shares/{owner}/{server}`.
@@ -329,20 +260,10 @@ pub(super) async fn list_of_server(
     request: Request,
     Caller(who): Caller,
 ) -> ApiResult {
-    who.require(
-        &state,
-        &[scopes::READ_SHARES],
-        Target::Server(&owner, &server),
-    )
-    .await?;
-    let (user, spawner) = lookup_spawner(&state, &owner, &server).await?;
+    let may = who.on_server::<ReadShares>(&state, &owner, &server).await?;
     let page = Page::from_request(&state, &request.query_pairs, &request.headers)?;
-    let (shares, total) = state
-        .store
-        .shares_of_owner(user.id, Some(spawner.id), page.offset, page.limit)
-        .await?;
-    let items = shares.iter().map(|s| share_model(&state, s)).collect();
-    Ok(list_response(&request, &page, items, total))
+    let found = shares::list_of_server(&state, &may, page.offset, page.limit).await?;
+    Ok(shares_response(&state, &request, &page, found))
 }
 
 /// A share or share-code request body: optional scopes plus the listed keys only.
@@ -364,44 +285,15 @@ fn share_body(body: &[u8], keys: &[&str]) -> Result<Map<String, Value>, ApiError
     Ok(map)
 }
 
-/// Requested scopes, each restricted to this server (`!server=owner/name`, the
-/// only filter allowed); the default is access to the server.
-fn share_scopes(
-    state: &AppState,
-    body: &Map<String, Value>,
-    owner: &str,
-    server: &str,
-) -> Result<Vec<String>, ApiError> {
-    let filter = format!("server={owner}/{server}");
-    let requested = match body.get("scopes") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(value) => super::string_list(value, "scopes")?,
-    };
-    if requested.is_empty() {
-        return Ok(vec![format!("access:servers!{filter}")]);
+/// The body's `scopes`, if given (`null` counts as not given).
+fn requested_scopes(body: &Map<String, Value>) -> Result<Option<Vec<String>>, ApiError> {
+    match body.get("scopes") {
+        None | Some(Value::Null) => Ok(None),
+        Some(value) => super::string_list(value, "scopes").map(Some),
     }
-    let mut scopes = Vec::new();
-    for scope in requested {
-        ferrohub_rbac::validate(&scope, &state.custom_scopes)
-            .map_err(|e| ApiError::bad_request(e.to_string()))?;
-        match scope.split_once('!') {
-            Some((_, f)) if f == filter => scopes.push(scope.clone()),
-            Some((_, f)) => {
-                return Err(ApiError::bad_request(format!(
-                    "!{f} not allowed on share {owner}/{server}, only !{filter}"
-                )));
-            }
-            None => scopes.push(format!("{scope}!{filter}")),
-        }
-    }
-    scopes.sort();
-    scopes.dedup();
-    Ok(scopes)
 }
 
-fn exactly_one_target(
-    body: &Map<String, Value>,
-) -> Result<(Option<String>, Option<String>), ApiError> {
+fn exactly_one_target(body: &Map<String, Value>) -> Result<ShareWith, ApiError> {
     let text = |key: &str| -> Result<Option<String>, ApiError> {
         match body.get(key) {
             None | Some(Value::Null) => Ok(None),
@@ -418,7 +310,8 @@ fn exactly_one_target(
         (None, None) => Err(ApiError::bad_request(
             "Specify exactly one of `user` or `group`",
         )),
-        pair => Ok(pair),
+        (Some(user), None) => Ok(ShareWith::User(user)),
+        (None, Some(group)) => Ok(ShareWith::Group(group)),
     }
 }
 
@@ -429,55 +322,13 @@ pub(super) async fn grant(
     Caller(who): Caller,
     body: Bytes,
 ) -> ApiResult {
-    who.require(&state, &[scopes::SHARES], Target::Server(&owner, &server))
+    let may = who
+        .on_server::<ManageShares>(&state, &owner, &server)
         .await?;
     let body = share_body(&body, &["user", "group"])?;
-    let (user, group) = exactly_one_target(&body)?;
-    let scopes = share_scopes(&state, &body, &owner, &server)?;
-    let (_, spawner) = lookup_spawner(&state, &owner, &server).await?;
-    for scope in &scopes {
-        if !who.allows_str(&state, scope).await? {
-            return Err(ApiError::forbidden(format!(
-                "Do not have permission to grant share with scope {scope}"
-            )));
-        }
-    }
-    let target = if let Some(name) = user {
-        if !who
-            .allows(&state, scopes::READ_USERS_NAME, Target::User(&name))
-            .await?
-        {
-            return Err(ApiError::forbidden(
-                "Need scope 'read:users:name' to share with users by name",
-            ));
-        }
-        let user = state
-            .store
-            .user_by_name(&name)
-            .await?
-            .ok_or_else(|| ApiError::bad_request(format!("No such user: {name}")))?;
-        ShareTarget::User(user.id)
-    } else {
-        let name = group.unwrap_or_default();
-        if !who
-            .allows(&state, scopes::READ_GROUPS_NAME, Target::Group(&name))
-            .await?
-        {
-            return Err(ApiError::forbidden(
-                "Need scope 'read:groups:name' to share with groups by name",
-            ));
-        }
-        let group = state
-            .store
-            .group_by_name(&name)
-            .await?
-            .ok_or_else(|| ApiError::bad_request(format!("No such group: {name}")))?;
-        ShareTarget::Group(group.id)
-    };
-    let share = state
-        .store
-        .upsert_share(spawner.user_id, spawner.id, target, &scopes)
-        .await?;
+    let with = exactly_one_target(&body)?;
+    let requested = requested_scopes(&body)?;
+    let share = shares::grant(&state, &who, &may, with, requested).await?;
     tracing::info!(owner, server, by = %who.name(), "granted share {:?}", share.scopes);
     Ok(Json(share_model(&state, &share)).into_response())
 }
@@ -490,49 +341,18 @@ pub(super) async fn revoke(
     Caller(who): Caller,
     body: Bytes,
 ) -> ApiResult {
-    who.require(&state, &[scopes::SHARES], Target::Server(&owner, &server))
+    let may = who
+        .on_server::<ManageShares>(&state, &owner, &server)
         .await?;
     let body = share_body(&body, &["user", "group"])?;
-    let (user, group) = exactly_one_target(&body)?;
-    let revoke_all = body.get("scopes").is_none_or(Value::is_null);
-    let scopes = share_scopes(&state, &body, &owner, &server)?;
-    let (_, spawner) = lookup_spawner(&state, &owner, &server).await?;
-    let target = if let Some(name) = user {
-        match state.store.user_by_name(&name).await? {
-            Some(user) => ShareTarget::User(user.id),
-            None => return Ok(Json(json!({})).into_response()),
-        }
-    } else {
-        let name = group.unwrap_or_default();
-        match state.store.group_by_name(&name).await? {
-            Some(group) => ShareTarget::Group(group.id),
-            None => return Ok(Json(json!({})).into_response()),
-        }
-    };
-    let Some(share) = state.store.share_for(spawner.id, target).await? else {
-        return Ok(Json(json!({})).into_response());
-    };
-    let remaining: Vec<String> = if revoke_all {
-        Vec::new()
-    } else {
-        share
-            .scopes
-            .iter()
-            .filter(|s| !scopes.contains(s))
-            .cloned()
-            .collect()
-    };
-    if remaining.is_empty() {
-        state.store.delete_share(share.id).await?;
-        return Ok(Json(json!({})).into_response());
-    }
-    state.store.set_share_scopes(share.id, &remaining).await?;
-    let share = state
-        .store
-        .share_for(spawner.id, target)
-        .await?
-        .ok_or_else(|| ApiError::internal(&"share vanished"))?;
-    Ok(Json(share_model(&state, &share)).into_response())
+    let with = exactly_one_target(&body)?;
+    let requested = requested_scopes(&body)?;
+    Ok(
+        match shares::revoke(&state, &may, &with, requested).await? {
+            Some(share) => Json(share_model(&state, &share)).into_response(),
+            None => Json(json!({})).into_response(),
+        },
+    )
 }
 
 /// `DELETE /shares/{owner}/{server}`: revokes every share of the server.
@@ -541,10 +361,10 @@ pub(super) async fn revoke_all(
     ShareParams { owner, server, .. }: ShareParams,
     Caller(who): Caller,
 ) -> ApiResult {
-    who.require(&state, &[scopes::SHARES], Target::Server(&owner, &server))
+    let may = who
+        .on_server::<ManageShares>(&state, &owner, &server)
         .await?;
-    let (_, spawner) = lookup_spawner(&state, &owner, &server).await?;
-    let deleted = state.store.delete_shares_of_spawner(spawner.id).await?;
+    let deleted = shares::revoke_all(&state, &may).await?;
     tracing::info!(owner, server, by = %who.name(), "deleted {deleted} shares");
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -556,10 +376,10 @@ pub(super) async fn codes_of_owner(
     request: Request,
     Caller(who): Caller,
 ) -> ApiResult {
-    who.require(&state, &[scopes::READ_SHARES], Target::User(&owner))
-        .await?;
-    let user = super::users::find_user(&state, &owner).await?;
-    codes_page(&state, &request, &user, None).await
+    let may = who.on_user::<ReadShares>(&state, &owner).await?;
+    let page = Page::from_request(&state, &request.query_pairs, &request.headers)?;
+    let found = shares::codes_of_owner(&state, &may, page.offset, page.limit).await?;
+    Ok(codes_response(&state, &request, &page, &owner, found))
 }
 
 /// `GET /share-codes/{owner}/{server}`.
@@ -569,39 +389,10 @@ pub(super) async fn codes_of_server(
     request: Request,
     Caller(who): Caller,
 ) -> ApiResult {
-    who.require(
-        &state,
-        &[scopes::READ_SHARES],
-        Target::Server(&owner, &server),
-    )
-    .await?;
-    let (user, spawner) = lookup_spawner(&state, &owner, &server).await?;
-    codes_page(&state, &request, &user, Some(&spawner)).await
-}
-
-async fn codes_page(
-    state: &AppState,
-    request: &Request,
-    user: &UserRecord,
-    spawner: Option<&SpawnerRecord>,
-) -> ApiResult {
-    let page = Page::from_request(state, &request.query_pairs, &request.headers)?;
-    let (codes, total) = state
-        .store
-        .share_codes_of(user.id, spawner.map(|s| s.id), page.offset, page.limit)
-        .await?;
-    let spawners = state.store.spawners_of(user.id).await?;
-    let items = codes
-        .iter()
-        .map(|code| {
-            let server = spawners
-                .iter()
-                .find(|s| s.id == code.spawner_id)
-                .map_or("", |s| s.name.as_str());
-            code_model(state, &user.name, server, code, None)
-        })
-        .collect();
-    Ok(list_response(request, &page, items, total))
+    let may = who.on_server::<ReadShares>(&state, &owner, &server).await?;
+    let page = Page::from_request(&state, &request.query_pairs, &request.headers)?;
+    let found = shares::codes_of_server(&state, &may, page.offset, page.limit).await?;
+    Ok(codes_response(&state, &request, &page, &owner, found))
 }
 
 /// `POST /share-codes/{owner}/{server}`: a new code (shown once) and its accept URL.
@@ -611,39 +402,22 @@ pub(super) async fn create_code(
     Caller(who): Caller,
     body: Bytes,
 ) -> ApiResult {
-    who.require(&state, &[scopes::SHARES], Target::Server(&owner, &server))
+    let may = who
+        .on_server::<ManageShares>(&state, &owner, &server)
         .await?;
     let body = share_body(&body, &["expires_in"])?;
     let expires_in = match body.get("expires_in") {
-        None | Some(Value::Null) => CODE_DEFAULT_SECS,
-        Some(Value::Number(n)) => match n.as_i64() {
-            Some(s) if (CODE_MIN_SECS..=CODE_MAX_SECS).contains(&s) => s,
-            _ => {
-                return Err(ApiError::bad_request(format!(
-                    "expires_in must be an integer from {CODE_MIN_SECS} to {CODE_MAX_SECS} seconds"
-                )));
-            }
-        },
+        None | Some(Value::Null) => shares::CODE_DEFAULT_SECS,
+        // Not an integer: out of range, refused with the range in the message.
+        Some(Value::Number(n)) => n.as_i64().unwrap_or(i64::MIN),
         Some(_) => {
             return Err(ApiError::bad_request(
                 "expires_in must be an integer number of seconds",
             ));
         }
     };
-    let scopes = share_scopes(&state, &body, &owner, &server)?;
-    for scope in &scopes {
-        if !who.allows_str(&state, scope).await? {
-            return Err(ApiError::forbidden(format!(
-                "Do not have permission to grant share with scope {scope}"
-            )));
-        }
-    }
-    let (user, spawner) = lookup_spawner(&state, &owner, &server).await?;
-    let expires_at = ferrohub_core::time::now() + chrono::Duration::seconds(expires_in);
-    let (code, secret) = state
-        .store
-        .create_share_code(user.id, spawner.id, &scopes, Some(expires_at))
-        .await?;
+    let requested = requested_scopes(&body)?;
+    let (code, secret) = shares::create_code(&state, &who, &may, requested, expires_in).await?;
     tracing::info!(owner, server, by = %who.name(), "created share code sc_{}", code.id);
     Ok(Json(code_model(&state, &owner, &server, &code, Some(&secret))).into_response())
 }
@@ -655,37 +429,18 @@ pub(super) async fn delete_codes(
     request: Request,
     Caller(who): Caller,
 ) -> ApiResult {
-    who.require(&state, &[scopes::SHARES], Target::Server(&owner, &server))
+    let may = who
+        .on_server::<ManageShares>(&state, &owner, &server)
         .await?;
-    let (_, spawner) = lookup_spawner(&state, &owner, &server).await?;
-    if let Some(code) = request.query("code").filter(|c| !c.is_empty()) {
-        let found = state
-            .store
-            .find_share_code(code)
-            .await?
-            .filter(|c| c.spawner_id == spawner.id)
-            .ok_or_else(|| ApiError::not_found("No matching code found"))?;
-        state.store.delete_share_code(found.id).await?;
-    } else if let Some(id) = request.query("id").filter(|c| !c.is_empty()) {
-        let not_found = || ApiError::not_found(format!("No code found matching id={id}"));
-        let number: i64 = id
-            .strip_prefix("sc_")
-            .and_then(|n| n.parse().ok())
-            .ok_or_else(not_found)?;
-        let (codes, _) = state
-            .store
-            .share_codes_of(spawner.user_id, Some(spawner.id), 0, i64::MAX)
-            .await?;
-        if !codes.iter().any(|c| c.id == number) {
-            return Err(not_found());
-        }
-        state.store.delete_share_code(number).await?;
-    } else {
-        let deleted = state
-            .store
-            .delete_share_codes_of_spawner(spawner.id)
-            .await?;
-        tracing::info!(owner, server, by = %who.name(), "deleted {deleted} share codes");
-    }
+    let which = match (
+        request.query("code").filter(|c| !c.is_empty()),
+        request.query("id").filter(|c| !c.is_empty()),
+    ) {
+        (Some(code), _) => CodeSelector::Code(code),
+        (None, Some(id)) => CodeSelector::Id(id),
+        (None, None) => CodeSelector::All,
+    };
+    let deleted = shares::delete_codes(&state, &may, which).await?;
+    tracing::info!(owner, server, by = %who.name(), "deleted {deleted} share codes");
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -1,36 +1,26 @@
 //! Users: who am I, list, create, edit, delete, and activity reports.
 
-use ferrohub_rbac::scopes;
-use std::collections::BTreeSet;
-
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
-use ferrohub_rbac::Grant;
-use ferrohub_store::{ServerState, UserQuery, UserRecord, UserSort, Visibility};
+use ferrohub_core::time::Timestamp;
+use ferrohub_store::{ServerState, UserQuery, UserSort};
 use http::StatusCode;
 use serde_json::{Map, Value, json};
 
 use super::pagination::Page;
 use super::{Caller, Request, json_body};
-use crate::access::{Principal, Target};
+use crate::access::Principal;
+use crate::capability::{AdminUsers, DeleteUser, ReadUser, UserActivity};
 use crate::error::ApiError;
 use crate::models::{UserAccess, UserModel, page_relations, service_model, user_model};
-use crate::servers;
+use crate::runtime::{Phase, stop};
 use crate::service;
+use crate::service::users::ActivityReport;
 use crate::state::AppState;
 
 type ApiResult = Result<Response, ApiError>;
-
-/// Looks a user up by name; 404 if missing (the scope check already ran).
-pub(super) async fn find_user(state: &AppState, name: &str) -> Result<UserRecord, ApiError> {
-    state
-        .store
-        .user_by_name(name)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("No such user: {name}")))
-}
 
 /// `GET /user`: who the token or cookie belongs to, with the credential's scopes.
 pub(super) async fn whoami(State(state): State<AppState>, Caller(who): Caller) -> ApiResult {
@@ -57,21 +47,7 @@ pub(super) async fn list(
     request: Request,
     Caller(who): Caller,
 ) -> ApiResult {
-    who.require_any_form(&[scopes::LIST_USERS])?;
-    let visible = match who.scopes.grant(scopes::LIST_USERS.as_str()) {
-        Some(Grant::Filtered(f)) => {
-            if !f.servers.is_empty() || !f.services.is_empty() {
-                return Err(ApiError::forbidden(
-                    "list:users may only be filtered by user or group",
-                ));
-            }
-            Some(Visibility {
-                users: f.users.clone(),
-                groups: f.groups.clone(),
-            })
-        }
-        _ => None,
-    };
+    let listing = who.user_listing()?;
     let sort_param = request.query("sort").unwrap_or("id").to_owned();
     let (descending, column) = match sort_param.strip_prefix('-') {
         Some(rest) => (true, rest),
@@ -109,9 +85,9 @@ pub(super) async fn list(
         descending,
         offset: page.offset,
         limit: page.limit,
-        visible,
+        visible: None,
     };
-    let (users, total) = state.store.list_users_page(&query).await?;
+    let (users, total) = service::users::list(&state, &listing, query).await?;
     let stopped = include_stopped(&request);
     let users: Vec<_> = users
         .into_iter()
@@ -141,20 +117,8 @@ pub(super) async fn get_one(
     request: Request,
     Caller(who): Caller,
 ) -> ApiResult {
-    who.require(
-        &state,
-        &[
-            scopes::READ_USERS,
-            scopes::READ_USERS_NAME,
-            scopes::READ_SERVERS,
-            scopes::READ_USERS_GROUPS,
-            scopes::READ_USERS_ACTIVITY,
-            scopes::READ_ROLES_USERS,
-        ],
-        Target::User(&name),
-    )
-    .await?;
-    let user = find_user(&state, &name).await?;
+    let may = who.on_user::<ReadUser>(&state, &name).await?;
+    let user = service::users::get(&state, &may).await?;
     let model = user_model(&state, &who, &user, include_stopped(&request)).await?;
     Ok(Json(model).into_response())
 }
@@ -194,21 +158,13 @@ fn object_body(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
     }
 }
 
-fn normalize_and_validate(state: &AppState, name: &str) -> Result<String, ()> {
-    let normalized = state.auth.normalize_username(name);
-    ferrohub_core::names::validate_username(&normalized)
-        .map(|()| normalized)
-        .map_err(drop)
-}
-
 /// `POST /users`: creates several users; existing ones are skipped.
 pub(super) async fn create_many(
     State(state): State<AppState>,
     Caller(who): Caller,
     body: Bytes,
 ) -> ApiResult {
-    who.require(&state, &[scopes::ADMIN_USERS], Target::Hub)
-        .await?;
+    let may = who.on_hub::<AdminUsers>(&state).await?;
     let mut data = object_body(&body)?;
     let names = match data.remove("usernames") {
         Some(Value::Array(items)) if !items.is_empty() => items,
@@ -220,29 +176,17 @@ pub(super) async fn create_many(
     };
     check_user_model(&data)?;
     let admin = data.get("admin").and_then(Value::as_bool).unwrap_or(false);
-    if admin {
-        who.hub_admin("Only admins can grant admin permissions")?;
-    }
-    let mut invalid = Vec::new();
-    let mut to_create = BTreeSet::new();
-    for name in &names {
-        let Some(name) = name.as_str() else {
-            invalid.push(name.to_string());
-            continue;
-        };
-        match normalize_and_validate(&state, name) {
-            Ok(normalized) if service::users::is_superuser_name(&normalized).await => {
-                invalid.push(name.to_owned());
-            }
-            Ok(normalized) => {
-                if state.store.user_by_name(&normalized).await?.is_none() {
-                    to_create.insert(normalized);
-                }
-            }
-            Err(()) => invalid.push(name.to_owned()),
-        }
-    }
-    match invalid.as_slice() {
+    let full_admin = if admin {
+        Some(who.hub_admin("Only admins can grant admin permissions")?)
+    } else {
+        None
+    };
+    let not_text: Vec<String> = names
+        .iter()
+        .filter(|n| !n.is_string())
+        .map(Value::to_string)
+        .collect();
+    match not_text.as_slice() {
         [] => {}
         [one] => return Err(ApiError::bad_request(format!("Invalid username: {one}"))),
         many => {
@@ -252,17 +196,15 @@ pub(super) async fn create_many(
             )));
         }
     }
-    if to_create.is_empty() {
-        return Err(ApiError::conflict(format!(
-            "All {} users already exist",
-            names.len()
-        )));
-    }
-    let mut models = Vec::new();
-    for name in to_create {
-        let user = crate::roles::create_user(&state, &name, admin).await?;
+    let names: Vec<String> = names
+        .iter()
+        .filter_map(|n| n.as_str().map(str::to_owned))
+        .collect();
+    let created = service::users::create_many(&state, &may, &names, full_admin.as_ref()).await?;
+    let mut models = Vec::with_capacity(created.len());
+    for user in &created {
         tracing::info!(user = %user.name, by = %who.name(), "created user");
-        models.push(user_model(&state, &who, &user, false).await?);
+        models.push(user_model(&state, &who, user, false).await?);
     }
     Ok((StatusCode::CREATED, Json(models)).into_response())
 }
@@ -274,23 +216,16 @@ pub(super) async fn create(
     Caller(who): Caller,
     body: Bytes,
 ) -> ApiResult {
-    who.require(&state, &[scopes::ADMIN_USERS], Target::User(&name))
-        .await?;
+    let may = who.on_user::<AdminUsers>(&state, &name).await?;
     let data = object_body(&body)?;
     check_user_model(&data)?;
     let admin = data.get("admin").and_then(Value::as_bool).unwrap_or(false);
-    if admin {
-        who.hub_admin("Only admins can grant admin permissions")?;
-    }
-    let normalized = normalize_and_validate(&state, &name)
-        .map_err(|()| ApiError::bad_request(format!("Invalid username: {name}")))?;
-    service::users::check_not_superuser(&normalized).await?;
-    if state.store.user_by_name(&normalized).await?.is_some() {
-        return Err(ApiError::conflict(format!(
-            "User {normalized} already exists"
-        )));
-    }
-    let user = crate::roles::create_user(&state, &normalized, admin).await?;
+    let full_admin = if admin {
+        Some(who.hub_admin("Only admins can grant admin permissions")?)
+    } else {
+        None
+    };
+    let user = service::users::create(&state, &may, full_admin.as_ref()).await?;
     tracing::info!(user = %user.name, by = %who.name(), "created user");
     Ok((
         StatusCode::CREATED,
@@ -350,8 +285,8 @@ pub(super) async fn patch(
     };
     let rename = match data.get("name") {
         Some(Value::String(new_name)) if *new_name != target.user().name => {
-            let new_name = normalize_and_validate(&state, new_name)
-                .map_err(|()| ApiError::bad_request(format!("Invalid username: {new_name}")))?;
+            let new_name = service::users::normalize(&state, new_name)
+                .ok_or_else(|| ApiError::bad_request(format!("Invalid username: {new_name}")))?;
             Some(who.rename(&target, &new_name)?)
         }
         _ => None,
@@ -378,7 +313,7 @@ pub(super) async fn patch(
             .collect();
         service::users::set_roles(&state, by, &target, &names).await?;
     }
-    let user = find_user(&state, &current).await?;
+    let user = service::users::find(&state, &current).await?;
     let mut model = user_model(&state, &who, &user, false).await?;
     model["auth_state"] = Value::Null;
     Ok(Json(model).into_response())
@@ -390,54 +325,39 @@ pub(super) async fn delete(
     Path(name): Path<String>,
     Caller(who): Caller,
 ) -> ApiResult {
-    who.require(&state, &[scopes::DELETE_USERS], Target::User(&name))
-        .await?;
-    let user = find_user(&state, &name).await?;
-    if who.user().is_some_and(|u| u.id == user.id) {
-        return Err(ApiError::bad_request("Cannot delete yourself!"));
-    }
+    let may = who.on_user::<DeleteUser>(&state, &name).await?;
+    let user = service::users::deletable(&state, &may, &who).await?;
     for record in state.store.spawners_of(user.id).await? {
         let phase = state.servers.phase(&user.name, &record.name);
-        if phase == servers::Phase::Stopping || phase == servers::Phase::Spawning {
+        if phase == Phase::Stopping || phase == Phase::Spawning {
             return Err(ApiError::bad_request(format!(
                 "{}'s server is in the process of {}, please wait.",
                 user.name,
-                if phase == servers::Phase::Stopping {
+                if phase == Phase::Stopping {
                     "stopping"
                 } else {
                     "starting"
                 }
             )));
         }
-        if !servers::request_stop(&state, &user, &record.name).await? {
+        if !stop::request_stop(&state.runtime, &user, &record.name).await {
             return Err(ApiError::bad_request(format!(
                 "{name}'s server is in the process of stopping, please wait."
             )));
         }
     }
-    state.store.delete_user(user.id).await?;
-    state.servers.remove_user(&user.name);
+    service::users::delete(&state, &may, &user).await?;
     tracing::info!(user = %user.name, by = %who.name(), "deleted user");
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-fn parse_activity(text: &Value) -> Result<ferrohub_core::time::Timestamp, ApiError> {
+fn parse_activity(text: &Value) -> Result<Timestamp, ApiError> {
     let Some(text) = text.as_str() else {
         return Err(ApiError::bad_request(format!(
             "last_activity {text} is not an ISO-8601 timestamp"
         )));
     };
-    let ts = ferrohub_core::time::parse_client(text).ok_or_else(|| {
-        ApiError::bad_request(format!(
-            "last_activity {text:?} is not an ISO-8601 timestamp"
-        ))
-    })?;
-    if ts > ferrohub_core::time::now() + chrono::Duration::minutes(59) {
-        return Err(ApiError::bad_request(format!(
-            "last_activity {text:?} is more than an hour in the future"
-        )));
-    }
-    Ok(ts)
+    Ok(service::users::parse_activity(text)?)
 }
 
 /// `POST /users/{name}/activity`: servers report their last activity; it only moves forward.
@@ -447,28 +367,20 @@ pub(super) async fn activity(
     Caller(who): Caller,
     body: Bytes,
 ) -> ApiResult {
-    who.require(&state, &[scopes::USERS_ACTIVITY], Target::User(&name))
-        .await?;
-    let user = find_user(&state, &name).await?;
+    let may = who.on_user::<UserActivity>(&state, &name).await?;
     let report = object_body(&body)?;
     if !report.contains_key("last_activity") && !report.contains_key("servers") {
         return Err(ApiError::bad_request(
             "body must contain at least one of `last_activity` or `servers`",
         ));
     }
-    let mut updates = Vec::new();
+    let mut servers = Vec::new();
     match report.get("servers") {
         None | Some(Value::Null) => {}
-        Some(Value::Object(servers)) => {
-            for (server, activity) in servers {
-                let record = state.store.spawner(user.id, server).await?.ok_or_else(|| {
-                    ApiError::bad_request(format!(
-                        "No such server '{server}' for user {}",
-                        user.name
-                    ))
-                })?;
+        Some(Value::Object(reported)) => {
+            for (server, activity) in reported {
                 match activity.get("last_activity") {
-                    Some(text) => updates.push((record.id, parse_activity(text)?)),
+                    Some(text) => servers.push((server.clone(), parse_activity(text)?)),
                     None => {
                         return Err(ApiError::bad_request(format!(
                             "servers.{server} must have a last_activity timestamp"
@@ -483,16 +395,11 @@ pub(super) async fn activity(
             )));
         }
     }
-    let user_ts = report
+    let user = report
         .get("last_activity")
         .filter(|v| !v.is_null())
         .map(parse_activity)
         .transpose()?;
-    for (spawner_id, ts) in &updates {
-        state.store.touch_spawner(*spawner_id, ts).await?;
-    }
-    if let Some(ts) = user_ts.or_else(|| updates.iter().map(|(_, t)| *t).max()) {
-        state.store.touch_user(user.id, &ts).await?;
-    }
+    service::users::record_activity(&state, &may, ActivityReport { user, servers }).await?;
     Ok(StatusCode::OK.into_response())
 }

@@ -209,10 +209,7 @@ pub(super) async fn logout(
 async fn logout_steps(state: &AppState, headers: &HeaderMap) -> Result<Response, PageError> {
     if let Some(who) = page_user(state, headers).await? {
         if let Some(session) = &who.identity.session_id {
-            state
-                .store
-                .delete_session_tokens(who.user.id, session)
-                .await?;
+            crate::service::oauth::end_session(state, &who.user, session).await?;
         }
         tracing::info!(user = %who.user.name, "user logged out");
     }

@@ -6,7 +6,7 @@ mod server;
 mod shares;
 mod tokens;
 
-pub use redirects::into_hub;
+pub(crate) use redirects::into_hub;
 
 use axum::Router;
 use axum::response::Response;
@@ -20,7 +20,7 @@ use crate::state::AppState;
 use ferrohub_store::UserRecord;
 
 /// Routes of the pages under `{hub}`, plus the catch-all redirect into the hub.
-pub fn router(state: &AppState) -> Router<AppState> {
+pub(crate) fn router(state: &AppState) -> Router<AppState> {
     let hub = state.urls.hub.clone();
     let bare_hub = hub.trim_end_matches('/').to_owned();
     Router::new()
@@ -187,7 +187,7 @@ fn default_next(state: &AppState, user: &str) -> String {
     if !state.config.jupyterhub.redirect_to_server {
         return format!("{}home", state.urls.hub);
     }
-    if state.servers.phase(user, "") == crate::servers::Phase::Ready {
+    if state.servers.phase(user, "") == crate::runtime::Phase::Ready {
         state.urls.server_prefix(user, "")
     } else {
         format!("{}spawn", state.urls.hub)
@@ -225,7 +225,7 @@ fn error_page(status: http::StatusCode, message: &str, link: Option<(&str, &str)
 /// Renders every page error with the site template, with the signed-in
 /// user's name and links in the header, as any other page. One place for
 /// all handlers (and extractors) that fail with a [`PageError`].
-pub async fn render_error_pages(
+pub(crate) async fn render_error_pages(
     axum::extract::State(state): axum::extract::State<AppState>,
     request: axum::extract::Request,
     next: axum::middleware::Next,

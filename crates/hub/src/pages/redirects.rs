@@ -13,7 +13,7 @@ use serde_json::json;
 use super::{default_next, error_page, page_user, to_login};
 use crate::access::Target;
 use crate::error::PageError;
-use crate::servers::Phase;
+use crate::runtime::Phase;
 use crate::state::AppState;
 
 /// `{hub}`: logged in → the default place; anonymous → login.
@@ -38,7 +38,10 @@ pub(super) async fn to_hub_root(State(state): State<AppState>) -> Response {
 
 /// Any path outside the hub that reached it (the proxy's default route):
 /// `/x/y` → `{hub}x/y`, keeping the query, as upstream's prefix redirect.
-pub async fn into_hub(State(state): State<AppState>, OriginalUri(uri): OriginalUri) -> Response {
+pub(crate) async fn into_hub(
+    State(state): State<AppState>,
+    OriginalUri(uri): OriginalUri,
+) -> Response {
     let path = uri.path();
     if path.starts_with(&state.urls.hub) {
         return error_page(

@@ -1,6 +1,5 @@
 //! The home page and starting/stopping one's server from the browser.
 
-use ferrohub_rbac::scopes;
 use std::collections::HashMap;
 
 use axum::Form;
@@ -10,10 +9,11 @@ use http::{HeaderMap, StatusCode};
 use minijinja::context;
 
 use super::{ServerPath, error_page, page_user, to_login, with_cookies, xsrf_for};
-use crate::access::Target;
+use crate::capability::ServerControl;
 use crate::error::PageError;
 use crate::pages::PageUser;
-use crate::servers::{self, Phase};
+use crate::runtime::Phase;
+use crate::service::servers::{self as service, PageStart, Pending};
 use crate::state::AppState;
 
 /// `GET {hub}home`.
@@ -48,48 +48,17 @@ pub(super) async fn home(
     Ok(with_cookies(Html(html).into_response(), cookie))
 }
 
-/// The user whose server `who` wants to start, stop or watch: themselves or
-/// another, in both cases only with the `servers` scope on that server (as
-/// upstream's `@needs_scope("servers")`; a token or role without it may not
-/// start even its owner's server).
-async fn target_user(
+/// The server `who` wants to start, stop or watch: their own or another
+/// user's, in both cases only with the `servers` scope on it (as upstream's
+/// `@needs_scope("servers")`; a token or role without it may not start even
+/// its owner's server).
+async fn control(
     state: &AppState,
     who: &PageUser,
     name: Option<&str>,
     server: &str,
-) -> Result<ferrohub_store::UserRecord, PageError> {
-    let Some(name) = name.filter(|n| *n != who.user.name) else {
-        let own = Target::Server(&who.user.name, server);
-        if !who.identity.allows(state, scopes::SERVERS, own).await? {
-            return Err(error_page(
-                StatusCode::FORBIDDEN,
-                "You are not allowed to start or stop servers on this hub \
-                 (the servers scope is missing).",
-                None,
-            ));
-        }
-        return Ok(who.user.clone());
-    };
-    let not_found = || {
-        error_page(
-            StatusCode::NOT_FOUND,
-            "No access to resources or resources not found",
-            None,
-        )
-    };
-    let user = state
-        .store
-        .user_by_name(name)
-        .await?
-        .ok_or_else(not_found)?;
-    if !who
-        .identity
-        .allows(state, scopes::SERVERS, Target::Server(&user.name, server))
-        .await?
-    {
-        return Err(not_found());
-    }
-    Ok(user)
+) -> Result<ServerControl, PageError> {
+    Ok(who.identity.server_control(state, name, server).await?)
 }
 
 async fn spawn_and_redirect(
@@ -99,31 +68,22 @@ async fn spawn_and_redirect(
     server: &str,
     next: Option<String>,
 ) -> Result<Response, PageError> {
-    let user = target_user(state, who, name, server).await?;
-    let refused = |e: crate::error::ApiError| error_page(e.status, &e.message, None);
-    servers::ensure_spawner(state, &user, server, server)
-        .await
-        .map_err(refused)?;
-    let outcome = servers::request_spawn(state, &user, server)
-        .await
-        .map_err(refused)?;
-    let server_url = state.urls.server_prefix(&user.name, server);
-    if outcome == servers::SpawnOutcome::AlreadyRunning {
-        return Ok(crate::redirect::found(&next.unwrap_or(server_url)));
+    let control = control(state, who, name, server).await?;
+    let (user, server) = (control.user(), control.server());
+    let wait = std::time::Duration::from_secs(1);
+    match service::start_from_page(state, &control.start(), wait).await? {
+        PageStart::Running | PageStart::Ready => {
+            let server_url = state.urls.server_prefix(&user.name, server);
+            Ok(crate::redirect::found(&next.unwrap_or(server_url)))
+        }
+        PageStart::Pending => {
+            let mut pending = pending_path(state, &user.name, server);
+            if let Some(next) = next {
+                pending = format!("{pending}?next={}", ferrohub_core::url::quote_query(&next));
+            }
+            Ok(crate::redirect::found(&pending))
+        }
     }
-    // Upstream waits up to a second so quick spawns skip the pending page.
-    let phase = state
-        .servers
-        .wait_settled(&user.name, server, std::time::Duration::from_secs(1))
-        .await;
-    if phase == Phase::Ready {
-        return Ok(crate::redirect::found(&next.unwrap_or(server_url)));
-    }
-    let mut pending = pending_path(state, &user.name, server);
-    if let Some(next) = next {
-        pending = format!("{pending}?next={}", ferrohub_core::url::quote_query(&next));
-    }
-    Ok(crate::redirect::found(&pending))
 }
 
 /// `{hub}spawn-pending/<user>[/<server>]`.
@@ -223,10 +183,8 @@ pub(super) async fn stop_post(
         return Ok(to_login(&state, &uri));
     };
     super::check_xsrf(&state, &headers, Some(&who.identity), &form.xsrf)?;
-    let user = target_user(&state, &who, None, "").await?;
-    servers::request_stop(&state, &user, "")
-        .await
-        .map_err(|e| error_page(e.status, &e.message, None))?;
+    let control = control(&state, &who, None, "").await?;
+    service::stop_from_page(&state, &control.stop()).await;
     Ok(crate::redirect::found(&format!("{}home", state.urls.hub)))
 }
 
@@ -241,29 +199,23 @@ pub(super) async fn pending(
     let Some(who) = page_user(&state, &headers).await? else {
         return Ok(to_login(&state, &uri));
     };
-    let user = target_user(&state, &who, Some(&name), &server).await?;
+    let control = control(&state, &who, Some(&name), &server).await?;
+    let user = control.user();
     let next = next_param(&state, &query);
-    match state.servers.phase(&user.name, &server) {
-        Phase::Ready => {
+    match service::pending(&state, &control).await? {
+        Pending::Ready => {
             Ok(crate::redirect::found(&next.unwrap_or_else(|| {
                 state.urls.server_prefix(&user.name, &server)
             })))
         }
-        Phase::Spawning => {
-            let started = state
-                .store
-                .spawner(user.id, &server)
-                .await?
-                .and_then(|s| s.started);
-            let elapsed =
-                started.map_or(0, |t| (ferrohub_core::time::now() - t).num_seconds().max(0));
+        Pending::Starting(elapsed) => {
             let html = state.templates.render(
                 "spawn_pending.html",
                 context! { hub => &state.urls.hub, user => &who.user.name, elapsed => elapsed },
             );
             Ok(Html(html).into_response())
         }
-        Phase::Failed(message) => {
+        Pending::Failed(message) => {
             let retry = format!("{}home", state.urls.hub);
             Err(error_page(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -271,8 +223,6 @@ pub(super) async fn pending(
                 Some((&retry, "Back to home")),
             ))
         }
-        Phase::Stopping | Phase::Stopped => {
-            Ok(crate::redirect::found(&format!("{}home", state.urls.hub)))
-        }
+        Pending::Idle => Ok(crate::redirect::found(&format!("{}home", state.urls.hub))),
     }
 }

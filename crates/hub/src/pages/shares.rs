@@ -7,13 +7,13 @@ use std::collections::HashMap;
 use axum::Form;
 use axum::extract::{OriginalUri, Query, State};
 use axum::response::{Html, IntoResponse, Response};
-use ferrohub_store::{ShareCodeRecord, ShareTarget, SpawnerRecord, UserRecord};
 use http::{HeaderMap, StatusCode};
 use minijinja::context;
 
 use super::{PageUser, error_page, page_user, to_login, with_cookies, xsrf_for};
-use crate::error::PageError;
-use crate::servers::Phase;
+use crate::error::{HubError, PageError};
+use crate::runtime::Phase;
+use crate::service::shares::{self, Invitation};
 use crate::state::AppState;
 
 /// The form the accept page posts.
@@ -25,15 +25,9 @@ pub(super) struct AcceptForm {
     code: String,
 }
 
-/// A valid code with the server it opens.
-struct Invitation {
-    code: ShareCodeRecord,
-    owner: UserRecord,
-    spawner: SpawnerRecord,
-}
-
-/// Looks up an unexpired code that `who` may accept; `missing` is the status for
-/// an unknown code and for one's own (upstream: 404/403 on the page, 400 on POST).
+/// The invitation behind `code` for `who`; `missing` is the status for an
+/// unknown code and `own` for one's own (upstream: 404/403 on the page, 400
+/// on POST).
 async fn invitation(
     state: &AppState,
     who: &PageUser,
@@ -41,30 +35,13 @@ async fn invitation(
     missing: StatusCode,
     own: StatusCode,
 ) -> Result<Invitation, PageError> {
-    let not_found = || error_page(missing, "Share not found or expired", None);
-    let code = state
-        .store
-        .find_share_code(code)
-        .await?
-        .ok_or_else(not_found)?;
-    if code.owner_id == who.user.id {
-        return Err(error_page(own, "You can't share with yourself!", None));
-    }
-    let owner = state
-        .store
-        .user_by_id(code.owner_id)
-        .await?
-        .ok_or_else(not_found)?;
-    let spawner = state
-        .store
-        .spawner_by_id(code.spawner_id)
-        .await?
-        .ok_or_else(not_found)?;
-    Ok(Invitation {
-        code,
-        owner,
-        spawner,
-    })
+    shares::invitation(state, &who.user, code)
+        .await
+        .map_err(|e| match e {
+            HubError::NotFound(message) => error_page(missing, &message, None),
+            HubError::Forbidden(message) => error_page(own, &message, None),
+            other => other.into(),
+        })
 }
 
 /// Where to go after accepting: a safe `next`, else the shared server.
@@ -148,20 +125,7 @@ pub(super) async fn accept(
         StatusCode::BAD_REQUEST,
     )
     .await?;
-    state
-        .store
-        .upsert_share(
-            invite.owner.id,
-            invite.spawner.id,
-            ShareTarget::User(who.user.id),
-            &invite.code.scopes,
-        )
-        .await?;
-    // Upstream counts every exchange, even one that changes nothing.
-    state
-        .store
-        .record_share_code_exchange(invite.code.id)
-        .await?;
+    shares::accept(&state, &who.user, &invite).await?;
     tracing::info!(
         user = %who.user.name,
         owner = %invite.owner.name,

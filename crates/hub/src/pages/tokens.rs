@@ -6,16 +6,14 @@
 use axum::Form;
 use axum::extract::{OriginalUri, State};
 use axum::response::{Html, IntoResponse, Response};
-use ferrohub_core::token::{self, GENERATED_TOKEN_ROUNDS};
-use ferrohub_rbac::scopes;
-use ferrohub_store::{BUILTIN_CLIENT, NewToken, TokenOwner};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use minijinja::context;
 
 use super::{PageUser, check_xsrf, error_page, page_user, to_login, with_cookies, xsrf_for};
-use crate::access::Target;
-use crate::error::PageError;
+use crate::capability::TokenIssuer;
+use crate::error::{HubError, PageError};
 use crate::models::token_model;
+use crate::service::tokens;
 use crate::state::AppState;
 
 /// The expiry choices offered, in seconds (`0` = never).
@@ -70,11 +68,7 @@ pub(super) async fn request(
         return Ok(to_login(&state, &uri));
     };
     check_xsrf(&state, &headers, Some(&who.identity), &form.xsrf)?;
-    may_manage_tokens(&state, &who).await?;
-    let note = form.note.trim();
-    if note.len() > 1023 {
-        return Err(bad_request(&state, "The note is longer than 1023 bytes."));
-    }
+    let issuer = token_issuer(&state, &who).await?;
     let seconds: i64 = form
         .expires_in
         .trim()
@@ -82,36 +76,22 @@ pub(super) async fn request(
         .ok()
         .filter(|s| EXPIRY_CHOICES.iter().any(|(choice, _)| choice == s))
         .ok_or_else(|| bad_request(&state, "Choose an expiry from the list."))?;
-    let max = max_lifetime(&state);
-    if max > 0 && (seconds == 0 || seconds > max) {
-        return Err(bad_request(
-            &state,
-            &format!("Tokens on this hub expire within {max} seconds; choose a shorter expiry."),
-        ));
-    }
-    let secret = token::new_token();
-    let expires_at =
-        (seconds > 0).then(|| ferrohub_core::time::now() + chrono::Duration::seconds(seconds));
-    let note = if note.is_empty() {
-        "Requested via token page"
-    } else {
-        note
+    let note = match form.note.trim() {
+        "" => "Requested via token page",
+        note => note,
     };
-    let id = state
-        .store
-        .create_token(&NewToken {
-            token: &secret,
-            rounds: GENERATED_TOKEN_ROUNDS,
-            owner: TokenOwner::User(who.user.id),
-            client_id: BUILTIN_CLIENT,
-            session_id: None,
-            scopes: &["inherit".to_owned()],
-            note: Some(note),
-            expires_at,
-        })
-        .await?;
-    tracing::info!(user = %who.user.name, "created API token a{id} on the token page");
-    render(&state, &headers, &who, Some((&secret, note))).await
+    let issued = tokens::create_inherit(&state, &issuer, note, seconds)
+        .await
+        .map_err(|e| match e {
+            HubError::Invalid(message) => bad_request(&state, &message),
+            other => other.into(),
+        })?;
+    tracing::info!(
+        user = %who.user.name,
+        "created API token a{} on the token page",
+        issued.record.id
+    );
+    render(&state, &headers, &who, Some((&issued.secret, note))).await
 }
 
 /// `POST {hub}token/revoke`: deletes one of the user's own API tokens.
@@ -125,26 +105,18 @@ pub(super) async fn revoke(
         return Ok(to_login(&state, &uri));
     };
     check_xsrf(&state, &headers, Some(&who.identity), &form.xsrf)?;
-    may_manage_tokens(&state, &who).await?;
-    let id = form
-        .token_id
-        .strip_prefix('a')
-        .and_then(|n| n.parse::<i64>().ok());
-    let owned = state
-        .store
-        .tokens_of_owner(TokenOwner::User(who.user.id))
-        .await?
-        .into_iter()
-        .find(|t| Some(t.id) == id && t.client_id == BUILTIN_CLIENT);
-    let Some(token) = owned else {
-        return Err(error_page(
-            StatusCode::NOT_FOUND,
-            "No such token of yours (already revoked?).",
-            Some((&format!("{}token", state.urls.hub), "Back to your tokens")),
-        ));
-    };
-    state.store.delete_token(token.id).await?;
-    tracing::info!(user = %who.user.name, "revoked API token a{} on the token page", token.id);
+    let issuer = token_issuer(&state, &who).await?;
+    tokens::revoke_own(&state, &issuer, &form.token_id)
+        .await
+        .map_err(|e| match e {
+            HubError::NotFound(message) => error_page(
+                StatusCode::NOT_FOUND,
+                &message,
+                Some((&format!("{}token", state.urls.hub), "Back to your tokens")),
+            ),
+            other => other.into(),
+        })?;
+    tracing::info!(user = %who.user.name, "revoked API token {} on the token page", form.token_id);
     Ok(crate::redirect::found(&format!("{}token", state.urls.hub)))
 }
 
@@ -156,13 +128,7 @@ async fn render(
     created: Option<(&str, &str)>,
 ) -> Result<Response, PageError> {
     let mut tokens: Vec<minijinja::Value> = Vec::new();
-    for record in state
-        .store
-        .tokens_of_owner(TokenOwner::User(who.user.id))
-        .await?
-        .into_iter()
-        .filter(|t| t.client_id == BUILTIN_CLIENT)
-    {
+    for record in tokens::own_tokens(state, &who.user).await? {
         let model = token_model(state, &record).await?;
         let text = |key: &str| model[key].as_str().map(str::to_owned);
         tokens.push(context! {
@@ -173,7 +139,7 @@ async fn render(
             expires_at => text("expires_at"),
         });
     }
-    let max = max_lifetime(state);
+    let max = tokens::max_lifetime(state);
     let expiry_options: Vec<minijinja::Value> = EXPIRY_CHOICES
         .iter()
         .filter(|(seconds, _)| max <= 0 || (*seconds > 0 && *seconds <= max))
@@ -200,26 +166,19 @@ async fn render(
     Ok(response)
 }
 
-/// `JupyterHub.token_expires_in_max_seconds` (0 = no limit).
-fn max_lifetime(state: &AppState) -> i64 {
-    i64::try_from(state.config.jupyterhub.token_expires_in_max_seconds).unwrap_or(i64::MAX)
-}
-
 /// Managing one's tokens needs the `tokens` scope on oneself (default role `user`).
-async fn may_manage_tokens(state: &AppState, who: &PageUser) -> Result<(), PageError> {
-    if who
-        .identity
-        .allows(state, scopes::TOKENS, Target::User(&who.user.name))
-        .await?
-    {
-        Ok(())
-    } else {
-        Err(error_page(
-            StatusCode::FORBIDDEN,
-            "You may not manage API tokens on this hub.",
-            None,
-        ))
-    }
+async fn token_issuer(state: &AppState, who: &PageUser) -> Result<TokenIssuer, PageError> {
+    who.identity
+        .token_issuer(state, &who.user.name)
+        .await
+        .map_err(|e| match e {
+            HubError::Denied(_) => error_page(
+                StatusCode::FORBIDDEN,
+                "You may not manage API tokens on this hub.",
+                None,
+            ),
+            other => other.into(),
+        })
 }
 
 fn bad_request(state: &AppState, message: &str) -> PageError {

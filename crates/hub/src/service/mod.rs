@@ -2,4 +2,10 @@
 //! the capabilities (`crate::capability`) its permission needs, owns the rules
 //! of its domain, and fails with one [`HubError`](crate::error::HubError).
 
-pub mod users;
+pub(crate) mod groups;
+pub(crate) mod oauth;
+pub(crate) mod servers;
+pub(crate) mod services;
+pub(crate) mod shares;
+pub(crate) mod tokens;
+pub(crate) mod users;

@@ -1,15 +1,23 @@
-//! Changing users: rename, admin flag, roles and groups.
+//! Users: list, read, create, delete, activity reports, and changes to
+//! name, admin flag, roles and groups.
 
-use ferrohub_store::RoleHolder;
+use std::collections::BTreeSet;
 
-use crate::capability::{GroupMembership, HubAdmin, Rename, UserAdmin};
+use ferrohub_core::time::Timestamp;
+use ferrohub_store::{RoleHolder, UserQuery, UserRecord};
+
+use crate::access::Identity;
+use crate::capability::{
+    AdminUsers, DeleteUser, GroupMembership, HubAdmin, OnHub, OnUser, ReadUser, Rename,
+    UserActivity, UserAdmin, UserListing,
+};
 use crate::error::HubError;
 use crate::state::AppState;
 
 /// Whether `name` is a local account with uid 0 (`root`, or an alias such as
 /// `toor`). A hub user of that name would run its server as root under a
 /// local-process spawner, so no user is renamed or created so.
-pub async fn is_superuser_name(name: &str) -> bool {
+pub(crate) async fn is_superuser_name(name: &str) -> bool {
     if name == "root" {
         return true;
     }
@@ -25,7 +33,7 @@ pub async fn is_superuser_name(name: &str) -> bool {
 }
 
 /// Refuses the name of a superuser account.
-pub async fn check_not_superuser(name: &str) -> Result<(), HubError> {
+pub(crate) async fn check_not_superuser(name: &str) -> Result<(), HubError> {
     if is_superuser_name(name).await {
         return Err(HubError::Invalid(format!(
             "Invalid username: {name} is a superuser account on this host"
@@ -37,7 +45,11 @@ pub async fn check_not_superuser(name: &str) -> Result<(), HubError> {
 /// Renames a user whose servers are all stopped. Shares and share codes are
 /// tied to users and servers by id, so they follow the user; nothing granted
 /// to the old name passes to the new one (see `ferrohub_store` shares).
-pub async fn rename(state: &AppState, old_name: &str, rename: Rename) -> Result<(), HubError> {
+pub(crate) async fn rename(
+    state: &AppState,
+    old_name: &str,
+    rename: Rename,
+) -> Result<(), HubError> {
     let new_name = rename.new_name();
     check_not_superuser(new_name).await?;
     if state.store.user_by_name(new_name).await?.is_some() {
@@ -56,7 +68,7 @@ pub async fn rename(state: &AppState, old_name: &str, rename: Rename) -> Result<
 }
 
 /// Sets the admin flag and the admin role together; only a full admin may.
-pub async fn set_admin(
+pub(crate) async fn set_admin(
     state: &AppState,
     _by: &HubAdmin,
     target: &UserAdmin,
@@ -77,7 +89,7 @@ pub async fn set_admin(
 
 /// Replaces a user's roles (every role must exist) and keeps the admin flag
 /// in step; only a full admin may, since a role can carry any scope.
-pub async fn set_roles(
+pub(crate) async fn set_roles(
     state: &AppState,
     _by: &HubAdmin,
     target: &UserAdmin,
@@ -110,7 +122,7 @@ pub async fn set_roles(
 }
 
 /// Puts a user in exactly the groups of `change` (every group must exist).
-pub async fn set_groups(state: &AppState, change: GroupMembership) -> Result<(), HubError> {
+pub(crate) async fn set_groups(state: &AppState, change: GroupMembership) -> Result<(), HubError> {
     let mut ids = Vec::new();
     for name in change.wanted() {
         let group = state
@@ -128,7 +140,7 @@ pub async fn set_groups(state: &AppState, change: GroupMembership) -> Result<(),
 /// is stored for its user, created with the default roles if missing, unless
 /// the token is stored already. Configured tokens are user-chosen, so they get
 /// the 16,384-round hash; they act with the owner's full permissions.
-pub async fn add_config_tokens(state: &AppState) -> Result<(), HubError> {
+pub(crate) async fn add_config_tokens(state: &AppState) -> Result<(), HubError> {
     for (token, name) in &state.config.jupyterhub.api_tokens {
         if state.store.find_token(token).await?.is_some() {
             continue;
@@ -155,6 +167,183 @@ pub async fn add_config_tokens(state: &AppState) -> Result<(), HubError> {
                 expires_at: None,
             })
             .await?;
+    }
+    Ok(())
+}
+
+/// The user called `name`, or 404 (the scope check already ran).
+pub(crate) async fn find(state: &AppState, name: &str) -> Result<UserRecord, HubError> {
+    state
+        .store
+        .user_by_name(name)
+        .await?
+        .ok_or_else(|| HubError::NotFound(format!("No such user: {name}")))
+}
+
+/// One page of the users `query` selects, within what `listing` shows.
+pub(crate) async fn list(
+    state: &AppState,
+    listing: &UserListing,
+    mut query: UserQuery,
+) -> Result<(Vec<UserRecord>, i64), HubError> {
+    query.visible = listing.visible().cloned();
+    Ok(state.store.list_users_page(&query).await?)
+}
+
+/// The user `may` names.
+pub(crate) async fn get(state: &AppState, may: &OnUser<ReadUser>) -> Result<UserRecord, HubError> {
+    find(state, may.name()).await
+}
+
+/// A requested name, normalized by the authenticator and valid as a user
+/// name; `None` if it is not.
+pub(crate) fn normalize(state: &AppState, name: &str) -> Option<String> {
+    let normalized = state.auth.normalize_username(name);
+    ferrohub_core::names::validate_username(&normalized)
+        .ok()
+        .map(|()| normalized)
+}
+
+/// Creates the users of `names` that do not exist yet (admins only with
+/// `admin`, a full admin's proof). Every name must be valid and no superuser
+/// account; if all exist already, 409.
+pub(crate) async fn create_many(
+    state: &AppState,
+    _may: &OnHub<AdminUsers>,
+    names: &[String],
+    admin: Option<&HubAdmin>,
+) -> Result<Vec<UserRecord>, HubError> {
+    let mut invalid = Vec::new();
+    let mut to_create = BTreeSet::new();
+    for name in names {
+        match normalize(state, name) {
+            Some(normalized) if is_superuser_name(&normalized).await => {
+                invalid.push(name.clone());
+            }
+            Some(normalized) => {
+                if state.store.user_by_name(&normalized).await?.is_none() {
+                    to_create.insert(normalized);
+                }
+            }
+            None => invalid.push(name.clone()),
+        }
+    }
+    match invalid.as_slice() {
+        [] => {}
+        [one] => return Err(HubError::Invalid(format!("Invalid username: {one}"))),
+        many => {
+            return Err(HubError::Invalid(format!(
+                "Invalid usernames: {}",
+                many.join(", ")
+            )));
+        }
+    }
+    if to_create.is_empty() {
+        return Err(HubError::Conflict(format!(
+            "All {} users already exist",
+            names.len()
+        )));
+    }
+    let mut users = Vec::with_capacity(to_create.len());
+    for name in to_create {
+        users.push(crate::roles::create_user(state, &name, admin.is_some()).await?);
+    }
+    Ok(users)
+}
+
+/// Creates the user `may` names (an admin only with a full admin's proof).
+pub(crate) async fn create(
+    state: &AppState,
+    may: &OnUser<AdminUsers>,
+    admin: Option<&HubAdmin>,
+) -> Result<UserRecord, HubError> {
+    let name = may.name();
+    let normalized = normalize(state, name)
+        .ok_or_else(|| HubError::Invalid(format!("Invalid username: {name}")))?;
+    check_not_superuser(&normalized).await?;
+    if state.store.user_by_name(&normalized).await?.is_some() {
+        return Err(HubError::Conflict(format!(
+            "User {normalized} already exists"
+        )));
+    }
+    Ok(crate::roles::create_user(state, &normalized, admin.is_some()).await?)
+}
+
+/// The user `may` names, to be deleted, unless it is the caller itself.
+pub(crate) async fn deletable(
+    state: &AppState,
+    may: &OnUser<DeleteUser>,
+    by: &Identity,
+) -> Result<UserRecord, HubError> {
+    let user = find(state, may.name()).await?;
+    if by.user().is_some_and(|u| u.id == user.id) {
+        return Err(HubError::Invalid("Cannot delete yourself!".to_owned()));
+    }
+    Ok(user)
+}
+
+/// Deletes a user whose servers are stopped (the caller stopped them).
+pub(crate) async fn delete(
+    state: &AppState,
+    _may: &OnUser<DeleteUser>,
+    user: &UserRecord,
+) -> Result<(), HubError> {
+    state.store.delete_user(user.id).await?;
+    state.servers.remove_user(&user.name);
+    Ok(())
+}
+
+/// An activity report of a user's servers (`POST /users/{name}/activity`).
+#[derive(Debug, Default)]
+pub(crate) struct ActivityReport {
+    /// The user's own last activity, if reported.
+    pub user: Option<Timestamp>,
+    /// Last activity per server name.
+    pub servers: Vec<(String, Timestamp)>,
+}
+
+/// A reported timestamp: ISO 8601, not more than an hour in the future.
+pub(crate) fn parse_activity(text: &str) -> Result<Timestamp, HubError> {
+    let ts = ferrohub_core::time::parse_client(text).ok_or_else(|| {
+        HubError::Invalid(format!(
+            "last_activity {text:?} is not an ISO-8601 timestamp"
+        ))
+    })?;
+    if ts > ferrohub_core::time::now() + chrono::Duration::minutes(59) {
+        return Err(HubError::Invalid(format!(
+            "last_activity {text:?} is more than an hour in the future"
+        )));
+    }
+    Ok(ts)
+}
+
+/// Records reported activity: every server named must exist; the user's
+/// own activity defaults to the latest of its servers'.
+pub(crate) async fn record_activity(
+    state: &AppState,
+    may: &OnUser<UserActivity>,
+    report: ActivityReport,
+) -> Result<(), HubError> {
+    let user = find(state, may.name()).await?;
+    let mut updates = Vec::with_capacity(report.servers.len());
+    for (server, ts) in report.servers {
+        let record = state
+            .store
+            .spawner(user.id, &server)
+            .await?
+            .ok_or_else(|| {
+                HubError::Invalid(format!("No such server '{server}' for user {}", user.name))
+            })?;
+        updates.push((record.id, ts));
+    }
+    for (spawner_id, ts) in &updates {
+        state.store.touch_spawner(*spawner_id, ts).await?;
+    }
+    if let Some(ts) = report
+        .user
+        .or_else(|| updates.iter().map(|(_, t)| *t).max())
+    {
+        state.store.touch_user(user.id, &ts).await?;
     }
     Ok(())
 }

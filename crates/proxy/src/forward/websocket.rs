@@ -23,7 +23,7 @@ use crate::routes::Route;
 /// The request asked to upgrade to something we cannot pass through.
 #[derive(Debug, thiserror::Error)]
 #[error("refusing upgrade: only GET with 'Upgrade: websocket' is proxied")]
-pub struct NotWebSocket;
+pub(super) struct NotWebSocket;
 
 impl Forwarder {
     /// Handles an upgrade request. Non-websocket upgrades are refused by

@@ -171,9 +171,13 @@ where
             Ok::<_, Infallible>(response)
         }
     });
-    let _ = hyper::server::conn::http1::Builder::new()
+    // Both proxies under test drop connections half-way in some cases.
+    if let Err(e) = hyper::server::conn::http1::Builder::new()
         .serve_connection(io, service)
-        .await;
+        .await
+    {
+        eprintln!("recording backend: {e}");
+    }
 }
 
 /// A server that reads a request head and answers with exactly `response`,
@@ -195,8 +199,12 @@ pub async fn raw_backend(response: &'static [u8]) -> SocketAddr {
                         Ok(n) => head.extend_from_slice(&buf[..n]),
                     }
                 }
-                let _ = stream.write_all(response).await;
-                let _ = stream.shutdown().await;
+                // The proxy may hang up first (that is what some checks test).
+                if let Err(e) = stream.write_all(response).await {
+                    eprintln!("raw backend: writing: {e}");
+                } else if let Err(e) = stream.shutdown().await {
+                    eprintln!("raw backend: closing: {e}");
+                }
             });
         }
     });
@@ -251,9 +259,12 @@ pub async fn progress_backend() -> (SocketAddr, tokio::sync::watch::Receiver<usi
                         ))))
                     }
                 });
-                let _ = hyper::server::conn::http1::Builder::new()
+                if let Err(e) = hyper::server::conn::http1::Builder::new()
                     .serve_connection(TokioIo::new(stream), service)
-                    .await;
+                    .await
+                {
+                    eprintln!("counting backend: {e}");
+                }
             });
         }
     });

@@ -109,7 +109,7 @@ impl TempDir {
 
 impl Drop for TempDir {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+        crate::support::remove_dir_if_present(&self.0);
     }
 }
 
@@ -577,6 +577,10 @@ pub struct Checks(Vec<String>);
 impl Checks {
     /// Records a mismatch unless `got == expected`.
     #[track_caller]
+    #[allow(
+        clippy::needless_pass_by_value,
+        reason = "like assert_eq!, takes what the scenarios compute, temporaries included"
+    )]
     pub fn eq<A, B>(&mut self, got: A, expected: B, what: impl std::fmt::Display)
     where
         A: std::fmt::Debug + PartialEq<B>,

@@ -1,4 +1,8 @@
 //! The conformance suite's harness and scenarios; see `chp_conformance.rs`.
+#![allow(
+    unreachable_pub,
+    reason = "test support: `pub` is what the test files that include it see"
+)]
 
 pub mod api;
 pub mod backends;

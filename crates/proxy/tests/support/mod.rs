@@ -3,7 +3,11 @@
 //!
 //! Every server listens on 127.0.0.1 port 0 and lives until the test ends.
 
-#![allow(dead_code)] // each test binary uses a different subset
+#![allow(dead_code, reason = "each test binary uses a different part of it")]
+#![allow(
+    unreachable_pub,
+    reason = "test support: `pub` is what the test files that include it see"
+)]
 
 mod ports;
 pub mod tls;
@@ -205,6 +209,38 @@ pub fn dead_port() -> u16 {
 }
 
 // ---------------------------------------------------------------------------
+// Clean-up. It must go on whatever fails, so failures are reported on stderr
+// (shown with a failing test's output) rather than raised.
+
+/// Kills and reaps a process a test started (a proxy binary, a backend).
+pub fn kill_and_reap(child: &mut std::process::Child, what: &str) {
+    if let Err(e) = child.kill() {
+        eprintln!("killing {what}: {e}");
+    }
+    if let Err(e) = child.wait() {
+        eprintln!("reaping {what}: {e}");
+    }
+}
+
+/// Removes a file or unix socket a test made; already gone is fine.
+pub fn remove_if_present(path: &std::path::Path) {
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => eprintln!("removing {}: {e}", path.display()),
+    }
+}
+
+/// Removes a directory tree a test made; already gone is fine.
+pub fn remove_dir_if_present(path: &std::path::Path) {
+    match std::fs::remove_dir_all(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => eprintln!("removing {}: {e}", path.display()),
+    }
+}
+
+// ---------------------------------------------------------------------------
 // Hashing and payloads.
 
 /// FNV-1a 64, fed incrementally (chunk boundaries do not matter).
@@ -292,9 +328,13 @@ pub async fn echo_backend(name: &str) -> Backend {
             let name = Arc::clone(&name_owned);
             tokio::spawn(async move {
                 let service = service_fn(move |req| echo(Arc::clone(&name), req));
-                let _ = hyper::server::conn::http1::Builder::new()
+                // Tests drop connections half-way on purpose: not an error.
+                if let Err(e) = hyper::server::conn::http1::Builder::new()
                     .serve_connection(TokioIo::new(stream), service)
-                    .await;
+                    .await
+                {
+                    eprintln!("echo backend: {e}");
+                }
             });
         }
     });
@@ -305,8 +345,9 @@ pub async fn echo_backend(name: &str) -> Backend {
 }
 
 /// [`echo_backend`] on a unix socket at `path` (for `http+unix://` targets).
-pub async fn unix_echo_backend(name: &str, path: &std::path::Path) {
-    let _ = std::fs::remove_file(path);
+/// Listening already when it returns; must be called inside a runtime.
+pub fn unix_echo_backend(name: &str, path: &std::path::Path) {
+    remove_if_present(path);
     let listener = tokio::net::UnixListener::bind(path).expect("bind unix backend");
     let name: Arc<str> = Arc::from(name);
     tokio::spawn(async move {
@@ -317,9 +358,13 @@ pub async fn unix_echo_backend(name: &str, path: &std::path::Path) {
             let name = Arc::clone(&name);
             tokio::spawn(async move {
                 let service = service_fn(move |req| echo(Arc::clone(&name), req));
-                let _ = hyper::server::conn::http1::Builder::new()
+                // Tests drop connections half-way on purpose: not an error.
+                if let Err(e) = hyper::server::conn::http1::Builder::new()
                     .serve_connection(TokioIo::new(stream), service)
-                    .await;
+                    .await
+                {
+                    eprintln!("echo backend: {e}");
+                }
             });
         }
     });
@@ -427,8 +472,10 @@ pub async fn ws_backend() -> SocketAddr {
     addr
 }
 
-// The callback's error type is tungstenite's, large but not ours to shrink.
-#[allow(clippy::result_large_err)]
+#[allow(
+    clippy::result_large_err,
+    reason = "the handshake callback's error type is tungstenite's, large but not ours to shrink"
+)]
 pub(crate) async fn ws_session<S>(stream: S)
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,

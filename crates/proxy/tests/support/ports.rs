@@ -17,7 +17,8 @@ pub fn unused_port() -> u16 {
         // A fresh RandomState is randomly keyed: a cheap random number.
         let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
         hasher.write_u32(std::process::id());
-        let port = FIRST + (hasher.finish() % u64::from(COUNT)) as u16;
+        let offset = u16::try_from(hasher.finish() % u64::from(COUNT)).expect("below COUNT");
+        let port = FIRST + offset;
         if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
             return port;
         }

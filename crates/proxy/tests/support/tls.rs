@@ -40,7 +40,7 @@ pub struct Certs {
 
 impl Drop for Certs {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
+        super::remove_dir_if_present(&self.dir);
     }
 }
 
@@ -321,9 +321,13 @@ pub async fn echo_backend(name: &str, config: Arc<ServerConfig>) -> SocketAddr {
                     return;
                 };
                 let service = service_fn(move |req| super::echo(Arc::clone(&name), req));
-                let _ = hyper::server::conn::http1::Builder::new()
+                // Tests drop connections half-way on purpose: not an error.
+                if let Err(e) = hyper::server::conn::http1::Builder::new()
                     .serve_connection(TokioIo::new(tls), service)
-                    .await;
+                    .await
+                {
+                    eprintln!("TLS echo backend: {e}");
+                }
             });
         }
     });

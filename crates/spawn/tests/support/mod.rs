@@ -1,6 +1,14 @@
 //! Shared helpers for the spawner tests: configs, requests, and what `/proc`
 //! says about a process (what an administrator would look at).
-#![allow(dead_code)]
+#![allow(dead_code, reason = "each test binary uses a different part of it")]
+#![allow(
+    unreachable_pub,
+    reason = "test support: `pub` is what the test files that include it see"
+)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "test helpers, which clippy does not count as tests: a panic is the failure report"
+)]
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};

@@ -11,7 +11,7 @@ pub async fn upgrade_and_refuse(db: &TestDb) {
         assert!(
             SCHEMA_VERSION > 1,
             "these checks need an upgrade step to exist"
-        )
+        );
     };
     let store = db.store().await;
     store.migrate_to(1).await.expect("migrate_to(1)");

@@ -1,5 +1,9 @@
 //! Real databases for the store's integration tests: a SQLite file in a temp
 //! dir, or a fresh database on a private PostgreSQL server.
+#![allow(
+    unreachable_pub,
+    reason = "test support: `pub` is what the test files that include it see"
+)]
 
 pub mod postgres;
 
@@ -24,8 +28,20 @@ pub struct TestDb {
 
 #[derive(Debug)]
 enum Keep {
-    Sqlite(#[allow(dead_code)] tempfile::TempDir),
-    Postgres(#[allow(dead_code)] Arc<PgServer>),
+    Sqlite(
+        #[allow(
+            dead_code,
+            reason = "only held, so the database lives as long as the fixture"
+        )]
+        tempfile::TempDir,
+    ),
+    Postgres(
+        #[allow(
+            dead_code,
+            reason = "only held, so the database lives as long as the fixture"
+        )]
+        Arc<PgServer>,
+    ),
 }
 
 impl TestDb {

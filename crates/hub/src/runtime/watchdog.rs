@@ -19,12 +19,12 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::Runtime;
 use crate::proxy::{self, ProxyProcess};
-use crate::state::AppState;
 
 /// The proxy the watchdog looks after.
 #[derive(Debug)]
-pub enum Watched {
+pub(crate) enum Watched {
     /// Started (or adopted) by the hub, which starts it again with `token`.
     Started {
         /// The running process.
@@ -49,9 +49,9 @@ struct Memory {
 /// Returns the pid of the proxy the hub manages at that point (a restart
 /// changes it), so the shutdown stops the right process. A restart under way
 /// when the shutdown comes is finished first, so no proxy is left unaccounted.
-pub async fn run(state: AppState, mut watched: Watched) -> Option<i32> {
-    let interval = Duration::from_secs(state.config.proxy.check_running_interval.max(1));
-    let mut shutdown = state.shutdown.subscribe();
+pub(crate) async fn run(rt: Runtime, mut watched: Watched) -> Option<i32> {
+    let interval = Duration::from_secs(rt.config.proxy.check_running_interval.max(1));
+    let mut shutdown = rt.shutdown.subscribe();
     let mut memory = Memory::default();
     loop {
         tokio::select! {
@@ -60,9 +60,9 @@ pub async fn run(state: AppState, mut watched: Watched) -> Option<i32> {
         }
         match &mut watched {
             Watched::Started { process, token } => {
-                check_started(&state, process, token, &mut memory).await;
+                check_started(&rt, process, token, &mut memory).await;
             }
-            Watched::External => check_external(&state, &mut memory).await,
+            Watched::External => check_external(&rt, &mut memory).await,
         }
     }
     match watched {
@@ -72,14 +72,9 @@ pub async fn run(state: AppState, mut watched: Watched) -> Option<i32> {
 }
 
 /// Starts a dead proxy again and restores its routes.
-async fn check_started(
-    state: &AppState,
-    process: &mut ProxyProcess,
-    token: &str,
-    memory: &mut Memory,
-) {
+async fn check_started(rt: &Runtime, process: &mut ProxyProcess, token: &str, memory: &mut Memory) {
     if let Some(status) = process.exited() {
-        let config = &state.config.proxy;
+        let config = &rt.config.proxy;
         tracing::error!(
             pid = process.pid(),
             "proxy stopped with exit status {status}; starting it again"
@@ -88,8 +83,8 @@ async fn check_started(
         remove_stale_pid_file(&pid_file, process.pid());
         match proxy::start(
             &config.command,
-            &state.urls,
-            &state.proxy,
+            &rt.urls,
+            &rt.proxy,
             token,
             &pid_file,
             &config.log_level,
@@ -110,19 +105,19 @@ async fn check_started(
         }
     }
     if memory.routes_lost {
-        restore_routes(state, &mut memory.routes_lost).await;
+        restore_routes(rt, &mut memory.routes_lost).await;
     }
 }
 
 /// Logs an external proxy that does not answer; restores its routes when it does again.
-async fn check_external(state: &AppState, memory: &mut Memory) {
-    if state.proxy.is_reachable().await {
+async fn check_external(rt: &Runtime, memory: &mut Memory) {
+    if rt.proxy.is_reachable().await {
         if memory.down_since.take().is_some() {
             tracing::info!("the proxy's API answers again");
             memory.routes_lost = true;
         }
         if memory.routes_lost {
-            restore_routes(state, &mut memory.routes_lost).await;
+            restore_routes(rt, &mut memory.routes_lost).await;
         }
         return;
     }
@@ -130,15 +125,15 @@ async fn check_external(state: &AppState, memory: &mut Memory) {
     tracing::error!(
         "the proxy's API at {} does not answer or refuses the hub's token (for {} s); \
          it is run outside the hub (ConfigurableHTTPProxy.should_start = false), so the hub does not restart it",
-        state.urls.proxy_api,
+        rt.urls.proxy_api,
         since.elapsed().as_secs()
     );
 }
 
 /// Re-adds every route (the proxy's table is empty after a restart); clears
 /// `pending` once that worked.
-async fn restore_routes(state: &AppState, pending: &mut bool) {
-    match crate::servers::check_routes(state).await {
+async fn restore_routes(rt: &Runtime, pending: &mut bool) {
+    match super::reconcile::check_routes(rt).await {
         Ok(()) => {
             tracing::info!("routes restored on the proxy");
             *pending = false;

@@ -1,0 +1,68 @@
+//! What clients are told when a server's start fails inside the hub (here:
+//! the proxy refuses the route), in process (`ferrohub_hub::testing`).
+//!
+//! The cause (the proxy's status and answer) belongs in the hub's log only:
+//! the API's answer, the progress stream and the spawn-pending page carry
+//! the generic text, and the failed spawn leaves nothing behind.
+
+use ferrohub_hub::testing::TestApp;
+use http::{Method, StatusCode};
+
+/// The client-safe text of an internal spawn failure (`runtime::spawn`).
+const GENERIC: &str = "Spawn failed: the hub could not record or route the server \
+                       (internal error; details are in the hub log)";
+
+#[tokio::test]
+async fn a_spawn_that_fails_inside_the_hub_shows_no_internal_text() {
+    let app = TestApp::new(|_| {}).await.expect("test app");
+    app.create_user("alice", false).await.expect("alice");
+    let token = app.token("alice", &["servers"]).await.expect("token");
+    app.break_proxy_token();
+
+    let answer = app
+        .call(Method::POST, "/users/alice/server", Some(&token), None)
+        .await;
+    assert_eq!(
+        answer.status,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "{}",
+        answer.text
+    );
+    assert_eq!(answer.json()["message"], GENERIC, "{}", answer.text);
+    for leak in ["403", "proxy API", "Forbidden", "/api/routes"] {
+        assert!(
+            !answer.text.contains(leak),
+            "{leak:?} leaked: {}",
+            answer.text
+        );
+    }
+
+    let progress = app
+        .call(
+            Method::GET,
+            "/users/alice/server/progress",
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(progress.status, StatusCode::OK, "{}", progress.text);
+    assert!(progress.text.contains(GENERIC), "{}", progress.text);
+    assert!(!progress.text.contains("403"), "{}", progress.text);
+
+    assert_eq!(
+        app.spawner().running(),
+        0,
+        "the failed server was not stopped"
+    );
+    let alice = app.user("alice").await.expect("alice");
+    let record = app
+        .store()
+        .spawner(alice.id, "")
+        .await
+        .expect("read")
+        .expect("default server row");
+    assert!(
+        record.server.is_none(),
+        "the failed server's address was kept"
+    );
+}
