@@ -15,7 +15,6 @@ use crate::access::Principal;
 use crate::capability::{AdminUsers, DeleteUser, ReadUser, UserActivity};
 use crate::error::ApiError;
 use crate::models::{UserAccess, UserModel, page_relations, service_model, user_model};
-use crate::runtime::{Phase, stop};
 use crate::service;
 use crate::service::users::ActivityReport;
 use crate::state::AppState;
@@ -326,27 +325,7 @@ pub(super) async fn delete(
     Caller(who): Caller,
 ) -> ApiResult {
     let may = who.on_user::<DeleteUser>(&state, &name).await?;
-    let user = service::users::deletable(&state, &may, &who).await?;
-    for record in state.store.spawners_of(user.id).await? {
-        let phase = state.servers.phase(&user.name, &record.name);
-        if phase == Phase::Stopping || phase == Phase::Spawning {
-            return Err(ApiError::bad_request(format!(
-                "{}'s server is in the process of {}, please wait.",
-                user.name,
-                if phase == Phase::Stopping {
-                    "stopping"
-                } else {
-                    "starting"
-                }
-            )));
-        }
-        if !stop::request_stop(&state.runtime, &user, &record.name).await {
-            return Err(ApiError::bad_request(format!(
-                "{name}'s server is in the process of stopping, please wait."
-            )));
-        }
-    }
-    service::users::delete(&state, &may, &user).await?;
+    let user = service::users::delete(&state, &may, &who).await?;
     tracing::info!(user = %user.name, by = %who.name(), "deleted user");
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -12,6 +12,7 @@ use crate::capability::{
     UserActivity, UserAdmin, UserListing,
 };
 use crate::error::HubError;
+use crate::runtime::{Phase, stop};
 use crate::state::AppState;
 
 /// Whether `name` is a local account with uid 0 (`root`, or an alias such as
@@ -269,8 +270,10 @@ pub(crate) async fn create(
     Ok(crate::roles::create_user(state, &normalized, admin.is_some()).await?)
 }
 
-/// The user `may` names, to be deleted, unless it is the caller itself.
-pub(crate) async fn deletable(
+/// Deletes a user (never the caller itself): stops the user's servers
+/// first, and refuses (400, as upstream) while one of them is starting or
+/// stopping. Returns the deleted user.
+pub(crate) async fn delete(
     state: &AppState,
     may: &OnUser<DeleteUser>,
     by: &Identity,
@@ -279,18 +282,28 @@ pub(crate) async fn deletable(
     if by.user().is_some_and(|u| u.id == user.id) {
         return Err(HubError::Invalid("Cannot delete yourself!".to_owned()));
     }
-    Ok(user)
-}
-
-/// Deletes a user whose servers are stopped (the caller stopped them).
-pub(crate) async fn delete(
-    state: &AppState,
-    _may: &OnUser<DeleteUser>,
-    user: &UserRecord,
-) -> Result<(), HubError> {
+    for record in state.store.spawners_of(user.id).await? {
+        let busy = match state.servers.phase(&user.name, &record.name) {
+            Phase::Stopping => Some("stopping"),
+            Phase::Spawning => Some("starting"),
+            _ => None,
+        };
+        if let Some(busy) = busy {
+            return Err(HubError::Invalid(format!(
+                "{}'s server is in the process of {busy}, please wait.",
+                user.name
+            )));
+        }
+        if !stop::request_stop(&state.runtime, &user, &record.name).await {
+            return Err(HubError::Invalid(format!(
+                "{}'s server is in the process of stopping, please wait.",
+                user.name
+            )));
+        }
+    }
     state.store.delete_user(user.id).await?;
     state.servers.remove_user(&user.name);
-    Ok(())
+    Ok(user)
 }
 
 /// An activity report of a user's servers (`POST /users/{name}/activity`).
