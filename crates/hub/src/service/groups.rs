@@ -27,7 +27,7 @@ pub(crate) fn check_name(name: &str) -> Result<(), HubError> {
 }
 
 /// The group called `name`, or 404.
-async fn find(state: &AppState, name: &str) -> Result<GroupRecord, HubError> {
+pub(crate) async fn find(state: &AppState, name: &str) -> Result<GroupRecord, HubError> {
     state
         .store
         .group_by_name(name)

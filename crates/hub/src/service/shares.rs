@@ -5,9 +5,7 @@
 //! the server it was made for.
 
 use ferrohub_rbac::scopes;
-use ferrohub_store::{
-    GroupRecord, ShareCodeRecord, ShareRecord, ShareTarget, SpawnerRecord, UserRecord,
-};
+use ferrohub_store::{ShareCodeRecord, ShareRecord, ShareTarget, SpawnerRecord, UserRecord};
 
 use crate::access::Identity;
 use crate::capability::{
@@ -47,24 +45,6 @@ pub(crate) struct Invitation {
     pub owner: UserRecord,
     /// The server.
     pub spawner: SpawnerRecord,
-}
-
-/// The user called `name`, or 404.
-async fn find_user(state: &AppState, name: &str) -> Result<UserRecord, HubError> {
-    state
-        .store
-        .user_by_name(name)
-        .await?
-        .ok_or_else(|| HubError::NotFound(format!("No such user: {name}")))
-}
-
-/// The group called `name`, or 404.
-async fn find_group(state: &AppState, name: &str) -> Result<GroupRecord, HubError> {
-    state
-        .store
-        .group_by_name(name)
-        .await?
-        .ok_or_else(|| HubError::NotFound(format!("No such group: {name}")))
 }
 
 /// The server `server` of `owner`, or 404.
@@ -129,7 +109,7 @@ pub(crate) async fn list_for_user(
     offset: i64,
     limit: i64,
 ) -> Result<Paged<ShareRecord>, HubError> {
-    let user = find_user(state, may.name()).await?;
+    let user = super::users::find(state, may.name()).await?;
     Ok(state.store.shares_for_user(user.id, offset, limit).await?)
 }
 
@@ -186,7 +166,7 @@ pub(crate) async fn list_for_group(
     offset: i64,
     limit: i64,
 ) -> Result<Paged<ShareRecord>, HubError> {
-    let group = find_group(state, may.name()).await?;
+    let group = super::groups::find(state, may.name()).await?;
     Ok(state
         .store
         .shares_for_group(group.id, offset, limit)
@@ -200,7 +180,7 @@ async fn group_share(
     owner: &str,
     server: &str,
 ) -> Result<ShareRecord, HubError> {
-    let group = find_group(state, name).await?;
+    let group = super::groups::find(state, name).await?;
     let not_found = || {
         HubError::NotFound(format!(
             "No such share for group {name} on {owner}/{server}"
@@ -245,7 +225,7 @@ pub(crate) async fn list_of_owner(
     offset: i64,
     limit: i64,
 ) -> Result<Paged<ShareRecord>, HubError> {
-    let user = find_user(state, may.name()).await?;
+    let user = super::users::find(state, may.name()).await?;
     Ok(state
         .store
         .shares_of_owner(user.id, None, offset, limit)
@@ -401,7 +381,7 @@ pub(crate) async fn codes_of_owner(
     offset: i64,
     limit: i64,
 ) -> Result<Paged<(ShareCodeRecord, String)>, HubError> {
-    let user = find_user(state, may.name()).await?;
+    let user = super::users::find(state, may.name()).await?;
     codes_with_servers(state, &user, None, offset, limit).await
 }
 

@@ -45,15 +45,6 @@ pub(crate) fn max_lifetime(state: &AppState) -> i64 {
     i64::try_from(state.config.jupyterhub.token_expires_in_max_seconds).unwrap_or(i64::MAX)
 }
 
-/// The user called `name`, or 404 (the scope check already ran).
-async fn find_user(state: &AppState, name: &str) -> Result<UserRecord, HubError> {
-    state
-        .store
-        .user_by_name(name)
-        .await?
-        .ok_or_else(|| HubError::NotFound(format!("No such user: {name}")))
-}
-
 /// A user's token by its API id `a<N>`; 404 for anything else.
 async fn find_token(
     state: &AppState,
@@ -79,7 +70,7 @@ pub(crate) async fn list(
     state: &AppState,
     may: &OnUser<ReadTokens>,
 ) -> Result<Vec<TokenRecord>, HubError> {
-    let user = find_user(state, may.name()).await?;
+    let user = super::users::find(state, may.name()).await?;
     Ok(state
         .store
         .tokens_of_owner(TokenOwner::User(user.id))
@@ -92,7 +83,7 @@ pub(crate) async fn get(
     may: &OnUser<ReadTokens>,
     token_id: &str,
 ) -> Result<TokenRecord, HubError> {
-    let user = find_user(state, may.name()).await?;
+    let user = super::users::find(state, may.name()).await?;
     find_token(state, &user, token_id).await
 }
 
@@ -103,7 +94,7 @@ pub(crate) async fn revoke(
     may: &OnUser<ManageTokens>,
     token_id: &str,
 ) -> Result<(), HubError> {
-    let user = find_user(state, may.name()).await?;
+    let user = super::users::find(state, may.name()).await?;
     let token = find_token(state, &user, token_id).await?;
     if token.client_id == BUILTIN_CLIENT {
         state.store.delete_token(token.id).await?;
