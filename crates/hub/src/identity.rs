@@ -31,6 +31,27 @@ fn stale(state: &AppState, last: Option<&ferrohub_core::time::Timestamp>) -> boo
     let resolution = chrono::Duration::seconds(i64::try_from(seconds).unwrap_or(i64::MAX));
     last.is_none_or(|t| seconds == 0 || ferrohub_core::time::now() - *t > resolution)
 }
+/// Records the credential's use (activity stamps), then keeps the identity in
+/// the credential cache: a freshly `resolved` one (`Some(expiry)`) is stored;
+/// a cached one is refreshed when its activity times changed, or every later
+/// request would write them again.
+async fn remember_use(
+    state: &AppState,
+    key: CredentialKey,
+    generation: u64,
+    mut identity: Identity,
+    resolved: Option<Option<Timestamp>>,
+) -> Result<Identity, ApiError> {
+    let touched = record_use(state, &mut identity).await?;
+    match resolved {
+        Some(expires) => state
+            .credentials
+            .put(key, generation, identity.clone(), expires),
+        None if touched => state.credentials.refresh(&key, identity.clone()),
+        None => {}
+    }
+    Ok(identity)
+}
 
 /// Records that a credential was used: the token's activity, and its owner's
 /// except for a server's own token (upstream: those do not count as the user
@@ -72,7 +93,7 @@ pub(crate) async fn from_token(
     let key = CredentialKey::token(token);
     // Read before resolving: a write that lands meanwhile makes the entry stale.
     let generation = state.store.generation();
-    let (mut identity, resolved) = match state.credentials.get(&key, generation) {
+    let (identity, resolved) = match state.credentials.get(&key, generation) {
         Some(identity) => (identity, None),
         None => {
             let Some((identity, expires)) = resolve_token(state, token).await? else {
@@ -81,17 +102,9 @@ pub(crate) async fn from_token(
             (identity, Some(expires))
         }
     };
-    let touched = record_use(state, &mut identity).await?;
-    match resolved {
-        Some(expires) => state
-            .credentials
-            .put(key, generation, identity.clone(), expires),
-        // Keep the cached copy's activity times current, or every later
-        // request would write them again.
-        None if touched => state.credentials.refresh(&key, identity.clone()),
-        None => {}
-    }
-    Ok(Some(identity))
+    remember_use(state, key, generation, identity, resolved)
+        .await
+        .map(Some)
 }
 
 /// Resolves a token from the database: owner, effective scopes, and when the
@@ -166,15 +179,9 @@ pub(crate) async fn from_cookie(
         }
     };
     identity.session_id = session_id;
-    let touched = record_use(state, &mut identity).await?;
-    match resolved {
-        Some(expires) => state
-            .credentials
-            .put(key, generation, identity.clone(), expires),
-        None if touched => state.credentials.refresh(&key, identity.clone()),
-        None => {}
-    }
-    Ok(Some(identity))
+    remember_use(state, key, generation, identity, resolved)
+        .await
+        .map(Some)
 }
 
 /// Token first, then cookie.
