@@ -13,7 +13,8 @@
 #     /root is mode 700)
 #   - playwright-core 1.65.1 from npm in $FERROHUB_BROWSER, which the browser
 #     tests (crates/cli/tests/browser/*.mjs) drive /usr/bin/chromium with (it
-#     downloads no browser of its own)
+#     downloads no browser of its own), and axe-core 4.14.1 beside it, the
+#     accessibility checker those tests run inside each page
 #   - cargo-deny 0.20.2 (`cargo install --locked`), which scripts/lint.sh runs
 #     for licences, duplicate versions, sources and advisories (deny.toml)
 #
@@ -30,6 +31,7 @@ CHP_DIR="${FERROHUB_CHP:-/opt/ferrohub/chp}"
 CHP_VERSION="5.3.0"
 BROWSER_DIR="${FERROHUB_BROWSER:-/opt/ferrohub/browser}"
 PLAYWRIGHT_VERSION="1.65.1"
+AXE_CORE_VERSION="4.14.1"
 JUPYTERHUB_VERSION="6.1.1"
 CARGO_DENY_VERSION="0.20.2"
 IDLE_CULLER_VERSION="2.0.0"
@@ -85,18 +87,18 @@ if [[ ! -f "$chp_marker" ]]; then
     chmod -R a+rX "$CHP_DIR"
     touch "$chp_marker"
 fi
-browser_marker="$BROWSER_DIR/.ferrohub-playwright-$PLAYWRIGHT_VERSION"
+browser_marker="$BROWSER_DIR/.ferrohub-playwright-$PLAYWRIGHT_VERSION-axe-$AXE_CORE_VERSION"
 if [[ ! -f "$browser_marker" ]]; then
     if ! command -v npm >/dev/null; then
         log "npm is missing: install Node.js (Debian package nodejs/npm) for playwright-core"
         exit 1
     fi
-    log "installing playwright-core $PLAYWRIGHT_VERSION into $BROWSER_DIR"
+    log "installing playwright-core $PLAYWRIGHT_VERSION and axe-core $AXE_CORE_VERSION into $BROWSER_DIR"
     mkdir -p "$BROWSER_DIR"
     # playwright-core never downloads browsers; the tests use /usr/bin/chromium.
     PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --prefix "$BROWSER_DIR" \
         --no-audit --no-fund --loglevel=error \
-        "playwright-core@$PLAYWRIGHT_VERSION" >/dev/null
+        "playwright-core@$PLAYWRIGHT_VERSION" "axe-core@$AXE_CORE_VERSION" >/dev/null
     chmod -R a+rX "$BROWSER_DIR"
     touch "$browser_marker"
 fi

@@ -40,6 +40,9 @@ pub(crate) const HELP: &[(&str, &str, &str)] = &[
     ("JupyterHub", "load_roles", "Roles, as an array of tables: { name, description, scopes, users, groups, services }."),
     ("JupyterHub", "custom_scopes", "Deployment-specific scopes named custom:..., as a table of name = { description, subscopes }."),
     ("JupyterHub", "extra_user_scopes", "Scopes every user gets in addition to the default user role (e.g. [\"access:services\"])."),
+    ("JupyterHub", "template_paths", "Directories searched for page templates before the built-in ones; a file there replaces the built-in page of that name, and `templates/page.html` names the built-in one to extend."),
+    ("JupyterHub", "template_vars", "Extra variables every page template sees (e.g. announcement = \"Maintenance on Friday\")."),
+    ("JupyterHub", "logo_file", "Image served at /hub/logo and shown in the page header (default: the built-in logo)."),
     // [ConfigurableHTTPProxy]
     ("ConfigurableHTTPProxy", "api_url", "URL of the proxy's REST API, which the hub uses to add and remove routes."),
     ("ConfigurableHTTPProxy", "auth_token", "Token for the proxy's REST API; empty means $CONFIGPROXY_AUTH_TOKEN, or a new one per start if the hub starts the proxy."),

@@ -118,6 +118,12 @@ pub struct JupyterHubConfig {
     pub custom_scopes: BTreeMap<String, CustomScopeConfig>,
     /// Scopes added to the default `user` role.
     pub extra_user_scopes: Vec<String>,
+    /// Directories searched for page templates before the built-in ones.
+    pub template_paths: Vec<String>,
+    /// Extra variables every page template sees.
+    pub template_vars: BTreeMap<String, serde_json::Value>,
+    /// Image served at `{hub}logo` and shown in the page header (empty: the built-in logo).
+    pub logo_file: String,
 }
 
 /// One entry of `JupyterHub.services`.
@@ -265,6 +271,9 @@ impl Default for JupyterHubConfig {
             load_roles: Vec::new(),
             custom_scopes: BTreeMap::new(),
             extra_user_scopes: Vec::new(),
+            template_paths: Vec::new(),
+            template_vars: BTreeMap::new(),
+            logo_file: String::new(),
         }
     }
 }

@@ -55,6 +55,12 @@ pub enum StartError {
     /// Services in the configuration.
     #[error(transparent)]
     Services(#[from] crate::services::ServiceError),
+    /// `JupyterHub.template_paths` / `template_vars`.
+    #[error(transparent)]
+    Templates(#[from] crate::templates::TemplateError),
+    /// `JupyterHub.logo_file`.
+    #[error(transparent)]
+    Logo(#[from] crate::assets::LogoError),
 }
 
 /// A running hub.
@@ -170,6 +176,29 @@ pub(crate) struct Parts {
     pub(crate) cookie_secret: Vec<u8>,
     pub(crate) custom_scopes: ferrohub_rbac::CustomScopes,
     pub(crate) metrics: Arc<ferrohub_metrics::HubMetrics>,
+    pub(crate) pages: PageAssets,
+}
+
+/// Templates and static files, loaded before anything is started so a bad
+/// override or a missing logo stops the hub with its name.
+pub(crate) struct PageAssets {
+    templates: Templates,
+    assets: crate::assets::Assets,
+}
+
+impl PageAssets {
+    /// From `JupyterHub.template_paths`, `template_vars` and `logo_file`.
+    pub(crate) fn load(config: &Config, urls: &HubUrls) -> Result<Self, StartError> {
+        let hub = &config.jupyterhub;
+        let assets = crate::assets::Assets::load(&hub.logo_file)?;
+        let templates = Templates::new(
+            &hub.template_paths,
+            &hub.template_vars,
+            &urls.hub,
+            assets.urls(&urls.hub),
+        )?;
+        Ok(Self { templates, assets })
+    }
 }
 
 /// Creates the users the authenticator names at start-up (admins flagged).
@@ -207,7 +236,8 @@ pub(crate) async fn assemble(
         runtime,
         auth: parts.auth,
         cookie_secret: parts.cookie_secret,
-        templates: Templates::default(),
+        templates: parts.pages.templates,
+        assets: parts.pages.assets,
         custom_scopes: parts.custom_scopes,
         credentials: crate::credential_cache::CredentialCache::default(),
     }));
@@ -230,6 +260,7 @@ impl Hub {
         let started = std::time::Instant::now();
         let metrics = Arc::new(ferrohub_metrics::HubMetrics::from_env().map_err(StartError::Io)?);
         let urls = HubUrls::from_config(&config)?;
+        let pages = PageAssets::load(&config, &urls)?;
         let cookie_secret =
             crate::secret::load_or_create(&PathBuf::from(&config.jupyterhub.cookie_secret_file))?;
         let store = Store::connect(&config.jupyterhub.db_url).await?;
@@ -299,6 +330,7 @@ impl Hub {
             cookie_secret,
             custom_scopes,
             metrics,
+            pages,
         })
         .await?;
         let restoring = std::time::Instant::now();

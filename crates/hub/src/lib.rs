@@ -8,6 +8,7 @@
 mod access;
 mod api;
 mod app;
+mod assets;
 mod capability;
 mod client_addr;
 mod cookies;

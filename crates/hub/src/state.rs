@@ -31,6 +31,8 @@ pub(crate) struct Inner {
     pub cookie_secret: Vec<u8>,
     /// Page templates.
     pub templates: Templates,
+    /// Static files and the logo.
+    pub assets: crate::assets::Assets,
     /// `JupyterHub.custom_scopes`, checked.
     pub custom_scopes: ferrohub_rbac::CustomScopes,
     /// Recently resolved tokens and login cookies.

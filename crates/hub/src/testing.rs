@@ -38,7 +38,7 @@ use serde_json::Value;
 use tokio::task::JoinHandle;
 use tower::ServiceExt;
 
-use crate::app::{Parts, StartError, assemble, create_startup_users, router};
+use crate::app::{PageAssets, Parts, StartError, assemble, create_startup_users, router};
 use crate::proxy::ProxyClient;
 use crate::state::AppState;
 use crate::urls::HubUrls;
@@ -323,6 +323,7 @@ impl TestApp {
         let metrics =
             Arc::new(ferrohub_metrics::HubMetrics::from_vars(|_| None).map_err(StartError::Io)?);
         let urls = HubUrls::from_config(&config).map_err(StartError::from)?;
+        let pages = PageAssets::load(&config, &urls)?;
         let mut cookie_secret = vec![0u8; 32];
         getrandom::fill(&mut cookie_secret)
             .map_err(|e| TestAppError::Fixture(format!("random cookie secret: {e}")))?;
@@ -348,6 +349,7 @@ impl TestApp {
             cookie_secret,
             custom_scopes,
             metrics,
+            pages,
         })
         .await?;
         let router = router(&state);

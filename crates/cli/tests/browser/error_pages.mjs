@@ -21,10 +21,12 @@ await run(async (t) => {
     linkHref: await page.locator('main a.button').getAttribute('href'),
     navLinks: await page.locator('header nav a').count(),
   };
+  await t.audit('error-404');
   // Its link leads somewhere useful: the hub, which asks for a login.
   await page.locator('main a.button').click();
   await page.waitForURL((u) => u.pathname === '/hub/login');
   result.notFound.linkLandsOn = t.path();
+  await t.audit('login');
   t.step('404 page');
 
   // A form whose hidden XSRF field was tampered with is refused, on the form.

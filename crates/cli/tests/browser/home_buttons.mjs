@@ -26,6 +26,7 @@ await run(async (t) => {
     text: await t.text('main'),
     startButton: await t.text('button#start'),
   };
+  await t.audit('home-stopped');
 
   // Start: a form POST with the hidden XSRF field, then the pending page,
   // which moves on to the server once it is up.
@@ -46,6 +47,7 @@ await run(async (t) => {
     openText: await t.text('a#open'),
     stopButton: await t.text('button#stop'),
   };
+  await t.audit('home-running');
 
   // Stop: the page comes back saying the server is stopping or stopped; its
   // "Reload" link is followed until the start button is offered again.

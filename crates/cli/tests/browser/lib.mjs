@@ -13,11 +13,19 @@
 // removes it with `await t.expectConsoleError(regex)`.
 
 import { createRequire } from 'node:module';
+import fs from 'node:fs';
 import path from 'node:path';
 
 const browserDir = process.env.FERROHUB_BROWSER || '/opt/ferrohub/browser';
 const require = createRequire(path.join(browserDir, 'package.json'));
 const { chromium } = require('playwright-core');
+const AXE_SOURCE = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+
+// The widths a page is checked and photographed at: a desktop and a phone.
+const VIEWPORTS = {
+  desktop: { width: 1280, height: 800 },
+  phone: { width: 390, height: 844 },
+};
 
 const CHROMIUM_FLAGS = [
   '--headless',
@@ -69,6 +77,49 @@ export async function run(scenario) {
     /** The path of the page's current URL. */
     path() {
       return new URL(page.url()).pathname;
+    },
+    /** Checks the current page as it stands, in light and dark colours at a
+     * desktop's and a phone's width: axe-core's violations (all impacts; the
+     * Rust side refuses serious and critical ones), whether the page scrolls
+     * sideways at a phone's width, and a full-page screenshot of each of the
+     * four into `params.artifacts/<name>-<scheme>-<viewport>.png`. Appends
+     * `{name, path, checks: [...]}` to `result.audits`. */
+    async audit(name) {
+      const checks = [];
+      const original = page.viewportSize();
+      for (const scheme of ['light', 'dark']) {
+        await page.emulateMedia({ colorScheme: scheme });
+        for (const [viewportName, size] of Object.entries(VIEWPORTS)) {
+          await page.setViewportSize(size);
+          await page.waitForTimeout(50);
+          const hasAxe = await page.evaluate(() => typeof window.axe !== 'undefined');
+          if (!hasAxe) await page.addScriptTag({ content: AXE_SOURCE });
+          const violations = await page.evaluate(async () => {
+            const found = await window.axe.run(document, { resultTypes: ['violations'] });
+            return found.violations.map((v) => ({
+              id: v.id,
+              impact: v.impact,
+              help: v.help,
+              targets: v.nodes.slice(0, 5).map((n) => n.target.join(' ')),
+            }));
+          });
+          const overflow = await page.evaluate(
+            () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
+          );
+          let screenshot = null;
+          if (params.artifacts) {
+            fs.mkdirSync(params.artifacts, { recursive: true });
+            screenshot = path.join(params.artifacts, `${name}-${scheme}-${viewportName}.png`);
+            await page.screenshot({ path: screenshot, fullPage: true });
+          }
+          checks.push({ scheme, viewport: viewportName, violations, overflow, screenshot });
+        }
+      }
+      await page.emulateMedia({ colorScheme: null });
+      if (original) await page.setViewportSize(original);
+      result.audits = result.audits || [];
+      result.audits.push({ name, path: t.path(), checks });
+      t.step(`audited ${name}`);
     },
   };
   try {

@@ -18,7 +18,7 @@ await run(async (t) => {
     empty: await t.text('#no-tokens'),
     expiryChoices: await page.locator('#token-expires option').allTextContents(),
   };
-  t.step('token page');
+  await t.audit('token');
 
   await page.locator('#token-note').fill('nightly backup script');
   await page.locator('#token-expires').selectOption({ label: '1 day' });
@@ -30,7 +30,7 @@ await run(async (t) => {
     rows: await page.locator('#api-tokens tbody tr').count(),
     firstRow: await page.locator('#api-tokens tbody tr').first().innerText(),
   };
-  t.step('token requested');
+  await t.audit('token-created');
 
   // Reloading the page does not show the token again.
   await page.goto(`${params.url}/hub/token`);

@@ -48,6 +48,12 @@ pub async fn run(script: &str, params: Value) -> Value {
     ));
     let mut params = params;
     params["screenshot"] = Value::from(screenshot.display().to_string());
+    params["artifacts"] = Value::from(
+        artifacts_dir()
+            .join(script.trim_end_matches(".mjs"))
+            .display()
+            .to_string(),
+    );
 
     let child = tokio::process::Command::new("node")
         .arg(&path)
@@ -95,5 +101,51 @@ pub async fn run(script: &str, params: Value) -> Value {
         Value::Array(vec![]),
         "{script}: console errors in the pages"
     );
+    check_audits(script, &result);
     result
+}
+
+/// Where page screenshots go (`FERROHUB_ARTIFACTS`, default
+/// `<target>/test-artifacts/pages`), one folder per script.
+pub fn artifacts_dir() -> PathBuf {
+    std::env::var_os("FERROHUB_ARTIFACTS").map_or_else(
+        || PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("../test-artifacts/pages"),
+        PathBuf::from,
+    )
+}
+
+/// Every page a script audited (`t.audit(name)` in lib.mjs) has no serious
+/// or critical axe-core violation and does not scroll sideways at a phone's
+/// width, in light and dark colours.
+fn check_audits(script: &str, result: &Value) {
+    let audits = result["audits"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let mut problems = Vec::new();
+    for audit in audits {
+        for check in audit["checks"].as_array().into_iter().flatten() {
+            let at = format!(
+                "{} ({}) {} {}",
+                audit["name"], audit["path"], check["scheme"], check["viewport"]
+            );
+            for violation in check["violations"].as_array().into_iter().flatten() {
+                let impact = violation["impact"].as_str().unwrap_or_default();
+                if matches!(impact, "serious" | "critical") {
+                    problems.push(format!("{at}: {impact} {violation}"));
+                }
+            }
+            if check["overflow"].as_i64().unwrap_or(0) > 0 {
+                problems.push(format!(
+                    "{at}: the page is {} px wider than the window",
+                    check["overflow"]
+                ));
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "{script}: accessibility or layout problems:\n{}",
+        problems.join("\n")
+    );
 }

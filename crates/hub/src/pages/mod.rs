@@ -76,6 +76,11 @@ pub(crate) fn router(state: &AppState) -> Router<AppState> {
             get(shares::accept_form).post(shares::accept),
         )
         .route(&format!("{hub}error/{{code}}"), get(redirects::proxy_error))
+        .route(
+            &format!("{hub}static/{{*path}}"),
+            get(crate::assets::serve_static),
+        )
+        .route(&format!("{hub}logo"), get(crate::assets::serve_logo))
         .route(&format!("{hub}health"), get(|| async { "" }))
         .route(&format!("{hub}api/health"), get(|| async { "" }))
         .route(
