@@ -143,6 +143,19 @@ export async function run(scenario) {
       });
     };
     context.on('page', watch);
+    // Everything a page needs is served by the hub (or the user's server
+    // behind the same proxy): any request elsewhere is recorded, and fails
+    // the test on the Rust side.
+    const hubOrigin = new URL(params.url).origin;
+    context.on('request', (r) => {
+      const u = new URL(r.url());
+      if (!['http:', 'https:', 'ws:', 'wss:'].includes(u.protocol)) return;
+      const origin = `${u.protocol.replace('ws', 'http')}//${u.host}`;
+      if (origin !== hubOrigin) {
+        result.externalRequests = result.externalRequests || [];
+        result.externalRequests.push(r.url());
+      }
+    });
     page = await context.newPage();
     t.page = page;
     t.context = context;

@@ -101,6 +101,11 @@ pub async fn run(script: &str, params: Value) -> Value {
         Value::Array(vec![]),
         "{script}: console errors in the pages"
     );
+    assert_eq!(
+        result.get("externalRequests"),
+        None,
+        "{script}: pages fetched something from outside the hub"
+    );
     check_audits(script, &result);
     result
 }
