@@ -10,12 +10,9 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use axum::extract::{Path as UrlPath, Query, State};
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use sha2::{Digest, Sha256};
-
-use crate::state::AppState;
 
 /// The built-in assets: path under `{hub}static/`, and content.
 const BUILT_IN: &[(&str, &[u8])] = &[
@@ -45,7 +42,7 @@ impl Asset {
 
     /// The file as a response; `versioned` (the URL carried the current
     /// `?v=`) lets browsers keep it for a year without asking again.
-    fn respond(&self, versioned: bool, request: &HeaderMap) -> Response {
+    pub(crate) fn respond(&self, versioned: bool, request: &HeaderMap) -> Response {
         let etag = format!("\"{}\"", self.version);
         let cache = if versioned {
             "public, max-age=31536000, immutable"
@@ -129,6 +126,16 @@ impl Assets {
         Ok(Self { files, logo })
     }
 
+    /// The built-in file at `path` under `{hub}static/`.
+    pub(crate) fn file(&self, path: &str) -> Option<&Asset> {
+        self.files.get(path)
+    }
+
+    /// The configured logo, or the built-in one.
+    pub(crate) fn logo(&self) -> &Asset {
+        &self.logo
+    }
+
     /// `{hub}static/<path>?v=<hash>` of every built-in file, by path, for
     /// the templates' `static_url`.
     pub(crate) fn urls(&self, hub: &str) -> HashMap<String, String> {
@@ -140,25 +147,6 @@ impl Assets {
             })
             .collect()
     }
-}
-
-/// `GET {hub}static/{*path}`.
-pub(crate) async fn serve_static(
-    State(state): State<AppState>,
-    UrlPath(path): UrlPath<String>,
-    Query(query): Query<HashMap<String, String>>,
-    headers: HeaderMap,
-) -> Response {
-    let Some(asset) = state.assets.files.get(path.as_str()) else {
-        return crate::error::PageError::new(StatusCode::NOT_FOUND, "No such file").into_response();
-    };
-    let versioned = query.get("v").is_some_and(|v| *v == asset.version);
-    asset.respond(versioned, &headers)
-}
-
-/// `GET {hub}logo`: `JupyterHub.logo_file`, or the built-in logo.
-pub(crate) async fn serve_logo(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    state.assets.logo.respond(false, &headers)
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! Browser pages: login, home, spawn, tokens, redirects and error pages.
 
+mod assets;
 mod login;
 mod redirects;
 mod server;
@@ -76,11 +77,8 @@ pub(crate) fn router(state: &AppState) -> Router<AppState> {
             get(shares::accept_form).post(shares::accept),
         )
         .route(&format!("{hub}error/{{code}}"), get(redirects::proxy_error))
-        .route(
-            &format!("{hub}static/{{*path}}"),
-            get(crate::assets::serve_static),
-        )
-        .route(&format!("{hub}logo"), get(crate::assets::serve_logo))
+        .route(&format!("{hub}static/{{*path}}"), get(assets::serve_static))
+        .route(&format!("{hub}logo"), get(assets::serve_logo))
         .route(&format!("{hub}health"), get(|| async { "" }))
         .route(&format!("{hub}api/health"), get(|| async { "" }))
         .route(
