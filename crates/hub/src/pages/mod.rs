@@ -45,6 +45,10 @@ pub(crate) fn router(state: &AppState) -> Router<AppState> {
         )
         .route(&format!("{hub}token/revoke"), post(tokens::revoke))
         .route(
+            &format!("{hub}token/revoke-application"),
+            post(tokens::revoke_client),
+        )
+        .route(
             &format!("{hub}spawn/{{name}}/{{server}}"),
             get(server::spawn_get_for).post(server::spawn_post_for),
         )
