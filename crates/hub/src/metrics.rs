@@ -197,6 +197,10 @@ const HANDLERS: &[(&str, &str)] = &[
     ("token", "jupyterhub.handlers.pages.TokenPageHandler"),
     // ferrohub's revoke form posts here (upstream's page calls the REST API).
     ("token/revoke", "jupyterhub.handlers.pages.TokenPageHandler"),
+    (
+        "token/revoke-application",
+        "jupyterhub.handlers.pages.TokenPageHandler",
+    ),
     ("spawn", "jupyterhub.handlers.pages.SpawnHandler"),
     ("spawn/{name}", "jupyterhub.handlers.pages.SpawnHandler"),
     (
