@@ -191,6 +191,12 @@ const HANDLERS: &[(&str, &str)] = &[
     // jupyterhub/handlers/metrics.py
     ("metrics", "jupyterhub.handlers.metrics.MetricsHandler"),
     ("api/metrics", "jupyterhub.handlers.metrics.MetricsHandler"),
+    // jupyterhub/handlers/static.py
+    (
+        "static/{*path}",
+        "jupyterhub.handlers.static.CacheControlStaticFilesHandler",
+    ),
+    ("logo", "jupyterhub.handlers.static.LogoHandler"),
     // jupyterhub/handlers/pages.py
     ("", "jupyterhub.handlers.pages.RootHandler"),
     ("home", "jupyterhub.handlers.pages.HomeHandler"),
