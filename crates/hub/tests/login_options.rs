@@ -27,7 +27,11 @@ async fn page(app: &TestApp, path: &str, cookie: Option<&str>) -> (StatusCode, S
     let body = axum::body::to_bytes(response.into_body(), usize::MAX)
         .await
         .unwrap();
-    (status, location, String::from_utf8_lossy(&body).into_owned())
+    (
+        status,
+        location,
+        String::from_utf8_lossy(&body).into_owned(),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -44,7 +48,10 @@ async fn auto_login_with_a_form_authenticator_shows_no_form_and_refuses() {
     let ann = app.create_user("ann", false).await.unwrap();
     let cookie = app.login_cookie(&ann);
     let (status, location, _) = page(&app, "/hub/login?next=%2Fhub%2Ftoken", Some(&cookie)).await;
-    assert_eq!((status, location.as_str()), (StatusCode::FOUND, "/hub/token"));
+    assert_eq!(
+        (status, location.as_str()),
+        (StatusCode::FOUND, "/hub/token")
+    );
 
     // Logging out shows the logout page instead of the login page.
     let (status, _, body) = page(&app, "/hub/logout", Some(&cookie)).await;
@@ -61,7 +68,10 @@ async fn without_auto_login_the_form_is_shown_and_logout_goes_to_it() {
     let ann = app.create_user("ann", false).await.unwrap();
     let cookie = app.login_cookie(&ann);
     let (status, location, _) = page(&app, "/hub/logout", Some(&cookie)).await;
-    assert_eq!((status, location.as_str()), (StatusCode::FOUND, "/hub/login"));
+    assert_eq!(
+        (status, location.as_str()),
+        (StatusCode::FOUND, "/hub/login")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -108,11 +118,18 @@ async fn logout_with_a_running_server(shutdown_on_logout: bool) -> usize {
     let ann = app.create_user("ann", false).await.unwrap();
     let token = app.token("ann", &["inherit"]).await.unwrap();
     let started = app
-        .call(Method::POST, "/users/ann/server", Some(&token), Some(&json!({})))
+        .call(
+            Method::POST,
+            "/users/ann/server",
+            Some(&token),
+            Some(&json!({})),
+        )
         .await;
     assert!(started.status.is_success(), "{}", started.text);
     for _ in 0..100 {
-        let model = app.call(Method::GET, "/users/ann", Some(&token), None).await;
+        let model = app
+            .call(Method::GET, "/users/ann", Some(&token), None)
+            .await;
         if model.json()["servers"][""]["ready"] == true {
             break;
         }

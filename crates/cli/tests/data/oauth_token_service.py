@@ -21,7 +21,7 @@ class ShowToken(HubOAuthenticated, web.RequestHandler):
         token = self.hub_auth._get_token_cookie(self)
         self.set_header("content-type", "text/html; charset=utf-8")
         self.write(
-            "<!DOCTYPE html><html lang='en'><head><title>token service</title></head><body>"
+            "<!DOCTYPE html><html lang='en'><head><title>token service</title><link rel='icon' href='data:,'></head><body>"
             f"<main><p id='user'>{html.escape(user['name'])}</p>"
             f"<pre id='oauth-token'>{html.escape(token or '')}</pre>"
             f"<pre id='scopes'>{html.escape(json.dumps(sorted(user.get('scopes', []))))}</pre>"

@@ -194,8 +194,14 @@ pub(super) async fn revoke_client(
     Ok(crate::redirect::found(&format!("{}token", state.urls.hub)))
 }
 
-fn iso(ts: Option<&ferrohub_core::time::Timestamp>) -> Option<String> {
-    ts.map(ferrohub_core::time::iso_z)
+/// A time for the page: ISO 8601 for `<time datetime>`, and a short text.
+fn iso(ts: Option<&ferrohub_core::time::Timestamp>) -> Option<minijinja::Value> {
+    ts.map(|t| {
+        context! {
+            iso => ferrohub_core::time::iso_z(t),
+            text => t.format("%Y-%m-%d %H:%M UTC").to_string(),
+        }
+    })
 }
 
 /// Renders the page; `created` is a just-made token and its note, shown
