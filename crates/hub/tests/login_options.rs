@@ -150,3 +150,200 @@ async fn shutdown_on_logout_stops_the_users_servers() {
         "by default logout leaves servers running"
     );
 }
+
+/// A form POST to a page, signed in with `cookie`.
+async fn post_form(
+    app: &TestApp,
+    path: &str,
+    cookie: &str,
+    form: &[(&str, &str)],
+) -> (StatusCode, String, String) {
+    let body = serde_urlencoded::to_string(form).unwrap();
+    let request = http::Request::post(path)
+        .header(header::COOKIE, format!("jupyterhub-hub-login={cookie}"))
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(axum::body::Body::from(body))
+        .unwrap();
+    let response = app.request(request).await;
+    let status = response.status();
+    let location = response
+        .headers()
+        .get(header::LOCATION)
+        .map(|l| l.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    (
+        status,
+        location,
+        String::from_utf8_lossy(&body).into_owned(),
+    )
+}
+
+fn hidden_xsrf(html: &str) -> String {
+    html.split("name=\"_xsrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the page has an _xsrf field")
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_token_page_issues_only_held_scopes() {
+    let app = TestApp::new(|_| {}).await.unwrap();
+    let ann = app.create_user("ann", false).await.unwrap();
+    let cookie = app.login_cookie(&ann);
+    let (_, _, html) = page(&app, "/hub/token", Some(&cookie)).await;
+    let xsrf = hidden_xsrf(&html);
+    let request = |scopes: &'static str, xsrf: String| {
+        let cookie = cookie.clone();
+        let app = &app;
+        async move {
+            let form = [
+                ("_xsrf", xsrf.as_str()),
+                ("note", "ci"),
+                ("expires_in", "3600"),
+                ("scopes", scopes),
+            ];
+            post_form(app, "/hub/token", &cookie, &form).await
+        }
+    };
+    let (status, _, body) = request("admin:users", xsrf.clone()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body.contains("Not assigning requested scopes"), "{body}");
+    assert!(
+        body.contains("value=\"admin:users\""),
+        "typed scopes kept: {body}"
+    );
+    let (status, _, body) = request("nosuchscope", xsrf.clone()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body.contains("nosuchscope"), "{body}");
+    let (status, _, _) = request("read:servers!user=ann", "forged".into()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "XSRF checked");
+    let before = app
+        .store()
+        .tokens_of_owner(ferrohub_store::TokenOwner::User(ann.id))
+        .await
+        .unwrap();
+    assert!(before.is_empty(), "nothing issued yet: {before:?}");
+
+    let (status, _, body) = request(
+        "read:servers!user=ann, read:users:name!user=ann",
+        xsrf.clone(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, _, body_empty) = request("", xsrf).await;
+    assert!(body_empty.contains("id=\"new-token\""), "{body_empty}");
+    let mut scopes: Vec<Vec<String>> = app
+        .store()
+        .tokens_of_owner(ferrohub_store::TokenOwner::User(ann.id))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.scopes)
+        .collect();
+    scopes.sort();
+    assert_eq!(
+        scopes,
+        [
+            vec!["inherit".to_owned()],
+            vec![
+                "read:servers!user=ann".to_owned(),
+                "read:users:name!user=ann".to_owned()
+            ],
+        ],
+        "as asked; none asked means the owner's own permissions"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_authorized_application_is_listed_and_revoked_with_all_its_tokens() {
+    let app = TestApp::new(|_| {}).await.unwrap();
+    let ann = app.create_user("ann", false).await.unwrap();
+    let bob = app.create_user("bob", false).await.unwrap();
+    let store = app.store();
+    store
+        .upsert_oauth_client(&ferrohub_store::OAuthClient {
+            identifier: "service-notes".into(),
+            description: "JupyterHub service notes".into(),
+            secret: String::new(),
+            redirect_uri: "/services/notes/oauth_callback".into(),
+            allowed_scopes: vec![],
+        })
+        .await
+        .unwrap();
+    let mut issued = Vec::new();
+    for (user, scope) in [
+        (&ann, "identify"),
+        (&ann, "read:users:name!user=ann"),
+        (&bob, "identify"),
+    ] {
+        let secret = ferrohub_core::token::new_token();
+        let scopes = [scope.to_owned()];
+        store
+            .create_token(&ferrohub_store::NewToken {
+                token: &secret,
+                rounds: ferrohub_core::token::GENERATED_TOKEN_ROUNDS,
+                owner: ferrohub_store::TokenOwner::User(user.id),
+                client_id: "service-notes",
+                session_id: None,
+                scopes: &scopes,
+                note: None,
+                expires_at: None,
+            })
+            .await
+            .unwrap();
+        issued.push(secret);
+    }
+    assert_eq!(
+        app.call(Method::GET, "/user", Some(&issued[0]), None)
+            .await
+            .status,
+        200
+    );
+
+    let cookie = app.login_cookie(&ann);
+    let (_, _, html) = page(&app, "/hub/token", Some(&cookie)).await;
+    assert!(html.contains("Authorized Applications"), "{html}");
+    assert!(html.contains("data-client-id=\"service-notes\""), "{html}");
+    assert!(html.contains("JupyterHub service notes"), "{html}");
+    assert!(
+        html.contains("read:users:name!user=ann"),
+        "scopes of all its tokens: {html}"
+    );
+    let xsrf = hidden_xsrf(&html);
+
+    let revoke = |xsrf: String, client: &'static str| {
+        let cookie = cookie.clone();
+        let app = &app;
+        async move {
+            let form = [("_xsrf", xsrf.as_str()), ("client_id", client)];
+            post_form(app, "/hub/token/revoke-application", &cookie, &form).await
+        }
+    };
+    let (status, _, _) = revoke("forged".into(), "service-notes").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "XSRF checked");
+    let (status, location, _) = revoke(xsrf.clone(), "service-notes").await;
+    assert_eq!(
+        (status, location.as_str()),
+        (StatusCode::FOUND, "/hub/token")
+    );
+    for secret in &issued[..2] {
+        let answer = app.call(Method::GET, "/user", Some(secret), None).await;
+        assert_eq!(answer.status, 403, "ann's tokens of the client are gone");
+    }
+    let answer = app.call(Method::GET, "/user", Some(&issued[2]), None).await;
+    assert_eq!(answer.status, 200, "bob's token of the same client stays");
+    let (_, _, html) = page(&app, "/hub/token", Some(&cookie)).await;
+    assert!(!html.contains("service-notes"), "{html}");
+    let (status, _, _) = revoke(xsrf.clone(), "service-notes").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "nothing left to revoke");
+    let (status, _, _) = revoke(xsrf, "jupyterhub").await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "API tokens are not an application"
+    );
+}
