@@ -70,7 +70,7 @@ async fn login_text_default_url_scoped_tokens_applications_and_shutdown_on_logou
     // While the browser works, note every single-user process of dana's.
     let pids_seen = std::sync::Arc::new(std::sync::Mutex::new(BTreeSet::new()));
     let watcher = {
-        let pids_seen = pids_seen.clone();
+        let pids_seen = std::sync::Arc::clone(&pids_seen);
         let hub_port = hub.hub_port;
         tokio::spawn(async move {
             loop {

@@ -16,17 +16,21 @@ async fn page(app: &TestApp, path: &str, cookie: Option<&str>) -> (StatusCode, S
         request = request.header(header::COOKIE, format!("jupyterhub-hub-login={cookie}"));
     }
     let response = app
-        .request(request.body(axum::body::Body::empty()).unwrap())
+        .request(
+            request
+                .body(axum::body::Body::empty())
+                .expect("test fixture"),
+        )
         .await;
     let status = response.status();
     let location = response
         .headers()
         .get(header::LOCATION)
-        .map(|l| l.to_str().unwrap().to_owned())
+        .map(|l| l.to_str().expect("test fixture").to_owned())
         .unwrap_or_default();
     let body = axum::body::to_bytes(response.into_body(), usize::MAX)
         .await
-        .unwrap();
+        .expect("test fixture");
     (
         status,
         location,
@@ -114,9 +118,9 @@ async fn without_default_url_redirect_to_server_decides() {
 async fn logout_with_a_running_server(shutdown_on_logout: bool) -> usize {
     let app = TestApp::new(|c| c.jupyterhub.shutdown_on_logout = shutdown_on_logout)
         .await
-        .unwrap();
-    let ann = app.create_user("ann", false).await.unwrap();
-    let token = app.token("ann", &["inherit"]).await.unwrap();
+        .expect("test fixture");
+    let ann = app.create_user("ann", false).await.expect("test fixture");
+    let token = app.token("ann", &["inherit"]).await.expect("test fixture");
     let started = app
         .call(
             Method::POST,
@@ -158,22 +162,22 @@ async fn post_form(
     cookie: &str,
     form: &[(&str, &str)],
 ) -> (StatusCode, String, String) {
-    let body = serde_urlencoded::to_string(form).unwrap();
+    let body = serde_urlencoded::to_string(form).expect("test fixture");
     let request = http::Request::post(path)
         .header(header::COOKIE, format!("jupyterhub-hub-login={cookie}"))
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
         .body(axum::body::Body::from(body))
-        .unwrap();
+        .expect("test fixture");
     let response = app.request(request).await;
     let status = response.status();
     let location = response
         .headers()
         .get(header::LOCATION)
-        .map(|l| l.to_str().unwrap().to_owned())
+        .map(|l| l.to_str().expect("test fixture").to_owned())
         .unwrap_or_default();
     let body = axum::body::to_bytes(response.into_body(), usize::MAX)
         .await
-        .unwrap();
+        .expect("test fixture");
     (
         status,
         location,

@@ -380,7 +380,7 @@ pub(crate) async fn authorized_clients(
             .unwrap_or_else(|| client_id.clone());
         clients.push(group_client(client_id, description, &tokens));
     }
-    clients.sort_by(|a, b| (b.last_activity, b.created).cmp(&(a.last_activity, a.created)));
+    clients.sort_by_key(|c| std::cmp::Reverse((c.last_activity, c.created)));
     Ok(clients)
 }
 
