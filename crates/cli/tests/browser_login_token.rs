@@ -40,6 +40,60 @@ async fn auto_login_skips_the_form() {
     assert_eq!(refused["usernameFields"], 0);
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn auto_login_lets_a_signed_in_browser_through_and_logout_shows_a_page() {
+    // Signed in before auto_login is turned on: the cookies stay valid over
+    // the restart (same cookie secret and database).
+    let mut hub = TestHub::start(&[
+        ("Authenticator", "auto_login = false"),
+        (
+            "JupyterHub",
+            "[JupyterHub.template_vars]\nannouncement_logout = \"See you <em>soon</em>\"",
+        ),
+    ]);
+    let browser = support::browser::Browser::new(&hub.public_url());
+    assert_eq!(browser.login("erin", "pw", None).await.status(), 302);
+    let mut cookies = Vec::new();
+    for (path, name) in [
+        ("/hub/", "jupyterhub-hub-login"),
+        ("/", "jupyterhub-session-id"),
+    ] {
+        let value = browser
+            .cookie(path, name)
+            .unwrap_or_else(|| panic!("no {name}"));
+        cookies.push(json!({"name": name, "value": value, "path": path}));
+    }
+    hub.kill(nix::sys::signal::Signal::SIGTERM);
+    let config = std::fs::read_to_string(&hub.config_path).unwrap();
+    std::fs::write(
+        &hub.config_path,
+        config.replace("auto_login = false", "auto_login = true"),
+    )
+    .unwrap();
+    hub.launch();
+
+    let seen = support::chromium::run(
+        "login_token_logout_page.mjs",
+        json!({"url": hub.public_url(), "cookies": cookies}),
+    )
+    .await;
+    assert_eq!(
+        seen["signedIn"],
+        json!({"path": "/hub/token", "navUser": "erin"}),
+        "a signed-in browser passes the login page"
+    );
+    let logout = &seen["logout"];
+    assert_eq!(logout["path"], "/hub/logout");
+    assert_eq!(logout["title"], "Signed out - ferrohub");
+    assert_eq!(logout["text"], "Successfully logged out.");
+    assert_eq!(logout["announcement"], "See you soon");
+    assert_eq!(logout["navLinks"], 0, "shown signed out: {logout}");
+    assert_eq!(
+        seen["after"],
+        json!({"status": 403, "path": "/hub/login", "forms": 0})
+    );
+}
+
 /// The hub of [`login_text_default_url_scoped_tokens_applications_and_shutdown_on_logout`].
 fn configured_hub() -> TestHub {
     let python = support::venv().join("bin/python");
