@@ -22,12 +22,27 @@ fn safe_next(state: &AppState, query: &HashMap<String, String>) -> Option<String
 
 /// The back end's login URL with `next` added (upstream's `authenticator_login_url`).
 fn authenticator_login_url(state: &AppState, next: &str) -> String {
-    let login_url = state.auth.login_url(&state.urls.hub);
-    let joiner = if login_url.contains('?') { '&' } else { '?' };
+    with_next(&state.auth.login_url(&state.urls.hub), next)
+}
+
+/// `url` with a `next` query parameter added (tornado's `url_concat`).
+fn with_next(url: &str, next: &str) -> String {
+    let joiner = if url.contains('?') { '&' } else { '?' };
     format!(
-        "{login_url}{joiner}next={}",
+        "{url}{joiner}next={}",
         ferrohub_core::url::quote_query(next)
     )
+}
+
+/// Where `auto_login` sends a signed-out browser: the back end's own login
+/// URL, with `next` when one was asked for; `None` for a form back end,
+/// whose login URL is the login page itself (upstream then tries the
+/// request's own credentials and answers 403 without them).
+fn auto_login_target(hub: &str, login_url: &str, next: Option<&str>) -> Option<String> {
+    if login_url == format!("{hub}login") {
+        return None;
+    }
+    Some(next.map_or_else(|| login_url.to_owned(), |next| with_next(login_url, next)))
 }
 
 fn render_form(
@@ -103,26 +118,25 @@ fn auto_login(
     request_query: Option<&str>,
 ) -> Result<Response, PageError> {
     let hub = &state.urls.hub;
-    let login_url = state.auth.login_url(hub);
-    if login_url == format!("{hub}login") {
-        tracing::warn!(
-            "auto_login failed: {} logs in with a form, and a request to the login \
-             page carries no credentials",
-            state.config.jupyterhub.authenticator_class
-        );
-        return Err(PageError::new(
-            StatusCode::FORBIDDEN,
-            "Automatic login failed: this hub signs users in automatically, \
-             but your request carried no credentials it accepts.",
-        ));
+    let next = query
+        .get("next")
+        .is_some_and(|n| !n.is_empty())
+        .then(|| next_url(state, None, next, request_query));
+    match auto_login_target(hub, &state.auth.login_url(hub), next.as_deref()) {
+        Some(target) => Ok(crate::redirect::found(&target)),
+        None => {
+            tracing::warn!(
+                "auto_login failed: {} logs in with a form, and a request to the login \
+                 page carries no credentials",
+                state.config.jupyterhub.authenticator_class
+            );
+            Err(PageError::new(
+                StatusCode::FORBIDDEN,
+                "Automatic login failed: this hub signs users in automatically, \
+                 but your request carried no credentials it accepts.",
+            ))
+        }
     }
-    if query.get("next").is_some_and(|n| !n.is_empty()) {
-        let next = next_url(state, None, next, request_query);
-        return Ok(crate::redirect::found(&authenticator_login_url(
-            state, &next,
-        )));
-    }
-    Ok(crate::redirect::found(&login_url))
 }
 
 #[derive(serde::Deserialize)]
@@ -301,4 +315,29 @@ async fn logout_steps(state: &AppState, headers: &HeaderMap) -> Result<Response,
         crate::redirect::found(&format!("{}login", state.urls.hub))
     };
     Ok(with_cookies(response, clear))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{auto_login_target, with_next};
+
+    #[test]
+    fn auto_login_goes_to_an_external_login_with_next_and_refuses_a_form() {
+        assert_eq!(
+            auto_login_target("/hub/", "/hub/login", Some("/hub/home")),
+            None
+        );
+        assert_eq!(
+            auto_login_target("/hub/", "/hub/oauth_login", None).as_deref(),
+            Some("/hub/oauth_login")
+        );
+        assert_eq!(
+            auto_login_target("/hub/", "/hub/oauth_login", Some("/user/ann/lab?a=1")).as_deref(),
+            Some("/hub/oauth_login?next=%2Fuser%2Fann%2Flab%3Fa%3D1")
+        );
+        assert_eq!(
+            with_next("https://sso.example/login?app=hub", "/hub/"),
+            "https://sso.example/login?app=hub&next=%2Fhub%2F"
+        );
+    }
 }
