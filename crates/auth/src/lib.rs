@@ -79,6 +79,26 @@ pub trait Authenticator: Send + Sync {
     fn default_allow_all(&self, _allowed_users_configured: bool) -> bool {
         false
     }
+    /// Where a login begins, given the hub's base URL (`/hub/`). A form back end
+    /// (PAM, dummy) answers the login page itself, `{hub}login` (upstream's
+    /// default); one that logs in elsewhere (OAuth) returns its own handler's
+    /// URL, which `Authenticator.auto_login` and the "Sign in with" button send
+    /// the browser to.
+    fn login_url(&self, hub_base: &str) -> String {
+        format!("{hub_base}login")
+    }
+    /// The service named on the login page's button ("Sign in with GitHub")
+    /// in place of the user name and password form; empty for a form back end.
+    /// Upstream's `Authenticator.login_service`, set by the back end, not config.
+    fn login_service(&self) -> &str {
+        ""
+    }
+    /// HTML the back end shows instead of the login form (upstream's
+    /// `get_custom_html(base_url)`); empty keeps the form. Trusted markup from
+    /// the back end, never from users.
+    fn custom_html(&self, _hub_base: &str) -> String {
+        String::new()
+    }
 }
 
 /// The result of a login attempt after the allow/block policy.

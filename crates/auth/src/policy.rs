@@ -40,6 +40,8 @@ pub struct Auth {
     allowed_users: BTreeSet<String>,
     /// `blocked_users`, normalized.
     blocked_users: BTreeSet<String>,
+    /// `Authenticator.auto_login`.
+    auto_login: bool,
     allow_all: bool,
     allow_existing_users: bool,
     /// Backoff after failed logins, for whatever the back end.
@@ -103,10 +105,37 @@ impl Auth {
             admin_users,
             allowed_users,
             blocked_users,
+            auto_login: config.auto_login,
             allow_all,
             allow_existing_users,
             throttle: LoginThrottle::new(ThrottleSettings::from_config(config)),
         })
+    }
+
+    /// `Authenticator.auto_login`: the login page begins the back end's own
+    /// login instead of showing itself.
+    #[must_use]
+    pub fn auto_login(&self) -> bool {
+        self.auto_login
+    }
+
+    /// The back end's login URL under the hub's base URL (see
+    /// [`Authenticator::login_url`]).
+    #[must_use]
+    pub fn login_url(&self, hub_base: &str) -> String {
+        self.backend.login_url(hub_base)
+    }
+
+    /// The back end's `login_service` ("Sign in with ..."); empty for a form.
+    #[must_use]
+    pub fn login_service(&self) -> &str {
+        self.backend.login_service()
+    }
+
+    /// The back end's own login markup in place of the form; empty for none.
+    #[must_use]
+    pub fn custom_html(&self, hub_base: &str) -> String {
+        self.backend.custom_html(hub_base)
     }
 
     /// Lowercases, as upstream's default `normalize_username`.

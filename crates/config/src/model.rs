@@ -77,6 +77,12 @@ pub struct JupyterHubConfig {
     pub last_activity_interval: u64,
     /// After login, go to the user's server (starting it) rather than the home page.
     pub redirect_to_server: bool,
+    /// Where `{hub}` and a login without `next` send users (empty: upstream's
+    /// default, their server or the home page by `redirect_to_server`). Upstream
+    /// also takes a Python callable here; a TOML file can only give a URL.
+    pub default_url: String,
+    /// Stop all of a user's running servers when they log out (upstream's default false).
+    pub shutdown_on_logout: bool,
     /// Stop all user servers when the hub shuts down (default true).
     pub cleanup_servers: bool,
     /// Stop the proxy when the hub shuts down, if the hub started it (default true).
@@ -251,6 +257,8 @@ impl Default for JupyterHubConfig {
             spawner_class: "localprocess".into(),
             last_activity_interval: 300,
             redirect_to_server: true,
+            default_url: String::new(),
+            shutdown_on_logout: false,
             cleanup_servers: true,
             cleanup_proxy: true,
             log_level: "info".into(),
@@ -329,6 +337,12 @@ pub struct AuthenticatorConfig {
     pub allow_all: Option<bool>,
     /// Users already in the database may log in; default true iff `allowed_users` is set.
     pub allow_existing_users: Option<bool>,
+    /// Begin the login at once instead of showing the login page: the browser
+    /// goes to the authenticator's own login URL (an external service's, such
+    /// as OAuth's). For a form authenticator (PAM, dummy), whose login URL is
+    /// the login page itself, the request must already carry the credentials,
+    /// which a form never does, so the page answers 403, as upstream.
+    pub auto_login: bool,
     /// ferrohub only: after this many failed logins in a row for one user name,
     /// further attempts for that name are refused without checking the password,
     /// for a delay that doubles with each further failure (default 5; 0 turns the
@@ -353,6 +367,7 @@ impl Default for AuthenticatorConfig {
             blocked_users: Vec::new(),
             allow_all: None,
             allow_existing_users: None,
+            auto_login: false,
             login_failures_per_user: 5,
             login_failures_per_address: 100,
             login_backoff_initial_seconds: 1.0,

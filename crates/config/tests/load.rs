@@ -349,8 +349,8 @@ fn an_unknown_option_is_named_with_a_suggestion() {
 #[test]
 fn an_upstream_option_that_ferrohub_lacks_says_so() {
     assert_eq!(
-        error("[JupyterHub]\nshutdown_on_logout = true\n", &[]),
-        "unknown option JupyterHub.shutdown_on_logout in FILE \
+        error("[JupyterHub]\ndebug_db = true\n", &[]),
+        "unknown option JupyterHub.debug_db in FILE \
          (upstream JupyterHub has this option; ferrohub does not support it)"
     );
 }

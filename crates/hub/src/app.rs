@@ -114,12 +114,20 @@ async fn common_headers(request: Request, next: Next) -> Response {
             crate::error::ApiError::new(response.status(), "Method not allowed on this endpoint")
                 .into_response();
     }
+    // A page served under the API's prefix (the OAuth authorization page,
+    // upstream's OAuthAuthorizeHandler, a page handler) loads the pages'
+    // stylesheet and icons, so it gets the pages' policy.
+    let is_page = response
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
     let headers = response.headers_mut();
     headers.insert(
         "x-jupyterhub-version",
         HeaderValue::from_static(ferrohub_core::JUPYTERHUB_VERSION),
     );
-    let csp = if is_api {
+    let csp = if is_api && !is_page {
         "frame-ancestors 'none'; default-src 'none'"
     } else {
         "frame-ancestors 'none'"

@@ -191,12 +191,22 @@ const HANDLERS: &[(&str, &str)] = &[
     // jupyterhub/handlers/metrics.py
     ("metrics", "jupyterhub.handlers.metrics.MetricsHandler"),
     ("api/metrics", "jupyterhub.handlers.metrics.MetricsHandler"),
+    // jupyterhub/handlers/static.py
+    (
+        "static/{*path}",
+        "jupyterhub.handlers.static.CacheControlStaticFilesHandler",
+    ),
+    ("logo", "jupyterhub.handlers.static.LogoHandler"),
     // jupyterhub/handlers/pages.py
     ("", "jupyterhub.handlers.pages.RootHandler"),
     ("home", "jupyterhub.handlers.pages.HomeHandler"),
     ("token", "jupyterhub.handlers.pages.TokenPageHandler"),
     // ferrohub's revoke form posts here (upstream's page calls the REST API).
     ("token/revoke", "jupyterhub.handlers.pages.TokenPageHandler"),
+    (
+        "token/revoke-application",
+        "jupyterhub.handlers.pages.TokenPageHandler",
+    ),
     ("spawn", "jupyterhub.handlers.pages.SpawnHandler"),
     ("spawn/{name}", "jupyterhub.handlers.pages.SpawnHandler"),
     (

@@ -20,6 +20,7 @@ use crate::assets::Assets;
 const BUILT_IN: &[(&str, &str)] = &[
     ("page.html", include_str!("templates/page.html")),
     ("login.html", include_str!("templates/login.html")),
+    ("logout.html", include_str!("templates/logout.html")),
     ("home.html", include_str!("templates/home.html")),
     ("token.html", include_str!("templates/token.html")),
     (
@@ -139,6 +140,17 @@ impl Templates {
         Ok(Self { env })
     }
 
+    /// Renders template text that is not a page, such as an authenticator's
+    /// `custom_html` (upstream renders it with the login form's variables);
+    /// a rendering bug is logged and gives an empty string.
+    #[must_use]
+    pub(crate) fn render_str(&self, source: &str, ctx: Value) -> String {
+        self.env.render_str(source, ctx).unwrap_or_else(|e| {
+            tracing::error!("authenticator custom_html: {e:#}");
+            String::new()
+        })
+    }
+
     /// Renders a template; a rendering bug becomes a plain error page.
     #[must_use]
     pub(crate) fn render(&self, name: &str, ctx: Value) -> String {
@@ -252,6 +264,34 @@ mod tests {
             home.contains("site footer"),
             "built-in pages use the overridden base: {home}"
         );
+    }
+
+    /// `announcement_login` / `announcement_logout` (template_vars) replace
+    /// `announcement` on their page only, as upstream's templates do.
+    #[test]
+    fn page_specific_announcements_replace_the_general_one() {
+        let vars = [
+            ("announcement".to_owned(), serde_json::json!("General news")),
+            (
+                "announcement_login".to_owned(),
+                serde_json::json!("Login <b>news</b>"),
+            ),
+        ]
+        .into();
+        let templates = Templates::new(&[], &vars, "/hub/", HashMap::new()).unwrap();
+        let ctx = || minijinja::context! { hub => "/hub/", authenticator_login_url => "/hub/login?next=" };
+        let login = templates.render("login.html", ctx());
+        assert!(login.contains("Login <b>news</b>"), "{login}");
+        assert!(!login.contains("General news"), "{login}");
+        let logout = templates.render("logout.html", ctx());
+        assert!(logout.contains("General news"), "{logout}");
+        assert!(logout.contains("Successfully logged out."), "{logout}");
+        let service = templates.render(
+            "login.html",
+            minijinja::context! { hub => "/hub/", login_service => "GitHub", authenticator_login_url => "/hub/oauth_login?next=" },
+        );
+        assert!(service.contains("Sign in with GitHub"), "{service}");
+        assert!(!service.contains("password_input"), "{service}");
     }
 
     #[test]

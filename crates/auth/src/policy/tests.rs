@@ -398,3 +398,36 @@ async fn a_saturated_backend_is_a_throttled_login_not_an_error_nor_a_failure() {
         );
     }
 }
+
+/// A back end that logs in elsewhere, as an OAuth one does.
+struct External;
+
+#[async_trait]
+impl Authenticator for External {
+    fn name(&self) -> &'static str {
+        "External"
+    }
+    async fn authenticate(&self, _: &str, _: &str) -> Result<Option<String>, AuthError> {
+        Ok(None)
+    }
+    fn login_url(&self, hub_base: &str) -> String {
+        format!("{hub_base}oauth_login")
+    }
+    fn login_service(&self) -> &str {
+        "Example SSO"
+    }
+}
+
+#[test]
+fn the_login_seam_defaults_to_the_form_and_passes_a_back_ends_own_url_through() {
+    let form = dummy(|c| c.auto_login = true);
+    assert!(form.auto_login());
+    assert_eq!(form.login_url("/hub/"), "/hub/login");
+    assert_eq!(form.login_service(), "");
+    assert_eq!(form.custom_html("/hub/"), "");
+    assert!(!dummy(|_| {}).auto_login(), "off by default, as upstream");
+
+    let external = Auth::new(Box::new(External), &AuthenticatorConfig::default()).unwrap();
+    assert_eq!(external.login_url("/base/hub/"), "/base/hub/oauth_login");
+    assert_eq!(external.login_service(), "Example SSO");
+}

@@ -278,32 +278,35 @@ environment = {{ PATH = "{venv}/bin:/usr/local/bin:/usr/bin:/bin" }}"#,
 
     /// Pids of single-user servers of `user` started by this hub.
     pub fn server_pids(&self, user: &str) -> Vec<i32> {
-        let api = format!(
-            "JUPYTERHUB_API_URL=http://127.0.0.1:{}/hub/api",
-            self.hub_port
-        );
-        let user_var = format!("JUPYTERHUB_USER={user}");
-        let mut pids = Vec::new();
-        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-            let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
-                continue;
-            };
-            let Ok(environ) = std::fs::read(entry.path().join("environ")) else {
-                continue;
-            };
-            let vars: Vec<&[u8]> = environ.split(|b| *b == 0).collect();
-            let has = |want: &str| vars.contains(&want.as_bytes());
-            let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
-            let zombie = stat
-                .rsplit(')')
-                .next()
-                .is_some_and(|rest| rest.trim_start().starts_with('Z'));
-            if has(&api) && has(&user_var) && !zombie && is_singleuser(&entry.path()) {
-                pids.push(pid);
-            }
-        }
-        pids
+        server_pids_of(self.hub_port, user)
     }
+}
+
+/// Pids of single-user servers of `user` started by the hub listening on
+/// `hub_port` (a free function, so a task can poll it while a test runs).
+pub fn server_pids_of(hub_port: u16, user: &str) -> Vec<i32> {
+    let api = format!("JUPYTERHUB_API_URL=http://127.0.0.1:{hub_port}/hub/api");
+    let user_var = format!("JUPYTERHUB_USER={user}");
+    let mut pids = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(environ) = std::fs::read(entry.path().join("environ")) else {
+            continue;
+        };
+        let vars: Vec<&[u8]> = environ.split(|b| *b == 0).collect();
+        let has = |want: &str| vars.contains(&want.as_bytes());
+        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+        let zombie = stat
+            .rsplit(')')
+            .next()
+            .is_some_and(|rest| rest.trim_start().starts_with('Z'));
+        if has(&api) && has(&user_var) && !zombie && is_singleuser(&entry.path()) {
+            pids.push(pid);
+        }
+    }
+    pids
 }
 
 /// A plain blocking GET on 127.0.0.1, returning the status code.

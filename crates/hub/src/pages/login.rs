@@ -3,12 +3,12 @@
 use std::collections::HashMap;
 
 use axum::Form;
-use axum::extract::{Query, State};
+use axum::extract::{OriginalUri, Query, State};
 use axum::response::{Html, IntoResponse, Response};
 use http::{HeaderMap, StatusCode};
 use minijinja::context;
 
-use super::{default_next, page_user, with_cookies, xsrf_for};
+use super::{next_url, page_user, with_cookies, xsrf_for};
 use crate::client_addr::ClientAddr;
 use crate::cookies::{self, CookieOptions};
 use crate::error::PageError;
@@ -20,6 +20,31 @@ fn safe_next(state: &AppState, query: &HashMap<String, String>) -> Option<String
         .and_then(|n| ferrohub_core::url::safe_next_url(n, &state.urls.base))
 }
 
+/// The back end's login URL with `next` added (upstream's `authenticator_login_url`).
+fn authenticator_login_url(state: &AppState, next: &str) -> String {
+    with_next(&state.auth.login_url(&state.urls.hub), next)
+}
+
+/// `url` with a `next` query parameter added (tornado's `url_concat`).
+fn with_next(url: &str, next: &str) -> String {
+    let joiner = if url.contains('?') { '&' } else { '?' };
+    format!(
+        "{url}{joiner}next={}",
+        ferrohub_core::url::quote_query(next)
+    )
+}
+
+/// Where `auto_login` sends a signed-out browser: the back end's own login
+/// URL, with `next` when one was asked for; `None` for a form back end,
+/// whose login URL is the login page itself (upstream then tries the
+/// request's own credentials and answers 403 without them).
+fn auto_login_target(hub: &str, login_url: &str, next: Option<&str>) -> Option<String> {
+    if login_url == format!("{hub}login") {
+        return None;
+    }
+    Some(next.map_or_else(|| login_url.to_owned(), |next| with_next(login_url, next)))
+}
+
 fn render_form(
     state: &AppState,
     headers: &HeaderMap,
@@ -29,32 +54,89 @@ fn render_form(
     error: Option<&str>,
 ) -> Response {
     let (xsrf, cookie) = xsrf_for(state, headers, None);
-    let html = state.templates.render(
-        "login.html",
-        context! { hub => &state.urls.hub, next => next, username => username, login_error => error, xsrf => xsrf },
-    );
+    let hub = &state.urls.hub;
+    let ctx = context! {
+        hub => hub,
+        next => next,
+        username => username,
+        login_error => error,
+        xsrf => xsrf,
+        login_url => format!("{hub}login"),
+        authenticator_login_url => authenticator_login_url(state, next),
+        login_service => state.auth.login_service(),
+    };
+    // Upstream renders the back end's custom HTML as a template with the
+    // form's variables (next, xsrf, the login URLs).
+    let custom = state.auth.custom_html(hub);
+    let custom_html = if custom.is_empty() {
+        String::new()
+    } else {
+        state.templates.render_str(&custom, ctx.clone())
+    };
+    let html = state
+        .templates
+        .render("login.html", context! { custom_html => custom_html, ..ctx });
     with_cookies((status, Html(html)).into_response(), cookie)
 }
 
-/// `GET {hub}login`: the form, or straight on when already logged in.
+/// `GET {hub}login`: straight on when already logged in; with
+/// `Authenticator.auto_login`, the back end's own login instead of the form.
 pub(super) async fn form(
     State(state): State<AppState>,
+    OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, PageError> {
     let next = safe_next(&state, &query);
     if let Some(who) = page_user(&state, &headers).await? {
-        let target = next.unwrap_or_else(|| default_next(&state, &who.user.name));
+        let target = next_url(&state, Some(&who.user.name), next.as_deref(), uri.query());
         return Ok(crate::redirect::found(&target));
+    }
+    if state.auth.auto_login() {
+        return auto_login(&state, &query, next.as_deref(), uri.query());
     }
     Ok(render_form(
         &state,
         &headers,
         StatusCode::OK,
         next.as_deref().unwrap_or_default(),
-        "",
+        query.get("username").map_or("", String::as_str),
         None,
     ))
+}
+
+/// `Authenticator.auto_login` on the login page, as upstream: a back end
+/// that logs in elsewhere (its `login_url` is not this page, e.g. OAuth) gets
+/// the browser at once, with `next` passed on when one was asked for. A form
+/// back end (PAM, dummy: `login_url` is this page) would need credentials in
+/// the request itself, which a browser arriving here never carries, so the
+/// login fails with 403 and no form is shown.
+fn auto_login(
+    state: &AppState,
+    query: &HashMap<String, String>,
+    next: Option<&str>,
+    request_query: Option<&str>,
+) -> Result<Response, PageError> {
+    let hub = &state.urls.hub;
+    let next = query
+        .get("next")
+        .is_some_and(|n| !n.is_empty())
+        .then(|| next_url(state, None, next, request_query));
+    match auto_login_target(hub, &state.auth.login_url(hub), next.as_deref()) {
+        Some(target) => Ok(crate::redirect::found(&target)),
+        None => {
+            tracing::warn!(
+                "auto_login failed: {} logs in with a form, and a request to the login \
+                 page carries no credentials",
+                state.config.jupyterhub.authenticator_class
+            );
+            Err(PageError::new(
+                StatusCode::FORBIDDEN,
+                "Automatic login failed: this hub signs users in automatically, \
+                 but your request carried no credentials it accepts.",
+            ))
+        }
+    }
 }
 
 #[derive(serde::Deserialize)]
@@ -72,6 +154,7 @@ pub(super) struct LoginForm {
 /// `Retry-After`, the same page whether or not the user exists.
 pub(super) async fn submit(
     State(state): State<AppState>,
+    OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
     ClientAddr(client): ClientAddr,
     Query(query): Query<HashMap<String, String>>,
@@ -188,7 +271,7 @@ pub(super) async fn submit(
         ),
         super::xsrf_cookie(&state, &xsrf),
     ];
-    let target = next.unwrap_or_else(|| default_next(&state, &user.name));
+    let target = next_url(&state, Some(&user.name), next.as_deref(), uri.query());
     Ok(with_cookies(crate::redirect::found(&target), set))
 }
 
@@ -208,6 +291,9 @@ pub(super) async fn logout(
 
 async fn logout_steps(state: &AppState, headers: &HeaderMap) -> Result<Response, PageError> {
     if let Some(who) = page_user(state, headers).await? {
+        if state.config.jupyterhub.shutdown_on_logout {
+            crate::service::servers::stop_all_at_logout(state, &who.user).await?;
+        }
         if let Some(session) = &who.identity.session_id {
             crate::service::oauth::end_session(state, &who.user, session).await?;
         }
@@ -218,8 +304,40 @@ async fn logout_steps(state: &AppState, headers: &HeaderMap) -> Result<Response,
         cookies::clear_cookie(cookies::SESSION_COOKIE, &state.urls.base),
         cookies::clear_cookie(cookies::XSRF_COOKIE, &state.urls.hub),
     ];
-    Ok(with_cookies(
-        crate::redirect::found(&format!("{}login", state.urls.hub)),
-        clear,
-    ))
+    // With auto_login the login page would sign the user straight back in
+    // (or fail), so upstream shows a logout page instead of going there.
+    let response = if state.auth.auto_login() {
+        let html = state
+            .templates
+            .render("logout.html", context! { hub => &state.urls.hub });
+        Html(html).into_response()
+    } else {
+        crate::redirect::found(&format!("{}login", state.urls.hub))
+    };
+    Ok(with_cookies(response, clear))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{auto_login_target, with_next};
+
+    #[test]
+    fn auto_login_goes_to_an_external_login_with_next_and_refuses_a_form() {
+        assert_eq!(
+            auto_login_target("/hub/", "/hub/login", Some("/hub/home")),
+            None
+        );
+        assert_eq!(
+            auto_login_target("/hub/", "/hub/oauth_login", None).as_deref(),
+            Some("/hub/oauth_login")
+        );
+        assert_eq!(
+            auto_login_target("/hub/", "/hub/oauth_login", Some("/user/ann/lab?a=1")).as_deref(),
+            Some("/hub/oauth_login?next=%2Fuser%2Fann%2Flab%3Fa%3D1")
+        );
+        assert_eq!(
+            with_next("https://sso.example/login?app=hub", "/hub/"),
+            "https://sso.example/login?app=hub&next=%2Fhub%2F"
+        );
+    }
 }

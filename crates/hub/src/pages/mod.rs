@@ -2,6 +2,7 @@
 
 mod assets;
 mod login;
+mod next_url;
 mod redirects;
 mod server;
 mod shares;
@@ -44,6 +45,10 @@ pub(crate) fn router(state: &AppState) -> Router<AppState> {
             get(tokens::page).post(tokens::request),
         )
         .route(&format!("{hub}token/revoke"), post(tokens::revoke))
+        .route(
+            &format!("{hub}token/revoke-application"),
+            post(tokens::revoke_client),
+        )
         .route(
             &format!("{hub}spawn/{{name}}/{{server}}"),
             get(server::spawn_get_for).post(server::spawn_post_for),
@@ -185,16 +190,33 @@ fn with_cookies(mut response: Response, cookies: impl IntoIterator<Item = String
     response
 }
 
-/// Where a logged-in user goes by default: their running server, else the spawn page.
-fn default_next(state: &AppState, user: &str) -> String {
-    if !state.config.jupyterhub.redirect_to_server {
-        return format!("{}home", state.urls.hub);
-    }
-    if state.servers.phase(user, "") == crate::runtime::Phase::Ready {
-        state.urls.server_prefix(user, "")
-    } else {
-        format!("{}spawn", state.urls.hub)
-    }
+/// Upstream's `get_next_url`: `next` (already checked by the safe-redirect
+/// rule) if given, else the default for `user` (`None`: signed out) with
+/// the request's other query parameters kept.
+fn next_url(
+    state: &AppState,
+    user: Option<&str>,
+    next: Option<&str>,
+    request_query: Option<&str>,
+) -> String {
+    let server_url = user.map(|name| state.urls.server_prefix(name, ""));
+    let user_server = user.zip(server_url.as_deref()).map(|(name, url)| {
+        let active = matches!(
+            state.servers.phase(name, ""),
+            crate::runtime::Phase::Ready
+                | crate::runtime::Phase::Spawning
+                | crate::runtime::Phase::Stopping
+        );
+        (url, active)
+    });
+    next_url::choose(&next_url::NextUrlInputs {
+        hub: &state.urls.hub,
+        next_param: next,
+        default_url: &state.config.jupyterhub.default_url,
+        redirect_to_server: state.config.jupyterhub.redirect_to_server,
+        user_server,
+        request_query,
+    })
 }
 
 /// A browser form's `_xsrf` field must be the token of `who`'s session (403 page if not).

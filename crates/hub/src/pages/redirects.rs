@@ -10,22 +10,30 @@ use axum::response::{IntoResponse, Redirect, Response};
 use http::{HeaderMap, StatusCode, Uri};
 use serde_json::json;
 
-use super::{default_next, error_page, page_user, to_login};
+use super::{error_page, next_url, page_user, to_login};
 use crate::access::Target;
 use crate::error::PageError;
 use crate::runtime::Phase;
 use crate::state::AppState;
 
-/// `{hub}`: logged in → the default place; anonymous → login.
+/// `{hub}`: `JupyterHub.default_url` when set (signed in or not, as
+/// upstream's root handler); else, signed in, the default place with the
+/// query kept; signed out, the login page.
 pub(super) async fn hub_root(
     State(state): State<AppState>,
     OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
+    let default_url = &state.config.jupyterhub.default_url;
+    if !default_url.is_empty() {
+        return Ok(crate::redirect::found(default_url));
+    }
     match page_user(&state, &headers).await? {
-        Some(who) => Ok(crate::redirect::found(&default_next(
+        Some(who) => Ok(crate::redirect::found(&next_url(
             &state,
-            &who.user.name,
+            Some(&who.user.name),
+            None,
+            uri.query(),
         ))),
         None => Ok(to_login(&state, &uri)),
     }

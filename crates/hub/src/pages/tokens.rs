@@ -1,7 +1,10 @@
 //! The token page (`{hub}token`): a user lists their API tokens, requests a
-//! new one (shown once) and revokes old ones. Plain forms with the XSRF
-//! field, so it works without JavaScript; tokens get the owner's own
-//! permissions (`inherit`), as upstream's page gives them by default.
+//! new one (shown once) with a list of scopes ("Permissions"; none means the
+//! owner's own permissions, `inherit`, as upstream's page), revokes old ones,
+//! and sees the OAuth clients holding tokens of theirs ("Authorized
+//! Applications": services, their servers) with a Revoke that deletes all of
+//! that client's tokens. Plain forms with the XSRF field, so it works without
+//! JavaScript.
 
 use axum::Form;
 use axum::extract::{OriginalUri, State};
@@ -12,7 +15,6 @@ use minijinja::context;
 use super::{PageUser, check_xsrf, error_page, page_user, to_login, with_cookies, xsrf_for};
 use crate::capability::TokenIssuer;
 use crate::error::{HubError, PageError};
-use crate::models::token_model;
 use crate::service::tokens;
 use crate::state::AppState;
 
@@ -34,6 +36,8 @@ pub(super) struct RequestForm {
     note: String,
     #[serde(default)]
     expires_in: String,
+    #[serde(default)]
+    scopes: String,
 }
 
 /// The revoke form.
@@ -45,6 +49,32 @@ pub(super) struct RevokeForm {
     token_id: String,
 }
 
+/// The revoke form of an authorized application.
+#[derive(serde::Deserialize)]
+pub(super) struct RevokeClientForm {
+    #[serde(default, rename = "_xsrf")]
+    xsrf: String,
+    #[serde(default)]
+    client_id: String,
+}
+
+/// The scopes typed into the form: separated by spaces and/or commas, as
+/// upstream's token page splits them; empty entries dropped.
+fn parse_scopes(text: &str) -> Vec<String> {
+    text.split(|c: char| c.is_whitespace() || c == ',')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// What the form asked for, shown again when the request is refused.
+#[derive(Default)]
+struct Refused<'a> {
+    message: &'a str,
+    note: &'a str,
+    scopes: &'a str,
+}
+
 /// `GET {hub}token`.
 pub(super) async fn page(
     State(state): State<AppState>,
@@ -54,7 +84,7 @@ pub(super) async fn page(
     let Some(who) = page_user(&state, &headers).await? else {
         return Ok(to_login(&state, &uri));
     };
-    render(&state, &headers, &who, None).await
+    render(&state, &headers, &who, None, None).await
 }
 
 /// `POST {hub}token`: creates a token and shows it once.
@@ -80,18 +110,30 @@ pub(super) async fn request(
         "" => "Requested via token page",
         note => note,
     };
-    let issued = tokens::create_inherit(&state, &issuer, note, seconds)
-        .await
-        .map_err(|e| match e {
-            HubError::Invalid(message) => bad_request(&state, &message),
-            other => other.into(),
-        })?;
+    let scopes = parse_scopes(&form.scopes);
+    let issued = match tokens::create_from_page(&state, &issuer, note, seconds, scopes).await {
+        Ok(issued) => issued,
+        // A scope the user does not hold, or a misspelt one: the page again,
+        // with the reason and what they typed.
+        Err(HubError::Invalid(message)) => {
+            let refused = Refused {
+                message: &message,
+                note: &form.note,
+                scopes: &form.scopes,
+            };
+            let mut page = render(&state, &headers, &who, None, Some(refused)).await?;
+            *page.status_mut() = StatusCode::BAD_REQUEST;
+            return Ok(page);
+        }
+        Err(other) => return Err(other.into()),
+    };
     tracing::info!(
         user = %who.user.name,
+        scopes = ?issued.record.scopes,
         "created API token a{} on the token page",
         issued.record.id
     );
-    render(&state, &headers, &who, Some((&issued.secret, note))).await
+    render(&state, &headers, &who, Some((&issued.secret, note)), None).await
 }
 
 /// `POST {hub}token/revoke`: deletes one of the user's own API tokens.
@@ -120,25 +162,82 @@ pub(super) async fn revoke(
     Ok(crate::redirect::found(&format!("{}token", state.urls.hub)))
 }
 
-/// Renders the page; `created` is a just-made token and its note, shown once.
+/// `POST {hub}token/revoke-application`: deletes all of the user's tokens
+/// held by one OAuth client (upstream's page revokes one of them through
+/// the API, which deletes them all).
+pub(super) async fn revoke_client(
+    State(state): State<AppState>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    Form(form): Form<RevokeClientForm>,
+) -> Result<Response, PageError> {
+    let Some(who) = page_user(&state, &headers).await? else {
+        return Ok(to_login(&state, &uri));
+    };
+    check_xsrf(&state, &headers, Some(&who.identity), &form.xsrf)?;
+    let issuer = token_issuer(&state, &who).await?;
+    let deleted = tokens::revoke_client(&state, &issuer, &form.client_id)
+        .await
+        .map_err(|e| match e {
+            HubError::NotFound(message) => error_page(
+                StatusCode::NOT_FOUND,
+                &message,
+                Some((&format!("{}token", state.urls.hub), "Back to your tokens")),
+            ),
+            other => other.into(),
+        })?;
+    tracing::info!(
+        user = %who.user.name,
+        client = %form.client_id,
+        "revoked {deleted} OAuth tokens of an authorized application on the token page"
+    );
+    Ok(crate::redirect::found(&format!("{}token", state.urls.hub)))
+}
+
+/// A time for the page: ISO 8601 for `<time datetime>`, and a short text.
+fn iso(ts: Option<&ferrohub_core::time::Timestamp>) -> Option<minijinja::Value> {
+    ts.map(|t| {
+        context! {
+            iso => ferrohub_core::time::iso_z(t),
+            text => t.format("%Y-%m-%d %H:%M UTC").to_string(),
+        }
+    })
+}
+
+/// Renders the page; `created` is a just-made token and its note, shown
+/// once; `refused` a request turned down, with what was typed.
 async fn render(
     state: &AppState,
     headers: &HeaderMap,
     who: &PageUser,
     created: Option<(&str, &str)>,
+    refused: Option<Refused<'_>>,
 ) -> Result<Response, PageError> {
     let mut tokens: Vec<minijinja::Value> = Vec::new();
     for record in tokens::own_tokens(state, &who.user).await? {
-        let model = token_model(state, &record).await?;
-        let text = |key: &str| model[key].as_str().map(str::to_owned);
         tokens.push(context! {
-            id => text("id"),
-            note => text("note"),
-            created => text("created"),
-            last_activity => text("last_activity"),
-            expires_at => text("expires_at"),
+            id => format!("a{}", record.id),
+            note => record.note.as_deref().filter(|n| !n.is_empty()),
+            scopes => &record.scopes,
+            created => iso(record.created.as_ref()),
+            last_activity => iso(record.last_activity.as_ref()),
+            expires_at => iso(record.expires_at.as_ref()),
         });
     }
+    let clients: Vec<minijinja::Value> = tokens::authorized_clients(state, &who.user)
+        .await?
+        .into_iter()
+        .map(|c| {
+            context! {
+                client_id => c.client_id,
+                description => c.description,
+                scopes => c.scopes,
+                created => iso(c.created.as_ref()),
+                last_activity => iso(c.last_activity.as_ref()),
+                token_count => c.token_count,
+            }
+        })
+        .collect();
     let max = tokens::max_lifetime(state);
     let expiry_options: Vec<minijinja::Value> = EXPIRY_CHOICES
         .iter()
@@ -153,7 +252,11 @@ async fn render(
             user => &who.user.name,
             xsrf => xsrf,
             tokens => tokens,
+            oauth_clients => clients,
             expiry_options => expiry_options,
+            request_error => refused.as_ref().map(|r| r.message),
+            requested_note => refused.as_ref().map(|r| r.note),
+            requested_scopes => refused.as_ref().map(|r| r.scopes),
             new_token => created.map(|c| c.0),
             new_note => created.map(|c| c.1),
         },
@@ -187,4 +290,18 @@ fn bad_request(state: &AppState, message: &str) -> PageError {
         message,
         Some((&format!("{}token", state.urls.hub), "Back to your tokens")),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_scopes;
+
+    #[test]
+    fn scopes_are_split_on_spaces_and_commas() {
+        assert_eq!(
+            parse_scopes(" a:b,c:d!user=ann\n  e ,, "),
+            ["a:b", "c:d!user=ann", "e"]
+        );
+        assert!(parse_scopes(" , ").is_empty());
+    }
 }

@@ -315,6 +315,33 @@ pub(crate) async fn stop_from_page(state: &AppState, cap: &StopServer) -> bool {
     stop::request_stop(&state.runtime, cap.user(), cap.server()).await
 }
 
+/// `JupyterHub.shutdown_on_logout`: stops every running server of the user
+/// who is logging out, all at once, and waits for them (up to the usual stop
+/// wait each). As upstream, servers still starting or stopping are left
+/// alone, and no scope is asked for: the user is ending their own session
+/// and the hub's configuration decided it. Returns how many were stopped.
+pub(crate) async fn stop_all_at_logout(
+    state: &AppState,
+    user: &UserRecord,
+) -> Result<usize, HubError> {
+    let running: Vec<String> = state
+        .store
+        .spawners_of(user.id)
+        .await?
+        .into_iter()
+        .map(|record| record.name)
+        .filter(|name| state.servers.phase(&user.name, name) == Phase::Ready)
+        .collect();
+    if !running.is_empty() {
+        tracing::info!(user = %user.name, "shutting down {}'s servers at logout", user.name);
+    }
+    let stops = running
+        .iter()
+        .map(|server| stop::request_stop(&state.runtime, user, server));
+    futures_util::future::join_all(stops).await;
+    Ok(running.len())
+}
+
 /// `PUT /users/{name}/servers/{server}`: creates a named server without
 /// starting it (6.0).
 pub(crate) async fn create_named(

@@ -304,13 +304,15 @@ pub(crate) async fn own_tokens(
         .collect())
 }
 
-/// A token with the owner's own permissions (`inherit`), as the token page
-/// makes them; `expires_in` 0 means never, refused under a lifetime cap.
-pub(crate) async fn create_inherit(
+/// A token made on the token page: `scopes` as requested there (empty: the
+/// owner's own permissions, `inherit`, as upstream's page), which the owner
+/// must all hold; `expires_in` 0 means never, refused under a lifetime cap.
+pub(crate) async fn create_from_page(
     state: &AppState,
     issuer: &TokenIssuer,
     note: &str,
     expires_in: i64,
+    scopes: Vec<String>,
 ) -> Result<NewTokenIssued, HubError> {
     if note.len() > MAX_NOTE_LEN {
         return Err(HubError::Invalid(format!(
@@ -323,8 +325,104 @@ pub(crate) async fn create_inherit(
             "Tokens on this hub expire within {max} seconds; choose a shorter expiry."
         )));
     }
-    let scopes = [scopes::INHERIT.as_str().to_owned()];
+    let requested = (!scopes.is_empty()).then_some(scopes);
+    let scopes = new_token_scopes(state, issuer.user(), requested, None).await?;
     store_token(state, issuer.user(), &scopes, note, Some(expires_in)).await
+}
+
+/// An OAuth client (a service, a user's server) holding tokens of a user,
+/// as the token page's "Authorized Applications" shows it.
+#[derive(Debug, Clone)]
+pub(crate) struct AuthorizedClient {
+    /// The client's identifier (`jupyterhub-user-ann`, `service-x`).
+    pub client_id: String,
+    /// Its description, or the identifier when it has none.
+    pub description: String,
+    /// The scopes of all its tokens, sorted, without repeats.
+    pub scopes: Vec<String>,
+    /// The earliest of its tokens' creation times.
+    pub created: Option<ferrohub_core::time::Timestamp>,
+    /// The latest use of any of its tokens.
+    pub last_activity: Option<ferrohub_core::time::Timestamp>,
+    /// How many tokens it holds.
+    pub token_count: usize,
+}
+
+/// The OAuth clients holding tokens of `user` (the signed-in user of the
+/// token page, as [`own_tokens`]), most recently used first (upstream's
+/// token page groups the user's tokens by client).
+pub(crate) async fn authorized_clients(
+    state: &AppState,
+    user: &UserRecord,
+) -> Result<Vec<AuthorizedClient>, HubError> {
+    let mut by_client: std::collections::BTreeMap<String, Vec<TokenRecord>> =
+        std::collections::BTreeMap::new();
+    for token in state
+        .store
+        .tokens_of_owner(TokenOwner::User(user.id))
+        .await?
+        .into_iter()
+        .filter(|t| t.client_id != BUILTIN_CLIENT)
+    {
+        by_client
+            .entry(token.client_id.clone())
+            .or_default()
+            .push(token);
+    }
+    let mut clients = Vec::with_capacity(by_client.len());
+    for (client_id, tokens) in by_client {
+        let description = state
+            .store
+            .oauth_client(&client_id)
+            .await?
+            .map(|c| c.description)
+            .filter(|d| !d.is_empty())
+            .unwrap_or_else(|| client_id.clone());
+        clients.push(group_client(client_id, description, &tokens));
+    }
+    clients.sort_by_key(|c| std::cmp::Reverse((c.last_activity, c.created)));
+    Ok(clients)
+}
+
+/// One client's tokens summed up: earliest creation, latest use, all scopes.
+fn group_client(
+    client_id: String,
+    description: String,
+    tokens: &[TokenRecord],
+) -> AuthorizedClient {
+    let mut scopes: Vec<String> = tokens.iter().flat_map(|t| t.scopes.clone()).collect();
+    scopes.sort();
+    scopes.dedup();
+    AuthorizedClient {
+        client_id,
+        description,
+        scopes,
+        created: tokens.iter().filter_map(|t| t.created).min(),
+        last_activity: tokens.iter().filter_map(|t| t.last_activity).max(),
+        token_count: tokens.len(),
+    }
+}
+
+/// Revokes every token of the issuer's user held by the OAuth client
+/// `client_id` (the token page's Revoke of an authorized application; the
+/// API does the same when one of them is deleted). 404 when it holds none.
+pub(crate) async fn revoke_client(
+    state: &AppState,
+    issuer: &TokenIssuer,
+    client_id: &str,
+) -> Result<u64, HubError> {
+    let not_found = || {
+        HubError::NotFound("No such authorized application of yours (already revoked?).".to_owned())
+    };
+    if client_id == BUILTIN_CLIENT {
+        return Err(not_found());
+    }
+    let owner = TokenOwner::User(issuer.user().id);
+    let deleted = state.store.delete_client_tokens(owner, client_id).await?;
+    if deleted == 0 {
+        return Err(not_found());
+    }
+    Ok(deleted)
 }
 
 /// Revokes one of the issuer's user's own API tokens (not OAuth ones).
@@ -345,4 +443,59 @@ pub(crate) async fn revoke_own(
         })?;
     state.store.delete_token(token.id).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn token(client: &str, scopes: &[&str], created: i64, used: Option<i64>) -> TokenRecord {
+        let at = |s: i64| chrono::DateTime::from_timestamp(s, 0);
+        TokenRecord {
+            id: created,
+            owner: TokenOwner::User(1),
+            client_id: client.to_owned(),
+            session_id: None,
+            scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+            note: None,
+            created: at(created),
+            expires_at: None,
+            last_activity: used.and_then(at),
+        }
+    }
+
+    #[test]
+    fn a_client_sums_up_its_tokens() {
+        let tokens = [
+            token(
+                "jupyterhub-user-ann",
+                &["access:servers!server=ann/", "identify"],
+                200,
+                None,
+            ),
+            token("jupyterhub-user-ann", &["identify"], 100, Some(300)),
+            token(
+                "jupyterhub-user-ann",
+                &["read:users:name!user=ann"],
+                150,
+                Some(250),
+            ),
+        ];
+        let client = group_client(
+            "jupyterhub-user-ann".into(),
+            "Server at /user/ann/".into(),
+            &tokens,
+        );
+        assert_eq!(client.token_count, 3);
+        assert_eq!(
+            client.scopes,
+            [
+                "access:servers!server=ann/",
+                "identify",
+                "read:users:name!user=ann"
+            ]
+        );
+        assert_eq!(client.created, tokens[1].created);
+        assert_eq!(client.last_activity, tokens[1].last_activity);
+    }
 }
