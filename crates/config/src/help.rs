@@ -84,6 +84,12 @@ pub(crate) const HELP: &[(&str, &str, &str)] = &[
     ("Spawner", "notebook_dir", "Directory user servers start in (JUPYTERHUB_ROOT_DIR); ~ and {username} are expanded."),
     ("Spawner", "default_url", "Page users land on in their server (JUPYTERHUB_DEFAULT_URL), e.g. /lab."),
     ("Spawner", "debug", "Run user servers with debug logging (JUPYTERHUB_DEBUG=1)."),
+    ("Spawner", "options_form", "HTML form fields shown on the spawn page before a server starts; the submitted fields become user_options (lists of strings)."),
+    ("Spawner", "profile_list", "Profiles offered on the spawn page, as KubeSpawner's: [[Spawner.profile_list]] tables with display_name, slug, description, default and spawner_override (cmd, args, environment, default_url, mem_limit, cpu_limit, mem_guarantee, cpu_guarantee)."),
+    ("Spawner", "mem_limit", "Memory limit announced to servers as MEM_LIMIT (bytes, or a number with K, M, G, T); the local spawners do not enforce it, as upstream."),
+    ("Spawner", "cpu_limit", "CPU limit in cores announced to servers as CPU_LIMIT; not enforced by the local spawners, as upstream."),
+    ("Spawner", "mem_guarantee", "Memory guarantee announced to servers as MEM_GUARANTEE (bytes, or a number with K, M, G, T); not enforced by the local spawners."),
+    ("Spawner", "cpu_guarantee", "CPU guarantee in cores announced to servers as CPU_GUARANTEE; not enforced by the local spawners."),
     // [LocalProcessSpawner]
     ("LocalProcessSpawner", "interrupt_timeout", "Seconds to wait after SIGINT before sending SIGTERM when stopping a server."),
     ("LocalProcessSpawner", "term_timeout", "Seconds to wait after SIGTERM before sending SIGKILL."),

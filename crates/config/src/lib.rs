@@ -8,7 +8,8 @@
 //! Modules: `model` (the structs and upstream's defaults), `load` (file +
 //! overrides + checks), `schema` (class and option names, read from the structs),
 //! `help` (one help line per option), `generate` (`--generate-config`),
-//! `bind_url` (listen URLs), `error`.
+//! `bind_url` (listen URLs), `profiles` (`Spawner.profile_list`, memory
+//! sizes), `error`.
 
 #![warn(missing_docs)]
 
@@ -19,6 +20,7 @@ mod generate;
 mod help;
 mod load;
 mod model;
+mod profiles;
 mod schema;
 
 pub use bind_url::{BindUrl, InvalidUrl};
@@ -29,4 +31,8 @@ pub use model::{
     AuthenticatorConfig, Config, CustomScopeConfig, DummyAuthenticatorConfig, JupyterHubConfig,
     LocalProcessSpawnerConfig, MAX_COOKIE_MAX_AGE_DAYS, PamAuthenticatorConfig, ProxyConfig,
     RoleConfig, ServiceConfig, SimpleLocalProcessSpawnerConfig, SpawnerConfig,
+};
+pub use profiles::{
+    BadByteSize, ByteSize, OVERRIDABLE, Profile, ProfileError, SpawnerOverride, UnknownProfile,
+    choose_profile, slugify,
 };

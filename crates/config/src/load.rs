@@ -79,7 +79,7 @@ fn read_file(path: &Path) -> Result<Table, ConfigError> {
 }
 
 /// TOML parser messages may span lines ("unexpected x\nexpected y"); join them.
-fn one_line(message: &str) -> String {
+pub(crate) fn one_line(message: &str) -> String {
     let lines: Vec<_> = message
         .lines()
         .map(str::trim)
@@ -156,7 +156,7 @@ fn check_type(
 
 /// Rewords serde's `invalid type: string "abc", expected u64` for people who
 /// write TOML: `expected an integer, found a string "abc"`.
-fn describe_type_error(message: &str) -> String {
+pub(crate) fn describe_type_error(message: &str) -> String {
     let (kind, rest) = if let Some(rest) = message.strip_prefix("invalid type: ") {
         ("type", rest)
     } else if let Some(rest) = message.strip_prefix("invalid value: ") {
@@ -348,8 +348,63 @@ fn check_values(
             "must not be empty: it is the command that starts each user's server".to_owned(),
         ));
     }
+    check_spawner_choices(&config.spawner)
+        .map_err(|(name, problem)| invalid("Spawner", name, problem))?;
     crate::credentials::check(&config.jupyterhub)
         .map_err(|refused| invalid("JupyterHub", refused.option, refused.problem))?;
+    Ok(())
+}
+
+/// The spawn page's choices: one kind of form, distinct profile slugs, and
+/// limits that are numbers of cores.
+fn check_spawner_choices(spawner: &crate::SpawnerConfig) -> Result<(), (&'static str, String)> {
+    if !spawner.options_form.trim().is_empty() && !spawner.profile_list.is_empty() {
+        return Err((
+            "options_form",
+            "set options_form or profile_list, not both: the spawn page shows one form".to_owned(),
+        ));
+    }
+    for (i, profile) in spawner.profile_list.iter().enumerate() {
+        if let Some(earlier) = spawner.profile_list[..i]
+            .iter()
+            .find(|p| p.slug == profile.slug)
+        {
+            return Err((
+                "profile_list",
+                format!(
+                    "profiles {:?} and {:?} have the same slug {:?}; give one a distinct slug",
+                    earlier.display_name, profile.display_name, profile.slug
+                ),
+            ));
+        }
+    }
+    let cores = |name: &'static str, value: Option<f64>, profile: Option<&str>| match value {
+        Some(v) if !(v.is_finite() && v >= 0.0) => Err((
+            if profile.is_some() {
+                "profile_list"
+            } else {
+                name
+            },
+            match profile {
+                Some(p) => format!(
+                    "profile {p:?}, spawner_override.{name}: must be a number of cores of at least 0, found {v}"
+                ),
+                None => format!("must be a number of cores of at least 0, found {v}"),
+            },
+        )),
+        _ => Ok(()),
+    };
+    cores("cpu_limit", spawner.cpu_limit, None)?;
+    cores("cpu_guarantee", spawner.cpu_guarantee, None)?;
+    for profile in &spawner.profile_list {
+        let o = &profile.spawner_override;
+        cores("cpu_limit", o.cpu_limit, Some(&profile.display_name))?;
+        cores(
+            "cpu_guarantee",
+            o.cpu_guarantee,
+            Some(&profile.display_name),
+        )?;
+    }
     Ok(())
 }
 

@@ -11,6 +11,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::profiles::{ByteSize, Profile};
+
 /// The whole configuration of a hub.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -438,6 +440,35 @@ pub struct SpawnerConfig {
     pub default_url: String,
     /// Set `JUPYTERHUB_DEBUG=1` for the server.
     pub debug: bool,
+    /// An HTML snippet of form fields (upstream's trait): when set, the spawn
+    /// page shows it and starts the server with the submitted fields as
+    /// `user_options` (each a list of strings, upstream's passthrough).
+    pub options_form: String,
+    /// KubeSpawner's profile list: choices shown on the spawn page, each
+    /// overriding some of these settings; `user_options` is `{"profile": slug}`.
+    pub profile_list: Vec<Profile>,
+    /// `MEM_LIMIT` for the server, in bytes (`"1G"` allowed); the local
+    /// spawners only announce it, as upstream's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mem_limit: Option<ByteSize>,
+    /// `CPU_LIMIT` for the server, in cores; announced only, as upstream's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu_limit: Option<f64>,
+    /// `MEM_GUARANTEE` for the server, in bytes; announced only, as upstream's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mem_guarantee: Option<ByteSize>,
+    /// `CPU_GUARANTEE` for the server, in cores; announced only, as upstream's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu_guarantee: Option<f64>,
+}
+
+impl SpawnerConfig {
+    /// Whether the spawn page asks before starting: an options form or a
+    /// profile list is configured (upstream spawns at once otherwise).
+    #[must_use]
+    pub fn has_options_form(&self) -> bool {
+        !self.options_form.trim().is_empty() || !self.profile_list.is_empty()
+    }
 }
 
 impl Default for SpawnerConfig {
@@ -467,6 +498,12 @@ impl Default for SpawnerConfig {
             notebook_dir: String::new(),
             default_url: String::new(),
             debug: false,
+            options_form: String::new(),
+            profile_list: Vec::new(),
+            mem_limit: None,
+            cpu_limit: None,
+            mem_guarantee: None,
+            cpu_guarantee: None,
         }
     }
 }

@@ -522,3 +522,76 @@ fn check_running_interval_defaults_to_upstreams_5_seconds_and_must_be_positive()
         "ConfigurableHTTPProxy.check_running_interval on the command line: must be at least 1 second"
     );
 }
+
+#[test]
+fn a_profile_list_loads_from_toml_with_derived_slugs() {
+    let config = load_text(
+        r#"
+[Spawner]
+environment = { BASE = "1" }
+mem_limit = "1G"
+cpu_limit = 2
+
+[[Spawner.profile_list]]
+display_name = "Small CPU"
+description = "One core, 512 MiB"
+spawner_override = { environment = { SIZE = "small" }, mem_limit = "512M" }
+
+[[Spawner.profile_list]]
+display_name = "Big"
+slug = "big-one"
+default = true
+kubespawner_override = { default_url = "/lab/tree/big", cmd = ["jupyterhub-singleuser"] }
+"#,
+        &[],
+    )
+    .unwrap();
+    let spawner = &config.spawner;
+    assert!(spawner.has_options_form());
+    assert_eq!(spawner.mem_limit.map(u64::from), Some(1 << 30));
+    assert_eq!(spawner.cpu_limit, Some(2.0));
+    let slugs: Vec<_> = spawner.profile_list.iter().map(|p| &p.slug).collect();
+    assert_eq!(slugs, ["small-cpu", "big-one"]);
+    let chosen = ferrohub_config::choose_profile(&spawner.profile_list, None)
+        .unwrap()
+        .unwrap();
+    assert_eq!(chosen.slug, "big-one");
+    assert!(!Config::default().spawner.has_options_form());
+}
+
+#[test]
+fn profile_mistakes_name_the_profile_and_key() {
+    assert_eq!(
+        error(
+            "[[Spawner.profile_list]]\ndisplay_name = \"GPU\"\nkubespawner_override = { image = \"x\" }",
+            &[]
+        ),
+        "Spawner.profile_list in FILE: profile \"GPU\" overrides \"image\", which ferrohub's spawners do not support; \
+         a profile may override cmd, args, environment, default_url, mem_limit, cpu_limit, mem_guarantee, cpu_guarantee"
+    );
+    assert_eq!(
+        error(
+            "[[Spawner.profile_list]]\ndisplay_name = \"A\"\n[[Spawner.profile_list]]\ndisplay_name = \"a\"",
+            &[]
+        ),
+        "Spawner.profile_list in FILE: profiles \"A\" and \"a\" have the same slug \"a\"; give one a distinct slug"
+    );
+    assert_eq!(
+        error(
+            "[Spawner]\noptions_form = \"<input name=x>\"\n[[Spawner.profile_list]]\ndisplay_name = \"A\"",
+            &[]
+        ),
+        "Spawner.options_form in FILE: set options_form or profile_list, not both: the spawn page shows one form"
+    );
+    assert_eq!(
+        error(
+            "[[Spawner.profile_list]]\ndisplay_name = \"A\"\nspawner_override = { cpu_limit = -1 }",
+            &[]
+        ),
+        "Spawner.profile_list in FILE: profile \"A\", spawner_override.cpu_limit: must be a number of cores of at least 0, found -1"
+    );
+    assert_eq!(
+        error("[Spawner]\nmem_limit = \"lots\"", &[]),
+        "Spawner.mem_limit in FILE: \"lots\" is not a valid memory specification: write an integer number of bytes or a number with suffix K, M, G or T"
+    );
+}
