@@ -83,7 +83,7 @@ impl std::str::FromStr for ByteSize {
         // The precision lost in the product is below a byte for any real memory size.
         #[allow(clippy::cast_precision_loss, reason = "factor is at most 2^40")]
         let bytes = number * factor as f64;
-        if !(bytes.is_finite() && bytes >= 0.0 && bytes < 1.8e19) {
+        if !(0.0..1.8e19).contains(&bytes) {
             return Err(bad());
         }
         #[allow(

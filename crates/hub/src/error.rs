@@ -84,6 +84,13 @@ impl From<crate::runtime::spawn::SpawnRefused> for HubError {
     }
 }
 
+/// `user_options` the configuration cannot honour are the request's fault (400).
+impl From<crate::runtime::spawn::BadUserOptions> for HubError {
+    fn from(err: crate::runtime::spawn::BadUserOptions) -> Self {
+        Self::Invalid(err.to_string())
+    }
+}
+
 impl From<HubError> for ApiError {
     fn from(err: HubError) -> Self {
         match err {

@@ -23,6 +23,7 @@ const BUILT_IN: &[(&str, &str)] = &[
     ("logout.html", include_str!("templates/logout.html")),
     ("home.html", include_str!("templates/home.html")),
     ("token.html", include_str!("templates/token.html")),
+    ("spawn.html", include_str!("templates/spawn.html")),
     (
         "spawn_pending.html",
         include_str!("templates/spawn_pending.html"),

@@ -5,8 +5,9 @@
 //! reaches it, so nothing secret of the hub's own environment leaks by accident.
 //! Order (later wins): `env_keep` variables the hub has, the hub's per-spawn
 //! variables, `JUPYTERHUB_SERVICE_URL`, `USER`/`HOME`/`SHELL`, the optional
-//! `JUPYTERHUB_ROOT_DIR`/`JUPYTERHUB_DEFAULT_URL`/`JUPYTERHUB_DEBUG`, and last
-//! `Spawner.environment`.
+//! `JUPYTERHUB_ROOT_DIR`/`JUPYTERHUB_DEFAULT_URL`/`JUPYTERHUB_DEBUG`, the
+//! limits (`MEM_LIMIT`, ...), and last `Spawner.environment` (all of these as
+//! the request's settings say, a profile applied).
 
 use std::collections::BTreeMap;
 
@@ -28,7 +29,9 @@ pub struct UserEnv {
 /// Everything besides the hub's own environment that the server's environment depends on.
 #[derive(Debug, Clone, Copy)]
 pub struct EnvInputs<'a> {
-    /// `[Spawner]` settings: `env_keep`, `ip`, `notebook_dir`, `default_url`, `debug`, `environment`.
+    /// `[Spawner]` settings: `env_keep`, `ip`, `notebook_dir`, `debug` (what a
+    /// profile may change, `default_url`, `environment` and the limits, comes
+    /// from the request's settings).
     pub spawner: &'a SpawnerConfig,
     /// The hub's request: user, URL prefix and the hub-computed variables.
     pub request: &'a SpawnRequest,
@@ -68,16 +71,20 @@ where
         let dir = expand_home(&expand(&spawner.notebook_dir), inputs.user.home.as_deref());
         env.insert("JUPYTERHUB_ROOT_DIR".into(), dir);
     }
-    if !spawner.default_url.is_empty() {
+    let settings = &request.settings;
+    if !settings.default_url.is_empty() {
         env.insert(
             "JUPYTERHUB_DEFAULT_URL".into(),
-            expand(&spawner.default_url),
+            expand(&settings.default_url),
         );
     }
     if spawner.debug {
         env.insert("JUPYTERHUB_DEBUG".into(), "1".into());
     }
-    for (key, value) in &spawner.environment {
+    for (key, value) in settings.limit_variables() {
+        env.insert(key.to_owned(), value);
+    }
+    for (key, value) in &settings.environment {
         env.insert(key.clone(), expand(value));
     }
     env
@@ -140,8 +147,10 @@ fn expand_home(path: &str, home: Option<&str>) -> String {
 mod tests {
     use super::*;
 
-    fn request() -> SpawnRequest {
+    fn request(spawner: &SpawnerConfig) -> SpawnRequest {
         SpawnRequest {
+            settings: crate::ServerSettings::from_config(spawner),
+            user_options: serde_json::json!({}),
             username: "alice".into(),
             server_name: String::new(),
             base_url: "/user/alice/".into(),
@@ -178,7 +187,7 @@ mod tests {
     }
 
     fn build(spawner: &SpawnerConfig, user: &UserEnv) -> BTreeMap<String, String> {
-        let request = request();
+        let request = request(spawner);
         let inputs = EnvInputs {
             spawner,
             request: &request,

@@ -35,9 +35,11 @@ impl ProcessSettings {
         }
     }
 
-    /// The command line every server of this spawner runs.
-    pub(crate) fn command_line(&self) -> Vec<String> {
-        command_line(&self.spawner.cmd, &self.spawner.args, &self.local.shell_cmd)
+    /// The command line of one server: its settings' `cmd` and `args`
+    /// (a profile may change them), wrapped in `shell_cmd`.
+    pub(crate) fn command_line(&self, request: &SpawnRequest) -> Vec<String> {
+        let settings = &request.settings;
+        command_line(&settings.cmd, &settings.args, &self.local.shell_cmd)
     }
 
     /// The waits between stop signals.
@@ -70,7 +72,7 @@ pub(crate) fn start_process(
     request: &SpawnRequest,
     identity: Identity,
 ) -> Result<Started, SpawnError> {
-    let argv = settings.command_line();
+    let argv = settings.command_line(request);
     let launch_error = |reason: String| SpawnError::Launch {
         cmd: argv.clone(),
         reason,

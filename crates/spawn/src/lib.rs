@@ -24,6 +24,7 @@ pub mod port;
 mod privileges;
 mod process;
 mod ready;
+mod settings;
 mod simple;
 
 use std::collections::BTreeMap;
@@ -36,6 +37,7 @@ use thiserror::Error;
 pub use local::{LocalProcessSpawner, run_as_local_user};
 pub use process::{StopTimeouts, stop_child_group};
 pub use ready::{wait_for_http_server, wait_until_ready};
+pub use settings::ServerSettings;
 pub use simple::SimpleLocalProcessSpawner;
 
 /// What can go wrong while spawning, polling or stopping.
@@ -102,6 +104,13 @@ pub struct SpawnRequest {
     /// `USER`/`HOME`/`SHELL`, `env_keep` from its own environment, and finally
     /// `Spawner.environment`, which may override anything.
     pub hub_env: BTreeMap<String, String>,
+    /// What runs: `[Spawner]` with the chosen profile's override applied by
+    /// the hub, so a profile changes the command, environment, default URL
+    /// and limits without the spawner knowing profiles.
+    pub settings: ServerSettings,
+    /// The server's `user_options` (upstream's `Spawner.user_options`), for
+    /// spawners that read them; the local spawners need only `settings`.
+    pub user_options: serde_json::Value,
 }
 
 /// A started server.

@@ -61,7 +61,7 @@ impl Spawner for LocalProcessSpawner {
         check_uid(&account, self.settings.local.min_uid)?;
         let credentials =
             credentials_for(geteuid(), &account).map_err(|reason| SpawnError::Launch {
-                cmd: self.settings.command_line(),
+                cmd: self.settings.command_line(request),
                 reason,
             })?;
         let identity = Identity {
@@ -229,6 +229,8 @@ mod tests {
             server_name: String::new(),
             base_url: "/user/alice/".into(),
             hub_env: Default::default(),
+            settings: crate::ServerSettings::from_config(&Default::default()),
+            user_options: serde_json::json!({}),
         };
         let account = LocalAccount {
             home: PathBuf::new(),

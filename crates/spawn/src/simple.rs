@@ -70,7 +70,7 @@ impl Spawner for SimpleLocalProcessSpawner {
             .mode(0o755)
             .create(&home)
             .map_err(|error| SpawnError::Launch {
-                cmd: self.settings.command_line(),
+                cmd: self.settings.command_line(request),
                 reason: format!("cannot create home directory {}: {error}", home.display()),
             })?;
         let identity = Identity {

@@ -76,7 +76,10 @@ async fn a_pid_reused_by_another_process_is_gone_and_never_signalled() {
     let homes = tempfile::tempdir().unwrap();
     let config = simple_config(homes.path(), &["sleep", "1000"]);
     let before_restart = from_config(&config).unwrap();
-    let started = before_restart.start(&request("fay")).await.unwrap();
+    let started = before_restart
+        .start(&request(&config, "fay"))
+        .await
+        .unwrap();
     let server = pid_of(&started);
     let _server = KillOnDrop(server);
     // The server dies while the hub is down, and its pid goes to someone else.

@@ -121,7 +121,7 @@ async fn a_server_runs_with_the_users_ids_groups_home_and_environment() {
         .insert("PATH".into(), "/usr/bin:/bin".into());
     let spawner = LocalProcessSpawner::new(&config);
 
-    let started = spawner.start(&request(&user.name)).await.unwrap();
+    let started = spawner.start(&request(&config, &user.name)).await.unwrap();
     let pid = pid_of(&started);
     let _server = KillOnDrop(pid);
     let api = format!("{}/user/{}/api", started.url, user.name);
@@ -156,9 +156,10 @@ async fn a_home_the_user_cannot_enter_falls_back_to_an_ancestor() {
     // /root is mode 700: the user can enter neither its missing home nor /root.
     let home = format!("/root/fhsp-missing-{}", std::process::id());
     let user = TestUser::create(&["-M", "-d", &home]);
-    let spawner = LocalProcessSpawner::new(&local_config(&["sleep", "1000"]));
+    let config = local_config(&["sleep", "1000"]);
+    let spawner = LocalProcessSpawner::new(&config);
 
-    let started = spawner.start(&request(&user.name)).await.unwrap();
+    let started = spawner.start(&request(&config, &user.name)).await.unwrap();
     let pid = pid_of(&started);
     let _server = KillOnDrop(pid);
     assert_eq!(cwd(pid), Path::new("/"));
@@ -168,8 +169,9 @@ async fn a_home_the_user_cannot_enter_falls_back_to_an_ancestor() {
 
 #[tokio::test]
 async fn a_user_without_a_local_account_is_no_such_user() {
-    let spawner = LocalProcessSpawner::new(&local_config(&["sleep", "1000"]));
-    let result = spawner.start(&request("fhsp-nobody-here")).await;
+    let config = local_config(&["sleep", "1000"]);
+    let spawner = LocalProcessSpawner::new(&config);
+    let result = spawner.start(&request(&config, "fhsp-nobody-here")).await;
     assert!(
         matches!(&result, Err(SpawnError::NoSuchUser(name)) if name == "fhsp-nobody-here"),
         "{result:?}"

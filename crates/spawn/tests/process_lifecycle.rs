@@ -28,7 +28,7 @@ async fn a_server_gets_upstreams_environment_answers_http_and_stops_on_sigint() 
     ]);
     let spawner = from_config(&config).unwrap();
 
-    let started = spawner.start(&request("ada")).await.unwrap();
+    let started = spawner.start(&request(&config, "ada")).await.unwrap();
     let pid = pid_of(&started);
     let _server = KillOnDrop(pid);
     let port = port_of(&started.url);
@@ -129,7 +129,7 @@ async fn a_configured_port_is_used_and_announced() {
     config.spawner.port = ferrohub_spawn::port::free_port().unwrap();
     let spawner = from_config(&config).unwrap();
 
-    let started = spawner.start(&request("bo")).await.unwrap();
+    let started = spawner.start(&request(&config, "bo")).await.unwrap();
     let pid = pid_of(&started);
     let _server = KillOnDrop(pid);
     assert_eq!(
@@ -150,7 +150,7 @@ async fn a_process_that_exits_by_itself_reports_its_status_and_is_reaped() {
     let config = simple_config(homes.path(), &["/bin/sh", "-c", "exit 3"]);
     let spawner = from_config(&config).unwrap();
 
-    let started = spawner.start(&request("cy")).await.unwrap();
+    let started = spawner.start(&request(&config, "cy")).await.unwrap();
     let pid = pid_of(&started);
     let _server = KillOnDrop(pid);
     let mut status = None;
@@ -174,7 +174,7 @@ async fn a_process_ignoring_sigint_and_sigterm_is_killed_with_its_children() {
     config.local_process_spawner.kill_timeout = 5;
     let spawner = from_config(&config).unwrap();
 
-    let started = spawner.start(&request("di")).await.unwrap();
+    let started = spawner.start(&request(&config, "di")).await.unwrap();
     let pid = pid_of(&started);
     let _server = KillOnDrop(pid);
     let pid_file = homes.path().join("di/child.pid");
@@ -207,7 +207,7 @@ async fn a_restarted_hub_adopts_a_running_server_and_stops_it() {
     let homes = tempfile::tempdir().unwrap();
     let config = simple_config(homes.path(), &["sleep", "1000"]);
     let before_restart = from_config(&config).unwrap();
-    let started = before_restart.start(&request("ed")).await.unwrap();
+    let started = before_restart.start(&request(&config, "ed")).await.unwrap();
     let pid = pid_of(&started);
     let _server = KillOnDrop(pid);
 
@@ -250,7 +250,7 @@ async fn shell_cmd_runs_the_quoted_command_through_the_shell() {
     config.local_process_spawner.shell_cmd = vec!["/bin/sh".into(), "-c".into()];
     let spawner = from_config(&config).unwrap();
 
-    let started = spawner.start(&request("fay")).await.unwrap();
+    let started = spawner.start(&request(&config, "fay")).await.unwrap();
     let args = homes.path().join("fay/args");
     assert!(
         eventually(Duration::from_secs(5), || {
@@ -269,8 +269,9 @@ async fn shell_cmd_runs_the_quoted_command_through_the_shell() {
 async fn a_missing_command_is_a_launch_error_naming_it() {
     let homes = tempfile::tempdir().unwrap();
     for program in ["ferrohub-no-such-server", "/nonexistent/ferrohub-server"] {
-        let spawner = from_config(&simple_config(homes.path(), &[program])).unwrap();
-        match spawner.start(&request("gus")).await {
+        let config = simple_config(homes.path(), &[program]);
+        let spawner = from_config(&config).unwrap();
+        match spawner.start(&request(&config, "gus")).await {
             Err(error @ SpawnError::Launch { .. }) => {
                 assert!(error.to_string().contains(program), "{error}");
             }
@@ -285,7 +286,7 @@ async fn a_server_that_dies_at_start_fails_readiness_at_once() {
     let config = simple_config(homes.path(), &["/bin/sh", "-c", "exit 7"]);
     let spawner = from_config(&config).unwrap();
 
-    let started = spawner.start(&request("hal")).await.unwrap();
+    let started = spawner.start(&request(&config, "hal")).await.unwrap();
     let waiting = Instant::now();
     let result = wait_until_ready(
         spawner.as_ref(),

@@ -1,4 +1,4 @@
-//! Browser pages: login, home, spawn, tokens, redirects and error pages.
+//! Browser pages: login, home, spawn (with the options form), tokens, redirects and error pages.
 
 mod assets;
 mod login;
@@ -6,6 +6,7 @@ mod next_url;
 mod redirects;
 mod server;
 mod shares;
+mod spawn;
 mod tokens;
 
 pub(crate) use redirects::into_hub;
@@ -33,11 +34,11 @@ pub(crate) fn router(state: &AppState) -> Router<AppState> {
         .route(&format!("{hub}home"), get(server::home))
         .route(
             &format!("{hub}spawn"),
-            get(server::spawn_get).post(server::spawn_post),
+            get(spawn::spawn_get).post(spawn::spawn_post),
         )
         .route(
             &format!("{hub}spawn/{{name}}"),
-            get(server::spawn_get_for).post(server::spawn_post_for),
+            get(spawn::spawn_get_for).post(spawn::spawn_post_for),
         )
         .route(&format!("{hub}stop"), post(server::stop_post))
         .route(
@@ -51,7 +52,7 @@ pub(crate) fn router(state: &AppState) -> Router<AppState> {
         )
         .route(
             &format!("{hub}spawn/{{name}}/{{server}}"),
-            get(server::spawn_get_for).post(server::spawn_post_for),
+            get(spawn::spawn_get_for).post(spawn::spawn_post_for),
         )
         .route(
             &format!("{hub}spawn-pending/{{name}}"),

@@ -13,7 +13,7 @@ use crate::capability::ServerControl;
 use crate::error::PageError;
 use crate::pages::PageUser;
 use crate::runtime::Phase;
-use crate::service::servers::{self as service, PageStart, Pending};
+use crate::service::servers::{self as service, Pending};
 use crate::state::AppState;
 
 /// `GET {hub}home`.
@@ -61,115 +61,16 @@ async fn control(
     Ok(who.identity.server_control(state, name, server).await?)
 }
 
-async fn spawn_and_redirect(
-    state: &AppState,
-    who: &PageUser,
-    name: Option<&str>,
-    server: &str,
-    next: Option<String>,
-) -> Result<Response, PageError> {
-    let control = control(state, who, name, server).await?;
-    let (user, server) = (control.user(), control.server());
-    let wait = std::time::Duration::from_secs(1);
-    match service::start_from_page(state, &control.start(), wait).await? {
-        PageStart::Running | PageStart::Ready => {
-            let server_url = state.urls.server_prefix(&user.name, server);
-            Ok(crate::redirect::found(&next.unwrap_or(server_url)))
-        }
-        PageStart::Pending => {
-            let mut pending = pending_path(state, &user.name, server);
-            if let Some(next) = next {
-                pending = format!("{pending}?next={}", ferrohub_core::url::quote_query(&next));
-            }
-            Ok(crate::redirect::found(&pending))
-        }
-    }
-}
-
-/// `{hub}spawn-pending/<user>[/<server>]`.
-fn pending_path(state: &AppState, user: &str, server: &str) -> String {
-    let mut path = format!(
-        "{}spawn-pending/{}",
-        state.urls.hub,
-        ferrohub_core::url::quote_name(user)
-    );
-    if !server.is_empty() {
-        path = format!("{path}/{}", ferrohub_core::url::quote_name(server));
-    }
-    path
-}
-
 fn next_param(state: &AppState, query: &HashMap<String, String>) -> Option<String> {
     query
         .get("next")
         .and_then(|n| ferrohub_core::url::safe_next_url(n, &state.urls.base))
 }
 
-/// `GET {hub}spawn`: starts the user's server (upstream spawns on GET when there is no options form).
-pub(super) async fn spawn_get(
-    State(state): State<AppState>,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
-    Query(query): Query<HashMap<String, String>>,
-) -> Result<Response, PageError> {
-    let Some(who) = page_user(&state, &headers).await? else {
-        return Ok(to_login(&state, &uri));
-    };
-    spawn_and_redirect(&state, &who, None, "", next_param(&state, &query)).await
-}
-
-/// `GET {hub}spawn/{name}[/{server}]`: one's named server, or (with the
-/// `servers` scope) another user's server.
-pub(super) async fn spawn_get_for(
-    State(state): State<AppState>,
-    path: ServerPath,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
-    Query(query): Query<HashMap<String, String>>,
-) -> Result<Response, PageError> {
-    let Some(who) = page_user(&state, &headers).await? else {
-        return Ok(to_login(&state, &uri));
-    };
-    let next = next_param(&state, &query);
-    spawn_and_redirect(&state, &who, Some(&path.user), &path.server, next).await
-}
-
 #[derive(serde::Deserialize)]
 pub(super) struct XsrfForm {
     #[serde(default, rename = "_xsrf")]
     xsrf: String,
-}
-
-/// `POST {hub}spawn`: the home page's start button.
-pub(super) async fn spawn_post(
-    State(state): State<AppState>,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
-    Query(query): Query<HashMap<String, String>>,
-    Form(form): Form<XsrfForm>,
-) -> Result<Response, PageError> {
-    let Some(who) = page_user(&state, &headers).await? else {
-        return Ok(to_login(&state, &uri));
-    };
-    super::check_xsrf(&state, &headers, Some(&who.identity), &form.xsrf)?;
-    spawn_and_redirect(&state, &who, None, "", next_param(&state, &query)).await
-}
-
-/// `POST {hub}spawn/{name}[/{server}]`.
-pub(super) async fn spawn_post_for(
-    State(state): State<AppState>,
-    path: ServerPath,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
-    Query(query): Query<HashMap<String, String>>,
-    Form(form): Form<XsrfForm>,
-) -> Result<Response, PageError> {
-    let Some(who) = page_user(&state, &headers).await? else {
-        return Ok(to_login(&state, &uri));
-    };
-    super::check_xsrf(&state, &headers, Some(&who.identity), &form.xsrf)?;
-    let next = next_param(&state, &query);
-    spawn_and_redirect(&state, &who, Some(&path.user), &path.server, next).await
 }
 
 /// `POST {hub}stop`: the home page's stop button.

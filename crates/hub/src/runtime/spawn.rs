@@ -5,13 +5,14 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use ferrohub_config::{SpawnerConfig, UnknownProfile};
 use ferrohub_core::token::{self, GENERATED_TOKEN_ROUNDS, USER_PROVIDED_TOKEN_ROUNDS};
 use ferrohub_metrics::{SpawnLabels, SpawnReason};
-use ferrohub_spawn::{SpawnError, SpawnRequest};
+use ferrohub_spawn::{ServerSettings, SpawnError, SpawnRequest};
 use ferrohub_store::{
     NewToken, OAuthClient, ServerAddress, SpawnerRecord, StoreError, TokenOwner, UserRecord,
 };
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::registry::log_name;
 use super::{Phase, Runtime};
@@ -57,6 +58,43 @@ pub(crate) enum SpawnRefused {
     Store(#[from] StoreError),
 }
 
+/// `user_options` that the configuration cannot honour. Its text is shown to
+/// the user (it names only what they asked for and the choices).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum BadUserOptions {
+    /// `profile` names no profile of `Spawner.profile_list`.
+    #[error(transparent)]
+    UnknownProfile(#[from] UnknownProfile),
+    /// `profile` is there but not a string.
+    #[error("user_options profile must be a string (the slug of a profile), found {0}")]
+    ProfileNotText(String),
+}
+
+/// What a server with these `user_options` runs: `[Spawner]` with the
+/// chosen profile's override applied (with a profile list, a missing
+/// `profile` is the default one, as KubeSpawner). Without a profile list the
+/// options change nothing here; they still reach the spawner.
+pub(crate) fn server_settings(
+    spawner: &SpawnerConfig,
+    user_options: &Value,
+) -> Result<ServerSettings, BadUserOptions> {
+    let base = ServerSettings::from_config(spawner);
+    if spawner.profile_list.is_empty() {
+        return Ok(base);
+    }
+    let slug = match user_options.get("profile") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(slug)) => Some(slug.as_str()),
+        Some(other) => return Err(BadUserOptions::ProfileNotText(other.to_string())),
+    };
+    Ok(
+        match ferrohub_config::choose_profile(&spawner.profile_list, slug)? {
+            Some(profile) => base.with_override(&profile.spawner_override),
+            None => base,
+        },
+    )
+}
+
 /// What a client is told when a spawn fails inside the hub (database, proxy):
 /// the cause goes to the log only, never to the user's page or the API.
 pub(crate) const INTERNAL_SPAWN_FAILURE: &str =
@@ -89,6 +127,10 @@ pub(crate) enum SpawnFailure {
     /// A stop request came while the server was starting.
     #[error("interrupted by a stop request")]
     Interrupted,
+    /// The stored `user_options` no longer fit the configuration (a profile
+    /// was removed since they were chosen).
+    #[error(transparent)]
+    Options(#[from] BadUserOptions),
 }
 
 /// Logs an internal spawn failure; the client sees only [`SpawnFailure::Internal`].
@@ -401,6 +443,8 @@ async fn launch(
         server_name: server.to_owned(),
         base_url: prefix.to_owned(),
         hub_env: hub_env(&rt.urls, &user.name, server, api_token, client_id, prefix),
+        settings: server_settings(&rt.config.spawner, &spawner.user_options)?,
+        user_options: spawner.user_options.clone(),
     };
     let timeout = Duration::from_secs(rt.config.spawner.start_timeout);
     let started = tokio::time::timeout(timeout, rt.spawner.start(&request))

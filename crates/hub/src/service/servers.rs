@@ -192,9 +192,11 @@ pub(crate) async fn start(
             .await?;
     }
     if let Some(user_options) = options.user_options {
+        let user_options = Value::Object(user_options);
+        spawn::server_settings(&state.config.spawner, &user_options)?;
         state
             .store
-            .set_user_options(record.id, &Value::Object(user_options))
+            .set_user_options(record.id, &user_options)
             .await?;
     }
     match spawn::request_spawn(&state.runtime, user, server).await? {
@@ -222,14 +224,31 @@ fn already_running(user: &UserRecord, server: &str) -> HubError {
 
 /// The spawn page and the home page's start button: starts the server
 /// (creating a named one on first use) and waits up to `wait` (upstream
-/// waits a second, so quick spawns skip the pending page).
+/// waits a second, so quick spawns skip the pending page). `user_options`
+/// from the options form or `opt-*` query arguments are checked against the
+/// profile list (400 naming the choices) and stored for this and later
+/// starts; `None` reuses the stored ones, as upstream.
 pub(crate) async fn start_from_page(
     state: &AppState,
     start: &StartServer,
+    user_options: Option<Map<String, Value>>,
     wait: Duration,
 ) -> Result<PageStart, HubError> {
     let (user, server) = (start.user(), start.server());
-    ensure_spawner(state, user, server, server).await?;
+    let record = ensure_spawner(state, user, server, server).await?;
+    if let Some(user_options) = user_options {
+        let user_options = Value::Object(user_options);
+        spawn::server_settings(&state.config.spawner, &user_options)?;
+        if matches!(
+            state.servers.phase(&user.name, server),
+            Phase::Stopped | Phase::Failed(_)
+        ) {
+            state
+                .store
+                .set_user_options(record.id, &user_options)
+                .await?;
+        }
+    }
     if spawn::request_spawn(&state.runtime, user, server).await? == SpawnOutcome::AlreadyRunning {
         return Ok(PageStart::Running);
     }
@@ -238,6 +257,34 @@ pub(crate) async fn start_from_page(
         PageStart::Ready
     } else {
         PageStart::Pending
+    })
+}
+
+/// Where a server stands when the spawn page would show its options form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FormStart {
+    /// Running already: the page sends the browser to it.
+    Running,
+    /// Starting or stopping: the page sends the browser to the pending page.
+    Pending,
+    /// Stopped: the form is shown.
+    Form,
+}
+
+/// The spawn page's GET with an options form: a new named server's name is
+/// checked first (as upstream, before the form), then where the server is.
+pub(crate) async fn before_form(
+    state: &AppState,
+    control: &ServerControl,
+) -> Result<FormStart, HubError> {
+    let (user, server) = (control.user(), control.server());
+    if !server.is_empty() && state.store.spawner(user.id, server).await?.is_none() {
+        check_named_server_request(state, user, server, server, true).await?;
+    }
+    Ok(match state.servers.phase(&user.name, server) {
+        Phase::Ready => FormStart::Running,
+        Phase::Spawning | Phase::Stopping => FormStart::Pending,
+        Phase::Stopped | Phase::Failed(_) => FormStart::Form,
     })
 }
 

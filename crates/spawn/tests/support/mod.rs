@@ -35,9 +35,12 @@ pub fn simple_config(homes: &Path, cmd: &[&str]) -> Config {
     config
 }
 
-/// What the hub would ask for `username`'s default server.
-pub fn request(username: &str) -> SpawnRequest {
+/// What the hub would ask for `username`'s default server under `config`
+/// (its `[Spawner]` settings, no profile).
+pub fn request(config: &Config, username: &str) -> SpawnRequest {
     SpawnRequest {
+        settings: ferrohub_spawn::ServerSettings::from_config(&config.spawner),
+        user_options: serde_json::json!({}),
         username: username.into(),
         server_name: String::new(),
         base_url: format!("/user/{username}/"),
