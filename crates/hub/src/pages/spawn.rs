@@ -122,7 +122,14 @@ async fn show_or_start(
             &next.unwrap_or_else(|| server_url(state, &control)),
         )),
         FormStart::Pending => Ok(crate::redirect::found(&pending_url(state, &control, next))),
-        FormStart::Form => Ok(render_form(state, uri, headers, &who, &control, error)),
+        FormStart::Form => {
+            let refused = error.is_some();
+            let mut page = render_form(state, uri, headers, &who, &control, error);
+            if refused {
+                *page.status_mut() = StatusCode::BAD_REQUEST;
+            }
+            Ok(page)
+        }
     }
 }
 
