@@ -327,6 +327,11 @@ async fn browser_picks_the_second_profile_and_reaches_the_server() {
         ]),
         "labels and descriptions tied to their radio buttons"
     );
+    assert_eq!(
+        seen["refusal"],
+        "Error: No such profile: nope. Options available: small-cpu, gpu"
+    );
+    assert_eq!(seen["refusalRole"], "alert");
     assert_eq!(seen["chosen"], "gpu");
     assert_eq!(seen["finalPath"], "/user/erin/lab/workspaces/gpu");
     assert_eq!(seen["labTitle"], "JupyterLab (gpu)", "the gpu workspace");
@@ -336,7 +341,14 @@ async fn browser_picks_the_second_profile_and_reaches_the_server() {
         .iter()
         .map(|a| a["name"].as_str().unwrap())
         .collect();
-    assert_eq!(audited, ["spawn-form", "spawn-form-second-chosen"]);
+    assert_eq!(
+        audited,
+        [
+            "spawn-form",
+            "spawn-form-unknown-profile",
+            "spawn-form-second-chosen"
+        ]
+    );
 
     let api = support::api::Api::new(&hub);
     let token = support::api::token_for(&hub, "erin");

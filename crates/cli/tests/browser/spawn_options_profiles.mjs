@@ -36,6 +36,14 @@ await run(async (t) => {
   result.choices = await readChoices();
   await t.audit('spawn-form');
 
+  // An unknown profile in the query: the form again, with the choices named.
+  await page.goto(`${params.url}/hub/spawn?opt-profile=nope`);
+  await t.expectConsoleError(/400/);
+  result.refusal = await t.text('.spawn-error-msg');
+  result.refusalRole = await page.locator('.spawn-error-msg').getAttribute('role');
+  await t.audit('spawn-form-unknown-profile');
+  await page.goto(`${params.url}/hub/spawn`);
+
   // Choose the second profile by its label, as a person would.
   await page.getByLabel('Big GPU').check();
   result.chosen = await page.locator('#spawn_form input[name=profile]:checked').inputValue();
