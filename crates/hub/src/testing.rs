@@ -207,6 +207,7 @@ pub struct FakeSpawner {
     server: Background,
     next_id: AtomicU64,
     running: Mutex<BTreeSet<u64>>,
+    requests: Mutex<Vec<SpawnRequest>>,
 }
 
 impl FakeSpawner {
@@ -216,7 +217,18 @@ impl FakeSpawner {
             server: Background::serve(app).await?,
             next_id: AtomicU64::new(1),
             running: Mutex::default(),
+            requests: Mutex::default(),
         })
+    }
+
+    /// Every start request so far, oldest first: what the hub asked to run
+    /// (so tests see the effective settings a profile produced).
+    #[must_use]
+    pub fn requests(&self) -> Vec<SpawnRequest> {
+        self.requests
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// How many servers are running now.
@@ -242,7 +254,11 @@ impl Spawner for FakeSpawner {
         "FakeSpawner"
     }
 
-    async fn start(&self, _request: &SpawnRequest) -> Result<Started, SpawnError> {
+    async fn start(&self, request: &SpawnRequest) -> Result<Started, SpawnError> {
+        self.requests
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(request.clone());
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         self.running
             .lock()

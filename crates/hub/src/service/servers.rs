@@ -163,6 +163,11 @@ pub(crate) async fn start(
     options: StartOptions,
 ) -> Result<Started, HubError> {
     let (user, server) = (start.user(), start.server());
+    let user_options = options.user_options.map(Value::Object);
+    if let Some(user_options) = &user_options {
+        // Before a named server is created for it.
+        spawn::server_settings(&state.config.spawner, user_options)?;
+    }
     let display = options
         .display_name
         .clone()
@@ -191,9 +196,7 @@ pub(crate) async fn start(
             .set_display_name(record.id, &server_names::normalize_display_name(&display))
             .await?;
     }
-    if let Some(user_options) = options.user_options {
-        let user_options = Value::Object(user_options);
-        spawn::server_settings(&state.config.spawner, &user_options)?;
+    if let Some(user_options) = user_options {
         state
             .store
             .set_user_options(record.id, &user_options)
@@ -235,19 +238,20 @@ pub(crate) async fn start_from_page(
     wait: Duration,
 ) -> Result<PageStart, HubError> {
     let (user, server) = (start.user(), start.server());
+    let user_options = user_options.map(Value::Object);
+    if let Some(user_options) = &user_options {
+        spawn::server_settings(&state.config.spawner, user_options)?;
+    }
     let record = ensure_spawner(state, user, server, server).await?;
-    if let Some(user_options) = user_options {
-        let user_options = Value::Object(user_options);
-        spawn::server_settings(&state.config.spawner, &user_options)?;
-        if matches!(
-            state.servers.phase(&user.name, server),
-            Phase::Stopped | Phase::Failed(_)
-        ) {
-            state
-                .store
-                .set_user_options(record.id, &user_options)
-                .await?;
-        }
+    let stopped = matches!(
+        state.servers.phase(&user.name, server),
+        Phase::Stopped | Phase::Failed(_)
+    );
+    if let Some(user_options) = user_options.filter(|_| stopped) {
+        state
+            .store
+            .set_user_options(record.id, &user_options)
+            .await?;
     }
     if spawn::request_spawn(&state.runtime, user, server).await? == SpawnOutcome::AlreadyRunning {
         return Ok(PageStart::Running);
@@ -390,7 +394,8 @@ pub(crate) async fn stop_all_at_logout(
 }
 
 /// `PUT /users/{name}/servers/{server}`: creates a named server without
-/// starting it (6.0).
+/// starting it (6.0). Its `user_options` must name a known profile when
+/// there is a profile list, as for a start (so a later start cannot fail on them).
 pub(crate) async fn create_named(
     state: &AppState,
     start: &StartServer,
@@ -414,6 +419,9 @@ pub(crate) async fn create_named(
         .filter(|d| !d.is_empty())
         .unwrap_or_else(|| server.to_owned());
     check_named_server_request(state, user, server, &display, true).await?;
+    if let Some(user_options) = &options.user_options {
+        spawn::server_settings(&state.config.spawner, &Value::Object(user_options.clone()))?;
+    }
     let record = state.store.create_spawner(user.id, server).await?;
     state
         .store
@@ -436,6 +444,9 @@ pub(crate) async fn patch_named(
     patch: ServerPatch,
 ) -> Result<SpawnerRecord, HubError> {
     let (user, server) = (start.user(), start.server());
+    if let Some(user_options) = &patch.user_options {
+        spawn::server_settings(&state.config.spawner, &Value::Object(user_options.clone()))?;
+    }
     if let Some(new_name) = &patch.new_name {
         let display = patch
             .display_name
