@@ -22,6 +22,7 @@ const BUILT_IN: &[(&str, &str)] = &[
     ("login.html", include_str!("templates/login.html")),
     ("home.html", include_str!("templates/home.html")),
     ("token.html", include_str!("templates/token.html")),
+    ("admin.html", include_str!("templates/admin.html")),
     (
         "spawn_pending.html",
         include_str!("templates/spawn_pending.html"),

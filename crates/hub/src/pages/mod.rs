@@ -1,5 +1,6 @@
-//! Browser pages: login, home, spawn, tokens, redirects and error pages.
+//! Browser pages: login, home, spawn, tokens, admin, redirects and error pages.
 
+mod admin;
 mod login;
 mod redirects;
 mod server;
@@ -29,6 +30,7 @@ pub(crate) fn router(state: &AppState) -> Router<AppState> {
         .route(&format!("{hub}login"), get(login::form).post(login::submit))
         .route(&format!("{hub}logout"), get(login::logout))
         .route(&format!("{hub}home"), get(server::home))
+        .route(&format!("{hub}admin"), get(admin::page))
         .route(
             &format!("{hub}spawn"),
             get(server::spawn_get).post(server::spawn_post),
