@@ -221,3 +221,157 @@ async fn the_admin_page_needs_admin_ui() {
     assert_eq!(create(Some("forged")).await.unwrap().status(), 403);
     assert_eq!(create(Some(&xsrf)).await.unwrap().status(), 201);
 }
+
+/// The first `n` of `names` in the order the API sorts by name (bytes).
+fn first_by_name(names: &[String], n: usize, descending: bool) -> Vec<String> {
+    let mut sorted = names.to_vec();
+    sorted.sort();
+    if descending {
+        sorted.reverse();
+    }
+    sorted.into_iter().take(n).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn admin_sorts_and_filters_two_thousand_users_shows_markup_as_text_and_edits_groups() {
+    let hub = admin_hub();
+    let api = Api::new(&hub);
+    let token = token_for(&hub, ADMIN);
+    let markup = ["<img src=x onerror=alert(1)>", "a&b \"q\" <b>x"];
+    let mut everyone: Vec<String> = (0..2000).map(|i| format!("user-{i:04}")).collect();
+    everyone.extend(markup.iter().map(|m| (*m).to_owned()));
+    // Fast set-up: the users in one request, two of them with an activity.
+    let created = api
+        .call(&token, reqwest::Method::POST, "/users")
+        .json(&json!({ "usernames": everyone }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    for (user, when) in [
+        ("user-0005", "2020-01-01T00:00:00Z"),
+        ("user-0007", "2021-01-01T00:00:00Z"),
+    ] {
+        let response = api
+            .call(&token, reqwest::Method::POST, &format!("/users/{user}/activity"))
+            .json(&json!({ "last_activity": when }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{user}");
+    }
+    everyone.push(ADMIN.to_owned());
+    let total = everyone.len();
+    assert_eq!(total, 2003);
+
+    let seen = support::chromium::run(
+        "admin_many.mjs",
+        json!({
+            "url": hub.public_url(),
+            "admin": ADMIN,
+            "password": "pw",
+            "markup": markup,
+            "members": ["user-0001", "user-0002"],
+            "missing": "nobody",
+        }),
+    )
+    .await;
+
+    // The first page, in id order: the admin came first, then the batch
+    // (which the hub creates in name order).
+    let first = &seen["first"];
+    assert_eq!(first["summary"], "Showing 1–50 of 2,003 users");
+    assert_eq!(first["page"], "Page 1 of 41");
+    assert_eq!(first["prevDisabled"], true);
+    assert_eq!(first["sort"], json!(["none", "none"]));
+    let names = strings(&first["names"]);
+    assert_eq!(names.len(), 50);
+    assert_eq!(names[0], ADMIN);
+    assert_eq!(names[1..4], [markup[0], markup[1], "user-0000"]);
+
+    let page_names = |key: &str| -> Vec<String> {
+        strings(&seen[key]["names"])
+            .into_iter()
+            .map(str::to_owned)
+            .collect()
+    };
+    assert_eq!(page_names("nameAscending"), first_by_name(&everyone, 50, false));
+    assert_eq!(seen["nameAscending"]["url"], "?sort=name");
+    assert_eq!(page_names("nameDescending"), first_by_name(&everyone, 50, true));
+    assert_eq!(seen["nameDescending"]["url"], "?sort=-name");
+    assert_eq!(seen["otherHeader"], "none");
+    // Users never seen sort last both ways (the admin has just signed in).
+    let ascending = page_names("activityAscending");
+    assert_eq!(ascending[..3], ["user-0005", "user-0007", ADMIN]);
+    let descending = page_names("activityDescending");
+    assert_eq!(descending[..3], [ADMIN, "user-0007", "user-0005"]);
+    assert_eq!(seen["activityDescending"]["url"], "?sort=-last_activity");
+    for key in ["nameAscending", "nameDescending", "activityAscending"] {
+        assert_eq!(seen[key]["summary"], "Showing 1–50 of 2,003 users", "{key}");
+    }
+
+    assert_eq!(seen["secondPage"]["summary"], "Showing 51–100 of 2,003 users");
+    assert_eq!(seen["secondPage"]["page"], "Page 2 of 41");
+    assert_eq!(seen["sortResetsOffset"], "Showing 1–50 of 2,003 users");
+
+    let filtered = page_names("filtered");
+    assert_eq!(seen["filtered"]["summary"], "Showing 1–50 of 100 users");
+    assert_eq!(
+        filtered,
+        (100..150).map(|i| format!("user-{i:04}")).collect::<Vec<_>>(),
+        "filtered, still sorted by name"
+    );
+    assert_eq!(
+        page_names("filteredSecond"),
+        (150..200).map(|i| format!("user-{i:04}")).collect::<Vec<_>>()
+    );
+    assert_eq!(seen["filteredSecond"]["nextDisabled"], true);
+
+    assert_eq!(seen["active"]["summary"], "No users match the filter.");
+    assert_eq!(seen["active"]["names"], json!([]));
+    assert_eq!(seen["inactive"]["summary"], "Showing 1–50 of 2,003 users");
+    assert_eq!(seen["pageSize"]["summary"], "Showing 1–10 of 2,003 users");
+    assert_eq!(seen["pageSize"]["page"], "Page 1 of 201");
+
+    // Markup shown as text, never as elements, and no script ran.
+    for (shown, name) in seen["markup"].as_array().unwrap().iter().zip(markup) {
+        assert_eq!(shown["name"], name);
+        assert_eq!(shown["data"], name);
+        assert_eq!(shown["editing"], name);
+        assert_eq!(shown["images"], 0, "{shown}");
+        assert_eq!(shown["startName"], format!("Start {name}'s server"));
+    }
+    assert_eq!(seen["dialogs"], json!([]), "no alert() ran");
+    assert_eq!(seen["addExisting"], "Could not add users: All 1 users already exist");
+
+    // Groups, as the admin saw them and as the API has them.
+    assert_eq!(seen["groupsHash"], "#groups");
+    assert_eq!(seen["groupsTabSelected"], "true");
+    assert_eq!(seen["members"], json!([markup[0], "user-0001"]));
+    assert_eq!(seen["memberImages"], 0);
+    assert_eq!(seen["missingMember"], "No such user: nobody");
+    assert_eq!(
+        seen["badProperties"],
+        "Properties must be a JSON object, for example {\"course\": \"physics\"}."
+    );
+    let properties = json!({"course": "physics 101", "seats": 30});
+    assert_eq!(seen["propertiesShown"], properties);
+    assert_eq!(
+        seen["groupConfirm"],
+        "Delete the group \"scratch\"? Its members stay, without this group."
+    );
+    assert_eq!(seen["groupsLeft"], json!(["physics"]));
+    assert_eq!(seen["groupsSummary"], "Showing 1–1 of 1 groups");
+
+    let (status, physics) = api.get(&token, "/groups/physics").await;
+    assert_eq!(status, 200);
+    let mut members = strings(&physics["users"]);
+    members.sort_unstable();
+    assert_eq!(members, [markup[0], "user-0001"]);
+    assert_eq!(physics["properties"], properties);
+    assert_eq!(api.get(&token, "/groups/scratch").await.0, 404);
+    let (_, marked) = api
+        .get(&token, &format!("/users/{}", support::browser::urlencode(markup[0])))
+        .await;
+    assert_eq!(marked["groups"], json!(["physics"]));
+}

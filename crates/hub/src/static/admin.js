@@ -193,9 +193,13 @@
   }
 
   let loadSeq = 0;
+  let filterTimer;
   /** Loads the current page of users (one paginated API request) and shows it. */
   async function loadUsers() {
     const seq = ++loadSeq;
+    // Whatever triggered the load, the name filter is what the box says now.
+    clearTimeout(filterTimer);
+    view.name_filter = nameFilter.value.trim();
     const params = new URLSearchParams({ include_stopped_servers: '1', offset: view.offset, limit: view.limit });
     if (view.sort !== 'id') params.set('sort', view.sort);
     if (view.name_filter) params.set('name_filter', view.name_filter);
@@ -436,8 +440,8 @@
     if (!ok) return;
     try {
       await api('DELETE', serverPath(name, server), { remove: true });
-      announce(`Deleted ${serverLabel(name, server)}.`);
       await refreshUser(name);
+      announce(`Deleted ${serverLabel(name, server)}.`);
     } catch (e) {
       showError(`Could not delete ${serverLabel(name, server)}: ${e.message}`);
     }
@@ -504,7 +508,6 @@
 
   // ---- Users: filters, sorting, pages -------------------------------------
 
-  let filterTimer;
   nameFilter.addEventListener('input', () => {
     clearTimeout(filterTimer);
     filterTimer = setTimeout(() => {
@@ -582,8 +585,8 @@
       addDialog.close();
       $('add-usernames').value = '';
       $('add-admin').checked = false;
-      announce(`Added ${added.length} user${added.length === 1 ? '' : 's'}: ${added.join(', ')}.`);
       await loadUsers();
+      announce(`Added ${added.length} user${added.length === 1 ? '' : 's'}: ${added.join(', ')}.`);
     } catch (e) {
       errorLine.textContent = `Could not add users: ${e.message}`;
       errorLine.hidden = false;
@@ -625,8 +628,8 @@
     try {
       const saved = await api('PATCH', userPath(editing.name), changes);
       editDialog.close();
-      announce(`Saved user ${saved ? saved.name : name}.`);
       await loadUsers();
+      announce(`Saved user ${saved ? saved.name : name}.`);
     } catch (e) {
       editError(`Could not save: ${e.message}`);
     }
@@ -642,8 +645,8 @@
     if (!ok) return;
     try {
       await api('DELETE', userPath(name));
-      announce(`Deleted user ${name}.`);
       await loadUsers();
+      announce(`Deleted user ${name}.`);
     } catch (e) {
       showError(`Could not delete ${name}: ${e.message}`);
     }
@@ -685,8 +688,8 @@
     clearError();
     try {
       await action();
-      announce(done);
       await loadGroups();
+      announce(done);
       return true;
     } catch (e) {
       showError(`${e.message}`);
