@@ -220,7 +220,7 @@
     if (page.offset && page.total <= page.offset) {
       // Past the end (users were deleted, or the filter narrowed): first page.
       view.offset = 0;
-      loadUsers();
+      await loadUsers();
       return;
     }
     pagination = page;
@@ -668,7 +668,7 @@
     const page = data._pagination;
     if (page.offset && page.total <= page.offset) {
       groupsView.offset = 0;
-      loadGroups();
+      await loadGroups();
       return;
     }
     groupsView.total = page.total;
