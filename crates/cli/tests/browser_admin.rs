@@ -75,8 +75,7 @@ async fn admin_adds_users_and_starts_and_stops_their_servers() {
     // Start All: every row went through "starting" to "running".
     let start_all = &seen["startAll"];
     assert_eq!(
-        start_all["status"],
-        "Start All finished: 3 of 3 running.",
+        start_all["status"], "Start All finished: 3 of 3 running.",
         "{start_all}"
     );
     assert_eq!(start_all["error"], false);
@@ -92,8 +91,7 @@ async fn admin_adds_users_and_starts_and_stops_their_servers() {
 
     let stop_all = &seen["stopAll"];
     assert_eq!(
-        stop_all["status"],
-        "Stop All finished: 3 of 3 stopped.",
+        stop_all["status"], "Stop All finished: 3 of 3 stopped.",
         "{stop_all}"
     );
     for user in users {
@@ -118,9 +116,16 @@ async fn admin_adds_users_and_starts_and_stops_their_servers() {
         strings(&seen["afterCancel"]),
         ["team-amy", "team-ben", "team-cid"]
     );
-    assert_eq!(strings(&seen["afterDelete"]["names"]), ["team-amy", "team-cid"]);
+    assert_eq!(
+        strings(&seen["afterDelete"]["names"]),
+        ["team-amy", "team-cid"]
+    );
     assert_eq!(seen["afterDelete"]["summary"], "Showing 1–2 of 2 users");
-    assert_eq!(seen["dialogs"], json!([]), "no alert() or confirm() popped up");
+    assert_eq!(
+        seen["dialogs"],
+        json!([]),
+        "no alert() or confirm() popped up"
+    );
 
     // The hub agrees: no server left running, the rename and the deletion happened.
     let api = Api::new(&hub);
@@ -137,7 +142,11 @@ async fn admin_adds_users_and_starts_and_stops_their_servers() {
     assert_eq!(api.get(&token, "/users/team-ben").await.0, 404);
     let routes = hub.routes().await;
     assert!(
-        routes.as_object().unwrap().keys().all(|r| !r.starts_with("/user/")),
+        routes
+            .as_object()
+            .unwrap()
+            .keys()
+            .all(|r| !r.starts_with("/user/")),
         "{routes}"
     );
 }
@@ -253,7 +262,11 @@ async fn admin_sorts_and_filters_two_thousand_users_shows_markup_as_text_and_edi
         ("user-0007", "2021-01-01T00:00:00Z"),
     ] {
         let response = api
-            .call(&token, reqwest::Method::POST, &format!("/users/{user}/activity"))
+            .call(
+                &token,
+                reqwest::Method::POST,
+                &format!("/users/{user}/activity"),
+            )
             .json(&json!({ "last_activity": when }))
             .send()
             .await
@@ -295,9 +308,15 @@ async fn admin_sorts_and_filters_two_thousand_users_shows_markup_as_text_and_edi
             .map(str::to_owned)
             .collect()
     };
-    assert_eq!(page_names("nameAscending"), first_by_name(&everyone, 50, false));
+    assert_eq!(
+        page_names("nameAscending"),
+        first_by_name(&everyone, 50, false)
+    );
     assert_eq!(seen["nameAscending"]["url"], "?sort=name");
-    assert_eq!(page_names("nameDescending"), first_by_name(&everyone, 50, true));
+    assert_eq!(
+        page_names("nameDescending"),
+        first_by_name(&everyone, 50, true)
+    );
     assert_eq!(seen["nameDescending"]["url"], "?sort=-name");
     assert_eq!(seen["otherHeader"], "none");
     // Users never seen sort last both ways (the admin has just signed in).
@@ -310,7 +329,10 @@ async fn admin_sorts_and_filters_two_thousand_users_shows_markup_as_text_and_edi
         assert_eq!(seen[key]["summary"], "Showing 1–50 of 2,003 users", "{key}");
     }
 
-    assert_eq!(seen["secondPage"]["summary"], "Showing 51–100 of 2,003 users");
+    assert_eq!(
+        seen["secondPage"]["summary"],
+        "Showing 51–100 of 2,003 users"
+    );
     assert_eq!(seen["secondPage"]["page"], "Page 2 of 41");
     assert_eq!(seen["sortResetsOffset"], "Showing 1–50 of 2,003 users");
 
@@ -318,12 +340,16 @@ async fn admin_sorts_and_filters_two_thousand_users_shows_markup_as_text_and_edi
     assert_eq!(seen["filtered"]["summary"], "Showing 1–50 of 100 users");
     assert_eq!(
         filtered,
-        (100..150).map(|i| format!("user-{i:04}")).collect::<Vec<_>>(),
+        (100..150)
+            .map(|i| format!("user-{i:04}"))
+            .collect::<Vec<_>>(),
         "filtered, still sorted by name"
     );
     assert_eq!(
         page_names("filteredSecond"),
-        (150..200).map(|i| format!("user-{i:04}")).collect::<Vec<_>>()
+        (150..200)
+            .map(|i| format!("user-{i:04}"))
+            .collect::<Vec<_>>()
     );
     assert_eq!(seen["filteredSecond"]["nextDisabled"], true);
 
@@ -342,7 +368,10 @@ async fn admin_sorts_and_filters_two_thousand_users_shows_markup_as_text_and_edi
         assert_eq!(shown["startName"], format!("Start {name}'s server"));
     }
     assert_eq!(seen["dialogs"], json!([]), "no alert() ran");
-    assert_eq!(seen["addExisting"], "Could not add users: All 1 users already exist");
+    assert_eq!(
+        seen["addExisting"],
+        "Could not add users: All 1 users already exist"
+    );
 
     // Groups, as the admin saw them and as the API has them.
     assert_eq!(seen["groupsHash"], "#groups");
@@ -371,7 +400,10 @@ async fn admin_sorts_and_filters_two_thousand_users_shows_markup_as_text_and_edi
     assert_eq!(physics["properties"], properties);
     assert_eq!(api.get(&token, "/groups/scratch").await.0, 404);
     let (_, marked) = api
-        .get(&token, &format!("/users/{}", support::browser::urlencode(markup[0])))
+        .get(
+            &token,
+            &format!("/users/{}", support::browser::urlencode(markup[0])),
+        )
         .await;
     assert_eq!(marked["groups"], json!(["physics"]));
 }
