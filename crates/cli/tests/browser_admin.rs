@@ -13,7 +13,10 @@ use support::browser::Browser;
 const ADMIN: &str = "boss";
 
 fn admin_hub() -> TestHub {
-    TestHub::start(&[("Authenticator", &format!("admin_users = [\"{ADMIN}\"]"))])
+    TestHub::start(&[
+        ("Authenticator", &format!("admin_users = [\"{ADMIN}\"]")),
+        ("JupyterHub", "allow_named_servers = true"),
+    ])
 }
 
 fn strings(value: &Value) -> Vec<&str> {
@@ -67,10 +70,21 @@ async fn admin_adds_users_and_starts_and_stops_their_servers() {
         "the view is kept in the address: {filtered}"
     );
 
-    // One row's buttons.
-    assert_eq!(seen["firstStarting"], "starting");
-    assert_eq!(seen["firstOpen"], "/user/team-amy/");
-    assert_eq!(seen["firstStopped"], "Stopped team-amy's server.");
+    // A named server's row: stopped and started again from its buttons.
+    assert!(
+        [201, 202].contains(&seen["namedCreated"].as_u64().unwrap()),
+        "{seen}"
+    );
+    assert_eq!(
+        seen["namedRows"],
+        json!([["", "stopped"], ["nb", "running"]])
+    );
+    assert_eq!(seen["namedStopping"], "stopping");
+    assert_eq!(seen["namedStopped"], "Stopped server nb of team-amy.");
+    assert_eq!(seen["focusAfterStop"], "Start server nb of team-amy");
+    assert_eq!(seen["namedStarting"], "starting");
+    assert_eq!(seen["namedOpen"], "/user/team-amy/nb/");
+    assert_eq!(seen["namedStarted"], "Started server nb of team-amy.");
 
     // Start All: every row went through "starting" to "running".
     let start_all = &seen["startAll"];
@@ -81,8 +95,7 @@ async fn admin_adds_users_and_starts_and_stops_their_servers() {
     assert_eq!(start_all["error"], false);
     for user in users {
         let states = strings(&start_all["seen"][format!("{user}/")]);
-        assert_eq!(states.last(), Some(&"running"), "{user}: {states:?}");
-        assert!(states.contains(&"starting"), "{user}: {states:?}");
+        assert_eq!(states, ["stopped", "starting", "running"], "{user}");
     }
     assert_eq!(
         seen["apiAfterStartAll"],
@@ -91,13 +104,14 @@ async fn admin_adds_users_and_starts_and_stops_their_servers() {
 
     let stop_all = &seen["stopAll"];
     assert_eq!(
-        stop_all["status"], "Stop All finished: 3 of 3 stopped.",
+        stop_all["status"], "Stop All finished: 4 of 4 stopped.",
         "{stop_all}"
     );
-    for user in users {
-        let states = strings(&stop_all["seen"][format!("{user}/")]);
-        assert_eq!(states.last(), Some(&"stopped"), "{user}: {states:?}");
+    for row in ["team-amy/", "team-amy/nb", "team-ben/", "team-cal/"] {
+        let states = strings(&stop_all["seen"][row]);
+        assert_eq!(states, ["running", "stopping", "stopped"], "{row}");
     }
+    assert_eq!(seen["afterRemove"], json!([""]), "the named server is gone");
 
     // Edit and delete.
     assert_eq!(

@@ -1,6 +1,6 @@
 // The admin page with real servers: an admin signs in, adds three users at
-// once, narrows the list to them, starts and stops one server from its row,
-// uses Start All and Stop All while watching each row go from starting to
+// once, narrows the list to them, stops and starts a named server from its
+// row, uses Start All and Stop All while watching each row go from starting to
 // running (and stopping to stopped), renames one user and makes them an
 // admin, and deletes another after confirming.
 // Params: url, admin, password, users (three names sharing `filter`), filter,
@@ -53,17 +53,35 @@ await run(async (t) => {
     );
   result.filtered = { names: await names(), summary: await t.text('#users-summary'), url: page.url() };
 
-  // One server from its row: Start, wait for running, Open link, Stop.
+  // A named server, started through the API (cookie + the page's XSRF
+  // token), then stopped and started again from its row.
   const row = (user) => page.locator('#users-table tbody.user').filter({ has: page.locator(`strong:text-is("${user}")`) });
-  await row(first).getByRole('button', { name: `Start ${first}'s server` }).click();
-  result.firstStarting = await row(first).locator('tr').first().getAttribute('data-state');
-  await row(first).locator('tr[data-state="running"]').waitFor({ timeout: 150_000 });
-  result.firstOpen = await row(first).getByRole('link', { name: `Open ${first}'s server` }).getAttribute('href');
-  t.step('one server running');
-  await row(first).getByRole('button', { name: `Stop ${first}'s server` }).click();
-  await row(first).locator('tr[data-state="stopped"]').waitFor({ timeout: 60_000 });
-  result.firstStopped = await t.text('#admin-status');
-  t.step('one server stopped');
+  result.namedCreated = await page.evaluate(async (user) => {
+    const xsrf = document.getElementById('admin').dataset.xsrf;
+    const headers = { 'X-XSRFToken': xsrf };
+    const r = await fetch(`/hub/api/users/${user}/servers/nb`, { method: 'POST', headers });
+    for (let i = 0; i < 300; i++) {
+      const model = await (await fetch(`/hub/api/users/${user}`, { headers })).json();
+      if (model.servers.nb && model.servers.nb.ready) break;
+      await new Promise((done) => setTimeout(done, 500));
+    }
+    return r.status;
+  }, first);
+  await page.reload();
+  await row(first).locator('tr[data-server="nb"][data-state="running"]').waitFor();
+  result.namedRows = await row(first).locator('tr').evaluateAll((rows) => rows.map((r) => [r.dataset.server, r.dataset.state]));
+  await row(first).getByRole('button', { name: `Stop server nb of ${first}` }).click();
+  result.namedStopping = await row(first).locator('tr[data-server="nb"]').getAttribute('data-state');
+  await row(first).locator('tr[data-server="nb"][data-state="stopped"]').waitFor({ timeout: 60_000 });
+  result.namedStopped = await t.text('#admin-status');
+  // The keyboard focus stayed in the row, on its new first button.
+  result.focusAfterStop = await page.evaluate(() => document.activeElement.textContent);
+  await row(first).getByRole('button', { name: `Start server nb of ${first}` }).click();
+  result.namedStarting = await row(first).locator('tr[data-server="nb"]').getAttribute('data-state');
+  await row(first).locator('tr[data-server="nb"][data-state="running"]').waitFor({ timeout: 150_000 });
+  result.namedOpen = await row(first).getByRole('link', { name: `Open server nb of ${first}` }).getAttribute('href');
+  result.namedStarted = await t.text('#admin-status');
+  t.step('named server stopped and started from its row');
 
   // Start All, sampling every row's state while it runs.
   const seen = {};
@@ -73,6 +91,7 @@ await run(async (t) => {
       if (seen[key][seen[key].length - 1] !== state) seen[key].push(state);
     }
   };
+  await sample();
   await page.locator('#start-all').click();
   const startDeadline = Date.now() + 180_000;
   while (!(await t.text('#admin-status')).startsWith('Start All finished')) {
@@ -92,6 +111,7 @@ await run(async (t) => {
   t.step('start all');
 
   for (const key of Object.keys(seen)) delete seen[key];
+  await sample();
   await page.locator('#stop-all').click();
   const stopDeadline = Date.now() + 120_000;
   while (!(await t.text('#admin-status')).startsWith('Stop All finished')) {
@@ -102,6 +122,12 @@ await run(async (t) => {
   await sample();
   result.stopAll = { seen: { ...seen }, status: await t.text('#admin-status') };
   t.step('stop all');
+
+  // The stopped named server stays listed until it is deleted.
+  await row(first).getByRole('button', { name: `Delete server nb of ${first}` }).click();
+  await page.locator('#confirm-yes').click();
+  await page.locator('#admin-status', { hasText: `Deleted server nb of ${first}.` }).waitFor();
+  result.afterRemove = await row(first).locator('tr').evaluateAll((rows) => rows.map((r) => r.dataset.server));
 
   // Edit: rename the third user and make them an admin.
   await row(third).getByRole('button', { name: `Edit user ${third}` }).click();

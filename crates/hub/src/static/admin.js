@@ -94,15 +94,35 @@
   /** Visible text plus hidden words that make a button's name unique. */
   const named = (visible, hidden) => [visible, el('span', { class: 'visually-hidden', text: ` ${hidden}` })];
 
-  /** Re-rendering replaces controls; keep the keyboard focus on the same one. */
+  /** The row ("user\0server") whose button was used last: where the focus
+   * goes when that button is disabled or replaced while its request runs. */
+  let focusRow = null;
+  root.addEventListener('click', (event) => {
+    const button = event.target.closest('[data-row]');
+    if (button) focusRow = button.dataset.row;
+  });
+
+  /** Re-rendering replaces controls; keep the keyboard focus on the same
+   * one, or on the used row's first button when that one went away. */
   function keepFocus(render) {
-    const key = document.activeElement && document.activeElement.dataset
-      ? document.activeElement.dataset.key
-      : undefined;
+    const active = document.activeElement;
+    const key = active && active.dataset ? active.dataset.key : undefined;
     render();
+    const controls = () => [...root.querySelectorAll('[data-key]')];
     if (key) {
-      const again = [...root.querySelectorAll('[data-key]')].find((n) => n.dataset.key === key);
-      if (again && !again.disabled) again.focus();
+      const again = controls().find((n) => n.dataset.key === key);
+      if (again && !again.disabled) {
+        again.focus();
+        return;
+      }
+    }
+    const lost = key || !document.activeElement || document.activeElement === document.body;
+    if (lost && focusRow) {
+      const fallback = controls().find((n) => n.dataset.row === focusRow && !n.disabled);
+      if (fallback) {
+        fallback.focus();
+        focusRow = null;
+      }
     }
   }
 
@@ -298,27 +318,28 @@
     const stateCell = el('td', { class: 'server-state' }, el('span', { class: `state state-${state}`, text: state }));
     const actions = el('div', { class: 'row-actions' });
     const label = serverLabel(user.name, server.name);
-    const key = (what) => `${what}\u0000${user.name}\u0000${server.name}`;
+    const rowKey = `${user.name}\u0000${server.name}`;
+    const key = (what) => `${what}\u0000${rowKey}`;
     if (state === 'stopped') {
       actions.append(
-        el('button', { type: 'button', class: 'small start', dataset: { key: key('start') }, onclick: () => startOne(user.name, server.name) }, ...named('Start', label)),
+        el('button', { type: 'button', class: 'small start', dataset: { key: key('start'), row: rowKey }, onclick: () => startOne(user.name, server.name) }, ...named('Start', label)),
       );
       if (server.name) {
         actions.append(
-          el('button', { type: 'button', class: 'small secondary remove', dataset: { key: key('remove') }, onclick: () => removeServer(user.name, server.name) }, ...named('Delete', label)),
+          el('button', { type: 'button', class: 'small secondary remove', dataset: { key: key('remove'), row: rowKey }, onclick: () => removeServer(user.name, server.name) }, ...named('Delete', label)),
         );
       }
     } else if (state !== 'stopping') {
       actions.append(
-        el('button', { type: 'button', class: 'small danger stop', dataset: { key: key('stop') }, onclick: () => stopOne(user.name, server.name) }, ...named('Stop', label)),
+        el('button', { type: 'button', class: 'small danger stop', dataset: { key: key('stop'), row: rowKey }, onclick: () => stopOne(user.name, server.name) }, ...named('Stop', label)),
       );
     }
     if (state === 'running' && typeof server.url === 'string' && server.url.startsWith('/')) {
-      actions.append(el('a', { class: 'button small secondary open', href: server.url, dataset: { key: key('open') } }, ...named('Open', label)));
+      actions.append(el('a', { class: 'button small secondary open', href: server.url, dataset: { key: key('open'), row: rowKey } }, ...named('Open', label)));
     }
     if (first) {
       actions.append(
-        el('button', { type: 'button', class: 'small secondary edit', dataset: { key: key('edit') }, onclick: () => openEdit(user.name) }, ...named('Edit', `user ${user.name}`)),
+        el('button', { type: 'button', class: 'small secondary edit', dataset: { key: key('edit'), row: rowKey }, onclick: () => openEdit(user.name) }, ...named('Edit', `user ${user.name}`)),
       );
     }
     row.append(nameCell, adminCell, serverCell, el('td', { class: 'activity' }, when(activity)), stateCell, el('td', {}, actions));
