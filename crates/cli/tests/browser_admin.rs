@@ -51,7 +51,7 @@ async fn admin_adds_users_and_starts_and_stops_their_servers() {
         list["navLinks"],
         json!(["Home", "Token", "Admin", "Log out"])
     );
-    assert_eq!(list["summary"], "Showing 1–1 of 1 users");
+    assert_eq!(list["summary"], "Showing 1–1 of 1 user");
     assert_eq!(list["rows"], 1, "only the admin so far");
     assert_eq!(seen["addDialogFocused"], "add-usernames");
     assert_eq!(
@@ -404,7 +404,7 @@ async fn admin_sorts_and_filters_two_thousand_users_shows_markup_as_text_and_edi
         "Delete the group \"scratch\"? Its members stay, without this group."
     );
     assert_eq!(seen["groupsLeft"], json!(["physics"]));
-    assert_eq!(seen["groupsSummary"], "Showing 1–1 of 1 groups");
+    assert_eq!(seen["groupsSummary"], "Showing 1–1 of 1 group");
 
     let (status, physics) = api.get(&token, "/groups/physics").await;
     assert_eq!(status, 200);

@@ -266,7 +266,7 @@
         ? view.name_filter || view.state
           ? 'No users match the filter.'
           : 'There are no users.'
-        : `Showing ${offset + 1}–${offset + shown} of ${total.toLocaleString('en')} users`;
+        : `Showing ${offset + 1}–${offset + shown} of ${total.toLocaleString('en')} user${total === 1 ? '' : 's'}`;
     const pages = Math.max(1, Math.ceil(total / view.limit));
     $('users-page').textContent = `Page ${Math.floor(offset / view.limit) + 1} of ${pages}`;
     $('users-prev').disabled = offset <= 0;
@@ -698,7 +698,7 @@
       groupsList.replaceChildren(...data.items.map((group, i) => groupItem(group, i)));
     });
     $('groups-summary').textContent =
-      page.total === 0 ? 'There are no groups.' : `Showing ${page.offset + 1}–${page.offset + data.items.length} of ${page.total} groups`;
+      page.total === 0 ? 'There are no groups.' : `Showing ${page.offset + 1}–${page.offset + data.items.length} of ${page.total} group${page.total === 1 ? '' : 's'}`;
     $('groups-page').textContent = `Page ${Math.floor(page.offset / groupsView.limit) + 1} of ${Math.max(1, Math.ceil(page.total / groupsView.limit))}`;
     $('groups-prev').disabled = page.offset <= 0;
     $('groups-next').disabled = page.offset + groupsView.limit >= page.total;
