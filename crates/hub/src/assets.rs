@@ -19,6 +19,7 @@ const BUILT_IN: &[(&str, &[u8])] = &[
     ("style.css", include_bytes!("static/style.css")),
     ("favicon.svg", include_bytes!("static/favicon.svg")),
     ("logo.svg", include_bytes!("static/logo.svg")),
+    ("admin.js", include_bytes!("static/admin.js")),
 ];
 
 /// One served file: its bytes, type and content hash.

@@ -33,11 +33,11 @@ mod scoped;
 
 pub(crate) use grants::{ClientAccess, ShareWith, TokenIssuer};
 pub(crate) use scoped::{
-    AdminGroups, AdminServices, AdminUsers, ControlServers, DeleteGroup, DeleteUser, EditGroup,
-    GroupListing, LeaveGroupShares, LeaveUserShares, ManageProxy, ManageShares, ManageTokens,
-    OnGroup, OnHub, OnServer, OnService, OnUser, ReadGroup, ReadGroupShares, ReadHub, ReadService,
-    ReadShares, ReadTokens, ReadUser, ReadUserShares, ServiceListing, Shutdown, UserActivity,
-    UserListing,
+    AdminGroups, AdminServices, AdminUi, AdminUsers, ControlServers, DeleteGroup, DeleteUser,
+    EditGroup, GroupListing, LeaveGroupShares, LeaveUserShares, ManageProxy, ManageShares,
+    ManageTokens, OnGroup, OnHub, OnServer, OnService, OnUser, ReadGroup, ReadGroupShares, ReadHub,
+    ReadService, ReadShares, ReadTokens, ReadUser, ReadUserShares, ServiceListing, Shutdown,
+    UserActivity, UserListing,
 };
 
 /// Proof that the caller holds `admin:users` on one existing user.

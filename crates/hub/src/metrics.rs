@@ -200,6 +200,7 @@ const HANDLERS: &[(&str, &str)] = &[
     // jupyterhub/handlers/pages.py
     ("", "jupyterhub.handlers.pages.RootHandler"),
     ("home", "jupyterhub.handlers.pages.HomeHandler"),
+    ("admin", "jupyterhub.handlers.pages.AdminHandler"),
     ("token", "jupyterhub.handlers.pages.TokenPageHandler"),
     // ferrohub's revoke form posts here (upstream's page calls the REST API).
     ("token/revoke", "jupyterhub.handlers.pages.TokenPageHandler"),

@@ -24,6 +24,7 @@ const BUILT_IN: &[(&str, &str)] = &[
     ("home.html", include_str!("templates/home.html")),
     ("token.html", include_str!("templates/token.html")),
     ("spawn.html", include_str!("templates/spawn.html")),
+    ("admin.html", include_str!("templates/admin.html")),
     (
         "spawn_pending.html",
         include_str!("templates/spawn_pending.html"),

@@ -85,6 +85,9 @@ permissions! {
     ManageProxy = [PROXY];
     /// Every server right on a user's servers (`servers`).
     ControlServers = [SERVERS];
+    /// Opening the admin page (`admin-ui`, as upstream's `AdminHandler`); what
+    /// the page may then do is checked by the REST API it calls.
+    AdminUi = [ADMIN_UI];
 }
 
 /// Proof of permission `P` on the user named in the request (who need not exist yet).

@@ -1,5 +1,6 @@
-//! Browser pages: login, home, spawn (with the options form), tokens, redirects and error pages.
+//! Browser pages: login, home, spawn (with the options form), tokens, admin, redirects and error pages.
 
+mod admin;
 mod assets;
 mod login;
 mod next_url;
@@ -32,6 +33,7 @@ pub(crate) fn router(state: &AppState) -> Router<AppState> {
         .route(&format!("{hub}login"), get(login::form).post(login::submit))
         .route(&format!("{hub}logout"), get(login::logout))
         .route(&format!("{hub}home"), get(server::home))
+        .route(&format!("{hub}admin"), get(admin::page))
         .route(
             &format!("{hub}spawn"),
             get(spawn::spawn_get).post(spawn::spawn_post),
