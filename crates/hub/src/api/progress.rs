@@ -15,6 +15,7 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use crate::error::ApiError;
 use crate::runtime::Phase;
+use crate::runtime::registry::ProgressEvent;
 use crate::service::servers::Progress;
 
 /// Upstream writes a blank line this often so idle proxies keep the stream open.
@@ -46,34 +47,55 @@ fn frame(event: &Value) -> Bytes {
     Bytes::from(format!("data: {event}\n\n"))
 }
 
+fn step_event(event: &ProgressEvent) -> Value {
+    json!({"progress": event.progress, "message": event.message})
+}
+
 /// Streams a spawn's progress (the caller's `read:servers` was checked by
-/// [`crate::service::servers::progress`], which also refused a server not starting).
+/// [`crate::service::servers::progress`], which also refused a server not
+/// starting): every step of the spawn so far, each new one as it happens,
+/// then the ready or failed event.
 pub(super) fn stream(progress: Progress) -> Result<Response, ApiError> {
-    let first: Vec<Value> = match progress.phase() {
-        Phase::Ready => vec![ready_event(progress.url())],
-        Phase::Failed(reason) => vec![failed_event(reason)],
-        _ => vec![
-            json!({"progress": 0, "message": "Server requested"}),
-            json!({"progress": 50, "message": "Spawning server..."}),
-        ],
-    };
-    let (tx, rx) = mpsc::channel::<Result<Bytes, Infallible>>(8);
+    let (tx, rx) = mpsc::channel::<Result<Bytes, Infallible>>(16);
     tokio::spawn(async move {
-        for event in &first {
-            if tx.send(Ok(frame(event))).await.is_err() {
+        let send = |event: &Value| tx.send(Ok(frame(event)));
+        match progress.phase() {
+            Phase::Ready => {
+                // The client may have gone; nothing is left to tell it then.
+                let _ignored = send(&ready_event(progress.url())).await;
                 return;
             }
+            Phase::Failed(reason) => {
+                let _ignored = send(&failed_event(reason)).await;
+                return;
+            }
+            _ => {}
         }
-        if *progress.phase() != Phase::Spawning {
-            return;
-        }
+        let mut log = progress.events();
+        let mut sent = 0;
         let last = loop {
-            let settled = progress.settled(KEEPALIVE).await;
-            if settled.pending().is_none() {
-                break settled;
+            let events = log.borrow_and_update().clone();
+            for event in events.iter().skip(sent) {
+                if send(&step_event(event)).await.is_err() {
+                    return;
+                }
             }
-            if tx.send(Ok(Bytes::from_static(b"\n\n"))).await.is_err() {
-                return;
+            sent = events.len();
+            tokio::select! {
+                changed = log.changed() => {
+                    if changed.is_err() {
+                        // The log was dropped (server removed): wait for the phase alone.
+                        break progress.settled(Duration::MAX).await;
+                    }
+                }
+                settled = progress.settled(KEEPALIVE) => {
+                    if settled.pending().is_none() {
+                        break settled;
+                    }
+                    if tx.send(Ok(Bytes::from_static(b"\n\n"))).await.is_err() {
+                        return;
+                    }
+                }
             }
         };
         let event = match last {
@@ -81,8 +103,7 @@ pub(super) fn stream(progress: Progress) -> Result<Response, ApiError> {
             Phase::Failed(reason) => failed_event(&reason),
             _ => json!({"progress": 100, "failed": true, "message": "Spawn cancelled"}),
         };
-        // The client may have gone; nothing is left to tell it then.
-        if tx.send(Ok(frame(&event))).await.is_err() {
+        if send(&event).await.is_err() {
             tracing::debug!("progress stream closed before its last event");
         }
     });

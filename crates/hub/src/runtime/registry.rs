@@ -4,7 +4,7 @@
 //! and wait on them.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -49,10 +49,29 @@ impl Phase {
 
 type Key = (String, String);
 
+/// One line of a spawn's progress (upstream's progress event without its
+/// `ready`/`failed` ending): how far, in percent, and what is happening.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ProgressEvent {
+    /// 0 to 100.
+    pub progress: u8,
+    /// Client-safe text for the event log.
+    pub message: String,
+}
+
+/// The events of a server's current (or last) spawn, shared with followers.
+pub(crate) type ProgressLog = Arc<Vec<ProgressEvent>>;
+
+/// The first event of every spawn, as upstream's.
+pub(crate) const SERVER_REQUESTED: &str = "Server requested";
+
 /// In-memory phases of servers (the database holds what persists).
 #[derive(Default)]
 pub(crate) struct ServerRegistry {
     phases: Mutex<HashMap<Key, watch::Sender<Phase>>>,
+    /// Each server's spawn progress, so a pending page opened (or reloaded)
+    /// in the middle of a spawn still sees every step so far.
+    progress: Mutex<HashMap<Key, watch::Sender<ProgressLog>>>,
 }
 
 impl ServerRegistry {
@@ -95,6 +114,55 @@ impl ServerRegistry {
                 false
             }
         })
+    }
+
+    /// Moves a startable server to `Spawning` (as [`ServerRegistry::transition`])
+    /// and, if it moved, starts its progress log afresh with "Server
+    /// requested". Both happen under the progress lock, so a follower never
+    /// sees the new phase with the previous spawn's events.
+    pub(super) fn begin_spawn(
+        &self,
+        user: &str,
+        server: &str,
+        from: impl Fn(&Phase) -> bool,
+    ) -> bool {
+        let mut logs = self.progress.lock().expect("progress lock");
+        let moved = self.transition(user, server, from, Phase::Spawning);
+        if moved {
+            let first = Arc::new(vec![ProgressEvent {
+                progress: 0,
+                message: SERVER_REQUESTED.to_owned(),
+            }]);
+            logs.entry((user.to_owned(), server.to_owned()))
+                .or_insert_with(|| watch::channel(Arc::default()).0)
+                .send_replace(first);
+        }
+        moved
+    }
+
+    /// Adds a step to a starting server's progress log (ignored once the
+    /// spawn has settled, so a late step never follows the last event).
+    pub(super) fn report(&self, user: &str, server: &str, progress: u8, message: String) {
+        if self.phase(user, server) != Phase::Spawning {
+            return;
+        }
+        let logs = self.progress.lock().expect("progress lock");
+        if let Some(log) = logs.get(&(user.to_owned(), server.to_owned())) {
+            log.send_modify(|events| {
+                let progress = progress.max(events.last().map_or(0, |e| e.progress));
+                Arc::make_mut(events).push(ProgressEvent { progress, message });
+            });
+        }
+    }
+
+    /// Follows a server's progress log: the events so far, and a change
+    /// notification for each new one.
+    #[must_use]
+    pub(crate) fn progress(&self, user: &str, server: &str) -> watch::Receiver<ProgressLog> {
+        let mut logs = self.progress.lock().expect("progress lock");
+        logs.entry((user.to_owned(), server.to_owned()))
+            .or_insert_with(|| watch::channel(Arc::default()).0)
+            .subscribe()
     }
 
     /// Waits until the phase is no longer pending, at most `limit`.
@@ -164,10 +232,9 @@ impl ServerRegistry {
 
     /// Forgets one server (renamed or removed).
     pub(crate) fn forget(&self, user: &str, server: &str) {
-        self.phases
-            .lock()
-            .expect("registry lock")
-            .remove(&(user.to_owned(), server.to_owned()));
+        let key = (user.to_owned(), server.to_owned());
+        self.phases.lock().expect("registry lock").remove(&key);
+        self.progress.lock().expect("progress lock").remove(&key);
     }
 
     /// Forgets a user (deleted).
@@ -175,6 +242,10 @@ impl ServerRegistry {
         self.phases
             .lock()
             .expect("registry lock")
+            .retain(|(u, _), _| u != user);
+        self.progress
+            .lock()
+            .expect("progress lock")
             .retain(|(u, _), _| u != user);
     }
 }
@@ -199,5 +270,35 @@ mod tests {
         assert!(registry.any_active("a"));
         registry.remove_user("a");
         assert!(!registry.any_active("a"));
+    }
+
+    #[test]
+    fn a_spawn_starts_a_fresh_progress_log_that_only_moves_forward() {
+        let registry = ServerRegistry::default();
+        let log = registry.progress("a", "");
+        assert!(log.borrow().is_empty());
+        registry.report("a", "", 10, "too early".into());
+        assert!(log.borrow().is_empty(), "no log while not spawning");
+        assert!(registry.begin_spawn("a", "", |p| *p == Phase::Stopped));
+        registry.report("a", "", 40, "started".into());
+        registry.report("a", "", 20, "older step".into());
+        let events: Vec<(u8, String)> = registry
+            .progress("a", "")
+            .borrow()
+            .iter()
+            .map(|e| (e.progress, e.message.clone()))
+            .collect();
+        assert_eq!(
+            events,
+            [
+                (0, SERVER_REQUESTED.to_owned()),
+                (40, "started".to_owned()),
+                (40, "older step".to_owned())
+            ]
+        );
+        assert!(!registry.begin_spawn("a", "", |p| *p == Phase::Stopped));
+        registry.set("a", "", Phase::Stopped);
+        assert!(registry.begin_spawn("a", "", |p| *p == Phase::Stopped));
+        assert_eq!(registry.progress("a", "").borrow().len(), 1, "fresh log");
     }
 }

@@ -121,6 +121,10 @@ pub(crate) enum SpawnFailure {
     /// The spawner returned a URL with a port that is no number.
     #[error("spawner URL {0:?} has a bad port")]
     BadPort(String),
+    /// The spawner could not launch the server's command (the cause, which
+    /// names commands and files, is logged).
+    #[error("the server's command could not be started (details are in the hub log)")]
+    Launch,
     /// The database or the proxy failed (logged when it happened).
     #[error("{}", INTERNAL_SPAWN_FAILURE)]
     Internal,
@@ -187,10 +191,7 @@ pub(crate) async fn request_spawn(
         };
         refused(reason);
     })?;
-    if !rt
-        .servers
-        .transition(&user.name, server, startable, Phase::Spawning)
-    {
+    if !rt.servers.begin_spawn(&user.name, server, startable) {
         return busy(rt.servers.phase(&user.name, server));
     }
     let rt = rt.clone();
@@ -447,10 +448,19 @@ async fn launch(
         user_options: spawner.user_options.clone(),
     };
     let timeout = Duration::from_secs(rt.config.spawner.start_timeout);
+    rt.servers
+        .report(&user.name, server, 10, "Spawning server...".to_owned());
     let started = tokio::time::timeout(timeout, rt.spawner.start(&request))
         .await
-        .map_err(|_| SpawnFailure::StartTimeout(timeout.as_secs()))??;
+        .map_err(|_| SpawnFailure::StartTimeout(timeout.as_secs()))?
+        .map_err(client_safe)?;
     let addr = address(&started.url, prefix)?;
+    rt.servers.report(
+        &user.name,
+        server,
+        40,
+        format!("Server process started, listening on port {}", addr.port),
+    );
     rt.store
         .record_server_started(spawner.id, &addr, &started.state, client_id)
         .await
@@ -474,7 +484,24 @@ async fn wait_and_route(
         .ok_or_else(|| read(&"spawner row vanished"))?;
     let url = format!("{}{}api", addr.host_url(), addr.base_url);
     let timeout = Duration::from_secs(rt.config.spawner.http_timeout);
-    ferrohub_spawn::wait_until_ready(rt.spawner.as_ref(), &record.state, &url, timeout).await?;
+    rt.servers.report(
+        &user.name,
+        server,
+        50,
+        "Waiting for the server to answer".to_owned(),
+    );
+    tokio::select! {
+        ready = ferrohub_spawn::wait_until_ready(rt.spawner.as_ref(), &record.state, &url, timeout) => {
+            ready.map_err(client_safe)?;
+        }
+        () = report_waiting(rt, &user.name, server) => {}
+    }
+    rt.servers.report(
+        &user.name,
+        server,
+        95,
+        "The server answered; adding its route to the proxy".to_owned(),
+    );
     let data = json!({"user": user.name, "server_name": server});
     rt.proxy
         .add_route(&addr.base_url, &addr.host_url(), data)
@@ -482,6 +509,50 @@ async fn wait_and_route(
         .map_err(|e| internal("adding the proxy route")(&e))?;
     tracing::info!(user = %user.name, server, "server ready at {}", addr.base_url);
     Ok(())
+}
+
+/// While the server does not answer yet: a step after 1, 2, 4, 8, 16 and
+/// then every 30 seconds, creeping from 50 towards 90 percent so the pending
+/// page shows the wait is still going on. Never returns (the caller races it).
+async fn report_waiting(rt: &Runtime, user: &str, server: &str) {
+    let started = Instant::now();
+    let mut pause = Duration::from_secs(1);
+    loop {
+        tokio::time::sleep(pause).await;
+        let waited = started.elapsed().as_secs();
+        rt.servers.report(
+            user,
+            server,
+            waiting_progress(waited),
+            format!("Still waiting for the server to answer ({waited} s)"),
+        );
+        pause = (pause * 2).min(Duration::from_secs(30));
+    }
+}
+
+/// 50 % at the start of the wait, approaching (never reaching) 90 %.
+fn waiting_progress(waited_secs: u64) -> u8 {
+    let fraction = waited_secs as f64 / (waited_secs as f64 + 8.0);
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        reason = "fraction is in [0, 1): the result is in [50, 90)"
+    )]
+    let progress = (50.0 + 40.0 * fraction) as u8;
+    progress
+}
+
+/// A spawner's error as the pending page and the API may show it: launch and
+/// operating-system errors name commands and files, so those go to the log
+/// and the client gets a generic text (no paths, no internals).
+fn client_safe(error: SpawnError) -> SpawnFailure {
+    match error {
+        SpawnError::Launch { .. } | SpawnError::Io(_) | SpawnError::Config(_) | SpawnError::State(_) => {
+            tracing::error!("spawner failed: {error}");
+            SpawnFailure::Launch
+        }
+        other => SpawnFailure::Spawner(other),
+    }
 }
 
 #[cfg(test)]
@@ -503,6 +574,28 @@ mod tests {
             address("http://host:x", "/"),
             Err(SpawnFailure::BadPort(_))
         ));
+    }
+
+    #[test]
+    fn waiting_creeps_forward_below_ninety() {
+        let steps: Vec<u8> = [0, 1, 2, 4, 8, 16, 46, 76, 3600]
+            .into_iter()
+            .map(waiting_progress)
+            .collect();
+        assert_eq!(steps[0], 50);
+        assert!(steps.windows(2).all(|w| w[0] <= w[1]), "{steps:?}");
+        assert!(steps[1] > 50 && *steps.last().unwrap() < 90, "{steps:?}");
+    }
+
+    #[test]
+    fn launch_errors_hide_commands_and_paths() {
+        let launch = client_safe(SpawnError::Launch {
+            cmd: vec!["/secret/bin/server".into()],
+            reason: "No such file or directory".into(),
+        });
+        assert!(!launch.to_string().contains("/secret"), "{launch}");
+        let exited = client_safe(SpawnError::Exited(1));
+        assert_eq!(exited.to_string(), "server exited with status 1 before it was ready");
     }
 
     #[test]

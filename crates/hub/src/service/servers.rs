@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 use crate::capability::{ReadServer, ServerControl, StartServer, StopServer};
 use crate::error::HubError;
 use crate::runtime::spawn::{self, SLOW_TIMEOUT, SpawnOutcome};
+use crate::runtime::registry::ProgressLog;
 use crate::runtime::{Phase, Runtime, log_name, stop};
 use crate::state::AppState;
 
@@ -523,6 +524,12 @@ impl Progress {
     #[must_use]
     pub(crate) fn url(&self) -> &str {
         &self.url
+    }
+
+    /// The spawn's steps so far, and a notification for each new one.
+    #[must_use]
+    pub(crate) fn events(&self) -> tokio::sync::watch::Receiver<ProgressLog> {
+        self.runtime.servers.progress(&self.user, &self.server)
     }
 
     /// Waits at most `limit` for the spawn to settle; the phase then.
