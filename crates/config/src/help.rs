@@ -28,6 +28,7 @@ pub(crate) const HELP: &[(&str, &str, &str)] = &[
     ("JupyterHub", "allow_named_servers", "Let users run several named servers (/user/<name>/<server>/) besides their default one."),
     ("JupyterHub", "named_server_limit_per_user", "Most named servers a user may have; 0 means no limit. The default server does not count."),
     ("JupyterHub", "default_server_name", "Named server that /hub/user-redirect/ opens (and starts) when named servers are on; empty means the default server. Ignored, with a warning, without allow_named_servers."),
+    ("JupyterHub", "implicit_spawn_seconds", "Seconds after which the page for a server that is not running starts it by itself, with a visible countdown; 0 (the default) means only the Launch button starts it."),
     ("JupyterHub", "api_page_default_limit", "Items per page of paginated API lists when the client does not give a limit."),
     ("JupyterHub", "api_page_max_limit", "Most items any API list returns at once."),
     ("JupyterHub", "concurrent_spawn_limit", "Most servers starting at the same time; further spawn requests get 429 Too Many Requests. 0 means no limit."),

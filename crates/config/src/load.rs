@@ -296,6 +296,15 @@ fn check_values(
             ),
         ));
     }
+    // Also refuses NaN and infinity; a day is more than any page would wait.
+    if !(hub.implicit_spawn_seconds >= 0.0 && hub.implicit_spawn_seconds <= 86_400.0) {
+        let seconds = hub.implicit_spawn_seconds;
+        return Err(invalid(
+            "JupyterHub",
+            "implicit_spawn_seconds",
+            format!("must be a number of seconds from 0 to 86400, found {seconds}"),
+        ));
+    }
     hub.log_level.make_ascii_lowercase();
     if !["debug", "info", "warn", "warning", "error"].contains(&hub.log_level.as_str()) {
         let level = &hub.log_level;

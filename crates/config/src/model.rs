@@ -98,6 +98,8 @@ pub struct JupyterHubConfig {
     pub named_server_limit_per_user: u32,
     /// Named server `/hub/user-redirect/` opens when named servers are on (upstream ignores it otherwise).
     pub default_server_name: String,
+    /// Seconds after which the "not running" page starts the server by itself (0 = never; upstream's default).
+    pub implicit_spawn_seconds: f64,
     /// Page size of paginated API lists when the client asks for pagination.
     pub api_page_default_limit: u32,
     /// Largest page any API list returns.
@@ -267,6 +269,7 @@ impl Default for JupyterHubConfig {
             allow_named_servers: false,
             named_server_limit_per_user: 0,
             default_server_name: String::new(),
+            implicit_spawn_seconds: 0.0,
             api_page_default_limit: 50,
             api_page_max_limit: 200,
             concurrent_spawn_limit: 100,

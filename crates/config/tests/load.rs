@@ -454,6 +454,12 @@ fn semantic_checks_name_the_option() {
     );
     assert!(load_text("[JupyterHub]\ncookie_max_age_days = 1000000\n", &[]).is_ok());
     assert_eq!(
+        error("[JupyterHub]\nimplicit_spawn_seconds = -1\n", &[]),
+        "JupyterHub.implicit_spawn_seconds in FILE: must be a number of seconds from 0 to 86400, found -1"
+    );
+    let implicit = load_text("[JupyterHub]\nimplicit_spawn_seconds = 2.5\n", &[]).unwrap();
+    assert!((implicit.jupyterhub.implicit_spawn_seconds - 2.5).abs() < f64::EPSILON);
+    assert_eq!(
         error(
             "[JupyterHub]\nlog_level = \"loud\"\n",
             &["--JupyterHub.cookie_max_age_days=1"]

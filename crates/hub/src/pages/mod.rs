@@ -2,10 +2,11 @@
 
 mod admin;
 mod assets;
+mod home;
 mod login;
 mod next_url;
+mod pending;
 mod redirects;
-mod server;
 mod shares;
 mod spawn;
 mod tokens;
@@ -32,7 +33,7 @@ pub(crate) fn router(state: &AppState) -> Router<AppState> {
         .route(&bare_hub, get(redirects::to_hub_root))
         .route(&format!("{hub}login"), get(login::form).post(login::submit))
         .route(&format!("{hub}logout"), get(login::logout))
-        .route(&format!("{hub}home"), get(server::home))
+        .route(&format!("{hub}home"), get(home::home).post(home::new_server))
         .route(&format!("{hub}admin"), get(admin::page))
         .route(
             &format!("{hub}spawn"),
@@ -42,7 +43,7 @@ pub(crate) fn router(state: &AppState) -> Router<AppState> {
             &format!("{hub}spawn/{{name}}"),
             get(spawn::spawn_get_for).post(spawn::spawn_post_for),
         )
-        .route(&format!("{hub}stop"), post(server::stop_post))
+        .route(&format!("{hub}stop"), post(home::stop_post))
         .route(
             &format!("{hub}token"),
             get(tokens::page).post(tokens::request),
@@ -58,11 +59,11 @@ pub(crate) fn router(state: &AppState) -> Router<AppState> {
         )
         .route(
             &format!("{hub}spawn-pending/{{name}}"),
-            get(server::pending),
+            get(pending::pending),
         )
         .route(
             &format!("{hub}spawn-pending/{{name}}/{{server}}"),
-            get(server::pending),
+            get(pending::pending),
         )
         .route(
             &format!("{hub}user/{{name}}"),
@@ -134,6 +135,8 @@ pub(crate) struct PageUser {
     pub user: UserRecord,
     /// Their identity and scopes.
     pub identity: Identity,
+    /// Whether they hold `admin-ui`: every page's header then links the admin page.
+    pub admin_access: bool,
 }
 
 /// The cookie-authenticated user of a page, if any.
@@ -141,10 +144,44 @@ async fn page_user(state: &AppState, headers: &HeaderMap) -> Result<Option<PageU
     let identity = identity::from_cookie(state, headers)
         .await
         .map_err(|e| PageError::new(e.status, e.message))?;
-    Ok(identity.and_then(|identity| {
-        let user = identity.user()?.clone();
-        Some(PageUser { user, identity })
+    let Some(identity) = identity else {
+        return Ok(None);
+    };
+    let Some(user) = identity.user().cloned() else {
+        return Ok(None);
+    };
+    let admin_access = identity
+        .allows(
+            state,
+            ferrohub_rbac::scopes::ADMIN_UI,
+            crate::access::Target::Hub,
+        )
+        .await
+        .map_err(|e| PageError::new(e.status, e.message))?;
+    Ok(Some(PageUser {
+        user,
+        identity,
+        admin_access,
     }))
+}
+
+/// Renders a page with what every page's header needs (`hub`, the signed-in
+/// `user`'s name, `admin_access` for the Admin link) under the page's own
+/// `ctx`, so no handler can forget one of them. `ctx` wins on a clash.
+pub(crate) fn render(
+    state: &AppState,
+    who: Option<&PageUser>,
+    template: &str,
+    ctx: minijinja::Value,
+) -> String {
+    let common = minijinja::context! {
+        hub => &state.urls.hub,
+        user => who.map(|w| &w.user.name),
+        admin_access => who.is_some_and(|w| w.admin_access),
+    };
+    state
+        .templates
+        .render(template, minijinja::value::merge_maps([ctx, common]))
 }
 
 /// Redirect to the login page, coming back to `uri` afterwards.
@@ -269,11 +306,11 @@ pub(crate) async fn render_error_pages(
     }
     // A page that failed on the login cookie itself is shown signed out.
     let user = page_user(&state, &headers).await.ok().flatten();
-    let html = state.templates.render(
+    let html = render(
+        &state,
+        user.as_ref(),
         "error.html",
         minijinja::context! {
-            hub => &state.urls.hub,
-            user => user.as_ref().map(|u| &u.user.name),
             status => error.status.as_u16(),
             reason => error.status.canonical_reason().unwrap_or(""),
             message => &error.message,

@@ -210,7 +210,8 @@ pub(super) async fn user_url(
         _ if looks_like_api(&headers, &rest) => {
             Ok(stopped_api_error(&state, &uri, &user.name, &server))
         }
-        Phase::Spawning | Phase::Failed(_) => {
+        // Starting, stopping or failed: the pending page shows which.
+        Phase::Spawning | Phase::Stopping | Phase::Failed(_) => {
             let pending = format!(
                 "{}?next={}",
                 page_path(&state, "spawn-pending", &user.name, &server),
@@ -218,23 +219,17 @@ pub(super) async fn user_url(
             );
             Ok((StatusCode::SEE_OTHER, [(http::header::LOCATION, pending)]).into_response())
         }
-        Phase::Stopping | Phase::Stopped => {
-            let spawn = format!(
-                "{}?next={}",
-                spawn_path(&state, &user.name, &server),
-                ferrohub_core::url::quote_query(&server_path)
-            );
-            let message = format!(
-                "Server {} is not running.",
-                state.urls.server_prefix(&user.name, &server)
-            );
-            let mut page = error_page(
-                StatusCode::FAILED_DEPENDENCY,
-                &message,
-                Some((&spawn, "Launch server")),
-            );
-            page.status = StatusCode::FAILED_DEPENDENCY;
-            Err(page)
+        Phase::Stopped => {
+            // 424, not 404: the server is missing, not the page in it (as upstream).
+            let page = super::pending::NotRunning {
+                owner: &user.name,
+                server: &server,
+                next: Some(&server_path),
+                failed: None,
+                implicit_spawn_seconds: state.config.jupyterhub.implicit_spawn_seconds,
+                status: StatusCode::FAILED_DEPENDENCY,
+            };
+            Ok(super::pending::not_running(&state, &who, &page))
         }
     }
 }

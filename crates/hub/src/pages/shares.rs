@@ -87,11 +87,11 @@ pub(super) async fn accept_form(
         .collect();
     let (owner, server) = (&invite.owner.name, &invite.spawner.name);
     let (xsrf, cookie) = xsrf_for(&state, &headers, Some(&who.identity));
-    let html = state.templates.render(
+    let html = super::render(
+        &state,
+        Some(&who),
         "accept_share.html",
         context! {
-            hub => &state.urls.hub,
-            user => &who.user.name,
             owner => owner,
             server => server,
             server_url => state.urls.server_prefix(owner, server),

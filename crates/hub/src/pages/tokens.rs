@@ -245,11 +245,11 @@ async fn render(
         .map(|&(seconds, label)| context! { seconds => seconds, label => label })
         .collect();
     let (xsrf, cookie) = xsrf_for(state, headers, Some(&who.identity));
-    let html = state.templates.render(
+    let html = super::render(
+        state,
+        Some(who),
         "token.html",
         context! {
-            hub => &state.urls.hub,
-            user => &who.user.name,
             xsrf => xsrf,
             tokens => tokens,
             oauth_clients => clients,

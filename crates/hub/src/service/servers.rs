@@ -55,8 +55,10 @@ pub(crate) enum Pending {
     Starting(i64),
     /// The last start failed with this (client-safe) message.
     Failed(String),
+    /// Being stopped: the stop-pending page waits for it.
+    Stopping,
     /// Neither starting nor running.
-    Idle,
+    Stopped,
 }
 
 /// A change of a stopped named server (`PATCH /users/{name}/servers/{server}`).
@@ -345,6 +347,9 @@ pub(crate) async fn pending(
     control: &ServerControl,
 ) -> Result<Pending, HubError> {
     let (user, server) = (control.user(), control.server());
+    if !server.is_empty() {
+        existing(state, user, server).await?;
+    }
     Ok(match state.servers.phase(&user.name, server) {
         Phase::Ready => Pending::Ready,
         Phase::Spawning => {
@@ -358,8 +363,30 @@ pub(crate) async fn pending(
             Pending::Starting(seconds)
         }
         Phase::Failed(message) => Pending::Failed(message),
-        Phase::Stopping | Phase::Stopped => Pending::Idle,
+        Phase::Stopping => Pending::Stopping,
+        Phase::Stopped => Pending::Stopped,
     })
+}
+
+/// The home page: the servers of `control`'s user (their default server
+/// first, then the named ones by name), which the page shows with their phases.
+pub(crate) async fn home_servers(
+    state: &AppState,
+    control: &ServerControl,
+) -> Result<Vec<SpawnerRecord>, HubError> {
+    let mut servers = state.store.spawners_of(control.user().id).await?;
+    servers.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(servers)
+}
+
+/// The home page's form for a new named server: named servers on, a valid
+/// name, under the limit (upstream's messages). The spawn page creates it.
+pub(crate) async fn check_new_named(
+    state: &AppState,
+    control: &ServerControl,
+) -> Result<(), HubError> {
+    let server = control.server();
+    check_named_server_request(state, control.user(), server, server, true).await
 }
 
 /// The home page's stop button: stops the server, waiting up to [`SLOW_TIMEOUT`].

@@ -39,6 +39,28 @@ pub(crate) async fn list(
         .collect())
 }
 
+/// The services a page lists for `who` (upstream's `get_accessible_services`):
+/// those with a URL and `display = true` that `who` may access.
+pub(crate) async fn displayed(
+    state: &AppState,
+    who: &Identity,
+) -> Result<Vec<ServiceRecord>, HubError> {
+    let mut shown = Vec::new();
+    for service in state.store.list_services().await? {
+        if !service.display || service.url.as_deref().is_none_or(str::is_empty) {
+            continue;
+        }
+        let target = crate::access::Target::Service(&service.name);
+        if who
+            .allows(state, ferrohub_rbac::scopes::ACCESS_SERVICES, target)
+            .await?
+        {
+            shown.push(service);
+        }
+    }
+    Ok(shown)
+}
+
 /// The service `may` names.
 pub(crate) async fn get(
     state: &AppState,
