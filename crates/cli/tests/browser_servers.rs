@@ -24,9 +24,9 @@ fn texts(value: &Value) -> Vec<&str> {
 
 /// A "server" that starts at once (Python's http.server on the port the
 /// spawner chose, serving a `user/<name>/` folder so the server's URL answers
-/// 200) and ignores SIGINT, so stopping it takes
+/// 200, with no favicon for Chromium to ask for) and ignores SIGINT, so stopping it takes
 /// `LocalProcessSpawner.interrupt_timeout` before SIGTERM ends it.
-const SLOW_TO_STOP: &str = r#"cmd = ["/bin/sh", "-c", "trap '' INT; mkdir -p \"user/$JUPYTERHUB_USER\" && echo 'a stand-in server' > \"user/$JUPYTERHUB_USER/index.html\"; port=${JUPYTERHUB_SERVICE_URL##*:}; port=${port%%/*}; exec python3 -m http.server --bind 127.0.0.1 \"$port\""]"#;
+const SLOW_TO_STOP: &str = r#"cmd = ["/bin/sh", "-c", "trap '' INT; mkdir -p \"user/$JUPYTERHUB_USER\" && echo '<!DOCTYPE html><title>stand-in</title><link rel=icon href=data:,><p>a stand-in server' > \"user/$JUPYTERHUB_USER/index.html\"; port=${JUPYTERHUB_SERVICE_URL##*:}; port=${port%%/*}; exec python3 -m http.server --bind 127.0.0.1 \"$port\""]"#;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_progress_bar_moves_until_the_page_goes_to_the_server() {
@@ -251,6 +251,14 @@ async fn implicit_spawn_seconds_counts_down_and_starts_the_server() {
         "launched after {waited} ms, before the countdown ended"
     );
     assert_eq!(seen["landedOn"], "/user/dan/");
+    // By itself: the page went to the spawn page, which started the server.
+    let requested = texts(&seen["requested"]);
+    let spawn = requested.iter().position(|p| *p == "/hub/spawn/dan");
+    let not_running = requested.iter().position(|p| *p == "/hub/user/dan/");
+    assert!(
+        matches!((not_running, spawn), (Some(a), Some(b)) if a < b),
+        "{requested:?}"
+    );
     let token = token_for(&hub, "dan");
     let (_, model) = Api::new(&hub).get(&token, "/users/dan").await;
     assert_eq!(model["servers"][""]["ready"], true, "{model}");
@@ -315,7 +323,8 @@ load_roles = [{ name = "user", scopes = ["self", "access:services!service=dashbo
     assert_eq!(running["url"], "/user/eve/analysis/");
     assert_eq!(
         seen["overLimit"],
-        "User eve already has the maximum of 1 named servers.  One must be deleted before a new server can be created"
+        "User eve already has the maximum of 1 named servers. One must be deleted before a new server can be created",
+        "(upstream's text; the page shows its double space as one)"
     );
     assert!(
         text(&seen["opened"]).starts_with("/user/eve/analysis/"),

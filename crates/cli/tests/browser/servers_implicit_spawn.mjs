@@ -29,11 +29,15 @@ await run(async (t) => {
   await t.audit('not-running-countdown-cancelled');
 
   // Left alone, the page launches the server by itself.
+  const requested = [];
+  page.on('request', (r) => {
+    if (r.isNavigationRequest()) requested.push(new URL(r.url()).pathname);
+  });
   const loaded = Date.now();
   await page.goto(`${params.url}/user/${user}/`);
   await t.expectConsoleError(/status of 424/);
-  await page.waitForURL((u) => u.pathname.startsWith('/hub/spawn'), { timeout: 60_000, waitUntil: 'commit' });
+  await page.waitForURL((u) => u.pathname === `/user/${user}/`, { timeout: 120_000, waitUntil: 'commit' });
   result.autoLaunchAfterMs = Date.now() - loaded;
-  await page.waitForURL((u) => u.pathname === `/user/${user}/`, { timeout: 120_000 });
   result.landedOn = t.path();
+  result.requested = requested;
 });
