@@ -126,6 +126,9 @@ async fn a_pending_spawn_is_cancelled_and_a_failing_one_says_why() {
     let failed = &seen["failed"];
     let message = "Spawn failed: server exited with status 3 before it was ready";
     assert_eq!(failed["message"], message);
+    assert_eq!(failed["heading"], "Spawn failed");
+    assert_eq!(failed["title"], "Spawn failed - ferrohub");
+    assert_eq!(failed["intro"], false);
     assert_eq!(failed["tryAgain"], "Try again");
     assert_eq!(failed["tryAgainHref"], "/hub/spawn/bea");
     assert_eq!(failed["focused"], "try-again");
@@ -321,6 +324,16 @@ load_roles = [{ name = "user", scopes = ["self", "access:services!service=dashbo
     assert!(text(&running["row"]).contains("Running"), "{running}");
     assert_eq!(running["openHref"], "/user/eve/analysis/");
     assert_eq!(running["url"], "/user/eve/analysis/");
+    let shown = text(&running["lastActivity"]);
+    assert!(
+        shown == "now" || shown.ends_with(" ago"),
+        "last activity {shown:?} (of {})",
+        running["lastActivityExact"]
+    );
+    assert!(
+        text(&running["lastActivityExact"]).ends_with('Z'),
+        "{running}"
+    );
     assert_eq!(
         seen["overLimit"],
         "User eve already has the maximum of 1 named servers. One must be deleted before a new server can be created",

@@ -33,6 +33,9 @@ await run(async (t) => {
   await page.waitForURL((u) => u.pathname === `/hub/spawn-pending/${user}`);
   await page.locator('#spawn-failed').waitFor({ state: 'visible', timeout: 90_000 });
   result.failed = {
+    heading: await t.text('h1'),
+    title: await page.title(),
+    intro: await page.locator('#pending-intro').isVisible(),
     message: await t.text('#spawn-failed-message'),
     tryAgain: await t.text('#try-again'),
     tryAgainHref: await page.locator('#try-again').getAttribute('href'),

@@ -55,6 +55,8 @@ await run(async (t) => {
     row: await row.innerText(),
     openHref: await row.locator('a.open-server').getAttribute('href'),
     url: await row.locator('a.server-link').innerText(),
+    lastActivity: await row.locator('time').innerText(),
+    lastActivityExact: await row.locator('time').getAttribute('datetime'),
   };
   await t.audit('home-named-running');
 

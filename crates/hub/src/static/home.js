@@ -8,6 +8,17 @@
   const section = document.getElementById('named-servers');
   if (!section) return;
   const status = document.getElementById('server-action-status');
+  // Last activity as "5 minutes ago" (the exact time stays in the tooltip).
+  const relative = new Intl.RelativeTimeFormat(undefined, { numeric: 'auto' });
+  const units = [['day', 86400], ['hour', 3600], ['minute', 60], ['second', 1]];
+  for (const time of section.querySelectorAll('time[datetime]')) {
+    const when = new Date(time.getAttribute('datetime'));
+    if (Number.isNaN(when.getTime())) continue;
+    const seconds = Math.round((when.getTime() - Date.now()) / 1000);
+    const [unit, size] = units.find(([, s]) => Math.abs(seconds) >= s) || units[units.length - 1];
+    time.textContent = relative.format(Math.round(seconds / size), unit);
+    time.title = when.toLocaleString();
+  }
   for (const button of section.querySelectorAll('button.delete-server')) {
     const row = button.closest('tr');
     button.hidden = false;

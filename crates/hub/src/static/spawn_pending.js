@@ -53,6 +53,11 @@
       source.close();
       cancel.hidden = true;
       bar.classList.add('failed');
+      // The page no longer says it is starting; the alert says why it stopped.
+      document.querySelector('#spawn-pending h1').textContent = 'Spawn failed';
+      document.title = 'Spawn failed - ferrohub';
+      document.getElementById('pending-intro').hidden = true;
+      message.hidden = true;
       failedMessage.textContent = event.message || 'The server could not be started.';
       failed.hidden = false;
       document.getElementById('try-again').focus();
