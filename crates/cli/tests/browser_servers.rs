@@ -91,7 +91,10 @@ async fn the_progress_bar_moves_until_the_page_goes_to_the_server() {
     assert_eq!(lines.last(), Some(&"Server ready at /user/alice/"));
 
     // Then the server, where JupyterLab runs.
-    assert!(text(&seen["landedOn"]).starts_with("/user/alice/"), "{seen}");
+    assert!(
+        text(&seen["landedOn"]).starts_with("/user/alice/"),
+        "{seen}"
+    );
     assert_eq!(seen["labTitle"], "JupyterLab");
     let token = token_for(&hub, "alice");
     let (_, model) = Api::new(&hub).get(&token, "/users/alice").await;
@@ -101,10 +104,7 @@ async fn the_progress_bar_moves_until_the_page_goes_to_the_server() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_pending_spawn_is_cancelled_and_a_failing_one_says_why() {
     // The "server" sleeps and then exits 3 without ever answering.
-    let hub = TestHub::start(&[(
-        "Spawner",
-        r#"cmd = ["/bin/sh", "-c", "sleep 20; exit 3"]"#,
-    )]);
+    let hub = TestHub::start(&[("Spawner", r#"cmd = ["/bin/sh", "-c", "sleep 20; exit 3"]"#)]);
     let seen = support::chromium::run(
         "servers_cancel_fail.mjs",
         json!({"url": hub.public_url(), "user": "bea", "password": "pw"}),
@@ -193,7 +193,10 @@ async fn not_running_page_launches_and_stop_pending_waits_for_the_stop() {
     );
     assert_eq!(not_running["countdown"], 0, "no automatic start by default");
     assert_eq!(seen["launchedTo"], "/user/cai/");
-    assert!(text(&seen["served"]).contains("a stand-in server"), "{seen}");
+    assert!(
+        text(&seen["served"]).contains("a stand-in server"),
+        "{seen}"
+    );
 
     let stopping = &seen["stopPending"];
     assert_eq!(stopping["path"], "/hub/spawn-pending/cai");
@@ -243,7 +246,10 @@ async fn implicit_spawn_seconds_counts_down_and_starts_the_server() {
     );
     assert_eq!(countdown["role"], "timer");
     let cancelled = &seen["cancelled"];
-    assert_eq!(cancelled["path"], "/hub/user/dan/", "stayed after cancelling");
+    assert_eq!(
+        cancelled["path"], "/hub/user/dan/",
+        "stayed after cancelling"
+    );
     assert!(
         text(&cancelled["text"]).starts_with("Automatic start cancelled"),
         "{cancelled}"

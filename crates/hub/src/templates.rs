@@ -33,7 +33,10 @@ const BUILT_IN: &[(&str, &str)] = &[
         "stop_pending.html",
         include_str!("templates/stop_pending.html"),
     ),
-    ("not_running.html", include_str!("templates/not_running.html")),
+    (
+        "not_running.html",
+        include_str!("templates/not_running.html"),
+    ),
     ("error.html", include_str!("templates/error.html")),
     ("oauth.html", include_str!("templates/oauth.html")),
     (

@@ -122,7 +122,11 @@ pub(super) async fn pending(
     let (xsrf, cookie) = xsrf_for(&state, &headers, Some(&who.identity));
     let api = server_api(&state, &owner, &server);
     let page = match service::pending(&state, &control).await? {
-        Pending::Ready => return Ok(crate::redirect::found(next.as_deref().unwrap_or(&server_url))),
+        Pending::Ready => {
+            return Ok(crate::redirect::found(
+                next.as_deref().unwrap_or(&server_url),
+            ));
+        }
         Pending::Starting(elapsed) => render(
             &state,
             Some(&who),

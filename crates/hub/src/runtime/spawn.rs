@@ -547,7 +547,10 @@ fn waiting_progress(waited_secs: u64) -> u8 {
 /// and the client gets a generic text (no paths, no internals).
 fn client_safe(error: SpawnError) -> SpawnFailure {
     match error {
-        SpawnError::Launch { .. } | SpawnError::Io(_) | SpawnError::Config(_) | SpawnError::State(_) => {
+        SpawnError::Launch { .. }
+        | SpawnError::Io(_)
+        | SpawnError::Config(_)
+        | SpawnError::State(_) => {
             tracing::error!("spawner failed: {error}");
             SpawnFailure::Launch
         }
@@ -595,7 +598,10 @@ mod tests {
         });
         assert!(!launch.to_string().contains("/secret"), "{launch}");
         let exited = client_safe(SpawnError::Exited(1));
-        assert_eq!(exited.to_string(), "server exited with status 1 before it was ready");
+        assert_eq!(
+            exited.to_string(),
+            "server exited with status 1 before it was ready"
+        );
     }
 
     #[test]

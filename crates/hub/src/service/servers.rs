@@ -12,8 +12,8 @@ use serde_json::{Map, Value};
 
 use crate::capability::{ReadServer, ServerControl, StartServer, StopServer};
 use crate::error::HubError;
-use crate::runtime::spawn::{self, SLOW_TIMEOUT, SpawnOutcome};
 use crate::runtime::registry::ProgressLog;
+use crate::runtime::spawn::{self, SLOW_TIMEOUT, SpawnOutcome};
 use crate::runtime::{Phase, Runtime, log_name, stop};
 use crate::state::AppState;
 

@@ -31,7 +31,8 @@
       stopping = checks % 5 !== 0;
     }
     if (stopping) {
-      status.textContent = `Waiting for the server to stop… (${checks} s)`;
+      // (The status line stays as it is: a live region that changed every
+      // second would be read out every second.)
       setTimeout(poll, 1000);
     } else {
       status.textContent = 'The server has stopped.';
