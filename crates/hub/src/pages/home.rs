@@ -143,6 +143,10 @@ pub(super) async fn new_server(
         .map_err(PageError::from)?;
     if let Err(refused) = service::check_new_named(&state, &control).await {
         let refused = PageError::from(refused);
+        if !state.config.jupyterhub.allow_named_servers {
+            // The page has no form to show the reason next to.
+            return Err(refused);
+        }
         return render_home(
             &state,
             &headers,
