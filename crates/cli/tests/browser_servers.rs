@@ -33,7 +33,7 @@ async fn the_progress_bar_moves_until_the_page_goes_to_the_server() {
     let hub = TestHub::start(&[]);
     let seen = support::chromium::run(
         "servers_progress.mjs",
-        json!({"url": hub.public_url(), "user": "alice", "password": "pw"}),
+        json!({"url": hub.public_url(), "user": "alice", "password": "pw", "noscriptUser": "bob"}),
     )
     .await;
 
@@ -99,6 +99,22 @@ async fn the_progress_bar_moves_until_the_page_goes_to_the_server() {
     let token = token_for(&hub, "alice");
     let (_, model) = Api::new(&hub).get(&token, "/users/alice").await;
     assert_eq!(model["servers"][""]["ready"], true, "{model}");
+
+    // Without JavaScript: the pending page reloaded itself, then the hub
+    // sent the browser to the server.
+    let noscript = &seen["noscript"];
+    assert_eq!(noscript["refresh"], 1, "{noscript}");
+    assert_eq!(noscript["note"], true, "{noscript}");
+    let loads = texts(&noscript["loads"]);
+    let reloads = loads
+        .iter()
+        .filter(|p| **p == "/hub/spawn-pending/bob")
+        .count();
+    assert!(reloads >= 2, "the page did not reload itself: {loads:?}");
+    assert!(
+        loads.last().is_some_and(|p| p.starts_with("/user/bob/")),
+        "{loads:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

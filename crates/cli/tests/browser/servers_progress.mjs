@@ -1,7 +1,9 @@
 // Live progress: a person signs in, lands on the spawn-pending page and
 // watches the progress bar move (every aria-valuenow it takes, with when)
 // and the event log fill, until the page takes them to JupyterLab.
-// Params: url, user, password.
+// Then the same without JavaScript: the page's <noscript> meta refresh
+// reloads it until the server is ready, and the hub sends the browser on.
+// Params: url, user, password, noscriptUser.
 import { run } from './lib.mjs';
 
 await run(async (t) => {
@@ -58,4 +60,24 @@ await run(async (t) => {
   t.step('redirected to the server');
   await page.locator('#jp-main-dock-panel').waitFor({ state: 'visible', timeout: 90_000 });
   result.labTitle = await page.title();
+
+  // Without JavaScript (a fresh browser context, so a fresh login).
+  const plain = await t.context.browser().newContext({ javaScriptEnabled: false });
+  const tab = await plain.newPage();
+  const loads = [];
+  tab.on('framenavigated', (frame) => {
+    if (frame === tab.mainFrame()) loads.push(new URL(frame.url()).pathname);
+  });
+  await tab.goto(`${params.url}/hub/login`);
+  await tab.locator('#username_input').fill(params.noscriptUser);
+  await tab.locator('#password_input').fill(params.password);
+  await tab.locator('#login_submit').click();
+  await tab.waitForURL((u) => u.pathname.startsWith('/hub/spawn-pending/'));
+  result.noscript = {
+    refresh: await tab.locator('noscript meta[http-equiv=refresh]').count(),
+    note: (await tab.locator('main').innerText()).includes('This page reloads itself every 2 seconds'),
+  };
+  await tab.waitForURL((u) => u.pathname.startsWith(`/user/${params.noscriptUser}/`), { timeout: 150_000, waitUntil: 'commit' });
+  result.noscript.loads = loads;
+  await plain.close();
 });
