@@ -20,7 +20,10 @@ const BUILT_IN: &[(&str, &[u8])] = &[
     ("favicon.svg", include_bytes!("static/favicon.svg")),
     ("logo.svg", include_bytes!("static/logo.svg")),
     ("admin.js", include_bytes!("static/admin.js")),
-    ("spawn_pending.js", include_bytes!("static/spawn_pending.js")),
+    (
+        "spawn_pending.js",
+        include_bytes!("static/spawn_pending.js"),
+    ),
     ("stop_pending.js", include_bytes!("static/stop_pending.js")),
     ("not_running.js", include_bytes!("static/not_running.js")),
     ("home.js", include_bytes!("static/home.js")),

@@ -33,7 +33,10 @@ pub(crate) fn router(state: &AppState) -> Router<AppState> {
         .route(&bare_hub, get(redirects::to_hub_root))
         .route(&format!("{hub}login"), get(login::form).post(login::submit))
         .route(&format!("{hub}logout"), get(login::logout))
-        .route(&format!("{hub}home"), get(home::home).post(home::new_server))
+        .route(
+            &format!("{hub}home"),
+            get(home::home).post(home::new_server),
+        )
         .route(&format!("{hub}admin"), get(admin::page))
         .route(
             &format!("{hub}spawn"),
