@@ -56,6 +56,8 @@ await run(async (t) => {
   await page.goto(`${params.url}/user/${user}/`);
   await page.waitForURL((u) => u.pathname === `/user/${user}/lab/workspaces/gpu`, { timeout: 60_000 });
   await page.locator('#jp-main-dock-panel').waitFor({ state: 'visible', timeout: 90_000 });
+  // JupyterLab names the workspace in the title once it has restored it.
+  await page.waitForFunction(() => document.title.includes('(gpu)'), null, { timeout: 30_000 }).catch(() => {});
   result.labTitle = await page.title();
   result.finalPath = t.path();
 });
