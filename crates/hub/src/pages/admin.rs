@@ -5,12 +5,13 @@
 //! page itself grants nothing: every action is checked by the API it calls,
 //! so an `admin-ui` holder without `admin:users` sees the API's refusal.
 
-use axum::extract::{OriginalUri, State};
+use axum::extract::State;
 use axum::response::{Html, IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use minijinja::context;
 
-use super::{error_page, page_user, to_login, with_cookies, xsrf_for};
+use super::signed_in::SignedIn;
+use super::{error_page, with_cookies, xsrf_for};
 use crate::capability::AdminUi;
 use crate::error::{HubError, PageError};
 use crate::state::AppState;
@@ -18,12 +19,9 @@ use crate::state::AppState;
 /// `GET {hub}admin`.
 pub(super) async fn page(
     State(state): State<AppState>,
-    OriginalUri(uri): OriginalUri,
+    SignedIn(who): SignedIn,
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
-    let Some(who) = page_user(&state, &headers).await? else {
-        return Ok(to_login(&state, &uri));
-    };
     who.identity
         .on_hub::<AdminUi>(&state)
         .await

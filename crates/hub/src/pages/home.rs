@@ -2,13 +2,13 @@
 //! `allow_named_servers`) and the services they may use; its stop button and
 //! its form for a new named server.
 
-use axum::Form;
-use axum::extract::{OriginalUri, State};
+use axum::extract::State;
 use axum::response::{Html, IntoResponse, Response};
 use http::{HeaderMap, StatusCode};
 use minijinja::context;
 
-use super::{PageUser, page_user, render, to_login, with_cookies, xsrf_for};
+use super::signed_in::{SignedIn, SignedInForm};
+use super::{PageUser, render, with_cookies, xsrf_for};
 use crate::error::PageError;
 use crate::runtime::Phase;
 use crate::service::servers as service;
@@ -29,12 +29,9 @@ fn phase_words(phase: &Phase) -> (&'static str, &'static str) {
 /// `GET {hub}home`.
 pub(super) async fn home(
     State(state): State<AppState>,
-    OriginalUri(uri): OriginalUri,
+    SignedIn(who): SignedIn,
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
-    let Some(who) = page_user(&state, &headers).await? else {
-        return Ok(to_login(&state, &uri));
-    };
     render_home(&state, &headers, &who, None, StatusCode::OK).await
 }
 
@@ -116,8 +113,6 @@ async fn render_home(
 /// The home page's forms (`_xsrf` and, for named servers, the server's name).
 #[derive(serde::Deserialize)]
 pub(super) struct ServerForm {
-    #[serde(default, rename = "_xsrf")]
-    xsrf: String,
     #[serde(default)]
     server_name: String,
 }
@@ -127,14 +122,9 @@ pub(super) struct ServerForm {
 /// form); a refused one comes back to the page with upstream's reason.
 pub(super) async fn new_server(
     State(state): State<AppState>,
-    OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
-    Form(form): Form<ServerForm>,
+    SignedInForm(who, form): SignedInForm<ServerForm>,
 ) -> Result<Response, PageError> {
-    let Some(who) = page_user(&state, &headers).await? else {
-        return Ok(to_login(&state, &uri));
-    };
-    super::check_xsrf(&state, &headers, Some(&who.identity), &form.xsrf)?;
     let server = form.server_name.trim();
     let control = who
         .identity
@@ -169,14 +159,8 @@ pub(super) async fn new_server(
 /// the named server in `server_name`).
 pub(super) async fn stop_post(
     State(state): State<AppState>,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
-    Form(form): Form<ServerForm>,
+    SignedInForm(who, form): SignedInForm<ServerForm>,
 ) -> Result<Response, PageError> {
-    let Some(who) = page_user(&state, &headers).await? else {
-        return Ok(to_login(&state, &uri));
-    };
-    super::check_xsrf(&state, &headers, Some(&who.identity), &form.xsrf)?;
     let control = who
         .identity
         .server_control(&state, None, &form.server_name)

@@ -8,6 +8,7 @@ mod next_url;
 mod pending;
 mod redirects;
 mod shares;
+mod signed_in;
 mod spawn;
 mod tokens;
 

@@ -4,12 +4,13 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{OriginalUri, Query, State};
+use axum::extract::{Query, State};
 use axum::response::{Html, IntoResponse, Response};
 use http::{HeaderMap, StatusCode};
 use minijinja::context;
 
-use super::{PageUser, ServerPath, page_user, render, to_login, with_cookies, xsrf_for};
+use super::signed_in::SignedIn;
+use super::{PageUser, ServerPath, render, with_cookies, xsrf_for};
 use crate::error::PageError;
 use crate::service::servers::{self as service, Pending};
 use crate::state::AppState;
@@ -103,13 +104,10 @@ pub(super) fn not_running(state: &AppState, who: &PageUser, page: &NotRunning<'_
 pub(super) async fn pending(
     State(state): State<AppState>,
     ServerPath { user: name, server }: ServerPath,
-    OriginalUri(uri): OriginalUri,
+    SignedIn(who): SignedIn,
     headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, PageError> {
-    let Some(who) = page_user(&state, &headers).await? else {
-        return Ok(to_login(&state, &uri));
-    };
     let control = who
         .identity
         .server_control(&state, Some(&name), &server)

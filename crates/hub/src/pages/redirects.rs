@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use http::{HeaderMap, StatusCode, Uri};
 use serde_json::json;
 
+use super::signed_in::SignedIn;
 use super::{error_page, next_url, page_user, to_login};
 use crate::access::Target;
 use crate::error::PageError;
@@ -254,11 +255,8 @@ pub(super) async fn user_redirect(
     State(state): State<AppState>,
     Path(rest): Path<String>,
     OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
+    SignedIn(who): SignedIn,
 ) -> Result<Response, PageError> {
-    let Some(who) = page_user(&state, &headers).await? else {
-        return Ok(to_login(&state, &uri));
-    };
     // `JupyterHub.default_server_name` (only with named servers, as upstream).
     let config = &state.config.jupyterhub;
     let server = if config.allow_named_servers {

@@ -4,13 +4,13 @@
 
 use std::collections::HashMap;
 
-use axum::Form;
-use axum::extract::{OriginalUri, Query, State};
+use axum::extract::{Query, State};
 use axum::response::{Html, IntoResponse, Response};
 use http::{HeaderMap, StatusCode};
 use minijinja::context;
 
-use super::{PageUser, error_page, page_user, to_login, with_cookies, xsrf_for};
+use super::signed_in::{SignedIn, SignedInForm};
+use super::{PageUser, error_page, with_cookies, xsrf_for};
 use crate::error::{HubError, PageError};
 use crate::runtime::Phase;
 use crate::service::shares::{self, Invitation};
@@ -19,8 +19,6 @@ use crate::state::AppState;
 /// The form the accept page posts.
 #[derive(serde::Deserialize)]
 pub(super) struct AcceptForm {
-    #[serde(default, rename = "_xsrf")]
-    xsrf: String,
     #[serde(default)]
     code: String,
 }
@@ -59,13 +57,10 @@ fn next_url(state: &AppState, query: &HashMap<String, String>, invite: &Invitati
 /// `GET {hub}accept-share?code=...`: what accepting would grant.
 pub(super) async fn accept_form(
     State(state): State<AppState>,
-    OriginalUri(uri): OriginalUri,
+    SignedIn(who): SignedIn,
     headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, PageError> {
-    let Some(who) = page_user(&state, &headers).await? else {
-        return Ok(to_login(&state, &uri));
-    };
     let code = query.get("code").map_or("", String::as_str);
     let invite = invitation(
         &state,
@@ -108,15 +103,9 @@ pub(super) async fn accept_form(
 /// `POST {hub}accept-share`: exchanges the code for a share and goes to the server.
 pub(super) async fn accept(
     State(state): State<AppState>,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
-    Form(form): Form<AcceptForm>,
+    SignedInForm(who, form): SignedInForm<AcceptForm>,
 ) -> Result<Response, PageError> {
-    let Some(who) = page_user(&state, &headers).await? else {
-        return Ok(to_login(&state, &uri));
-    };
-    super::check_xsrf(&state, &headers, Some(&who.identity), &form.xsrf)?;
     let invite = invitation(
         &state,
         &who,

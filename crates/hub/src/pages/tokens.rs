@@ -6,13 +6,13 @@
 //! that client's tokens. Plain forms with the XSRF field, so it works without
 //! JavaScript.
 
-use axum::Form;
-use axum::extract::{OriginalUri, State};
+use axum::extract::State;
 use axum::response::{Html, IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use minijinja::context;
 
-use super::{PageUser, check_xsrf, error_page, page_user, to_login, with_cookies, xsrf_for};
+use super::signed_in::{SignedIn, SignedInForm};
+use super::{PageUser, error_page, with_cookies, xsrf_for};
 use crate::capability::TokenIssuer;
 use crate::error::{HubError, PageError};
 use crate::service::tokens;
@@ -30,8 +30,6 @@ const EXPIRY_CHOICES: [(i64, &str); 5] = [
 /// The request form.
 #[derive(serde::Deserialize)]
 pub(super) struct RequestForm {
-    #[serde(default, rename = "_xsrf")]
-    xsrf: String,
     #[serde(default)]
     note: String,
     #[serde(default)]
@@ -43,8 +41,6 @@ pub(super) struct RequestForm {
 /// The revoke form.
 #[derive(serde::Deserialize)]
 pub(super) struct RevokeForm {
-    #[serde(default, rename = "_xsrf")]
-    xsrf: String,
     #[serde(default)]
     token_id: String,
 }
@@ -52,8 +48,6 @@ pub(super) struct RevokeForm {
 /// The revoke form of an authorized application.
 #[derive(serde::Deserialize)]
 pub(super) struct RevokeClientForm {
-    #[serde(default, rename = "_xsrf")]
-    xsrf: String,
     #[serde(default)]
     client_id: String,
 }
@@ -78,26 +72,18 @@ struct Refused<'a> {
 /// `GET {hub}token`.
 pub(super) async fn page(
     State(state): State<AppState>,
-    OriginalUri(uri): OriginalUri,
+    SignedIn(who): SignedIn,
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
-    let Some(who) = page_user(&state, &headers).await? else {
-        return Ok(to_login(&state, &uri));
-    };
     render(&state, &headers, &who, None, None).await
 }
 
 /// `POST {hub}token`: creates a token and shows it once.
 pub(super) async fn request(
     State(state): State<AppState>,
-    OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
-    Form(form): Form<RequestForm>,
+    SignedInForm(who, form): SignedInForm<RequestForm>,
 ) -> Result<Response, PageError> {
-    let Some(who) = page_user(&state, &headers).await? else {
-        return Ok(to_login(&state, &uri));
-    };
-    check_xsrf(&state, &headers, Some(&who.identity), &form.xsrf)?;
     let issuer = token_issuer(&state, &who).await?;
     let seconds: i64 = form
         .expires_in
@@ -139,14 +125,8 @@ pub(super) async fn request(
 /// `POST {hub}token/revoke`: deletes one of the user's own API tokens.
 pub(super) async fn revoke(
     State(state): State<AppState>,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
-    Form(form): Form<RevokeForm>,
+    SignedInForm(who, form): SignedInForm<RevokeForm>,
 ) -> Result<Response, PageError> {
-    let Some(who) = page_user(&state, &headers).await? else {
-        return Ok(to_login(&state, &uri));
-    };
-    check_xsrf(&state, &headers, Some(&who.identity), &form.xsrf)?;
     let issuer = token_issuer(&state, &who).await?;
     tokens::revoke_own(&state, &issuer, &form.token_id)
         .await
@@ -167,14 +147,9 @@ pub(super) async fn revoke(
 /// the API, which deletes them all).
 pub(super) async fn revoke_client(
     State(state): State<AppState>,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
-    Form(form): Form<RevokeClientForm>,
+    _headers: HeaderMap,
+    SignedInForm(who, form): SignedInForm<RevokeClientForm>,
 ) -> Result<Response, PageError> {
-    let Some(who) = page_user(&state, &headers).await? else {
-        return Ok(to_login(&state, &uri));
-    };
-    check_xsrf(&state, &headers, Some(&who.identity), &form.xsrf)?;
     let issuer = token_issuer(&state, &who).await?;
     let deleted = tokens::revoke_client(&state, &issuer, &form.client_id)
         .await
