@@ -51,6 +51,29 @@ pub enum AuthError {
     Busy,
 }
 
+/// What a back end vouches for at a login: upstream's auth model, the
+/// `{"name", "auth_state"}` dictionary `authenticate` may return.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Authenticated {
+    /// The user name (not yet normalized).
+    pub name: String,
+    /// What the back end wants kept about the login (tokens, profile), stored
+    /// encrypted when `Authenticator.enable_auth_state` is on; `None` stores
+    /// nothing (and clears what an earlier login stored, as upstream).
+    pub auth_state: Option<serde_json::Value>,
+}
+
+impl Authenticated {
+    /// A name without `auth_state` (what PAM and the dummy back end return).
+    #[must_use]
+    pub fn named(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            auth_state: None,
+        }
+    }
+}
+
 /// A credential check: the seam new back ends (LDAP, OAuth, ...) plug into.
 #[async_trait]
 pub trait Authenticator: Send + Sync {
@@ -63,6 +86,20 @@ pub trait Authenticator: Send + Sync {
         username: &str,
         password: &str,
     ) -> Result<Option<String>, AuthError>;
+    /// Checks a password and returns the whole auth model, `auth_state`
+    /// included. The default is [`Authenticator::authenticate`] with no
+    /// `auth_state`; a back end that has some (LDAP attributes, OAuth tokens)
+    /// overrides this. The login policy calls this one.
+    async fn authenticate_model(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<Option<Authenticated>, AuthError> {
+        Ok(self
+            .authenticate(username, password)
+            .await?
+            .map(Authenticated::named))
+    }
     /// Whether a user is an admin by back-end rules (e.g. PAM `admin_groups`).
     async fn is_admin_by_backend(&self, _username: &str) -> bool {
         false
@@ -111,6 +148,10 @@ pub enum LoginOutcome {
         /// `Some(true)` to grant admin, `Some(false)` to revoke it (only from PAM
         /// `admin_groups`, as upstream); `None` leaves the stored flag alone.
         admin: Option<bool>,
+        /// What the back end returned to keep about the login (see
+        /// [`Authenticated::auth_state`]); the hub stores it only with
+        /// `Authenticator.enable_auth_state`.
+        auth_state: Option<serde_json::Value>,
     },
     /// Refused: wrong credentials, blocked, not allowed or an invalid name.
     /// The reason is for the log only; users see one generic message.

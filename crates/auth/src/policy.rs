@@ -181,7 +181,7 @@ impl Auth {
                 });
             }
         };
-        let vouched = match self.backend.authenticate(username, password).await {
+        let vouched = match self.backend.authenticate_model(username, password).await {
             Ok(Some(vouched)) => vouched,
             Ok(None) => {
                 attempt.failed();
@@ -192,7 +192,7 @@ impl Auth {
             Err(AuthError::Busy) => return Ok(busy()),
             Err(e) => return Err(e),
         };
-        let name = self.normalize_username(&vouched);
+        let name = self.normalize_username(&vouched.name);
         if let Err(e) = names::validate_username(&name) {
             return Ok(LoginOutcome::Rejected(format!("invalid user name: {e}")));
         }
@@ -214,7 +214,11 @@ impl Auth {
             }
         };
         attempt.succeeded();
-        Ok(LoginOutcome::Accepted { name, admin })
+        Ok(LoginOutcome::Accepted {
+            name,
+            admin,
+            auth_state: vouched.auth_state,
+        })
     }
 
     /// Whether `name` (already normalized) is in `Authenticator.blocked_users`:

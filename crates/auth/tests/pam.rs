@@ -150,7 +150,8 @@ async fn right_password_logs_in_wrong_one_does_not() {
         outcome,
         LoginOutcome::Accepted {
             name: user.name.clone(),
-            admin: None
+            admin: None,
+            auth_state: None
         }
     );
 
@@ -206,7 +207,8 @@ async fn admin_groups_decide_admin() {
         outcome,
         LoginOutcome::Accepted {
             name: user.name.clone(),
-            admin: Some(false)
+            admin: Some(false),
+            auth_state: None
         }
     );
 
@@ -216,7 +218,8 @@ async fn admin_groups_decide_admin() {
         outcome,
         LoginOutcome::Accepted {
             name: user.name.clone(),
-            admin: Some(true)
+            admin: Some(true),
+            auth_state: None
         }
     );
 }

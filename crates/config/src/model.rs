@@ -342,6 +342,11 @@ pub struct AuthenticatorConfig {
     pub allow_all: Option<bool>,
     /// Users already in the database may log in; default true iff `allowed_users` is set.
     pub allow_existing_users: Option<bool>,
+    /// Keep what the authenticator returns about a login (`auth_state`, e.g.
+    /// OAuth tokens) in the database, encrypted with the keys of
+    /// `JUPYTERHUB_CRYPT_KEY`; the hub refuses to start without a valid key.
+    /// Default false: each login then clears any stored `auth_state`.
+    pub enable_auth_state: bool,
     /// Begin the login at once instead of showing the login page: the browser
     /// goes to the authenticator's own login URL (an external service's, such
     /// as OAuth's). For a form authenticator (PAM, dummy), whose login URL is
@@ -372,6 +377,7 @@ impl Default for AuthenticatorConfig {
             blocked_users: Vec::new(),
             allow_all: None,
             allow_existing_users: None,
+            enable_auth_state: false,
             auto_login: false,
             login_failures_per_user: 5,
             login_failures_per_address: 100,
@@ -427,6 +433,12 @@ pub struct SpawnerConfig {
     pub environment: BTreeMap<String, String>,
     /// Hub environment variables passed through (upstream's LocalProcessSpawner list).
     pub env_keep: Vec<String>,
+    /// ferrohub's form of upstream's `Spawner.auth_state_hook` (a Python
+    /// callable there), for its common use: environment variable name to an
+    /// `auth_state` field (a dotted path such as `oauth_user.email` reaches
+    /// into nested objects). A field that is missing sets nothing; a string
+    /// is passed as is, any other JSON value as JSON text.
+    pub auth_state_env: BTreeMap<String, String>,
     /// Address the server binds (default `127.0.0.1`).
     pub ip: String,
     /// Port the server binds; 0 (default) picks a free one.
@@ -480,6 +492,7 @@ impl Default for SpawnerConfig {
             cmd: vec!["jupyterhub-singleuser".into()],
             args: Vec::new(),
             environment: BTreeMap::new(),
+            auth_state_env: BTreeMap::new(),
             env_keep: [
                 "CONDA_DEFAULT_ENV",
                 "CONDA_ROOT",

@@ -1,9 +1,10 @@
 //! Domain logic that every other ferrohub crate shares and that needs no I/O:
 //! user-name rules, API token generation and hashing, timestamps in
-//! JupyterHub's formats, and URL quoting.
+//! JupyterHub's formats, URL quoting, and the Fernet encryption of `auth_state`.
 //!
 //! Invariant: no tokio, no HTTP, no SQL here, so all of it is unit-tested fast.
 
+pub mod crypt;
 pub mod names;
 pub mod server_names;
 pub mod time;

@@ -61,6 +61,9 @@ pub enum StartError {
     /// `JupyterHub.logo_file`.
     #[error(transparent)]
     Logo(#[from] crate::assets::LogoError),
+    /// `Authenticator.enable_auth_state` without a valid `JUPYTERHUB_CRYPT_KEY`.
+    #[error(transparent)]
+    AuthState(#[from] crate::runtime::auth_state::EncryptionUnavailable),
 }
 
 /// A running hub.
@@ -185,6 +188,8 @@ pub(crate) struct Parts {
     pub(crate) custom_scopes: ferrohub_rbac::CustomScopes,
     pub(crate) metrics: Arc<ferrohub_metrics::HubMetrics>,
     pub(crate) pages: PageAssets,
+    /// `auth_state` encryption keys (see `runtime::auth_state::keeper_from`).
+    pub(crate) crypt: Option<ferrohub_core::crypt::CryptKeeper>,
 }
 
 /// Templates and static files, loaded before anything is started so a bad
@@ -238,6 +243,7 @@ pub(crate) async fn assemble(
         proxy: parts.proxy,
         servers: ServerRegistry::default(),
         metrics: parts.metrics,
+        crypt: parts.crypt.map(Arc::new),
         shutdown: tokio::sync::watch::channel(None).0,
     });
     let state = AppState(Arc::new(Inner {
@@ -277,6 +283,7 @@ impl Hub {
         }
         store.prepare().await?;
         let auth = Auth::from_config(&config)?;
+        let crypt = crate::runtime::auth_state::keeper_from(&config, |v| std::env::var(v).ok())?;
         let spawner = ferrohub_spawn::from_config(&config)?;
         let custom_scopes = crate::roles::custom_scopes(&config)?;
         create_startup_users(&store, &auth).await?;
@@ -339,6 +346,7 @@ impl Hub {
             custom_scopes,
             metrics,
             pages,
+            crypt,
         })
         .await?;
         let restoring = std::time::Instant::now();

@@ -45,6 +45,9 @@ use crate::urls::HubUrls;
 
 /// The auth token [`FakeProxy`] accepts (and [`TestApp`] configures).
 pub const FAKE_PROXY_TOKEN: &str = "fake-proxy-token-0123456789abcdef";
+/// The `JUPYTERHUB_CRYPT_KEY` of the in-process hub, so `auth_state` can be
+/// stored (and a test can decrypt what it finds in the database).
+pub const TEST_CRYPT_KEY: &str = "cw_0x689RpI-jtRR7oE8h_eQsKImvJapLeSbXpwF4e4=";
 
 /// What can go wrong while setting up or driving a [`TestApp`].
 #[derive(Debug, thiserror::Error)]
@@ -355,6 +358,9 @@ impl TestApp {
         create_startup_users(&store, &auth).await?;
         let proxy_client =
             ProxyClient::new(&urls.proxy_api, FAKE_PROXY_TOKEN, Arc::clone(&metrics));
+        let crypt =
+            crate::runtime::auth_state::keeper_from(&config, |_| Some(TEST_CRYPT_KEY.to_owned()))
+                .map_err(StartError::from)?;
         let (state, _service_tokens) = assemble(Parts {
             config,
             urls,
@@ -366,6 +372,7 @@ impl TestApp {
             custom_scopes,
             metrics,
             pages,
+            crypt,
         })
         .await?;
         let router = router(&state);

@@ -11,6 +11,7 @@ use crate::app::StartError;
 pub fn check_config(config: &Config) -> Result<(), StartError> {
     crate::urls::HubUrls::from_config(config)?;
     crate::secret::check_env()?;
+    crate::runtime::auth_state::keeper_from(config, |v| std::env::var(v).ok())?;
     ferrohub_metrics::HubMetrics::from_env().map_err(StartError::Io)?;
     let custom = crate::roles::custom_scopes(config)?;
     crate::services::check_all(&config.jupyterhub.services)?;

@@ -428,6 +428,29 @@ impl Store {
         Ok(())
     }
 
+    /// The user's `users.encrypted_auth_state`: a Fernet token as upstream
+    /// stores it (the store never sees the plaintext), `None` if unset.
+    pub async fn encrypted_auth_state(&self, user_id: i64) -> Result<Option<Vec<u8>>> {
+        let row = sqlx::query("SELECT encrypted_auth_state FROM users WHERE id = $1")
+            .bind(user_id)
+            .fetch_optional(self.reader())
+            .await?;
+        match row {
+            Some(row) => Ok(row.try_get::<Option<Vec<u8>>, _>("encrypted_auth_state")?),
+            None => Ok(None),
+        }
+    }
+
+    /// Stores (or with `None` clears) the user's encrypted `auth_state`.
+    pub async fn set_encrypted_auth_state(&self, user_id: i64, token: Option<&[u8]>) -> Result<()> {
+        sqlx::query("UPDATE users SET encrypted_auth_state = $1 WHERE id = $2")
+            .bind(token.map(<[u8]>::to_vec))
+            .bind(user_id)
+            .execute(&*self.writer())
+            .await?;
+        Ok(())
+    }
+
     /// How many users exist (metrics, first-start detection).
     pub async fn count_users(&self) -> Result<i64> {
         let row = sqlx::query("SELECT COUNT(*) AS n FROM users")

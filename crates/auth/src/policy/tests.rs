@@ -28,6 +28,7 @@ fn accepted(name: &str, admin: Option<bool>) -> LoginOutcome {
     LoginOutcome::Accepted {
         name: name.to_owned(),
         admin,
+        auth_state: None,
     }
 }
 
@@ -430,4 +431,52 @@ fn the_login_seam_defaults_to_the_form_and_passes_a_back_ends_own_url_through() 
     let external = Auth::new(Box::new(External), &AuthenticatorConfig::default()).unwrap();
     assert_eq!(external.login_url("/base/hub/"), "/base/hub/oauth_login");
     assert_eq!(external.login_service(), "Example SSO");
+}
+
+/// A back end that vouches for "Carol" with an `auth_state`, as an OAuth or
+/// LDAP back end does.
+struct WithState;
+
+#[async_trait]
+impl Authenticator for WithState {
+    fn name(&self) -> &'static str {
+        "WithState"
+    }
+    async fn authenticate(&self, _: &str, _: &str) -> Result<Option<String>, AuthError> {
+        Ok(Some("ignored".to_owned()))
+    }
+    async fn authenticate_model(
+        &self,
+        _: &str,
+        password: &str,
+    ) -> Result<Option<crate::Authenticated>, AuthError> {
+        Ok((password == "right").then(|| crate::Authenticated {
+            name: "Carol".to_owned(),
+            auth_state: Some(serde_json::json!({"access_token": "t0k"})),
+        }))
+    }
+}
+
+#[tokio::test]
+async fn the_auth_state_a_back_end_returns_comes_with_the_login() {
+    let config = AuthenticatorConfig {
+        allow_all: Some(true),
+        ..AuthenticatorConfig::default()
+    };
+    let auth = Auth::new(Box::new(WithState), &config).unwrap();
+    let outcome = auth.login("whoever", "right", false).await.unwrap();
+    assert_eq!(
+        outcome,
+        LoginOutcome::Accepted {
+            name: "carol".to_owned(),
+            admin: None,
+            auth_state: Some(serde_json::json!({"access_token": "t0k"})),
+        }
+    );
+    assert_rejected(
+        &auth.login("whoever", "wrong", false).await.unwrap(),
+        "authentication failed",
+    );
+    // The built-in back ends have none.
+    assert_eq!(login(&dummy(|c| c.allow_all = Some(true)), "dan").await, accepted("dan", None));
 }

@@ -2,6 +2,8 @@
 //! the HTTP layers.
 //!
 //! - `registry`: the in-memory phases of servers (spawning, ready, ...).
+//! - `auth_state`: the encrypted `auth_state` of users (keys, load, save)
+//!   and `Spawner.auth_state_env`.
 //! - `spawn`: starting a server (token, OAuth client, spawner, readiness,
 //!   route) and the spawn limits.
 //! - `stop`: stopping a server (route, process, records) and removing one.
@@ -18,6 +20,7 @@
 //! Failures are [`RuntimeError`]s (or a module's own error); the service layer
 //! decides what a client is told.
 
+pub(crate) mod auth_state;
 pub(crate) mod managed;
 pub(crate) mod metrics;
 pub(crate) mod reconcile;
@@ -60,6 +63,9 @@ pub(crate) struct Handles {
     pub servers: ServerRegistry,
     /// Prometheus metrics (`{hub}metrics`).
     pub metrics: Arc<HubMetrics>,
+    /// The keys of `JUPYTERHUB_CRYPT_KEY` that `auth_state` is encrypted
+    /// with; `None` when there are none (then `auth_state` is off).
+    pub crypt: Option<Arc<ferrohub_core::crypt::CryptKeeper>>,
     /// Set once to stop the hub (`POST /api/shutdown`, or a signal); the
     /// loops that must finish cleanly watch it.
     pub shutdown: watch::Sender<Option<ShutdownRequest>>,

@@ -269,4 +269,23 @@ async fn counts_and_lookups(
         store.user_by_id(dave.id).await.unwrap().unwrap().user_info,
         None
     );
+
+    // encrypted_auth_state: bytes in, the same bytes out (any byte value).
+    assert_eq!(store.encrypted_auth_state(dave.id).await.unwrap(), None);
+    let token: Vec<u8> = b"gAAAAAB-token=="
+        .iter()
+        .copied()
+        .chain([0u8, 0xff, 0x80])
+        .collect();
+    store
+        .set_encrypted_auth_state(dave.id, Some(&token))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.encrypted_auth_state(dave.id).await.unwrap(),
+        Some(token)
+    );
+    store.set_encrypted_auth_state(dave.id, None).await.unwrap();
+    assert_eq!(store.encrypted_auth_state(dave.id).await.unwrap(), None);
+    assert_eq!(store.encrypted_auth_state(i64::MAX).await.unwrap(), None);
 }
