@@ -61,9 +61,16 @@ pub enum StartError {
     /// `JupyterHub.logo_file`.
     #[error(transparent)]
     Logo(#[from] crate::assets::LogoError),
-    /// `Authenticator.enable_auth_state` without a valid `JUPYTERHUB_CRYPT_KEY`.
-    #[error(transparent)]
-    AuthState(#[from] crate::runtime::auth_state::EncryptionUnavailable),
+    /// `Authenticator.enable_auth_state` without a valid `JUPYTERHUB_CRYPT_KEY`
+    /// (upstream's words).
+    #[error("auth_state is enabled, but encryption is not available: {0}")]
+    AuthState(#[source] ferrohub_core::crypt::KeyError),
+}
+
+impl From<crate::runtime::auth_state::EncryptionUnavailable> for StartError {
+    fn from(err: crate::runtime::auth_state::EncryptionUnavailable) -> Self {
+        Self::AuthState(err.0)
+    }
 }
 
 /// A running hub.

@@ -36,7 +36,7 @@ pub(crate) use scoped::{
     AdminGroups, AdminServices, AdminUi, AdminUsers, ControlServers, DeleteGroup, DeleteUser,
     EditGroup, GroupListing, LeaveGroupShares, LeaveUserShares, ManageProxy, ManageShares,
     ManageTokens, OnGroup, OnHub, OnServer, OnService, OnUser, ReadGroup, ReadGroupShares, ReadHub,
-    ReadService, ReadShares, ReadTokens, ReadUser, ReadUserShares, ServiceListing, Shutdown,
+    ReadAuthState, ReadService, ReadShares, ReadTokens, ReadUser, ReadUserShares, ServiceListing, Shutdown,
     UserActivity, UserListing,
 };
 

@@ -338,7 +338,7 @@ impl TestApp {
         config.proxy.api_url = proxy.url().to_owned();
         config.proxy.auth_token = FAKE_PROXY_TOKEN.to_owned();
         tweak(&mut config);
-        crate::validate::check_config(&config)?;
+        crate::validate::check_config_with(&config, |_| Some(TEST_CRYPT_KEY.to_owned()))?;
         let metrics =
             Arc::new(ferrohub_metrics::HubMetrics::from_vars(|_| None).map_err(StartError::Io)?);
         let urls = HubUrls::from_config(&config).map_err(StartError::from)?;

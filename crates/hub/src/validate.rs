@@ -9,9 +9,18 @@ use crate::app::StartError;
 /// Everything about `config` (and the environment variables the hub reads)
 /// that can be wrong without looking at the outside world.
 pub fn check_config(config: &Config) -> Result<(), StartError> {
+    check_config_with(config, |v| std::env::var(v).ok())
+}
+
+/// [`check_config`] with `JUPYTERHUB_CRYPT_KEY` read through `var` (the
+/// in-process test hub has its own key).
+pub(crate) fn check_config_with(
+    config: &Config,
+    var: impl Fn(&str) -> Option<String>,
+) -> Result<(), StartError> {
     crate::urls::HubUrls::from_config(config)?;
     crate::secret::check_env()?;
-    crate::runtime::auth_state::keeper_from(config, |v| std::env::var(v).ok())?;
+    crate::runtime::auth_state::keeper_from(config, var)?;
     ferrohub_metrics::HubMetrics::from_env().map_err(StartError::Io)?;
     let custom = crate::roles::custom_scopes(config)?;
     crate::services::check_all(&config.jupyterhub.services)?;
@@ -23,6 +32,14 @@ pub fn check_config(config: &Config) -> Result<(), StartError> {
         ferrohub_spawn::from_config(config)?;
         Ok::<(), StartError>(())
     })?;
+    for (variable, field) in &config.spawner.auth_state_env {
+        if variable.is_empty() || variable.contains(['=', '\0']) || field.is_empty() {
+            return Err(StartError::Io(format!(
+                "Spawner.auth_state_env: {variable:?} = {field:?} needs an environment \
+                 variable name (no '=') and an auth_state field"
+            )));
+        }
+    }
     let hub = &config.jupyterhub;
     for name in hub.api_tokens.values() {
         let normalized = ferrohub_core::names::normalize_username(name);

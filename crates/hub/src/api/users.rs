@@ -12,7 +12,7 @@ use serde_json::{Map, Value, json};
 use super::pagination::Page;
 use super::{Caller, Request, json_body};
 use crate::access::Principal;
-use crate::capability::{AdminUsers, DeleteUser, ReadUser, UserActivity};
+use crate::capability::{AdminUsers, DeleteUser, ReadAuthState, ReadUser, UserActivity};
 use crate::error::ApiError;
 use crate::models::{UserAccess, UserModel, page_relations, service_model, user_model};
 use crate::service;
@@ -118,7 +118,13 @@ pub(super) async fn get_one(
 ) -> ApiResult {
     let may = who.on_user::<ReadUser>(&state, &name).await?;
     let user = service::users::get(&state, &may).await?;
-    let model = user_model(&state, &who, &user, include_stopped(&request)).await?;
+    let mut model = user_model(&state, &who, &user, include_stopped(&request)).await?;
+    // The model has the key only for holders of `admin:auth_state` on the
+    // user; upstream fills it in here (listings keep the placeholder).
+    if model.get("auth_state").is_some() {
+        let may = who.on_user::<ReadAuthState>(&state, &user.name).await?;
+        model["auth_state"] = json!(service::users::auth_state(&state, &may).await?);
+    }
     Ok(Json(model).into_response())
 }
 
@@ -233,7 +239,7 @@ pub(super) async fn create(
         .into_response())
 }
 
-/// `PATCH /users/{name}`: rename, admin flag, groups, roles. `admin:users`
+/// `PATCH /users/{name}`: rename, admin flag, groups, roles, `auth_state`. `admin:users`
 /// on the user is needed for any of it; the admin flag and roles only a full
 /// admin may change, group changes need `groups` on each group, and a rename
 /// needs `admin:users` under the new name as well (see `crate::capability`).
@@ -249,11 +255,6 @@ pub(super) async fn patch(
     if data.is_empty() {
         return Err(ApiError::bad_request(
             "Must specify at least one field to modify.",
-        ));
-    }
-    if data.contains_key("auth_state") {
-        return Err(ApiError::bad_request(
-            "auth_state is not supported by this hub's authenticators",
         ));
     }
     // Every permission is checked before anything changes.
@@ -312,9 +313,13 @@ pub(super) async fn patch(
             .collect();
         service::users::set_roles(&state, by, &target, &names).await?;
     }
+    if let Some(value) = data.get("auth_state") {
+        tracing::info!(user = %current, by = %who.name(), "setting auth_state");
+        service::users::set_auth_state(&state, &target, Some(value)).await?;
+    }
     let user = service::users::find(&state, &current).await?;
     let mut model = user_model(&state, &who, &user, false).await?;
-    model["auth_state"] = Value::Null;
+    model["auth_state"] = json!(service::users::auth_state_of(&state, &target).await?);
     Ok(Json(model).into_response())
 }
 

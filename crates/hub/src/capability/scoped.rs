@@ -45,6 +45,8 @@ permissions! {
     ReadUser = [READ_USERS, READ_USERS_NAME, READ_SERVERS, READ_USERS_GROUPS, READ_USERS_ACTIVITY, READ_ROLES_USERS];
     /// Creating users (`admin:users`).
     AdminUsers = [ADMIN_USERS];
+    /// Reading a user's `auth_state` (`admin:auth_state`).
+    ReadAuthState = [ADMIN_AUTH_STATE];
     /// Deleting a user.
     DeleteUser = [DELETE_USERS];
     /// Reporting a user's activity (what single-user servers do).

@@ -186,11 +186,15 @@ pub(super) async fn submit(
         .await
         .map_err(|e| PageError::internal(&e))?;
     let login_time = started.elapsed().as_secs_f64();
-    let (name, admin) = match outcome {
-        ferrohub_auth::LoginOutcome::Accepted { name, admin } => {
+    let (name, admin, auth_state) = match outcome {
+        ferrohub_auth::LoginOutcome::Accepted {
+            name,
+            admin,
+            auth_state,
+        } => {
             let success = ferrohub_metrics::LoginStatus::Success;
             state.metrics.login_duration.observe(success, login_time);
-            (name, admin)
+            (name, admin, auth_state)
         }
         ferrohub_auth::LoginOutcome::Rejected(reason) => {
             let failure = ferrohub_metrics::LoginStatus::Failure;
@@ -232,6 +236,12 @@ pub(super) async fn submit(
     }
     // Upstream re-ensures the default roles at every login.
     crate::roles::grant_default_roles(&state.store, &user).await?;
+    // And always writes auth_state: the back end's, or none when the option
+    // is off (which clears an old value).
+    let auth_state = auth_state.filter(|_| state.config.authenticator.enable_auth_state);
+    crate::runtime::auth_state::save(&state.runtime, user.id, auth_state.as_ref())
+        .await
+        .map_err(|e| PageError::internal(&e))?;
     tracing::info!(user = %user.name, "user logged in");
     let now = chrono::Utc::now().timestamp();
     let max_age = state.config.jupyterhub.cookie_max_age_secs();

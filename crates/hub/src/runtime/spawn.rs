@@ -439,12 +439,25 @@ async fn launch(
         })
         .await
         .map_err(|e| db(&e))?;
+    let mut settings = server_settings(&rt.config.spawner, &spawner.user_options)?;
+    // `Spawner.auth_state_env` (upstream's auth_state_hook, run before each
+    // start): fields of the user's auth_state join the environment.
+    let fields = &rt.config.spawner.auth_state_env;
+    if !fields.is_empty()
+        && let Some(auth_state) = super::auth_state::load(rt, user.id)
+            .await
+            .map_err(|e| db(&e))?
+    {
+        settings
+            .environment
+            .extend(super::auth_state::environment(fields, &auth_state));
+    }
     let request = SpawnRequest {
         username: user.name.clone(),
         server_name: server.to_owned(),
         base_url: prefix.to_owned(),
         hub_env: hub_env(&rt.urls, &user.name, server, api_token, client_id, prefix),
-        settings: server_settings(&rt.config.spawner, &spawner.user_options)?,
+        settings,
         user_options: spawner.user_options.clone(),
     };
     let timeout = Duration::from_secs(rt.config.spawner.start_timeout);

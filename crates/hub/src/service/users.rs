@@ -8,8 +8,8 @@ use ferrohub_store::{RoleHolder, UserQuery, UserRecord};
 
 use crate::access::Identity;
 use crate::capability::{
-    AdminUsers, DeleteUser, GroupMembership, HubAdmin, OnHub, OnUser, ReadUser, Rename,
-    UserActivity, UserAdmin, UserListing,
+    AdminUsers, DeleteUser, GroupMembership, HubAdmin, OnHub, OnUser, ReadAuthState, ReadUser,
+    Rename, UserActivity, UserAdmin, UserListing,
 };
 use crate::error::HubError;
 use crate::runtime::{Phase, stop};
@@ -66,6 +66,42 @@ pub(crate) async fn rename(
     state.store.rename_user(rename.user_id(), new_name).await?;
     state.servers.remove_user(old_name);
     Ok(())
+}
+
+/// The `auth_state` of the user `may` names, decrypted (`None` if unset or
+/// unreadable).
+pub(crate) async fn auth_state(
+    state: &AppState,
+    may: &OnUser<ReadAuthState>,
+) -> Result<Option<serde_json::Value>, HubError> {
+    let user = find(state, may.name()).await?;
+    Ok(crate::runtime::auth_state::load(&state.runtime, user.id).await?)
+}
+
+/// Replaces a user's `auth_state` (`PATCH /users/{name}`, which upstream
+/// lets holders of `admin:users` do), encrypted; `None` clears it.
+pub(crate) async fn set_auth_state(
+    state: &AppState,
+    target: &UserAdmin,
+    value: Option<&serde_json::Value>,
+) -> Result<(), HubError> {
+    crate::runtime::auth_state::save(&state.runtime, target.user().id, value)
+        .await
+        .map_err(|e| match e {
+            crate::runtime::auth_state::AuthStateError::Store(e) => HubError::Store(e),
+            no_keys @ crate::runtime::auth_state::AuthStateError::NoKeys(_) => {
+                HubError::Invalid(no_keys.to_string())
+            }
+        })
+}
+
+/// The `auth_state` of the user `target` names, for the answer to its change
+/// (`admin:users` covers `admin:auth_state`).
+pub(crate) async fn auth_state_of(
+    state: &AppState,
+    target: &UserAdmin,
+) -> Result<Option<serde_json::Value>, HubError> {
+    Ok(crate::runtime::auth_state::load(&state.runtime, target.user().id).await?)
 }
 
 /// Sets the admin flag and the admin role together; only a full admin may.
