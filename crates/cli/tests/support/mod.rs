@@ -65,6 +65,9 @@ pub struct TestHub {
     pub hub_port: u16,
     pub api_port: u16,
     pub config_path: PathBuf,
+    /// Extra environment of the hub process (e.g. `JUPYTERHUB_CRYPT_KEY`),
+    /// used by every [`TestHub::launch`].
+    pub env: Vec<(String, String)>,
     child: Option<Child>,
     log_path: PathBuf,
 }
@@ -78,6 +81,16 @@ impl TestHub {
 
     /// Like [`TestHub::start`] with the given authenticator and spawner classes.
     pub fn start_with(authenticator: &str, spawner: &str, sections: &[(&str, &str)]) -> Self {
+        Self::start_with_env(authenticator, spawner, sections, &[])
+    }
+
+    /// Like [`TestHub::start_with`], the hub process getting `env` too.
+    pub fn start_with_env(
+        authenticator: &str,
+        spawner: &str,
+        sections: &[(&str, &str)],
+        env: &[(&str, &str)],
+    ) -> Self {
         let dir = tempfile::Builder::new()
             .prefix("ferrohub-test-")
             .tempdir()
@@ -95,6 +108,10 @@ impl TestHub {
             public_port: 0,
             hub_port: 0,
             api_port: 0,
+            env: env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
             child: None,
         };
         for attempt in 1.. {
@@ -188,6 +205,7 @@ environment = {{ PATH = "{venv}/bin:/usr/local/bin:/usr/bin:/bin" }}"#,
             .arg(&self.config_path)
             .current_dir(self.dir.path())
             .env("RUST_LOG", "info")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .spawn()
