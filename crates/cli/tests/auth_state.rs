@@ -177,11 +177,17 @@ async fn auth_state_round_trips_with_upstream_survives_rotation_and_reaches_the_
 
     // ferrohub -> upstream: set through the API, decrypted by jupyterhub.crypto.
     let first = json!({"access_token": "tok-ferrohub-1", "oauth_user": {"email": "alice@example.org", "id": 7}});
-    assert_eq!(patch_auth_state(&admin, "alice", &first).await["auth_state"], first);
+    assert_eq!(
+        patch_auth_state(&admin, "alice", &first).await["auth_state"],
+        first
+    );
     assert_eq!(model(&admin, "alice").await["auth_state"], first);
     let raw = python(OLD_KEY, RAW_COLUMN, &db, "alice").unwrap();
     assert!(raw.starts_with("gAAAAA"), "a Fernet token: {raw}");
-    assert!(!raw.contains("tok-ferrohub") && !raw.contains("alice@"), "{raw}");
+    assert!(
+        !raw.contains("tok-ferrohub") && !raw.contains("alice@"),
+        "{raw}"
+    );
     assert_eq!(
         python(OLD_KEY, UPSTREAM_READ, &db, "alice").unwrap(),
         canonical(&first)
@@ -215,7 +221,8 @@ async fn auth_state_round_trips_with_upstream_survives_rotation_and_reaches_the_
         "re-encrypted with the first key"
     );
     // New writes use the first key only; upstream with both keys reads them.
-    let third = json!({"access_token": "tok-rotated-3", "oauth_user": {"email": "alice@rotated.example"}});
+    let third =
+        json!({"access_token": "tok-rotated-3", "oauth_user": {"email": "alice@rotated.example"}});
     patch_auth_state(&admin, "alice", &third).await;
     assert!(python(OLD_KEY, UPSTREAM_READ, &db, "alice").is_err());
     assert_eq!(
@@ -265,9 +272,18 @@ fn the_hub_refuses_to_start_with_auth_state_but_no_valid_key() {
     let dir = tempfile::tempdir().unwrap();
     let config = enabled_config(dir.path());
     let cases = [
-        (None, "Encryption keys must be specified in JUPYTERHUB_CRYPT_KEY env"),
-        (Some("not-a-key"), "Encryption keys must be 32 bytes, hex or base64-encoded."),
-        (Some(" ; "), "Encryption keys must be specified in JUPYTERHUB_CRYPT_KEY env"),
+        (
+            None,
+            "Encryption keys must be specified in JUPYTERHUB_CRYPT_KEY env",
+        ),
+        (
+            Some("not-a-key"),
+            "Encryption keys must be 32 bytes, hex or base64-encoded.",
+        ),
+        (
+            Some(" ; "),
+            "Encryption keys must be specified in JUPYTERHUB_CRYPT_KEY env",
+        ),
     ];
     for (key, reason) in cases {
         let mut command = Command::new(support::ferrohub_bin());
@@ -285,7 +301,8 @@ fn the_hub_refuses_to_start_with_auth_state_but_no_valid_key() {
             "{key:?}"
         );
         assert!(
-            !dir.path().join("ferrohub.sqlite").exists() && !dir.path().join("cookie_secret").exists(),
+            !dir.path().join("ferrohub.sqlite").exists()
+                && !dir.path().join("cookie_secret").exists(),
             "nothing written"
         );
     }

@@ -91,8 +91,7 @@ impl FernetKey {
     }
 
     fn mac(&self) -> Hmac<Sha256> {
-        <Hmac<Sha256> as KeyInit>::new_from_slice(&self.signing)
-            .expect("HMAC takes any key length")
+        <Hmac<Sha256> as KeyInit>::new_from_slice(&self.signing).expect("HMAC takes any key length")
     }
 
     /// A token for `message` at `timestamp` (seconds since 1970) with `iv`;
@@ -241,10 +240,10 @@ fn now_seconds() -> u64 {
 /// A token's bytes: base64url with or without padding (what Python writes
 /// and stores is padded).
 fn decode_token(token: &[u8]) -> Result<Vec<u8>, InvalidToken> {
-    let trimmed = token.strip_suffix(b"==").map_or_else(
-        || token.strip_suffix(b"=").unwrap_or(token),
-        |t| t,
-    );
+    let trimmed = token
+        .strip_suffix(b"==")
+        .or_else(|| token.strip_suffix(b"="))
+        .unwrap_or(token);
     base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(trimmed)
         .map_err(|_| InvalidToken)
@@ -298,14 +297,46 @@ mod tests {
     fn refuses_the_spec_invalid_tokens() {
         let now = SPEC_NOW + 1;
         let cases = [
-            ("incorrect mac", "gAAAAAAdwJ6xAAECAwQFBgcICQoLDA0OD3HkMATM5lFqGaerZ-fWPAl1-szkFVzXTuGb4hR8AKtwcaX1YdykQUFBQUFBQUFBQQ==", now),
-            ("too short", "gAAAAAAdwJ6xAAECAwQFBgcICQoLDA0OD3HkMATM5lFqGaerZ-fWPA==", now),
-            ("invalid base64", "%%%%%%%%%%%%%AECAwQFBgcICQoLDA0OD3HkMATM5lFqGaerZ-fWPAl1-szkFVzXTuGb4hR8AKtwcaX1YdykRtfsH-p1YsUD2Q==", now),
-            ("payload size not multiple of block size", "gAAAAAAdwJ6xAAECAwQFBgcICQoLDA0OD3HkMATM5lFqGaerZ-fWPOm73QeoCk9uGib28Xe5vz6oxq5nmxbx_v7mrfyudzUm", now),
-            ("payload padding error", "gAAAAAAdwJ6xAAECAwQFBgcICQoLDA0ODz4LEpdELGQAad7aNEHbf-JkLPIpuiYRLQ3RtXatOYREu2FWke6CnJNYIbkuKNqOhw==", now),
-            ("far-future TS (unacceptable clock skew)", "gAAAAAAdwStRAAECAwQFBgcICQoLDA0OD3HkMATM5lFqGaerZ-fWPAnja1xKYyhd-Y6mSkTOyTGJmw2Xc2a6kBd-iX9b_qXQcw==", now),
-            ("expired TTL", "gAAAAAAdwJ6xAAECAwQFBgcICQoLDA0OD3HkMATM5lFqGaerZ-fWPAl1-szkFVzXTuGb4hR8AKtwcaX1YdykRtfsH-p1YsUD2Q==", SPEC_NOW + 91),
-            ("incorrect IV (causes padding error)", "gAAAAAAdwJ6xBQECAwQFBgcICQoLDA0OD3HkMATM5lFqGaerZ-fWPAkLhFLHpGtDBRLRTZeUfWgHSv49TF2AUEZ1TIvcZjK1zQ==", now),
+            (
+                "incorrect mac",
+                "gAAAAAAdwJ6xAAECAwQFBgcICQoLDA0OD3HkMATM5lFqGaerZ-fWPAl1-szkFVzXTuGb4hR8AKtwcaX1YdykQUFBQUFBQUFBQQ==",
+                now,
+            ),
+            (
+                "too short",
+                "gAAAAAAdwJ6xAAECAwQFBgcICQoLDA0OD3HkMATM5lFqGaerZ-fWPA==",
+                now,
+            ),
+            (
+                "invalid base64",
+                "%%%%%%%%%%%%%AECAwQFBgcICQoLDA0OD3HkMATM5lFqGaerZ-fWPAl1-szkFVzXTuGb4hR8AKtwcaX1YdykRtfsH-p1YsUD2Q==",
+                now,
+            ),
+            (
+                "payload size not multiple of block size",
+                "gAAAAAAdwJ6xAAECAwQFBgcICQoLDA0OD3HkMATM5lFqGaerZ-fWPOm73QeoCk9uGib28Xe5vz6oxq5nmxbx_v7mrfyudzUm",
+                now,
+            ),
+            (
+                "payload padding error",
+                "gAAAAAAdwJ6xAAECAwQFBgcICQoLDA0ODz4LEpdELGQAad7aNEHbf-JkLPIpuiYRLQ3RtXatOYREu2FWke6CnJNYIbkuKNqOhw==",
+                now,
+            ),
+            (
+                "far-future TS (unacceptable clock skew)",
+                "gAAAAAAdwStRAAECAwQFBgcICQoLDA0OD3HkMATM5lFqGaerZ-fWPAnja1xKYyhd-Y6mSkTOyTGJmw2Xc2a6kBd-iX9b_qXQcw==",
+                now,
+            ),
+            (
+                "expired TTL",
+                "gAAAAAAdwJ6xAAECAwQFBgcICQoLDA0OD3HkMATM5lFqGaerZ-fWPAl1-szkFVzXTuGb4hR8AKtwcaX1YdykRtfsH-p1YsUD2Q==",
+                SPEC_NOW + 91,
+            ),
+            (
+                "incorrect IV (causes padding error)",
+                "gAAAAAAdwJ6xBQECAwQFBgcICQoLDA0OD3HkMATM5lFqGaerZ-fWPAkLhFLHpGtDBRLRTZeUfWgHSv49TF2AUEZ1TIvcZjK1zQ==",
+                now,
+            ),
         ];
         for (what, token, now) in cases {
             assert_eq!(
@@ -360,7 +391,11 @@ mod tests {
             "a".repeat(44).as_str(),
             "é".repeat(16).as_str(),
         ] {
-            assert_eq!(FernetKey::parse(bad).unwrap_err(), KeyError::BadKey, "{bad:?}");
+            assert_eq!(
+                FernetKey::parse(bad).unwrap_err(),
+                KeyError::BadKey,
+                "{bad:?}"
+            );
         }
     }
 
@@ -399,6 +434,9 @@ mod tests {
     fn tokens_differ_each_time_and_hide_the_key() {
         let keeper = CryptKeeper::parse(&URL_SAFE.encode([9u8; 32])).unwrap();
         assert_ne!(keeper.encrypt(b"x"), keeper.encrypt(b"x"));
-        assert_eq!(format!("{:?}", keeper), "CryptKeeper { keys: [FernetKey(..)] }");
+        assert_eq!(
+            format!("{:?}", keeper),
+            "CryptKeeper { keys: [FernetKey(..)] }"
+        );
     }
 }

@@ -35,9 +35,9 @@ pub(crate) use grants::{ClientAccess, ShareWith, TokenIssuer};
 pub(crate) use scoped::{
     AdminGroups, AdminServices, AdminUi, AdminUsers, ControlServers, DeleteGroup, DeleteUser,
     EditGroup, GroupListing, LeaveGroupShares, LeaveUserShares, ManageProxy, ManageShares,
-    ManageTokens, OnGroup, OnHub, OnServer, OnService, OnUser, ReadGroup, ReadGroupShares, ReadHub,
-    ReadAuthState, ReadService, ReadShares, ReadTokens, ReadUser, ReadUserShares, ServiceListing, Shutdown,
-    UserActivity, UserListing,
+    ManageTokens, OnGroup, OnHub, OnServer, OnService, OnUser, ReadAuthState, ReadGroup,
+    ReadGroupShares, ReadHub, ReadService, ReadShares, ReadTokens, ReadUser, ReadUserShares,
+    ServiceListing, Shutdown, UserActivity, UserListing,
 };
 
 /// Proof that the caller holds `admin:users` on one existing user.

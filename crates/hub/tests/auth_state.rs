@@ -41,10 +41,18 @@ async fn an_admin_sets_auth_state_and_only_admin_auth_state_sees_it() {
     let own = app.token("alice", &["inherit"]).await.unwrap();
 
     // Not set yet: the admin sees null.
-    let answer = app.call(Method::GET, "/users/alice", Some(&admin), None).await;
+    let answer = app
+        .call(Method::GET, "/users/alice", Some(&admin), None)
+        .await;
     assert_eq!(answer.status, 200, "{}", answer.text);
     assert_eq!(answer.json()["auth_state"], Value::Null);
-    assert!(answer.json().as_object().unwrap().contains_key("auth_state"));
+    assert!(
+        answer
+            .json()
+            .as_object()
+            .unwrap()
+            .contains_key("auth_state")
+    );
 
     let body = json!({"auth_state": secret_state()});
     let answer = app
@@ -53,15 +61,23 @@ async fn an_admin_sets_auth_state_and_only_admin_auth_state_sees_it() {
     assert_eq!(answer.status, 200, "{}", answer.text);
     assert_eq!(answer.json()["auth_state"], secret_state());
 
-    let answer = app.call(Method::GET, "/users/alice", Some(&admin), None).await;
+    let answer = app
+        .call(Method::GET, "/users/alice", Some(&admin), None)
+        .await;
     assert_eq!(answer.json()["auth_state"], secret_state());
 
     // read:users alone, and the user herself, see no auth_state at all.
     for token in [&reader, &own] {
-        let answer = app.call(Method::GET, "/users/alice", Some(token), None).await;
+        let answer = app
+            .call(Method::GET, "/users/alice", Some(token), None)
+            .await;
         assert_eq!(answer.status, 200, "{}", answer.text);
         assert!(
-            !answer.json().as_object().unwrap().contains_key("auth_state"),
+            !answer
+                .json()
+                .as_object()
+                .unwrap()
+                .contains_key("auth_state"),
             "{}",
             answer.text
         );
@@ -102,7 +118,9 @@ async fn an_admin_sets_auth_state_and_only_admin_auth_state_sees_it() {
         )
         .await;
     assert_eq!(answer.status, 400, "{}", answer.text);
-    let answer = app.call(Method::GET, "/users/alice", Some(&admin), None).await;
+    let answer = app
+        .call(Method::GET, "/users/alice", Some(&admin), None)
+        .await;
     assert_eq!(answer.json()["auth_state"], secret_state());
 }
 
@@ -118,7 +136,9 @@ async fn an_undecryptable_value_reads_as_null() {
         .set_encrypted_auth_state(bob.id, Some(token.as_bytes()))
         .await
         .unwrap();
-    let answer = app.call(Method::GET, "/users/bob", Some(&admin), None).await;
+    let answer = app
+        .call(Method::GET, "/users/bob", Some(&admin), None)
+        .await;
     assert_eq!(answer.status, 200, "{}", answer.text);
     assert_eq!(answer.json()["auth_state"], Value::Null);
 }
@@ -137,7 +157,11 @@ async fn the_server_environment_gets_the_configured_fields() {
     let answer = app
         .call(Method::POST, "/users/alice/server", Some(&admin), None)
         .await;
-    assert!(matches!(answer.status.as_u16(), 201 | 202), "{}", answer.text);
+    assert!(
+        matches!(answer.status.as_u16(), 201 | 202),
+        "{}",
+        answer.text
+    );
     let mut request = None;
     for _ in 0..100 {
         request = app.spawner().requests().pop();
@@ -147,7 +171,13 @@ async fn the_server_environment_gets_the_configured_fields() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let env = request.expect("a start request").settings.environment;
-    assert_eq!(env.get("ACCESS_TOKEN").map(String::as_str), Some("gho_secret-value-1234"));
-    assert_eq!(env.get("USER_EMAIL").map(String::as_str), Some("alice@example.org"));
+    assert_eq!(
+        env.get("ACCESS_TOKEN").map(String::as_str),
+        Some("gho_secret-value-1234")
+    );
+    assert_eq!(
+        env.get("USER_EMAIL").map(String::as_str),
+        Some("alice@example.org")
+    );
     assert!(!env.contains_key("NOT_THERE"));
 }

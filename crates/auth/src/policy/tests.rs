@@ -478,5 +478,8 @@ async fn the_auth_state_a_back_end_returns_comes_with_the_login() {
         "authentication failed",
     );
     // The built-in back ends have none.
-    assert_eq!(login(&dummy(|c| c.allow_all = Some(true)), "dan").await, accepted("dan", None));
+    assert_eq!(
+        login(&dummy(|c| c.allow_all = Some(true)), "dan").await,
+        accepted("dan", None)
+    );
 }

@@ -79,7 +79,8 @@ pub(crate) async fn load(rt: &Runtime, user_id: i64) -> Result<Option<Value>, St
         }
     };
     if opened.stale_key && !value.is_null() {
-        let token = keeper.encrypt(&serde_json::to_vec(&value).expect("a JSON value always serializes"));
+        let token =
+            keeper.encrypt(&serde_json::to_vec(&value).expect("a JSON value always serializes"));
         rt.store
             .set_encrypted_auth_state(user_id, Some(token.as_bytes()))
             .await?;
@@ -163,14 +164,26 @@ mod tests {
              Encryption keys must be 32 bytes, hex or base64-encoded."
         );
         assert!(keeper_from(&config(true), |_| Some(" ; ".into())).is_err());
-        assert!(keeper_from(&config(true), |_| Some(KEY.into())).unwrap().is_some());
+        assert!(
+            keeper_from(&config(true), |_| Some(KEY.into()))
+                .unwrap()
+                .is_some()
+        );
     }
 
     #[test]
     fn disabled_a_missing_or_bad_key_only_means_no_keeper() {
         assert!(keeper_from(&config(false), |_| None).unwrap().is_none());
-        assert!(keeper_from(&config(false), |_| Some("bad".into())).unwrap().is_none());
-        assert!(keeper_from(&config(false), |_| Some(KEY.into())).unwrap().is_some());
+        assert!(
+            keeper_from(&config(false), |_| Some("bad".into()))
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            keeper_from(&config(false), |_| Some(KEY.into()))
+                .unwrap()
+                .is_some()
+        );
     }
 
     #[test]
