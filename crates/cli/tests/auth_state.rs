@@ -6,8 +6,9 @@
 //! "new;old" after a restart) still reads old values and writes new ones
 //! under the first key only. Only `admin:auth_state` sees it; a server
 //! started for the user receives the `Spawner.auth_state_env` fields, read
-//! from inside by a kernel of the real `jupyterhub-singleuser`. And the hub
-//! refuses to start with `enable_auth_state` but no valid key.
+//! from inside by a kernel of the real `jupyterhub-singleuser`; a later login
+//! replaces it with what the authenticator returns. And the hub refuses to
+//! start with `enable_auth_state` but no valid key.
 //! Real parts: the ferrohub binary, ferrohub-proxy, jupyterhub-singleuser,
 //! Python's jupyterhub 6.1.1 and cryptography.
 #![allow(
@@ -249,6 +250,13 @@ async fn auth_state_round_trips_with_upstream_survives_rotation_and_reaches_the_
         )
         .await;
     assert_eq!(seen, "('tok-rotated-3', 'alice@rotated.example', False)");
+
+    // Every login writes what the authenticator returned, as upstream: the
+    // dummy back end returns none, so a new login clears the stored value.
+    let again = Browser::new(&hub.public_url());
+    assert_eq!(again.login("alice", "pw", None).await.status(), 302);
+    assert_eq!(model(&admin, "alice").await["auth_state"], Value::Null);
+    assert_eq!(python(NEW_KEY, RAW_COLUMN, &db, "alice").unwrap(), "NULL");
 }
 
 /// The config of a hub that would store auth_state, in `dir`.
