@@ -21,6 +21,10 @@ use crate::schema::{CLASSES, Class, find_class};
 /// Every option of upstream JupyterHub 6.1.1, to say so when one is not supported.
 const UPSTREAM_OPTIONS: &str = include_str!("upstream_options.txt");
 
+/// Upstream options that are Python code, with the ferrohub option that
+/// does their usual job as configuration: `(class, upstream, ours)`.
+const REPLACED: &[(&str, &str, &str)] = &[("Spawner", "auth_state_hook", "auth_state_env")];
+
 /// Loads the configuration: upstream's defaults, then the TOML file at `path` (if
 /// any; it must exist), then `overrides` (`--Class.trait=value`, the leading `--`
 /// optional), which win over the file. The result has passed every check.
@@ -119,8 +123,15 @@ fn known_option(class: &Class, name: &str, origin: &Origin) -> Result<(), Config
     if class.has(name) {
         return Ok(());
     }
-    let suggestion = closest(name, (class.options)().iter().copied())
-        .map(|option| format!("{}.{option}", class.name))
+    let replaced = REPLACED
+        .iter()
+        .find(|(c, upstream, _)| *c == class.name && *upstream == name)
+        .map(|(c, _, ours)| format!("{c}.{ours}"));
+    let suggestion = replaced
+        .or_else(|| {
+            closest(name, (class.options)().iter().copied())
+                .map(|option| format!("{}.{option}", class.name))
+        })
         .or_else(|| class_having(name));
     let full_name = format!("{}.{name}", class.name);
     Err(ConfigError::UnknownOption {

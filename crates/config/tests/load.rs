@@ -353,6 +353,32 @@ fn an_upstream_option_that_ferrohub_lacks_says_so() {
         "unknown option JupyterHub.debug_db in FILE \
          (upstream JupyterHub has this option; ferrohub does not support it)"
     );
+    // A Python hook points to the option that does its usual job.
+    assert_eq!(
+        error("[Spawner]\nauth_state_hook = \"f\"\n", &[]),
+        "unknown option Spawner.auth_state_hook in FILE (did you mean Spawner.auth_state_env?) \
+         (upstream JupyterHub has this option; ferrohub does not support it)"
+    );
+}
+
+#[test]
+fn auth_state_options_load() {
+    let config = load_text(
+        "[Authenticator]\nenable_auth_state = true\n\
+         [Spawner.auth_state_env]\nACCESS_TOKEN = \"access_token\"\nEMAIL = \"oauth_user.email\"\n",
+        &[],
+    )
+    .unwrap();
+    assert!(config.authenticator.enable_auth_state);
+    assert_eq!(
+        config
+            .spawner
+            .auth_state_env
+            .get("EMAIL")
+            .map(String::as_str),
+        Some("oauth_user.email")
+    );
+    assert!(!Config::default().authenticator.enable_auth_state);
 }
 
 #[test]
