@@ -35,10 +35,15 @@ fn main() -> ExitCode {
     if let Command::GenerateConfig = args.command {
         return generate_config(&args);
     }
-    let config = match load_config(&args) {
+    let mut config = match load_config(&args) {
         Ok(config) => config,
         Err(message) => return fail(EX_USAGE, &message),
     };
+    // Upgrading the schema never reads auth_state, so it needs no
+    // JUPYTERHUB_CRYPT_KEY (upstream's `upgrade-db` does not check it either).
+    if let Command::UpgradeDb = args.command {
+        config.authenticator.enable_auth_state = false;
+    }
     // Everything that can be checked without I/O, before any file is written.
     if let Err(problem) = ferrohub_hub::check_config(&config) {
         return fail(EX_USAGE, &problem.to_string());
