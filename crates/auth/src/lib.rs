@@ -6,16 +6,21 @@
 //! gets back a normalized user name or a typed refusal.
 //!
 //! Modules: `policy` ([`Auth`]: back-end choice and the allow/block/admin rules),
+//! `usernames` (`username_map` and `username_pattern`),
 //! `throttle` ([`LoginThrottle`]: backoff after failed logins, for every back
-//! end), `dummy` ([`DummyAuthenticator`]), `pam` ([`PamAuthenticator`] and its
+//! end), `dummy` ([`DummyAuthenticator`]), `shared` ([`SharedPasswordAuthenticator`]),
+//! `null` ([`NullAuthenticator`]), `pam` ([`PamAuthenticator`] and its
 //! libpam binding), `worker_pool` (the bounded threads PAM runs on),
-//! `unix_accounts` (local users and groups).
+//! `unix_accounts` (local users and groups, creating accounts).
 
 mod dummy;
+mod null;
 mod pam;
 mod policy;
+mod shared;
 mod throttle;
 mod unix_accounts;
+mod usernames;
 mod worker_pool;
 
 use std::time::Duration;
@@ -24,7 +29,9 @@ use async_trait::async_trait;
 use thiserror::Error;
 
 pub use dummy::DummyAuthenticator;
+pub use null::NullAuthenticator;
 pub use pam::PamAuthenticator;
+pub use shared::SharedPasswordAuthenticator;
 pub use policy::Auth;
 pub use throttle::{
     Attempt, BUSY_RETRY_AFTER, FORGET_AFTER, LoginThrottle, MAX_TRACKED, ThrottleSettings,
@@ -49,6 +56,21 @@ pub enum AuthError {
     /// wait too long): the login was not checked; try again later.
     #[error("authentication back end is busy")]
     Busy,
+    /// A user could not be added (upstream's `add_user` raised): no such system
+    /// account and `create_system_users` off, or creating it failed.
+    #[error("{0}")]
+    AddUser(String),
+}
+
+/// Why a user name is refused (upstream's `validate_username` is false).
+#[derive(Debug, Error)]
+pub enum UsernameError {
+    /// The name breaks the rules every hub applies (empty, `/`, ...).
+    #[error(transparent)]
+    Invalid(#[from] ferrohub_core::names::NameError),
+    /// The name does not match `Authenticator.username_pattern`.
+    #[error("it does not match Authenticator.username_pattern")]
+    Pattern,
 }
 
 /// A credential check: the seam new back ends (LDAP, OAuth, ...) plug into.
@@ -92,6 +114,23 @@ pub trait Authenticator: Send + Sync {
     /// Upstream's `Authenticator.login_service`, set by the back end, not config.
     fn login_service(&self) -> &str {
         ""
+    }
+    /// The back end's own spelling of a name, replacing upstream's default
+    /// lowercasing (PAM `pam_normalize_username` round-trips it through the user
+    /// database); `None` keeps the default. `username_map` applies afterwards.
+    fn canonical_username(&self, _name: &str) -> Option<String> {
+        None
+    }
+    /// Whether the back end admits a user beyond `allowed_users` (upstream's
+    /// `LocalAuthenticator.allowed_groups`: members of these system groups).
+    async fn check_allowed(&self, _username: &str) -> Result<bool, AuthError> {
+        Ok(false)
+    }
+    /// Upstream's `add_user` hook: called when a user is added to the hub (API,
+    /// first login). A local-account back end makes sure the account exists
+    /// (creating it with `create_system_users`); an error refuses the user.
+    async fn add_user(&self, _username: &str) -> Result<(), AuthError> {
+        Ok(())
     }
     /// HTML the back end shows instead of the login form (upstream's
     /// `get_custom_html(base_url)`); empty keeps the form. Trusted markup from
