@@ -69,7 +69,7 @@ pub enum UsernameError {
     #[error(transparent)]
     Invalid(#[from] ferrohub_core::names::NameError),
     /// The name does not match `Authenticator.username_pattern`.
-    #[error("it does not match Authenticator.username_pattern")]
+    #[error("user name does not match Authenticator.username_pattern")]
     Pattern,
 }
 
