@@ -31,8 +31,8 @@ use thiserror::Error;
 pub use dummy::DummyAuthenticator;
 pub use null::NullAuthenticator;
 pub use pam::PamAuthenticator;
-pub use shared::SharedPasswordAuthenticator;
 pub use policy::Auth;
+pub use shared::SharedPasswordAuthenticator;
 pub use throttle::{
     Attempt, BUSY_RETRY_AFTER, FORGET_AFTER, LoginThrottle, MAX_TRACKED, ThrottleSettings,
     Throttled, retry_after_secs,

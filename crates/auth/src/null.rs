@@ -44,6 +44,9 @@ mod tests {
         assert_eq!(null.authenticate("admin", "admin").await.unwrap(), None);
         assert_eq!(null.authenticate("", "").await.unwrap(), None);
         let html = null.custom_html("/hub/");
-        assert!(html.contains("API tokens") && !html.contains("<form"), "{html}");
+        assert!(
+            html.contains("API tokens") && !html.contains("<form"),
+            "{html}"
+        );
     }
 }

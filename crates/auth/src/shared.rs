@@ -151,7 +151,10 @@ mod tests {
     const USER: &str = "user-password";
     const ADMIN: &str = "an-admin-password-of-32-chars-xx";
 
-    fn shared(user: Option<&str>, admin: Option<&str>) -> Result<SharedPasswordAuthenticator, AuthError> {
+    fn shared(
+        user: Option<&str>,
+        admin: Option<&str>,
+    ) -> Result<SharedPasswordAuthenticator, AuthError> {
         let config = SharedPasswordAuthenticatorConfig {
             user_password: user.map(str::to_owned),
             admin_password: admin.map(str::to_owned),
@@ -168,7 +171,10 @@ mod tests {
         let err = shared(Some("seven77"), None).unwrap_err().to_string();
         assert!(err.contains("user_password must be at least 8"), "{err}");
         let err = shared(None, Some(&"x".repeat(31))).unwrap_err().to_string();
-        assert!(err.contains("admin_password must be at least 32 characters, not 31"), "{err}");
+        assert!(
+            err.contains("admin_password must be at least 32 characters, not 31"),
+            "{err}"
+        );
         let same = "y".repeat(32);
         let err = shared(Some(&same), Some(&same)).unwrap_err().to_string();
         assert!(err.contains("cannot be the same"), "{err}");
@@ -184,12 +190,19 @@ mod tests {
         let ok = |name: &str| Some(name.to_owned());
         assert_eq!(auth.authenticate("bob", USER).await.unwrap(), ok("bob"));
         assert_eq!(auth.authenticate("bob", ADMIN).await.unwrap(), None);
-        assert_eq!(auth.authenticate("alice", ADMIN).await.unwrap(), ok("alice"));
+        assert_eq!(
+            auth.authenticate("alice", ADMIN).await.unwrap(),
+            ok("alice")
+        );
         assert_eq!(auth.authenticate("alice", USER).await.unwrap(), None);
         // The admin's name in another case is still the admin.
         assert_eq!(auth.authenticate("Alice", USER).await.unwrap(), None);
         for wrong in ["", "user-passwor", "user-password ", "USER-PASSWORD"] {
-            assert_eq!(auth.authenticate("bob", wrong).await.unwrap(), None, "{wrong:?}");
+            assert_eq!(
+                auth.authenticate("bob", wrong).await.unwrap(),
+                None,
+                "{wrong:?}"
+            );
         }
         assert_eq!(auth.admin_status("bob").await.unwrap(), Some(false));
     }

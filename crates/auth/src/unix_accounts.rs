@@ -97,7 +97,9 @@ pub(crate) fn admitted_by_groups(user: &str, groups: &[String]) -> Result<bool, 
         match Group::from_name(group) {
             Ok(Some(found)) if member_of.contains(&found.gid) => return Ok(true),
             Ok(Some(_)) => {}
-            Ok(None) => tracing::error!("LocalAuthenticator.allowed_groups: no such group: [{group}]"),
+            Ok(None) => {
+                tracing::error!("LocalAuthenticator.allowed_groups: no such group: [{group}]");
+            }
             Err(e) => {
                 return Err(AccountError::Group {
                     group: group.clone(),
@@ -122,7 +124,9 @@ pub(crate) async fn create_user(
         reason,
     };
     if name.starts_with('-') {
-        return Err(fail("a name beginning with '-' would be read as an option".into()));
+        return Err(fail(
+            "a name beginning with '-' would be read as an option".into(),
+        ));
     }
     let mut args: Vec<String> = command
         .iter()
@@ -215,9 +219,17 @@ mod tests {
         // `true` and `false` stand in for adduser, so only the arguments' effect and
         // a failing command are observable here; real accounts are created in
         // the end-to-end tests.
-        create_user(&["true".into()], "someone", Some(4242)).await.unwrap();
-        let err = create_user(&["false".into()], "someone", None).await.unwrap_err();
-        assert!(err.to_string().contains("Failed to create system user someone"), "{err}");
+        create_user(&["true".into()], "someone", Some(4242))
+            .await
+            .unwrap();
+        let err = create_user(&["false".into()], "someone", None)
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("Failed to create system user someone"),
+            "{err}"
+        );
         let err = create_user(&["true".into()], "-o", None).await.unwrap_err();
         assert!(err.to_string().contains("option"), "{err}");
     }

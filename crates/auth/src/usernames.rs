@@ -96,10 +96,19 @@ mod tests {
         // re.match does not anchor at the end.
         assert!(rules.validate("abc1-more").is_ok());
         assert!(rules.validate("admin").is_ok());
-        assert!(matches!(rules.validate("1abc"), Err(UsernameError::Pattern)));
-        assert!(matches!(rules.validate("xadmin"), Err(UsernameError::Pattern)));
+        assert!(matches!(
+            rules.validate("1abc"),
+            Err(UsernameError::Pattern)
+        ));
+        assert!(matches!(
+            rules.validate("xadmin"),
+            Err(UsernameError::Pattern)
+        ));
         // The hub's own rules come first.
-        assert!(matches!(rules.validate("ab1/x"), Err(UsernameError::Invalid(_))));
+        assert!(matches!(
+            rules.validate("ab1/x"),
+            Err(UsernameError::Invalid(_))
+        ));
     }
 
     #[test]

@@ -122,9 +122,17 @@ async fn allowed_groups_admit_members_and_refuse_others() {
         "the primary group counts"
     );
     let browser = Browser::new(&hub.public_url());
-    let refused = browser.login(&outsider.name, &outsider.password, None).await;
+    let refused = browser
+        .login(&outsider.name, &outsider.password, None)
+        .await;
     assert_eq!(refused.status(), 403);
-    assert!(refused.text().await.unwrap().contains("Invalid username or password"));
+    assert!(
+        refused
+            .text()
+            .await
+            .unwrap()
+            .contains("Invalid username or password")
+    );
     assert!(
         hub.log()
             .contains(&format!("user \"{}\" is not allowed", outsider.name)),
@@ -162,7 +170,10 @@ async fn create_system_users_creates_accounts_for_added_users() {
         "pam",
         "localprocess",
         &[
-            ("JupyterHub", &format!("api_tokens = {{ \"{TOKEN}\" = \"{admin}\" }}")),
+            (
+                "JupyterHub",
+                &format!("api_tokens = {{ \"{TOKEN}\" = \"{admin}\" }}"),
+            ),
             ("Authenticator", &format!("admin_users = [\"{admin}\"]")),
             (
                 "LocalAuthenticator",
@@ -187,7 +198,11 @@ async fn create_system_users_creates_accounts_for_added_users() {
     let line = getent_passwd(&added).expect("the account exists after the API call");
     let fields: Vec<&str> = line.split(':').collect();
     assert_eq!(fields[0], added);
-    assert_eq!(fields[2], uid.to_string(), "the uid from LocalAuthenticator.uids: {line}");
+    assert_eq!(
+        fields[2],
+        uid.to_string(),
+        "the uid from LocalAuthenticator.uids: {line}"
+    );
     assert!(
         std::path::Path::new(fields[5]).is_dir(),
         "adduser made the home directory: {line}"
@@ -204,11 +219,18 @@ async fn create_system_users_creates_accounts_for_added_users() {
     assert_eq!(refused.status(), 400);
     let body: Value = refused.json().await.unwrap();
     assert!(
-        body["message"].as_str().unwrap().contains("Failed to create user -fhopt"),
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("Failed to create user -fhopt"),
         "{body}"
     );
     assert_eq!(getent_passwd("-fhopt"), None);
-    assert_eq!(api.get(TOKEN, "/users/-fhopt").await.0, 404, "not kept in the database");
+    assert_eq!(
+        api.get(TOKEN, "/users/-fhopt").await.0,
+        404,
+        "not kept in the database"
+    );
 }
 
 /// Without `create_system_users`, adding a user who has no system account
@@ -221,8 +243,14 @@ async fn a_pam_hub_refuses_to_add_a_user_without_a_system_account() {
         "pam",
         "localprocess",
         &[
-            ("JupyterHub", &format!("api_tokens = {{ \"{TOKEN}\" = \"{}\" }}", admin.name)),
-            ("Authenticator", &format!("admin_users = [\"{}\"]", admin.name)),
+            (
+                "JupyterHub",
+                &format!("api_tokens = {{ \"{TOKEN}\" = \"{}\" }}", admin.name),
+            ),
+            (
+                "Authenticator",
+                &format!("admin_users = [\"{}\"]", admin.name),
+            ),
         ],
     );
     let api = Api::new(&hub);
@@ -261,7 +289,10 @@ async fn username_map_and_username_pattern_apply_to_logins_and_the_api() {
         "pam",
         "localprocess",
         &[
-            ("JupyterHub", &format!("api_tokens = {{ \"{TOKEN}\" = \"{}\" }}", to.name)),
+            (
+                "JupyterHub",
+                &format!("api_tokens = {{ \"{TOKEN}\" = \"{}\" }}", to.name),
+            ),
             ("Authenticator", &map),
         ],
     );
@@ -282,7 +313,8 @@ async fn username_map_and_username_pattern_apply_to_logins_and_the_api() {
         403
     );
     assert!(
-        hub.log().contains("does not match Authenticator.username_pattern"),
+        hub.log()
+            .contains("does not match Authenticator.username_pattern"),
         "refused by the pattern, not by PAM; log:\n{}",
         hub.log()
     );
@@ -322,7 +354,9 @@ async fn shared_password_logs_in_users_and_admins() {
             ),
             (
                 "SharedPasswordAuthenticator",
-                &format!("user_password = \"{USER_PASSWORD}\"\nadmin_password = \"{ADMIN_PASSWORD}\""),
+                &format!(
+                    "user_password = \"{USER_PASSWORD}\"\nadmin_password = \"{ADMIN_PASSWORD}\""
+                ),
             ),
         ],
     );
@@ -331,16 +365,30 @@ async fn shared_password_logs_in_users_and_admins() {
     let alice = fresh();
     assert_eq!(login_status(&alice, "alice", USER_PASSWORD).await, 302);
     let model = who_am_i(&alice).await;
-    assert_eq!((model["name"].as_str(), model["admin"].as_bool()), (Some("alice"), Some(false)));
+    assert_eq!(
+        (model["name"].as_str(), model["admin"].as_bool()),
+        (Some("alice"), Some(false))
+    );
 
     let boss = fresh();
     assert_eq!(login_status(&boss, "boss", ADMIN_PASSWORD).await, 302);
     let model = who_am_i(&boss).await;
-    assert_eq!((model["name"].as_str(), model["admin"].as_bool()), (Some("boss"), Some(true)));
+    assert_eq!(
+        (model["name"].as_str(), model["admin"].as_bool()),
+        (Some("boss"), Some(true))
+    );
 
     for (user, password, why) in [
-        ("boss", USER_PASSWORD, "an admin must use the admin password"),
-        ("alice", ADMIN_PASSWORD, "the admin password is for admins only"),
+        (
+            "boss",
+            USER_PASSWORD,
+            "an admin must use the admin password",
+        ),
+        (
+            "alice",
+            ADMIN_PASSWORD,
+            "the admin password is for admins only",
+        ),
         ("alice", "shared-user-pwX", "a wrong password"),
         ("mallory", USER_PASSWORD, "allowed_users still applies"),
     ] {
@@ -363,7 +411,10 @@ fn shared_password_refuses_short_passwords_at_start_up() {
             "SharedPasswordAuthenticator.admin_password must be at least 32 characters, not 31",
         ),
         (
-            format!("user_password = \"{0}\"\nadmin_password = \"{0}\"", "y".repeat(32)),
+            format!(
+                "user_password = \"{0}\"\nadmin_password = \"{0}\"",
+                "y".repeat(32)
+            ),
             "cannot be the same",
         ),
     ] {
@@ -399,7 +450,10 @@ async fn null_authenticator_shows_no_form_and_accepts_api_tokens() {
     let hub = TestHub::start_with(
         "jupyterhub.auth.NullAuthenticator",
         "simple",
-        &[("JupyterHub", &format!("api_tokens = {{ \"{TOKEN}\" = \"robot\" }}"))],
+        &[(
+            "JupyterHub",
+            &format!("api_tokens = {{ \"{TOKEN}\" = \"robot\" }}"),
+        )],
     );
     let browser = Browser::new(&hub.public_url());
     let page = browser
