@@ -473,3 +473,46 @@ async fn null_authenticator_shows_no_form_and_accepts_api_tokens() {
     assert_eq!((status, me["name"].as_str()), (200, Some("robot")));
     assert_eq!(api.get("not-a-token", "/user").await.0, 403);
 }
+
+/// `pam_normalize_username`: a second account name for the same uid (an
+/// alias PAM accepts with its own password) logs in as the account's own
+/// name, found by name to uid to name.
+#[tokio::test(flavor = "multi_thread")]
+async fn pam_normalize_username_logs_an_alias_in_as_its_account() {
+    let account = LocalUser::create("pna");
+    let alias = format!("fhpnalias{}", std::process::id());
+    let _cleanup = CreatedAccounts(vec![alias.clone()]);
+    run_cleanup(Command::new("userdel").arg(&alias));
+    let uid = account.uid().to_string();
+    run_ok(Command::new("useradd").args(["-o", "-u", &uid, "-M", "-s", "/bin/bash", &alias]));
+    let mut chpasswd = Command::new("chpasswd")
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = chpasswd.stdin.take().unwrap();
+        writeln!(stdin, "{alias}:{}", account.password).unwrap();
+    }
+    assert!(chpasswd.wait().unwrap().success());
+
+    let hub = TestHub::start_with(
+        "pam",
+        "localprocess",
+        &[
+            (
+                "Authenticator",
+                &format!("allowed_users = [\"{}\"]", account.name),
+            ),
+            ("PAMAuthenticator", "pam_normalize_username = true"),
+        ],
+    );
+    let browser = Browser::new(&hub.public_url());
+    assert_eq!(
+        login_status(&browser, &alias, &account.password).await,
+        302,
+        "log:\n{}",
+        hub.log()
+    );
+    assert_eq!(who_am_i(&browser).await["name"], account.name.as_str());
+}
