@@ -31,7 +31,7 @@ use thiserror::Error;
 pub use dummy::DummyAuthenticator;
 pub use null::NullAuthenticator;
 pub use pam::PamAuthenticator;
-pub use policy::Auth;
+pub use policy::{Auth, SpawnHooks};
 pub use shared::SharedPasswordAuthenticator;
 pub use throttle::{
     Attempt, BUSY_RETRY_AFTER, FORGET_AFTER, LoginThrottle, MAX_TRACKED, ThrottleSettings,
@@ -132,6 +132,13 @@ pub trait Authenticator: Send + Sync {
     async fn add_user(&self, _username: &str) -> Result<(), AuthError> {
         Ok(())
     }
+    /// Upstream's `pre_spawn_start`: before a user's server starts (PAM
+    /// `open_sessions` opens a PAM session). Failures are the back end's to
+    /// log; the spawn goes on, as upstream's PAM.
+    async fn pre_spawn_start(&self, _username: &str) {}
+    /// Upstream's `post_spawn_stop`: after a user's server stopped (PAM
+    /// `open_sessions` closes the session).
+    async fn post_spawn_stop(&self, _username: &str) {}
     /// HTML the back end shows instead of the login form (upstream's
     /// `get_custom_html(base_url)`); empty keeps the form. Trusted markup from
     /// the back end, never from users.

@@ -13,9 +13,9 @@
 
 mod libpam;
 
-use std::sync::Arc;
-
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
 use ferrohub_config::{LocalAuthenticatorConfig, PamAuthenticatorConfig};
@@ -51,6 +51,9 @@ struct PamSettings {
     uids: BTreeMap<String, u32>,
     /// `PAMAuthenticator.pam_normalize_username`.
     pam_normalize_username: bool,
+    /// `PAMAuthenticator.open_sessions`; turned off for good at the first
+    /// failure, as upstream.
+    open_sessions: AtomicBool,
 }
 
 impl PamAuthenticator {
@@ -87,6 +90,7 @@ impl PamAuthenticator {
                 add_user_cmd: local.add_user_cmd.clone(),
                 uids: local.uids.clone(),
                 pam_normalize_username: config.pam_normalize_username,
+                open_sessions: AtomicBool::new(config.open_sessions),
             }),
             pool,
         })
@@ -147,6 +151,16 @@ impl Authenticator for PamAuthenticator {
         Ok(Some(member))
     }
 
+    /// `open_sessions`: opens a PAM session for the user before the server starts.
+    async fn pre_spawn_start(&self, username: &str) {
+        self.session(username, true).await;
+    }
+
+    /// `open_sessions`: closes the PAM session after the server stopped.
+    async fn post_spawn_stop(&self, username: &str) {
+        self.session(username, false).await;
+    }
+
     /// `pam_normalize_username`: name to uid to name through the user database
     /// (a quick local lookup, as upstream does it inline). A name with no
     /// account keeps upstream's default, lowercasing (upstream fails there).
@@ -202,6 +216,29 @@ impl Authenticator for PamAuthenticator {
         unix_accounts::create_user(&self.settings.add_user_cmd, username, uid)
             .await
             .map_err(|e| AuthError::AddUser(e.to_string()))
+    }
+}
+
+impl PamAuthenticator {
+    /// Opens or closes a PAM session on a PAM thread when `open_sessions` is on;
+    /// a failure is logged and turns sessions off, as upstream.
+    async fn session(&self, username: &str, open: bool) {
+        if !self.settings.open_sessions.load(Ordering::Relaxed) {
+            return;
+        }
+        let user = username.to_owned();
+        let result = self
+            .run(move |settings| libpam::session(&settings.service, &user, open))
+            .await;
+        let failure = match result {
+            Ok(Ok(())) => return,
+            Ok(Err(e)) => e.to_string(),
+            Err(e) => e.to_string(),
+        };
+        let what = if open { "open" } else { "close" };
+        tracing::warn!("Failed to {what} PAM session for {username}: {failure}");
+        tracing::warn!("Disabling PAM sessions from now on.");
+        self.settings.open_sessions.store(false, Ordering::Relaxed);
     }
 }
 

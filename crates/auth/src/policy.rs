@@ -7,6 +7,7 @@ mod tests;
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use ferrohub_config::{AuthenticatorConfig, Config};
 
@@ -47,7 +48,7 @@ const NULL_CLASSES: [&str; 3] = [
 
 /// An authenticator back end wrapped in upstream's login policy.
 pub struct Auth {
-    backend: Box<dyn Authenticator>,
+    backend: Arc<dyn Authenticator>,
     /// `username_map` and `username_pattern`.
     rules: UsernameRules,
     /// `admin_users`, normalized.
@@ -148,7 +149,7 @@ impl Auth {
             );
         }
         Ok(Self {
-            backend,
+            backend: Arc::from(backend),
             rules,
             admin_users,
             allowed_users,
@@ -158,6 +159,13 @@ impl Auth {
             allow_existing_users,
             throttle: LoginThrottle::new(ThrottleSettings::from_config(config)),
         })
+    }
+
+    /// The back end's spawn hooks, for the runtime, which starts and stops
+    /// servers without the rest of the login policy.
+    #[must_use]
+    pub fn spawn_hooks(&self) -> SpawnHooks {
+        SpawnHooks(Some(Arc::clone(&self.backend)))
     }
 
     /// `Authenticator.auto_login`: the login page begins the back end's own
@@ -331,6 +339,34 @@ impl Auth {
             || self.allowed_users.contains(name)
             || self.admin_users.contains(name)
             || (user_exists && self.allow_existing_users)
+    }
+}
+
+/// Upstream's `pre_spawn_start` and `post_spawn_stop` of the configured back
+/// end; cheap to clone. The default does nothing (hubs built in tests).
+#[derive(Clone, Default)]
+pub struct SpawnHooks(Option<Arc<dyn Authenticator>>);
+
+impl SpawnHooks {
+    /// Before a user's server starts.
+    pub async fn pre_spawn_start(&self, username: &str) {
+        if let Some(backend) = &self.0 {
+            backend.pre_spawn_start(username).await;
+        }
+    }
+
+    /// After a user's server stopped.
+    pub async fn post_spawn_stop(&self, username: &str) {
+        if let Some(backend) = &self.0 {
+            backend.post_spawn_stop(username).await;
+        }
+    }
+}
+
+impl std::fmt::Debug for SpawnHooks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = self.0.as_ref().map(|b| b.name());
+        f.debug_tuple("SpawnHooks").field(&name).finish()
     }
 }
 

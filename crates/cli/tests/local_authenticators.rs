@@ -516,3 +516,84 @@ async fn pam_normalize_username_logs_an_alias_in_as_its_account() {
     );
     assert_eq!(who_am_i(&browser).await["name"], account.name.as_str());
 }
+
+/// A PAM service of the test's own, removed on drop.
+struct PamService {
+    name: String,
+}
+
+impl Drop for PamService {
+    fn drop(&mut self) {
+        support::remove_if_present(&std::path::Path::new("/etc/pam.d").join(&self.name));
+    }
+}
+
+/// `open_sessions`: the hub opens a PAM session for the user when the server
+/// starts and closes it when it stops. The test's own PAM service records each
+/// session call with `pam_exec` (real PAM, real server as the local user).
+#[tokio::test(flavor = "multi_thread")]
+async fn open_sessions_opens_and_closes_a_pam_session_around_the_server() {
+    let user = LocalUser::create("ses");
+    let work = tempfile::tempdir().unwrap();
+    let record = work.path().join("sessions.log");
+    let script = work.path().join("record.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho \"$PAM_TYPE $PAM_USER\" >> {}\n",
+            record.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let service = PamService {
+        name: format!("fhsess{}", std::process::id()),
+    };
+    std::fs::write(
+        std::path::Path::new("/etc/pam.d").join(&service.name),
+        format!(
+            "auth required pam_unix.so\naccount required pam_unix.so\nsession required pam_exec.so {}\n",
+            script.display()
+        ),
+    )
+    .unwrap();
+
+    let hub = TestHub::start_with(
+        "pam",
+        "localprocess",
+        &[
+            (
+                "Authenticator",
+                &format!("allowed_users = [\"{}\"]", user.name),
+            ),
+            (
+                "PAMAuthenticator",
+                &format!("service = \"{}\"\nopen_sessions = true", service.name),
+            ),
+        ],
+    );
+    let browser = Browser::new(&hub.public_url());
+    assert_eq!(
+        login_status(&browser, &user.name, &user.password).await,
+        302,
+        "log:\n{}",
+        hub.log()
+    );
+    assert!(!record.exists(), "logging in opens no session");
+    browser.start_server(&user.name).await;
+    assert_eq!(
+        std::fs::read_to_string(&record).unwrap(),
+        format!("open_session {}\n", user.name)
+    );
+    browser.stop_server(&user.name).await;
+    let log = support::eventually(60, "the session to be closed", || async {
+        std::fs::read_to_string(&record)
+            .ok()
+            .filter(|log| log.lines().count() == 2)
+    })
+    .await;
+    assert_eq!(
+        log,
+        format!("open_session {0}\nclose_session {0}\n", user.name)
+    );
+}

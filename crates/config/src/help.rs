@@ -80,6 +80,7 @@ pub(crate) const HELP: &[(&str, &str, &str)] = &[
     ("PAMAuthenticator", "admin_groups", "System groups whose members are admins."),
     ("PAMAuthenticator", "encoding", "Text encoding used with PAM; only utf8 is supported."),
     ("PAMAuthenticator", "pam_normalize_username", "Round-trip user names through the system user database (name to uid to name) instead of lowercasing them, so every spelling of an account is one hub user."),
+    ("PAMAuthenticator", "open_sessions", "Open a PAM session for the user when a server starts and close it when the server stops; the first failure turns sessions off. Many PAM session stacks do not suit this lifecycle, hence off by default."),
     ("PAMAuthenticator", "executor_threads", "Threads that talk to PAM: at most this many PAM conversations run at once, other logins wait (a full queue is answered 429 Too Many Requests)."),
     // [SharedPasswordAuthenticator]
     ("SharedPasswordAuthenticator", "user_password", "Password every non-admin user logs in with (at least 8 characters); unset means only admins can log in."),

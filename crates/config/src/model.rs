@@ -482,6 +482,10 @@ pub struct PamAuthenticatorConfig {
     /// that every spelling PAM accepts for an account maps to one hub user;
     /// replaces lowercasing (`username_map` still applies).
     pub pam_normalize_username: bool,
+    /// Open a PAM session (service `service`) for the user when a server
+    /// starts and close it when it stops (default false, as upstream since
+    /// 2.2); the first failure turns sessions off.
+    pub open_sessions: bool,
 }
 
 impl Default for PamAuthenticatorConfig {
@@ -493,6 +497,7 @@ impl Default for PamAuthenticatorConfig {
             executor_threads: 4,
             encoding: "utf8".into(),
             pam_normalize_username: false,
+            open_sessions: false,
         }
     }
 }

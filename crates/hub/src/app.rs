@@ -247,6 +247,7 @@ pub(crate) async fn assemble(
         urls: parts.urls,
         store: parts.store,
         spawner: parts.spawner,
+        spawn_hooks: parts.auth.spawn_hooks(),
         proxy: parts.proxy,
         servers: ServerRegistry::default(),
         metrics: parts.metrics,
