@@ -106,7 +106,10 @@ impl Auth {
                     .join(", ")
             )));
         };
-        Self::with_rules(backend, &config.authenticator, rules)
+        // `allowed_groups` is allow config too (upstream tags it so).
+        let backend_allows =
+            PAM_CLASSES.contains(&class) && !config.local_authenticator.allowed_groups.is_empty();
+        Self::with_rules(backend, &config.authenticator, rules, backend_allows)
     }
 
     /// Wraps any back end in the policy of `[Authenticator]`; the seam for back ends
@@ -118,13 +121,16 @@ impl Auth {
         config: &AuthenticatorConfig,
     ) -> Result<Self, AuthError> {
         let rules = UsernameRules::from_config(config)?;
-        Self::with_rules(backend, config, rules)
+        Self::with_rules(backend, config, rules, false)
     }
 
+    /// [`Auth::new`] with the rules compiled; `backend_allows` says the back
+    /// end has allow config of its own (no "nobody can log in" warning).
     fn with_rules(
         backend: Box<dyn Authenticator>,
         config: &AuthenticatorConfig,
         rules: UsernameRules,
+        backend_allows: bool,
     ) -> Result<Self, AuthError> {
         let normalize = |name: &str| normalize_with(backend.as_ref(), &rules, name);
         let admin_users = normalized_names("admin_users", &config.admin_users, &normalize, &rules)?;
@@ -141,7 +147,7 @@ impl Auth {
         let allow_existing_users = config
             .allow_existing_users
             .unwrap_or(!allowed_users.is_empty());
-        if !allow_all && allowed_users.is_empty() && !allow_existing_users {
+        if !allow_all && allowed_users.is_empty() && !allow_existing_users && !backend_allows {
             tracing::warn!(
                 "No allow config found, it's possible that nobody can login to your Hub! \
                  Set Authenticator.allow_all = true to allow any user who can log in, \
