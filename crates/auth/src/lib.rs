@@ -6,16 +6,21 @@
 //! gets back a normalized user name or a typed refusal.
 //!
 //! Modules: `policy` ([`Auth`]: back-end choice and the allow/block/admin rules),
+//! `usernames` (`username_map` and `username_pattern`),
 //! `throttle` ([`LoginThrottle`]: backoff after failed logins, for every back
-//! end), `dummy` ([`DummyAuthenticator`]), `pam` ([`PamAuthenticator`] and its
+//! end), `dummy` ([`DummyAuthenticator`]), `shared` ([`SharedPasswordAuthenticator`]),
+//! `null` ([`NullAuthenticator`]), `pam` ([`PamAuthenticator`] and its
 //! libpam binding), `worker_pool` (the bounded threads PAM runs on),
-//! `unix_accounts` (local users and groups).
+//! `unix_accounts` (local users and groups, creating accounts).
 
 mod dummy;
+mod null;
 mod pam;
 mod policy;
+mod shared;
 mod throttle;
 mod unix_accounts;
+mod usernames;
 mod worker_pool;
 
 use std::time::Duration;
@@ -24,8 +29,10 @@ use async_trait::async_trait;
 use thiserror::Error;
 
 pub use dummy::DummyAuthenticator;
+pub use null::NullAuthenticator;
 pub use pam::PamAuthenticator;
-pub use policy::Auth;
+pub use policy::{Auth, SpawnHooks};
+pub use shared::SharedPasswordAuthenticator;
 pub use throttle::{
     Attempt, BUSY_RETRY_AFTER, FORGET_AFTER, LoginThrottle, MAX_TRACKED, ThrottleSettings,
     Throttled, retry_after_secs,
@@ -49,6 +56,21 @@ pub enum AuthError {
     /// wait too long): the login was not checked; try again later.
     #[error("authentication back end is busy")]
     Busy,
+    /// A user could not be added (upstream's `add_user` raised): no such system
+    /// account and `create_system_users` off, or creating it failed.
+    #[error("{0}")]
+    AddUser(String),
+}
+
+/// Why a user name is refused (upstream's `validate_username` is false).
+#[derive(Debug, Error)]
+pub enum UsernameError {
+    /// The name breaks the rules every hub applies (empty, `/`, ...).
+    #[error(transparent)]
+    Invalid(#[from] ferrohub_core::names::NameError),
+    /// The name does not match `Authenticator.username_pattern`.
+    #[error("user name does not match Authenticator.username_pattern")]
+    Pattern,
 }
 
 /// What a back end vouches for at a login: upstream's auth model, the
@@ -130,6 +152,30 @@ pub trait Authenticator: Send + Sync {
     fn login_service(&self) -> &str {
         ""
     }
+    /// The back end's own spelling of a name, replacing upstream's default
+    /// lowercasing (PAM `pam_normalize_username` round-trips it through the user
+    /// database); `None` keeps the default. `username_map` applies afterwards.
+    fn canonical_username(&self, _name: &str) -> Option<String> {
+        None
+    }
+    /// Whether the back end admits a user beyond `allowed_users` (upstream's
+    /// `LocalAuthenticator.allowed_groups`: members of these system groups).
+    async fn check_allowed(&self, _username: &str) -> Result<bool, AuthError> {
+        Ok(false)
+    }
+    /// Upstream's `add_user` hook: called when a user is added to the hub (API,
+    /// first login). A local-account back end makes sure the account exists
+    /// (creating it with `create_system_users`); an error refuses the user.
+    async fn add_user(&self, _username: &str) -> Result<(), AuthError> {
+        Ok(())
+    }
+    /// Upstream's `pre_spawn_start`: before a user's server starts (PAM
+    /// `open_sessions` opens a PAM session). Failures are the back end's to
+    /// log; the spawn goes on, as upstream's PAM.
+    async fn pre_spawn_start(&self, _username: &str) {}
+    /// Upstream's `post_spawn_stop`: after a user's server stopped (PAM
+    /// `open_sessions` closes the session).
+    async fn post_spawn_stop(&self, _username: &str) {}
     /// HTML the back end shows instead of the login form (upstream's
     /// `get_custom_html(base_url)`); empty keeps the form. Trusted markup from
     /// the back end, never from users.

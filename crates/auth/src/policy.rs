@@ -7,13 +7,15 @@ mod tests;
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use ferrohub_config::{AuthenticatorConfig, Config};
-use ferrohub_core::names;
 
 use crate::throttle::{LoginThrottle, ThrottleSettings};
+use crate::usernames::UsernameRules;
 use crate::{
-    AuthError, Authenticator, BUSY_RETRY_AFTER, DummyAuthenticator, LoginOutcome, PamAuthenticator,
+    AuthError, Authenticator, BUSY_RETRY_AFTER, DummyAuthenticator, LoginOutcome,
+    NullAuthenticator, PamAuthenticator, SharedPasswordAuthenticator, UsernameError,
 };
 
 /// The `authenticator_class` values that select PAM (upstream's entry points and
@@ -31,9 +33,24 @@ const DUMMY_CLASSES: [&str; 3] = [
     "jupyterhub.auth.DummyAuthenticator",
 ];
 
+/// The `authenticator_class` values that select the shared-password back end.
+const SHARED_PASSWORD_CLASSES: [&str; 3] = [
+    "shared-password",
+    "SharedPasswordAuthenticator",
+    "jupyterhub.authenticators.shared.SharedPasswordAuthenticator",
+];
+/// The `authenticator_class` values that select the null back end.
+const NULL_CLASSES: [&str; 3] = [
+    "null",
+    "NullAuthenticator",
+    "jupyterhub.auth.NullAuthenticator",
+];
+
 /// An authenticator back end wrapped in upstream's login policy.
 pub struct Auth {
-    backend: Box<dyn Authenticator>,
+    backend: Arc<dyn Authenticator>,
+    /// `username_map` and `username_pattern`.
+    rules: UsernameRules,
     /// `admin_users`, normalized.
     admin_users: BTreeSet<String>,
     /// `allowed_users`, normalized.
@@ -52,24 +69,47 @@ impl Auth {
     /// Builds the authenticator named by `JupyterHub.authenticator_class`.
     pub fn from_config(config: &Config) -> Result<Self, AuthError> {
         let class = config.jupyterhub.authenticator_class.as_str();
+        let rules = UsernameRules::from_config(&config.authenticator)?;
         let backend: Box<dyn Authenticator> = if PAM_CLASSES.contains(&class) {
-            Box::new(PamAuthenticator::new(&config.pam_authenticator)?)
+            Box::new(PamAuthenticator::with_local(
+                &config.pam_authenticator,
+                &config.local_authenticator,
+            )?)
         } else if DUMMY_CLASSES.contains(&class) {
             Box::new(DummyAuthenticator::new(
                 config.dummy_authenticator.password.as_str(),
             ))
+        } else if SHARED_PASSWORD_CLASSES.contains(&class) {
+            let admins = config
+                .authenticator
+                .admin_users
+                .iter()
+                .map(|name| rules.normalize(name))
+                .collect();
+            Box::new(SharedPasswordAuthenticator::new(
+                &config.shared_password_authenticator,
+                admins,
+                rules.clone(),
+            )?)
+        } else if NULL_CLASSES.contains(&class) {
+            Box::new(NullAuthenticator)
         } else {
             return Err(AuthError::Config(format!(
                 "unknown authenticator_class {class:?}; choose one of {}",
                 PAM_CLASSES
                     .iter()
                     .chain(DUMMY_CLASSES.iter())
+                    .chain(SHARED_PASSWORD_CLASSES.iter())
+                    .chain(NULL_CLASSES.iter())
                     .map(|name| format!("{name:?}"))
                     .collect::<Vec<_>>()
                     .join(", ")
             )));
         };
-        Self::new(backend, &config.authenticator)
+        // `allowed_groups` is allow config too (upstream tags it so).
+        let backend_allows =
+            PAM_CLASSES.contains(&class) && !config.local_authenticator.allowed_groups.is_empty();
+        Self::with_rules(backend, &config.authenticator, rules, backend_allows)
     }
 
     /// Wraps any back end in the policy of `[Authenticator]`; the seam for back ends
@@ -80,12 +120,26 @@ impl Auth {
         backend: Box<dyn Authenticator>,
         config: &AuthenticatorConfig,
     ) -> Result<Self, AuthError> {
-        let admin_users = normalized_names("admin_users", &config.admin_users)?;
-        let allowed_users = normalized_names("allowed_users", &config.allowed_users)?;
+        let rules = UsernameRules::from_config(config)?;
+        Self::with_rules(backend, config, rules, false)
+    }
+
+    /// [`Auth::new`] with the rules compiled; `backend_allows` says the back
+    /// end has allow config of its own (no "nobody can log in" warning).
+    fn with_rules(
+        backend: Box<dyn Authenticator>,
+        config: &AuthenticatorConfig,
+        rules: UsernameRules,
+        backend_allows: bool,
+    ) -> Result<Self, AuthError> {
+        let normalize = |name: &str| normalize_with(backend.as_ref(), &rules, name);
+        let admin_users = normalized_names("admin_users", &config.admin_users, &normalize, &rules)?;
+        let allowed_users =
+            normalized_names("allowed_users", &config.allowed_users, &normalize, &rules)?;
         let blocked_users = config
             .blocked_users
             .iter()
-            .map(|name| names::normalize_username(name))
+            .map(|name| normalize(name))
             .collect();
         let allow_all = config
             .allow_all
@@ -93,7 +147,7 @@ impl Auth {
         let allow_existing_users = config
             .allow_existing_users
             .unwrap_or(!allowed_users.is_empty());
-        if !allow_all && allowed_users.is_empty() && !allow_existing_users {
+        if !allow_all && allowed_users.is_empty() && !allow_existing_users && !backend_allows {
             tracing::warn!(
                 "No allow config found, it's possible that nobody can login to your Hub! \
                  Set Authenticator.allow_all = true to allow any user who can log in, \
@@ -101,7 +155,8 @@ impl Auth {
             );
         }
         Ok(Self {
-            backend,
+            backend: Arc::from(backend),
+            rules,
             admin_users,
             allowed_users,
             blocked_users,
@@ -110,6 +165,13 @@ impl Auth {
             allow_existing_users,
             throttle: LoginThrottle::new(ThrottleSettings::from_config(config)),
         })
+    }
+
+    /// The back end's spawn hooks, for the runtime, which starts and stops
+    /// servers without the rest of the login policy.
+    #[must_use]
+    pub fn spawn_hooks(&self) -> SpawnHooks {
+        SpawnHooks(Some(Arc::clone(&self.backend)))
     }
 
     /// `Authenticator.auto_login`: the login page begins the back end's own
@@ -138,10 +200,26 @@ impl Auth {
         self.backend.custom_html(hub_base)
     }
 
-    /// Lowercases, as upstream's default `normalize_username`.
+    /// Upstream's `normalize_username`: lowercase (or the back end's own
+    /// canonical spelling, PAM `pam_normalize_username`), then `username_map`.
     #[must_use]
     pub fn normalize_username(&self, name: &str) -> String {
-        names::normalize_username(name)
+        normalize_with(self.backend.as_ref(), &self.rules, name)
+    }
+
+    /// Upstream's `validate_username` on a normalized name: the hub's name
+    /// rules and `Authenticator.username_pattern`.
+    pub fn validate_username(&self, name: &str) -> Result<(), UsernameError> {
+        self.rules.validate(name)
+    }
+
+    /// Upstream's `add_user` hook for a user being added to the hub (through
+    /// the API or a first login): the name must be valid, and a local-account
+    /// back end makes sure the system account exists (`create_system_users`).
+    pub async fn add_user(&self, name: &str) -> Result<(), AuthError> {
+        self.validate_username(name)
+            .map_err(|e| AuthError::AddUser(format!("Invalid username {name:?}: {e}")))?;
+        self.backend.add_user(name).await
     }
 
     /// [`Auth::login_from`] for a caller whose address is unknown: only the
@@ -193,13 +271,22 @@ impl Auth {
             Err(e) => return Err(e),
         };
         let name = self.normalize_username(&vouched.name);
-        if let Err(e) = names::validate_username(&name) {
+        if let Err(e) = self.validate_username(&name) {
             return Ok(LoginOutcome::Rejected(format!("invalid user name: {e}")));
         }
         if self.blocked_users.contains(&name) {
             return Ok(LoginOutcome::Rejected(format!("user {name:?} is blocked")));
         }
-        if !self.is_allowed(&name, user_exists) {
+        let allowed = if self.is_allowed(&name, user_exists) {
+            true
+        } else {
+            match self.backend.check_allowed(&name).await {
+                Ok(allowed) => allowed,
+                Err(AuthError::Busy) => return Ok(busy()),
+                Err(e) => return Err(e),
+            }
+        };
+        if !allowed {
             return Ok(LoginOutcome::Rejected(format!(
                 "user {name:?} is not allowed"
             )));
@@ -265,6 +352,34 @@ impl Auth {
     }
 }
 
+/// Upstream's `pre_spawn_start` and `post_spawn_stop` of the configured back
+/// end; cheap to clone. The default does nothing (hubs built in tests).
+#[derive(Clone, Default)]
+pub struct SpawnHooks(Option<Arc<dyn Authenticator>>);
+
+impl SpawnHooks {
+    /// Before a user's server starts.
+    pub async fn pre_spawn_start(&self, username: &str) {
+        if let Some(backend) = &self.0 {
+            backend.pre_spawn_start(username).await;
+        }
+    }
+
+    /// After a user's server stopped.
+    pub async fn post_spawn_stop(&self, username: &str) {
+        if let Some(backend) = &self.0 {
+            backend.post_spawn_stop(username).await;
+        }
+    }
+}
+
+impl std::fmt::Debug for SpawnHooks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = self.0.as_ref().map(|b| b.name());
+        f.debug_tuple("SpawnHooks").field(&name).finish()
+    }
+}
+
 /// The answer when the back end had no capacity left for this login.
 fn busy() -> LoginOutcome {
     tracing::warn!("login not checked: the authenticator is saturated");
@@ -273,14 +388,30 @@ fn busy() -> LoginOutcome {
     }
 }
 
+/// A name normalized as upstream: the back end's canonical spelling or
+/// lowercase, then `username_map`.
+fn normalize_with(backend: &dyn Authenticator, rules: &UsernameRules, name: &str) -> String {
+    match backend.canonical_username(name) {
+        Some(canonical) => rules.map(canonical),
+        None => rules.normalize(name),
+    }
+}
+
 /// Normalizes and validates one of the configured name lists.
-fn normalized_names(option: &str, configured: &[String]) -> Result<BTreeSet<String>, AuthError> {
+fn normalized_names(
+    option: &str,
+    configured: &[String],
+    normalize: &dyn Fn(&str) -> String,
+    rules: &UsernameRules,
+) -> Result<BTreeSet<String>, AuthError> {
     configured
         .iter()
         .map(|raw| {
-            let name = names::normalize_username(raw);
-            names::validate_username(&name).map_err(|e| {
-                AuthError::Config(format!("Authenticator.{option}: invalid user name: {e}"))
+            let name = normalize(raw);
+            rules.validate(&name).map_err(|e| {
+                AuthError::Config(format!(
+                    "Authenticator.{option}: invalid user name {name:?}: {e}"
+                ))
             })?;
             Ok(name)
         })

@@ -16,7 +16,7 @@ pub(crate) const HELP: &[(&str, &str, &str)] = &[
     ("JupyterHub", "cookie_secret_file", "File holding the hex cookie secret, created (mode 0600) if missing; relative to the working directory."),
     ("JupyterHub", "cookie_max_age_days", "Days a login cookie stays valid; greater than 0, at most 1000000."),
     ("JupyterHub", "pid_file", "Write the hub's process id to this file; empty means do not write one."),
-    ("JupyterHub", "authenticator_class", "Who can log in: \"pam\" (system accounts) or \"dummy\" (anyone; testing only); upstream class names are accepted too."),
+    ("JupyterHub", "authenticator_class", "Who can log in: \"pam\" (system accounts), \"shared-password\" (one shared password, another for admins), \"null\" (no login; API tokens only) or \"dummy\" (anyone; testing only); upstream class names are accepted too."),
     ("JupyterHub", "spawner_class", "How user servers start: \"localprocess\" (as the user's system account) or \"simple\" (as the hub's user; testing only)."),
     ("JupyterHub", "last_activity_interval", "Seconds between checks of the proxy's routes and collection of user activity."),
     ("JupyterHub", "default_url", "Where /hub/ and a login without ?next= send users, e.g. /hub/home (empty: their server or the home page, by redirect_to_server)."),
@@ -66,13 +66,26 @@ pub(crate) const HELP: &[(&str, &str, &str)] = &[
     ("Authenticator", "login_failures_per_address", "ferrohub only: the same for one client address (the right-most X-Forwarded-For entry, added by the proxy). Keep it well above login_failures_per_user: a campus behind one NAT address logs in from a single address. 0 turns it off."),
     ("Authenticator", "login_backoff_initial_seconds", "ferrohub only: seconds of the first login backoff delay; each further failure doubles it."),
     ("Authenticator", "login_backoff_max_seconds", "ferrohub only: the longest login backoff delay, in seconds."),
+    ("Authenticator", "username_map", "Maps the name an authenticator vouches for (lowercased) to the hub user name, e.g. { \"jdoe@example.org\" = \"jdoe\" }."),
+    ("Authenticator", "username_pattern", "Regular expression every user name must match from its start; names that do not are refused at login and when created through the API. Empty allows any name."),
     // [DummyAuthenticator]
     ("DummyAuthenticator", "password", "If set, every user must give this password; empty accepts any password (testing only)."),
+    // [LocalAuthenticator]
+    ("LocalAuthenticator", "allowed_groups", "System groups whose members may log in (primary or supplementary group), in addition to allowed_users."),
+    ("LocalAuthenticator", "create_system_users", "Create a missing system account with add_user_cmd when a user is added to the hub (through the API, a first login, or at start-up)."),
+    ("LocalAuthenticator", "add_user_cmd", "Command that creates a system account; USERNAME in an argument is replaced by the name, and the name is appended."),
+    ("LocalAuthenticator", "uids", "Uid of each created account by user name, passed to add_user_cmd as --uid <uid>."),
     // [PAMAuthenticator]
     ("PAMAuthenticator", "service", "PAM service used to authenticate."),
     ("PAMAuthenticator", "check_account", "Also check the PAM account stack (expired or locked accounts)."),
     ("PAMAuthenticator", "admin_groups", "System groups whose members are admins."),
+    ("PAMAuthenticator", "encoding", "Text encoding used with PAM; only utf8 is supported."),
+    ("PAMAuthenticator", "pam_normalize_username", "Round-trip user names through the system user database (name to uid to name) instead of lowercasing them, so every spelling of an account is one hub user."),
+    ("PAMAuthenticator", "open_sessions", "Open a PAM session for the user when a server starts and close it when the server stops; the first failure turns sessions off. Many PAM session stacks do not suit this lifecycle, hence off by default."),
     ("PAMAuthenticator", "executor_threads", "Threads that talk to PAM: at most this many PAM conversations run at once, other logins wait (a full queue is answered 429 Too Many Requests)."),
+    // [SharedPasswordAuthenticator]
+    ("SharedPasswordAuthenticator", "user_password", "Password every non-admin user logs in with (at least 8 characters); unset means only admins can log in."),
+    ("SharedPasswordAuthenticator", "admin_password", "Password the users in Authenticator.admin_users log in with (at least 32 characters, different from user_password); unset means admins cannot log in."),
     // [Spawner]
     ("Spawner", "cmd", "Command that starts each user's single-user server; must not be empty."),
     ("Spawner", "args", "Extra arguments appended to cmd."),

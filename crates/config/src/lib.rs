@@ -29,8 +29,9 @@ pub use generate::generate_config;
 pub use load::load;
 pub use model::{
     AuthenticatorConfig, Config, CustomScopeConfig, DummyAuthenticatorConfig, JupyterHubConfig,
-    LocalProcessSpawnerConfig, MAX_COOKIE_MAX_AGE_DAYS, PamAuthenticatorConfig, ProxyConfig,
-    RoleConfig, ServiceConfig, SimpleLocalProcessSpawnerConfig, SpawnerConfig,
+    LocalAuthenticatorConfig, LocalProcessSpawnerConfig, MAX_COOKIE_MAX_AGE_DAYS,
+    PamAuthenticatorConfig, ProxyConfig, RoleConfig, ServiceConfig,
+    SharedPasswordAuthenticatorConfig, SimpleLocalProcessSpawnerConfig, SpawnerConfig,
 };
 pub use profiles::{
     BadByteSize, ByteSize, OVERRIDABLE, Profile, ProfileError, SpawnerOverride, UnknownProfile,

@@ -332,6 +332,17 @@ fn check_values(
             "must be at least 1: PAM logins run on these threads".to_owned(),
         ));
     }
+    let encoding = config.pam_authenticator.encoding.to_ascii_lowercase();
+    if !["utf8", "utf-8"].contains(&encoding.as_str()) {
+        return Err(invalid(
+            "PAMAuthenticator",
+            "encoding",
+            format!(
+                "only utf8 is supported (user names and passwords arrive as UTF-8), found {:?}",
+                config.pam_authenticator.encoding
+            ),
+        ));
+    }
     let auth = &config.authenticator;
     for (name, seconds) in [
         (

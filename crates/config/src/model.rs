@@ -29,9 +29,15 @@ pub struct Config {
     /// `[DummyAuthenticator]`.
     #[serde(rename = "DummyAuthenticator")]
     pub dummy_authenticator: DummyAuthenticatorConfig,
+    /// `[LocalAuthenticator]`: local UNIX accounts (PAM's base class upstream).
+    #[serde(rename = "LocalAuthenticator")]
+    pub local_authenticator: LocalAuthenticatorConfig,
     /// `[PAMAuthenticator]`.
     #[serde(rename = "PAMAuthenticator")]
     pub pam_authenticator: PamAuthenticatorConfig,
+    /// `[SharedPasswordAuthenticator]`.
+    #[serde(rename = "SharedPasswordAuthenticator")]
+    pub shared_password_authenticator: SharedPasswordAuthenticatorConfig,
     /// `[Spawner]`: settings shared by every spawner.
     #[serde(rename = "Spawner")]
     pub spawner: SpawnerConfig,
@@ -71,7 +77,8 @@ pub struct JupyterHubConfig {
     /// Write the hub's pid here when set; a relative path resolves from the working
     /// directory at use time.
     pub pid_file: String,
-    /// `pam` (default) or `dummy`; also the upstream class names.
+    /// `pam` (default), `shared-password`, `null` or `dummy`; also the upstream
+    /// class names.
     pub authenticator_class: String,
     /// `localprocess` (default) or `simple`; also the upstream class names.
     pub spawner_class: String,
@@ -367,6 +374,13 @@ pub struct AuthenticatorConfig {
     pub login_backoff_initial_seconds: f64,
     /// ferrohub only: the longest backoff delay in seconds (default 300).
     pub login_backoff_max_seconds: f64,
+    /// Maps the name a back end vouches for (after lowercasing) to the hub user
+    /// name, as upstream's `normalize_username` does.
+    pub username_map: BTreeMap<String, String>,
+    /// A regular expression every user name must match from its start (Python's
+    /// `re.match`); empty allows any valid name. Checked at login and when users
+    /// are created through the API.
+    pub username_pattern: String,
 }
 
 impl Default for AuthenticatorConfig {
@@ -383,6 +397,8 @@ impl Default for AuthenticatorConfig {
             login_failures_per_address: 100,
             login_backoff_initial_seconds: 1.0,
             login_backoff_max_seconds: 300.0,
+            username_map: BTreeMap::new(),
+            username_pattern: String::new(),
         }
     }
 }
@@ -393,6 +409,63 @@ impl Default for AuthenticatorConfig {
 pub struct DummyAuthenticatorConfig {
     /// If set, every user must give this password.
     pub password: String,
+}
+
+/// `[LocalAuthenticator]`: the options upstream's `LocalAuthenticator` gives
+/// every authenticator of local UNIX accounts (here: PAM).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LocalAuthenticatorConfig {
+    /// UNIX groups whose members may log in (primary or supplementary), in
+    /// addition to `allowed_users`.
+    pub allowed_groups: Vec<String>,
+    /// Create a missing local account when a user is added to the hub (through
+    /// the API, a first login or at start-up), with `add_user_cmd`.
+    pub create_system_users: bool,
+    /// The command that creates an account; `USERNAME` in any argument is
+    /// replaced by the name, and the name is appended (upstream's Linux
+    /// default: `adduser -q --gecos "" --disabled-password`).
+    pub add_user_cmd: Vec<String>,
+    /// Uids for created accounts by user name (passed as `--uid <uid>`).
+    pub uids: BTreeMap<String, u32>,
+}
+
+impl Default for LocalAuthenticatorConfig {
+    fn default() -> Self {
+        Self {
+            allowed_groups: Vec::new(),
+            create_system_users: false,
+            // Upstream's list as is: `""` is two quote characters, since
+            // the command runs without a shell.
+            add_user_cmd: ["adduser", "-q", "--gecos", "\"\"", "--disabled-password"]
+                .map(String::from)
+                .to_vec(),
+            uids: BTreeMap::new(),
+        }
+    }
+}
+
+/// `[SharedPasswordAuthenticator]` (upstream 5.3): one password for all users,
+/// another for the admins.
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SharedPasswordAuthenticatorConfig {
+    /// The password of every non-admin user (at least 8 characters); unset:
+    /// only admins can log in.
+    pub user_password: Option<String>,
+    /// The password of the users in `Authenticator.admin_users` (at least 32
+    /// characters, not `user_password`); unset: admins cannot log in.
+    pub admin_password: Option<String>,
+}
+
+impl std::fmt::Debug for SharedPasswordAuthenticatorConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Passwords stay out of logs and panics.
+        f.debug_struct("SharedPasswordAuthenticatorConfig")
+            .field("user_password_set", &self.user_password.is_some())
+            .field("admin_password_set", &self.admin_password.is_some())
+            .finish()
+    }
 }
 
 /// `[PAMAuthenticator]`.
@@ -408,6 +481,17 @@ pub struct PamAuthenticatorConfig {
     /// Threads that talk to PAM (default 4, as upstream): at most this many PAM
     /// conversations run at once, later logins wait for a free thread.
     pub executor_threads: u32,
+    /// The text encoding used with PAM; only `utf8` (upstream's default) is
+    /// supported, since user names and passwords arrive as UTF-8.
+    pub encoding: String,
+    /// Round-trip the name through the user database (name to uid to name), so
+    /// that every spelling PAM accepts for an account maps to one hub user;
+    /// replaces lowercasing (`username_map` still applies).
+    pub pam_normalize_username: bool,
+    /// Open a PAM session (service `service`) for the user when a server
+    /// starts and close it when it stops (default false, as upstream since
+    /// 2.2); the first failure turns sessions off.
+    pub open_sessions: bool,
 }
 
 impl Default for PamAuthenticatorConfig {
@@ -417,6 +501,9 @@ impl Default for PamAuthenticatorConfig {
             check_account: true,
             admin_groups: Vec::new(),
             executor_threads: 4,
+            encoding: "utf8".into(),
+            pam_normalize_username: false,
+            open_sessions: false,
         }
     }
 }

@@ -7,8 +7,9 @@ use std::fmt;
 use serde::de::{self, DeserializeOwned, Deserializer, Visitor};
 
 use crate::model::{
-    AuthenticatorConfig, DummyAuthenticatorConfig, JupyterHubConfig, LocalProcessSpawnerConfig,
-    PamAuthenticatorConfig, ProxyConfig, SimpleLocalProcessSpawnerConfig, SpawnerConfig,
+    AuthenticatorConfig, DummyAuthenticatorConfig, JupyterHubConfig, LocalAuthenticatorConfig,
+    LocalProcessSpawnerConfig, PamAuthenticatorConfig, ProxyConfig,
+    SharedPasswordAuthenticatorConfig, SimpleLocalProcessSpawnerConfig, SpawnerConfig,
 };
 
 /// One configurable class: its TOML section name and how to inspect its struct.
@@ -27,7 +28,9 @@ pub(crate) const CLASSES: &[Class] = &[
     class::<ProxyConfig>("ConfigurableHTTPProxy"),
     class::<AuthenticatorConfig>("Authenticator"),
     class::<DummyAuthenticatorConfig>("DummyAuthenticator"),
+    class::<LocalAuthenticatorConfig>("LocalAuthenticator"),
     class::<PamAuthenticatorConfig>("PAMAuthenticator"),
+    class::<SharedPasswordAuthenticatorConfig>("SharedPasswordAuthenticator"),
     class::<SpawnerConfig>("Spawner"),
     class::<LocalProcessSpawnerConfig>("LocalProcessSpawner"),
     class::<SimpleLocalProcessSpawnerConfig>("SimpleLocalProcessSpawner"),

@@ -221,7 +221,8 @@ impl PageAssets {
     }
 }
 
-/// Creates the users the authenticator names at start-up (admins flagged).
+/// Creates the users the authenticator names at start-up (admins flagged),
+/// then hands every user to the authenticator's `add_user`.
 pub(crate) async fn create_startup_users(store: &Store, auth: &Auth) -> Result<(), StartError> {
     for (name, admin) in auth.startup_users() {
         match store.user_by_name(&name).await? {
@@ -231,6 +232,17 @@ pub(crate) async fn create_startup_users(store: &Store, auth: &Auth) -> Result<(
             // The role follows in roles::sync, which keeps flag and role together.
             Some(user) if admin && !user.admin => store.set_admin(user.id, true).await?,
             Some(_) => {}
+        }
+    }
+    // Upstream tells the authenticator of every user in the database that is
+    // not blocked (`add_user`): with `create_system_users`, missing system
+    // accounts are created; a refusal is logged and the user stays.
+    for user in store.list_users().await? {
+        if auth.is_blocked(&user.name) {
+            continue;
+        }
+        if let Err(e) = auth.add_user(&user.name).await {
+            tracing::warn!("Error adding user {} already in db: {e}", user.name);
         }
     }
     Ok(())
@@ -247,6 +259,7 @@ pub(crate) async fn assemble(
         urls: parts.urls,
         store: parts.store,
         spawner: parts.spawner,
+        spawn_hooks: parts.auth.spawn_hooks(),
         proxy: parts.proxy,
         servers: ServerRegistry::default(),
         metrics: parts.metrics,

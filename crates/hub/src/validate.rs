@@ -27,10 +27,10 @@ pub(crate) fn check_config_with(
     crate::roles::check_roles(config, &custom)?;
     // Building them logs warnings the real start logs again; keep this quiet.
     let quiet = tracing::subscriber::NoSubscriber::default();
-    tracing::subscriber::with_default(quiet, || {
-        ferrohub_auth::Auth::from_config(config)?;
+    let auth = tracing::subscriber::with_default(quiet, || {
+        let auth = ferrohub_auth::Auth::from_config(config)?;
         ferrohub_spawn::from_config(config)?;
-        Ok::<(), StartError>(())
+        Ok::<_, StartError>(auth)
     })?;
     for (variable, field) in &config.spawner.auth_state_env {
         if variable.is_empty() || variable.contains(['=', '\0']) || field.is_empty() {
@@ -41,9 +41,11 @@ pub(crate) fn check_config_with(
         }
     }
     let hub = &config.jupyterhub;
+    // Upstream's `_add_tokens`: the authenticator's normalization and name
+    // rules (`username_map`, `username_pattern`).
     for name in hub.api_tokens.values() {
-        let normalized = ferrohub_core::names::normalize_username(name);
-        ferrohub_core::names::validate_username(&normalized).map_err(|e| {
+        let normalized = auth.normalize_username(name);
+        auth.validate_username(&normalized).map_err(|e| {
             StartError::Io(format!(
                 "JupyterHub.api_tokens: invalid user name {name:?}: {e}"
             ))

@@ -82,6 +82,8 @@ unsafe extern "C" {
     fn pam_end(pamh: *mut PamHandle, pam_status: c_int) -> c_int;
     fn pam_authenticate(pamh: *mut PamHandle, flags: c_int) -> c_int;
     fn pam_acct_mgmt(pamh: *mut PamHandle, flags: c_int) -> c_int;
+    fn pam_open_session(pamh: *mut PamHandle, flags: c_int) -> c_int;
+    fn pam_close_session(pamh: *mut PamHandle, flags: c_int) -> c_int;
     fn pam_strerror(pamh: *mut PamHandle, errnum: c_int) -> *const c_char;
 }
 
@@ -100,6 +102,9 @@ pub(crate) enum PamFailure {
     /// `pam_acct_mgmt` refused (expired or locked account, `pam_access` rules, ...).
     #[error("account check failed: {0}")]
     Account(String),
+    /// `pam_open_session` or `pam_close_session` failed.
+    #[error("{0}")]
+    Session(String),
 }
 
 /// What the conversation callback answers with; lives on the caller's stack for
@@ -138,6 +143,55 @@ impl Drop for Transaction {
             pam_end(self.handle, self.last_status);
         }
     }
+}
+
+/// Opens (or closes) a PAM session for `user` through `service`, as upstream's
+/// `pamela.open_session` / `close_session`: a transaction of its own, ended at
+/// once (upstream documents that this lifecycle suits few session stacks).
+pub(crate) fn session(service: &str, user: &str, open: bool) -> Result<(), PamFailure> {
+    let (Ok(service), Ok(user)) = (CString::new(service), CString::new(user)) else {
+        return Err(PamFailure::NulByte);
+    };
+    // No password to give: a session stack that prompts gets an empty answer.
+    let credentials = Credentials {
+        user,
+        password: CString::default(),
+    };
+    let conv = PamConv {
+        conv: Some(converse),
+        appdata_ptr: ptr::from_ref(&credentials).cast_mut().cast::<c_void>(),
+    };
+    let mut handle: *mut PamHandle = ptr::null_mut();
+    // SAFETY: as in `check_password`: valid strings and live structs, with
+    // `credentials` outliving the transaction.
+    let status = unsafe {
+        pam_start(
+            service.as_ptr(),
+            credentials.user.as_ptr(),
+            &raw const conv,
+            &raw mut handle,
+        )
+    };
+    if status != PAM_SUCCESS || handle.is_null() {
+        return Err(PamFailure::Start(status));
+    }
+    let mut transaction = Transaction {
+        handle,
+        last_status: PAM_SUCCESS,
+    };
+    // SAFETY: the handle is live; flags 0 as pamela.
+    let status = unsafe {
+        if open {
+            pam_open_session(transaction.handle, 0)
+        } else {
+            pam_close_session(transaction.handle, 0)
+        }
+    };
+    transaction.last_status = status;
+    if status != PAM_SUCCESS {
+        return Err(PamFailure::Session(transaction.strerror(status)));
+    }
+    Ok(())
 }
 
 /// Checks `password` for `user` through PAM `service`; with `check_account`, also

@@ -207,6 +207,24 @@ fn authenticator_class_names_pick_the_back_end() {
     ] {
         assert_eq!(backend_of(class).unwrap(), "DummyAuthenticator", "{class}");
     }
+    for class in [
+        "shared-password",
+        "SharedPasswordAuthenticator",
+        "jupyterhub.authenticators.shared.SharedPasswordAuthenticator",
+    ] {
+        assert_eq!(
+            backend_of(class).unwrap(),
+            "SharedPasswordAuthenticator",
+            "{class}"
+        );
+    }
+    for class in [
+        "null",
+        "NullAuthenticator",
+        "jupyterhub.auth.NullAuthenticator",
+    ] {
+        assert_eq!(backend_of(class).unwrap(), "NullAuthenticator", "{class}");
+    }
     let err = backend_of("ldapauthenticator.LDAPAuthenticator").expect_err("unknown class");
     let text = err.to_string();
     assert!(matches!(err, AuthError::Config(_)));
@@ -458,6 +476,61 @@ impl Authenticator for WithState {
 }
 
 #[tokio::test]
+async fn username_map_applies_to_logins_and_configured_lists() {
+    let auth = dummy(|c| {
+        c.allow_all = Some(false);
+        c.username_map = [("jdoe@example.org".to_owned(), "jdoe".to_owned())].into();
+        c.allowed_users = names(&["JDoe@example.org"]);
+    });
+    assert_eq!(auth.normalize_username("JDOE@example.org"), "jdoe");
+    assert_eq!(
+        login(&auth, "jdoe@Example.org").await,
+        accepted("jdoe", None)
+    );
+    assert_eq!(auth.startup_users(), vec![("jdoe".to_owned(), false)]);
+}
+
+#[tokio::test]
+async fn username_pattern_refuses_logins_and_is_checked_on_the_lists() {
+    let auth = dummy(|c| c.username_pattern = "[a-z]+$".into());
+    assert_eq!(login(&auth, "alice").await, accepted("alice", None));
+    assert_rejected(&login(&auth, "alice2").await, "username_pattern");
+    assert!(auth.validate_username("bob").is_ok());
+    let err = auth.add_user("bob7").await.unwrap_err().to_string();
+    assert!(err.contains("username_pattern"), "{err}");
+
+    let mut config = Config::default();
+    config.jupyterhub.authenticator_class = "dummy".into();
+    config.authenticator.username_pattern = "[a-z]+$".into();
+    config.authenticator.admin_users = names(&["admin1"]);
+    let err = Auth::from_config(&config)
+        .err()
+        .expect("admin1 breaks the pattern");
+    assert!(err.to_string().contains("admin_users"), "{err}");
+}
+
+/// A back end that vouches for everyone and admits only `member` beyond the
+/// allow lists (as `allowed_groups` does).
+struct GroupGate;
+
+#[async_trait]
+impl Authenticator for GroupGate {
+    fn name(&self) -> &'static str {
+        "GroupGate"
+    }
+    async fn authenticate(&self, username: &str, _: &str) -> Result<Option<String>, AuthError> {
+        Ok(Some(username.to_owned()))
+    }
+    async fn check_allowed(&self, username: &str) -> Result<bool, AuthError> {
+        Ok(username == "member")
+    }
+    fn canonical_username(&self, name: &str) -> Option<String> {
+        // As pam_normalize_username: an alias resolves to its account.
+        (name == "Alias").then(|| "member".to_owned())
+    }
+}
+
+#[tokio::test]
 async fn the_auth_state_a_back_end_returns_comes_with_the_login() {
     let config = AuthenticatorConfig {
         allow_all: Some(true),
@@ -482,4 +555,59 @@ async fn the_auth_state_a_back_end_returns_comes_with_the_login() {
         login(&dummy(|c| c.allow_all = Some(true)), "dan").await,
         accepted("dan", None)
     );
+}
+
+#[tokio::test]
+async fn the_back_ends_allow_rule_adds_to_allowed_users_and_blocked_still_wins() {
+    let mut config = AuthenticatorConfig {
+        allowed_users: names(&["listed"]),
+        ..AuthenticatorConfig::default()
+    };
+    let auth = Auth::new(Box::new(GroupGate), &config).unwrap();
+    assert_eq!(login(&auth, "member").await, accepted("member", None));
+    assert_eq!(login(&auth, "listed").await, accepted("listed", None));
+    assert_rejected(&login(&auth, "other").await, "not allowed");
+    // The back end's canonical name replaces lowercasing.
+    assert_eq!(login(&auth, "Alias").await, accepted("member", None));
+
+    config.blocked_users = names(&["member"]);
+    let auth = Auth::new(Box::new(GroupGate), &config).unwrap();
+    assert_rejected(&login(&auth, "member").await, "blocked");
+}
+
+#[tokio::test]
+async fn shared_password_admins_and_users_through_the_policy() {
+    let mut config = Config::default();
+    config.jupyterhub.authenticator_class = "shared-password".into();
+    config.authenticator.admin_users = names(&["Boss"]);
+    config.authenticator.allow_all = Some(true);
+    config.shared_password_authenticator.user_password = Some("user-pass".into());
+    config.shared_password_authenticator.admin_password = Some("z".repeat(32));
+    let auth = Auth::from_config(&config).unwrap();
+    let admin_password = "z".repeat(32);
+    assert_eq!(
+        auth.login("boss", &admin_password, false).await.unwrap(),
+        accepted("boss", Some(true))
+    );
+    assert_eq!(
+        auth.login("carol", "user-pass", false).await.unwrap(),
+        accepted("carol", Some(false))
+    );
+    assert_rejected(
+        &auth.login("BOSS", "user-pass", false).await.unwrap(),
+        "wrong user name or password",
+    );
+}
+
+#[tokio::test]
+async fn null_authenticator_lets_nobody_log_in() {
+    let mut config = Config::default();
+    config.jupyterhub.authenticator_class = "null".into();
+    config.authenticator.allow_all = Some(true);
+    let auth = Auth::from_config(&config).unwrap();
+    assert_rejected(
+        &auth.login("anyone", "", false).await.unwrap(),
+        "wrong user name or password",
+    );
+    assert!(auth.custom_html("/hub/").contains("API tokens"));
 }

@@ -175,7 +175,7 @@ pub(super) async fn submit(
         ));
     }
     let normalized = state.auth.normalize_username(&form.username);
-    let existing = match ferrohub_core::names::validate_username(&normalized) {
+    let existing = match state.auth.validate_username(&normalized) {
         Ok(()) => state.store.user_by_name(&normalized).await?,
         Err(_) => None,
     };
@@ -228,7 +228,16 @@ pub(super) async fn submit(
     };
     let user = match state.store.user_by_name(&name).await? {
         Some(user) => user,
-        None => crate::roles::create_user(&state, &name, admin == Some(true)).await?,
+        None => {
+            // Upstream's `add_user` hook for a new user (PAM: the system
+            // account must exist or be created); a failure is upstream's 500.
+            state
+                .auth
+                .add_user(&name)
+                .await
+                .map_err(|e| PageError::internal(&e))?;
+            crate::roles::create_user(&state, &name, admin == Some(true)).await?
+        }
     };
     // The authenticator may grant or (with PAM admin_groups) revoke admin rights.
     if let Some(admin) = admin.filter(|a| *a != user.admin) {

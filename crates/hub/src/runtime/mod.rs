@@ -57,6 +57,8 @@ pub(crate) struct Handles {
     pub store: Store,
     /// Spawner back end.
     pub spawner: Arc<dyn Spawner>,
+    /// The authenticator's `pre_spawn_start` / `post_spawn_stop` (PAM sessions).
+    pub spawn_hooks: ferrohub_auth::SpawnHooks,
     /// Proxy API client.
     pub proxy: ProxyClient,
     /// In-memory state of servers being started or stopped.

@@ -385,6 +385,7 @@ async fn cleanup_failed_spawn(
             if let Err(e) = rt.spawner.stop(&record.state).await {
                 log("stopping the process", &e);
             }
+            rt.spawn_hooks.post_spawn_stop(&user.name).await;
         }
         Ok(None) => {}
         Err(e) => log("reading the spawner", &e),
@@ -463,6 +464,7 @@ async fn launch(
     let timeout = Duration::from_secs(rt.config.spawner.start_timeout);
     rt.servers
         .report(&user.name, server, 10, "Spawning server...".to_owned());
+    rt.spawn_hooks.pre_spawn_start(&user.name).await;
     let started = tokio::time::timeout(timeout, rt.spawner.start(&request))
         .await
         .map_err(|_| SpawnFailure::StartTimeout(timeout.as_secs()))?

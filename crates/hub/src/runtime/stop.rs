@@ -89,6 +89,7 @@ async fn stop_server_steps(
         rt.proxy.delete_route(&addr.base_url).await?;
     }
     rt.spawner.stop(&record.state).await?;
+    rt.spawn_hooks.post_spawn_stop(&user.name).await;
     rt.store.touch_spawner(record.id, &time::now()).await?;
     rt.store.record_server_stopped(record.id).await?;
     tracing::info!(user = %user.name, server, "server stopped");

@@ -233,12 +233,29 @@ pub(crate) async fn get(state: &AppState, may: &OnUser<ReadUser>) -> Result<User
 }
 
 /// A requested name, normalized by the authenticator and valid as a user
-/// name; `None` if it is not.
+/// name (the hub's rules and `Authenticator.username_pattern`); `None` if it
+/// is not.
 pub(crate) fn normalize(state: &AppState, name: &str) -> Option<String> {
+    checked_name(state, name).ok()
+}
+
+/// [`normalize`], or why the name is refused.
+fn checked_name(state: &AppState, name: &str) -> Result<String, ferrohub_auth::UsernameError> {
     let normalized = state.auth.normalize_username(name);
-    ferrohub_core::names::validate_username(&normalized)
-        .ok()
+    state
+        .auth
+        .validate_username(&normalized)
         .map(|()| normalized)
+}
+
+/// Upstream's `add_user` hook before a user is stored (the name must be
+/// valid; PAM makes sure the system account exists, creating it with
+/// `create_system_users`): a refusal is upstream's 400.
+async fn add_to_authenticator(state: &AppState, name: &str) -> Result<(), HubError> {
+    state.auth.add_user(name).await.map_err(|e| {
+        tracing::error!("Failed to create user {name}: {e}");
+        HubError::Invalid(format!("Failed to create user {name}: {e}"))
+    })
 }
 
 /// Creates the users of `names` that do not exist yet (admins only with
@@ -251,23 +268,30 @@ pub(crate) async fn create_many(
     admin: Option<&HubAdmin>,
 ) -> Result<Vec<UserRecord>, HubError> {
     let mut invalid = Vec::new();
+    let mut reason = None;
     let mut to_create = BTreeSet::new();
     for name in names {
-        match normalize(state, name) {
-            Some(normalized) if is_superuser_name(&normalized).await => {
+        match checked_name(state, name) {
+            Ok(normalized) if is_superuser_name(&normalized).await => {
                 invalid.push(name.clone());
             }
-            Some(normalized) => {
+            Ok(normalized) => {
                 if state.store.user_by_name(&normalized).await?.is_none() {
                     to_create.insert(normalized);
                 }
             }
-            None => invalid.push(name.clone()),
+            Err(e) => {
+                invalid.push(name.clone());
+                reason = Some(e);
+            }
         }
     }
     match invalid.as_slice() {
         [] => {}
-        [one] => return Err(HubError::Invalid(format!("Invalid username: {one}"))),
+        [one] => {
+            let why = reason.map(|e| format!(" ({e})")).unwrap_or_default();
+            return Err(HubError::Invalid(format!("Invalid username: {one}{why}")));
+        }
         many => {
             return Err(HubError::Invalid(format!(
                 "Invalid usernames: {}",
@@ -283,6 +307,7 @@ pub(crate) async fn create_many(
     }
     let mut users = Vec::with_capacity(to_create.len());
     for name in to_create {
+        add_to_authenticator(state, &name).await?;
         users.push(crate::roles::create_user(state, &name, admin.is_some()).await?);
     }
     Ok(users)
@@ -295,14 +320,15 @@ pub(crate) async fn create(
     admin: Option<&HubAdmin>,
 ) -> Result<UserRecord, HubError> {
     let name = may.name();
-    let normalized = normalize(state, name)
-        .ok_or_else(|| HubError::Invalid(format!("Invalid username: {name}")))?;
+    let normalized = checked_name(state, name)
+        .map_err(|e| HubError::Invalid(format!("Invalid username: {name} ({e})")))?;
     check_not_superuser(&normalized).await?;
     if state.store.user_by_name(&normalized).await?.is_some() {
         return Err(HubError::Conflict(format!(
             "User {normalized} already exists"
         )));
     }
+    add_to_authenticator(state, &normalized).await?;
     Ok(crate::roles::create_user(state, &normalized, admin.is_some()).await?)
 }
 
