@@ -15,6 +15,12 @@
 #     tests (crates/cli/tests/browser/*.mjs) drive /usr/bin/chromium with (it
 #     downloads no browser of its own), and axe-core 4.14.1 beside it, the
 #     accessibility checker those tests run inside each page
+#   - oidc-provider 9.13.3 from npm in $FERROHUB_OIDC, the OpenID Connect
+#     provider that crates/cli/tests/idp/oidc_provider.mjs serves for the
+#     OAuth/OIDC authenticator tests
+#   - slapd and ldap-utils (OpenLDAP), answered non-interactively with a
+#     debconf preseed; the LDAP tests start a private slapd with their own
+#     config and database, so the system one installed here is stopped
 #   - cargo-deny 0.20.2 (`cargo install --locked`), which scripts/lint.sh runs
 #     for licences, duplicate versions, sources and advisories (deny.toml)
 #
@@ -24,6 +30,8 @@
 #                   the program is $FERROHUB_CHP/node_modules/.bin/configurable-http-proxy)
 #   FERROHUB_BROWSER where playwright-core goes (default /opt/ferrohub/browser;
 #                   the module is $FERROHUB_BROWSER/node_modules/playwright-core)
+#   FERROHUB_OIDC   where oidc-provider goes (default /opt/ferrohub/oidc;
+#                   the module is $FERROHUB_OIDC/node_modules/oidc-provider)
 set -euo pipefail
 
 VENV="${FERROHUB_VENV:-/opt/ferrohub/venv}"
@@ -32,6 +40,8 @@ CHP_VERSION="5.3.0"
 BROWSER_DIR="${FERROHUB_BROWSER:-/opt/ferrohub/browser}"
 PLAYWRIGHT_VERSION="1.65.1"
 AXE_CORE_VERSION="4.14.1"
+OIDC_DIR="${FERROHUB_OIDC:-/opt/ferrohub/oidc}"
+OIDC_PROVIDER_VERSION="9.13.3"
 JUPYTERHUB_VERSION="6.1.1"
 CARGO_DENY_VERSION="0.20.2"
 IDLE_CULLER_VERSION="2.0.0"
@@ -101,6 +111,49 @@ if [[ ! -f "$browser_marker" ]]; then
         "playwright-core@$PLAYWRIGHT_VERSION" "axe-core@$AXE_CORE_VERSION" >/dev/null
     chmod -R a+rX "$BROWSER_DIR"
     touch "$browser_marker"
+fi
+oidc_marker="$OIDC_DIR/.ferrohub-oidc-provider-$OIDC_PROVIDER_VERSION"
+if [[ ! -f "$oidc_marker" ]]; then
+    if ! command -v npm >/dev/null; then
+        log "npm is missing: install Node.js (Debian package nodejs/npm) for oidc-provider"
+        exit 1
+    fi
+    log "installing oidc-provider $OIDC_PROVIDER_VERSION into $OIDC_DIR"
+    mkdir -p "$OIDC_DIR"
+    npm install --prefix "$OIDC_DIR" --no-audit --no-fund --loglevel=error \
+        "oidc-provider@$OIDC_PROVIDER_VERSION" >/dev/null
+    chmod -R a+rX "$OIDC_DIR"
+    touch "$oidc_marker"
+fi
+# OpenLDAP: slapd asks for a domain and an admin password while installing;
+# the preseed answers (the tests never use this system instance).
+need_ldap=()
+for pkg in slapd ldap-utils; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_ldap+=("$pkg")
+done
+if ((${#need_ldap[@]})); then
+    if [[ $(id -u) -ne 0 ]]; then
+        log "missing packages ${need_ldap[*]}; run this script as root"
+        exit 1
+    fi
+    log "installing ${need_ldap[*]}"
+    debconf-set-selections <<'PRESEED'
+slapd slapd/no_configuration boolean false
+slapd slapd/domain string example.org
+slapd shared/organization string Example
+slapd slapd/password1 password adminpw
+slapd slapd/password2 password adminpw
+slapd slapd/purge_database boolean true
+slapd slapd/move_old_database boolean true
+PRESEED
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get -o DPkg::Lock::Timeout=600 update -qq
+    apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends \
+        "${need_ldap[@]}" >/dev/null
+    # The package starts the system slapd on port 389; the tests run their own.
+    if [[ -x /etc/init.d/slapd ]]; then
+        /etc/init.d/slapd stop >/dev/null 2>&1 || true
+    fi
 fi
 # cargo-deny: the pinned version, installed once. Another version already
 # on the PATH is kept (installing needs the network) with a note, since a

@@ -14,6 +14,9 @@
 pub mod api;
 pub mod browser;
 pub mod chromium;
+pub mod daemon;
+pub mod ldap;
+pub mod oidc;
 pub mod openapi;
 #[path = "../../../proxy/tests/support/ports.rs"]
 mod ports;
