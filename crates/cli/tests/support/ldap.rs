@@ -10,6 +10,7 @@
 //! - `cn=staff,ou=groups,...` (groupOfNames, member alice) and
 //!   `cn=students,ou=groups,...` (member bob)
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
@@ -171,13 +172,15 @@ fn data() -> String {
     );
     for (number, (uid, password, group)) in (2001..).zip(USERS) {
         let dn = user_dn(uid);
-        ldif.push_str(&format!(
+        write!(
+            ldif,
             "dn: {dn}\nobjectClass: inetOrgPerson\nobjectClass: posixAccount\nuid: {uid}\n\
              cn: {uid}\nsn: {uid}\nmail: {uid}@example.org\nuidNumber: {number}\n\
              gidNumber: {number}\nhomeDirectory: /home/{uid}\nuserPassword: {password}\n\n\
              dn: cn={group},ou=groups,{SUFFIX}\nobjectClass: groupOfNames\ncn: {group}\n\
              member: {dn}\n\n"
-        ));
+        )
+        .unwrap();
     }
     ldif
 }

@@ -198,13 +198,13 @@ fn hidden_inputs(html: &str) -> Vec<(String, String)> {
     while let Some(start) = rest.find("<input") {
         let from_tag = &rest[start..];
         let tag = &from_tag[..from_tag.find('>').unwrap_or(from_tag.len())];
-        if tag.contains("type=\"hidden\"") {
-            if let (Some(name), Some(value)) = (
+        if tag.contains("type=\"hidden\"")
+            && let (Some(name), Some(value)) = (
                 attribute(from_tag, "<input", "name"),
                 attribute(from_tag, "<input", "value"),
-            ) {
-                fields.push((name, value));
-            }
+            )
+        {
+            fields.push((name, value));
         }
         rest = &rest[start + 6..];
     }
