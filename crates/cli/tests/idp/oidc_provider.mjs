@@ -12,8 +12,9 @@
 //
 // Login uses oidc-provider's dev interactions: an HTML login form and a
 // consent form that a test submits with plain HTTP. The form accepts any
-// password, but only the accounts below exist (an unknown login never gets
-// a code). Their claims: preferred_username, email and groups.
+// password; findAccount knows only the accounts below (what the provider
+// does with another login name is not tested). Their claims:
+// preferred_username, email and groups.
 import http from 'node:http';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
