@@ -81,18 +81,6 @@ pub(crate) struct Templates {
     env: Environment<'static>,
 }
 
-impl Default for Templates {
-    fn default() -> Self {
-        Self::new(
-            &[],
-            &std::collections::BTreeMap::new(),
-            "/hub/",
-            HashMap::new(),
-        )
-        .expect("built-in templates are valid")
-    }
-}
-
 impl Templates {
     /// The templates of a hub: `paths` searched before the built-in ones,
     /// `vars` as globals, and `static_url` linking assets under `hub` (with
