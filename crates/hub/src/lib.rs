@@ -9,6 +9,7 @@ mod access;
 mod api;
 mod app;
 mod assets;
+mod auth_refresh;
 mod capability;
 mod client_addr;
 mod cookies;

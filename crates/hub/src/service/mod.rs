@@ -3,6 +3,7 @@
 //! of its domain, and fails with one [`HubError`](crate::error::HubError).
 
 pub(crate) mod groups;
+pub(crate) mod logins;
 pub(crate) mod oauth;
 pub(crate) mod servers;
 pub(crate) mod services;
