@@ -22,13 +22,19 @@ use crate::state::AppState;
 /// in-memory `User._auth_refreshed`: a restarted hub checks everyone again).
 #[derive(Default)]
 pub(crate) struct RefreshTimes {
-    users: Mutex<HashMap<i64, Arc<tokio::sync::Mutex<Option<Instant>>>>>,
+    users: Mutex<HashMap<i64, Slot>>,
 }
 
+/// One user's last confirmation, locked while a check runs.
+type Slot = Arc<tokio::sync::Mutex<Option<Instant>>>;
+
 impl RefreshTimes {
-    fn slot(&self, user_id: i64) -> Arc<tokio::sync::Mutex<Option<Instant>>> {
-        let mut users = self.users.lock().unwrap_or_else(|e| e.into_inner());
-        users.entry(user_id).or_default().clone()
+    fn slot(&self, user_id: i64) -> Slot {
+        let mut users = self
+            .users
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Arc::clone(users.entry(user_id).or_default())
     }
 
     /// Records a login: fresh authentication needs no check for another
