@@ -11,10 +11,13 @@
 //! end), `dummy` ([`DummyAuthenticator`]), `shared` ([`SharedPasswordAuthenticator`]),
 //! `null` ([`NullAuthenticator`]), `pam` ([`PamAuthenticator`] and its
 //! libpam binding), `worker_pool` (the bounded threads PAM runs on),
-//! `unix_accounts` (local users and groups, creating accounts).
+//! `unix_accounts` (local users and groups, creating accounts),
+//! `oauth` ([`OAuthenticator`]: OAuth2 / OpenID Connect logins by redirect,
+//! through the [`RedirectLogin`] seam).
 
 mod dummy;
 mod null;
+mod oauth;
 mod pam;
 mod policy;
 mod shared;
@@ -30,6 +33,7 @@ use thiserror::Error;
 
 pub use dummy::DummyAuthenticator;
 pub use null::NullAuthenticator;
+pub use oauth::{OAuthenticator, STATE_COOKIE_NAME};
 pub use pam::PamAuthenticator;
 pub use policy::{Auth, SpawnHooks};
 pub use shared::SharedPasswordAuthenticator;
@@ -228,12 +232,119 @@ pub trait Authenticator: Send + Sync {
     ) -> Result<Refreshed, AuthError> {
         Ok(Refreshed::Current)
     }
+    /// The back end's login by redirect to another site (OAuth2 / OIDC), whose
+    /// `oauth_login` and `oauth_callback` pages the hub serves only when this
+    /// is `Some`; `None` for a back end that checks passwords.
+    fn redirect_login(&self) -> Option<&dyn RedirectLogin> {
+        None
+    }
+    /// Whether a login may be admitted beyond the name-based allow rules,
+    /// given what the login returned: upstream's `check_allowed(name,
+    /// auth_model)` (OAuth `allowed_groups`, an admin by `admin_groups`).
+    /// The default asks [`Authenticator::check_allowed`] with the name only.
+    async fn check_allowed_model(
+        &self,
+        username: &str,
+        _vouched: &Authenticated,
+    ) -> Result<bool, AuthError> {
+        self.check_allowed(username).await
+    }
     /// HTML the back end shows instead of the login form (upstream's
     /// `get_custom_html(base_url)`); empty keeps the form. Trusted markup from
     /// the back end, never from users.
     fn custom_html(&self, _hub_base: &str) -> String {
         String::new()
     }
+}
+
+/// A login that happens at another site: the hub sends the browser to
+/// [`LoginStart::authorize_url`], keeps [`LoginStart::kept`] in a signed,
+/// HttpOnly cookie bound to that browser, and hands both back to
+/// [`RedirectLogin::finish`] when the provider redirects to the callback.
+/// No HTTP types: the hub's page handlers do cookies and redirects.
+#[async_trait]
+pub trait RedirectLogin: Send + Sync {
+    /// Starts a login that returns to `callback_url`, then to `next` (a
+    /// local path the hub already checked).
+    async fn begin(&self, callback_url: &str, next: Option<&str>)
+    -> Result<LoginStart, RedirectError>;
+    /// Completes a login from the callback's query parameters and the value
+    /// [`RedirectLogin::begin`] asked to keep (`None` when the browser
+    /// brought no valid state cookie). Returns who the provider vouches for,
+    /// not yet through the hub's allow/block policy.
+    async fn finish(
+        &self,
+        callback: &CallbackParams,
+        kept: Option<&str>,
+    ) -> Result<Finished, RedirectError>;
+    /// The configured callback URL (`oauth_callback_url`); `None`: the hub
+    /// derives it from the request, as upstream does.
+    fn callback_url(&self) -> Option<&str>;
+    /// Where logout sends the browser (`logout_redirect_url`), if set.
+    fn logout_redirect_url(&self) -> Option<&str>;
+    /// The text of the page shown to a user the provider vouched for but
+    /// who may not use the hub (`custom_403_message`).
+    fn refused_message(&self) -> &str;
+}
+
+/// The start of a redirect login.
+#[derive(Debug, Clone)]
+pub struct LoginStart {
+    /// Where the browser goes now (the provider's authorization URL).
+    pub authorize_url: String,
+    /// What must come back with the callback, bound to the browser (state
+    /// id, PKCE verifier, nonce, `next`); secret, so HttpOnly and signed.
+    pub kept: String,
+}
+
+/// The callback's query parameters (RFC 6749 §4.1.2).
+#[derive(Debug, Clone, Default)]
+pub struct CallbackParams {
+    /// The authorization code.
+    pub code: Option<String>,
+    /// The state the provider echoes back.
+    pub state: Option<String>,
+    /// An error the provider reports instead of a code (`access_denied`).
+    pub error: Option<String>,
+    /// The provider's text for that error.
+    pub error_description: Option<String>,
+}
+
+/// A completed redirect login.
+#[derive(Debug, Clone)]
+pub struct Finished {
+    /// Who the provider vouches for (name not yet normalized).
+    pub authenticated: Authenticated,
+    /// Where the browser asked to go after the login (from the kept state).
+    pub next: Option<String>,
+}
+
+/// Why a redirect login failed. Messages are for the user's page; details,
+/// which may name URLs or provider answers (never tokens), for the log.
+#[derive(Debug, Error)]
+pub enum RedirectError {
+    /// The callback itself is wrong (state missing or not this browser's,
+    /// no code, an error reported by the provider): HTTP 400.
+    #[error("{message}")]
+    BadRequest {
+        /// What the user is told.
+        message: String,
+    },
+    /// The provider refused (used or invalid code), or its answer failed a
+    /// check (ID token signature, audience, issuer, expiry, nonce): 403.
+    #[error("{message} ({detail})")]
+    Refused {
+        /// What the user is told.
+        message: String,
+        /// What the log says.
+        detail: String,
+    },
+    /// The provider could not be reached or answered nonsense: 502.
+    #[error("identity provider failed: {detail}")]
+    Provider {
+        /// What the log says.
+        detail: String,
+    },
 }
 
 /// The result of a login attempt after the allow/block policy.

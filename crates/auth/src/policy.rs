@@ -93,6 +93,8 @@ impl Auth {
             )?)
         } else if NULL_CLASSES.contains(&class) {
             Box::new(NullAuthenticator)
+        } else if let Some(oauth) = ferrohub_config::OAuthClass::from_selector(class) {
+            Box::new(crate::OAuthenticator::from_config(config, oauth)?)
         } else {
             return Err(AuthError::Config(format!(
                 "unknown authenticator_class {class:?}; choose one of {}",
@@ -101,14 +103,25 @@ impl Auth {
                     .chain(DUMMY_CLASSES.iter())
                     .chain(SHARED_PASSWORD_CLASSES.iter())
                     .chain(NULL_CLASSES.iter())
+                    .copied()
+                    .chain(
+                        ferrohub_config::OAuthClass::ALL
+                            .iter()
+                            .map(|c| c.selectors()[0])
+                    )
                     .map(|name| format!("{name:?}"))
                     .collect::<Vec<_>>()
                     .join(", ")
             )));
         };
         // `allowed_groups` is allow config too (upstream tags it so).
-        let backend_allows =
-            PAM_CLASSES.contains(&class) && !config.local_authenticator.allowed_groups.is_empty();
+        let backend_allows = (PAM_CLASSES.contains(&class)
+            && !config.local_authenticator.allowed_groups.is_empty())
+            || ferrohub_config::OAuthClass::from_selector(class).is_some_and(|c| {
+                ferrohub_config::OAuthSettings::resolve(config, c)
+                    .allowed_groups
+                    .is_some_and(|g| !g.is_empty())
+            });
         Self::with_rules(backend, &config.authenticator, rules, backend_allows)
     }
 
@@ -209,6 +222,12 @@ impl Auth {
     #[must_use]
     pub fn login_service(&self) -> &str {
         self.backend.login_service()
+    }
+
+    /// The back end's login by redirect (OAuth), if it has one.
+    #[must_use]
+    pub fn redirect_login(&self) -> Option<&dyn crate::RedirectLogin> {
+        self.backend.redirect_login()
     }
 
     /// The back end's own login markup in place of the form; empty for none.
@@ -318,7 +337,7 @@ impl Auth {
         let allowed = if self.is_allowed(&name, user_exists) {
             true
         } else {
-            match self.backend.check_allowed(&name).await {
+            match self.backend.check_allowed_model(&name, &vouched).await {
                 Ok(allowed) => allowed,
                 Err(AuthError::Busy) => return Ok(busy()),
                 Err(e) => return Err(e),

@@ -16,7 +16,7 @@ pub(crate) const HELP: &[(&str, &str, &str)] = &[
     ("JupyterHub", "cookie_secret_file", "File holding the hex cookie secret, created (mode 0600) if missing; relative to the working directory."),
     ("JupyterHub", "cookie_max_age_days", "Days a login cookie stays valid; greater than 0, at most 1000000."),
     ("JupyterHub", "pid_file", "Write the hub's process id to this file; empty means do not write one."),
-    ("JupyterHub", "authenticator_class", "Who can log in: \"pam\" (system accounts), \"shared-password\" (one shared password, another for admins), \"null\" (no login; API tokens only) or \"dummy\" (anyone; testing only); upstream class names are accepted too."),
+    ("JupyterHub", "authenticator_class", "Who can log in: \"pam\" (system accounts), \"shared-password\" (one shared password, another for admins), \"null\" (no login; API tokens only), \"dummy\" (anyone; testing only), or an OAuth2 / OpenID Connect provider: \"generic-oauth\", \"github\", \"gitlab\", \"google\", \"azuread\" (options in [GenericOAuthenticator], [GitHubOAuthenticator], ... and [OAuthenticator]); upstream class names are accepted too."),
     ("JupyterHub", "spawner_class", "How user servers start: \"localprocess\" (as the user's system account) or \"simple\" (as the hub's user; testing only)."),
     ("JupyterHub", "last_activity_interval", "Seconds between checks of the proxy's routes and collection of user activity."),
     ("JupyterHub", "default_url", "Where /hub/ and a login without ?next= send users, e.g. /hub/home (empty: their server or the home page, by redirect_to_server)."),
@@ -90,6 +90,53 @@ pub(crate) const HELP: &[(&str, &str, &str)] = &[
     // [SharedPasswordAuthenticator]
     ("SharedPasswordAuthenticator", "user_password", "Password every non-admin user logs in with (at least 8 characters); unset means only admins can log in."),
     ("SharedPasswordAuthenticator", "admin_password", "Password the users in Authenticator.admin_users log in with (at least 32 characters, different from user_password); unset means admins cannot log in."),
+    // [OAuthenticator] (also every OAuth class's section: [GenericOAuthenticator], [GitHubOAuthenticator], ...)
+    ("OAuthenticator", "client_id", "Client id of the OAuth application registered with the provider; default $OAUTH_CLIENT_ID."),
+    ("OAuthenticator", "client_secret", "Client secret of the OAuth application; default $OAUTH_CLIENT_SECRET."),
+    ("OAuthenticator", "oauth_callback_url", "Redirect URL registered with the provider; default the hub's public URL + oauth_callback (e.g. https://hub.example.org/hub/oauth_callback)."),
+    ("OAuthenticator", "oidc_issuer", "ferrohub only: OpenID Connect issuer URL; its /.well-known/openid-configuration fills authorize_url, token_url and userdata_url when unset, and ID tokens are then checked against its keys (signature, iss, aud, exp, nonce)."),
+    ("OAuthenticator", "authorize_url", "The provider's authorization endpoint; default $OAUTH2_AUTHORIZE_URL, the preset's, or the issuer's."),
+    ("OAuthenticator", "token_url", "The provider's token endpoint; default $OAUTH2_TOKEN_URL, the preset's, or the issuer's."),
+    ("OAuthenticator", "userdata_url", "The provider's userinfo endpoint; default $OAUTH2_USERDATA_URL, the preset's, or the issuer's."),
+    ("OAuthenticator", "userdata_from_id_token", "Read the user's claims from the ID token returned by token_url instead of calling userdata_url."),
+    ("OAuthenticator", "scope", "OAuth scopes to request, e.g. [\"openid\", \"profile\", \"email\"]."),
+    ("OAuthenticator", "username_claim", "Claim of the user info holding the user name (e.g. preferred_username), or a dotted path into nested claims; default $OAUTH2_USERNAME_KEY or the preset's (username; GitHub login, GitLab username, Google email, Azure AD name). Upstream's callable form is not supported."),
+    ("OAuthenticator", "login_service", "Name on the login page's \"Sign in with ...\" button; default $LOGIN_SERVICE or the preset's."),
+    ("OAuthenticator", "allowed_groups", "Groups (from auth_state_groups_key) whose members may log in; requires manage_groups."),
+    ("OAuthenticator", "admin_groups", "Groups whose members are admins; others (not in admin_users) lose admin at login. Requires manage_groups."),
+    ("OAuthenticator", "auth_state_groups_key", "Dotted path into auth_state holding the user's groups, e.g. oauth_user.groups; requires manage_groups."),
+    ("OAuthenticator", "enable_pkce", "Use PKCE (S256) in the authorization code flow; default true."),
+    ("OAuthenticator", "basic_auth", "Send client_id and client_secret to token_url with HTTP Basic authentication instead of in the form body; default $OAUTH2_BASIC_AUTH or false."),
+    ("OAuthenticator", "token_params", "Extra parameters of the token request, as a table."),
+    ("OAuthenticator", "userdata_params", "Extra query parameters of the userdata request, as a table."),
+    ("OAuthenticator", "userdata_token_method", "How the access token is sent to userdata_url: header (default) or url."),
+    ("OAuthenticator", "extra_authorize_params", "Extra query parameters of the authorization request, as a table."),
+    ("OAuthenticator", "logout_redirect_url", "Where logging out sends the browser (e.g. the provider's end-session URL) instead of the hub's login page; default $OAUTH_LOGOUT_REDIRECT_URL."),
+    ("OAuthenticator", "custom_403_message", "Message shown to someone the provider vouched for but who may not use this hub."),
+    ("OAuthenticator", "allowed_users", "Authenticator.allowed_users, set for the OAuth class."),
+    ("OAuthenticator", "admin_users", "Authenticator.admin_users, set for the OAuth class."),
+    ("OAuthenticator", "blocked_users", "Authenticator.blocked_users, set for the OAuth class."),
+    ("OAuthenticator", "allow_all", "Authenticator.allow_all, set for the OAuth class: anyone the provider vouches for may log in."),
+    ("OAuthenticator", "allow_existing_users", "Authenticator.allow_existing_users, set for the OAuth class; default false (OAuthenticator 16+)."),
+    ("OAuthenticator", "manage_groups", "Authenticator.manage_groups, set for the OAuth class: the groups claim decides hub group membership."),
+    ("OAuthenticator", "enable_auth_state", "Authenticator.enable_auth_state, set for the OAuth class: keep the tokens and user info (needs $JUPYTERHUB_CRYPT_KEY)."),
+    ("OAuthenticator", "auto_login", "Authenticator.auto_login, set for the OAuth class: go to the provider without showing the login page."),
+    ("OAuthenticator", "refresh_pre_spawn", "Authenticator.refresh_pre_spawn, set for the OAuth class; default enable_auth_state."),
+    ("OAuthenticator", "auth_refresh_age", "Authenticator.auth_refresh_age, set for the OAuth class."),
+    // [GenericOAuthenticator]
+    ("GenericOAuthenticator", "claim_groups_key", "Deprecated upstream (use auth_state_groups_key): the userinfo claim holding the groups, same as auth_state_groups_key = \"oauth_user.<claim>\"; requires manage_groups."),
+    // [GitHubOAuthenticator]
+    ("GitHubOAuthenticator", "github_url", "GitHub's base URL (default $GITHUB_URL or https://github.com); authorize_url and token_url derive from it."),
+    ("GitHubOAuthenticator", "github_api", "GitHub's REST API URL; default https://api.github.com for github.com, else github_url + /api/v3. userdata_url is github_api + /user."),
+    // [GitLabOAuthenticator]
+    ("GitLabOAuthenticator", "gitlab_url", "GitLab's base URL (default $GITLAB_URL or https://gitlab.com); authorize_url and token_url derive from it."),
+    ("GitLabOAuthenticator", "gitlab_api_version", "GitLab REST API version (default $GITLAB_API_VERSION or 4)."),
+    ("GitLabOAuthenticator", "gitlab_api", "GitLab's REST API URL; default gitlab_url + /api/v + gitlab_api_version. userdata_url is gitlab_api + /user."),
+    // [GoogleOAuthenticator]
+    ("GoogleOAuthenticator", "google_api_url", "Google's API base URL (default $GOOGLE_API_URL or https://www.googleapis.com); token_url and userdata_url derive from it."),
+    // [AzureAdOAuthenticator]
+    ("AzureAdOAuthenticator", "tenant_id", "Azure tenant id of the OAuth application (default $AAD_TENANT_ID); part of authorize_url and token_url."),
+    ("AzureAdOAuthenticator", "graph_url", "Azure login host (default https://login.microsoftonline.com); authorize_url and token_url derive from it."),
     // [Spawner]
     ("Spawner", "cmd", "Command that starts each user's single-user server; must not be empty."),
     ("Spawner", "args", "Extra arguments appended to cmd."),
@@ -121,10 +168,21 @@ pub(crate) const HELP: &[(&str, &str, &str)] = &[
 ];
 
 /// The help line for `class.option`, if the table has one.
+/// An OAuth class's section shares `[OAuthenticator]`'s lines for the
+/// options every OAuth section has.
 pub(crate) fn help(class: &str, option: &str) -> Option<&'static str> {
-    HELP.iter()
-        .find(|(c, o, _)| *c == class && *o == option)
-        .map(|(_, _, text)| *text)
+    let line = |class: &str| {
+        HELP.iter()
+            .find(|(c, o, _)| *c == class && *o == option)
+            .map(|(_, _, text)| *text)
+    };
+    line(class).or_else(|| {
+        crate::OAuthClass::ALL
+            .iter()
+            .any(|c| c.class_name() == class)
+            .then(|| line("OAuthenticator"))
+            .flatten()
+    })
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@
 //! Modules: `model` (the structs and upstream's defaults), `load` (file +
 //! overrides + checks), `schema` (class and option names, read from the structs),
 //! `help` (one help line per option), `generate` (`--generate-config`),
+//! `oauth` (OAuthenticator's sections, layered as traitlets does),
 //! `bind_url` (listen URLs), `profiles` (`Spawner.profile_list`, memory
 //! sizes), `error`.
 
@@ -20,6 +21,7 @@ mod generate;
 mod help;
 mod load;
 mod model;
+mod oauth;
 mod profiles;
 mod schema;
 
@@ -32,6 +34,11 @@ pub use model::{
     LocalAuthenticatorConfig, LocalProcessSpawnerConfig, MAX_COOKIE_MAX_AGE_DAYS,
     PamAuthenticatorConfig, ProxyConfig, RoleConfig, ServiceConfig,
     SharedPasswordAuthenticatorConfig, SimpleLocalProcessSpawnerConfig, SpawnerConfig,
+};
+pub use oauth::{
+    AzureAdOAuthenticatorConfig, GenericOAuthenticatorConfig, GitHubOAuthenticatorConfig,
+    GitLabOAuthenticatorConfig, GoogleOAuthenticatorConfig, OAuthClass, OAuthSettings,
+    OAuthenticatorConfig,
 };
 pub use profiles::{
     BadByteSize, ByteSize, OVERRIDABLE, Profile, ProfileError, SpawnerOverride, UnknownProfile,

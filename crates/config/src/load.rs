@@ -43,6 +43,10 @@ pub fn load(path: Option<&Path>, overrides: &[String]) -> Result<Config, ConfigE
         from_command_line.insert((class, name));
     }
 
+    let refresh_pre_spawn_set = table
+        .get("Authenticator")
+        .and_then(Value::as_table)
+        .is_some_and(|t| t.contains_key("refresh_pre_spawn"));
     let mut config: Config =
         Value::Table(table)
             .try_into()
@@ -50,6 +54,7 @@ pub fn load(path: Option<&Path>, overrides: &[String]) -> Result<Config, ConfigE
                 origin: file_origin.clone(),
                 message: one_line(e.message()),
             })?;
+    crate::oauth::apply_inherited(&mut config, refresh_pre_spawn_set);
     check_values(&mut config, |class, name| {
         if from_command_line.contains(&(class, name)) {
             Origin::CommandLine

@@ -38,6 +38,24 @@ pub struct Config {
     /// `[SharedPasswordAuthenticator]`.
     #[serde(rename = "SharedPasswordAuthenticator")]
     pub shared_password_authenticator: SharedPasswordAuthenticatorConfig,
+    /// `[OAuthenticator]`: options shared by every OAuth class.
+    #[serde(rename = "OAuthenticator")]
+    pub oauthenticator: crate::oauth::OAuthenticatorConfig,
+    /// `[GenericOAuthenticator]`.
+    #[serde(rename = "GenericOAuthenticator")]
+    pub generic_oauthenticator: crate::oauth::GenericOAuthenticatorConfig,
+    /// `[GitHubOAuthenticator]`.
+    #[serde(rename = "GitHubOAuthenticator")]
+    pub github_oauthenticator: crate::oauth::GitHubOAuthenticatorConfig,
+    /// `[GitLabOAuthenticator]`.
+    #[serde(rename = "GitLabOAuthenticator")]
+    pub gitlab_oauthenticator: crate::oauth::GitLabOAuthenticatorConfig,
+    /// `[GoogleOAuthenticator]`.
+    #[serde(rename = "GoogleOAuthenticator")]
+    pub google_oauthenticator: crate::oauth::GoogleOAuthenticatorConfig,
+    /// `[AzureAdOAuthenticator]`.
+    #[serde(rename = "AzureAdOAuthenticator")]
+    pub azure_ad_oauthenticator: crate::oauth::AzureAdOAuthenticatorConfig,
     /// `[Spawner]`: settings shared by every spawner.
     #[serde(rename = "Spawner")]
     pub spawner: SpawnerConfig,
