@@ -94,6 +94,19 @@ impl TestHub {
         sections: &[(&str, &str)],
         env: &[(&str, &str)],
     ) -> Self {
+        Self::start_on(None, authenticator, spawner, sections, env)
+    }
+
+    /// Like [`TestHub::start_with_env`] on a public port chosen beforehand
+    /// (e.g. [`free_port`]), for peers that must know the hub's URL before
+    /// it starts (an OAuth provider's registered redirect URI).
+    pub fn start_on(
+        public_port: Option<u16>,
+        authenticator: &str,
+        spawner: &str,
+        sections: &[(&str, &str)],
+        env: &[(&str, &str)],
+    ) -> Self {
         let dir = tempfile::Builder::new()
             .prefix("ferrohub-test-")
             .tempdir()
@@ -118,7 +131,11 @@ impl TestHub {
             child: None,
         };
         for attempt in 1.. {
-            (hub.public_port, hub.hub_port, hub.api_port) = (free_port(), free_port(), free_port());
+            (hub.public_port, hub.hub_port, hub.api_port) = (
+                public_port.unwrap_or_else(free_port),
+                free_port(),
+                free_port(),
+            );
             hub.write_config(authenticator, spawner, sections);
             match hub.try_launch() {
                 Ok(()) => return hub,

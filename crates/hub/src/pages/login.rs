@@ -324,9 +324,15 @@ async fn logout_steps(state: &AppState, headers: &HeaderMap) -> Result<Response,
         cookies::clear_cookie(cookies::SESSION_COOKIE, &state.urls.base),
         cookies::clear_cookie(cookies::XSRF_COOKIE, &state.urls.hub),
     ];
+    let redirect_login = state.auth.redirect_login();
+    let logout_redirect = redirect_login.and_then(|l| l.logout_redirect_url());
     // With auto_login the login page would sign the user straight back in
-    // (or fail), so upstream shows a logout page instead of going there.
-    let response = if state.auth.auto_login() {
+    // (or fail), so upstream shows a logout page instead of going there;
+    // OAuthenticator's `logout_redirect_url` (e.g. the provider's own
+    // logout) wins over both.
+    let response = if let Some(url) = logout_redirect {
+        crate::redirect::found(url)
+    } else if state.auth.auto_login() {
         let html = state
             .templates
             .render("logout.html", context! { hub => &state.urls.hub });
@@ -334,7 +340,10 @@ async fn logout_steps(state: &AppState, headers: &HeaderMap) -> Result<Response,
     } else {
         crate::redirect::found(&format!("{}login", state.urls.hub))
     };
-    Ok(with_cookies(response, clear))
+    // OAuthenticator's logout clears a pending login's state too.
+    let state_cookie = redirect_login
+        .map(|_| cookies::clear_cookie(ferrohub_auth::STATE_COOKIE_NAME, &state.urls.hub));
+    Ok(with_cookies(response, clear.into_iter().chain(state_cookie)))
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ mod assets;
 mod home;
 mod login;
 mod next_url;
+mod oauth;
 mod pending;
 mod redirects;
 mod shares;
@@ -29,7 +30,17 @@ use ferrohub_store::UserRecord;
 pub(crate) fn router(state: &AppState) -> Router<AppState> {
     let hub = state.urls.hub.clone();
     let bare_hub = hub.trim_end_matches('/').to_owned();
+    // An authenticator that logs in by redirect (OAuth) gets upstream's
+    // routes; for any other they do not exist (404).
+    let redirect_login = if state.auth.redirect_login().is_some() {
+        Router::new()
+            .route(&format!("{hub}oauth_login"), get(oauth::login))
+            .route(&format!("{hub}oauth_callback"), get(oauth::callback))
+    } else {
+        Router::new()
+    };
     Router::new()
+        .merge(redirect_login)
         .route(&hub, get(redirects::hub_root))
         .route(&bare_hub, get(redirects::to_hub_root))
         .route(&format!("{hub}login"), get(login::form).post(login::submit))
