@@ -115,9 +115,12 @@ pub(crate) async fn from_token(
 /// count for nothing until the user logs in again, as upstream.
 async fn still_authenticated(state: &AppState, identity: &Identity) -> Result<bool, ApiError> {
     match &identity.principal {
-        Principal::User(user) => {
-            Ok(crate::auth_refresh::check(state, user, crate::auth_refresh::Why::Request).await?)
-        }
+        Principal::User(user) => Ok(crate::service::auth_refresh::check(
+            state,
+            user,
+            crate::service::auth_refresh::Why::Request,
+        )
+        .await?),
         Principal::Service(_) => Ok(true),
     }
 }

@@ -38,7 +38,7 @@ pub(crate) struct Inner {
     /// Recently resolved tokens and login cookies.
     pub credentials: CredentialCache,
     /// When each user's authentication was last confirmed by the back end.
-    pub refresh_times: crate::auth_refresh::RefreshTimes,
+    pub refresh_times: crate::refresh_times::RefreshTimes,
 }
 
 impl std::ops::Deref for AppState {

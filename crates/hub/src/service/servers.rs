@@ -229,7 +229,9 @@ async fn refresh_before_spawn(state: &AppState, user: &UserRecord) -> Result<(),
     if !state.config.authenticator.refresh_pre_spawn {
         return Ok(());
     }
-    if crate::auth_refresh::check(state, user, crate::auth_refresh::Why::Forced).await? {
+    if crate::service::auth_refresh::check(state, user, crate::service::auth_refresh::Why::Forced)
+        .await?
+    {
         Ok(())
     } else {
         Err(HubError::Forbidden(format!(
@@ -246,7 +248,9 @@ async fn refresh_before_stop(state: &AppState, cap: &StopServer) -> Result<(), H
         return Ok(());
     }
     let user = cap.user();
-    if crate::auth_refresh::check(state, user, crate::auth_refresh::Why::Forced).await? {
+    if crate::service::auth_refresh::check(state, user, crate::service::auth_refresh::Why::Forced)
+        .await?
+    {
         return Ok(());
     }
     if cap.by_owner() {

@@ -8,8 +8,6 @@
 //! OAuth refresh tokens are often single-use, so two concurrent refreshes
 //! with the same token would make the second fail and log the user out.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ferrohub_auth::Refreshed;
@@ -17,35 +15,6 @@ use ferrohub_store::UserRecord;
 
 use crate::error::HubError;
 use crate::state::AppState;
-
-/// When each user's authentication was last confirmed (upstream's
-/// in-memory `User._auth_refreshed`: a restarted hub checks everyone again).
-#[derive(Default)]
-pub(crate) struct RefreshTimes {
-    users: Mutex<HashMap<i64, Slot>>,
-}
-
-/// One user's last confirmation, locked while a check runs.
-type Slot = Arc<tokio::sync::Mutex<Option<Instant>>>;
-
-impl RefreshTimes {
-    fn slot(&self, user_id: i64) -> Slot {
-        let mut users = self
-            .users
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        Arc::clone(users.entry(user_id).or_default())
-    }
-
-    /// Records a login: fresh authentication needs no check for another
-    /// `auth_refresh_age` (upstream sets the time at login too).
-    pub(crate) fn confirmed_now(&self, user_id: i64) {
-        let slot = self.slot(user_id);
-        if let Ok(mut last) = slot.try_lock() {
-            *last = Some(Instant::now());
-        }
-    }
-}
 
 /// Whether the check is due by age or forced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
