@@ -266,8 +266,11 @@ pub trait Authenticator: Send + Sync {
 pub trait RedirectLogin: Send + Sync {
     /// Starts a login that returns to `callback_url`, then to `next` (a
     /// local path the hub already checked).
-    async fn begin(&self, callback_url: &str, next: Option<&str>)
-    -> Result<LoginStart, RedirectError>;
+    async fn begin(
+        &self,
+        callback_url: &str,
+        next: Option<&str>,
+    ) -> Result<LoginStart, RedirectError>;
     /// Completes a login from the callback's query parameters and the value
     /// [`RedirectLogin::begin`] asked to keep (`None` when the browser
     /// brought no valid state cookie). Returns who the provider vouches for,

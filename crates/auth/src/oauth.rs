@@ -137,13 +137,10 @@ impl OAuthenticator {
     /// The code (or refresh token) for tokens, at the token endpoint.
     async fn token_request(&self, mut form: Vec<(String, String)>) -> Result<Value, FetchError> {
         let s = &self.settings;
-        let endpoints = self
-            .endpoints()
-            .await
-            .map_err(|e| FetchError::Transport {
-                url: "discovery".into(),
-                detail: e.to_string(),
-            })?;
+        let endpoints = self.endpoints().await.map_err(|e| FetchError::Transport {
+            url: "discovery".into(),
+            detail: e.to_string(),
+        })?;
         if !s.basic_auth {
             form.push(("client_id".into(), s.client_id.clone()));
             form.push(("client_secret".into(), s.client_secret.clone()));
@@ -294,11 +291,23 @@ impl OAuthenticator {
             .and_then(|v| v.as_i64().or_else(|| v.as_str()?.parse().ok()))
             .map(|secs| chrono_now() + secs);
         let mut state = Map::new();
-        state.insert("access_token".into(), token.get("access_token").cloned().unwrap_or(Value::Null));
-        state.insert("refresh_token".into(), token.get("refresh_token").cloned().unwrap_or(Value::Null));
-        state.insert("id_token".into(), token.get("id_token").cloned().unwrap_or(Value::Null));
+        state.insert(
+            "access_token".into(),
+            token.get("access_token").cloned().unwrap_or(Value::Null),
+        );
+        state.insert(
+            "refresh_token".into(),
+            token.get("refresh_token").cloned().unwrap_or(Value::Null),
+        );
+        state.insert(
+            "id_token".into(),
+            token.get("id_token").cloned().unwrap_or(Value::Null),
+        );
         state.insert("scope".into(), Value::Array(scope));
-        state.insert(EXPIRES_AT_KEY.into(), expires_at.map_or(Value::Null, Value::from));
+        state.insert(
+            EXPIRES_AT_KEY.into(),
+            expires_at.map_or(Value::Null, Value::from),
+        );
         state.insert("token_response".into(), Value::Object(token));
         state.insert(self.settings.user_key.into(), user_info);
         Value::Object(state)
@@ -456,7 +465,9 @@ impl Authenticator for OAuthenticator {
             match self.auth_model(token.clone(), None, previous_user).await {
                 Ok(model) => return Ok(updated(model)),
                 Err(RedirectError::Provider { detail }) => {
-                    return Err(AuthError::Backend(format!("refreshing {username}: {detail}")));
+                    return Err(AuthError::Backend(format!(
+                        "refreshing {username}: {detail}"
+                    )));
                 }
                 Err(e) => {
                     tracing::info!(user = %username, "access token no longer accepted ({e}); refreshing it");
@@ -506,9 +517,10 @@ impl RedirectLogin for OAuthenticator {
         let s = &self.settings;
         let endpoints = self.endpoints().await?;
         let state_id = hex(&random::<16>());
-        let mut url = url::Url::parse(&endpoints.authorize).map_err(|e| RedirectError::Provider {
-            detail: format!("authorize URL {:?}: {e}", endpoints.authorize),
-        })?;
+        let mut url =
+            url::Url::parse(&endpoints.authorize).map_err(|e| RedirectError::Provider {
+                detail: format!("authorize URL {:?}: {e}", endpoints.authorize),
+            })?;
         let mut kept = Kept {
             state_id: state_id.clone(),
             next_url: next.map(str::to_owned),

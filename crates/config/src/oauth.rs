@@ -394,7 +394,11 @@ impl OAuthSettings {
             OAuthClass::GitLab => {
                 let c = &config.gitlab_oauthenticator;
                 put(&mut extra, "gitlab_url", c.gitlab_url.as_ref());
-                put(&mut extra, "gitlab_api_version", c.gitlab_api_version.as_ref());
+                put(
+                    &mut extra,
+                    "gitlab_api_version",
+                    c.gitlab_api_version.as_ref(),
+                );
                 put(&mut extra, "gitlab_api", c.gitlab_api.as_ref());
                 c.shared()
             }
@@ -542,7 +546,10 @@ mod tests {
             OAuthClass::from_selector("oauthenticator.github.GitHubOAuthenticator"),
             Some(OAuthClass::GitHub)
         );
-        assert_eq!(OAuthClass::from_selector("azuread"), Some(OAuthClass::AzureAd));
+        assert_eq!(
+            OAuthClass::from_selector("azuread"),
+            Some(OAuthClass::AzureAd)
+        );
         assert_eq!(OAuthClass::from_selector("pam"), None);
     }
 }

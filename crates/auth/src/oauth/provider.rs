@@ -80,15 +80,21 @@ pub(crate) struct Endpoints {
     pub issuer: Option<String>,
 }
 
+/// The longest answer read from the provider.
+const MAX_BODY: usize = 1 << 20;
+
+type Connector = hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>;
+
 /// The HTTP client for one authenticator.
 #[derive(Clone)]
 pub(crate) struct Http {
-    client: reqwest::Client,
+    client: hyper_util::client::legacy::Client<Connector, http_body_util::Full<bytes::Bytes>>,
 }
 
 impl Http {
-    /// A client trusting the system's CA certificates, with the ring
-    /// provider (no process-wide default needed), following no redirects.
+    /// A client trusting the system's CA certificates, with rustls' ring
+    /// provider (no process-wide default needed); like every hyper client
+    /// it follows no redirects.
     pub(crate) fn new() -> Result<Self, AuthError> {
         let mut roots = rustls::RootCertStore::empty();
         let native = rustls_native_certs::load_native_certs();
@@ -104,33 +110,39 @@ impl Http {
             .map_err(|e| AuthError::Config(format!("TLS set-up for OAuth failed: {e}")))?
             .with_root_certificates(roots)
             .with_no_client_auth();
-        let client = reqwest::Client::builder()
-            .tls_backend_preconfigured(tls)
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(REQUEST_TIMEOUT)
-            .connect_timeout(CONNECT_TIMEOUT)
-            .user_agent("JupyterHub (ferrohub)")
-            .build()
-            .map_err(|e| AuthError::Config(format!("HTTP client for OAuth: {e}")))?;
+        let mut tcp = hyper_util::client::legacy::connect::HttpConnector::new();
+        tcp.enforce_http(false);
+        tcp.set_connect_timeout(Some(CONNECT_TIMEOUT));
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(tcp);
+        let client =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .build(connector);
         Ok(Self { client })
     }
 
-    /// GETs JSON, with a bearer token if given.
+    /// GETs JSON, with an `Authorization` header if given.
     pub(crate) async fn get_json(
         &self,
         url: &str,
         query: &[(String, String)],
         authorization: Option<String>,
     ) -> Result<Value, FetchError> {
-        let mut request = self
-            .client
-            .get(url)
-            .query(query)
-            .header("Accept", "application/json");
-        if let Some(authorization) = authorization {
-            request = request.header("Authorization", authorization);
+        let mut full = url::Url::parse(url).map_err(|e| FetchError::Transport {
+            url: without_query(url),
+            detail: e.to_string(),
+        })?;
+        if !query.is_empty() {
+            full.query_pairs_mut().extend_pairs(query);
         }
-        read_json(url, request.send().await).await
+        let mut request = http::Request::get(full.as_str());
+        if let Some(authorization) = authorization {
+            request = request.header(http::header::AUTHORIZATION, authorization);
+        }
+        self.send(url, request, bytes::Bytes::new()).await
     }
 
     /// POSTs a form (the token endpoint), with HTTP Basic client
@@ -141,16 +153,77 @@ impl Http {
         form: &[(String, String)],
         basic: Option<(&str, &str)>,
     ) -> Result<Value, FetchError> {
-        let mut request = self
-            .client
-            .post(url)
-            .header("Accept", "application/json")
-            .form(form);
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form)
+            .finish();
+        let mut request = http::Request::post(url).header(
+            http::header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded; charset=utf-8",
+        );
         if let Some((id, secret)) = basic {
+            use base64::Engine as _;
             // RFC 6749 §2.3.1: form-urlencode each part before Basic.
-            request = request.basic_auth(form_encode(id), Some(form_encode(secret)));
+            let pair = format!("{}:{}", form_encode(id), form_encode(secret));
+            let encoded = base64::engine::general_purpose::STANDARD.encode(pair);
+            request = request.header(http::header::AUTHORIZATION, format!("Basic {encoded}"));
         }
-        read_json(url, request.send().await).await
+        self.send(url, request, bytes::Bytes::from(body)).await
+    }
+
+    /// Sends one request within [`REQUEST_TIMEOUT`] and reads a JSON object.
+    async fn send(
+        &self,
+        url: &str,
+        request: http::request::Builder,
+        body: bytes::Bytes,
+    ) -> Result<Value, FetchError> {
+        use http_body_util::BodyExt as _;
+        let shown = without_query(url);
+        let transport = |detail: String| FetchError::Transport {
+            url: shown.clone(),
+            detail,
+        };
+        let request = request
+            .header(http::header::ACCEPT, "application/json")
+            .header(http::header::USER_AGENT, "JupyterHub (ferrohub)")
+            .body(http_body_util::Full::new(body))
+            .map_err(|e| transport(e.to_string()))?;
+        let exchange = async {
+            let response = self
+                .client
+                .request(request)
+                .await
+                .map_err(|e| transport(connect_error(&e)))?;
+            let status = response.status();
+            let body = http_body_util::Limited::new(response.into_body(), MAX_BODY)
+                .collect()
+                .await
+                .map_err(|e| transport(format!("reading the answer: {e}")))?
+                .to_bytes();
+            Ok::<_, FetchError>((status, body))
+        };
+        let (status, body) = tokio::time::timeout(REQUEST_TIMEOUT, exchange)
+            .await
+            .map_err(|_| transport(format!("no answer within {REQUEST_TIMEOUT:?}")))??;
+        let text = String::from_utf8_lossy(&body);
+        if !status.is_success() {
+            return Err(FetchError::Status {
+                url: shown,
+                status: status.as_u16(),
+                body: text.chars().take(LOGGED_BODY).collect(),
+            });
+        }
+        match serde_json::from_str::<Value>(&text) {
+            Ok(value @ Value::Object(_)) => Ok(value),
+            Ok(_) => Err(FetchError::Json {
+                url: shown,
+                detail: "not an object".into(),
+            }),
+            Err(e) => Err(FetchError::Json {
+                url: shown,
+                detail: e.to_string(),
+            }),
+        }
     }
 
     /// OIDC discovery: `{issuer}/.well-known/openid-configuration`.
@@ -199,36 +272,15 @@ fn without_query(url: &str) -> String {
     url.split('?').next().unwrap_or(url).to_owned()
 }
 
-async fn read_json(
-    url: &str,
-    sent: Result<reqwest::Response, reqwest::Error>,
-) -> Result<Value, FetchError> {
-    let url = without_query(url);
-    let response = sent.map_err(|e| FetchError::Transport {
-        url: url.clone(),
-        detail: e.without_url().to_string(),
-    })?;
-    let status = response.status();
-    let body = response.text().await.map_err(|e| FetchError::Transport {
-        url: url.clone(),
-        detail: e.without_url().to_string(),
-    })?;
-    if !status.is_success() {
-        return Err(FetchError::Status {
-            url,
-            status: status.as_u16(),
-            body: body.chars().take(LOGGED_BODY).collect(),
-        });
+/// A connection failure with its cause (hyper's own text is only
+/// "client error (Connect)").
+fn connect_error(e: &hyper_util::client::legacy::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
     }
-    match serde_json::from_str::<Value>(&body) {
-        Ok(value @ Value::Object(_)) => Ok(value),
-        Ok(_) => Err(FetchError::Json {
-            url,
-            detail: "not an object".into(),
-        }),
-        Err(e) => Err(FetchError::Json {
-            url,
-            detail: e.to_string(),
-        }),
-    }
+    text
 }

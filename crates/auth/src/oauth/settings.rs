@@ -78,7 +78,8 @@ impl Settings {
     ) -> Result<Self, AuthError> {
         let o = OAuthSettings::resolve(config, class);
         let name = class.class_name();
-        let err = |option: &str, problem: &str| AuthError::Config(format!("{name}.{option}: {problem}"));
+        let err =
+            |option: &str, problem: &str| AuthError::Config(format!("{name}.{option}: {problem}"));
         let extra = |key: &str| o.extra.get(key).cloned();
         let (own_id_env, own_secret_env) = match class {
             OAuthClass::GitHub => (Some("GITHUB_CLIENT_ID"), Some("GITHUB_CLIENT_SECRET")),
@@ -130,7 +131,13 @@ impl Settings {
             OAuthClass::GitHub => {
                 let github_url = extra("github_url")
                     .or_else(|| env("GITHUB_URL"))
-                    .map(|u| if u.contains("://") { u } else { format!("https://{u}") })
+                    .map(|u| {
+                        if u.contains("://") {
+                            u
+                        } else {
+                            format!("https://{u}")
+                        }
+                    })
                     .unwrap_or_else(|| "https://github.com".into());
                 let github_url = github_url.trim_end_matches('/').to_owned();
                 let api = extra("github_api").unwrap_or_else(|| {
@@ -197,7 +204,10 @@ impl Settings {
         }
         let username_claim = o.username_claim.clone().unwrap_or(username_claim);
         if username_claim.is_empty() {
-            return Err(err("username_claim", "must name the claim holding the user name"));
+            return Err(err(
+                "username_claim",
+                "must name the claim holding the user name",
+            ));
         }
         let login_service = o
             .login_service
@@ -212,7 +222,10 @@ impl Settings {
                 "cannot be set together with userdata_from_id_token (upstream refuses it too)",
             ));
         }
-        let issuer = o.oidc_issuer.clone().map(|i| i.trim_end_matches('/').to_owned());
+        let issuer = o
+            .oidc_issuer
+            .clone()
+            .map(|i| i.trim_end_matches('/').to_owned());
         let authorize_url = o.authorize_url.clone().or(authorize);
         let token_url = o.token_url.clone().or(token);
         let userdata_url = o.userdata_url.clone().or(userdata);
@@ -249,10 +262,18 @@ impl Settings {
         }
 
         let manage_groups = config.authenticator.manage_groups;
-        let allowed_groups: BTreeSet<String> =
-            o.allowed_groups.clone().unwrap_or_default().into_iter().collect();
-        let admin_groups: BTreeSet<String> =
-            o.admin_groups.clone().unwrap_or_default().into_iter().collect();
+        let allowed_groups: BTreeSet<String> = o
+            .allowed_groups
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+        let admin_groups: BTreeSet<String> = o
+            .admin_groups
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
         for (option, set) in [
             ("allowed_groups", !allowed_groups.is_empty()),
             ("admin_groups", !admin_groups.is_empty()),
@@ -278,13 +299,17 @@ impl Settings {
             }
         };
         let basic_auth = o.basic_auth.unwrap_or_else(|| {
-            env("OAUTH2_BASIC_AUTH").is_some_and(|v| ["true", "1"].contains(&v.to_lowercase().as_str()))
+            env("OAUTH2_BASIC_AUTH")
+                .is_some_and(|v| ["true", "1"].contains(&v.to_lowercase().as_str()))
         });
         Ok(Self {
             class,
             client_id,
             client_secret,
-            callback_url: o.oauth_callback_url.clone().or_else(|| env("OAUTH_CALLBACK_URL")),
+            callback_url: o
+                .oauth_callback_url
+                .clone()
+                .or_else(|| env("OAUTH_CALLBACK_URL")),
             issuer,
             authorize_url,
             token_url,
@@ -346,7 +371,10 @@ mod tests {
             s.authorize_url.as_deref(),
             Some("https://github.com/login/oauth/authorize")
         );
-        assert_eq!(s.userdata_url.as_deref(), Some("https://api.github.com/user"));
+        assert_eq!(
+            s.userdata_url.as_deref(),
+            Some("https://api.github.com/user")
+        );
         assert_eq!(s.username_claim, "login");
 
         let mut c = config("azuread");
@@ -375,7 +403,9 @@ mod tests {
         c.generic_oauthenticator.oidc_issuer = Some("https://idp.example".into());
         let env = |name: &str| (name == "OAUTH_CLIENT_ID").then(|| "from-env".to_owned());
         assert_eq!(
-            Settings::resolve(&c, OAuthClass::Generic, &env).unwrap().client_id,
+            Settings::resolve(&c, OAuthClass::Generic, &env)
+                .unwrap()
+                .client_id,
             "from-env"
         );
         let e = Settings::resolve(&c, OAuthClass::Generic, &|_| None).unwrap_err();

@@ -343,7 +343,10 @@ async fn logout_steps(state: &AppState, headers: &HeaderMap) -> Result<Response,
     // OAuthenticator's logout clears a pending login's state too.
     let state_cookie = redirect_login
         .map(|_| cookies::clear_cookie(ferrohub_auth::STATE_COOKIE_NAME, &state.urls.hub));
-    Ok(with_cookies(response, clear.into_iter().chain(state_cookie)))
+    Ok(with_cookies(
+        response,
+        clear.into_iter().chain(state_cookie),
+    ))
 }
 
 #[cfg(test)]

@@ -97,9 +97,7 @@ pub(super) async fn callback(
             return Ok(with_cookies(refusal(&e).into_response(), [clear]));
         }
     };
-    let normalized = state
-        .auth
-        .normalize_username(&finished.authenticated.name);
+    let normalized = state.auth.normalize_username(&finished.authenticated.name);
     let exists = match state.auth.validate_username(&normalized) {
         Ok(()) => state.store.user_by_name(&normalized).await?.is_some(),
         Err(_) => false,
