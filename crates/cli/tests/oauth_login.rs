@@ -25,7 +25,6 @@ mod support;
 use std::time::Duration;
 
 use reqwest::Method;
-use serde_json::Value;
 use support::api::Api;
 use support::oidc::{self, CLIENT_ID, CLIENT_SECRET, OidcOptions, OidcProvider, Tamper};
 use support::{TestHub, free_port};

@@ -131,14 +131,16 @@ impl Settings {
             OAuthClass::GitHub => {
                 let github_url = extra("github_url")
                     .or_else(|| env("GITHUB_URL"))
-                    .map(|u| {
-                        if u.contains("://") {
-                            u
-                        } else {
-                            format!("https://{u}")
-                        }
-                    })
-                    .unwrap_or_else(|| "https://github.com".into());
+                    .map_or_else(
+                        || "https://github.com".into(),
+                        |u| {
+                            if u.contains("://") {
+                                u
+                            } else {
+                                format!("https://{u}")
+                            }
+                        },
+                    );
                 let github_url = github_url.trim_end_matches('/').to_owned();
                 let api = extra("github_api").unwrap_or_else(|| {
                     if github_url == "https://github.com" {
