@@ -145,13 +145,14 @@ export async function run(scenario) {
     context.on('page', watch);
     // Everything a page needs is served by the hub (or the user's server
     // behind the same proxy): any request elsewhere is recorded, and fails
-    // the test on the Rust side.
-    const hubOrigin = new URL(params.url).origin;
+    // the test on the Rust side. `params.allowedOrigins` names the other
+    // sites a scenario visits on purpose (an OAuth identity provider).
+    const expectedOrigins = new Set([new URL(params.url).origin, ...(params.allowedOrigins || [])]);
     context.on('request', (r) => {
       const u = new URL(r.url());
       if (!['http:', 'https:', 'ws:', 'wss:'].includes(u.protocol)) return;
       const origin = `${u.protocol.replace('ws', 'http')}//${u.host}`;
-      if (origin !== hubOrigin) {
+      if (!expectedOrigins.has(origin)) {
         result.externalRequests = result.externalRequests || [];
         result.externalRequests.push(r.url());
       }

@@ -40,7 +40,7 @@ pub(super) async fn login(
     let start = login
         .begin(&callback, next.as_deref())
         .await
-        .map_err(|e| refusal(&e))?;
+        .map_err(|e| refusal(&state, &e))?;
     let now = chrono::Utc::now().timestamp();
     let signed = cookies::sign(&state.cookie_secret, STATE_COOKIE_NAME, &start.kept, now);
     let cookie = cookies::set_cookie(
@@ -94,7 +94,7 @@ pub(super) async fn callback(
                 .metrics
                 .login_duration
                 .observe(failure, started.elapsed().as_secs_f64());
-            return Ok(with_cookies(refusal(&e).into_response(), [clear]));
+            return Ok(with_cookies(refusal(&state, &e).into_response(), [clear]));
         }
     };
     let normalized = state.auth.normalize_username(&finished.authenticated.name);
@@ -155,10 +155,10 @@ fn not_found() -> PageError {
     PageError::new(StatusCode::NOT_FOUND, "Not Found")
 }
 
-/// The page for a failed redirect login: the user's message only; the
-/// details go to the log.
-fn refusal(e: &RedirectError) -> PageError {
-    match e {
+/// The page for a failed redirect login: the user's message only (the
+/// details go to the log), with a way to start over.
+fn refusal(state: &AppState, e: &RedirectError) -> PageError {
+    let mut page = match e {
         RedirectError::BadRequest { message } => {
             tracing::warn!("OAuth callback refused: {message}");
             PageError::new(StatusCode::BAD_REQUEST, message.clone())
@@ -176,7 +176,12 @@ fn refusal(e: &RedirectError) -> PageError {
                  administrator.",
             )
         }
-    }
+    };
+    page.link = Some((
+        format!("{}login", state.urls.hub),
+        "Sign in again".to_owned(),
+    ));
+    page
 }
 
 /// `oauth_callback_url`, or upstream's guess from the request: the scheme
