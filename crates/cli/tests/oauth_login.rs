@@ -523,6 +523,48 @@ allow_all = true
 }
 
 #[tokio::test]
+async fn auto_login_and_auto_login_oauth2_authorize_go_straight_to_the_provider() {
+    let s = Setup::start(
+        "generic-oauth",
+        &[
+            (
+                "GenericOAuthenticator",
+                &generic("allow_all = true\nauto_login = true\nauto_login_oauth2_authorize = true"),
+            ),
+            ("Authenticator", AUTHENTICATOR),
+        ],
+        None,
+        &[],
+    );
+    let http = client();
+    // auto_login: the login page is skipped, `next` kept.
+    let login = http
+        .get(s.url("/hub/login?next=%2Fhub%2Ftoken"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 302);
+    assert_eq!(location(&login), "/hub/oauth_login?next=%2Fhub%2Ftoken");
+
+    // An application using the hub as its OAuth provider sends a signed-out
+    // browser to /hub/api/oauth2/authorize: straight to oauth_login, and
+    // back to the authorization after the provider.
+    let authorize = "/hub/api/oauth2/authorize?client_id=service-app&response_type=code&state=s1";
+    let answer = http.get(s.url(authorize)).send().await.unwrap();
+    assert_eq!(answer.status(), 302);
+    let to_login = location(&answer);
+    assert!(
+        to_login.starts_with("/hub/oauth_login?next=%2Fhub%2Fapi%2Foauth2%2Fauthorize%3F"),
+        "{to_login}"
+    );
+    let start = http.get(s.url(&to_login)).send().await.unwrap();
+    let callback = oidc::login(&http, &location(&start), "alice").await;
+    let done = http.get(&callback).send().await.unwrap();
+    assert_eq!(done.status(), 302, "{}", s.hub.log());
+    assert_eq!(location(&done), authorize);
+}
+
+#[tokio::test]
 async fn the_oauth_routes_exist_only_for_a_redirect_login() {
     let hub = TestHub::start(&[]);
     for path in ["/hub/oauth_login", "/hub/oauth_callback?code=x&state=y"] {

@@ -61,6 +61,7 @@ pub(crate) const HELP: &[(&str, &str, &str)] = &[
     ("Authenticator", "allow_all", "Let everyone who authenticates log in; unset means false (true for DummyAuthenticator when nothing else is allowed)."),
     ("Authenticator", "enable_auth_state", "Store what the authenticator returns about each login (auth_state, e.g. OAuth tokens), encrypted with the keys in $JUPYTERHUB_CRYPT_KEY (;-separated, each 32 bytes as base64 or hex; the first encrypts). The hub refuses to start without a valid key."),
     ("Authenticator", "auto_login", "Skip the login page and begin the authenticator's own login at once (for authenticators with an external login, such as OAuth; with PAM or dummy the login page answers 403)."),
+    ("Authenticator", "auto_login_oauth2_authorize", "Send a signed-out browser arriving at /hub/api/oauth2/authorize (an application using the hub as OAuth provider) straight to the authenticator's own login (e.g. an OAuth provider) instead of the login page."),
     ("Authenticator", "allow_existing_users", "Let users already in the database log in; unset means true if allowed_users is set, else false."),
     ("Authenticator", "login_failures_per_user", "ferrohub only: after this many failed logins in a row for one user name, refuse further attempts for that name (without checking the password) for a delay that doubles with each failure; reset by a successful login. 0 turns it off."),
     ("Authenticator", "login_failures_per_address", "ferrohub only: the same for one client address (the right-most X-Forwarded-For entry, added by the proxy). Keep it well above login_failures_per_user: a campus behind one NAT address logs in from a single address. 0 turns it off."),
@@ -121,6 +122,7 @@ pub(crate) const HELP: &[(&str, &str, &str)] = &[
     ("OAuthenticator", "manage_groups", "Authenticator.manage_groups, set for the OAuth class: the groups claim decides hub group membership."),
     ("OAuthenticator", "enable_auth_state", "Authenticator.enable_auth_state, set for the OAuth class: keep the tokens and user info (needs $JUPYTERHUB_CRYPT_KEY)."),
     ("OAuthenticator", "auto_login", "Authenticator.auto_login, set for the OAuth class: go to the provider without showing the login page."),
+    ("OAuthenticator", "auto_login_oauth2_authorize", "Authenticator.auto_login_oauth2_authorize, set for the OAuth class."),
     ("OAuthenticator", "refresh_pre_spawn", "Authenticator.refresh_pre_spawn, set for the OAuth class; default enable_auth_state."),
     ("OAuthenticator", "auth_refresh_age", "Authenticator.auth_refresh_age, set for the OAuth class."),
     // [GenericOAuthenticator]

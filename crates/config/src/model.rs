@@ -378,6 +378,11 @@ pub struct AuthenticatorConfig {
     /// the login page itself, the request must already carry the credentials,
     /// which a form never does, so the page answers 403, as upstream.
     pub auto_login: bool,
+    /// When a signed-out browser arrives at `/hub/api/oauth2/authorize` (an
+    /// application using the hub as its OAuth provider), send it straight to
+    /// the authenticator's own login (e.g. `oauth_login`) instead of the
+    /// login page, coming back to the authorization afterwards.
+    pub auto_login_oauth2_authorize: bool,
     /// ferrohub only: after this many failed logins in a row for one user name,
     /// further attempts for that name are refused without checking the password,
     /// for a delay that doubles with each further failure (default 5; 0 turns the
@@ -427,6 +432,7 @@ impl Default for AuthenticatorConfig {
             allow_existing_users: None,
             enable_auth_state: false,
             auto_login: false,
+            auto_login_oauth2_authorize: false,
             login_failures_per_user: 5,
             login_failures_per_address: 100,
             login_backoff_initial_seconds: 1.0,

@@ -175,6 +175,8 @@ macro_rules! oauth_section {
             pub enable_auth_state: Option<bool>,
             /// `Authenticator.auto_login`, set through this section.
             pub auto_login: Option<bool>,
+            /// `Authenticator.auto_login_oauth2_authorize`, set through this section.
+            pub auto_login_oauth2_authorize: Option<bool>,
             /// `Authenticator.refresh_pre_spawn` (default: `enable_auth_state`).
             pub refresh_pre_spawn: Option<bool>,
             /// `Authenticator.auth_refresh_age`, set through this section.
@@ -228,6 +230,7 @@ macro_rules! oauth_section {
                     manage_groups: self.manage_groups,
                     enable_auth_state: self.enable_auth_state,
                     auto_login: self.auto_login,
+                    auto_login_oauth2_authorize: self.auto_login_oauth2_authorize,
                     refresh_pre_spawn: self.refresh_pre_spawn,
                     auth_refresh_age: self.auth_refresh_age,
                 }
@@ -323,6 +326,7 @@ struct Shared<'a> {
     manage_groups: Option<bool>,
     enable_auth_state: Option<bool>,
     auto_login: Option<bool>,
+    auto_login_oauth2_authorize: Option<bool>,
     refresh_pre_spawn: Option<bool>,
     auth_refresh_age: Option<u64>,
 }
@@ -505,6 +509,12 @@ pub(crate) fn apply_inherited(config: &mut Config, refresh_pre_spawn_set: bool) 
     }
     if let Some(v) = own.auto_login.or(base.auto_login) {
         auth.auto_login = v;
+    }
+    if let Some(v) = own
+        .auto_login_oauth2_authorize
+        .or(base.auto_login_oauth2_authorize)
+    {
+        auth.auto_login_oauth2_authorize = v;
     }
     if let Some(v) = own.auth_refresh_age.or(base.auth_refresh_age) {
         auth.auth_refresh_age = v;

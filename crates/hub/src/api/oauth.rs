@@ -43,9 +43,15 @@ async fn check_request(
         let next = uri
             .path_and_query()
             .map_or_else(|| uri.path().to_owned(), |pq| pq.as_str().to_owned());
+        // `auto_login_oauth2_authorize`: the authenticator's own login (an
+        // identity provider's) at once, as upstream's `get_login_url`.
+        let login_url = if state.config.authenticator.auto_login_oauth2_authorize {
+            state.auth.login_url(&state.urls.hub)
+        } else {
+            format!("{}login", state.urls.hub)
+        };
         let login = format!(
-            "{}login?next={}",
-            state.urls.hub,
+            "{login_url}?next={}",
             ferrohub_core::url::quote_query(&next)
         );
         return Ok(Checked::Answered(crate::redirect::found(&login)));
