@@ -234,6 +234,9 @@ const HANDLERS: &[(&str, &str)] = &[
     ("api/health", "jupyterhub.handlers.pages.HealthCheckHandler"),
     // jupyterhub/handlers/login.py
     ("login", "jupyterhub.handlers.login.LoginHandler"),
+    // oauthenticator/oauth2.py (routed only for an OAuth authenticator)
+    ("oauth_login", "oauthenticator.oauth2.OAuthLoginHandler"),
+    ("oauth_callback", "oauthenticator.oauth2.OAuthCallbackHandler"),
     ("logout", "jupyterhub.handlers.login.LogoutHandler"),
     // jupyterhub/handlers/base.py
     ("user/{name}", "jupyterhub.handlers.base.UserUrlHandler"),
