@@ -2,8 +2,10 @@
 //! and deciding who may log in and who is an admin ([`Auth`], upstream's
 //! `Authenticator.allowed_users` / `blocked_users` / `admin_users` rules).
 //!
-//! Invariant: no HTTP types here; the hub hands in a name and a password and
-//! gets back a normalized user name or a typed refusal.
+//! Invariant: no HTTP types in this crate's API; the hub hands in a name and
+//! a password (or a redirect login's query parameters and kept state) and
+//! gets back a normalized user name or a typed refusal. (The OAuth back end's
+//! own client to the identity provider is internal to it.)
 //!
 //! Modules: `policy` ([`Auth`]: back-end choice and the allow/block/admin rules),
 //! `usernames` (`username_map` and `username_pattern`),
