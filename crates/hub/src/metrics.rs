@@ -236,7 +236,10 @@ const HANDLERS: &[(&str, &str)] = &[
     ("login", "jupyterhub.handlers.login.LoginHandler"),
     // oauthenticator/oauth2.py (routed only for an OAuth authenticator)
     ("oauth_login", "oauthenticator.oauth2.OAuthLoginHandler"),
-    ("oauth_callback", "oauthenticator.oauth2.OAuthCallbackHandler"),
+    (
+        "oauth_callback",
+        "oauthenticator.oauth2.OAuthCallbackHandler",
+    ),
     ("logout", "jupyterhub.handlers.login.LogoutHandler"),
     // jupyterhub/handlers/base.py
     ("user/{name}", "jupyterhub.handlers.base.UserUrlHandler"),

@@ -105,3 +105,53 @@ pub(crate) fn unverified(token: &str, client_id: &str) -> Result<Value, IdTokenE
         None => Err(IdTokenError::Invalid("no exp claim".into())),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use serde_json::json;
+
+    use super::*;
+
+    fn token(header: &Value, claims: &Value) -> String {
+        let part = |v: &Value| URL_SAFE_NO_PAD.encode(v.to_string());
+        format!("{}.{}.c2ln", part(header), part(claims))
+    }
+
+    fn now() -> u64 {
+        jsonwebtoken::get_current_timestamp()
+    }
+
+    #[test]
+    fn shared_secret_algorithms_are_refused_before_any_key_is_looked_at() {
+        let t = token(
+            &json!({"alg": "HS256", "typ": "JWT"}),
+            &json!({"aud": "hub", "exp": now() + 60}),
+        );
+        let keys = JwkSet { keys: Vec::new() };
+        let e = verify(&t, &keys, "https://idp", "hub", None).unwrap_err();
+        assert!(
+            matches!(e, IdTokenError::Algorithm(Algorithm::HS256)),
+            "{e}"
+        );
+        let none = token(&json!({"alg": "none"}), &json!({"aud": "hub"}));
+        assert!(matches!(
+            verify(&none, &keys, "https://idp", "hub", None),
+            Err(IdTokenError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn without_keys_audience_and_expiry_are_still_checked() {
+        let header = json!({"alg": "RS256"});
+        let good = token(&header, &json!({"aud": ["x", "hub"], "exp": now() + 60}));
+        assert!(unverified(&good, "hub").is_ok());
+        let other = token(&header, &json!({"aud": "someone-else", "exp": now() + 60}));
+        assert!(unverified(&other, "hub").is_err());
+        let expired = token(&header, &json!({"aud": "hub", "exp": now() - 3600}));
+        assert!(unverified(&expired, "hub").is_err());
+        let no_exp = token(&header, &json!({"aud": "hub"}));
+        assert!(unverified(&no_exp, "hub").is_err());
+    }
+}
