@@ -465,7 +465,15 @@ async fn an_expired_access_token_is_refreshed_before_a_spawn() {
 async fn presets_log_in_against_the_provider_with_urls_overridden() {
     // (class, section, own options, the user name alice gets)
     let presets = [
-        ("github", "GitHubOAuthenticator", "", "GitHub", "alice"),
+        // Client credentials in an HTTP Basic header instead of the form.
+        (
+            "github",
+            "GitHubOAuthenticator",
+            "basic_auth = true",
+            "GitHub",
+            "alice",
+        ),
+        // Client credentials from $OAUTH_CLIENT_ID / $OAUTH_CLIENT_SECRET.
         ("gitlab", "GitLabOAuthenticator", "", "GitLab", "alice"),
         (
             "google",
@@ -485,9 +493,22 @@ async fn presets_log_in_against_the_provider_with_urls_overridden() {
         ),
     ];
     for (class, section, own, service, name) in presets {
+        let from_env = class == "gitlab";
+        let credentials = if from_env {
+            String::new()
+        } else {
+            format!("client_id = \"{CLIENT_ID}\"\nclient_secret = \"{CLIENT_SECRET}\"")
+        };
+        let env: &[(&str, &str)] = if from_env {
+            &[
+                ("OAUTH_CLIENT_ID", CLIENT_ID),
+                ("OAUTH_CLIENT_SECRET", CLIENT_SECRET),
+            ]
+        } else {
+            &[]
+        };
         let body = format!(
-            r#"client_id = "{CLIENT_ID}"
-client_secret = "{CLIENT_SECRET}"
+            r#"{credentials}
 authorize_url = "{{issuer}}/auth"
 token_url = "{{issuer}}/token"
 {userdata}
@@ -504,7 +525,7 @@ allow_all = true
             class,
             &[(section, &body), ("Authenticator", AUTHENTICATOR)],
             None,
-            &[],
+            env,
         );
         let http = client();
         let page = http.get(s.url("/hub/login")).send().await.unwrap();
