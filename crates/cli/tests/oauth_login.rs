@@ -12,7 +12,10 @@
 //! audience, an expired one and a forged signature each refused with a
 //! clear page and no login; logout going to `logout_redirect_url`; an
 //! expired access token refreshed before a spawn (the server's environment
-//! gets the new token, through `Spawner.auth_state_env`); and each preset
+//! gets the new token, through `Spawner.auth_state_env`, and no token or
+//! secret reaches the log) while one that cannot be refreshed refuses the
+//! spawn; `auto_login` and `auto_login_oauth2_authorize` going straight to
+//! the provider; and each preset
 //! (GitHub, GitLab, Google, Azure AD) logging in against the same provider
 //! with its URLs overridden.
 #![allow(
@@ -55,7 +58,8 @@ struct Setup {
 impl Setup {
     /// Starts a provider for a hub on a fresh port, then the hub with
     /// `authenticator_class = class` and `sections` (`{issuer}` in a body
-    /// is replaced by the provider's URL).
+    /// is replaced by the provider's URL, `{callback}` by the hub's
+    /// callback URL).
     fn start(
         class: &str,
         sections: &[(&str, &str)],
@@ -63,8 +67,9 @@ impl Setup {
         env: &[(&str, &str)],
     ) -> Self {
         let port = free_port();
+        let callback = format!("http://127.0.0.1:{port}/hub/oauth_callback");
         let provider = OidcProvider::start_with(&OidcOptions {
-            redirect_uris: vec![format!("http://127.0.0.1:{port}/hub/oauth_callback")],
+            redirect_uris: vec![callback.clone()],
             access_token_ttl_secs: ttl,
         });
         let bodies: Vec<(String, String)> = sections
@@ -72,7 +77,8 @@ impl Setup {
             .map(|(name, body)| {
                 (
                     (*name).to_owned(),
-                    body.replace("{issuer}", &provider.issuer),
+                    body.replace("{issuer}", &provider.issuer)
+                        .replace("{callback}", &callback),
                 )
             })
             .collect();
@@ -367,7 +373,11 @@ async fn id_tokens_with_a_wrong_audience_expiry_or_signature_are_refused() {
     let s = Setup::start(
         "generic-oauth",
         &[
-            ("GenericOAuthenticator", &generic("allow_all = true")),
+            (
+                "GenericOAuthenticator",
+                // The callback URL configured rather than derived.
+                &generic("allow_all = true\noauth_callback_url = \"{callback}\""),
+            ),
             ("Authenticator", AUTHENTICATOR),
         ],
         None,
@@ -454,11 +464,53 @@ async fn an_expired_access_token_is_refreshed_before_a_spawn() {
     assert_eq!(in_server, stored, "the server got the refreshed token");
     let log = s.hub.log();
     assert!(log.contains("access token refreshed"), "{log}");
-    assert!(!log.contains(&first), "a token reached the log");
+    for secret in [first.as_str(), stored, CLIENT_SECRET] {
+        assert!(!log.contains(secret), "a secret reached the log");
+    }
     api.call(admin_token, Method::DELETE, "/users/alice/server")
         .send()
         .await
         .unwrap();
+}
+
+#[tokio::test]
+async fn an_access_token_that_cannot_be_refreshed_stops_the_spawn() {
+    let key = "4444444444444444444444444444444444444444444444444444444444444444";
+    let s = Setup::start(
+        "generic-oauth",
+        &[
+            (
+                "GenericOAuthenticator",
+                &generic("allow_all = true\nenable_auth_state = true"),
+            ),
+            ("Authenticator", AUTHENTICATOR),
+        ],
+        Some(2),
+        &[("JUPYTERHUB_CRYPT_KEY", key)],
+    );
+    let http = client();
+    let done = log_in(&s, &http, "alice", "/hub/home").await;
+    assert_eq!(done.status(), 302, "{}", s.hub.log());
+    // The access token expires and the provider is gone: no refresh.
+    let Setup { provider, hub } = s;
+    drop(provider);
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let api = Api::new(&hub);
+    let start = api
+        .call(ADMIN_TOKEN, Method::POST, "/users/alice/server")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(start.status(), 403, "{}", hub.log());
+    let body: serde_json::Value = start.json().await.unwrap();
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("auth has expired for alice, login again"),
+        "{body}"
+    );
+    assert!(hub.server_pids("alice").is_empty());
 }
 
 #[tokio::test]
