@@ -603,7 +603,11 @@ impl RedirectLogin for OAuthenticator {
             ("code".to_owned(), code.to_owned()),
             (
                 "redirect_uri".to_owned(),
-                kept.redirect_uri.clone().unwrap_or_default(),
+                // A state cookie written by upstream has no redirect URI.
+                kept.redirect_uri
+                    .clone()
+                    .or_else(|| self.settings.callback_url.clone())
+                    .unwrap_or_default(),
             ),
         ];
         if self.settings.enable_pkce {
