@@ -9,11 +9,12 @@
 //! `usernames` (`username_map` and `username_pattern`),
 //! `throttle` ([`LoginThrottle`]: backoff after failed logins, for every back
 //! end), `dummy` ([`DummyAuthenticator`]), `shared` ([`SharedPasswordAuthenticator`]),
-//! `null` ([`NullAuthenticator`]), `pam` ([`PamAuthenticator`] and its
-//! libpam binding), `worker_pool` (the bounded threads PAM runs on),
+//! `null` ([`NullAuthenticator`]), `ldap` ([`LdapAuthenticator`]), `pam`
+//! ([`PamAuthenticator`] and its libpam binding), `worker_pool` (the bounded threads PAM runs on),
 //! `unix_accounts` (local users and groups, creating accounts).
 
 mod dummy;
+mod ldap;
 mod null;
 mod pam;
 mod policy;
@@ -29,6 +30,7 @@ use async_trait::async_trait;
 use thiserror::Error;
 
 pub use dummy::DummyAuthenticator;
+pub use ldap::LdapAuthenticator;
 pub use null::NullAuthenticator;
 pub use pam::PamAuthenticator;
 pub use policy::{Auth, SpawnHooks};
@@ -162,6 +164,17 @@ pub trait Authenticator: Send + Sync {
     /// `LocalAuthenticator.allowed_groups`: members of these system groups).
     async fn check_allowed(&self, _username: &str) -> Result<bool, AuthError> {
         Ok(false)
+    }
+    /// [`Authenticator::check_allowed`] with the auth model the login just
+    /// returned, as upstream's `check_allowed(username, auth_model)`: a back
+    /// end that learns the user's groups while checking the password (LDAP
+    /// `allowed_groups`) decides from them. The default ignores the model.
+    async fn check_allowed_model(
+        &self,
+        username: &str,
+        _model: &Authenticated,
+    ) -> Result<bool, AuthError> {
+        self.check_allowed(username).await
     }
     /// Upstream's `add_user` hook: called when a user is added to the hub (API,
     /// first login). A local-account back end makes sure the account exists

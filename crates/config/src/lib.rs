@@ -8,7 +8,7 @@
 //! Modules: `model` (the structs and upstream's defaults), `load` (file +
 //! overrides + checks), `schema` (class and option names, read from the structs),
 //! `help` (one help line per option), `generate` (`--generate-config`),
-//! `bind_url` (listen URLs), `profiles` (`Spawner.profile_list`, memory
+//! `bind_url` (listen URLs), `ldap` (`[LDAPAuthenticator]`), `profiles` (`Spawner.profile_list`, memory
 //! sizes), `error`.
 
 #![warn(missing_docs)]
@@ -18,6 +18,7 @@ mod credentials;
 mod error;
 mod generate;
 mod help;
+mod ldap;
 mod load;
 mod model;
 mod profiles;
@@ -26,6 +27,9 @@ mod schema;
 pub use bind_url::{BindUrl, InvalidUrl};
 pub use error::{ConfigError, Origin};
 pub use generate::generate_config;
+pub use ldap::{
+    CertValidation, DEFAULT_GROUP_SEARCH_FILTER, LdapAuthenticatorConfig, TlsKwargs, TlsStrategy,
+};
 pub use load::load;
 pub use model::{
     AuthenticatorConfig, Config, CustomScopeConfig, DummyAuthenticatorConfig, JupyterHubConfig,

@@ -6,6 +6,7 @@ use std::fmt;
 
 use serde::de::{self, DeserializeOwned, Deserializer, Visitor};
 
+use crate::ldap::LdapAuthenticatorConfig;
 use crate::model::{
     AuthenticatorConfig, DummyAuthenticatorConfig, JupyterHubConfig, LocalAuthenticatorConfig,
     LocalProcessSpawnerConfig, PamAuthenticatorConfig, ProxyConfig,
@@ -31,6 +32,7 @@ pub(crate) const CLASSES: &[Class] = &[
     class::<LocalAuthenticatorConfig>("LocalAuthenticator"),
     class::<PamAuthenticatorConfig>("PAMAuthenticator"),
     class::<SharedPasswordAuthenticatorConfig>("SharedPasswordAuthenticator"),
+    class::<LdapAuthenticatorConfig>("LDAPAuthenticator"),
     class::<SpawnerConfig>("Spawner"),
     class::<LocalProcessSpawnerConfig>("LocalProcessSpawner"),
     class::<SimpleLocalProcessSpawnerConfig>("SimpleLocalProcessSpawner"),
