@@ -120,6 +120,27 @@ struct Bound {
     resolved: String,
 }
 
+/// What a search returned.
+struct Found {
+    entries: Vec<SearchEntry>,
+    /// The server's size limit cut the answer short: more entries matched.
+    truncated: bool,
+}
+
+impl Found {
+    /// The one entry found, or how many matched (at least 2 when the
+    /// answer was cut short).
+    fn unique(mut self) -> Result<SearchEntry, usize> {
+        if self.truncated {
+            Err(self.entries.len().max(2))
+        } else if self.entries.len() == 1 {
+            Ok(self.entries.remove(0))
+        } else {
+            Err(self.entries.len())
+        }
+    }
+}
+
 /// An open LDAP connection; its driver task ends with it.
 struct Connection {
     ldap: Ldap,
@@ -369,9 +390,8 @@ impl LdapAuthenticator {
         Ok(result.rc == RC_SUCCESS)
     }
 
-    /// A search; a base that does not exist finds nothing, and a size limit
-    /// keeps what came back (callers want exactly one entry anyway). Other
-    /// errors are the server's.
+    /// A search; a base that does not exist finds nothing. Other errors are
+    /// the server's.
     async fn search(
         &self,
         conn: &mut Connection,
@@ -379,17 +399,26 @@ impl LdapAuthenticator {
         scope: Scope,
         filter: &str,
         attributes: &[String],
-    ) -> Result<Vec<SearchEntry>, AuthError> {
+    ) -> Result<Found, AuthError> {
         let ldap3::SearchResult(entries, result) = conn
             .ldap
             .search(base, scope, filter, attributes)
             .await
             .map_err(|e| self.backend("search", e))?;
+        let entries = || entries.into_iter().map(SearchEntry::construct).collect();
         match result.rc {
-            RC_SUCCESS | RC_SIZE_LIMIT_EXCEEDED => {
-                Ok(entries.into_iter().map(SearchEntry::construct).collect())
-            }
-            RC_NO_SUCH_OBJECT => Ok(Vec::new()),
+            RC_SUCCESS => Ok(Found {
+                entries: entries(),
+                truncated: false,
+            }),
+            RC_SIZE_LIMIT_EXCEEDED => Ok(Found {
+                entries: entries(),
+                truncated: true,
+            }),
+            RC_NO_SUCH_OBJECT => Ok(Found {
+                entries: Vec::new(),
+                truncated: false,
+            }),
             rc => Err(self.backend(
                 "search",
                 format_args!(
@@ -423,7 +452,7 @@ impl LdapAuthenticator {
             ("login", &filter_value(login)),
         ]);
         let attributes = std::slice::from_ref(&lookup.dn_attribute);
-        let mut entries = self
+        let found = self
             .search(
                 &mut conn,
                 &lookup.search_base,
@@ -433,13 +462,13 @@ impl LdapAuthenticator {
             )
             .await?;
         unbind(conn).await;
-        let entry = match entries.len() {
-            0 => {
+        let entry = match found.unique() {
+            Ok(entry) => entry,
+            Err(0) => {
                 tracing::debug!(login, "no entry found looking up the user");
                 return Ok(None);
             }
-            1 => entries.remove(0),
-            n => {
+            Err(n) => {
                 tracing::error!(
                     login,
                     "looking up the user gave {n} entries, expected 0 or 1; are \
@@ -531,12 +560,11 @@ impl LdapAuthenticator {
                     &search.attributes,
                 )
                 .await?;
-            if found.len() != 1 {
+            if let Err(n) = found.unique() {
                 tracing::warn!(
                     login,
-                    "login denied: search_filter found {} entries for {resolved:?}, \
-                     and a unique match is required",
-                    found.len()
+                    "login denied: search_filter found {n} entries for {resolved:?}, \
+                     and a unique match is required"
                 );
                 unbind(conn).await;
                 return Ok(None);
@@ -560,7 +588,7 @@ impl LdapAuthenticator {
                     )
                     .await
                 {
-                    Ok(found) if !found.is_empty() => ldap_groups.push(group.clone()),
+                    Ok(found) if !found.entries.is_empty() => ldap_groups.push(group.clone()),
                     Ok(_) => {}
                     Err(e) => tracing::warn!("group membership search in {group:?} failed: {e}"),
                 }
@@ -594,7 +622,7 @@ impl LdapAuthenticator {
         if self.auth_state_attributes.is_empty() {
             return Ok(BTreeMap::new());
         }
-        let mut entries = self
+        let found = self
             .search(
                 conn,
                 dn,
@@ -603,15 +631,16 @@ impl LdapAuthenticator {
                 &self.auth_state_attributes,
             )
             .await?;
-        if entries.len() != 1 {
-            tracing::error!(
-                "expected 1 but got {} entries for {dn:?} when looking up \
-                 auth_state_attributes; the auth state will not include any attributes",
-                entries.len()
-            );
-            return Ok(BTreeMap::new());
+        match found.unique() {
+            Ok(entry) => Ok(entry.attrs.into_iter().collect()),
+            Err(n) => {
+                tracing::error!(
+                    "expected 1 but got {n} entries for {dn:?} when looking up \
+                     auth_state_attributes; the auth state will not include any attributes"
+                );
+                Ok(BTreeMap::new())
+            }
         }
-        Ok(entries.remove(0).attrs.into_iter().collect())
     }
 }
 
@@ -821,6 +850,29 @@ mod tests {
             auth.authenticate("alice", "pw").await,
             Err(AuthError::Backend(_))
         ));
+    }
+
+    #[test]
+    fn a_unique_entry_is_one_entry_of_a_complete_answer() {
+        let entry = |dn: &str| SearchEntry {
+            dn: dn.to_owned(),
+            attrs: std::collections::HashMap::new(),
+            bin_attrs: std::collections::HashMap::new(),
+        };
+        let found = |entries: Vec<SearchEntry>, truncated| Found { entries, truncated };
+        assert_eq!(
+            found(vec![entry("uid=a")], false).unique().unwrap().dn,
+            "uid=a"
+        );
+        assert_eq!(found(vec![], false).unique().unwrap_err(), 0);
+        assert_eq!(
+            found(vec![entry("a"), entry("b")], false)
+                .unique()
+                .unwrap_err(),
+            2
+        );
+        // A size limit hit after one entry means more matched: ambiguous.
+        assert_eq!(found(vec![entry("uid=a")], true).unique().unwrap_err(), 2);
     }
 
     #[tokio::test]

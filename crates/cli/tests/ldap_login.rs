@@ -3,7 +3,8 @@
 //! (`support::ldap`: alice/alicepw in `staff`, bob/bobpw in `students`), as
 //! jupyterhub-ldapauthenticator 2.x would: direct bind through a list of DN
 //! templates, search-then-bind (`lookup_dn`), `use_lookup_dn_username`,
-//! `allowed_groups`, `auth_state_attributes` in the REST API's `auth_state`;
+//! `allowed_groups`, `search_filter`, `auth_state_attributes` in the REST
+//! API's `auth_state`;
 //! names built to inject into DNs and filters never log in as anyone;
 //! StartTLS is verified against the test CA (and refused without it), ldaps
 //! works on its own port; and a silent server neither blocks the hub (its
@@ -211,6 +212,26 @@ async fn allowed_groups_admit_members_and_refuse_others() {
     let hub = hub_with(&ldap_section(&config), "allowed_users = [\"bob\"]");
     assert_logs_in_as(&hub, "bob", "bobpw", "bob").await;
     assert_logs_in_as(&hub, "alice", "alicepw", "alice").await;
+}
+
+/// upstream's `search_filter`: after the bind, a search under
+/// `user_search_base` must find the user exactly once.
+#[tokio::test(flavor = "multi_thread")]
+async fn search_filter_must_find_the_user_exactly_once() {
+    let config = format!(
+        "bind_dn_template = \"uid={{username}},{PEOPLE}\"\nuser_search_base = \"{PEOPLE}\"\n\
+         user_attribute = \"uid\"\nattributes = [\"uid\", \"mail\"]\n\
+         search_filter = \"(&(objectClass=inetOrgPerson)({{userattr}}={{username}})(employeeNumber=e2001))\""
+    );
+    let hub = hub_with(&ldap_section(&config), "allow_all = true");
+    assert_logs_in_as(&hub, "alice", "alicepw", "alice").await;
+    // bob's password is right, but the filter does not find him.
+    assert_refused(&hub, "bob", "bobpw").await;
+    assert!(
+        hub.log().contains("search_filter found 0 entries"),
+        "{}",
+        hub.log()
+    );
 }
 
 /// Names that would match another entry or widen a search if they reached

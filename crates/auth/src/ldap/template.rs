@@ -62,7 +62,7 @@ impl Template {
                     loop {
                         match chars.next() {
                             Some((_, '}')) => break,
-                            Some((inner, '{')) | Some((inner, '\0')) => {
+                            Some((inner, '{')) => {
                                 return Err(TemplateError::Unbalanced(inner));
                             }
                             Some((_, c)) => name.push(c),
