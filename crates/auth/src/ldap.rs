@@ -17,6 +17,7 @@
 //! - a wrong password (any refused bind) is `Ok(None)`; a server that cannot
 //!   be reached, a TLS failure or a timeout is [`AuthError::Backend`].
 
+mod endpoint;
 mod template;
 mod tls;
 
@@ -25,7 +26,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use ferrohub_config::{LdapAuthenticatorConfig, TlsStrategy};
+use ferrohub_config::LdapAuthenticatorConfig;
 use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, Scope, SearchEntry};
 use regex::Regex;
 use serde_json::{Value, json};
@@ -33,6 +34,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 
 use crate::{AuthError, Authenticated, Authenticator};
+use endpoint::Transport;
 use template::{Template, dn_value, filter_value};
 
 /// How long opening a connection may take, TLS handshake (and StartTLS)
@@ -184,11 +186,6 @@ impl LdapAuthenticator {
     /// DN template or lookup, a lookup without its search settings, a bad
     /// template, regular expression or CA file).
     pub fn new(config: &LdapAuthenticatorConfig) -> Result<Self, AuthError> {
-        if config.server_address.is_empty() {
-            return Err(config_error(
-                "server_address is required (the LDAP server's host name or address)",
-            ));
-        }
         match config.use_ssl {
             Some(true) => tracing::warn!(
                 "LDAPAuthenticator.use_ssl is deprecated in 2.0 in favor of \
@@ -205,24 +202,10 @@ impl LdapAuthenticator {
                 "LDAPAuthenticator.escape_userdn was removed in 2.0 and no longer has any effect"
             );
         }
-        let strategy = config.effective_tls_strategy();
-        let host = if config.server_address.contains(':') && !config.server_address.starts_with('[')
-        {
-            format!("[{}]", config.server_address)
-        } else {
-            config.server_address.clone()
-        };
-        let scheme = if strategy == TlsStrategy::OnConnect {
-            "ldaps"
-        } else {
-            "ldap"
-        };
-        let url = format!("{scheme}://{host}:{}", config.port());
-        let tls = match strategy {
-            TlsStrategy::Insecure => None,
-            TlsStrategy::BeforeBind | TlsStrategy::OnConnect => {
-                Some(tls::client_config(&config.tls_kwargs)?)
-            }
+        let endpoint = endpoint::endpoint(config)?;
+        let tls = match endpoint.transport {
+            Transport::Plain => None,
+            Transport::StartTls | Transport::Tls => Some(tls::client_config(&config.tls_kwargs)?),
         };
 
         if config.bind_dn_template.iter().any(String::is_empty) {
@@ -332,9 +315,9 @@ impl LdapAuthenticator {
             attributes: config.group_attributes.clone(),
         };
         Ok(Self {
-            url,
+            url: endpoint.url,
             tls,
-            starttls: strategy == TlsStrategy::BeforeBind,
+            starttls: endpoint.transport == Transport::StartTls,
             bind_dn_templates,
             username_regex,
             lookup,
@@ -817,12 +800,12 @@ mod tests {
         assert_eq!(plain.url, "ldap://127.0.0.1:389");
         assert!(plain.tls.is_none());
         let ldaps: LdapAuthenticatorConfig = toml::from_str(
-            "server_address = \"::1\"\ntls_strategy = \"on_connect\"\n\
+            "server_address = \"ldap.example.org\"\ntls_strategy = \"on_connect\"\n\
              bind_dn_template = \"uid={username}\"\ntls_kwargs = { validate = 0 }",
         )
         .unwrap();
         let ldaps = LdapAuthenticator::new(&ldaps).unwrap();
-        assert_eq!(ldaps.url, "ldaps://[::1]:636");
+        assert_eq!(ldaps.url, "ldaps://ldap.example.org:636");
         assert!(ldaps.tls.is_some() && !ldaps.starttls);
     }
 

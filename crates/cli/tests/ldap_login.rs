@@ -377,6 +377,17 @@ async fn ldaps_on_connect_and_insecure_strategies() {
     assert_eq!(login(&hub, "alice", "alicepw").await.0, 500);
     drop(hub);
 
+    // An ldaps:// URL as server_address (as ldap3 accepts) is TLS on
+    // connect whatever tls_strategy says; its port wins over server_port.
+    let url = format!(
+        "server_address = \"{}\"\nserver_port = {}\n\
+         tls_kwargs = {{ ca_certs_file = \"{ca}\" }}\n{template}",
+        server.ldaps_url, server.port
+    );
+    let hub = hub_with(&url, "allow_all = true");
+    assert_logs_in_as(&hub, "alice", "alicepw", "alice").await;
+    drop(hub);
+
     // The deprecated use_ssl = true means on_connect.
     let use_ssl = format!(
         "server_address = \"127.0.0.1\"\nserver_port = {}\nuse_ssl = true\n\

@@ -87,7 +87,7 @@ pub(crate) const HELP: &[(&str, &str, &str)] = &[
     ("SharedPasswordAuthenticator", "user_password", "Password every non-admin user logs in with (at least 8 characters); unset means only admins can log in."),
     ("SharedPasswordAuthenticator", "admin_password", "Password the users in Authenticator.admin_users log in with (at least 32 characters, different from user_password); unset means admins cannot log in."),
     // [LDAPAuthenticator]
-    ("LDAPAuthenticator", "server_address", "Host name or IP address of the LDAP server."),
+    ("LDAPAuthenticator", "server_address", "Host name or IP address of the LDAP server; also host:port or an ldap:// or ldaps:// URL (ldaps:// means TLS on connect), as upstream's ldap3 accepts."),
     ("LDAPAuthenticator", "server_port", "Port of the LDAP server; unset means 636 with tls_strategy = \"on_connect\" and 389 otherwise."),
     ("LDAPAuthenticator", "use_ssl", "Deprecated (upstream 2.0): true means tls_strategy = \"on_connect\"; false has no effect."),
     ("LDAPAuthenticator", "tls_strategy", "\"before_bind\" (StartTLS before any bind; default), \"on_connect\" (ldaps) or \"insecure\" (no TLS: passwords in clear text)."),

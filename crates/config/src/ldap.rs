@@ -16,7 +16,8 @@ pub const DEFAULT_GROUP_SEARCH_FILTER: &str =
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LdapAuthenticatorConfig {
-    /// Host name or IP address of the LDAP server.
+    /// Host name or IP address of the LDAP server; as in upstream's ldap3,
+    /// also `host:port` or an `ldap://` / `ldaps://` URL.
     pub server_address: String,
     /// Port of the LDAP server; unset means 636 with `tls_strategy =
     /// "on_connect"` and 389 otherwise, as upstream.
@@ -141,17 +142,6 @@ impl fmt::Debug for LdapAuthenticatorConfig {
 }
 
 impl LdapAuthenticatorConfig {
-    /// The port to connect to: `server_port`, or upstream's default for the
-    /// TLS strategy.
-    #[must_use]
-    pub fn port(&self) -> u16 {
-        self.server_port
-            .unwrap_or(match self.effective_tls_strategy() {
-                TlsStrategy::OnConnect => 636,
-                TlsStrategy::BeforeBind | TlsStrategy::Insecure => 389,
-            })
-    }
-
     /// `tls_strategy`, with the deprecated `use_ssl = true` meaning
     /// `on_connect` as upstream.
     #[must_use]
@@ -297,16 +287,14 @@ mod tests {
     #[test]
     fn defaults_are_upstreams() {
         let config = LdapAuthenticatorConfig::default();
-        assert_eq!(config.port(), 389);
+        assert_eq!(config.server_port, None);
         assert_eq!(config.tls_strategy, TlsStrategy::BeforeBind);
         assert_eq!(config.lookup_dn_search_filter, "({login_attr}={login})");
         assert_eq!(config.valid_username_regex, "^[a-z][.a-z0-9_-]*$");
-        let ldaps = parse("tls_strategy = \"on_connect\"").unwrap();
-        assert_eq!(ldaps.port(), 636);
         let old = parse("use_ssl = true").unwrap();
         assert_eq!(old.effective_tls_strategy(), TlsStrategy::OnConnect);
-        assert_eq!(old.port(), 636);
-        assert_eq!(parse("server_port = 10389").unwrap().port(), 10389);
+        let off = parse("use_ssl = false\ntls_strategy = \"insecure\"").unwrap();
+        assert_eq!(off.effective_tls_strategy(), TlsStrategy::Insecure);
     }
 
     #[test]
