@@ -18,6 +18,7 @@
 //!   be reached, a TLS failure or a timeout is [`AuthError::Backend`].
 
 mod endpoint;
+mod entry;
 mod template;
 mod tls;
 
@@ -27,7 +28,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use ferrohub_config::LdapAuthenticatorConfig;
-use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, Scope, SearchEntry};
+use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, Scope};
 use regex::Regex;
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
@@ -35,6 +36,7 @@ use tokio::task::JoinHandle;
 
 use crate::{AuthError, Authenticated, Authenticator};
 use endpoint::Transport;
+use entry::Entry;
 use template::{Template, dn_value, filter_value};
 
 /// How long opening a connection may take, TLS handshake (and StartTLS)
@@ -65,7 +67,8 @@ pub struct LdapAuthenticator {
     username_regex: Regex,
     lookup: Option<Lookup>,
     search: Option<UserSearch>,
-    groups: GroupCheck,
+    /// `allowed_groups` with its search; `None` when empty.
+    groups: Option<GroupCheck>,
     auth_state_attributes: Vec<String>,
     use_lookup_dn_username: bool,
     /// Bounds the connections open at once.
@@ -78,7 +81,7 @@ impl std::fmt::Debug for LdapAuthenticator {
             .field("url", &self.url)
             .field("starttls", &self.starttls)
             .field("lookup_dn", &self.lookup.is_some())
-            .field("allowed_groups", &self.groups.allowed)
+            .field("allowed_groups", &self.groups.as_ref().map(|g| &g.allowed))
             .finish_non_exhaustive()
     }
 }
@@ -124,7 +127,7 @@ struct Bound {
 
 /// What a search returned.
 struct Found {
-    entries: Vec<SearchEntry>,
+    entries: Vec<Entry>,
     /// The server's size limit cut the answer short: more entries matched.
     truncated: bool,
 }
@@ -132,7 +135,7 @@ struct Found {
 impl Found {
     /// The one entry found, or how many matched (at least 2 when the
     /// answer was cut short).
-    fn unique(mut self) -> Result<SearchEntry, usize> {
+    fn unique(mut self) -> Result<Entry, usize> {
         if self.truncated {
             Err(self.entries.len().max(2))
         } else if self.entries.len() == 1 {
@@ -218,8 +221,9 @@ impl LdapAuthenticator {
             .map(|t| parse_template("bind_dn_template", t, &["username"], false))
             .collect::<Result<Vec<_>, _>>()?;
         if !config.lookup_dn && bind_dn_templates.is_empty() {
-            return Err(config_error(
-                "LDAPAuthenticator requires either lookup_dn or bind_dn_template to be configured",
+            return Err(AuthError::Config(
+                "LDAPAuthenticator requires either lookup_dn or bind_dn_template to be configured"
+                    .to_owned(),
             ));
         }
         let username_regex = Regex::new(&format!("^(?:{})", config.valid_username_regex))
@@ -304,15 +308,20 @@ impl LdapAuthenticator {
                  to be configured",
             ));
         }
-        let groups = GroupCheck {
-            allowed: config.allowed_groups.clone(),
-            filter: parse_template(
-                "group_search_filter",
-                &config.group_search_filter,
-                &["userdn", "uid"],
-                !config.allowed_groups.is_empty(),
-            )?,
-            attributes: config.group_attributes.clone(),
+        // Unused (and so unchecked, as upstream) without allowed_groups.
+        let groups = if config.allowed_groups.is_empty() {
+            None
+        } else {
+            Some(GroupCheck {
+                allowed: config.allowed_groups.clone(),
+                filter: parse_template(
+                    "group_search_filter",
+                    &config.group_search_filter,
+                    &["userdn", "uid"],
+                    true,
+                )?,
+                attributes: config.group_attributes.clone(),
+            })
         };
         Ok(Self {
             url: endpoint.url,
@@ -388,7 +397,7 @@ impl LdapAuthenticator {
             .search(base, scope, filter, attributes)
             .await
             .map_err(|e| self.backend("search", e))?;
-        let entries = || entries.into_iter().map(SearchEntry::construct).collect();
+        let entries = || entries.into_iter().filter_map(Entry::read).collect();
         match result.rc {
             RC_SUCCESS => Ok(Found {
                 entries: entries(),
@@ -460,7 +469,7 @@ impl LdapAuthenticator {
                 return Ok(None);
             }
         };
-        let values = attribute(&entry, &lookup.dn_attribute);
+        let values = entry.attribute(&lookup.dn_attribute);
         match values {
             Some([value]) => Ok(Some((value.clone(), entry.dn))),
             Some([]) | None => {
@@ -554,21 +563,15 @@ impl LdapAuthenticator {
             }
         }
         let mut ldap_groups = Vec::new();
-        if !self.groups.allowed.is_empty() {
-            let filter = self.groups.filter.fill(&[
+        if let Some(groups) = &self.groups {
+            let filter = groups.filter.fill(&[
                 ("userdn", &filter_value(&dn)),
                 ("uid", &filter_value(&resolved)),
             ]);
-            for group in &self.groups.allowed {
+            for group in &groups.allowed {
                 // Upstream's `conn.search` is false on any error: not a member.
                 match self
-                    .search(
-                        &mut conn,
-                        group,
-                        Scope::Base,
-                        &filter,
-                        &self.groups.attributes,
-                    )
+                    .search(&mut conn, group, Scope::Base, &filter, &groups.attributes)
                     .await
                 {
                     Ok(found) if !found.entries.is_empty() => ldap_groups.push(group.clone()),
@@ -615,7 +618,7 @@ impl LdapAuthenticator {
             )
             .await?;
         match found.unique() {
-            Ok(entry) => Ok(entry.attrs.into_iter().collect()),
+            Ok(entry) => Ok(entry.attrs),
             Err(n) => {
                 tracing::error!(
                     "expected 1 but got {n} entries for {dn:?} when looking up \
@@ -625,15 +628,6 @@ impl LdapAuthenticator {
             }
         }
     }
-}
-
-/// The values of `name` in `entry` (attribute names are case-insensitive).
-fn attribute<'e>(entry: &'e SearchEntry, name: &str) -> Option<&'e [String]> {
-    entry
-        .attrs
-        .iter()
-        .find(|(key, _)| key.eq_ignore_ascii_case(name))
-        .map(|(_, values)| values.as_slice())
 }
 
 /// Ends a connection politely; the server may already be gone.
@@ -710,12 +704,13 @@ impl Authenticator for LdapAuthenticator {
             .as_ref()
             .and_then(|state| state.get("ldap_groups"))
             .and_then(Value::as_array);
-        let allowed = found.is_some_and(|found| {
-            self.groups
+        let allowed = match (&self.groups, found) {
+            (Some(groups), Some(found)) => groups
                 .allowed
                 .iter()
-                .any(|group| found.iter().any(|g| g.as_str() == Some(group)))
-        });
+                .any(|group| found.iter().any(|g| g.as_str() == Some(group))),
+            _ => false,
+        };
         if allowed {
             tracing::debug!(username, "allowed as a member of an allowed group");
         } else if self.search.is_some() {
@@ -752,7 +747,10 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("server_address is required"), "{err}");
-        assert!(refused("").contains("either lookup_dn or bind_dn_template"));
+        assert_eq!(
+            refused(""),
+            "LDAPAuthenticator requires either lookup_dn or bind_dn_template to be configured"
+        );
         assert!(refused("bind_dn_template = [\"\"]").contains("either lookup_dn"));
         let err = refused("lookup_dn = true");
         assert!(
@@ -837,12 +835,11 @@ mod tests {
 
     #[test]
     fn a_unique_entry_is_one_entry_of_a_complete_answer() {
-        let entry = |dn: &str| SearchEntry {
+        let entry = |dn: &str| Entry {
             dn: dn.to_owned(),
-            attrs: std::collections::HashMap::new(),
-            bin_attrs: std::collections::HashMap::new(),
+            attrs: BTreeMap::new(),
         };
-        let found = |entries: Vec<SearchEntry>, truncated| Found { entries, truncated };
+        let found = |entries: Vec<Entry>, truncated| Found { entries, truncated };
         assert_eq!(
             found(vec![entry("uid=a")], false).unique().unwrap().dn,
             "uid=a"
