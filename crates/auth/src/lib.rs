@@ -85,6 +85,14 @@ pub struct Authenticated {
     /// encrypted when `Authenticator.enable_auth_state` is on; `None` stores
     /// nothing (and clears what an earlier login stored, as upstream).
     pub auth_state: Option<serde_json::Value>,
+    /// The admin flag this login decides (OAuth `admin_groups` from the
+    /// token's claims); `None` leaves it to `admin_users` and the back end's
+    /// name-based rules ([`Authenticator::admin_status`]).
+    pub admin: Option<bool>,
+    /// The hub groups the user belongs to according to the back end (OAuth
+    /// group claims); the hub makes the user's membership exactly this list
+    /// when `Authenticator.manage_groups` is on, and ignores it otherwise.
+    pub groups: Option<Vec<String>>,
 }
 
 impl Authenticated {
@@ -94,8 +102,34 @@ impl Authenticated {
         Self {
             name: name.into(),
             auth_state: None,
+            admin: None,
+            groups: None,
         }
     }
+}
+
+/// What a back end says about a logged-in user's authentication when the hub
+/// asks again (upstream's `refresh_user` result: `True`, a dict, or `False`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refreshed {
+    /// Still valid and nothing changed (upstream `True`).
+    Current,
+    /// Still valid; the fields that are `Some` replace what the hub has
+    /// (new tokens in `auth_state`, a changed admin flag or group list).
+    Updated(AuthUpdate),
+    /// No longer valid: the user must log in again (upstream `False`).
+    Expired,
+}
+
+/// The fields a refresh may change (upstream's partial auth model).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuthUpdate {
+    /// The new `auth_state` (stored when `enable_auth_state` is on).
+    pub auth_state: Option<serde_json::Value>,
+    /// The new admin flag.
+    pub admin: Option<bool>,
+    /// The new group list (applied with `manage_groups`).
+    pub groups: Option<Vec<String>>,
 }
 
 /// A credential check: the seam new back ends (LDAP, OAuth, ...) plug into.
@@ -189,6 +223,24 @@ pub trait Authenticator: Send + Sync {
     /// Upstream's `post_spawn_stop`: after a user's server stopped (PAM
     /// `open_sessions` closes the session).
     async fn post_spawn_stop(&self, _username: &str) {}
+    /// Whether [`Authenticator::refresh_user`] does anything: the hub skips
+    /// loading `auth_state` and calling it for back ends that never refresh
+    /// (upstream's base class returns `True` without looking).
+    fn refreshes_users(&self) -> bool {
+        false
+    }
+    /// Upstream's `refresh_user`: asked when a user's authentication is older
+    /// than `Authenticator.auth_refresh_age`, and before a spawn with
+    /// `refresh_pre_spawn` (or a stop with `refresh_pre_stop`). `auth_state`
+    /// is the stored value (`None` without `enable_auth_state`). An error is
+    /// logged and treated as upstream treats an exception: the request fails.
+    async fn refresh_user(
+        &self,
+        _username: &str,
+        _auth_state: Option<&serde_json::Value>,
+    ) -> Result<Refreshed, AuthError> {
+        Ok(Refreshed::Current)
+    }
     /// HTML the back end shows instead of the login form (upstream's
     /// `get_custom_html(base_url)`); empty keeps the form. Trusted markup from
     /// the back end, never from users.
@@ -211,6 +263,9 @@ pub enum LoginOutcome {
         /// [`Authenticated::auth_state`]); the hub stores it only with
         /// `Authenticator.enable_auth_state`.
         auth_state: Option<serde_json::Value>,
+        /// The back end's group list for the user (see
+        /// [`Authenticated::groups`]); applied only with `manage_groups`.
+        groups: Option<Vec<String>>,
     },
     /// Refused: wrong credentials, blocked, not allowed or an invalid name.
     /// The reason is for the log only; users see one generic message.

@@ -195,6 +195,23 @@ impl Auth {
         self.auto_login
     }
 
+    /// Whether the back end refreshes users at all (see
+    /// [`Authenticator::refreshes_users`]).
+    #[must_use]
+    pub fn refreshes_users(&self) -> bool {
+        self.backend.refreshes_users()
+    }
+
+    /// Asks the back end whether `name`'s authentication is still good (see
+    /// [`Authenticator::refresh_user`]).
+    pub async fn refresh_user(
+        &self,
+        name: &str,
+        auth_state: Option<&serde_json::Value>,
+    ) -> Result<crate::Refreshed, AuthError> {
+        self.backend.refresh_user(name, auth_state).await
+    }
+
     /// The back end's login URL under the hub's base URL (see
     /// [`Authenticator::login_url`]).
     #[must_use]
@@ -284,6 +301,27 @@ impl Auth {
             Err(AuthError::Busy) => return Ok(busy()),
             Err(e) => return Err(e),
         };
+        let outcome = self.admit(vouched, user_exists).await?;
+        match outcome {
+            LoginOutcome::Accepted { .. } => attempt.succeeded(),
+            // A right password refused by policy is not a failed guess.
+            LoginOutcome::Rejected(_) | LoginOutcome::Throttled { .. } => {}
+        }
+        Ok(outcome)
+    }
+
+    /// The rules after the back end vouched for someone, for every way of
+    /// logging in (a form, or a redirect back from an identity provider):
+    /// normalize and validate the name, then blocked, allowed and admin.
+    /// `user_exists` says whether the normalized name is already in the
+    /// database. The admin flag: `admin_users` grants; otherwise the login's
+    /// own decision ([`Authenticated::admin`]); otherwise the back end's
+    /// name-based rules.
+    pub async fn admit(
+        &self,
+        vouched: crate::Authenticated,
+        user_exists: bool,
+    ) -> Result<LoginOutcome, AuthError> {
         let name = self.normalize_username(&vouched.name);
         if let Err(e) = self.validate_username(&name) {
             return Ok(LoginOutcome::Rejected(format!("invalid user name: {e}")));
@@ -307,6 +345,8 @@ impl Auth {
         }
         let admin = if self.admin_users.contains(&name) {
             Some(true)
+        } else if vouched.admin.is_some() {
+            vouched.admin
         } else {
             match self.backend.admin_status(&name).await {
                 Ok(admin) => admin,
@@ -314,11 +354,11 @@ impl Auth {
                 Err(e) => return Err(e),
             }
         };
-        attempt.succeeded();
         Ok(LoginOutcome::Accepted {
             name,
             admin,
             auth_state: vouched.auth_state,
+            groups: vouched.groups,
         })
     }
 

@@ -151,7 +151,8 @@ async fn right_password_logs_in_wrong_one_does_not() {
         LoginOutcome::Accepted {
             name: user.name.clone(),
             admin: None,
-            auth_state: None
+            auth_state: None,
+            groups: None,
         }
     );
 
@@ -208,7 +209,8 @@ async fn admin_groups_decide_admin() {
         LoginOutcome::Accepted {
             name: user.name.clone(),
             admin: Some(false),
-            auth_state: None
+            auth_state: None,
+            groups: None,
         }
     );
 
@@ -219,7 +221,8 @@ async fn admin_groups_decide_admin() {
         LoginOutcome::Accepted {
             name: user.name.clone(),
             admin: Some(true),
-            auth_state: None
+            auth_state: None,
+            groups: None,
         }
     );
 }

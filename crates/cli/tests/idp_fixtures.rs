@@ -121,6 +121,101 @@ async fn oidc_code_flow_gives_tokens_and_userinfo_with_groups() {
     assert_eq!(me["groups"], serde_json::json!(["students"]), "{me}");
 }
 
+/// The claims of a JWT, read without checking anything.
+fn jwt_claims(jwt: &str) -> Value {
+    use base64::Engine as _;
+    let payload = jwt.split('.').nth(1).unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+#[tokio::test]
+async fn oidc_tamper_hook_changes_only_the_id_token() {
+    use oidc::Tamper;
+    let provider = oidc::OidcProvider::start(&[oidc::SHARED_REDIRECT_URI]);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let (genuine, _) = code_flow(&provider, "alice").await;
+    let claims = jwt_claims(genuine["id_token"].as_str().unwrap());
+    assert_eq!(claims["aud"], oidc::CLIENT_ID, "{claims}");
+    assert_eq!(claims["sub"], "alice", "{claims}");
+
+    provider.tamper(Tamper::WrongAudience).await;
+    let (tokens, me) = code_flow(&provider, "alice").await;
+    let claims = jwt_claims(tokens["id_token"].as_str().unwrap());
+    assert_eq!(claims["aud"], "some-other-client", "{claims}");
+    assert_eq!(me["sub"], "alice", "the access token stays genuine: {me}");
+
+    provider.tamper(Tamper::ExpiredIdToken).await;
+    let (tokens, _) = code_flow(&provider, "alice").await;
+    let claims = jwt_claims(tokens["id_token"].as_str().unwrap());
+    assert!(claims["exp"].as_u64().unwrap() < now, "{claims}");
+    assert_eq!(claims["aud"], oidc::CLIENT_ID, "{claims}");
+
+    provider.tamper(Tamper::BadSignature).await;
+    let (tokens, _) = code_flow(&provider, "alice").await;
+    let claims = jwt_claims(tokens["id_token"].as_str().unwrap());
+    assert_eq!(claims["sub"], "bob", "{claims}");
+
+    provider.tamper(Tamper::None).await;
+    let (tokens, _) = code_flow(&provider, "alice").await;
+    assert_eq!(
+        jwt_claims(tokens["id_token"].as_str().unwrap())["sub"],
+        "alice"
+    );
+
+    let refused = reqwest::Client::new()
+        .post(format!("{}/__test/tamper", provider.issuer))
+        .body("everything")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400);
+}
+
+#[tokio::test]
+async fn oidc_short_access_tokens_come_with_a_working_refresh_token() {
+    let provider = oidc::OidcProvider::start_with(&oidc::OidcOptions {
+        redirect_uris: vec![oidc::SHARED_REDIRECT_URI.to_owned()],
+        access_token_ttl_secs: Some(2),
+    });
+    let (tokens, _) = code_flow(&provider, "bob").await;
+    assert!(tokens["expires_in"].as_u64().unwrap() <= 2, "{tokens}");
+    let refresh_token = tokens["refresh_token"].as_str().unwrap();
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let http = reqwest::Client::new();
+    let userinfo = |token: String| {
+        http.get(format!("{}/me", provider.issuer))
+            .bearer_auth(token)
+            .send()
+    };
+    let expired = userinfo(tokens["access_token"].as_str().unwrap().to_owned())
+        .await
+        .unwrap();
+    assert_eq!(expired.status(), 401, "the old access token has expired");
+    let refreshed: Value = http
+        .post(format!("{}/token", provider.issuer))
+        .basic_auth(oidc::CLIENT_ID, Some(oidc::CLIENT_SECRET))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let fresh = refreshed["access_token"].as_str().unwrap().to_owned();
+    assert_ne!(fresh, tokens["access_token"].as_str().unwrap());
+    let me: Value = userinfo(fresh).await.unwrap().json().await.unwrap();
+    assert_eq!(me["sub"], "bob", "{me}");
+}
+
 #[tokio::test]
 async fn oidc_token_endpoint_refuses_a_wrong_secret_and_a_reused_code() {
     let provider = oidc::shared();

@@ -68,6 +68,10 @@ pub(crate) const HELP: &[(&str, &str, &str)] = &[
     ("Authenticator", "login_backoff_max_seconds", "ferrohub only: the longest login backoff delay, in seconds."),
     ("Authenticator", "username_map", "Maps the name an authenticator vouches for (lowercased) to the hub user name, e.g. { \"jdoe@example.org\" = \"jdoe\" }."),
     ("Authenticator", "username_pattern", "Regular expression every user name must match from its start; names that do not are refused at login and when created through the API. Empty allows any name."),
+    ("Authenticator", "auth_refresh_age", "Seconds after which a user's authentication is re-checked with the back end on their next request (OAuth: the access token is refreshed or a new login asked for); 0 disables the timed check. Default 300."),
+    ("Authenticator", "refresh_pre_spawn", "Re-check a user's authentication before starting their server; if it cannot be refreshed the start fails until they log in again."),
+    ("Authenticator", "refresh_pre_stop", "Re-check a user's authentication before they stop their own server; an admin's stop always proceeds."),
+    ("Authenticator", "manage_groups", "The authenticator decides group membership: at each login and refresh the user's groups become exactly its list (e.g. an OAuth groups claim), groups created as needed."),
     // [DummyAuthenticator]
     ("DummyAuthenticator", "password", "If set, every user must give this password; empty accepts any password (testing only)."),
     // [LocalAuthenticator]

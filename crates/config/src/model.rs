@@ -385,6 +385,22 @@ pub struct AuthenticatorConfig {
     /// `re.match`); empty allows any valid name. Checked at login and when users
     /// are created through the API.
     pub username_pattern: String,
+    /// Seconds after which a user's authentication is checked again with the
+    /// back end (OAuth: the access token refreshed, or a new login asked
+    /// for) on their next request; 0 turns the timed check off. Default 300.
+    pub auth_refresh_age: u64,
+    /// Check the user's authentication with the back end before starting
+    /// their server; if it cannot be refreshed, the start fails until they
+    /// log in again (so a server never gets an expired token).
+    pub refresh_pre_spawn: bool,
+    /// The same before a user stops their own server (an admin's stop always
+    /// proceeds).
+    pub refresh_pre_stop: bool,
+    /// Let the authenticator decide group membership: at each login (and
+    /// refresh) the user's groups become exactly the back end's list (OAuth
+    /// group claims), groups created as needed. Group changes through the API
+    /// are then overwritten at the next login.
+    pub manage_groups: bool,
 }
 
 impl Default for AuthenticatorConfig {
@@ -403,6 +419,10 @@ impl Default for AuthenticatorConfig {
             login_backoff_max_seconds: 300.0,
             username_map: BTreeMap::new(),
             username_pattern: String::new(),
+            auth_refresh_age: 300,
+            refresh_pre_spawn: false,
+            refresh_pre_stop: false,
+            manage_groups: false,
         }
     }
 }

@@ -274,6 +274,7 @@ pub(crate) async fn assemble(
         assets: parts.pages.assets,
         custom_scopes: parts.custom_scopes,
         credentials: crate::credential_cache::CredentialCache::default(),
+        refresh_times: crate::refresh_times::RefreshTimes::default(),
     }));
     let service_tokens = crate::services::register(&state).await?;
     crate::roles::sync(&state.store, &state.config, &state.custom_scopes, |n| {

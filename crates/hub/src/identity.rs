@@ -102,9 +102,27 @@ pub(crate) async fn from_token(
             (identity, Some(expires))
         }
     };
+    if !still_authenticated(state, &identity).await? {
+        return Ok(None);
+    }
     remember_use(state, key, generation, identity, resolved)
         .await
         .map(Some)
+}
+
+/// Whether the authenticator still vouches for a user credential's owner
+/// (see `auth_refresh`): an expired authentication makes the credential
+/// count for nothing until the user logs in again, as upstream.
+async fn still_authenticated(state: &AppState, identity: &Identity) -> Result<bool, ApiError> {
+    match &identity.principal {
+        Principal::User(user) => Ok(crate::service::auth_refresh::check(
+            state,
+            user,
+            crate::service::auth_refresh::Why::Request,
+        )
+        .await?),
+        Principal::Service(_) => Ok(true),
+    }
 }
 
 /// Resolves a token from the database: owner, effective scopes, and when the
@@ -179,6 +197,9 @@ pub(crate) async fn from_cookie(
         }
     };
     identity.session_id = session_id;
+    if !still_authenticated(state, &identity).await? {
+        return Ok(None);
+    }
     remember_use(state, key, generation, identity, resolved)
         .await
         .map(Some)

@@ -22,6 +22,7 @@ mod pages;
 mod principal;
 mod proxy;
 mod redirect;
+mod refresh_times;
 mod roles;
 mod runtime;
 mod secret;

@@ -37,6 +37,8 @@ pub(crate) struct Inner {
     pub custom_scopes: ferrohub_rbac::CustomScopes,
     /// Recently resolved tokens and login cookies.
     pub credentials: CredentialCache,
+    /// When each user's authentication was last confirmed by the back end.
+    pub refresh_times: crate::refresh_times::RefreshTimes,
 }
 
 impl std::ops::Deref for AppState {

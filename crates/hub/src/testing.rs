@@ -329,6 +329,24 @@ impl TestApp {
     /// anything, the database URL included). The configuration goes through
     /// the same checks as the real start-up.
     pub async fn new(tweak: impl FnOnce(&mut Config)) -> Result<Self, TestAppError> {
+        Self::build(tweak, None).await
+    }
+
+    /// [`TestApp::new`] with `backend` in place of the configured
+    /// authenticator, wrapped in the `[Authenticator]` policy: for hub logic
+    /// around a back end's answers (refresh, groups) that no built-in back
+    /// end gives on demand.
+    pub async fn with_authenticator(
+        backend: Box<dyn ferrohub_auth::Authenticator>,
+        tweak: impl FnOnce(&mut Config),
+    ) -> Result<Self, TestAppError> {
+        Self::build(tweak, Some(backend)).await
+    }
+
+    async fn build(
+        tweak: impl FnOnce(&mut Config),
+        backend: Option<Box<dyn ferrohub_auth::Authenticator>>,
+    ) -> Result<Self, TestAppError> {
         let proxy = FakeProxy::start().await?;
         let spawner = Arc::new(FakeSpawner::start().await?);
         let mut config = Config::default();
@@ -353,7 +371,11 @@ impl TestApp {
             store.upgrade().await.map_err(StartError::from)?;
         }
         store.prepare().await.map_err(StartError::from)?;
-        let auth = ferrohub_auth::Auth::from_config(&config).map_err(StartError::from)?;
+        let auth = match backend {
+            Some(backend) => ferrohub_auth::Auth::new(backend, &config.authenticator),
+            None => ferrohub_auth::Auth::from_config(&config),
+        }
+        .map_err(StartError::from)?;
         let custom_scopes = crate::roles::custom_scopes(&config).map_err(StartError::from)?;
         create_startup_users(&store, &auth).await?;
         let proxy_client =

@@ -14,6 +14,7 @@
 )]
 
 use std::ffi::{CStr, CString};
+use std::marker::PhantomData;
 use std::ptr;
 
 use libc::{c_char, c_int, c_void};
@@ -114,14 +115,64 @@ struct Credentials {
     password: CString,
 }
 
+/// A PAM step on a live handle (`pam_authenticate`, `pam_acct_mgmt`,
+/// `pam_open_session`, `pam_close_session`): all share this C signature.
+type Step = unsafe extern "C" fn(pamh: *mut PamHandle, flags: c_int) -> c_int;
+
 /// One PAM transaction; `pam_end` runs on drop with the last status, so every
-/// exit path releases the handle.
-struct Transaction {
+/// exit path releases the handle. It borrows the conversation's answers,
+/// which PAM points at until `pam_end`.
+struct Transaction<'a> {
     handle: *mut PamHandle,
     last_status: c_int,
+    _credentials: PhantomData<&'a Credentials>,
 }
 
-impl Transaction {
+impl<'a> Transaction<'a> {
+    /// `pam_start` for `credentials.user` through `service`, answering
+    /// prompts from `credentials`.
+    fn start(service: &CStr, credentials: &'a Credentials) -> Result<Self, PamFailure> {
+        let conv = PamConv {
+            conv: Some(converse),
+            appdata_ptr: ptr::from_ref(credentials).cast_mut().cast::<c_void>(),
+        };
+        let mut handle: *mut PamHandle = ptr::null_mut();
+        // SAFETY: all pointers are valid NUL-terminated strings or live
+        // structs; PAM copies `conv` and keeps `appdata_ptr`, which points at
+        // `credentials`, borrowed by the transaction until `pam_end`.
+        let status = unsafe {
+            pam_start(
+                service.as_ptr(),
+                credentials.user.as_ptr(),
+                &raw const conv,
+                &raw mut handle,
+            )
+        };
+        if status != PAM_SUCCESS || handle.is_null() {
+            // Linux-PAM frees the handle itself when pam_start fails.
+            return Err(PamFailure::Start(status));
+        }
+        Ok(Self {
+            handle,
+            last_status: PAM_SUCCESS,
+            _credentials: PhantomData,
+        })
+    }
+
+    /// Runs one step with flags 0 (as pamela, upstream's PAM library);
+    /// a failure is PAM's message for the status.
+    fn run(&mut self, step: Step) -> Result<(), String> {
+        // SAFETY: the handle is live until drop; every `Step` takes a handle
+        // and flags.
+        let status = unsafe { step(self.handle, 0) };
+        self.last_status = status;
+        if status == PAM_SUCCESS {
+            Ok(())
+        } else {
+            Err(self.strerror(status))
+        }
+    }
+
     /// The message PAM gives for a status code, e.g. "Authentication failure".
     fn strerror(&self, status: c_int) -> String {
         // SAFETY: `handle` is a live handle from `pam_start`; `pam_strerror`
@@ -136,7 +187,7 @@ impl Transaction {
     }
 }
 
-impl Drop for Transaction {
+impl Drop for Transaction<'_> {
     fn drop(&mut self) {
         // SAFETY: `handle` came from a successful `pam_start` and is ended once here.
         unsafe {
@@ -157,41 +208,13 @@ pub(crate) fn session(service: &str, user: &str, open: bool) -> Result<(), PamFa
         user,
         password: CString::default(),
     };
-    let conv = PamConv {
-        conv: Some(converse),
-        appdata_ptr: ptr::from_ref(&credentials).cast_mut().cast::<c_void>(),
+    let mut transaction = Transaction::start(&service, &credentials)?;
+    let step: Step = if open {
+        pam_open_session
+    } else {
+        pam_close_session
     };
-    let mut handle: *mut PamHandle = ptr::null_mut();
-    // SAFETY: as in `check_password`: valid strings and live structs, with
-    // `credentials` outliving the transaction.
-    let status = unsafe {
-        pam_start(
-            service.as_ptr(),
-            credentials.user.as_ptr(),
-            &raw const conv,
-            &raw mut handle,
-        )
-    };
-    if status != PAM_SUCCESS || handle.is_null() {
-        return Err(PamFailure::Start(status));
-    }
-    let mut transaction = Transaction {
-        handle,
-        last_status: PAM_SUCCESS,
-    };
-    // SAFETY: the handle is live; flags 0 as pamela.
-    let status = unsafe {
-        if open {
-            pam_open_session(transaction.handle, 0)
-        } else {
-            pam_close_session(transaction.handle, 0)
-        }
-    };
-    transaction.last_status = status;
-    if status != PAM_SUCCESS {
-        return Err(PamFailure::Session(transaction.strerror(status)));
-    }
-    Ok(())
+    transaction.run(step).map_err(PamFailure::Session)
 }
 
 /// Checks `password` for `user` through PAM `service`; with `check_account`, also
@@ -211,44 +234,14 @@ pub(crate) fn check_password(
         return Err(PamFailure::NulByte);
     };
     let credentials = Credentials { user, password };
-    let conv = PamConv {
-        conv: Some(converse),
-        appdata_ptr: ptr::from_ref(&credentials).cast_mut().cast::<c_void>(),
-    };
-    let mut handle: *mut PamHandle = ptr::null_mut();
-    // SAFETY: all pointers are valid NUL-terminated strings or live structs;
-    // PAM copies `conv` and keeps `appdata_ptr`, which points at `credentials`,
-    // alive until `transaction` (declared later, dropped first) calls `pam_end`.
-    let status = unsafe {
-        pam_start(
-            service.as_ptr(),
-            credentials.user.as_ptr(),
-            &raw const conv,
-            &raw mut handle,
-        )
-    };
-    if status != PAM_SUCCESS || handle.is_null() {
-        // Linux-PAM frees the handle itself when pam_start fails.
-        return Err(PamFailure::Start(status));
-    }
-    let mut transaction = Transaction {
-        handle,
-        last_status: PAM_SUCCESS,
-    };
-
-    // SAFETY: the handle is live; flags 0 as pamela (upstream's PAM library).
-    let status = unsafe { pam_authenticate(transaction.handle, 0) };
-    transaction.last_status = status;
-    if status != PAM_SUCCESS {
-        return Err(PamFailure::Authenticate(transaction.strerror(status)));
-    }
+    let mut transaction = Transaction::start(&service, &credentials)?;
+    transaction
+        .run(pam_authenticate)
+        .map_err(PamFailure::Authenticate)?;
     if check_account {
-        // SAFETY: the handle is live.
-        let status = unsafe { pam_acct_mgmt(transaction.handle, 0) };
-        transaction.last_status = status;
-        if status != PAM_SUCCESS {
-            return Err(PamFailure::Account(transaction.strerror(status)));
-        }
+        transaction
+            .run(pam_acct_mgmt)
+            .map_err(PamFailure::Account)?;
     }
     Ok(())
 }

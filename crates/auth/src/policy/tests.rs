@@ -29,6 +29,7 @@ fn accepted(name: &str, admin: Option<bool>) -> LoginOutcome {
         name: name.to_owned(),
         admin,
         auth_state: None,
+        groups: None,
     }
 }
 
@@ -483,8 +484,8 @@ impl Authenticator for WithState {
         password: &str,
     ) -> Result<Option<crate::Authenticated>, AuthError> {
         Ok((password == "right").then(|| crate::Authenticated {
-            name: "Carol".to_owned(),
             auth_state: Some(serde_json::json!({"access_token": "t0k"})),
+            ..crate::Authenticated::named("Carol")
         }))
     }
 }
@@ -558,6 +559,7 @@ async fn the_auth_state_a_back_end_returns_comes_with_the_login() {
             name: "carol".to_owned(),
             admin: None,
             auth_state: Some(serde_json::json!({"access_token": "t0k"})),
+            groups: None,
         }
     );
     assert_rejected(

@@ -3,7 +3,8 @@
 //! serving `tests/idp/oidc_provider.mjs` on a free loopback port.
 //!
 //! Accounts: `alice` (groups `staff`) and `bob` (groups `students`), with
-//! claims `preferred_username`, `email` and `groups`. The login form accepts
+//! claims `preferred_username`, `email` and `groups` (and `login`,
+//! `username`, `name`, `upn`, where GitHub, GitLab and Azure AD put names). The login form accepts
 //! any password for them (oidc-provider's dev interactions); [`login`] drives
 //! the login and consent forms over plain HTTP.
 
@@ -47,11 +48,56 @@ pub struct OidcProvider {
     daemon: Daemon,
 }
 
+/// How to start a provider beyond its redirect URIs.
+#[derive(Debug, Clone, Default)]
+pub struct OidcOptions {
+    /// The redirect URIs the client may use.
+    pub redirect_uris: Vec<String>,
+    /// Access tokens' lifetime in seconds (the provider's default: an hour);
+    /// short, so a test can watch its client refresh them.
+    pub access_token_ttl_secs: Option<u64>,
+}
+
+/// What the provider's token endpoint does to the ID tokens it returns (see
+/// [`OidcProvider::tamper`]); the access and refresh tokens stay genuine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tamper {
+    /// Genuine ID tokens.
+    None,
+    /// Signed by the provider, but for another client (`aud`, `azp`).
+    WrongAudience,
+    /// Signed by the provider, but expired an hour ago.
+    ExpiredIdToken,
+    /// The claims changed after signing to another user (`bob`, group
+    /// `staff`), keeping the original signature.
+    BadSignature,
+}
+
+impl Tamper {
+    fn mode(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::WrongAudience => "wrong-audience",
+            Self::ExpiredIdToken => "expired-id-token",
+            Self::BadSignature => "bad-signature",
+        }
+    }
+}
+
 impl OidcProvider {
     /// Starts a provider whose client accepts `redirect_uris` (e.g. a test
     /// hub's `http://127.0.0.1:<port>/hub/oauth_callback`); returns once it
     /// listens.
     pub fn start(redirect_uris: &[&str]) -> Self {
+        Self::start_with(&OidcOptions {
+            redirect_uris: redirect_uris.iter().map(|&u| u.to_owned()).collect(),
+            ..OidcOptions::default()
+        })
+    }
+
+    /// Starts a provider with `options`; returns once it listens.
+    pub fn start_with(options: &OidcOptions) -> Self {
+        let redirect_uris = &options.redirect_uris;
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/idp/oidc_provider.mjs");
         let dir = tempfile::tempdir().unwrap();
         let log = std::fs::File::create(dir.path().join("oidc-provider.log")).unwrap();
@@ -66,6 +112,9 @@ impl OidcProvider {
             .stderr(log);
         for uri in redirect_uris {
             command.args(["--redirect-uri", uri]);
+        }
+        if let Some(ttl) = options.access_token_ttl_secs {
+            command.args(["--access-token-ttl", &ttl.to_string()]);
         }
         let mut child = spawn_tied_to_process(command).expect("start node (is Node.js installed?)");
         let stdout = child.stdout.take().unwrap();
@@ -83,10 +132,22 @@ impl OidcProvider {
         };
         Self {
             issuer: issuer.to_owned(),
-            redirect_uris: redirect_uris.iter().map(|&u| u.to_owned()).collect(),
+            redirect_uris: redirect_uris.clone(),
             dir,
             daemon,
         }
+    }
+
+    /// Makes the token endpoint return ID tokens tampered as `how` from now
+    /// on (until the next call).
+    pub async fn tamper(&self, how: Tamper) {
+        let response = reqwest::Client::new()
+            .post(format!("{}/__test/tamper", self.issuer))
+            .body(how.mode())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 204, "setting tamper mode {how:?}");
     }
 
     /// The provider's process id.

@@ -17,6 +17,9 @@ use crate::state::AppState;
 struct ServerRef {
     user: UserRecord,
     server: String,
+    /// Whether the caller is the server's owner (not an admin or a service):
+    /// `Authenticator.refresh_pre_stop` refuses only the owner's own stop.
+    by_owner: bool,
 }
 
 macro_rules! server_capability {
@@ -63,6 +66,14 @@ server_capability!(
     ServerControl
 );
 
+impl StopServer {
+    /// Whether the caller is the server's owner (not an admin or a service).
+    #[must_use]
+    pub(crate) fn by_owner(&self) -> bool {
+        self.0.by_owner
+    }
+}
+
 impl ServerControl {
     /// `servers` includes `start:servers`.
     #[must_use]
@@ -94,9 +105,11 @@ impl Identity {
             .user_by_name(name)
             .await?
             .ok_or_else(|| HubError::NotFound(format!("No such user: {name}")))?;
+        let by_owner = self.user().is_some_and(|me| me.id == user.id);
         Ok(ServerRef {
             user,
             server: server.to_owned(),
+            by_owner,
         })
     }
 
@@ -164,6 +177,7 @@ impl Identity {
             return Ok(ServerControl(ServerRef {
                 user: me.clone(),
                 server: server.to_owned(),
+                by_owner: true,
             }));
         }
         let not_found =
@@ -183,6 +197,7 @@ impl Identity {
         Ok(ServerControl(ServerRef {
             user,
             server: server.to_owned(),
+            by_owner: false,
         }))
     }
 }

@@ -165,6 +165,6 @@ pub(super) async fn stop_post(
         .identity
         .server_control(&state, None, &form.server_name)
         .await?;
-    service::stop_from_page(&state, &control.stop()).await;
+    service::stop_from_page(&state, &control.stop()).await?;
     Ok(crate::redirect::found(&format!("{}home", state.urls.hub)))
 }

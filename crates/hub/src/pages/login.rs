@@ -186,15 +186,21 @@ pub(super) async fn submit(
         .await
         .map_err(|e| PageError::internal(&e))?;
     let login_time = started.elapsed().as_secs_f64();
-    let (name, admin, auth_state) = match outcome {
+    let accepted = match outcome {
         ferrohub_auth::LoginOutcome::Accepted {
             name,
             admin,
             auth_state,
+            groups,
         } => {
             let success = ferrohub_metrics::LoginStatus::Success;
             state.metrics.login_duration.observe(success, login_time);
-            (name, admin, auth_state)
+            crate::service::logins::Accepted {
+                name,
+                admin,
+                auth_state,
+                groups,
+            }
         }
         ferrohub_auth::LoginOutcome::Rejected(reason) => {
             let failure = ferrohub_metrics::LoginStatus::Failure;
@@ -226,31 +232,26 @@ pub(super) async fn submit(
             return Ok(page);
         }
     };
-    let user = match state.store.user_by_name(&name).await? {
-        Some(user) => user,
-        None => {
-            // Upstream's `add_user` hook for a new user (PAM: the system
-            // account must exist or be created); a failure is upstream's 500.
-            state
-                .auth
-                .add_user(&name)
-                .await
-                .map_err(|e| PageError::internal(&e))?;
-            crate::roles::create_user(&state, &name, admin == Some(true)).await?
-        }
-    };
-    // The authenticator may grant or (with PAM admin_groups) revoke admin rights.
-    if let Some(admin) = admin.filter(|a| *a != user.admin) {
-        crate::roles::set_admin(&state, &user, admin).await?;
-    }
-    // Upstream re-ensures the default roles at every login.
-    crate::roles::grant_default_roles(&state.store, &user).await?;
-    // And always writes auth_state: the back end's, or none when the option
-    // is off (which clears an old value).
-    let auth_state = auth_state.filter(|_| state.config.authenticator.enable_auth_state);
-    crate::runtime::auth_state::save(&state.runtime, user.id, auth_state.as_ref())
-        .await
-        .map_err(|e| PageError::internal(&e))?;
+    let user = crate::service::logins::apply(&state, accepted).await?;
+    Ok(signed_in(
+        &state,
+        &headers,
+        &user,
+        next.as_deref(),
+        uri.query(),
+    ))
+}
+
+/// The response that ends any successful login (the form, or an identity
+/// provider's redirect back): new login, session and XSRF cookies, and a
+/// redirect to `next` (or the user's default). Records the login in the log.
+pub(crate) fn signed_in(
+    state: &AppState,
+    headers: &HeaderMap,
+    user: &ferrohub_store::UserRecord,
+    next: Option<&str>,
+    query: Option<&str>,
+) -> Response {
     tracing::info!(user = %user.name, "user logged in");
     let now = chrono::Utc::now().timestamp();
     let max_age = state.config.jupyterhub.cookie_max_age_secs();
@@ -266,7 +267,7 @@ pub(super) async fn submit(
         session_id: &session_id,
         cookie_id: &user.cookie_id,
     };
-    let (xsrf, _) = crate::xsrf::token(&state.cookie_secret, xsrf_owner, &headers);
+    let (xsrf, _) = crate::xsrf::token(&state.cookie_secret, xsrf_owner, headers);
     let set = [
         cookies::set_cookie(
             cookies::LOGIN_COOKIE,
@@ -288,10 +289,10 @@ pub(super) async fn submit(
                 max_age: None,
             },
         ),
-        super::xsrf_cookie(&state, &xsrf),
+        super::xsrf_cookie(state, &xsrf),
     ];
-    let target = next_url(&state, Some(&user.name), next.as_deref(), uri.query());
-    Ok(with_cookies(crate::redirect::found(&target), set))
+    let target = next_url(state, Some(&user.name), next, query);
+    with_cookies(crate::redirect::found(&target), set)
 }
 
 /// `GET {hub}logout`: clears the cookies and revokes this browser session's OAuth tokens.

@@ -2,7 +2,9 @@
 //! the capabilities (`crate::capability`) its permission needs, owns the rules
 //! of its domain, and fails with one [`HubError`](crate::error::HubError).
 
+pub(crate) mod auth_refresh;
 pub(crate) mod groups;
+pub(crate) mod logins;
 pub(crate) mod oauth;
 pub(crate) mod servers;
 pub(crate) mod services;

@@ -199,6 +199,7 @@ pub(crate) async fn start(
             .set_display_name(record.id, &server_names::normalize_display_name(&display))
             .await?;
     }
+    refresh_before_spawn(state, user).await?;
     if let Some(user_options) = user_options {
         state
             .store
@@ -219,6 +220,47 @@ pub(crate) async fn start(
             }
         }
     }
+}
+
+/// `Authenticator.refresh_pre_spawn`: the authenticator confirms (and may
+/// refresh, e.g. an OAuth access token) the user's authentication before the
+/// server gets it; if it cannot, the start is refused until they log in again.
+async fn refresh_before_spawn(state: &AppState, user: &UserRecord) -> Result<(), HubError> {
+    if !state.config.authenticator.refresh_pre_spawn {
+        return Ok(());
+    }
+    if crate::service::auth_refresh::check(state, user, crate::service::auth_refresh::Why::Forced)
+        .await?
+    {
+        Ok(())
+    } else {
+        Err(HubError::Forbidden(format!(
+            "auth has expired for {}, login again",
+            user.name
+        )))
+    }
+}
+
+/// `Authenticator.refresh_pre_stop`: as before a spawn, but only the owner's
+/// own stop is refused; an admin's or a service's stop goes ahead (upstream).
+async fn refresh_before_stop(state: &AppState, cap: &StopServer) -> Result<(), HubError> {
+    if !state.config.authenticator.refresh_pre_stop {
+        return Ok(());
+    }
+    let user = cap.user();
+    if crate::service::auth_refresh::check(state, user, crate::service::auth_refresh::Why::Forced)
+        .await?
+    {
+        return Ok(());
+    }
+    if cap.by_owner() {
+        return Err(HubError::Forbidden(format!(
+            "auth has expired for {}, login again",
+            user.name
+        )));
+    }
+    tracing::warn!(user = %user.name, "user may have stale auth info; stopping anyway");
+    Ok(())
 }
 
 fn already_running(user: &UserRecord, server: &str) -> HubError {
@@ -250,6 +292,9 @@ pub(crate) async fn start_from_page(
         state.servers.phase(&user.name, server),
         Phase::Stopped | Phase::Failed(_)
     );
+    if stopped {
+        refresh_before_spawn(state, user).await?;
+    }
     if let Some(user_options) = user_options.filter(|_| stopped) {
         state
             .store
@@ -316,6 +361,7 @@ pub(crate) async fn stop(
         ));
     }
     let record = existing(state, user, server).await?;
+    refresh_before_stop(state, cap).await?;
     let stopped = stop::request_stop(&state.runtime, user, server).await;
     if remove {
         let removal = remove_when_stopped(
@@ -390,8 +436,9 @@ pub(crate) async fn check_new_named(
 }
 
 /// The home page's stop button: stops the server, waiting up to [`SLOW_TIMEOUT`].
-pub(crate) async fn stop_from_page(state: &AppState, cap: &StopServer) -> bool {
-    stop::request_stop(&state.runtime, cap.user(), cap.server()).await
+pub(crate) async fn stop_from_page(state: &AppState, cap: &StopServer) -> Result<bool, HubError> {
+    refresh_before_stop(state, cap).await?;
+    Ok(stop::request_stop(&state.runtime, cap.user(), cap.server()).await)
 }
 
 /// `JupyterHub.shutdown_on_logout`: stops every running server of the user
