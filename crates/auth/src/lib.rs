@@ -11,13 +11,14 @@
 //! `usernames` (`username_map` and `username_pattern`),
 //! `throttle` ([`LoginThrottle`]: backoff after failed logins, for every back
 //! end), `dummy` ([`DummyAuthenticator`]), `shared` ([`SharedPasswordAuthenticator`]),
-//! `null` ([`NullAuthenticator`]), `pam` ([`PamAuthenticator`] and its
-//! libpam binding), `worker_pool` (the bounded threads PAM runs on),
-//! `unix_accounts` (local users and groups, creating accounts),
-//! `oauth` ([`OAuthenticator`]: OAuth2 / OpenID Connect logins by redirect,
-//! through the [`RedirectLogin`] seam).
+//! `null` ([`NullAuthenticator`]), `ldap` ([`LdapAuthenticator`]), `pam`
+//! ([`PamAuthenticator`] and its libpam binding), `worker_pool` (the bounded
+//! threads PAM runs on), `unix_accounts` (local users and groups, creating
+//! accounts), `oauth` ([`OAuthenticator`]: OAuth2 / OpenID Connect logins by
+//! redirect, through the [`RedirectLogin`] seam).
 
 mod dummy;
+mod ldap;
 mod null;
 mod oauth;
 mod pam;
@@ -34,6 +35,7 @@ use async_trait::async_trait;
 use thiserror::Error;
 
 pub use dummy::DummyAuthenticator;
+pub use ldap::LdapAuthenticator;
 pub use null::NullAuthenticator;
 pub use oauth::{OAuthenticator, STATE_COOKIE_NAME};
 pub use pam::PamAuthenticator;
@@ -203,6 +205,18 @@ pub trait Authenticator: Send + Sync {
     async fn check_allowed(&self, _username: &str) -> Result<bool, AuthError> {
         Ok(false)
     }
+    /// [`Authenticator::check_allowed`] with the auth model the login just
+    /// returned, as upstream's `check_allowed(username, auth_model)`: a back
+    /// end that learns the user's groups while logging in (LDAP and OAuth
+    /// `allowed_groups`, an OAuth admin by `admin_groups`) decides from them.
+    /// The default asks [`Authenticator::check_allowed`] with the name only.
+    async fn check_allowed_model(
+        &self,
+        username: &str,
+        _model: &Authenticated,
+    ) -> Result<bool, AuthError> {
+        self.check_allowed(username).await
+    }
     /// Upstream's `add_user` hook: called when a user is added to the hub (API,
     /// first login). A local-account back end makes sure the account exists
     /// (creating it with `create_system_users`); an error refuses the user.
@@ -239,17 +253,6 @@ pub trait Authenticator: Send + Sync {
     /// is `Some`; `None` for a back end that checks passwords.
     fn redirect_login(&self) -> Option<&dyn RedirectLogin> {
         None
-    }
-    /// Whether a login may be admitted beyond the name-based allow rules,
-    /// given what the login returned: upstream's `check_allowed(name,
-    /// auth_model)` (OAuth `allowed_groups`, an admin by `admin_groups`).
-    /// The default asks [`Authenticator::check_allowed`] with the name only.
-    async fn check_allowed_model(
-        &self,
-        username: &str,
-        _vouched: &Authenticated,
-    ) -> Result<bool, AuthError> {
-        self.check_allowed(username).await
     }
     /// HTML the back end shows instead of the login form (upstream's
     /// `get_custom_html(base_url)`); empty keeps the form. Trusted markup from

@@ -14,8 +14,8 @@ use ferrohub_config::{AuthenticatorConfig, Config};
 use crate::throttle::{LoginThrottle, ThrottleSettings};
 use crate::usernames::UsernameRules;
 use crate::{
-    AuthError, Authenticator, BUSY_RETRY_AFTER, DummyAuthenticator, LoginOutcome,
-    NullAuthenticator, PamAuthenticator, SharedPasswordAuthenticator, UsernameError,
+    AuthError, Authenticator, BUSY_RETRY_AFTER, DummyAuthenticator, LdapAuthenticator,
+    LoginOutcome, NullAuthenticator, PamAuthenticator, SharedPasswordAuthenticator, UsernameError,
 };
 
 /// The `authenticator_class` values that select PAM (upstream's entry points and
@@ -38,6 +38,15 @@ const SHARED_PASSWORD_CLASSES: [&str; 3] = [
     "shared-password",
     "SharedPasswordAuthenticator",
     "jupyterhub.authenticators.shared.SharedPasswordAuthenticator",
+];
+/// The `authenticator_class` values that select the LDAP back end
+/// (jupyterhub-ldapauthenticator's entry points and class paths).
+const LDAP_CLASSES: [&str; 5] = [
+    "ldap",
+    "ldapauthenticator",
+    "LDAPAuthenticator",
+    "ldapauthenticator.LDAPAuthenticator",
+    "ldapauthenticator.ldapauthenticator.LDAPAuthenticator",
 ];
 /// The `authenticator_class` values that select the null back end.
 const NULL_CLASSES: [&str; 3] = [
@@ -91,6 +100,8 @@ impl Auth {
                 admins,
                 rules.clone(),
             )?)
+        } else if LDAP_CLASSES.contains(&class) {
+            Box::new(LdapAuthenticator::new(&config.ldap_authenticator)?)
         } else if NULL_CLASSES.contains(&class) {
             Box::new(NullAuthenticator)
         } else if let Some(oauth) = ferrohub_config::OAuthClass::from_selector(class) {
@@ -102,6 +113,7 @@ impl Auth {
                     .iter()
                     .chain(DUMMY_CLASSES.iter())
                     .chain(SHARED_PASSWORD_CLASSES.iter())
+                    .chain(LDAP_CLASSES.iter())
                     .chain(NULL_CLASSES.iter())
                     .copied()
                     .chain(
@@ -121,7 +133,9 @@ impl Auth {
                 ferrohub_config::OAuthSettings::resolve(config, c)
                     .allowed_groups
                     .is_some_and(|g| !g.is_empty())
-            });
+            })
+            || (LDAP_CLASSES.contains(&class)
+                && !config.ldap_authenticator.allowed_groups.is_empty());
         Self::with_rules(backend, &config.authenticator, rules, backend_allows)
     }
 

@@ -9,7 +9,7 @@
 //! overrides + checks), `schema` (class and option names, read from the structs),
 //! `help` (one help line per option), `generate` (`--generate-config`),
 //! `oauth` (OAuthenticator's sections, layered as traitlets does),
-//! `bind_url` (listen URLs), `profiles` (`Spawner.profile_list`, memory
+//! `bind_url` (listen URLs), `ldap` (`[LDAPAuthenticator]`), `profiles` (`Spawner.profile_list`, memory
 //! sizes), `error`.
 
 #![warn(missing_docs)]
@@ -19,6 +19,7 @@ mod credentials;
 mod error;
 mod generate;
 mod help;
+mod ldap;
 mod load;
 mod model;
 mod oauth;
@@ -28,6 +29,9 @@ mod schema;
 pub use bind_url::{BindUrl, InvalidUrl};
 pub use error::{ConfigError, Origin};
 pub use generate::generate_config;
+pub use ldap::{
+    CertValidation, DEFAULT_GROUP_SEARCH_FILTER, LdapAuthenticatorConfig, TlsKwargs, TlsStrategy,
+};
 pub use load::load;
 pub use model::{
     AuthenticatorConfig, Config, CustomScopeConfig, DummyAuthenticatorConfig, JupyterHubConfig,

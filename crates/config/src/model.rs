@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::ldap::LdapAuthenticatorConfig;
 use crate::profiles::{ByteSize, Profile};
 
 /// The whole configuration of a hub.
@@ -56,6 +57,9 @@ pub struct Config {
     /// `[AzureAdOAuthenticator]`.
     #[serde(rename = "AzureAdOAuthenticator")]
     pub azure_ad_oauthenticator: crate::oauth::AzureAdOAuthenticatorConfig,
+    /// `[LDAPAuthenticator]` (jupyterhub-ldapauthenticator 2.x).
+    #[serde(rename = "LDAPAuthenticator")]
+    pub ldap_authenticator: LdapAuthenticatorConfig,
     /// `[Spawner]`: settings shared by every spawner.
     #[serde(rename = "Spawner")]
     pub spawner: SpawnerConfig,
@@ -95,8 +99,8 @@ pub struct JupyterHubConfig {
     /// Write the hub's pid here when set; a relative path resolves from the working
     /// directory at use time.
     pub pid_file: String,
-    /// `pam` (default), `shared-password`, `null` or `dummy`; also the upstream
-    /// class names.
+    /// `pam` (default), `shared-password`, `ldap`, `null` or `dummy`; also the
+    /// upstream class names.
     pub authenticator_class: String,
     /// `localprocess` (default) or `simple`; also the upstream class names.
     pub spawner_class: String,

@@ -6,6 +6,7 @@ use std::fmt;
 
 use serde::de::{self, DeserializeOwned, Deserializer, Visitor};
 
+use crate::ldap::LdapAuthenticatorConfig;
 use crate::model::{
     AuthenticatorConfig, DummyAuthenticatorConfig, JupyterHubConfig, LocalAuthenticatorConfig,
     LocalProcessSpawnerConfig, PamAuthenticatorConfig, ProxyConfig,
@@ -37,6 +38,7 @@ pub(crate) const CLASSES: &[Class] = &[
     class::<crate::oauth::GitLabOAuthenticatorConfig>("GitLabOAuthenticator"),
     class::<crate::oauth::GoogleOAuthenticatorConfig>("GoogleOAuthenticator"),
     class::<crate::oauth::AzureAdOAuthenticatorConfig>("AzureAdOAuthenticator"),
+    class::<LdapAuthenticatorConfig>("LDAPAuthenticator"),
     class::<SpawnerConfig>("Spawner"),
     class::<LocalProcessSpawnerConfig>("LocalProcessSpawner"),
     class::<SimpleLocalProcessSpawnerConfig>("SimpleLocalProcessSpawner"),

@@ -191,6 +191,9 @@ fn authenticator_class_names_pick_the_back_end() {
     let backend_of = |class: &str| {
         let mut config = Config::default();
         config.jupyterhub.authenticator_class = class.into();
+        config.ldap_authenticator.server_address = "127.0.0.1".into();
+        config.ldap_authenticator.tls_strategy = ferrohub_config::TlsStrategy::Insecure;
+        config.ldap_authenticator.bind_dn_template = vec!["uid={username},dc=x".into()];
         Auth::from_config(&config).map(|auth| auth.backend_name())
     };
     for class in [
@@ -226,11 +229,22 @@ fn authenticator_class_names_pick_the_back_end() {
     ] {
         assert_eq!(backend_of(class).unwrap(), "NullAuthenticator", "{class}");
     }
-    let err = backend_of("ldapauthenticator.LDAPAuthenticator").expect_err("unknown class");
+    for class in [
+        "ldap",
+        "ldapauthenticator",
+        "LDAPAuthenticator",
+        "ldapauthenticator.LDAPAuthenticator",
+        "ldapauthenticator.ldapauthenticator.LDAPAuthenticator",
+    ] {
+        assert_eq!(backend_of(class).unwrap(), "LDAPAuthenticator", "{class}");
+    }
+    let err = backend_of("firstuseauthenticator.FirstUseAuthenticator").expect_err("unknown class");
     let text = err.to_string();
     assert!(matches!(err, AuthError::Config(_)));
     assert!(
-        text.starts_with("unknown authenticator_class \"ldapauthenticator.LDAPAuthenticator\""),
+        text.starts_with(
+            "unknown authenticator_class \"firstuseauthenticator.FirstUseAuthenticator\""
+        ),
         "{text}"
     );
     assert!(

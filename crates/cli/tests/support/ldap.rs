@@ -1,12 +1,15 @@
 //! A private OpenLDAP server for the LDAP authenticator tests: the real
 //! `slapd` (installed by scripts/setup.sh), with its own config and database
-//! in a temporary directory, on a free loopback port, with StartTLS using a
-//! certificate made by `openssl` at start.
+//! in a temporary directory, on free loopback ports: plain LDAP with
+//! StartTLS, and LDAP over TLS (`ldaps://`), with a server certificate for
+//! `127.0.0.1` issued by a test CA that `openssl` makes at start.
 //!
 //! Directory (suffix `dc=example,dc=org`, admin [`ADMIN_DN`] /
 //! [`ADMIN_PASSWORD`]):
 //! - `uid=alice,ou=people,dc=example,dc=org`, password `alicepw`
+//!   (`employeeNumber: e2001`, `mail: alice@example.org`)
 //! - `uid=bob,ou=people,dc=example,dc=org`, password `bobpw`
+//!   (`employeeNumber: e2002`)
 //! - `cn=staff,ou=groups,...` (groupOfNames, member alice) and
 //!   `cn=students,ou=groups,...` (member bob)
 
@@ -40,8 +43,13 @@ pub struct Slapd {
     pub url: String,
     /// The listening port.
     pub port: u16,
-    /// The self-signed certificate slapd presents on StartTLS: trust it with
-    /// `LDAPTLS_CACERT` (ldap-utils) or as the client's CA.
+    /// `ldaps://127.0.0.1:<ldaps_port>` (TLS from the first byte).
+    pub ldaps_url: String,
+    /// The LDAP-over-TLS port.
+    pub ldaps_port: u16,
+    /// The test CA that issued the certificate slapd presents (on StartTLS
+    /// and ldaps): trust it with `LDAPTLS_CACERT` (ldap-utils) or as the
+    /// client's CA.
     pub ca_cert: PathBuf,
     // Declared before `dir`: the server stops before its files go away.
     daemon: Daemon,
@@ -69,11 +77,13 @@ impl Slapd {
         for _ in 0..5 {
             let port = super::free_port();
             let url = format!("ldap://127.0.0.1:{port}");
+            let ldaps_port = super::free_port();
+            let ldaps_url = format!("ldaps://127.0.0.1:{ldaps_port}");
             let log = std::fs::File::create(root.join("slapd.log")).unwrap();
             let mut command = Command::new(slapd);
             // -d keeps slapd in the foreground (so it is our child); level 0 logs little.
             command
-                .args(["-d", "0", "-h", &format!("{url}/"), "-f"])
+                .args(["-d", "0", "-h", &format!("{url}/ {ldaps_url}/"), "-f"])
                 .arg(root.join("slapd.conf"))
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
@@ -81,11 +91,15 @@ impl Slapd {
             let mut daemon = Daemon::new(spawn_tied_to_process(command).expect("start slapd"));
             let deadline = Instant::now() + Duration::from_secs(10);
             while Instant::now() < deadline {
-                if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+                    && std::net::TcpStream::connect(("127.0.0.1", ldaps_port)).is_ok()
+                {
                     return Self {
                         url,
                         port,
-                        ca_cert: root.join("cert.pem"),
+                        ldaps_url,
+                        ldaps_port,
+                        ca_cert: root.join("ca.pem"),
                         daemon,
                         dir,
                     };
@@ -122,20 +136,50 @@ fn run(command: &mut Command) {
     );
 }
 
-/// A self-signed certificate for 127.0.0.1 (also its own CA).
+/// A test CA (`ca.pem`) and a server certificate for 127.0.0.1 it issued
+/// (`cert.pem`, `key.pem`). Not one self-signed certificate: TLS clients
+/// built on webpki (rustls) refuse a CA certificate as a server's.
 fn make_certificate(root: &Path) {
     run(Command::new("openssl")
         .args([
             "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
         ])
+        .args(["-subj", "/CN=ferrohub test LDAP CA"])
+        .args(["-addext", "basicConstraints=critical,CA:TRUE"])
+        .args(["-addext", "keyUsage=critical,keyCertSign,cRLSign"])
+        .arg("-keyout")
+        .arg(root.join("ca-key.pem"))
+        .arg("-out")
+        .arg(root.join("ca.pem")));
+    run(Command::new("openssl")
         .args([
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
             "-subj",
             "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
         ])
         .arg("-keyout")
         .arg(root.join("key.pem"))
+        .arg("-out")
+        .arg(root.join("server.csr")));
+    std::fs::write(
+        root.join("server.ext"),
+        "subjectAltName = IP:127.0.0.1\nbasicConstraints = CA:FALSE\n\
+         keyUsage = digitalSignature, keyEncipherment\nextendedKeyUsage = serverAuth\n",
+    )
+    .unwrap();
+    run(Command::new("openssl")
+        .args(["x509", "-req", "-days", "2", "-set_serial", "2"])
+        .arg("-in")
+        .arg(root.join("server.csr"))
+        .arg("-CA")
+        .arg(root.join("ca.pem"))
+        .arg("-CAkey")
+        .arg(root.join("ca-key.pem"))
+        .arg("-extfile")
+        .arg(root.join("server.ext"))
         .arg("-out")
         .arg(root.join("cert.pem")));
 }
@@ -175,7 +219,8 @@ fn data() -> String {
         write!(
             ldif,
             "dn: {dn}\nobjectClass: inetOrgPerson\nobjectClass: posixAccount\nuid: {uid}\n\
-             cn: {uid}\nsn: {uid}\nmail: {uid}@example.org\nuidNumber: {number}\n\
+             cn: {uid}\nsn: {uid}\nmail: {uid}@example.org\nemployeeNumber: e{number}\n\
+             uidNumber: {number}\n\
              gidNumber: {number}\nhomeDirectory: /home/{uid}\nuserPassword: {password}\n\n\
              dn: cn={group},ou=groups,{SUFFIX}\nobjectClass: groupOfNames\ncn: {group}\n\
              member: {dn}\n\n"
