@@ -2,7 +2,7 @@
 """Failed-login benchmark: does a flood of failed logins slow the hub down?
 
 For each authenticator in turn (PAM, dummy with a password, shared password,
-LDAP, ...) this starts the real ferrohub (with ferrohub-proxy) in a temporary
+LDAP, OAuth) this starts the real ferrohub (with ferrohub-proxy) in a temporary
 directory, sends at least --attempts failed logins, and goes on until
 --min-duration seconds have passed (`POST /hub/login` with the form's XSRF
 token and a wrong password, spread over --names user names, --clients at a
@@ -237,8 +237,71 @@ access to * by * read
         return "\n".join(out)
 
 
+class OAuth(Backend):
+    """GenericOAuthenticator against the tests' OpenID Connect provider
+    (crates/cli/tests/idp/oidc_provider.mjs on npm oidc-provider, installed by
+    scripts/setup.sh). A failed login is what a forged or stale callback
+    costs the hub: `GET /hub/oauth_login` (a state cookie and the redirect to
+    the provider), then `GET /hub/oauth_callback` with that state and a code
+    the provider never issued, which the hub must exchange at the provider's
+    token endpoint before it can refuse it."""
+
+    name = "oauth"
+    title = "OAuth (GenericOAuthenticator, oidc-provider, bad codes)"
+    authenticator_class = "generic-oauth"
+    CALLBACK = "http://127.0.0.1:9/hub/oauth_callback"
+
+    def __init__(self):
+        self.process = None
+        self.issuer = None
+
+    def start(self, workdir, n_names):
+        script = os.path.join(os.path.dirname(os.path.dirname(HERE)),
+                              "crates/cli/tests/idp/oidc_provider.mjs")
+        oidc_dir = os.environ.get("FERROHUB_OIDC", "/opt/ferrohub/oidc")
+        if not os.path.isdir(os.path.join(oidc_dir, "node_modules/oidc-provider")):
+            raise RuntimeError(f"no oidc-provider in {oidc_dir}; run scripts/setup.sh")
+        port = free_port()
+        self.issuer = f"http://127.0.0.1:{port}"
+        env = dict(os.environ, FERROHUB_OIDC=oidc_dir)
+        self.process = Process("oidc-provider", ["node", script, "--port", str(port),
+                                                 "--redirect-uri", self.CALLBACK],
+                               None, os.path.join(workdir, "oidc-provider.log"), env=env)
+        wait_until("oidc-provider",
+                   lambda: get_status(port, "/.well-known/openid-configuration") == 200,
+                   self.process, timeout=30)
+
+    def stop(self):
+        if self.process:
+            self.process.stop()
+            self.process = None
+
+    def sections(self, workdir):
+        # The fixture's client (see crates/cli/tests/support/oidc.rs).
+        return {"GenericOAuthenticator": f"""client_id = "ferrohub"
+client_secret = "hubsecret"
+oidc_issuer = "{self.issuer}"
+oauth_callback_url = "{self.CALLBACK}"
+scope = ["openid", "profile"]
+username_claim = "preferred_username"
+"""}
+
+    def attempt(self, client, name):
+        response, _ = client.request("GET", "/hub/oauth_login")
+        cookie = next((v.split(";", 1)[0] for h, v in response.getheaders()
+                       if h.lower() == "set-cookie" and v.startswith("oauthenticator-state=")), None)
+        query = urllib.parse.urlparse(response.getheader("Location", "")).query
+        state = urllib.parse.parse_qs(query).get("state", [None])[0]
+        if response.status != 302 or not cookie or not state:
+            return f"oauth_login answered {response.status}"
+        callback = "/hub/oauth_callback?" + urllib.parse.urlencode(
+            {"code": f"forged-{name}-{secrets.token_hex(4)}", "state": state})
+        response, _ = client.request("GET", callback, headers={"Cookie": cookie})
+        return response.status
+
+
 # One entry per back end; `--only` picks by name.
-BACKENDS = [Pam(), Dummy(), SharedPassword(), Ldap()]
+BACKENDS = [Pam(), Dummy(), SharedPassword(), Ldap(), OAuth()]
 
 
 def run(cmd):

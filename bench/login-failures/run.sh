@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Failed-login benchmark (issue 13): a flood of failed logins against each
-# authenticator (PAM, dummy, shared password, LDAP) must leave the hub
+# authenticator (PAM, dummy, shared password, LDAP, OAuth) must leave the hub
 # answering /hub/health within 50 ms at p99.
 #
 #   bench/login-failures/run.sh                      # 1000 failures per authenticator, 8 clients
@@ -12,7 +12,8 @@
 #
 # What it does:
 #   1. builds ferrohub and ferrohub-proxy in release mode (bench/lib.sh);
-#   2. installs slapd and ldap-utils (Debian) if missing;
+#   2. installs slapd, ldap-utils and nodejs (Debian) if missing (oidc-provider
+#      itself comes from scripts/setup.sh);
 #   3. runs bench/login-failures/bench.py, which for each authenticator starts
 #      what it needs (a local account for PAM, a private slapd for LDAP) and a
 #      hub, sends the failures while polling /hub/health, stops everything and
@@ -30,7 +31,7 @@ repo="$(cd "$here/../.." && pwd)"
 . "$here/../lib.sh"
 bench_help_if_asked "$@"
 
-bench_require slapd:slapd ldapwhoami:ldap-utils openssl:openssl
+bench_require slapd:slapd ldapwhoami:ldap-utils openssl:openssl node:nodejs
 bench_parse_args "$@"
 bench_build "$repo"
 bench_run python3 "$here/bench.py" \
