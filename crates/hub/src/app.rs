@@ -305,7 +305,7 @@ impl Hub {
         store.prepare().await?;
         let auth = Auth::from_config(&config)?;
         let crypt = crate::runtime::auth_state::keeper_from(&config, |v| std::env::var(v).ok())?;
-        let spawner = ferrohub_spawn::from_config(&config)?;
+        let spawner = crate::spawners::from_config(&config)?;
         let custom_scopes = crate::roles::custom_scopes(&config)?;
         create_startup_users(&store, &auth).await?;
         // Before the proxy starts: a pid file that cannot be written stops the

@@ -28,6 +28,7 @@ mod runtime;
 mod secret;
 mod service;
 mod services;
+mod spawners;
 mod state;
 mod templates;
 #[cfg(feature = "testing")]

@@ -23,6 +23,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use axum::Router;
@@ -202,6 +203,10 @@ impl FakeProxy {
     }
 }
 
+/// The step [`FakeSpawner`] reports half-way through each start, as a
+/// spawner on a batch system or container engine reports its own steps.
+pub const FAKE_PROGRESS_STEP: &str = "Fake server assigned";
+
 /// A spawner that starts nothing (see the module documentation): every
 /// server it "starts" is the same in-process HTTP server answering 200, and
 /// it is running from `start` until `stop`. Its stored state is
@@ -211,6 +216,8 @@ pub struct FakeSpawner {
     next_id: AtomicU64,
     running: Mutex<BTreeSet<u64>>,
     requests: Mutex<Vec<SpawnRequest>>,
+    /// How long each start takes after its progress step.
+    start_delay: Mutex<Duration>,
 }
 
 impl FakeSpawner {
@@ -221,7 +228,18 @@ impl FakeSpawner {
             next_id: AtomicU64::new(1),
             running: Mutex::default(),
             requests: Mutex::default(),
+            start_delay: Mutex::default(),
         })
+    }
+
+    /// Makes every later start take `delay` after it reported its step, as
+    /// a queued batch job or an image pull would: a test can then watch a
+    /// spawn in progress.
+    pub fn delay_starts(&self, delay: Duration) {
+        *self
+            .start_delay
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = delay;
     }
 
     /// Every start request so far, oldest first: what the hub asked to run
@@ -262,6 +280,12 @@ impl Spawner for FakeSpawner {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .push(request.clone());
+        request.progress.report(50, FAKE_PROGRESS_STEP);
+        let delay = *self
+            .start_delay
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        tokio::time::sleep(delay).await;
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         self.running
             .lock()

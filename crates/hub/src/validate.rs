@@ -29,7 +29,7 @@ pub(crate) fn check_config_with(
     let quiet = tracing::subscriber::NoSubscriber::default();
     let auth = tracing::subscriber::with_default(quiet, || {
         let auth = ferrohub_auth::Auth::from_config(config)?;
-        ferrohub_spawn::from_config(config)?;
+        crate::spawners::from_config(config)?;
         Ok::<_, StartError>(auth)
     })?;
     for (variable, field) in &config.spawner.auth_state_env {

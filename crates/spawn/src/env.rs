@@ -151,6 +151,7 @@ mod tests {
         SpawnRequest {
             settings: crate::ServerSettings::from_config(spawner),
             user_options: serde_json::json!({}),
+            progress: crate::ProgressReporter::ignore(),
             username: "alice".into(),
             server_name: String::new(),
             base_url: "/user/alice/".into(),

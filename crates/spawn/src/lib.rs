@@ -111,6 +111,43 @@ pub struct SpawnRequest {
     /// The server's `user_options` (upstream's `Spawner.user_options`), for
     /// spawners that read them; the local spawners need only `settings`.
     pub user_options: serde_json::Value,
+    /// Where the spawner says what is happening while `start` runs.
+    pub progress: ProgressReporter,
+}
+
+/// Where a spawner reports the steps of a start that takes a while (a batch
+/// job queued, then scheduled on a host; an image pulled): upstream's
+/// `Spawner.progress()` events. They reach the spawn-pending page and the
+/// progress API between the hub's own "Spawning server" and "Server
+/// started" steps.
+#[derive(Clone)]
+pub struct ProgressReporter(Arc<dyn Fn(u8, String) + Send + Sync>);
+
+impl ProgressReporter {
+    /// A reporter that hands each event (percent of the spawner's own start,
+    /// 0 to 100, and a client-safe message) to `sink`.
+    pub fn new(sink: impl Fn(u8, String) + Send + Sync + 'static) -> Self {
+        Self(Arc::new(sink))
+    }
+
+    /// A reporter nobody listens to (tests, tools).
+    #[must_use]
+    pub fn ignore() -> Self {
+        Self::new(|_, _| {})
+    }
+
+    /// Reports a step: `percent` of the spawner's own start (values above
+    /// 100 count as 100) and a message a user may see (no secrets, no
+    /// paths or commands).
+    pub fn report(&self, percent: u8, message: impl Into<String>) {
+        (self.0)(percent.min(100), message.into());
+    }
+}
+
+impl std::fmt::Debug for ProgressReporter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProgressReporter")
+    }
 }
 
 /// A started server.

@@ -231,6 +231,7 @@ mod tests {
             hub_env: Default::default(),
             settings: crate::ServerSettings::from_config(&Default::default()),
             user_options: serde_json::json!({}),
+            progress: crate::ProgressReporter::ignore(),
         };
         let account = LocalAccount {
             home: PathBuf::new(),

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use ferrohub_config::{SpawnerConfig, UnknownProfile};
 use ferrohub_core::token::{self, GENERATED_TOKEN_ROUNDS, USER_PROVIDED_TOKEN_ROUNDS};
 use ferrohub_metrics::{SpawnLabels, SpawnReason};
-use ferrohub_spawn::{ServerSettings, SpawnError, SpawnRequest};
+use ferrohub_spawn::{ProgressReporter, ServerSettings, SpawnError, SpawnRequest};
 use ferrohub_store::{
     NewToken, OAuthClient, ServerAddress, SpawnerRecord, StoreError, TokenOwner, UserRecord,
 };
@@ -460,6 +460,7 @@ async fn launch(
         hub_env: hub_env(&rt.urls, &user.name, server, api_token, client_id, prefix),
         settings,
         user_options: spawner.user_options.clone(),
+        progress: spawner_progress(rt, &user.name, server),
     };
     let timeout = Duration::from_secs(rt.config.spawner.start_timeout);
     rt.servers
@@ -482,6 +483,18 @@ async fn launch(
         .map_err(|e| db(&e))?;
     tracing::info!(user = %user.name, server, url = %started.url, "server launched");
     Ok(addr)
+}
+
+/// The spawner's own steps (0-100 % of its start) as events between the
+/// hub's "Spawning server" (10 %) and "Server started" (40 %).
+fn spawner_progress(rt: &Runtime, user: &str, server: &str) -> ProgressReporter {
+    let rt = rt.clone();
+    let (user, server) = (user.to_owned(), server.to_owned());
+    ProgressReporter::new(move |percent, message| {
+        let scaled = 10 + u16::from(percent) * 30 / 100;
+        let scaled = u8::try_from(scaled).unwrap_or(40);
+        rt.servers.report(&user, &server, scaled, message);
+    })
 }
 
 async fn wait_and_route(
