@@ -21,6 +21,10 @@
 #   - slapd and ldap-utils (OpenLDAP), answered non-interactively with a
 #     debconf preseed; the LDAP tests start a private slapd with their own
 #     config and database, so the system one installed here is stopped
+#   - slurm-wlm and munge (Debian), a one-node Slurm cluster configuration for
+#     this host in /etc/slurm/slurm.conf, and batchspawner 1.3.0 in the
+#     virtualenv (its batchspawner-singleuser wrapper), for the SlurmSpawner
+#     tests, whose fixture starts the daemons
 #   - cargo-deny 0.20.2 (`cargo install --locked`), which scripts/lint.sh runs
 #     for licences, duplicate versions, sources and advisories (deny.toml)
 #
@@ -45,6 +49,7 @@ OIDC_PROVIDER_VERSION="9.13.3"
 JUPYTERHUB_VERSION="6.1.1"
 CARGO_DENY_VERSION="0.20.2"
 IDLE_CULLER_VERSION="2.0.0"
+BATCHSPAWNER_VERSION="1.3.0"
 APT_PACKAGES=(libpam0g-dev chromium)
 
 log() { printf 'setup: %s\n' "$*" >&2; }
@@ -154,6 +159,80 @@ PRESEED
     if [[ -x /etc/init.d/slapd ]]; then
         /etc/init.d/slapd stop >/dev/null 2>&1 || true
     fi
+fi
+# Slurm and munge (SlurmSpawner tests): Debian's slurm-wlm and munge, and a
+# one-node cluster configuration for this host in /etc/slurm/slurm.conf
+# (NodeName and SlurmctldHost are `hostname -s`; proctrack/linuxproc and
+# task/none, no cgroups, no accounting). Nothing is started here: the tests'
+# fixture (crates/cli/tests/support/slurm.rs) runs munged, slurmctld and
+# slurmd in the foreground and stops them when the tests end.
+need_slurm=()
+for pkg in slurm-wlm munge; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_slurm+=("$pkg")
+done
+if ((${#need_slurm[@]})); then
+    if [[ $(id -u) -ne 0 ]]; then
+        log "missing packages ${need_slurm[*]}; run this script as root"
+        exit 1
+    fi
+    log "installing ${need_slurm[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get -o DPkg::Lock::Timeout=600 update -qq
+    apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends \
+        "${need_slurm[@]}" >/dev/null
+fi
+slurm_host="$(hostname -s)"
+slurm_conf=/etc/slurm/slurm.conf
+if ! grep -qx "NodeName=$slurm_host NodeAddr=127.0.0.1 CPUs=2 RealMemory=2000 State=UNKNOWN" "$slurm_conf" 2>/dev/null; then
+    if [[ $(id -u) -ne 0 ]]; then
+        log "no Slurm configuration for this host in $slurm_conf; run this script as root"
+        exit 1
+    fi
+    log "writing $slurm_conf (one-node cluster on $slurm_host)"
+    mkdir -p /etc/slurm
+    cat >"$slurm_conf" <<SLURM
+# Written by ferrohub's scripts/setup.sh: a one-node Slurm cluster on this
+# host for the SlurmSpawner tests; no systemd, no cgroups, no accounting.
+ClusterName=ferrohub
+SlurmctldHost=$slurm_host(127.0.0.1)
+SlurmUser=slurm
+SlurmctldPort=6817
+SlurmdPort=6818
+AuthType=auth/munge
+CredType=cred/munge
+StateSaveLocation=/var/spool/slurmctld
+SlurmdSpoolDir=/var/spool/slurmd
+SlurmctldPidFile=/run/slurm/slurmctld.pid
+SlurmdPidFile=/run/slurm/slurmd.pid
+SlurmctldLogFile=/var/log/slurm/slurmctld.log
+SlurmdLogFile=/var/log/slurm/slurmd.log
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+JobAcctGatherType=jobacct_gather/none
+AccountingStorageType=accounting_storage/none
+JobCompType=jobcomp/none
+SchedulerType=sched/backfill
+SchedulerParameters=sched_interval=2
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core
+ReturnToService=2
+MpiDefault=none
+NodeName=$slurm_host NodeAddr=127.0.0.1 CPUs=2 RealMemory=2000 State=UNKNOWN
+PartitionName=debug Nodes=$slurm_host Default=YES MaxTime=INFINITE State=UP
+SLURM
+fi
+if [[ $(id -u) -eq 0 ]]; then
+    mkdir -p /var/spool/slurmctld /var/spool/slurmd /var/log/slurm /run/slurm /run/munge
+    chown slurm:slurm /var/spool/slurmctld /var/log/slurm
+    chown munge:munge /run/munge
+fi
+batchspawner_marker="$VENV/.ferrohub-batchspawner-$BATCHSPAWNER_VERSION"
+if [[ ! -f "$batchspawner_marker" ]]; then
+    log "installing batchspawner $BATCHSPAWNER_VERSION into $VENV"
+    "$VENV/bin/pip" install -q --disable-pip-version-check \
+        "batchspawner==$BATCHSPAWNER_VERSION"
+    chmod -R a+rX "$VENV"
+    touch "$batchspawner_marker"
 fi
 # cargo-deny: the pinned version, installed once. Another version already
 # on the PATH is kept (installing needs the network) with a note, since a

@@ -9,7 +9,8 @@
 //! overrides + checks), `schema` (class and option names, read from the structs),
 //! `help` (one help line per option), `generate` (`--generate-config`),
 //! `oauth` (OAuthenticator's sections, layered as traitlets does),
-//! `bind_url` (listen URLs), `ldap` (`[LDAPAuthenticator]`), `profiles` (`Spawner.profile_list`, memory
+//! `bind_url` (listen URLs), `ldap` (`[LDAPAuthenticator]`), `slurm`
+//! (`[SlurmSpawner]`), `profiles` (`Spawner.profile_list`, memory
 //! sizes), `error`.
 
 #![warn(missing_docs)]
@@ -25,6 +26,7 @@ mod model;
 mod oauth;
 mod profiles;
 mod schema;
+mod slurm;
 
 pub use bind_url::{BindUrl, InvalidUrl};
 pub use error::{ConfigError, Origin};
@@ -48,3 +50,4 @@ pub use profiles::{
     BadByteSize, ByteSize, OVERRIDABLE, Profile, ProfileError, SpawnerOverride, UnknownProfile,
     choose_profile, slugify,
 };
+pub use slurm::{DEFAULT_SLURM_BATCH_SCRIPT, SlurmSpawnerConfig};

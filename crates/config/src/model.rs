@@ -69,6 +69,9 @@ pub struct Config {
     /// `[SimpleLocalProcessSpawner]`.
     #[serde(rename = "SimpleLocalProcessSpawner")]
     pub simple_local_process_spawner: SimpleLocalProcessSpawnerConfig,
+    /// `[SlurmSpawner]` (batchspawner 1.3).
+    #[serde(rename = "SlurmSpawner")]
+    pub slurm_spawner: crate::slurm::SlurmSpawnerConfig,
 }
 
 /// `[JupyterHub]`.

@@ -42,6 +42,7 @@ pub(crate) const CLASSES: &[Class] = &[
     class::<SpawnerConfig>("Spawner"),
     class::<LocalProcessSpawnerConfig>("LocalProcessSpawner"),
     class::<SimpleLocalProcessSpawnerConfig>("SimpleLocalProcessSpawner"),
+    class::<crate::slurm::SlurmSpawnerConfig>("SlurmSpawner"),
 ];
 
 const fn class<T: DeserializeOwned>(name: &'static str) -> Class {

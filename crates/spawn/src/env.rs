@@ -152,6 +152,7 @@ mod tests {
             settings: crate::ServerSettings::from_config(spawner),
             user_options: serde_json::json!({}),
             progress: crate::ProgressReporter::ignore(),
+            reports: crate::ServerReports::new(),
             username: "alice".into(),
             server_name: String::new(),
             base_url: "/user/alice/".into(),

@@ -24,6 +24,7 @@ pub mod port;
 mod privileges;
 mod process;
 mod ready;
+mod reports;
 mod settings;
 mod simple;
 
@@ -37,6 +38,7 @@ use thiserror::Error;
 pub use local::{LocalProcessSpawner, run_as_local_user};
 pub use process::{StopTimeouts, stop_child_group};
 pub use ready::{wait_for_http_server, wait_until_ready};
+pub use reports::{ServerReport, ServerReports};
 pub use settings::ServerSettings;
 pub use simple::SimpleLocalProcessSpawner;
 
@@ -79,6 +81,12 @@ pub enum SpawnError {
         /// How long we waited.
         seconds: u64,
     },
+    /// The engine (a batch system, a container engine) refused the server
+    /// or lost it while it started. The text is shown to the user, so it
+    /// names only the engine's reason (an invalid partition, a job that
+    /// ended), never commands or paths.
+    #[error("{0}")]
+    Engine(String),
     /// The server exited while we were waiting for it.
     #[error("server exited with status {0} before it was ready")]
     Exited(i32),
@@ -113,6 +121,10 @@ pub struct SpawnRequest {
     pub user_options: serde_json::Value,
     /// Where the spawner says what is happening while `start` runs.
     pub progress: ProgressReporter,
+    /// What the server reports about itself while it starts (its port, for
+    /// batchspawner's wrapper): the hub delivers, a spawner that needs it
+    /// waits. Spawners that choose the port themselves ignore it.
+    pub reports: ServerReports,
 }
 
 /// Where a spawner reports the steps of a start that takes a while (a batch

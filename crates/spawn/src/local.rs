@@ -232,6 +232,7 @@ mod tests {
             settings: crate::ServerSettings::from_config(&Default::default()),
             user_options: serde_json::json!({}),
             progress: crate::ProgressReporter::ignore(),
+            reports: crate::ServerReports::new(),
         };
         let account = LocalAccount {
             home: PathBuf::new(),

@@ -20,6 +20,7 @@ pub mod oidc;
 pub mod openapi;
 #[path = "../../../proxy/tests/support/ports.rs"]
 mod ports;
+pub mod slurm;
 pub mod users;
 
 use std::fmt::Write as _;

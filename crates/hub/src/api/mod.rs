@@ -1,6 +1,7 @@
 //! The REST API under `{hub}api/`: JSON in, JSON out, `{"status", "message"}`
 //! errors, upstream JupyterHub 6.1.1's paths, scopes and models.
 
+mod batchspawner;
 mod groups;
 mod hub;
 mod oauth;
@@ -166,6 +167,7 @@ pub(crate) fn router(state: &AppState) -> Router<AppState> {
             get(oauth::authorize).post(oauth::authorize_confirmed),
         )
         .route(&r("/oauth2/token"), post(oauth::token))
+        .route(&r("/batchspawner"), post(batchspawner::report))
         .route(&r("/{*rest}"), any(not_found))
         .layer(axum::middleware::from_fn(json_errors))
 }

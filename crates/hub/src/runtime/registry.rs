@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use ferrohub_spawn::{ServerReport, ServerReports};
 use tokio::sync::watch;
 
 /// The name upstream uses for a server in messages and the progress log:
@@ -72,6 +73,9 @@ pub(crate) struct ServerRegistry {
     /// Each server's spawn progress, so a pending page opened (or reloaded)
     /// in the middle of a spawn still sees every step so far.
     progress: Mutex<HashMap<Key, watch::Sender<ProgressLog>>>,
+    /// The mailbox of each server whose spawner is starting it, for what the
+    /// server reports about itself (batchspawner's port).
+    reports: Mutex<HashMap<Key, ServerReports>>,
 }
 
 impl ServerRegistry {
@@ -81,6 +85,38 @@ impl ServerRegistry {
             .entry((user.to_owned(), server.to_owned()))
             .or_insert_with(|| watch::channel(Phase::Stopped).0)
             .clone()
+    }
+
+    /// A fresh mailbox for the spawn of a server that starts now (it
+    /// replaces any left from an earlier spawn).
+    pub(super) fn open_reports(&self, user: &str, server: &str) -> ServerReports {
+        let reports = ServerReports::new();
+        self.reports
+            .lock()
+            .expect("registry lock")
+            .insert((user.to_owned(), server.to_owned()), reports.clone());
+        reports
+    }
+
+    /// The spawner returned (or failed): reports are no longer expected.
+    pub(super) fn close_reports(&self, user: &str, server: &str) {
+        self.reports
+            .lock()
+            .expect("registry lock")
+            .remove(&(user.to_owned(), server.to_owned()));
+    }
+
+    /// Hands a server's report to its starting spawner; `false` when the
+    /// server is not starting (nobody waits for a report).
+    pub(crate) fn deliver_report(&self, user: &str, server: &str, report: ServerReport) -> bool {
+        let reports = self.reports.lock().expect("registry lock");
+        match reports.get(&(user.to_owned(), server.to_owned())) {
+            Some(mailbox) => {
+                mailbox.deliver(report);
+                true
+            }
+            None => false,
+        }
     }
 
     /// The current phase of a server.

@@ -461,13 +461,22 @@ async fn launch(
         settings,
         user_options: spawner.user_options.clone(),
         progress: spawner_progress(rt, &user.name, server),
+        reports: rt.servers.open_reports(&user.name, server),
     };
     let timeout = Duration::from_secs(rt.config.spawner.start_timeout);
     rt.servers
         .report(&user.name, server, 10, "Spawning server...".to_owned());
     rt.spawn_hooks.pre_spawn_start(&user.name).await;
-    let started = tokio::time::timeout(timeout, rt.spawner.start(&request))
-        .await
+    // A stop request interrupts a start that waits (a batch job pending in
+    // its queue): the spawner's `start` is dropped, which cancels what it
+    // had begun.
+    let started = tokio::select! {
+        started = tokio::time::timeout(timeout, rt.spawner.start(&request)) => Some(started),
+        () = rt.servers.stop_requested(&user.name, server) => None,
+    };
+    rt.servers.close_reports(&user.name, server);
+    let started = started
+        .ok_or(SpawnFailure::Interrupted)?
         .map_err(|_| SpawnFailure::StartTimeout(timeout.as_secs()))?
         .map_err(client_safe)?;
     let addr = address(&started.url, prefix)?;

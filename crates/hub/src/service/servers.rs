@@ -635,3 +635,37 @@ pub(crate) async fn progress(state: &AppState, read: &ReadServer) -> Result<Prog
         phase,
     })
 }
+
+/// A starting server's report about itself (batchspawner's
+/// `POST /hub/api/batchspawner`): the token must be a server's own API
+/// token, which names the server (its OAuth client), as upstream finds the
+/// spawner whose `api_token` it is. The report goes to that server's
+/// spawner while it starts; otherwise 400, since nobody waits for it.
+pub(crate) async fn report_from_server(
+    state: &AppState,
+    who: &crate::access::Identity,
+    report: ferrohub_spawn::ServerReport,
+) -> Result<(), HubError> {
+    let not_a_server =
+        || HubError::Forbidden("only a server's own API token may report for it".to_owned());
+    let (crate::access::Principal::User(user), Some(token)) = (&who.principal, &who.token) else {
+        return Err(not_a_server());
+    };
+    let server = state
+        .store
+        .spawners_of(user.id)
+        .await?
+        .into_iter()
+        .map(|spawner| spawner.name)
+        .find(|name| crate::urls::HubUrls::oauth_client_id(&user.name, name) == token.client_id)
+        .ok_or_else(not_a_server)?;
+    if state.servers.deliver_report(&user.name, &server, report) {
+        tracing::info!(user = %user.name, server, port = report.port, "server reported its port");
+        Ok(())
+    } else {
+        Err(HubError::Invalid(format!(
+            "{} is not starting; nothing waits for its report",
+            log_name(&user.name, &server)
+        )))
+    }
+}

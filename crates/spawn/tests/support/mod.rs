@@ -42,6 +42,7 @@ pub fn request(config: &Config, username: &str) -> SpawnRequest {
         settings: ferrohub_spawn::ServerSettings::from_config(&config.spawner),
         user_options: serde_json::json!({}),
         progress: ferrohub_spawn::ProgressReporter::ignore(),
+        reports: ferrohub_spawn::ServerReports::new(),
         username: username.into(),
         server_name: String::new(),
         base_url: format!("/user/{username}/"),
