@@ -163,9 +163,11 @@ fi
 # Slurm and munge (SlurmSpawner tests): Debian's slurm-wlm and munge, and a
 # one-node cluster configuration for this host in /etc/slurm/slurm.conf
 # (NodeName and SlurmctldHost are `hostname -s`; proctrack/linuxproc and
-# task/none, no cgroups, no accounting). Nothing is started here: the tests'
-# fixture (crates/cli/tests/support/slurm.rs) runs munged, slurmctld and
-# slurmd in the foreground and stops them when the tests end.
+# task/none, no cgroups, no accounting; SlurmUser=root, so slurmctld keeps
+# the credentials it was started with and dies with the test process that
+# started it). Nothing is started here: the tests' fixture
+# (crates/cli/tests/support/slurm.rs) runs munged, slurmctld and slurmd in
+# the foreground and stops them when the tests end.
 need_slurm=()
 for pkg in slurm-wlm munge; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_slurm+=("$pkg")
@@ -183,7 +185,8 @@ if ((${#need_slurm[@]})); then
 fi
 slurm_host="$(hostname -s)"
 slurm_conf=/etc/slurm/slurm.conf
-if ! grep -qx "NodeName=$slurm_host NodeAddr=127.0.0.1 CPUs=2 RealMemory=2000 State=UNKNOWN" "$slurm_conf" 2>/dev/null; then
+if ! grep -qx "NodeName=$slurm_host NodeAddr=127.0.0.1 CPUs=2 RealMemory=2000 State=UNKNOWN" "$slurm_conf" 2>/dev/null \
+    || ! grep -qx "SlurmUser=root" "$slurm_conf"; then
     if [[ $(id -u) -ne 0 ]]; then
         log "no Slurm configuration for this host in $slurm_conf; run this script as root"
         exit 1
@@ -195,7 +198,7 @@ if ! grep -qx "NodeName=$slurm_host NodeAddr=127.0.0.1 CPUs=2 RealMemory=2000 St
 # host for the SlurmSpawner tests; no systemd, no cgroups, no accounting.
 ClusterName=ferrohub
 SlurmctldHost=$slurm_host(127.0.0.1)
-SlurmUser=slurm
+SlurmUser=root
 SlurmctldPort=6817
 SlurmdPort=6818
 AuthType=auth/munge
@@ -223,7 +226,6 @@ SLURM
 fi
 if [[ $(id -u) -eq 0 ]]; then
     mkdir -p /var/spool/slurmctld /var/spool/slurmd /var/log/slurm /run/slurm /run/munge
-    chown slurm:slurm /var/spool/slurmctld /var/log/slurm
     chown munge:munge /run/munge
 fi
 batchspawner_marker="$VENV/.ferrohub-batchspawner-$BATCHSPAWNER_VERSION"

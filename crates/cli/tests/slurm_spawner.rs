@@ -102,6 +102,20 @@ async fn follow(browser: &Browser, user: &str, enough: impl Fn(&Value) -> bool) 
     events
 }
 
+/// The output files of `user`'s jobs (batch_script's `--output`), for failure messages.
+fn job_logs(user: &str) -> String {
+    let home = format!("/home/{user}");
+    let mut logs = String::new();
+    for entry in std::fs::read_dir(&home).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with("jupyterhub_slurmspawner_") {
+            let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+            logs.push_str(&format!("--- {name}\n{text}\n"));
+        }
+    }
+    logs
+}
+
 fn messages(events: &[Value]) -> Vec<String> {
     events
         .iter()
@@ -136,8 +150,9 @@ async fn a_server_runs_as_a_slurm_job_of_its_user_and_stop_cancels_it() {
     assert_eq!(
         events.last().unwrap()["ready"],
         true,
-        "{said:?}\n{}",
-        hub.log()
+        "{said:?}\n{}\n{}",
+        hub.log(),
+        job_logs(name)
     );
     let jobs = jobs_of(name);
     assert_eq!(
@@ -154,14 +169,22 @@ async fn a_server_runs_as_a_slurm_job_of_its_user_and_stop_cancels_it() {
         "the queue state reached the progress stream: {said:?}"
     );
 
-    // The hub's proxy reaches the server in the job, with the user's login.
+    // The hub's proxy reaches the server in the job: JupyterLab (after the
+    // server's OAuth login through the hub), then its API.
+    let lab = browser
+        .follow
+        .get(format!("{}/user/{name}/lab", hub.public_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(lab.status(), 200, "{}\n{}", hub.log(), job_logs(name));
     let status = browser
         .follow
         .get(format!("{}/user/{name}/api/status", hub.public_url()))
         .send()
         .await
         .unwrap();
-    assert_eq!(status.status(), 200);
+    assert_eq!(status.status(), 200, "{}\n{}", hub.log(), job_logs(name));
     assert_eq!(
         browser.run_code(name, "import os; os.getuid()").await,
         user.uid().to_string()
@@ -213,6 +236,13 @@ async fn a_restarted_hub_adopts_the_running_job_without_submitting_again() {
         1,
         "one submission over both hubs"
     );
+    let lab = browser
+        .follow
+        .get(format!("{}/user/{name}/lab", hub.public_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(lab.status(), 200, "still served after the restart");
     assert_eq!(browser.run_code(name, "6*7").await, "42");
 
     // scancel behind the hub's back: the poll sees the job gone.

@@ -139,8 +139,8 @@ impl Cluster {
             wait_for("munged", 10, munge_works, log_dir.path());
         }
         if !controller_up() {
-            chown_dir("/var/spool/slurmctld", "slurm");
-            chown_dir("/var/log/slurm", "slurm");
+            std::fs::create_dir_all("/var/spool/slurmctld").unwrap();
+            std::fs::create_dir_all("/var/log/slurm").unwrap();
             std::fs::create_dir_all("/var/spool/slurmd").unwrap();
             std::fs::create_dir_all("/run/slurm").unwrap();
             let mut slurmctld = Command::new("/usr/sbin/slurmctld");
