@@ -4,9 +4,14 @@
 //! real `batchspawner-singleuser` wrapper from PyPI starting the real
 //! `jupyterhub-singleuser` and reporting its port to
 //! `POST /hub/api/batchspawner`.
+#![allow(
+    clippy::unwrap_used,
+    reason = "test helpers, which clippy does not count as tests: a panic is the failure report"
+)]
 
 mod support;
 
+use std::fmt::Write as _;
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
@@ -110,7 +115,7 @@ fn job_logs(user: &str) -> String {
         let name = entry.file_name().to_string_lossy().into_owned();
         if name.starts_with("jupyterhub_slurmspawner_") {
             let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
-            logs.push_str(&format!("--- {name}\n{text}\n"));
+            writeln!(logs, "--- {name}\n{text}").unwrap();
         }
     }
     logs

@@ -33,11 +33,39 @@ pub fn generate_config() -> String {
             let help = help(class.name, option).unwrap_or("(no help yet)");
             let _ = write!(out, "\n## {help}\n");
             let _ = match values.and_then(|v| v.get(*option)) {
-                Some(value) => writeln!(out, "# {option} = {value}"),
+                Some(value) => writeln!(out, "# {option} = {}", one_line(value)),
                 None => writeln!(out, "## {option} is unset by default."),
             };
         }
     }
+    out
+}
+
+/// A value on one line: TOML writes a string with line breaks as a
+/// multi-line string, which one commented-out line cannot hold (a default
+/// job script), so such a string becomes a basic string with escapes.
+fn one_line(value: &toml::Value) -> String {
+    let toml::Value::String(text) = value else {
+        return value.to_string();
+    };
+    if !text.contains(['\n', '\r']) {
+        return value.to_string();
+    }
+    let mut out = String::from("\"");
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => {
+                let _ = write!(out, "\\u{:04X}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
     out
 }
 

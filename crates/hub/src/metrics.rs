@@ -186,6 +186,11 @@ const HANDLERS: &[(&str, &str)] = &[
         "api/oauth2/token",
         "jupyterhub.apihandlers.auth.OAuthTokenHandler",
     ),
+    // batchspawner/api.py (registered by batchspawner into default_handlers)
+    (
+        "api/batchspawner",
+        "batchspawner.api.BatchSpawnerAPIHandler",
+    ),
     // app.py: the API's catch-all
     ("api/{*rest}", "jupyterhub.apihandlers.base.API404"),
     // jupyterhub/handlers/metrics.py

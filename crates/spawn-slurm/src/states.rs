@@ -99,14 +99,18 @@ fn python_replacement(template: &str) -> String {
                         group.push(d);
                         chars.next();
                     }
-                    out.push_str(&format!("${{{group}}}"));
+                    out.push_str("${");
+                    out.push_str(&group);
+                    out.push('}');
                 }
                 Some('g') => {
                     chars.next();
                     if chars.peek() == Some(&'<') {
                         chars.next();
                         let name: String = chars.by_ref().take_while(|c| *c != '>').collect();
-                        out.push_str(&format!("${{{name}}}"));
+                        out.push_str("${");
+                        out.push_str(&name);
+                        out.push('}');
                     } else {
                         out.push_str("\\g");
                     }

@@ -12,6 +12,7 @@
 //! at a time (`.config/nextest.toml`, test group `slurm`), since a process
 //! that started the cluster takes it with it when it ends.
 
+use std::fmt::Write as _;
 use std::os::unix::process::CommandExt as _;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -84,7 +85,7 @@ fn wait_for(what: &str, secs: u64, mut check: impl FnMut() -> bool, log_dir: &Pa
     let mut logs = String::new();
     for entry in std::fs::read_dir(log_dir).unwrap().flatten() {
         let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
-        logs.push_str(&format!("--- {}\n{text}\n", entry.path().display()));
+        writeln!(logs, "--- {}\n{text}", entry.path().display()).unwrap();
     }
     panic!("{what} did not come up in {secs} s\n{logs}");
 }
