@@ -12,7 +12,61 @@ use std::sync::Arc;
 use ferrohub_config::Config;
 use ferrohub_spawn::{SpawnError, Spawner};
 
+/// `JupyterHub.spawner_class` names of DockerSpawner (also when the feature
+/// is off, so the refusal can name the feature).
+const DOCKER_NAMES: [&str; 3] = ["docker", "DockerSpawner", "dockerspawner.DockerSpawner"];
+
 /// The spawner for `config`, or why there is none.
 pub(crate) fn from_config(config: &Config) -> Result<Arc<dyn Spawner>, SpawnError> {
+    let class = config.jupyterhub.spawner_class.as_str();
+    if DOCKER_NAMES.contains(&class) {
+        return docker(config);
+    }
     ferrohub_spawn::from_config(config)
+}
+
+#[cfg(feature = "docker")]
+fn docker(config: &Config) -> Result<Arc<dyn Spawner>, SpawnError> {
+    Ok(Arc::new(ferrohub_spawn_docker::DockerSpawner::new(config)))
+}
+
+#[cfg(not(feature = "docker"))]
+fn docker(config: &Config) -> Result<Arc<dyn Spawner>, SpawnError> {
+    Err(SpawnError::Config(format!(
+        "JupyterHub.spawner_class {:?} needs DockerSpawner, which this build leaves out; build with the cargo feature \"docker\"",
+        config.jupyterhub.spawner_class
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(feature = "docker")]
+    #[test]
+    fn every_docker_name_builds_docker_spawner() {
+        assert_eq!(DOCKER_NAMES, ferrohub_spawn_docker::NAMES);
+        for class in DOCKER_NAMES {
+            let mut config = Config::default();
+            config.jupyterhub.spawner_class = class.into();
+            assert_eq!(from_config(&config).unwrap().name(), "DockerSpawner");
+        }
+    }
+
+    #[cfg(not(feature = "docker"))]
+    #[test]
+    fn a_docker_name_without_the_feature_names_the_feature() {
+        let mut config = Config::default();
+        config.jupyterhub.spawner_class = "dockerspawner.DockerSpawner".into();
+        let Err(SpawnError::Config(message)) = from_config(&config) else {
+            panic!("expected a config error");
+        };
+        assert!(message.contains("feature \"docker\""), "{message}");
+    }
+
+    #[test]
+    fn local_names_still_build_local_spawners() {
+        let spawner = from_config(&Config::default()).unwrap();
+        assert_eq!(spawner.name(), "LocalProcessSpawner");
+    }
 }

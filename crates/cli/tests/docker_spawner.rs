@@ -1,0 +1,290 @@
+//! DockerSpawner against a real Docker daemon (support/docker.rs) and a real
+//! single-user image (Debian's Python and the suite's jupyterhub-singleuser,
+//! built by scripts/singleuser-image.sh): servers start in containers on the
+//! host network, are reached through the proxy, write into templated
+//! per-user volumes, carry their limits, survive a hub restart without a
+//! second container, and are stopped (and removed) through the Engine API.
+
+mod support;
+
+use std::os::unix::fs::PermissionsExt as _;
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+use reqwest::Method;
+use serde_json::{Value, json};
+use support::TestHub;
+use support::api::{Api, token_for};
+use support::docker::{self, TestDocker};
+use support::eventually;
+
+/// A hub whose servers run in containers of the test daemon, on the host's
+/// network; `extra` is appended to `[DockerSpawner]`. Container names start
+/// with a prefix of this process, so parallel tests never collide.
+fn docker_hub(docker: &TestDocker, prefix: &str, extra: &str) -> TestHub {
+    let body = format!(
+        r#"image = "{image}"
+network_name = "host"
+pull_policy = "never"
+prefix = "{prefix}"
+{extra}"#,
+        image = docker.image
+    );
+    TestHub::start_with_env(
+        "dummy",
+        "dockerspawner.DockerSpawner",
+        &[("DockerSpawner", &body)],
+        &[("DOCKER_HOST", &docker.host)],
+    )
+}
+
+fn prefix(test: &str) -> String {
+    format!("fh{}-{test}", std::process::id())
+}
+
+/// Reads the progress stream until `ready` or `failed`.
+async fn follow_progress(api: &Api, token: &str, user: &str) -> Vec<Value> {
+    let mut response = api
+        .call(
+            token,
+            Method::GET,
+            &format!("/users/{user}/server/progress"),
+        )
+        .header("Accept", "text/event-stream")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let mut events = Vec::new();
+    let mut buffer = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(150);
+    while let Ok(Some(chunk)) = tokio::time::timeout_at(deadline, response.chunk())
+        .await
+        .expect("progress stream ended in time")
+    {
+        buffer.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(end) = buffer.find("\n\n") {
+            let block: String = buffer.drain(..end + 2).collect();
+            for line in block.lines() {
+                if let Some(data) = line.strip_prefix("data: ") {
+                    let event: Value = serde_json::from_str(data).unwrap();
+                    let done = event["ready"] == true || event["failed"] == true;
+                    events.push(event);
+                    if done {
+                        return events;
+                    }
+                }
+            }
+        }
+    }
+    events
+}
+
+async fn start(api: &Api, token: &str, user: &str) -> Vec<Value> {
+    let started = api
+        .call(token, Method::POST, &format!("/users/{user}/server"))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        matches!(started.status().as_u16(), 201 | 202),
+        "start {user}: {}",
+        started.status()
+    );
+    follow_progress(api, token, user).await
+}
+
+fn running(docker: &TestDocker, container: &str) -> bool {
+    docker
+        .inspect(container)
+        .is_some_and(|c| c["State"]["Running"] == true)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_runs_in_a_container_with_its_volume_and_limits() {
+    let docker = docker::shared();
+    let prefix = prefix("main");
+    let volumes = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(volumes.path(), PermissionsExt::from_mode(0o755)).unwrap();
+    let home = volumes.path().join("alice");
+    std::fs::create_dir(&home).unwrap();
+    // The image's user (uid 1000) writes there.
+    std::fs::set_permissions(&home, PermissionsExt::from_mode(0o777)).unwrap();
+    let hub = docker_hub(
+        docker,
+        &prefix,
+        &format!(
+            r#"remove = true
+mem_limit = "512M"
+volumes = {{ "{}/{{username}}" = "/home/jovyan/work" }}"#,
+            volumes.path().display()
+        ),
+    );
+    let api = Api::new(&hub);
+    let token = token_for(&hub, "alice");
+
+    let events = start(&api, &token, "alice").await;
+    let messages: Vec<&str> = events
+        .iter()
+        .filter_map(|e| e["message"].as_str())
+        .collect();
+    assert_eq!(
+        events.last().unwrap()["ready"],
+        true,
+        "{events:?}\n{}",
+        hub.log()
+    );
+    for step in ["Creating container", "Starting container"] {
+        assert!(messages.contains(&step), "{step:?} in {messages:?}");
+    }
+
+    // The server in the container answers through the proxy.
+    let container = format!("{prefix}-alice");
+    let status = api
+        .public(&token, "/user/alice/api/status")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status.status(), 200);
+    let inspect = docker.inspect(&container).expect("the container exists");
+    assert_eq!(inspect["State"]["Running"], true);
+    assert_eq!(inspect["HostConfig"]["NetworkMode"], "host");
+    assert_eq!(inspect["HostConfig"]["Memory"], 512 << 20);
+    assert_eq!(inspect["Config"]["Image"], docker.image);
+    assert_eq!(inspect["Config"]["Labels"]["ferrohub.user"], "alice");
+    let env: Vec<&str> = inspect["Config"]["Env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(env.contains(&"JUPYTERHUB_USER=alice"), "{env:?}");
+    assert!(env.contains(&"MEM_LIMIT=536870912"), "{env:?}");
+
+    // A file saved through the Jupyter contents API lands in alice's volume.
+    let saved = reqwest::Client::new()
+        .put(format!(
+            "{}/user/alice/api/contents/work/from-docker.txt",
+            hub.public_url()
+        ))
+        .header("Authorization", format!("token {token}"))
+        .json(&json!({"type": "file", "format": "text", "content": "hello from a container"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(saved.status(), 201, "{}", saved.text().await.unwrap());
+    assert_eq!(
+        std::fs::read_to_string(home.join("from-docker.txt")).unwrap(),
+        "hello from a container"
+    );
+
+    // Stopping stops the container and, with remove = true, removes it.
+    let stopped = api
+        .call(&token, Method::DELETE, "/users/alice/server")
+        .send()
+        .await
+        .unwrap();
+    assert!(matches!(stopped.status().as_u16(), 202 | 204));
+    eventually(60, "the container to be removed", || async {
+        docker.inspect(&container).is_none().then_some(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restarted_hub_re_adopts_the_container_and_stop_keeps_it() {
+    let docker = docker::shared();
+    let prefix = prefix("restart");
+    let mut hub = docker_hub(docker, &prefix, "remove = false");
+    let api = Api::new(&hub);
+    let token = token_for(&hub, "bob");
+    let events = start(&api, &token, "bob").await;
+    assert_eq!(
+        events.last().unwrap()["ready"],
+        true,
+        "{events:?}\n{}",
+        hub.log()
+    );
+    let container = format!("{prefix}-bob");
+    let id = docker.inspect(&container).unwrap()["Id"].clone();
+
+    let status = hub.kill(Signal::SIGKILL);
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(9)
+    );
+    assert!(
+        running(docker, &container),
+        "the container outlives the hub"
+    );
+    hub.launch();
+    let (code, model) = api.get(&token, "/users/bob").await;
+    assert_eq!(code, 200);
+    assert_eq!(model["servers"][""]["ready"], true, "re-adopted: {model}");
+    let ours = docker.cli(&[
+        "ps",
+        "-aq",
+        "--no-trunc",
+        "--filter",
+        &format!("name={prefix}-"),
+    ]);
+    assert_eq!(
+        ours.lines().collect::<Vec<_>>(),
+        [id.as_str().unwrap()],
+        "no second container"
+    );
+    let status = api
+        .public(&token, "/user/bob/api/status")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status.status(), 200);
+
+    // remove = false: the stopped container is kept.
+    let stopped = api
+        .call(&token, Method::DELETE, "/users/bob/server")
+        .send()
+        .await
+        .unwrap();
+    assert!(matches!(stopped.status().as_u16(), 202 | 204));
+    eventually(60, "the container to stop", || async {
+        (!running(docker, &container)).then_some(())
+    })
+    .await;
+    assert_eq!(
+        docker.inspect(&container).unwrap()["Id"],
+        id,
+        "kept, stopped"
+    );
+    docker.cli(&["rm", "-f", &container]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_missing_image_with_pull_policy_never_fails_with_a_clear_message() {
+    let docker = docker::shared();
+    let prefix = prefix("missing");
+    let body = format!(
+        r#"image = "ferrohub/not-there:1"
+network_name = "host"
+pull_policy = "never"
+prefix = "{prefix}""#
+    );
+    let hub = TestHub::start_with_env(
+        "dummy",
+        "DockerSpawner",
+        &[("DockerSpawner", &body)],
+        &[("DOCKER_HOST", &docker.host)],
+    );
+    let api = Api::new(&hub);
+    let token = token_for(&hub, "carol");
+    let events = start(&api, &token, "carol").await;
+    let last = events.last().unwrap();
+    assert_eq!(last["failed"], true, "{events:?}");
+    let message = last["message"].as_str().unwrap();
+    assert!(
+        message.contains("ferrohub/not-there:1") && message.contains("pull_policy is never"),
+        "{message}"
+    );
+    assert!(docker.inspect(&format!("{prefix}-carol")).is_none());
+}
