@@ -7,7 +7,7 @@
 
 mod support;
 
-use std::os::unix::fs::PermissionsExt as _;
+use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
@@ -33,28 +33,20 @@ prefix = "{prefix}"
     TestHub::start_with_env(
         "dummy",
         "dockerspawner.DockerSpawner",
-        &[("DockerSpawner", &body)],
+        &[("DockerSpawner", &body), ("Authenticator", USERS)],
         &[("DOCKER_HOST", &docker.host)],
     )
 }
+
+/// The test users, created at start-up so `ferrohub token` finds them.
+const USERS: &str = r#"allowed_users = ["alice", "bob", "carol"]"#;
 
 fn prefix(test: &str) -> String {
     format!("fh{}-{test}", std::process::id())
 }
 
 /// Reads the progress stream until `ready` or `failed`.
-async fn follow_progress(api: &Api, token: &str, user: &str) -> Vec<Value> {
-    let mut response = api
-        .call(
-            token,
-            Method::GET,
-            &format!("/users/{user}/server/progress"),
-        )
-        .header("Accept", "text/event-stream")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
+async fn follow_progress(mut response: reqwest::Response) -> Vec<Value> {
     let mut events = Vec::new();
     let mut buffer = String::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(150);
@@ -80,19 +72,48 @@ async fn follow_progress(api: &Api, token: &str, user: &str) -> Vec<Value> {
     events
 }
 
-async fn start(api: &Api, token: &str, user: &str) -> Vec<Value> {
-    let started = api
+/// The answer to a start request and the progress events, followed from
+/// the moment the spawn is known (the stream replays the spawn's steps so
+/// far to a new follower), while the request may still wait for the server.
+struct Start {
+    status: u16,
+    answer: Value,
+    events: Vec<Value>,
+}
+
+async fn start(api: &Api, token: &str, user: &str) -> Start {
+    let request = api
         .call(token, Method::POST, &format!("/users/{user}/server"))
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        matches!(started.status().as_u16(), 201 | 202),
-        "start {user}: {}",
-        started.status()
-    );
-    follow_progress(api, token, user).await
+        .json(&json!({}));
+    let answer = tokio::spawn(async move {
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json::<Value>().await.unwrap_or_default())
+    });
+    let path = format!("/users/{user}/server/progress");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let events = loop {
+        let response = api
+            .call(token, Method::GET, &path)
+            .header("Accept", "text/event-stream")
+            .send()
+            .await
+            .unwrap();
+        if response.status() == 200 {
+            break follow_progress(response).await;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the spawn never showed up"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let (status, answer) = answer.await.unwrap();
+    Start {
+        status,
+        answer,
+        events,
+    }
 }
 
 fn running(docker: &TestDocker, container: &str) -> bool {
@@ -124,7 +145,8 @@ volumes = {{ "{}/{{username}}" = "/home/jovyan/work" }}"#,
     let api = Api::new(&hub);
     let token = token_for(&hub, "alice");
 
-    let events = start(&api, &token, "alice").await;
+    let Start { status, events, .. } = start(&api, &token, "alice").await;
+    assert!(matches!(status, 201 | 202), "start: {status}");
     let messages: Vec<&str> = events
         .iter()
         .filter_map(|e| e["message"].as_str())
@@ -199,7 +221,8 @@ async fn a_restarted_hub_re_adopts_the_container_and_stop_keeps_it() {
     let mut hub = docker_hub(docker, &prefix, "remove = false");
     let api = Api::new(&hub);
     let token = token_for(&hub, "bob");
-    let events = start(&api, &token, "bob").await;
+    let Start { status, events, .. } = start(&api, &token, "bob").await;
+    assert!(matches!(status, 201 | 202), "start: {status}");
     assert_eq!(
         events.last().unwrap()["ready"],
         true,
@@ -273,18 +296,27 @@ prefix = "{prefix}""#
     let hub = TestHub::start_with_env(
         "dummy",
         "DockerSpawner",
-        &[("DockerSpawner", &body)],
+        &[("DockerSpawner", &body), ("Authenticator", USERS)],
         &[("DOCKER_HOST", &docker.host)],
     );
     let api = Api::new(&hub);
     let token = token_for(&hub, "carol");
-    let events = start(&api, &token, "carol").await;
+    let Start {
+        status,
+        answer,
+        events,
+    } = start(&api, &token, "carol").await;
+    // The failure comes within the request's wait: the answer says why
+    // (upstream: 500 with the spawner's message), and so does the stream.
+    assert_eq!(status, 500, "{answer}");
     let last = events.last().unwrap();
     assert_eq!(last["failed"], true, "{events:?}");
-    let message = last["message"].as_str().unwrap();
-    assert!(
-        message.contains("ferrohub/not-there:1") && message.contains("pull_policy is never"),
-        "{message}"
-    );
+    for message in [&answer["message"], &last["message"]] {
+        let message = message.as_str().unwrap();
+        assert!(
+            message.contains("ferrohub/not-there:1") && message.contains("pull_policy is never"),
+            "{message}"
+        );
+    }
     assert!(docker.inspect(&format!("{prefix}-carol")).is_none());
 }

@@ -304,7 +304,17 @@ impl Spawner for DockerSpawner {
             };
             (port, "0.0.0.0".to_owned())
         };
-        let env = self.environment(request, &image, &ip, port);
+        // DockerSpawner.mem_limit/cpu_limit are Spawner's own traits
+        // upstream: they win over [Spawner] and are announced as MEM_LIMIT
+        // and CPU_LIMIT like any limit.
+        let mut effective = request.clone();
+        effective.settings.mem_limit = self
+            .config
+            .mem_limit
+            .map(u64::from)
+            .or(request.settings.mem_limit);
+        effective.settings.cpu_limit = self.config.cpu_limit.or(request.settings.cpu_limit);
+        let env = self.environment(&effective, &image, &ip, port);
         let plan = Plan {
             cmd: self.command(docker, &image, request).await?,
             image: image.clone(),
