@@ -4,6 +4,10 @@
 //! host network, are reached through the proxy, write into templated
 //! per-user volumes, carry their limits, survive a hub restart without a
 //! second container, and are stopped (and removed) through the Engine API.
+#![allow(
+    clippy::unwrap_used,
+    reason = "test helpers, which clippy does not count as tests: a panic is the failure report"
+)]
 
 mod support;
 

@@ -16,8 +16,10 @@ pub fn escape(text: &str) -> String {
         } else {
             let mut buf = [0_u8; 4];
             for byte in c.encode_utf8(&mut buf).bytes() {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
                 out.push('-');
-                out.push_str(&format!("{byte:02x}"));
+                out.push(char::from(HEX[usize::from(byte >> 4)]));
+                out.push(char::from(HEX[usize::from(byte & 0xf)]));
             }
         }
     }

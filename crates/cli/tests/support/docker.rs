@@ -17,7 +17,6 @@
 //! does not keep the daemon alive.
 
 use std::fs::File;
-use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
@@ -211,15 +210,16 @@ done
 "#,
         cli = docker_cli(),
     );
-    let mut command = Command::new("/bin/sh");
-    command
+    // A shell that puts the watcher in a session of its own and exits at
+    // once (so nothing is left for this process to reap).
+    let status = Command::new("/bin/sh")
         .arg("-c")
+        .arg(r#"setsid /bin/sh -c "$1" </dev/null >/dev/null 2>&1 &"#)
+        .arg("sh")
         .arg(script)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .process_group(0);
-    command.spawn().expect("start dockerd");
+        .status()
+        .expect("start dockerd");
+    assert!(status.success(), "starting dockerd: {status}");
     let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {
         if answers(host) {
