@@ -19,6 +19,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use support::TestHub;
 use support::api::{Api, token_for};
+use support::browser::{Browser, hidden_xsrf};
 use support::docker::{self, TestDocker};
 use support::eventually;
 
@@ -43,7 +44,7 @@ prefix = "{prefix}"
 }
 
 /// The test users, created at start-up so `ferrohub token` finds them.
-const USERS: &str = r#"allowed_users = ["alice", "bob", "carol"]"#;
+const USERS: &str = r#"allowed_users = ["alice", "bob", "carol", "dave"]"#;
 
 fn prefix(test: &str) -> String {
     format!("fh{}-{test}", std::process::id())
@@ -323,4 +324,95 @@ prefix = "{prefix}""#
         );
     }
     assert!(docker.inspect(&format!("{prefix}-carol")).is_none());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn allowed_images_make_the_spawn_form_and_bound_the_choice() {
+    let docker = docker::shared();
+    let prefix = prefix("form");
+    let hub = docker_hub(
+        docker,
+        &prefix,
+        &format!(
+            r#"remove = true
+allowed_images = {{ "Default" = "{}", "Broken" = "ferrohub/not-there:1" }}"#,
+            docker.image
+        ),
+    );
+    let api = Api::new(&hub);
+    let token = token_for(&hub, "dave");
+
+    // Through the API: a label resolves to its image (this one is absent),
+    // anything else is refused, naming the choices.
+    for (choice, says) in [
+        ("Broken", "image ferrohub/not-there:1 is not present"),
+        (
+            "evil:1",
+            "image evil:1 is not in the allowed list: Broken, Default",
+        ),
+    ] {
+        let answer = api
+            .call(&token, Method::POST, "/users/dave/server")
+            .json(&json!({ "image": choice }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 500, "{choice}");
+        let body: Value = answer.json().await.unwrap();
+        assert!(body["message"].as_str().unwrap().contains(says), "{body}");
+    }
+    assert!(docker.inspect(&format!("{prefix}-dave")).is_none());
+
+    // The spawn page offers the labels (upstream's default options form);
+    // the chosen one runs.
+    let browser = Browser::new(&hub.public_url());
+    assert_eq!(browser.login("dave", "pw", None).await.status(), 302);
+    let page = browser
+        .single
+        .get(format!("{}/hub/spawn", hub.public_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    for shown in [
+        r#"<select class="form-control" id="image" name="image""#,
+        r#"<option value="Default">Default</option>"#,
+        r#"<option value="Broken">Broken</option>"#,
+    ] {
+        assert!(html.contains(shown), "form lacks {shown}: {html}");
+    }
+    let xsrf = hidden_xsrf(&html).expect("the form has an _xsrf field");
+    let submitted = browser
+        .single
+        .post(format!("{}/hub/spawn", hub.public_url()))
+        .form(&[
+            ("_xsrf", xsrf.as_str()),
+            ("_spawn_form", "1"),
+            ("image", "Default"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(submitted.status(), 302);
+    let model = eventually(150, "dave's server to be ready", || async {
+        let model: Value = browser
+            .hub_api(Method::GET, "/users/dave")
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        (model["servers"][""]["ready"] == true).then_some(model)
+    })
+    .await;
+    assert_eq!(
+        model["servers"][""]["user_options"],
+        json!({"image": ["Default"]})
+    );
+    let inspect = docker
+        .inspect(&format!("{prefix}-dave"))
+        .expect("dave's container");
+    assert_eq!(inspect["Config"]["Image"], docker.image);
 }

@@ -25,6 +25,22 @@ pub(crate) fn from_config(config: &Config) -> Result<Arc<dyn Spawner>, SpawnErro
     ferrohub_spawn::from_config(config)
 }
 
+/// Defaults a back end gives options the rest of the hub reads from the
+/// configuration: DockerSpawner's image choice form (upstream's default
+/// `options_form` when `allowed_images` offers two or more), unless an
+/// `options_form` or `profile_list` is configured.
+pub(crate) fn apply_defaults(config: &mut Config) {
+    #[cfg(feature = "docker")]
+    if DOCKER_NAMES.contains(&config.jupyterhub.spawner_class.as_str())
+        && !config.spawner.has_options_form()
+        && let Some(form) = ferrohub_spawn_docker::options_form(&config.docker_spawner)
+    {
+        config.spawner.options_form = form;
+    }
+    #[cfg(not(feature = "docker"))]
+    let _ = config;
+}
+
 #[cfg(feature = "docker")]
 fn docker(config: &Config) -> Result<Arc<dyn Spawner>, SpawnError> {
     Ok(Arc::new(ferrohub_spawn_docker::DockerSpawner::new(config)))

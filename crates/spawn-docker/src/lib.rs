@@ -17,7 +17,7 @@ mod spawner;
 
 pub use container::{BadSetting, Plan, binds, create_body};
 pub use names::{Namespace, default_name_template, escape};
-pub use spawner::{DockerSpawner, chosen_image};
+pub use spawner::{DockerSpawner, chosen_image, options_form};
 
 /// Names accepted in `JupyterHub.spawner_class` for [`DockerSpawner`]:
 /// upstream's class and entry-point names and our short one.

@@ -462,6 +462,55 @@ pub fn chosen_image(
     }
 }
 
+/// Upstream's default `options_form` when `allowed_images` offers a choice
+/// (two or more): a select named `image` listing the labels, the one whose
+/// label is `image` preselected. The form delivers `{"image": [label]}`.
+/// `None` when there is nothing to choose (or any image is allowed).
+#[must_use]
+pub fn options_form(config: &DockerSpawnerConfig) -> Option<String> {
+    let AllowedImages::Listed(allowed) = &config.allowed_images else {
+        return None;
+    };
+    if allowed.len() < 2 {
+        return None;
+    }
+    let mut options = String::new();
+    for label in allowed.keys() {
+        let selected = if *label == config.image {
+            " selected"
+        } else {
+            ""
+        };
+        let label = html_escape(label);
+        options.push_str("<option value=\"");
+        options.push_str(&label);
+        options.push('"');
+        options.push_str(selected);
+        options.push('>');
+        options.push_str(&label);
+        options.push_str("</option>\n");
+    }
+    Some(format!(
+        "<label for=\"image\">Select an image:</label>\n<select class=\"form-control\" id=\"image\" name=\"image\" required autofocus>\n{options}</select>\n"
+    ))
+}
+
+/// Text safe inside HTML attribute values and elements.
+fn html_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// docker-py's split of an image into repository and tag: a `:` in the
 /// last path segment separates the tag (a registry port does not).
 fn split_image(image: &str) -> (&str, &str) {
@@ -584,6 +633,29 @@ mod tests {
         assert!(err.to_string().contains("Python, R"), "{err}");
         let any = config(AllowedImages::Any);
         assert_eq!(chosen_image(&any, &json!({"image": "x:9"})).unwrap(), "x:9");
+    }
+
+    #[test]
+    fn a_choice_of_images_makes_upstreams_form() {
+        assert_eq!(options_form(&config(AllowedImages::default())), None);
+        assert_eq!(options_form(&config(AllowedImages::Any)), None);
+        let one = AllowedImages::Listed(BTreeMap::from([("default:1".into(), "default:1".into())]));
+        assert_eq!(options_form(&config(one)), None);
+        let two = config(AllowedImages::Listed(BTreeMap::from([
+            ("default:1".into(), "default:1".into()),
+            ("R & <co>".into(), "r:4".into()),
+        ])));
+        let form = options_form(&two).unwrap();
+        assert!(form.contains(r#"<label for="image">"#), "{form}");
+        assert!(form.contains(r#"name="image""#), "{form}");
+        assert!(
+            form.contains(r#"<option value="default:1" selected>default:1</option>"#),
+            "{form}"
+        );
+        assert!(
+            form.contains(r#"<option value="R &amp; &lt;co&gt;">"#),
+            "{form}"
+        );
     }
 
     #[test]
