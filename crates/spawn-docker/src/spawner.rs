@@ -28,6 +28,9 @@ const CONTAINER_PORT: u16 = 8888;
 pub struct DockerSpawner {
     config: DockerSpawnerConfig,
     spawner: SpawnerConfig,
+    /// The daemon's address; `None` means `DOCKER_HOST` (or the default
+    /// socket), as upstream.
+    host: Option<String>,
     /// Connected (and API version negotiated) at first use, so a hub whose
     /// daemon is not up yet still starts.
     docker: OnceCell<Docker>,
@@ -40,15 +43,30 @@ impl DockerSpawner {
         Self {
             config: config.docker_spawner.clone(),
             spawner: config.spawner.clone(),
+            host: None,
             docker: OnceCell::new(),
+        }
+    }
+
+    /// The spawner for `config`, talking to the daemon at `host`
+    /// (`unix:///path/docker.sock`, `tcp://host:2375`) instead of the one
+    /// `DOCKER_HOST` names: for tools and tests that run several daemons.
+    #[must_use]
+    pub fn with_host(config: &Config, host: &str) -> Self {
+        Self {
+            host: Some(host.to_owned()),
+            ..Self::new(config)
         }
     }
 
     async fn docker(&self) -> Result<&Docker, SpawnError> {
         self.docker
             .get_or_try_init(|| async {
-                let docker =
-                    Docker::connect_with_defaults().map_err(|e| engine_error("connect", &e))?;
+                let docker = match &self.host {
+                    Some(host) => Docker::connect_with_host(host),
+                    None => Docker::connect_with_defaults(),
+                }
+                .map_err(|e| engine_error("connect", &e))?;
                 docker
                     .negotiate_version()
                     .await

@@ -58,6 +58,31 @@ impl TestDocker {
             .expect("run docker")
     }
 
+    /// A user-defined bridge network of the test daemon (created on first
+    /// use; the watcher removes it with the daemon), for bridge-mode tests:
+    /// containers on it are reached at their own address or through a port
+    /// published on 127.0.0.1 (by docker-proxy, as there are no iptables
+    /// rules here).
+    pub fn network(&self, name: &str) {
+        if !self
+            .cli_output(&["network", "inspect", name])
+            .status
+            .success()
+        {
+            let created = self.cli_output(&["network", "create", name]);
+            // A parallel test may have created it meanwhile.
+            assert!(
+                created.status.success()
+                    || self
+                        .cli_output(&["network", "inspect", name])
+                        .status
+                        .success(),
+                "docker network create {name}: {}",
+                String::from_utf8_lossy(&created.stderr)
+            );
+        }
+    }
+
     /// `docker inspect` of a container, or `None` if there is none.
     pub fn inspect(&self, container: &str) -> Option<serde_json::Value> {
         let output = self.cli_output(&["container", "inspect", container]);
@@ -188,8 +213,8 @@ fn start_daemon(root: &Path, host: &str) {
     .unwrap();
     let r = root.display();
     // The watcher: every 5 s, if no test process holds users.lock, take it
-    // exclusively (so a newcomer waits), remove the containers, stop the
-    // daemon and exit.
+    // exclusively (so a newcomer waits), remove the containers and networks
+    // (their bridge interfaces), stop the daemon and exit.
     let script = format!(
         r#"
 dockerd --config-file {r}/daemon.json --host {host} --data-root {r}/data \
@@ -202,6 +227,7 @@ while sleep 5; do
     if flock -x -n 9; then
         ids=$({cli} --host {host} ps -aq)
         [ -n "$ids" ] && {cli} --host {host} rm -f $ids >/dev/null 2>&1
+        {cli} --host {host} network prune -f >/dev/null 2>&1
         kill -TERM "$daemon"
         wait "$daemon"
         exit 0
