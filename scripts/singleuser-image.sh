@@ -4,7 +4,7 @@
 #
 # The image is a real Debian bookworm system in miniature: the files of the
 # Debian packages Python 3.11 needs (the dependency closure of python3.11,
-# bash and coreutils, taken from this machine's installed packages, which is
+# bash, dash as /bin/sh and coreutils, taken from this machine's installed packages, which is
 # the same bookworm the suite runs on) plus the suite's virtualenv (jupyterhub,
 # jupyterlab; same versions as the local-process tests) copied to the same
 # path, so its scripts' `#!` lines and its `home = /usr/bin` stay right. No
@@ -22,7 +22,7 @@ set -euo pipefail
 
 VENV="$1"
 OUT="$(realpath -m "$2")"
-ROOTS=(python3-minimal python3.11 bash coreutils base-files libstdc++6 netbase)
+ROOTS=(python3-minimal python3.11 bash dash coreutils base-files libstdc++6 netbase)
 
 log() { printf 'singleuser-image: %s\n' "$*" >&2; }
 

@@ -17,7 +17,7 @@ pub(crate) const HELP: &[(&str, &str, &str)] = &[
     ("JupyterHub", "cookie_max_age_days", "Days a login cookie stays valid; greater than 0, at most 1000000."),
     ("JupyterHub", "pid_file", "Write the hub's process id to this file; empty means do not write one."),
     ("JupyterHub", "authenticator_class", "Who can log in: \"pam\" (system accounts), \"shared-password\" (one shared password, another for admins), \"ldap\" (an LDAP directory, [LDAPAuthenticator]), \"null\" (no login; API tokens only), \"dummy\" (anyone; testing only), or an OAuth2 / OpenID Connect provider: \"generic-oauth\", \"github\", \"gitlab\", \"google\", \"azuread\" (options in [GenericOAuthenticator], [GitHubOAuthenticator], ... and [OAuthenticator]); upstream class names are accepted too."),
-    ("JupyterHub", "spawner_class", "How user servers start: \"localprocess\" (as the user's system account) or \"simple\" (as the hub's user; testing only)."),
+    ("JupyterHub", "spawner_class", "How user servers start: \"localprocess\" (as the user's system account), \"simple\" (as the hub's user; testing only) or \"docker\" (in containers, options in [DockerSpawner]; needs the cargo feature docker, on by default); upstream class names are accepted too."),
     ("JupyterHub", "last_activity_interval", "Seconds between checks of the proxy's routes and collection of user activity."),
     ("JupyterHub", "default_url", "Where /hub/ and a login without ?next= send users, e.g. /hub/home (empty: their server or the home page, by redirect_to_server)."),
     ("JupyterHub", "shutdown_on_logout", "Stop all of a user's running servers when they log out."),

@@ -22,7 +22,13 @@ pub(crate) fn from_config(config: &Config) -> Result<Arc<dyn Spawner>, SpawnErro
     if DOCKER_NAMES.contains(&class) {
         return docker(config);
     }
-    ferrohub_spawn::from_config(config)
+    ferrohub_spawn::from_config(config).map_err(|error| match error {
+        // The local spawners' list of choices, plus the back ends here.
+        SpawnError::Config(message) => {
+            SpawnError::Config(format!("{message}, {}", DOCKER_NAMES.join(", ")))
+        }
+        other => other,
+    })
 }
 
 /// Defaults a back end gives options the rest of the hub reads from the
@@ -78,6 +84,17 @@ mod tests {
             panic!("expected a config error");
         };
         assert!(message.contains("feature \"docker\""), "{message}");
+    }
+
+    #[test]
+    fn an_unknown_class_lists_the_back_ends_too() {
+        let mut config = Config::default();
+        config.jupyterhub.spawner_class = "kubespawner.KubeSpawner".into();
+        let Err(SpawnError::Config(message)) = from_config(&config) else {
+            panic!("expected a config error");
+        };
+        assert!(message.contains("localprocess"), "{message}");
+        assert!(message.contains("dockerspawner.DockerSpawner"), "{message}");
     }
 
     #[test]

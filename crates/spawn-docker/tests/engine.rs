@@ -4,7 +4,8 @@
 //! network, a server is reached at the container's own address
 //! (`use_internal_ip`, upstream's default there) or through its port
 //! published on `host_ip`. The server is Python's `http.server` from the
-//! single-user image, so no hub needs to answer it.
+//! single-user image, so no hub needs to answer it. `post_start_cmd` runs
+//! in the container once it has started.
 #![allow(
     clippy::unwrap_used,
     reason = "test helpers, which clippy does not count as tests: a panic is the failure report"
@@ -35,6 +36,9 @@ fn spawner_config(docker: &docker::TestDocker, prefix: &str, internal: bool) -> 
     config.docker_spawner.pull_policy = ferrohub_config::PullPolicy::Never;
     config.docker_spawner.remove = true;
     config.docker_spawner.prefix = prefix.into();
+    // http.server ignores SIGTERM as PID 1: one second, then SIGKILL.
+    config.docker_spawner.extra_create_kwargs.stop_timeout = Some(1);
+    config.docker_spawner.post_start_cmd = "sh -c 'echo started > /tmp/post-start'".into();
     config
 }
 
@@ -95,6 +99,16 @@ async fn start_poll_stop(internal: bool, user: &str) -> String {
     let container = format!("{prefix}-{user}");
     let inspect = docker.inspect(&container).expect("the container");
     assert_eq!(inspect["HostConfig"]["NetworkMode"], NETWORK);
+    // post_start_cmd ran in the container (detached, so give it a moment).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !docker
+        .cli_output(&["exec", &container, "cat", "/tmp/post-start"])
+        .stdout
+        .starts_with(b"started")
+    {
+        assert!(Instant::now() < deadline, "post_start_cmd did not run");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     spawner.stop(&started.state).await.unwrap();
     assert!(
         docker.inspect(&container).is_none(),

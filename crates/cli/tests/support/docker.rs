@@ -4,8 +4,8 @@
 //! The daemon is Debian's `dockerd` (installed by scripts/setup.sh) on a
 //! private socket, data root and exec root under
 //! `/tmp/ferrohub-test-dockerd`, with no bridge and no iptables rules (the
-//! tests use `network_name = "host"`), so it never touches the machine's
-//! own Docker. The image is imported once from the root-file-system tarball
+//! tests use `network_name = "host"`, or a network of their own for the
+//! bridge modes), so it never touches the machine's own Docker. The image is imported once from the root-file-system tarball
 //! that scripts/singleuser-image.sh builds (`FERROHUB_DOCKER_DIR`, default
 //! /opt/ferrohub/docker) and stays in the data root for later runs.
 //!
@@ -158,6 +158,17 @@ fn start() -> TestDocker {
             "imported {image} in {:.1} s",
             started.elapsed().as_secs_f64()
         );
+        // Images of older recipes are not used any more.
+        let listed = docker.cli(&[
+            "image",
+            "ls",
+            "--format",
+            "{{.Repository}}:{{.Tag}}",
+            "ferrohub/singleuser",
+        ]);
+        for old in listed.lines().filter(|tag| *tag != image) {
+            docker.cli_output(&["image", "rm", old]);
+        }
     }
     drop(starting);
     docker
