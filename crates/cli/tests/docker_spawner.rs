@@ -27,6 +27,11 @@ use support::eventually;
 /// network; `extra` is appended to `[DockerSpawner]`. Container names start
 /// with a prefix of this process, so parallel tests never collide.
 fn docker_hub(docker: &TestDocker, prefix: &str, extra: &str) -> TestHub {
+    docker_hub_with(docker, prefix, extra, "")
+}
+
+/// [`docker_hub`] with extra `[Spawner]` lines.
+fn docker_hub_with(docker: &TestDocker, prefix: &str, extra: &str, spawner: &str) -> TestHub {
     let body = format!(
         r#"image = "{image}"
 network_name = "host"
@@ -38,7 +43,11 @@ prefix = "{prefix}"
     TestHub::start_with_env(
         "dummy",
         "dockerspawner.DockerSpawner",
-        &[("DockerSpawner", &body), ("Authenticator", USERS)],
+        &[
+            ("DockerSpawner", &body),
+            ("Authenticator", USERS),
+            ("Spawner", spawner),
+        ],
         &[("DOCKER_HOST", &docker.host)],
     )
 }
@@ -137,7 +146,8 @@ async fn a_server_runs_in_a_container_with_its_volume_and_limits() {
     std::fs::create_dir(&home).unwrap();
     // The image's user (uid 1000) writes there.
     std::fs::set_permissions(&home, PermissionsExt::from_mode(0o777)).unwrap();
-    let hub = docker_hub(
+    // The memory limit is DockerSpawner's own, the CPU limit [Spawner]'s.
+    let hub = docker_hub_with(
         docker,
         &prefix,
         &format!(
@@ -146,6 +156,7 @@ mem_limit = "512M"
 volumes = {{ "{}/{{username}}" = "/home/jovyan/work" }}"#,
             volumes.path().display()
         ),
+        "cpu_limit = 0.5",
     );
     let api = Api::new(&hub);
     let token = token_for(&hub, "alice");
@@ -178,6 +189,8 @@ volumes = {{ "{}/{{username}}" = "/home/jovyan/work" }}"#,
     assert_eq!(inspect["State"]["Running"], true);
     assert_eq!(inspect["HostConfig"]["NetworkMode"], "host");
     assert_eq!(inspect["HostConfig"]["Memory"], 512 << 20);
+    assert_eq!(inspect["HostConfig"]["CpuPeriod"], 100_000);
+    assert_eq!(inspect["HostConfig"]["CpuQuota"], 50_000);
     assert_eq!(inspect["Config"]["Image"], docker.image);
     assert_eq!(inspect["Config"]["Labels"]["ferrohub.user"], "alice");
     let env: Vec<&str> = inspect["Config"]["Env"]
@@ -188,6 +201,7 @@ volumes = {{ "{}/{{username}}" = "/home/jovyan/work" }}"#,
         .collect();
     assert!(env.contains(&"JUPYTERHUB_USER=alice"), "{env:?}");
     assert!(env.contains(&"MEM_LIMIT=536870912"), "{env:?}");
+    assert!(env.contains(&"CPU_LIMIT=0.5"), "{env:?}");
 
     // A file saved through the Jupyter contents API lands in alice's volume.
     let saved = reqwest::Client::new()
