@@ -356,12 +356,14 @@ allowed_images = {{ "Default" = "{}", "Broken" = "ferrohub/not-there:1" }}"#,
     let api = Api::new(&hub);
     let token = token_for(&hub, "dave");
 
-    // Through the API: a label resolves to its image (this one is absent),
-    // anything else is refused, naming the choices.
-    for (choice, says) in [
-        ("Broken", "image ferrohub/not-there:1 is not present"),
+    // Through the API: a label resolves to its image (this one is absent,
+    // so the start fails: 500 with the spawner's message); anything else is
+    // refused before a start, naming the choices (400, as upstream).
+    for (choice, status, says) in [
+        ("Broken", 500, "image ferrohub/not-there:1 is not present"),
         (
             "evil:1",
+            400,
             "image evil:1 is not in the allowed list: Broken, Default",
         ),
     ] {
@@ -371,7 +373,7 @@ allowed_images = {{ "Default" = "{}", "Broken" = "ferrohub/not-there:1" }}"#,
             .send()
             .await
             .unwrap();
-        assert_eq!(answer.status(), 500, "{choice}");
+        assert_eq!(answer.status(), status, "{choice}");
         let body: Value = answer.json().await.unwrap();
         assert!(body["message"].as_str().unwrap().contains(says), "{body}");
     }

@@ -47,6 +47,22 @@ pub(crate) fn apply_defaults(config: &mut Config) {
     let _ = config;
 }
 
+/// The back end's check of a start's `user_options`, before anything is
+/// created, so a refusal is the client's error (400), as upstream's
+/// `HTTPError(400)` from DockerSpawner's `check_allowed`.
+pub(crate) fn check_user_options(
+    config: &Config,
+    user_options: &serde_json::Value,
+) -> Result<(), SpawnError> {
+    #[cfg(feature = "docker")]
+    if DOCKER_NAMES.contains(&config.jupyterhub.spawner_class.as_str()) {
+        ferrohub_spawn_docker::chosen_image(&config.docker_spawner, user_options)?;
+    }
+    #[cfg(not(feature = "docker"))]
+    let _ = (config, user_options);
+    Ok(())
+}
+
 #[cfg(feature = "docker")]
 fn docker(config: &Config) -> Result<Arc<dyn Spawner>, SpawnError> {
     Ok(Arc::new(ferrohub_spawn_docker::DockerSpawner::new(config)))

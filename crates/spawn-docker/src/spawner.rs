@@ -453,6 +453,8 @@ impl DockerSpawner {
 /// The image a start uses: `user_options.image` (a string, or the options
 /// form's one-element list) checked against `allowed_images` and resolved
 /// from its label, else `DockerSpawner.image` (upstream's `check_allowed`).
+/// The hub also calls it before a start (`spawners::check_user_options`),
+/// so a refused choice is the client's error (400).
 pub fn chosen_image(
     config: &DockerSpawnerConfig,
     user_options: &serde_json::Value,
