@@ -9,13 +9,14 @@
 //! overrides + checks), `schema` (class and option names, read from the structs),
 //! `help` (one help line per option), `generate` (`--generate-config`),
 //! `oauth` (OAuthenticator's sections, layered as traitlets does),
-//! `bind_url` (listen URLs), `ldap` (`[LDAPAuthenticator]`), `profiles` (`Spawner.profile_list`, memory
+//! `bind_url` (listen URLs), `ldap` (`[LDAPAuthenticator]`), `docker` (`[DockerSpawner]`), `profiles` (`Spawner.profile_list`, memory
 //! sizes), `error`.
 
 #![warn(missing_docs)]
 
 mod bind_url;
 mod credentials;
+mod docker;
 mod error;
 mod generate;
 mod help;
@@ -27,6 +28,10 @@ mod profiles;
 mod schema;
 
 pub use bind_url::{BindUrl, InvalidUrl};
+pub use docker::{
+    AllowedImages, DEFAULT_DOCKER_IMAGE, DockerSpawnerConfig, ExtraCreateKwargs, ExtraHostConfig,
+    PullPolicy, Ulimit, VolumeBind, VolumeTable,
+};
 pub use error::{ConfigError, Origin};
 pub use generate::generate_config;
 pub use ldap::{

@@ -69,6 +69,9 @@ pub struct Config {
     /// `[SimpleLocalProcessSpawner]`.
     #[serde(rename = "SimpleLocalProcessSpawner")]
     pub simple_local_process_spawner: SimpleLocalProcessSpawnerConfig,
+    /// `[DockerSpawner]` (dockerspawner 14's options).
+    #[serde(rename = "DockerSpawner")]
+    pub docker_spawner: crate::docker::DockerSpawnerConfig,
 }
 
 /// `[JupyterHub]`.

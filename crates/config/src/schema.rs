@@ -42,6 +42,7 @@ pub(crate) const CLASSES: &[Class] = &[
     class::<SpawnerConfig>("Spawner"),
     class::<LocalProcessSpawnerConfig>("LocalProcessSpawner"),
     class::<SimpleLocalProcessSpawnerConfig>("SimpleLocalProcessSpawner"),
+    class::<crate::docker::DockerSpawnerConfig>("DockerSpawner"),
 ];
 
 const fn class<T: DeserializeOwned>(name: &'static str) -> Class {

@@ -82,6 +82,12 @@ pub enum SpawnError {
     /// The server exited while we were waiting for it.
     #[error("server exited with status {0} before it was ready")]
     Exited(i32),
+    /// The engine that runs servers (a container engine, a batch system)
+    /// refused the start for a reason the user may see: an image that is
+    /// missing or not allowed. The text is written for users (no secrets,
+    /// no host paths); engine failures that may name those are `Io`.
+    #[error("{0}")]
+    Engine(String),
     /// The stored state cannot be understood.
     #[error("invalid spawner state: {0}")]
     State(String),
