@@ -25,6 +25,11 @@
 #     this host in /etc/slurm/slurm.conf, and batchspawner 1.3.0 in the
 #     virtualenv (its batchspawner-singleuser wrapper), for the SlurmSpawner
 #     tests, whose fixture starts the daemons
+#   - docker.io and runc (Debian's Docker engine, for DockerSpawner; the tests
+#     run their own dockerd) and the single-user image for it: a root file
+#     system of Debian's Python and the virtualenv above, as a tarball in
+#     $FERROHUB_DOCKER_DIR that the tests `docker import`
+#     (scripts/singleuser-image.sh; rebuilt only when its recipe changes)
 #   - cargo-deny 0.20.2 (`cargo install --locked`), which scripts/lint.sh runs
 #     for licences, duplicate versions, sources and advisories (deny.toml)
 #
@@ -36,6 +41,8 @@
 #                   the module is $FERROHUB_BROWSER/node_modules/playwright-core)
 #   FERROHUB_OIDC   where oidc-provider goes (default /opt/ferrohub/oidc;
 #                   the module is $FERROHUB_OIDC/node_modules/oidc-provider)
+#   FERROHUB_DOCKER_DIR where the single-user image tarball goes (default
+#                   /opt/ferrohub/docker; singleuser.env there names it)
 set -euo pipefail
 
 VENV="${FERROHUB_VENV:-/opt/ferrohub/venv}"
@@ -48,6 +55,7 @@ OIDC_DIR="${FERROHUB_OIDC:-/opt/ferrohub/oidc}"
 OIDC_PROVIDER_VERSION="9.13.3"
 JUPYTERHUB_VERSION="6.1.1"
 CARGO_DENY_VERSION="0.20.2"
+DOCKER_DIR="${FERROHUB_DOCKER_DIR:-/opt/ferrohub/docker}"
 IDLE_CULLER_VERSION="2.0.0"
 BATCHSPAWNER_VERSION="1.3.0"
 APT_PACKAGES=(libpam0g-dev chromium)
@@ -236,6 +244,28 @@ if [[ ! -f "$batchspawner_marker" ]]; then
     chmod -R a+rX "$VENV"
     touch "$batchspawner_marker"
 fi
+# Docker engine for DockerSpawner and its tests: Debian's docker.io (dockerd,
+# the CLI) and runc. The tests start their own dockerd on a private socket
+# (crates/cli/tests/support/docker.rs); the system one is never started.
+need_docker=()
+for pkg in docker.io runc; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_docker+=("$pkg")
+done
+if ((${#need_docker[@]})); then
+    if [[ $(id -u) -ne 0 ]]; then
+        log "missing packages ${need_docker[*]}; run this script as root"
+        exit 1
+    fi
+    log "installing ${need_docker[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get -o DPkg::Lock::Timeout=600 update -qq
+    apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends \
+        "${need_docker[@]}" >/dev/null
+fi
+# The single-user image for DockerSpawner, without a registry: a root file
+# system of Debian's Python and the virtualenv above, as a tarball the tests
+# `docker import` (rebuilt only when its recipe changes; seconds).
+bash "$(dirname "${BASH_SOURCE[0]}")/singleuser-image.sh" "$VENV" "$DOCKER_DIR"
 # cargo-deny: the pinned version, installed once. Another version already
 # on the PATH is kept (installing needs the network) with a note, since a
 # different release may read deny.toml differently.

@@ -10,6 +10,10 @@ cd "$(dirname "$0")/.."
 
 bash scripts/setup.sh
 export FERROHUB_VENV="${FERROHUB_VENV:-/opt/ferrohub/venv}"
+# The suite compiles each workspace crate once per change; incremental
+# compilation data only grows in a reused target directory (25 GB of it had
+# filled the disk of a shared cache). Set CARGO_INCREMENTAL=1 to keep it.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 
 # Formatting, clippy and cargo deny (licences, duplicates, sources,
 # advisories when a local database exists).

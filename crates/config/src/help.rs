@@ -17,7 +17,7 @@ pub(crate) const HELP: &[(&str, &str, &str)] = &[
     ("JupyterHub", "cookie_max_age_days", "Days a login cookie stays valid; greater than 0, at most 1000000."),
     ("JupyterHub", "pid_file", "Write the hub's process id to this file; empty means do not write one."),
     ("JupyterHub", "authenticator_class", "Who can log in: \"pam\" (system accounts), \"shared-password\" (one shared password, another for admins), \"ldap\" (an LDAP directory, [LDAPAuthenticator]), \"null\" (no login; API tokens only), \"dummy\" (anyone; testing only), or an OAuth2 / OpenID Connect provider: \"generic-oauth\", \"github\", \"gitlab\", \"google\", \"azuread\" (options in [GenericOAuthenticator], [GitHubOAuthenticator], ... and [OAuthenticator]); upstream class names are accepted too."),
-    ("JupyterHub", "spawner_class", "How user servers start: \"localprocess\" (as the user's system account), \"simple\" (as the hub's user; testing only) or \"slurm\" (as Slurm batch jobs, [SlurmSpawner]; upstream's batchspawner.SlurmSpawner is accepted too)."),
+    ("JupyterHub", "spawner_class", "How user servers start: \"localprocess\" (as the user's system account), \"simple\" (as the hub's user; testing only), \"docker\" (in containers, options in [DockerSpawner]; needs the cargo feature docker, on by default) or \"slurm\" (as Slurm batch jobs, options in [SlurmSpawner]; needs the cargo feature slurm, on by default); upstream class names are accepted too."),
     ("JupyterHub", "last_activity_interval", "Seconds between checks of the proxy's routes and collection of user activity."),
     ("JupyterHub", "default_url", "Where /hub/ and a login without ?next= send users, e.g. /hub/home (empty: their server or the home page, by redirect_to_server)."),
     ("JupyterHub", "shutdown_on_logout", "Stop all of a user's running servers when they log out."),
@@ -223,6 +223,23 @@ pub(crate) const HELP: &[(&str, &str, &str)] = &[
     ("SlurmSpawner", "state_unknown_re", "Regular expression that matches the query output when the batch system does not answer (the job is then taken as still there); empty means not used."),
     ("SlurmSpawner", "startup_poll_interval", "Seconds between job state queries while a server starts."),
     ("SlurmSpawner", "ip", "Address the server listens on inside the job (default 0.0.0.0: jobs run on other hosts)."),
+    // [DockerSpawner]
+    ("DockerSpawner", "image", "The image of every server unless the user picks one of allowed_images; it should run jupyterhub-singleuser of JupyterHub 6.1 (default quay.io/jupyterhub/singleuser:6.1)."),
+    ("DockerSpawner", "allowed_images", "Images users may choose on the spawn form (field image) or with user_options {\"image\": ...}: a list, a table of label = image, or \"*\" for any; empty (default) means users cannot choose."),
+    ("DockerSpawner", "pull_policy", "When the image is pulled: ifnotpresent (default), always, never (a missing image fails the start) or skip (not even checked)."),
+    ("DockerSpawner", "prefix", "{prefix} in name_template (default jupyter)."),
+    ("DockerSpawner", "name_template", "Container name; {prefix}, {username}, {servername} (escaped), {raw_username}, {raw_servername}, {imagename} are filled in. Empty means {prefix}-{username}, and {prefix}-{username}--{servername} for a named server."),
+    ("DockerSpawner", "network_name", "Docker network of the containers: bridge (default; the port is published on host_ip), host (the host's network: the hub picks a free port and the server listens on it), or a network's name (reached at the container's address)."),
+    ("DockerSpawner", "use_internal_ip", "Reach servers at the container's own address on network_name instead of a published port; unset means true for a named network, false for bridge and host."),
+    ("DockerSpawner", "host_ip", "Host address the container's port is published on in bridge mode (default 127.0.0.1)."),
+    ("DockerSpawner", "volumes", "Host path or volume name = container path (read-write), or = { bind = path, mode = \"rw\"|\"ro\"|\"z\"|\"Z\", propagation = ... }; {username} and the other name_template fields are filled in on both sides."),
+    ("DockerSpawner", "read_only_volumes", "Host path or volume name = container path, mounted read-only; templated like volumes."),
+    ("DockerSpawner", "remove", "Remove the container when its server stops (files outside volumes are lost); otherwise it is kept, stopped, until the next start replaces it."),
+    ("DockerSpawner", "mem_limit", "Memory limit of each container in bytes (\"2G\" allowed); unset means Spawner.mem_limit (or the profile's)."),
+    ("DockerSpawner", "cpu_limit", "CPU limit of each container in cores (cpu_quota = cpu_limit x cpu_period, period 100 ms); unset means Spawner.cpu_limit."),
+    ("DockerSpawner", "extra_create_kwargs", "Further container settings, as upstream's create_container arguments: user, working_dir, hostname, domainname, entrypoint, labels, environment, stop_signal, stop_timeout, tty; other keys are refused."),
+    ("DockerSpawner", "extra_host_config", "Further host settings, as upstream's create_host_config arguments: network_mode, mem_limit, memswap_limit, mem_reservation, cpu_period, cpu_quota, cpu_shares, cpuset_cpus, shm_size, pids_limit, init, read_only, privileged, cap_add, cap_drop, security_opt, group_add, dns, extra_hosts, devices, tmpfs, sysctls, ulimits, ipc_mode, runtime, binds; other keys are refused."),
+    ("DockerSpawner", "post_start_cmd", "Command run in the container (docker exec, split like a shell would, no shell) once it has started; empty means none."),
 ];
 
 /// The help line for `class.option`, if the table has one.

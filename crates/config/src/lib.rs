@@ -10,13 +10,14 @@
 //! `help` (one help line per option), `generate` (`--generate-config`),
 //! `oauth` (OAuthenticator's sections, layered as traitlets does),
 //! `bind_url` (listen URLs), `ldap` (`[LDAPAuthenticator]`), `slurm`
-//! (`[SlurmSpawner]`), `profiles` (`Spawner.profile_list`, memory
-//! sizes), `error`.
+//! (`[SlurmSpawner]`), `docker` (`[DockerSpawner]`), `profiles`
+//! (`Spawner.profile_list`, memory sizes), `error`.
 
 #![warn(missing_docs)]
 
 mod bind_url;
 mod credentials;
+mod docker;
 mod error;
 mod generate;
 mod help;
@@ -29,6 +30,10 @@ mod schema;
 mod slurm;
 
 pub use bind_url::{BindUrl, InvalidUrl};
+pub use docker::{
+    AllowedImages, DEFAULT_DOCKER_IMAGE, DockerSpawnerConfig, ExtraCreateKwargs, ExtraHostConfig,
+    PullPolicy, Ulimit, VolumeBind, VolumeTable,
+};
 pub use error::{ConfigError, Origin};
 pub use generate::generate_config;
 pub use ldap::{

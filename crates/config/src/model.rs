@@ -72,6 +72,9 @@ pub struct Config {
     /// `[SlurmSpawner]` (batchspawner 1.3).
     #[serde(rename = "SlurmSpawner")]
     pub slurm_spawner: crate::slurm::SlurmSpawnerConfig,
+    /// `[DockerSpawner]` (dockerspawner 14's options).
+    #[serde(rename = "DockerSpawner")]
+    pub docker_spawner: crate::docker::DockerSpawnerConfig,
 }
 
 /// `[JupyterHub]`.

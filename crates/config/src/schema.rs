@@ -43,6 +43,7 @@ pub(crate) const CLASSES: &[Class] = &[
     class::<LocalProcessSpawnerConfig>("LocalProcessSpawner"),
     class::<SimpleLocalProcessSpawnerConfig>("SimpleLocalProcessSpawner"),
     class::<crate::slurm::SlurmSpawnerConfig>("SlurmSpawner"),
+    class::<crate::docker::DockerSpawnerConfig>("DockerSpawner"),
 ];
 
 const fn class<T: DeserializeOwned>(name: &'static str) -> Class {

@@ -291,8 +291,9 @@ pub(crate) async fn assemble(
 impl Hub {
     /// Opens the database, starts (or adopts) the proxy, binds the hub port and
     /// restores running servers. Nothing is served until [`Hub::serve`].
-    pub async fn start(config: Config) -> Result<Self, StartError> {
+    pub async fn start(mut config: Config) -> Result<Self, StartError> {
         let started = std::time::Instant::now();
+        crate::spawners::apply_defaults(&mut config);
         let metrics = Arc::new(ferrohub_metrics::HubMetrics::from_env().map_err(StartError::Io)?);
         let urls = HubUrls::from_config(&config)?;
         let pages = PageAssets::load(&config, &urls)?;

@@ -81,15 +81,17 @@ pub enum SpawnError {
         /// How long we waited.
         seconds: u64,
     },
-    /// The engine (a batch system, a container engine) refused the server
-    /// or lost it while it started. The text is shown to the user, so it
-    /// names only the engine's reason (an invalid partition, a job that
-    /// ended), never commands or paths.
-    #[error("{0}")]
-    Engine(String),
     /// The server exited while we were waiting for it.
     #[error("server exited with status {0} before it was ready")]
     Exited(i32),
+    /// The engine that runs servers (a container engine, a batch system)
+    /// refused the start, or lost the server while it started, for a reason
+    /// the user may see: an image that is missing or not allowed, an invalid
+    /// partition, a batch job that ended. The text is written for users (no
+    /// secrets, no host paths or commands); engine failures that may name
+    /// those are `Io` or `Launch`.
+    #[error("{0}")]
+    Engine(String),
     /// The stored state cannot be understood.
     #[error("invalid spawner state: {0}")]
     State(String),

@@ -15,6 +15,7 @@ pub mod api;
 pub mod browser;
 pub mod chromium;
 pub mod daemon;
+pub mod docker;
 pub mod ldap;
 pub mod oidc;
 pub mod openapi;

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use ferrohub_config::{SpawnerConfig, UnknownProfile};
+use ferrohub_config::{Config, UnknownProfile};
 use ferrohub_core::token::{self, GENERATED_TOKEN_ROUNDS, USER_PROVIDED_TOKEN_ROUNDS};
 use ferrohub_metrics::{SpawnLabels, SpawnReason};
 use ferrohub_spawn::{ProgressReporter, ServerSettings, SpawnError, SpawnRequest};
@@ -68,16 +68,25 @@ pub(crate) enum BadUserOptions {
     /// `profile` is there but not a string.
     #[error("user_options profile must be a string (the slug of a profile), found {0}")]
     ProfileNotText(String),
+    /// The spawner back end refuses these options (DockerSpawner: an image
+    /// outside `allowed_images`); its text names only what was asked for
+    /// and the choices.
+    #[error("{0}")]
+    Refused(String),
 }
 
 /// What a server with these `user_options` runs: `[Spawner]` with the
 /// chosen profile's override applied (with a profile list, a missing
 /// `profile` is the default one, as KubeSpawner). Without a profile list the
-/// options change nothing here; they still reach the spawner.
+/// options change nothing here; they still reach the spawner, after the
+/// back end's own check (`spawners::check_user_options`).
 pub(crate) fn server_settings(
-    spawner: &SpawnerConfig,
+    config: &Config,
     user_options: &Value,
 ) -> Result<ServerSettings, BadUserOptions> {
+    crate::spawners::check_user_options(config, user_options)
+        .map_err(|refusal| BadUserOptions::Refused(refusal.to_string()))?;
+    let spawner = &config.spawner;
     let base = ServerSettings::from_config(spawner);
     if spawner.profile_list.is_empty() {
         return Ok(base);
@@ -440,7 +449,7 @@ async fn launch(
         })
         .await
         .map_err(|e| db(&e))?;
-    let mut settings = server_settings(&rt.config.spawner, &spawner.user_options)?;
+    let mut settings = server_settings(&rt.config, &spawner.user_options)?;
     // `Spawner.auth_state_env` (upstream's auth_state_hook, run before each
     // start): fields of the user's auth_state join the environment.
     let fields = &rt.config.spawner.auth_state_env;

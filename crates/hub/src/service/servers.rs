@@ -169,7 +169,7 @@ pub(crate) async fn start(
     let user_options = options.user_options.map(Value::Object);
     if let Some(user_options) = &user_options {
         // Before a named server is created for it.
-        spawn::server_settings(&state.config.spawner, user_options)?;
+        spawn::server_settings(&state.config, user_options)?;
     }
     let display = options
         .display_name
@@ -285,7 +285,7 @@ pub(crate) async fn start_from_page(
     let (user, server) = (start.user(), start.server());
     let user_options = user_options.map(Value::Object);
     if let Some(user_options) = &user_options {
-        spawn::server_settings(&state.config.spawner, user_options)?;
+        spawn::server_settings(&state.config, user_options)?;
     }
     let record = ensure_spawner(state, user, server, server).await?;
     let stopped = matches!(
@@ -495,7 +495,7 @@ pub(crate) async fn create_named(
         .unwrap_or_else(|| server.to_owned());
     check_named_server_request(state, user, server, &display, true).await?;
     if let Some(user_options) = &options.user_options {
-        spawn::server_settings(&state.config.spawner, &Value::Object(user_options.clone()))?;
+        spawn::server_settings(&state.config, &Value::Object(user_options.clone()))?;
     }
     let record = state.store.create_spawner(user.id, server).await?;
     state
@@ -520,7 +520,7 @@ pub(crate) async fn patch_named(
 ) -> Result<SpawnerRecord, HubError> {
     let (user, server) = (start.user(), start.server());
     if let Some(user_options) = &patch.user_options {
-        spawn::server_settings(&state.config.spawner, &Value::Object(user_options.clone()))?;
+        spawn::server_settings(&state.config, &Value::Object(user_options.clone()))?;
     }
     if let Some(new_name) = &patch.new_name {
         let display = patch
