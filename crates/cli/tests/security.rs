@@ -702,7 +702,7 @@ fn bad_configuration_exits_64_having_written_nothing() {
             "default_server_name",
         ),
         (
-            "[JupyterHub]\nspawner_class = \"docker\"",
+            "[JupyterHub]\nspawner_class = \"kubespawner.KubeSpawner\"",
             &[],
             "spawner_class",
         ),
