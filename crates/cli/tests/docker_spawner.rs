@@ -220,6 +220,25 @@ volumes = {{ "{}/{{username}}" = "/home/jovyan/work" }}"#,
         "hello from a container"
     );
 
+    // A user who logs in gets JupyterLab from the container (after the
+    // server's OAuth login through the hub) and runs a kernel there, as the
+    // image's user.
+    let browser = Browser::new(&hub.public_url());
+    assert_eq!(browser.login("alice", "pw", None).await.status(), 302);
+    let lab = browser
+        .follow
+        .get(format!("{}/user/alice/lab", hub.public_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(lab.status(), 200, "{}", hub.log());
+    assert_eq!(
+        browser
+            .run_code("alice", "import os; (os.getuid(), os.getcwd())")
+            .await,
+        "(1000, '/home/jovyan')"
+    );
+
     // Stopping stops the container and, with remove = true, removes it.
     let stopped = api
         .call(&token, Method::DELETE, "/users/alice/server")
