@@ -210,7 +210,10 @@ impl DockerSpawner {
         Ok(server_url(&ip, host_port))
     }
 
-    /// Removes a container, tolerating one that is already gone or going.
+    /// Removes a container, tolerating one that is already gone. One whose
+    /// removal is already in progress (409: the daemon's auto-remove after
+    /// the stop) is waited for, up to 10 s, so that a stop returns once the
+    /// name is free for the next start.
     async fn remove(&self, docker: &Docker, id: &str) -> Result<(), SpawnError> {
         let options = RemoveContainerOptions {
             v: true,
@@ -218,9 +221,16 @@ impl DockerSpawner {
             ..RemoveContainerOptions::default()
         };
         match docker.remove_container(id, Some(options)).await {
-            Err(e) if !matches!(status(&e), Some(404 | 409)) => {
-                Err(engine_error("remove the container", &e))
+            Err(e) if status(&e) == Some(409) => {
+                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+                while docker.inspect_container(id, None).await.is_ok()
+                    && std::time::Instant::now() < deadline
+                {
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+                Ok(())
             }
+            Err(e) if status(&e) != Some(404) => Err(engine_error("remove the container", &e)),
             _ => Ok(()),
         }
     }
