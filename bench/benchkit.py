@@ -2,6 +2,7 @@
 /proc, waiting for a quiet machine, parsing wrk's units, describing the
 machine. Standard library only; each bench.py puts bench/ on sys.path."""
 
+import json
 import os
 import platform
 import re
@@ -72,6 +73,44 @@ def background_load(seconds=1.0):
     before = machine_busy_seconds()
     time.sleep(seconds)
     return (machine_busy_seconds() - before) / seconds
+
+
+def run_each(items, only, workdir, measure_one, not_measured):
+    """Measures each item (a back end, an engine) named in `only` (all when
+    empty), each in a directory of its own under `workdir` (mode 755, so
+    servers running as other users can enter it). `measure_one(item, dir)`
+    returns its result; an item that cannot run (RuntimeError, OSError, a
+    failed command) gets `not_measured(item, error)` instead and does not
+    cost the others their numbers. Returns the results and the background
+    load just before and just after."""
+    results = []
+    load_before = background_load(1.0)
+    for item in items:
+        if only and item.name not in only:
+            continue
+        here = os.path.join(workdir, item.name)
+        os.makedirs(here)
+        os.chmod(here, 0o755)
+        try:
+            results.append(measure_one(item, here))
+        except (RuntimeError, OSError, subprocess.SubprocessError) as err:
+            log(f"{item.name}: not measured: {err}")
+            results.append(not_measured(item, str(err)))
+        finally:
+            item.stop()
+    return results, load_before, background_load(1.0)
+
+
+def write_outputs(args, text, results):
+    """Prints the report and writes it to --output and the results to
+    --json, when given."""
+    print(text)
+    if args.output:
+        with open(args.output, "w") as f:
+            f.write(text)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=2)
 
 
 def wait_quiet(limit, max_wait):

@@ -36,7 +36,6 @@ the report says how many attempts the throttle absorbed.
 import argparse
 import datetime
 import http.client
-import json
 import multiprocessing
 import os
 import re
@@ -52,7 +51,8 @@ import urllib.parse
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 from benchkit import (  # noqa: E402
-    Process, background_load, free_port, log, machine_facts, proc_cpu_seconds, wait_until,
+    Process, free_port, log, machine_facts, proc_cpu_seconds, run_each, wait_until,
+    write_outputs,
 )
 
 PROXY_TOKEN = secrets.token_hex(16)
@@ -642,39 +642,24 @@ def main():
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     workdir = tempfile.mkdtemp(prefix="ferrohub-login-failures-")
     os.chmod(workdir, 0o755)
-    results = []
+
+    def measure_one(backend, here):
+        backend.start(here, args.names)
+        return measure(args, backend, here)
+
     try:
-        load_before = background_load(1.0)
-        for backend in BACKENDS:
-            if args.only and backend.name not in args.only:
-                continue
-            here = os.path.join(workdir, backend.name)
-            os.makedirs(here)
-            try:
-                backend.start(here, args.names)
-                results.append(measure(args, backend, here))
-            except (RuntimeError, OSError, subprocess.SubprocessError) as err:
-                # One back end that cannot run (no root for PAM, no slapd)
-                # does not cost the others their numbers.
-                log(f"{backend.name}: not measured: {err}")
-                results.append({"backend": backend.name, "title": backend.title, "error": str(err),
-                                "pass": False})
-            finally:
-                backend.stop()
-        load_after = background_load(1.0)
+        # One back end that cannot run (no root for PAM, no slapd) does not
+        # cost the others their numbers.
+        results, load_before, load_after = run_each(
+            BACKENDS, args.only, workdir, measure_one,
+            lambda backend, err: {"backend": backend.name, "title": backend.title, "error": err,
+                                  "pass": False})
     finally:
         if args.keep:
             log(f"kept {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
-    text = report(args, results, load_before, load_after)
-    print(text)
-    if args.output:
-        with open(args.output, "w") as f:
-            f.write(text)
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(results, f, indent=2)
+    write_outputs(args, report(args, results, load_before, load_after), results)
     return 0 if all(r["pass"] for r in results) else 1
 
 

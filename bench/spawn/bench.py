@@ -53,7 +53,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 from benchkit import (  # noqa: E402
-    Process, background_load, free_port, log, machine_facts, proc_cpu_seconds, wait_until,
+    Process, free_port, log, machine_facts, proc_cpu_seconds, run_each, wait_until,
+    write_outputs,
 )
 
 PROXY_TOKEN = secrets.token_hex(16)
@@ -644,39 +645,22 @@ def main():
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     workdir = tempfile.mkdtemp(prefix="ferrohub-spawn-")
     os.chmod(workdir, 0o755)
-    results = []
+
+    def measure_one(engine, here):
+        users = engine.users(args.spawns)
+        engine.start(here, users)
+        return measure(args, engine, here, users)
+
     try:
-        load_before = background_load(1.0)
-        for engine in ENGINES:
-            if args.only and engine.name not in args.only:
-                continue
-            here = os.path.join(workdir, engine.name)
-            os.makedirs(here)
-            os.chmod(here, 0o755)
-            users = engine.users(args.spawns)
-            try:
-                engine.start(here, users)
-                results.append(measure(args, engine, here, users))
-            except (RuntimeError, OSError, subprocess.SubprocessError) as err:
-                # One engine that cannot run does not cost the others their numbers.
-                log(f"{engine.name}: not measured: {err}")
-                results.append({"engine": engine.name, "title": engine.title, "error": str(err)})
-            finally:
-                engine.stop()
-        load_after = background_load(1.0)
+        results, load_before, load_after = run_each(
+            ENGINES, args.only, workdir, measure_one,
+            lambda engine, err: {"engine": engine.name, "title": engine.title, "error": err})
     finally:
         if args.keep:
             log(f"kept {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
-    text = report(args, results, load_before, load_after)
-    print(text)
-    if args.output:
-        with open(args.output, "w") as f:
-            f.write(text)
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(results, f, indent=2)
+    write_outputs(args, report(args, results, load_before, load_after), results)
     return 0 if all("error" not in r and r["ready"] == r["spawns"] for r in results) else 1
 
 
