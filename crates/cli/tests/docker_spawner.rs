@@ -59,33 +59,6 @@ fn prefix(test: &str) -> String {
     format!("fh{}-{test}", std::process::id())
 }
 
-/// Reads the progress stream until `ready` or `failed`.
-async fn follow_progress(mut response: reqwest::Response) -> Vec<Value> {
-    let mut events = Vec::new();
-    let mut buffer = String::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(150);
-    while let Ok(Some(chunk)) = tokio::time::timeout_at(deadline, response.chunk())
-        .await
-        .expect("progress stream ended in time")
-    {
-        buffer.push_str(&String::from_utf8_lossy(&chunk));
-        while let Some(end) = buffer.find("\n\n") {
-            let block: String = buffer.drain(..end + 2).collect();
-            for line in block.lines() {
-                if let Some(data) = line.strip_prefix("data: ") {
-                    let event: Value = serde_json::from_str(data).unwrap();
-                    let done = event["ready"] == true || event["failed"] == true;
-                    events.push(event);
-                    if done {
-                        return events;
-                    }
-                }
-            }
-        }
-    }
-    events
-}
-
 /// The answer to a start request and the progress events, followed from
 /// the moment the spawn is known (the stream replays the spawn's steps so
 /// far to a new follower), while the request may still wait for the server.
@@ -114,7 +87,7 @@ async fn start(api: &Api, token: &str, user: &str) -> Start {
             .await
             .unwrap();
         if response.status() == 200 {
-            break follow_progress(response).await;
+            break support::api::progress_events(response, |_| false).await;
         }
         assert!(
             tokio::time::Instant::now() < deadline,

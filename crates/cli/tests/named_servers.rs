@@ -8,7 +8,6 @@
 
 mod support;
 
-use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -18,7 +17,7 @@ use support::browser::Browser;
 
 /// Reads the progress event stream until an event says `ready` or `failed`; returns all events.
 async fn follow_progress(api: &Api, token: &str, path: &str) -> Vec<Value> {
-    let mut response = api
+    let response = api
         .call(token, Method::GET, path)
         .header("Accept", "text/event-stream")
         .send()
@@ -31,29 +30,7 @@ async fn follow_progress(api: &Api, token: &str, path: &str) -> Vec<Value> {
             .unwrap()
             .starts_with("text/event-stream")
     );
-    let mut events = Vec::new();
-    let mut buffer = String::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(150);
-    while let Ok(Some(chunk)) = tokio::time::timeout_at(deadline, response.chunk())
-        .await
-        .expect("progress stream ended in time")
-    {
-        buffer.push_str(&String::from_utf8_lossy(&chunk));
-        while let Some(end) = buffer.find("\n\n") {
-            let block: String = buffer.drain(..end + 2).collect();
-            for line in block.lines() {
-                if let Some(data) = line.strip_prefix("data: ") {
-                    let event: Value = serde_json::from_str(data).unwrap();
-                    let done = event["ready"] == true || event["failed"] == true;
-                    events.push(event);
-                    if done {
-                        return events;
-                    }
-                }
-            }
-        }
-    }
-    events
+    support::api::progress_events(response, |_| false).await
 }
 
 #[tokio::test(flavor = "multi_thread")]

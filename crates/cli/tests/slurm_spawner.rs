@@ -12,7 +12,6 @@
 mod support;
 
 use std::fmt::Write as _;
-use std::time::Duration;
 
 use nix::sys::signal::Signal;
 use reqwest::Method;
@@ -75,36 +74,14 @@ async fn follow(browser: &Browser, user: &str, enough: impl Fn(&Value) -> bool) 
         (model["servers"][""]["pending"] == "spawn").then_some(())
     })
     .await;
-    let mut response = browser
+    let response = browser
         .hub_api(Method::GET, &format!("/users/{user}/server/progress"))
         .header("Accept", "text/event-stream")
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    let mut events = Vec::new();
-    let mut buffer = String::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(150);
-    while let Ok(Some(chunk)) = tokio::time::timeout_at(deadline, response.chunk())
-        .await
-        .expect("progress stream ended in time")
-    {
-        buffer.push_str(&String::from_utf8_lossy(&chunk));
-        while let Some(end) = buffer.find("\n\n") {
-            let block: String = buffer.drain(..end + 2).collect();
-            for line in block.lines() {
-                if let Some(data) = line.strip_prefix("data: ") {
-                    let event: Value = serde_json::from_str(data).unwrap();
-                    let done = event["ready"] == true || event["failed"] == true || enough(&event);
-                    events.push(event);
-                    if done {
-                        return events;
-                    }
-                }
-            }
-        }
-    }
-    events
+    support::api::progress_events(response, enough).await
 }
 
 /// The output files of `user`'s jobs (batch_script's `--output`), for failure messages.

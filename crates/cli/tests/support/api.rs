@@ -52,3 +52,36 @@ pub fn token_for(hub: &TestHub, user: &str) -> String {
     );
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
+
+/// Reads a progress event stream (`…/server/progress`) until an event says
+/// `ready` or `failed`, or `also_stop` holds for it, or the stream ends
+/// (150 s at most); returns the events read, that one included.
+pub async fn progress_events(
+    mut response: reqwest::Response,
+    also_stop: impl Fn(&serde_json::Value) -> bool,
+) -> Vec<serde_json::Value> {
+    let mut events = Vec::new();
+    let mut buffer = String::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(150);
+    while let Ok(Some(chunk)) = tokio::time::timeout_at(deadline, response.chunk())
+        .await
+        .expect("progress stream ended in time")
+    {
+        buffer.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(end) = buffer.find("\n\n") {
+            let block: String = buffer.drain(..end + 2).collect();
+            for line in block.lines() {
+                if let Some(data) = line.strip_prefix("data: ") {
+                    let event: serde_json::Value = serde_json::from_str(data).unwrap();
+                    let done =
+                        event["ready"] == true || event["failed"] == true || also_stop(&event);
+                    events.push(event);
+                    if done {
+                        return events;
+                    }
+                }
+            }
+        }
+    }
+    events
+}
