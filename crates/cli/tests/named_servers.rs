@@ -8,7 +8,6 @@
 
 mod support;
 
-
 use reqwest::Method;
 use serde_json::{Value, json};
 use support::TestHub;
