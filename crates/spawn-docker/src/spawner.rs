@@ -210,31 +210,6 @@ impl DockerSpawner {
         Ok(server_url(&ip, host_port))
     }
 
-    /// Removes a container, tolerating one that is already gone. One whose
-    /// removal is already in progress (409: the daemon's auto-remove after
-    /// the stop) is waited for, up to 10 s, so that a stop returns once the
-    /// name is free for the next start.
-    async fn remove(&self, docker: &Docker, id: &str) -> Result<(), SpawnError> {
-        let options = RemoveContainerOptions {
-            v: true,
-            force: true,
-            ..RemoveContainerOptions::default()
-        };
-        match docker.remove_container(id, Some(options)).await {
-            Err(e) if status(&e) == Some(409) => {
-                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-                while docker.inspect_container(id, None).await.is_ok()
-                    && std::time::Instant::now() < deadline
-                {
-                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                }
-                Ok(())
-            }
-            Err(e) if status(&e) != Some(404) => Err(engine_error("remove the container", &e)),
-            _ => Ok(()),
-        }
-    }
-
     /// A kept container worth starting again (upstream's "Found existing
     /// container"): `remove = false`, the image asked for now, and the API
     /// token and port it was created with in its environment. Upstream also
@@ -281,12 +256,14 @@ impl DockerSpawner {
             .await
             .map_err(|e| engine_error("inspect the container", &e))?;
         let id = inspect.id.unwrap_or_else(|| name.to_owned());
+        let guard = AbandonGuard::new(docker, &id, false);
         let network = inspect
             .host_config
             .and_then(|host| host.network_mode)
             .unwrap_or_else(|| self.config.network_name.clone());
         self.post_start(docker, &id).await?;
         let url = self.reach(docker, &id, kept.port, &network).await?;
+        guard.disarm();
         Ok(Started {
             url,
             state: json!({ "object_id": id, "object_name": name }),
@@ -371,7 +348,7 @@ impl Spawner for DockerSpawner {
                 return self.revive(docker, &name, kept, request).await;
             }
             tracing::info!("DockerSpawner: removing the old container {name}");
-            self.remove(docker, &name).await?;
+            remove_container(docker, &name).await?;
         }
 
         let network = self
@@ -440,13 +417,15 @@ impl Spawner for DockerSpawner {
             short(&id)
         );
 
+        let guard = AbandonGuard::new(docker, &id, true);
         request.progress.report(70, "Starting container");
-        if let Err(e) = docker.start_container(&id, None).await {
-            self.remove(docker, &id).await.ok();
-            return Err(engine_error("start the container", &e));
-        }
+        docker
+            .start_container(&id, None)
+            .await
+            .map_err(|e| engine_error("start the container", &e))?;
         self.post_start(docker, &id).await?;
         let url = self.reach(docker, &id, port, &network).await?;
+        guard.disarm();
         Ok(Started {
             url,
             state: json!({ "object_id": id, "object_name": name }),
@@ -483,7 +462,7 @@ impl Spawner for DockerSpawner {
             _ => {}
         }
         if self.config.remove {
-            self.remove(docker, id).await?;
+            remove_container(docker, id).await?;
         }
         Ok(())
     }
@@ -521,6 +500,90 @@ impl DockerSpawner {
         env.remove("USER");
         env.insert("JUPYTER_IMAGE_SPEC".into(), image.to_owned());
         env
+    }
+}
+
+/// Removes a container, tolerating one that is already gone. One whose
+/// removal is already in progress (409: the daemon's auto-remove after
+/// the stop) is waited for, up to 10 s, so that a stop returns once the
+/// name is free for the next start.
+async fn remove_container(docker: &Docker, id: &str) -> Result<(), SpawnError> {
+    let options = RemoveContainerOptions {
+        v: true,
+        force: true,
+        ..RemoveContainerOptions::default()
+    };
+    match docker.remove_container(id, Some(options)).await {
+        Err(e) if status(&e) == Some(409) => {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while docker.inspect_container(id, None).await.is_ok()
+                && std::time::Instant::now() < deadline
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            Ok(())
+        }
+        Err(e) if status(&e) != Some(404) => Err(engine_error("remove the container", &e)),
+        _ => Ok(()),
+    }
+}
+
+/// Undoes a start that ends without handing its container over (the
+/// hub's `start_timeout` or a stop request dropped the future, or a later
+/// step failed), so no container runs that the hub does not know: one
+/// created by this start is removed, a revived one is stopped again.
+struct AbandonGuard {
+    docker: Docker,
+    id: String,
+    created: bool,
+    armed: bool,
+}
+
+impl AbandonGuard {
+    fn new(docker: &Docker, id: &str, created: bool) -> Self {
+        Self {
+            docker: docker.clone(),
+            id: id.to_owned(),
+            created,
+            armed: true,
+        }
+    }
+
+    /// The container is handed over to the hub.
+    fn disarm(mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for AbandonGuard {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            tracing::error!(container = %self.id, "cannot clean up the abandoned container: no runtime");
+            return;
+        };
+        let (docker, id, created) = (
+            self.docker.clone(),
+            std::mem::take(&mut self.id),
+            self.created,
+        );
+        tracing::warn!(container = %short(&id), "start did not finish; cleaning up its container");
+        runtime.spawn(async move {
+            let result = if created {
+                remove_container(&docker, &id).await
+            } else {
+                docker
+                    .stop_container(&id, None::<StopContainerOptions>)
+                    .await
+                    .or_else(|e| if matches!(status(&e), Some(304 | 404)) { Ok(()) } else { Err(e) })
+                    .map_err(|e| engine_error("stop the container", &e))
+            };
+            if let Err(e) = result {
+                tracing::error!(container = %short(&id), "cleaning up the abandoned container failed: {e}");
+            }
+        });
     }
 }
 
