@@ -110,7 +110,7 @@ fn running(docker: &TestDocker, container: &str) -> bool {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_server_runs_in_a_container_with_its_volume_and_limits() {
+async fn a_server_runs_in_a_container_with_its_volumes_mounts_and_limits() {
     let docker = docker::shared();
     let prefix = prefix("main");
     let volumes = tempfile::tempdir().unwrap();
@@ -126,7 +126,8 @@ async fn a_server_runs_in_a_container_with_its_volume_and_limits() {
         &format!(
             r#"remove = true
 mem_limit = "512M"
-volumes = {{ "{}/{{username}}" = "/home/jovyan/work" }}"#,
+volumes = {{ "{}/{{username}}" = "/home/jovyan/work" }}
+mounts = [{{ type = "tmpfs", target = "/home/jovyan/scratch", tmpfs_size = "64M" }}]"#,
             volumes.path().display()
         ),
         "cpu_limit = 0.5",
@@ -210,6 +211,16 @@ volumes = {{ "{}/{{username}}" = "/home/jovyan/work" }}"#,
             .run_code("alice", "import os; (os.getuid(), os.getcwd())")
             .await,
         "(1000, '/home/jovyan')"
+    );
+    // `mounts`: a 64 MiB tmpfs where the user works.
+    assert_eq!(
+        browser
+            .run_code(
+                "alice",
+                "import os; s = os.statvfs('/home/jovyan/scratch'); s.f_blocks * s.f_frsize"
+            )
+            .await,
+        (64u64 << 20).to_string()
     );
 
     // Stopping stops the container and, with remove = true, removes it.

@@ -55,6 +55,14 @@ pub struct DockerSpawnerConfig {
     pub volumes: BTreeMap<String, VolumeBind>,
     /// Like `volumes`, mounted read-only.
     pub read_only_volumes: BTreeMap<String, String>,
+    /// Mounts beyond `volumes`, as docker-py's `Mount` arguments (a
+    /// volume with labels, a tmpfs of a given size, a bind with its
+    /// propagation); string values are templated like `volumes`.
+    pub mounts: Vec<MountSpec>,
+    /// Legacy container links, container name → alias in this container
+    /// (Docker's `HostConfig.Links`), e.g. `{ jupyterhub = "jupyterhub" }`
+    /// when the hub itself runs in a container on the default bridge.
+    pub links: BTreeMap<String, String>,
     /// Remove the container when the server stops (its files outside the
     /// volumes are lost); otherwise it is kept, stopped.
     pub remove: bool,
@@ -91,6 +99,8 @@ impl Default for DockerSpawnerConfig {
             host_ip: "127.0.0.1".into(),
             volumes: BTreeMap::new(),
             read_only_volumes: BTreeMap::new(),
+            mounts: Vec::new(),
+            links: BTreeMap::new(),
             remove: false,
             mem_limit: None,
             cpu_limit: None,
@@ -215,6 +225,59 @@ pub struct VolumeTable {
     /// Bind propagation (`rprivate`, `shared`, ...), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub propagation: Option<String>,
+}
+
+/// One of `DockerSpawner.mounts`: the keyword arguments of docker-py's
+/// `docker.types.Mount`. An unknown key (`driver_config`, which takes a
+/// Python object upstream) is refused when the configuration loads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MountSpec {
+    /// The path in the container.
+    pub target: String,
+    /// The host path (`bind`) or volume name (`volume`); none for `tmpfs`
+    /// or an anonymous volume.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// `volume` (default), `bind`, `tmpfs` or `npipe`.
+    #[serde(default, rename = "type")]
+    pub kind: MountKind,
+    /// Mount read-only.
+    #[serde(default)]
+    pub read_only: bool,
+    /// `default`, `consistent`, `cached` or `delegated`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consistency: Option<String>,
+    /// Bind propagation (`rprivate`, `shared`, ...); `bind` only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub propagation: Option<String>,
+    /// Do not copy the image's files into a new volume; `volume` only.
+    #[serde(default)]
+    pub no_copy: bool,
+    /// Labels of a new volume; `volume` only.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    /// Size of a `tmpfs` in bytes (`"1G"` allowed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tmpfs_size: Option<ByteSize>,
+    /// Permission bits of a `tmpfs` (`0o1777` is `1023`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tmpfs_mode: Option<i64>,
+}
+
+/// docker-py's `Mount` types.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MountKind {
+    /// A named or anonymous Docker volume.
+    #[default]
+    Volume,
+    /// A host path.
+    Bind,
+    /// A memory file system.
+    Tmpfs,
+    /// A Windows named pipe.
+    Npipe,
 }
 
 fn read_write() -> String {

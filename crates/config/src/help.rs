@@ -234,6 +234,8 @@ pub(crate) const HELP: &[(&str, &str, &str)] = &[
     ("DockerSpawner", "host_ip", "Host address the container's port is published on in bridge mode (default 127.0.0.1)."),
     ("DockerSpawner", "volumes", "Host path or volume name = container path (read-write), or = { bind = path, mode = \"rw\"|\"ro\"|\"z\"|\"Z\", propagation = ... }; {username} and the other name_template fields are filled in on both sides."),
     ("DockerSpawner", "read_only_volumes", "Host path or volume name = container path, mounted read-only; templated like volumes."),
+    ("DockerSpawner", "mounts", "Mounts beyond volumes, each a table of docker-py's Mount arguments: target, source, type (volume (default), bind, tmpfs, npipe), read_only, consistency, propagation, no_copy, labels, tmpfs_size, tmpfs_mode; strings templated like volumes; other keys are refused."),
+    ("DockerSpawner", "links", "Legacy container links: container name = alias in the server's container, e.g. { jupyterhub = \"jupyterhub\" } for a hub in a container on the default bridge."),
     ("DockerSpawner", "remove", "Remove the container when its server stops (files outside volumes are lost); otherwise it is kept, stopped, and the next start runs it again (a different image replaces it)."),
     ("DockerSpawner", "mem_limit", "Memory limit of each container in bytes (\"2G\" allowed); unset means Spawner.mem_limit (or the profile's)."),
     ("DockerSpawner", "cpu_limit", "CPU limit of each container in cores (cpu_quota = cpu_limit x cpu_period, period 100 ms); unset means Spawner.cpu_limit."),

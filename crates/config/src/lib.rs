@@ -32,7 +32,7 @@ mod slurm;
 pub use bind_url::{BindUrl, InvalidUrl};
 pub use docker::{
     AllowedImages, DEFAULT_DOCKER_IMAGE, DockerSpawnerConfig, ExtraCreateKwargs, ExtraHostConfig,
-    PullPolicy, Ulimit, VolumeBind, VolumeTable,
+    MountKind, MountSpec, PullPolicy, Ulimit, VolumeBind, VolumeTable,
 };
 pub use error::{ConfigError, Origin};
 pub use generate::generate_config;

@@ -5,9 +5,11 @@
 use std::collections::{BTreeMap, HashMap};
 
 use bollard::models::{
-    ContainerCreateBody, DeviceMapping, HostConfig, PortBinding, ResourcesUlimits,
+    ContainerCreateBody, DeviceMapping, HostConfig, Mount, MountBindOptions,
+    MountBindOptionsPropagationEnum, MountTmpfsOptions, MountType, MountVolumeOptions, PortBinding,
+    ResourcesUlimits,
 };
-use ferrohub_config::{DockerSpawnerConfig, ExtraHostConfig, VolumeBind};
+use ferrohub_config::{DockerSpawnerConfig, ExtraHostConfig, MountKind, MountSpec, VolumeBind};
 
 use crate::names::Namespace;
 
@@ -24,6 +26,14 @@ pub enum BadSetting {
     /// A `cpu_limit` that is negative or not a number.
     #[error("DockerSpawner cpu_limit {0} is not a non-negative number")]
     CpuLimit(f64),
+    /// A mount option that does not fit its mount's type.
+    #[error("DockerSpawner mount at {target:?}: {problem}")]
+    Mount {
+        /// The mount's `target`.
+        target: String,
+        /// What is wrong.
+        problem: String,
+    },
     /// A device that is not `host[:container[:permissions]]`.
     #[error("DockerSpawner extra_host_config device {0:?} is not host[:container[:permissions]]")]
     Device(String),
@@ -124,9 +134,21 @@ fn host_config(
         .map(|bytes| signed(bytes, "mem_limit"))
         .transpose()?;
     let (cpu_period, cpu_quota) = cpu(extra, plan.cpu_limit)?;
+    let mounts = config
+        .mounts
+        .iter()
+        .map(|spec| mount(spec, ns))
+        .collect::<Result<Vec<_>, _>>()?;
+    let links: Vec<String> = config
+        .links
+        .iter()
+        .map(|(name, alias)| format!("{name}:{alias}"))
+        .collect();
     Ok(HostConfig {
         auto_remove: Some(config.remove),
         binds: (!binds.is_empty()).then_some(binds),
+        mounts: (!mounts.is_empty()).then_some(mounts),
+        links: (!links.is_empty()).then_some(links),
         network_mode: Some(network_mode),
         port_bindings,
         memory,
@@ -182,6 +204,81 @@ fn host_config(
         ipc_mode: extra.ipc_mode.clone(),
         runtime: extra.runtime.clone(),
         ..HostConfig::default()
+    })
+}
+
+/// One of `mounts` as the Engine API's `Mount`: docker-py's arguments,
+/// strings rendered with the server's namespace, each option only where
+/// its type takes it (docker-py raises the same errors).
+fn mount(spec: &MountSpec, ns: &Namespace) -> Result<Mount, BadSetting> {
+    let render = |t: &str| {
+        ns.render(t)
+            .ok_or_else(|| BadSetting::VolumeTemplate(t.to_owned()))
+    };
+    let target = render(&spec.target)?;
+    let wrong = |problem: &str| BadSetting::Mount {
+        target: spec.target.clone(),
+        problem: problem.to_owned(),
+    };
+    let kind = match spec.kind {
+        MountKind::Volume => MountType::VOLUME,
+        MountKind::Bind => MountType::BIND,
+        MountKind::Tmpfs => MountType::TMPFS,
+        MountKind::Npipe => MountType::NPIPE,
+    };
+    if spec.kind != MountKind::Bind && spec.propagation.is_some() {
+        return Err(wrong("propagation is only for type = \"bind\""));
+    }
+    if spec.kind != MountKind::Volume && (spec.no_copy || !spec.labels.is_empty()) {
+        return Err(wrong("no_copy and labels are only for type = \"volume\""));
+    }
+    if spec.kind != MountKind::Tmpfs && (spec.tmpfs_size.is_some() || spec.tmpfs_mode.is_some()) {
+        return Err(wrong(
+            "tmpfs_size and tmpfs_mode are only for type = \"tmpfs\"",
+        ));
+    }
+    if spec.kind == MountKind::Tmpfs && spec.source.is_some() {
+        return Err(wrong("a tmpfs has no source"));
+    }
+    let propagation = spec
+        .propagation
+        .as_deref()
+        .map(|p| {
+            p.parse::<MountBindOptionsPropagationEnum>().map_err(|_| {
+                wrong("propagation must be private, rprivate, shared, rshared, slave or rslave")
+            })
+        })
+        .transpose()?;
+    let tmpfs_size = spec
+        .tmpfs_size
+        .map(|b| signed(b.0, "mounts tmpfs_size"))
+        .transpose()?;
+    Ok(Mount {
+        target: Some(target),
+        source: spec.source.as_deref().map(render).transpose()?,
+        typ: Some(kind),
+        read_only: Some(spec.read_only),
+        consistency: spec.consistency.clone(),
+        bind_options: propagation.map(|propagation| MountBindOptions {
+            propagation: Some(propagation),
+            ..MountBindOptions::default()
+        }),
+        volume_options: (spec.kind == MountKind::Volume).then(|| MountVolumeOptions {
+            no_copy: Some(spec.no_copy),
+            labels: (!spec.labels.is_empty()).then(|| {
+                spec.labels
+                    .iter()
+                    .map(|(k, v)| (k.clone(), ns.render_or_keep(v)))
+                    .collect()
+            }),
+            ..MountVolumeOptions::default()
+        }),
+        tmpfs_options: (spec.kind == MountKind::Tmpfs).then_some(MountTmpfsOptions {
+            size_bytes: tmpfs_size,
+            mode: spec.tmpfs_mode,
+            ..MountTmpfsOptions::default()
+        }),
+        ..Mount::default()
     })
 }
 
@@ -346,6 +443,101 @@ read_only_volumes = { "/srv/shared" = "/shared/{raw_username}" }
             binds(&bad, &ns()),
             Err(BadSetting::VolumeTemplate(_))
         ));
+    }
+
+    #[test]
+    fn mounts_are_templated_with_the_options_of_their_type() {
+        let config = config(
+            r#"
+links = { jupyterhub = "hub" }
+
+[[mounts]]
+source = "home-{username}"
+target = "/home/jovyan"
+labels = { owner = "{username}" }
+no_copy = true
+
+[[mounts]]
+type = "bind"
+source = "/srv/data"
+target = "/data"
+read_only = true
+propagation = "rslave"
+
+[[mounts]]
+type = "tmpfs"
+target = "/scratch"
+tmpfs_size = "1G"
+tmpfs_mode = 1023
+"#,
+        );
+        let host = create_body(&config, &ns(), &plan())
+            .unwrap()
+            .host_config
+            .unwrap();
+        assert_eq!(host.links.unwrap(), ["jupyterhub:hub"]);
+        let mounts = host.mounts.unwrap();
+        let volume = &mounts[0];
+        assert_eq!(volume.typ, Some(MountType::VOLUME));
+        assert_eq!(volume.source.as_deref(), Some("home-alice"));
+        let options = volume.volume_options.as_ref().unwrap();
+        assert_eq!(options.no_copy, Some(true));
+        assert_eq!(options.labels.as_ref().unwrap()["owner"], "alice");
+        let bind = &mounts[1];
+        assert_eq!(
+            (bind.typ, bind.read_only),
+            (Some(MountType::BIND), Some(true))
+        );
+        assert_eq!(
+            bind.bind_options.as_ref().unwrap().propagation,
+            Some(MountBindOptionsPropagationEnum::RSLAVE)
+        );
+        let tmpfs = mounts[2].tmpfs_options.as_ref().unwrap();
+        assert_eq!((tmpfs.size_bytes, tmpfs.mode), (Some(1 << 30), Some(1023)));
+        assert_eq!(mounts[2].source, None);
+    }
+
+    #[test]
+    fn a_mount_option_of_another_type_is_refused() {
+        for (text, says) in [
+            (
+                "[[mounts]]\ntarget = \"/t\"\npropagation = \"rslave\"",
+                "propagation",
+            ),
+            (
+                "[[mounts]]\ntype = \"bind\"\nsource = \"/s\"\ntarget = \"/t\"\nno_copy = true",
+                "no_copy",
+            ),
+            (
+                "[[mounts]]\ntype = \"tmpfs\"\nsource = \"/s\"\ntarget = \"/t\"",
+                "no source",
+            ),
+            ("[[mounts]]\ntarget = \"/t\"\ntmpfs_size = 10", "tmpfs_size"),
+            (
+                "[[mounts]]\ntype = \"bind\"\nsource = \"/s\"\ntarget = \"/t\"\npropagation = \"sideways\"",
+                "propagation must be",
+            ),
+            (
+                "[[mounts]]\ntarget = \"/home/{user}\"",
+                "not a valid template",
+            ),
+        ] {
+            let error = create_body(&config(text), &ns(), &plan()).unwrap_err();
+            assert!(error.to_string().contains(says), "{text}: {error}");
+        }
+        // Unknown keys and types are refused when the configuration loads.
+        assert!(
+            toml::from_str::<DockerSpawnerConfig>(
+                "[[mounts]]\ntarget = \"/t\"\ndriver_config = {}"
+            )
+            .is_err()
+        );
+        assert!(
+            toml::from_str::<DockerSpawnerConfig>(
+                "[[mounts]]\ntarget = \"/t\"\ntype = \"cluster\""
+            )
+            .is_err()
+        );
     }
 
     #[test]
