@@ -256,3 +256,119 @@ async fn a_failed_unit_of_the_same_name_is_reset_before_the_start() {
     );
     assert_eq!(server_status(&api, &token, name).await, 200);
 }
+
+/// The environment of a process of systemd's namespace (its pid there).
+fn environ_of(systemd: &Systemd, pid: &str) -> Vec<String> {
+    let out = systemd.run(&["cat", &format!("/proc/{pid}/environ")]);
+    String::from_utf8_lossy(&out.stdout)
+        .split('\0')
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_unit_name_directory_and_environment_follow_the_options() {
+    let systemd = systemd::shared();
+    let user = LocalUser::create("sde");
+    let name = user.name.as_str();
+    let workdir = format!("/tmp/{name}-work");
+    std::fs::create_dir_all(&workdir).unwrap();
+    std::os::unix::fs::chown(&workdir, Some(user.uid()), None).unwrap();
+    let hub = systemd_hub(
+        systemd,
+        name,
+        "",
+        r#"unit_name_template = "fh-{USERID}-{USERNAME}"
+user_workingdir = "/tmp/{USERNAME}-work"
+extra_paths = ["/opt/{USERNAME}/bin"]
+default_shell = "/bin/sh""#,
+    );
+    let api = Api::new(&hub);
+    let token = token_for(&hub, name);
+    start_server(&hub, systemd, &api, &token, name).await;
+
+    let listed = systemd.run(&["systemctl", "list-units", "--plain", "--no-legend", "fh-*"]);
+    let listed = String::from_utf8_lossy(&listed.stdout).into_owned();
+    let unit = listed
+        .split_whitespace()
+        .find(|word| word.ends_with(&format!("-{name}.service")))
+        .unwrap_or_else(|| panic!("no fh-<id>-{name} unit: {listed}"))
+        .trim_end_matches(".service")
+        .to_owned();
+    let id = unit
+        .strip_prefix("fh-")
+        .and_then(|rest| rest.strip_suffix(&format!("-{name}")))
+        .unwrap();
+    assert!(
+        id.parse::<u64>().is_ok_and(|id| id > 0),
+        "{{USERID}} is the hub's user id: {unit}"
+    );
+    let main_pid = systemd.show(&unit, &["MainPID"])["MainPID"].clone();
+    let cwd = systemd.run(&["readlink", &format!("/proc/{main_pid}/cwd")]);
+    assert_eq!(String::from_utf8_lossy(&cwd.stdout).trim(), workdir);
+    let env = environ_of(systemd, &main_pid);
+    assert!(env.contains(&"SHELL=/bin/sh".to_owned()), "{env:?}");
+    assert!(
+        env.iter()
+            .any(|v| v.starts_with(&format!("PATH=/opt/{name}/bin:"))),
+        "{env:?}"
+    );
+    assert!(env.contains(&format!("USER={name}")), "{env:?}");
+    assert!(
+        env.iter().any(|v| v.starts_with("JUPYTERHUB_API_TOKEN=")),
+        "the hub's variables came through the environment file"
+    );
+    // That file holds the server's token: nobody else's to read (systemd
+    // hands the runtime directory and what is in it to the unit's user).
+    let file = format!("/run/{unit}/{unit}.env");
+    let stat = systemd.run(&["stat", "-c", "%a %u", &file]);
+    let stat = String::from_utf8_lossy(&stat.stdout).trim().to_owned();
+    assert!(
+        stat == "400 0" || stat == format!("400 {}", user.uid()),
+        "{file}: {stat}"
+    );
+    let dir = systemd.run(&["stat", "-c", "%a", &format!("/run/{unit}")]);
+    assert_eq!(String::from_utf8_lossy(&dir.stdout).trim(), "700");
+    assert_eq!(server_status(&api, &token, name).await, 200);
+    drop(hub);
+    std::fs::remove_dir_all(&workdir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dynamic_users_run_the_server_as_an_account_systemd_allocates() {
+    let systemd = systemd::shared();
+    // No local account: systemd makes one for the unit.
+    let name = format!("fhsddyn{}", std::process::id());
+    let hub = systemd_hub(systemd, &name, "", "dynamic_users = true");
+    let api = Api::new(&hub);
+    let token = token_for(&hub, &name);
+    start_server(&hub, systemd, &api, &token, &name).await;
+    let unit = unit_of(&name);
+    let shown = systemd.show(
+        &unit,
+        &[
+            "DynamicUser",
+            "StateDirectory",
+            "MainPID",
+            "WorkingDirectory",
+        ],
+    );
+    assert_eq!(shown["DynamicUser"], "yes");
+    assert_eq!(shown["StateDirectory"], name);
+    assert_eq!(shown["WorkingDirectory"], format!("/var/lib/{name}"));
+    let uid = systemd.uid_of(&shown["MainPID"]).unwrap();
+    assert_ne!(uid, 0);
+    assert!(
+        nix::unistd::User::from_uid(uid.into()).unwrap().is_none(),
+        "uid {uid} is no account of the host"
+    );
+    let env = environ_of(systemd, &shown["MainPID"]);
+    assert!(env.contains(&format!("HOME=/var/lib/{name}")), "{env:?}");
+    assert_eq!(server_status(&api, &token, &name).await, 200);
+    drop(hub);
+    // StateDirectory= persists on the host's /var/lib.
+    support::remove_if_present(std::path::Path::new(&format!("/var/lib/{name}")));
+    if let Err(e) = std::fs::remove_dir_all(format!("/var/lib/private/{name}")) {
+        eprintln!("removing the state directory: {e}");
+    }
+}
