@@ -116,6 +116,14 @@ mod tests {
     }
 
     #[test]
+    fn limits_take_upstreams_spellings() {
+        let c: SystemdSpawnerConfig =
+            toml::from_str("mem_limit = \"4G\"\ncpu_limit = 1.5").unwrap();
+        assert_eq!(c.mem_limit.map(u64::from), Some(4 << 30));
+        assert_eq!(c.cpu_limit, Some(1.5));
+    }
+
+    #[test]
     fn extra_properties_take_strings_and_lists() {
         let c: SystemdSpawnerConfig = toml::from_str(
             r#"unit_extra_properties = { LimitNOFILE = "4096", Environment = ["A=1", "B=2"] }"#,

@@ -262,6 +262,33 @@ fn write_environment_file(path: &Path, text: &str) -> std::io::Result<()> {
     file.write_all(text.as_bytes())
 }
 
+/// Stops the unit of a `start` that does not finish (the hub's
+/// `start_timeout`, a stop request, an error after `systemd-run`), so no
+/// server runs that the hub does not know about.
+struct StopOnDrop(Option<String>);
+
+impl StopOnDrop {
+    /// The start succeeded: the unit is the hub's now.
+    fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        if let Some(unit) = self.0.take()
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            runtime.spawn(async move {
+                tracing::info!(unit, "start did not finish; stopping its unit");
+                if let Err(e) = systemctl::stop(&unit).await {
+                    tracing::warn!(unit, "could not stop the unit: {e}");
+                }
+            });
+        }
+    }
+}
+
 /// The unit name in the stored state.
 fn unit_of(state: &Value) -> Option<&str> {
     state.get("unit_name")?.as_str()
@@ -327,9 +354,11 @@ impl Spawner for SystemdSpawner {
             command,
         };
         request.progress.report(20, "Starting the systemd unit");
+        let guard = StopOnDrop(Some(unit.clone()));
         systemctl::start(&unit::run_arguments(&plan)).await?;
         tracing::info!(user = %request.username, unit, port, "systemd unit started");
         self.wait_active(&unit).await?;
+        guard.disarm();
         Ok(Started {
             url: ferrohub_spawn::env::server_url(&self.spawner.ip, port),
             state: json!({ "unit_name": unit }),
