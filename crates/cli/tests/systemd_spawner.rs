@@ -271,17 +271,30 @@ async fn the_unit_name_directory_and_environment_follow_the_options() {
     let systemd = systemd::shared();
     let user = LocalUser::create("sde");
     let name = user.name.as_str();
-    let workdir = format!("/tmp/{name}-work");
-    std::fs::create_dir_all(&workdir).unwrap();
+    // Removed when the test ends, however it ends.
+    let work = tempfile::Builder::new()
+        .prefix("ferrohub-systemd-work-")
+        .tempdir()
+        .unwrap();
+    std::fs::set_permissions(
+        work.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let workdir = format!("{}/{name}", work.path().display());
+    std::fs::create_dir(&workdir).unwrap();
     std::os::unix::fs::chown(&workdir, Some(user.uid()), None).unwrap();
     let hub = systemd_hub(
         systemd,
         name,
         "",
-        r#"unit_name_template = "fh-{USERID}-{USERNAME}"
-user_workingdir = "/tmp/{USERNAME}-work"
-extra_paths = ["/opt/{USERNAME}/bin"]
+        &format!(
+            r#"unit_name_template = "fh-{{USERID}}-{{USERNAME}}"
+user_workingdir = "{}/{{USERNAME}}"
+extra_paths = ["/opt/{{USERNAME}}/bin"]
 default_shell = "/bin/sh""#,
+            work.path().display()
+        ),
     );
     let api = Api::new(&hub);
     let token = token_for(&hub, name);
@@ -330,8 +343,6 @@ default_shell = "/bin/sh""#,
     let dir = systemd.run(&["stat", "-c", "%a", &format!("/run/{unit}")]);
     assert_eq!(String::from_utf8_lossy(&dir.stdout).trim(), "700");
     assert_eq!(server_status(&api, &token, name).await, 200);
-    drop(hub);
-    std::fs::remove_dir_all(&workdir).unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -339,6 +350,7 @@ async fn dynamic_users_run_the_server_as_an_account_systemd_allocates() {
     let systemd = systemd::shared();
     // No local account: systemd makes one for the unit.
     let name = format!("fhsddyn{}", std::process::id());
+    let _state = StateDirectory(name.clone());
     let hub = systemd_hub(systemd, &name, "", "dynamic_users = true");
     let api = Api::new(&hub);
     let token = token_for(&hub, &name);
@@ -365,10 +377,22 @@ async fn dynamic_users_run_the_server_as_an_account_systemd_allocates() {
     let env = environ_of(systemd, &shown["MainPID"]);
     assert!(env.contains(&format!("HOME=/var/lib/{name}")), "{env:?}");
     assert_eq!(server_status(&api, &token, &name).await, 200);
-    drop(hub);
-    // StateDirectory= persists on the host's /var/lib.
-    support::remove_if_present(std::path::Path::new(&format!("/var/lib/{name}")));
-    if let Err(e) = std::fs::remove_dir_all(format!("/var/lib/private/{name}")) {
-        eprintln!("removing the state directory: {e}");
+}
+
+/// A dynamic user's `StateDirectory=`, which persists in the host's
+/// `/var/lib` (systemd's mount namespace shares its file system): removed
+/// when the test ends, however it ends.
+struct StateDirectory(String);
+
+impl Drop for StateDirectory {
+    fn drop(&mut self) {
+        let name = &self.0;
+        support::remove_if_present(std::path::Path::new(&format!("/var/lib/{name}")));
+        match std::fs::remove_dir_all(format!("/var/lib/private/{name}")) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                eprintln!("removing the state directory: {e}");
+            }
+            _ => {}
+        }
     }
 }
