@@ -59,6 +59,9 @@ DOCKER_DIR="${FERROHUB_DOCKER_DIR:-/opt/ferrohub/docker}"
 IDLE_CULLER_VERSION="2.0.0"
 BATCHSPAWNER_VERSION="1.3.0"
 APT_PACKAGES=(libpam0g-dev chromium)
+# SystemdSpawner tests: systemd (and systemd-run, systemctl) that the tests
+# start as PID 1 of namespaces of their own (crates/cli/tests/support/systemd.rs).
+APT_PACKAGES+=(systemd)
 
 log() { printf 'setup: %s\n' "$*" >&2; }
 

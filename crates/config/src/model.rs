@@ -75,6 +75,9 @@ pub struct Config {
     /// `[DockerSpawner]` (dockerspawner 14's options).
     #[serde(rename = "DockerSpawner")]
     pub docker_spawner: crate::docker::DockerSpawnerConfig,
+    /// `[SystemdSpawner]` (systemdspawner 1.0's options).
+    #[serde(rename = "SystemdSpawner")]
+    pub systemd_spawner: crate::systemd::SystemdSpawnerConfig,
 }
 
 /// `[JupyterHub]`.

@@ -25,6 +25,16 @@ const SLURM_NAMES: [&str; 4] = [
     "batchspawner.batchspawner.SlurmSpawner",
 ];
 
+/// `JupyterHub.spawner_class` names of SystemdSpawner (also when the
+/// feature is off, so the refusal can name the feature).
+const SYSTEMD_NAMES: [&str; 5] = [
+    "systemd",
+    "SystemdSpawner",
+    "systemdspawner",
+    "systemdspawner.SystemdSpawner",
+    "systemdspawner.systemdspawner.SystemdSpawner",
+];
+
 /// The spawner for `config`, or why there is none.
 pub(crate) fn from_config(config: &Config) -> Result<Arc<dyn Spawner>, SpawnError> {
     let class = config.jupyterhub.spawner_class.as_str();
@@ -34,12 +44,16 @@ pub(crate) fn from_config(config: &Config) -> Result<Arc<dyn Spawner>, SpawnErro
     if SLURM_NAMES.contains(&class) {
         return slurm(config);
     }
+    if SYSTEMD_NAMES.contains(&class) {
+        return systemd(config);
+    }
     ferrohub_spawn::from_config(config).map_err(|error| match error {
         // The local spawners' list of choices, plus the back ends here.
         SpawnError::Config(message) => SpawnError::Config(format!(
-            "{message}, {}, {}",
+            "{message}, {}, {}, {}",
             DOCKER_NAMES.join(", "),
-            SLURM_NAMES.join(", ")
+            SLURM_NAMES.join(", "),
+            SYSTEMD_NAMES.join(", ")
         )),
         other => other,
     })
@@ -104,6 +118,22 @@ fn slurm(config: &Config) -> Result<Arc<dyn Spawner>, SpawnError> {
     )))
 }
 
+#[cfg(feature = "systemd")]
+fn systemd(config: &Config) -> Result<Arc<dyn Spawner>, SpawnError> {
+    Ok(Arc::new(ferrohub_spawn_systemd::SystemdSpawner::new(
+        config,
+    )))
+}
+
+#[cfg(not(feature = "systemd"))]
+fn systemd(config: &Config) -> Result<Arc<dyn Spawner>, SpawnError> {
+    Err(SpawnError::Config(format!(
+        "JupyterHub.spawner_class {:?} is SystemdSpawner, which this build of ferrohub leaves out; \
+         build it with the cargo feature \"systemd\" (on by default)",
+        config.jupyterhub.spawner_class
+    )))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,6 +182,28 @@ mod tests {
         assert!(message.contains("feature \"slurm\""), "{message}");
     }
 
+    #[cfg(feature = "systemd")]
+    #[test]
+    fn every_systemd_name_builds_systemd_spawner() {
+        assert_eq!(SYSTEMD_NAMES, ferrohub_spawn_systemd::NAMES);
+        for class in SYSTEMD_NAMES {
+            let mut config = Config::default();
+            config.jupyterhub.spawner_class = class.into();
+            assert_eq!(from_config(&config).unwrap().name(), "SystemdSpawner");
+        }
+    }
+
+    #[cfg(not(feature = "systemd"))]
+    #[test]
+    fn a_systemd_name_without_the_feature_names_the_feature() {
+        let mut config = Config::default();
+        config.jupyterhub.spawner_class = "systemdspawner.SystemdSpawner".into();
+        let Err(SpawnError::Config(message)) = from_config(&config) else {
+            panic!("expected a config error");
+        };
+        assert!(message.contains("feature \"systemd\""), "{message}");
+    }
+
     #[test]
     fn an_unknown_class_lists_the_back_ends_too() {
         let mut config = Config::default();
@@ -162,6 +214,10 @@ mod tests {
         assert!(message.contains("localprocess"), "{message}");
         assert!(message.contains("dockerspawner.DockerSpawner"), "{message}");
         assert!(message.contains("batchspawner.SlurmSpawner"), "{message}");
+        assert!(
+            message.contains("systemdspawner.SystemdSpawner"),
+            "{message}"
+        );
     }
 
     #[test]

@@ -49,6 +49,7 @@ fn request(user: &str) -> SpawnRequest {
         .to_vec();
     SpawnRequest {
         username: user.into(),
+        user_id: 1,
         server_name: String::new(),
         base_url: format!("/user/{user}/"),
         hub_env: BTreeMap::new(),

@@ -149,6 +149,7 @@ mod tests {
 
     fn request(spawner: &SpawnerConfig) -> SpawnRequest {
         SpawnRequest {
+            user_id: 1,
             settings: crate::ServerSettings::from_config(spawner),
             user_options: serde_json::json!({}),
             progress: crate::ProgressReporter::ignore(),

@@ -105,6 +105,9 @@ pub enum SpawnError {
 pub struct SpawnRequest {
     /// The hub user name (normalized).
     pub username: String,
+    /// The hub user's id in the database (upstream's `user.id`), for
+    /// templates that name it (SystemdSpawner's `{USERID}`).
+    pub user_id: i64,
     /// The server name; `""` for the default server.
     pub server_name: String,
     /// The server's URL prefix, e.g. `/user/alice/`.

@@ -226,6 +226,7 @@ mod tests {
     fn empty_passwd_fields_leave_home_and_shell_unset() {
         let request = SpawnRequest {
             username: "alice".into(),
+            user_id: 1,
             server_name: String::new(),
             base_url: "/user/alice/".into(),
             hub_env: Default::default(),

@@ -22,6 +22,7 @@ pub mod openapi;
 #[path = "../../../proxy/tests/support/ports.rs"]
 mod ports;
 pub mod slurm;
+pub mod systemd;
 pub mod users;
 
 use std::fmt::Write as _;
@@ -73,6 +74,9 @@ pub struct TestHub {
     /// Extra environment of the hub process (e.g. `JUPYTERHUB_CRYPT_KEY`),
     /// used by every [`TestHub::launch`].
     pub env: Vec<(String, String)>,
+    /// A command prefix the hub runs under (e.g. entering systemd's
+    /// namespaces, support/systemd.rs); empty: run directly.
+    pub launcher: Vec<String>,
     child: Option<Child>,
     log_path: PathBuf,
 }
@@ -109,6 +113,22 @@ impl TestHub {
         sections: &[(&str, &str)],
         env: &[(&str, &str)],
     ) -> Self {
+        Self::start_launched(&[], public_port, authenticator, spawner, sections, env)
+    }
+
+    /// Like [`TestHub::start_on`], the hub (and every restart of it) run
+    /// under the command prefix `launcher` (which may fork the hub, as
+    /// `nsenter --pid` does: [`TestHub::pid`] finds it below). Pids the hub
+    /// writes may then be of another PID namespace, so the proxy's pid file
+    /// is not used to clean up.
+    pub fn start_launched(
+        launcher: &[String],
+        public_port: Option<u16>,
+        authenticator: &str,
+        spawner: &str,
+        sections: &[(&str, &str)],
+        env: &[(&str, &str)],
+    ) -> Self {
         let dir = tempfile::Builder::new()
             .prefix("ferrohub-test-")
             .tempdir()
@@ -130,6 +150,7 @@ impl TestHub {
                 .iter()
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
                 .collect(),
+            launcher: launcher.to_vec(),
             child: None,
         };
         for attempt in 1.. {
@@ -222,7 +243,21 @@ environment = {{ PATH = "{venv}/bin:/usr/local/bin:/usr/bin:/bin" }}"#,
             .append(true)
             .open(&self.log_path)
             .unwrap();
-        let child = Command::new(ferrohub_bin())
+        let mut command = match self.launcher.split_first() {
+            None => Command::new(ferrohub_bin()),
+            Some((program, args)) => {
+                // The launcher may change directory (entering a mount
+                // namespace does): back to the hub's directory, same process.
+                let mut command = Command::new(program);
+                command
+                    .args(args)
+                    .args(["sh", "-c", r#"cd "$0" && exec "$@""#])
+                    .arg(self.dir.path())
+                    .arg(ferrohub_bin());
+                command
+            }
+        };
+        let child = command
             .arg("-f")
             .arg(&self.config_path)
             .current_dir(self.dir.path())
@@ -261,15 +296,42 @@ environment = {{ PATH = "{venv}/bin:/usr/local/bin:/usr/bin:/bin" }}"#,
         std::fs::read_to_string(&self.log_path).unwrap_or_default()
     }
 
-    /// The hub's pid.
+    /// The hub's pid: the child started, or under a [`TestHub::launcher`]
+    /// the `ferrohub` process below it.
     pub fn pid(&self) -> i32 {
-        pid_of(self.child.as_ref().expect("hub running")).as_raw()
+        self.hub_pid(self.child.as_ref().expect("hub running"))
     }
 
-    /// Kills the hub with a real signal and reaps it; returns its exit status.
+    /// The pid of the `ferrohub` process at or below `child` (nearest
+    /// first); `child` itself when there is none.
+    fn hub_pid(&self, child: &Child) -> i32 {
+        let top = pid_of(child).as_raw();
+        if self.launcher.is_empty() {
+            return top;
+        }
+        let bin = std::fs::canonicalize(ferrohub_bin()).ok();
+        let mut queue = std::collections::VecDeque::from([top]);
+        while let Some(pid) = queue.pop_front() {
+            if std::fs::canonicalize(format!("/proc/{pid}/exe")).ok() == bin {
+                return pid;
+            }
+            let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+                .unwrap_or_default();
+            queue.extend(
+                children
+                    .split_whitespace()
+                    .filter_map(|p| p.parse::<i32>().ok()),
+            );
+        }
+        top
+    }
+
+    /// Kills the hub with a real signal and reaps it (and its launcher);
+    /// returns the exit status of what was started.
     pub fn kill(&mut self, signal: nix::sys::signal::Signal) -> std::process::ExitStatus {
         let mut child = self.child.take().expect("hub running");
-        nix::sys::signal::kill(pid_of(&child), signal).unwrap();
+        let pid = nix::unistd::Pid::from_raw(self.hub_pid(&child));
+        nix::sys::signal::kill(pid, signal).unwrap();
         child.wait().unwrap()
     }
 
@@ -399,7 +461,8 @@ impl TestHub {
     /// Stops the hub, its proxy and any server a failed test left behind.
     fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            let _ = nix::sys::signal::kill(pid_of(&child), nix::sys::signal::Signal::SIGTERM);
+            let hub = nix::unistd::Pid::from_raw(self.hub_pid(&child));
+            let _ = nix::sys::signal::kill(hub, nix::sys::signal::Signal::SIGTERM);
             let deadline = Instant::now() + Duration::from_secs(30);
             while Instant::now() < deadline {
                 if let Ok(Some(_)) = child.try_wait() {
@@ -407,9 +470,13 @@ impl TestHub {
                 }
                 std::thread::sleep(Duration::from_millis(100));
             }
+            if hub != pid_of(&child) && matches!(child.try_wait(), Ok(None)) {
+                // A launcher that forked does not pass signals on.
+                let _ = nix::sys::signal::kill(hub, nix::sys::signal::Signal::SIGKILL);
+            }
             kill_and_reap(&mut child, "the hub");
         }
-        if let Some(pid) = self.proxy_pid() {
+        if let Some(pid) = self.proxy_pid().filter(|_| self.launcher.is_empty()) {
             let _ = nix::sys::signal::kill(
                 nix::unistd::Pid::from_raw(pid),
                 nix::sys::signal::Signal::SIGKILL,

@@ -459,6 +459,7 @@ async fn launch(
     }
     let request = SpawnRequest {
         username: user.name.clone(),
+        user_id: user.id,
         server_name: server.to_owned(),
         base_url: prefix.to_owned(),
         hub_env: hub_env(&rt.urls, &user.name, server, api_token, client_id, prefix),

@@ -39,6 +39,7 @@ pub fn simple_config(homes: &Path, cmd: &[&str]) -> Config {
 /// (its `[Spawner]` settings, no profile).
 pub fn request(config: &Config, username: &str) -> SpawnRequest {
     SpawnRequest {
+        user_id: 1,
         settings: ferrohub_spawn::ServerSettings::from_config(&config.spawner),
         user_options: serde_json::json!({}),
         progress: ferrohub_spawn::ProgressReporter::ignore(),
