@@ -362,6 +362,7 @@ impl Spawner for SystemdSpawner {
         Ok(Started {
             url: ferrohub_spawn::env::server_url(&self.spawner.ip, port),
             state: json!({ "unit_name": unit }),
+            api_token: None,
         })
     }
 
