@@ -10,7 +10,8 @@
 //! `help` (one help line per option), `generate` (`--generate-config`),
 //! `oauth` (OAuthenticator's sections, layered as traitlets does),
 //! `bind_url` (listen URLs), `ldap` (`[LDAPAuthenticator]`), `slurm`
-//! (`[SlurmSpawner]`), `docker` (`[DockerSpawner]`), `profiles`
+//! (`[SlurmSpawner]`), `docker` (`[DockerSpawner]`), `sudo`
+//! (`[SudoSpawner]`), `profiles`
 //! (`Spawner.profile_list`, memory sizes), `error`.
 
 #![warn(missing_docs)]
@@ -28,6 +29,7 @@ mod oauth;
 mod profiles;
 mod schema;
 mod slurm;
+mod sudo;
 
 pub use bind_url::{BindUrl, InvalidUrl};
 pub use docker::{
@@ -56,3 +58,4 @@ pub use profiles::{
     choose_profile, slugify,
 };
 pub use slurm::{DEFAULT_SLURM_BATCH_SCRIPT, SlurmSpawnerConfig};
+pub use sudo::SudoSpawnerConfig;

@@ -75,6 +75,9 @@ pub struct Config {
     /// `[DockerSpawner]` (dockerspawner 14's options).
     #[serde(rename = "DockerSpawner")]
     pub docker_spawner: crate::docker::DockerSpawnerConfig,
+    /// `[SudoSpawner]` (sudospawner 1.0's options).
+    #[serde(rename = "SudoSpawner")]
+    pub sudo_spawner: crate::sudo::SudoSpawnerConfig,
 }
 
 /// `[JupyterHub]`.

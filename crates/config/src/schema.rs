@@ -44,6 +44,7 @@ pub(crate) const CLASSES: &[Class] = &[
     class::<SimpleLocalProcessSpawnerConfig>("SimpleLocalProcessSpawner"),
     class::<crate::slurm::SlurmSpawnerConfig>("SlurmSpawner"),
     class::<crate::docker::DockerSpawnerConfig>("DockerSpawner"),
+    class::<crate::sudo::SudoSpawnerConfig>("SudoSpawner"),
 ];
 
 const fn class<T: DeserializeOwned>(name: &'static str) -> Class {
