@@ -73,6 +73,8 @@ pub struct TestHub {
     /// Extra environment of the hub process (e.g. `JUPYTERHUB_CRYPT_KEY`),
     /// used by every [`TestHub::launch`].
     pub env: Vec<(String, String)>,
+    /// The local account the hub runs as (`None`: the test's own, root in CI).
+    run_as: Option<String>,
     child: Option<Child>,
     log_path: PathBuf,
 }
@@ -109,6 +111,29 @@ impl TestHub {
         sections: &[(&str, &str)],
         env: &[(&str, &str)],
     ) -> Self {
+        Self::start_full(None, public_port, authenticator, spawner, sections, env)
+    }
+
+    /// Like [`TestHub::start_with`] with the hub running as the local
+    /// account `account` (real, effective and saved ids, its groups, no
+    /// capabilities), which owns the hub's directory: a hub without root.
+    pub fn start_as(
+        account: &str,
+        authenticator: &str,
+        spawner: &str,
+        sections: &[(&str, &str)],
+    ) -> Self {
+        Self::start_full(Some(account), None, authenticator, spawner, sections, &[])
+    }
+
+    fn start_full(
+        run_as: Option<&str>,
+        public_port: Option<u16>,
+        authenticator: &str,
+        spawner: &str,
+        sections: &[(&str, &str)],
+        env: &[(&str, &str)],
+    ) -> Self {
         let dir = tempfile::Builder::new()
             .prefix("ferrohub-test-")
             .tempdir()
@@ -119,6 +144,10 @@ impl TestHub {
             std::os::unix::fs::PermissionsExt::from_mode(0o755),
         )
         .unwrap();
+        if let Some(account) = run_as {
+            let user = nix::unistd::User::from_name(account).unwrap().unwrap();
+            nix::unistd::chown(dir.path(), Some(user.uid), Some(user.gid)).unwrap();
+        }
         let mut hub = Self {
             config_path: dir.path().join("ferrohub.toml"),
             log_path: dir.path().join("hub.log"),
@@ -130,6 +159,7 @@ impl TestHub {
                 .iter()
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
                 .collect(),
+            run_as: run_as.map(str::to_owned),
             child: None,
         };
         for attempt in 1.. {
@@ -222,7 +252,21 @@ environment = {{ PATH = "{venv}/bin:/usr/local/bin:/usr/bin:/bin" }}"#,
             .append(true)
             .open(&self.log_path)
             .unwrap();
-        let child = Command::new(ferrohub_bin())
+        let mut command = match &self.run_as {
+            // setpriv execs the hub in place: the child's pid is the hub's.
+            Some(account) => {
+                let user = nix::unistd::User::from_name(account).unwrap().unwrap();
+                let mut setpriv = Command::new("setpriv");
+                setpriv
+                    .arg(format!("--reuid={}", user.uid))
+                    .arg(format!("--regid={}", user.gid))
+                    .args(["--init-groups", "--inh-caps=-all", "--"])
+                    .arg(ferrohub_bin());
+                setpriv
+            }
+            None => Command::new(ferrohub_bin()),
+        };
+        let child = command
             .arg("-f")
             .arg(&self.config_path)
             .current_dir(self.dir.path())
