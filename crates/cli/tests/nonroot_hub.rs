@@ -267,7 +267,9 @@ async fn a_hub_without_root_serves_two_users_under_their_own_uids() {
     let setup = SudoSetup::new();
     let alice = SudoSetup::user("sa");
     let bob = SudoSetup::user("sb");
-    let mut hub = nonroot_hub(&setup, &[&alice, &bob], &helper_bin());
+    // May log in, but is outside the helper's rules (not in its group).
+    let outsider = LocalUser::create("sx");
+    let mut hub = nonroot_hub(&setup, &[&alice, &bob, &outsider], &helper_bin());
 
     // Neither the hub nor its proxy has root or any capability.
     let hub_uid = setup.hub.uid();
@@ -327,6 +329,52 @@ async fn a_hub_without_root_serves_two_users_under_their_own_uids() {
         hub.log().contains("ferrohub-sudospawner"),
         "the helper's log reaches the hub's"
     );
+
+    // A start the helper refuses fails with its reason, and nothing runs.
+    let browser = Browser::new(&hub.public_url());
+    let login = browser
+        .login(&outsider.name, &outsider.password, None)
+        .await;
+    assert_eq!(login.status(), 302);
+    let start = browser
+        .hub_api(
+            reqwest::Method::POST,
+            &format!("/users/{}/server", outsider.name),
+        )
+        .send()
+        .await
+        .unwrap();
+    let start_status = start.status().as_u16();
+    let start_body = start.text().await.unwrap();
+    let reason = "not in allowed_users or allowed_groups";
+    eventually(60, "the refusal in the hub's log", || async {
+        hub.log().contains(reason).then_some(())
+    })
+    .await;
+    // Clients learn that it failed; the reason (which names paths and
+    // commands) is for the hub's log, as with any spawner's launch error.
+    assert!(
+        start_status == 202 || (start_status == 500 && start_body.contains("Spawn failed")),
+        "{start_status} {start_body}"
+    );
+    assert!(
+        hub.log().contains(&format!(
+            "the mediator failed (exit status: 1): user {}",
+            outsider.name
+        )),
+        "{}",
+        hub.log()
+    );
+    let model: Value = browser
+        .hub_api(reqwest::Method::GET, &format!("/users/{}", outsider.name))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_ne!(model["servers"][""]["ready"], true, "{model}");
+    assert!(hub.server_pids(&outsider.name).is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread")]
