@@ -530,7 +530,7 @@ async fn the_helper_refuses_root_system_and_unlisted_users_and_other_commands() 
     let started = processes_with(&marker);
     assert_eq!(started, [i32::try_from(pid).unwrap()]);
     let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
-    assert_eq!(cmdline, b"/usr/bin/sleep\0600\0");
+    assert_eq!(cmdline, b"/usr/bin/sleep\x00600\x00");
     assert_runs_as(
         i32::try_from(pid).unwrap(),
         dave.uid(),

@@ -183,10 +183,8 @@ fn signal_server(pid: i32, signal: i32, uid: u32, level: Level) -> bool {
         return false;
     }
     let target = Pid::from_raw(pid);
-    let signal = match Signal::try_from(signal) {
-        Ok(signal) => Some(signal),
-        Err(_) => None, // 0: only asks whether it lives
-    };
+    // 0 is no `Signal`: it only asks whether the process lives.
+    let signal = Signal::try_from(signal).ok();
     log(level, Level::Debug, &format!("sending {signal:?} to {pid}"));
     let leads_group = signal.is_some() && getpgid(Some(target)) == Ok(target);
     let sent = if leads_group {
