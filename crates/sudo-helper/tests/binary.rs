@@ -2,6 +2,10 @@
 //! answers before any rule file is read. Also makes `cargo test` build and
 //! place the binary, which `crates/cli/tests/nonroot_hub.rs` runs through
 //! real sudo.
+#![allow(
+    clippy::unwrap_used,
+    reason = "test helpers, which clippy does not count as tests: a panic is the failure report"
+)]
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
