@@ -54,6 +54,8 @@ pub const SUDO_NAMES: [&str; 4] = [
 const MEDIATOR_TIMEOUT: Duration = Duration::from_secs(60);
 /// Lines of the mediator's standard error kept for an error message.
 const STDERR_LINES_KEPT: usize = 20;
+/// How long a failed call waits for the rest of the mediator's stderr.
+const STDERR_GRACE: Duration = Duration::from_secs(2);
 /// First pause while waiting for a signalled server to exit.
 const FIRST_DEATH_CHECK: Duration = Duration::from_millis(100);
 
@@ -190,15 +192,16 @@ impl SudoSpawner {
             .spawn()
             .map_err(|e| launch_error(e.to_string()))?;
         let stderr_tail = Arc::new(Mutex::new(Vec::new()));
-        if let Some(stderr) = child.stderr.take() {
-            // Lasts as long as the server holds the mediator's stderr: its log
-            // reaches the hub's (as upstream's `relog_stderr`).
+        // Lasts as long as the server holds the mediator's stderr: its log
+        // reaches the hub's (as upstream's `relog_stderr`). Dropping the
+        // handle on success leaves it running.
+        let mut relog = child.stderr.take().map(|stderr| {
             tokio::spawn(relog_stderr(
                 stderr,
                 user.to_owned(),
                 Arc::clone(&stderr_tail),
-            ));
-        }
+            ))
+        });
         let mut stdin = child
             .stdin
             .take()
@@ -228,8 +231,11 @@ impl SudoSpawner {
         let output = String::from_utf8_lossy(&output);
         let reply = MediatorReply::parse(&output);
         if !status.success() || reply.as_ref().is_ok_and(|r| !r.ok) {
-            // Give the mediator's stderr (sudo's own complaint, say) a moment to arrive.
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            // Let the mediator's stderr (sudo's own complaint, say) arrive:
+            // it ends with the mediator unless a started process holds it.
+            if let Some(relog) = relog.as_mut() {
+                let _finished = tokio::time::timeout(STDERR_GRACE, relog).await;
+            }
             let why = match &reply {
                 Ok(MediatorReply {
                     error: Some(error), ..
@@ -481,6 +487,79 @@ mod tests {
         assert!(stored_user(&json!({"pid": 5})).is_err());
         assert!(stored_user(&json!({"pid": 5, "user": ""})).is_err());
         assert_eq!(stored_user(&json!({"user": "alice"})).unwrap(), "alice");
+    }
+
+    /// A SudoSpawner whose mediator is the shell script `body`, run as root
+    /// through real sudo; `None` (with a note) where that cannot run.
+    fn scripted(dir: &std::path::Path, name: &str, body: &str) -> Option<SudoSpawner> {
+        use std::os::unix::fs::PermissionsExt;
+        if !nix::unistd::geteuid().is_root() || !std::path::Path::new("/usr/bin/sudo").exists() {
+            eprintln!("skipped: needs root and sudo (CI has both)");
+            return None;
+        }
+        let script = dir.join(name);
+        std::fs::write(&script, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let mut config = Config::default();
+        config.sudo_spawner.sudospawner_path = script.to_string_lossy().into_owned();
+        Some(SudoSpawner::new(&config))
+    }
+
+    #[tokio::test]
+    async fn the_mediator_gets_the_request_and_its_errors_surface() {
+        let dir = tempfile::tempdir().unwrap();
+        let seen = dir.path().join("request.json");
+        let Some(answers) = scripted(
+            dir.path(),
+            "answers",
+            &format!(
+                "cat > {}; echo \"$*\" > {}.args; echo 'log line'; echo '{{\"ok\": true, \"alive\": true}}'",
+                seen.display(),
+                seen.display()
+            ),
+        ) else {
+            return;
+        };
+        let request = MediatorRequest::Kill { pid: 1, signal: 0 };
+        let reply = answers.call("root", &request).await.unwrap();
+        assert_eq!(reply.alive, Some(true));
+        let written: Value = serde_json::from_slice(&std::fs::read(&seen).unwrap()).unwrap();
+        assert_eq!(written, json!({"action": "kill", "pid": 1, "signal": 0}));
+        let args = std::fs::read_to_string(format!("{}.args", seen.display())).unwrap();
+        assert_eq!(args.trim(), "--logging=INFO");
+
+        let refuses = scripted(
+            dir.path(),
+            "refuses",
+            "cat >/dev/null; echo '{\"ok\": false, \"error\": \"user x is not allowed\"}'; exit 1",
+        )
+        .unwrap();
+        let error = refuses
+            .call("root", &request)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("user x is not allowed"), "{error}");
+        assert!(error.contains("exit status: 1"), "{error}");
+
+        let breaks = scripted(
+            dir.path(),
+            "breaks",
+            "cat >/dev/null; echo 'Traceback: it broke' >&2; exit 3",
+        )
+        .unwrap();
+        let error = breaks.call("root", &request).await.unwrap_err().to_string();
+        assert!(error.contains("exit status: 3"), "{error}");
+        assert!(error.contains("Traceback: it broke"), "{error}");
+
+        let garbles =
+            scripted(dir.path(), "garbles", "cat >/dev/null; echo 'no json here'").unwrap();
+        let error = garbles
+            .call("root", &request)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("no JSON object"), "{error}");
     }
 
     #[tokio::test]
