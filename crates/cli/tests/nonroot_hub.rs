@@ -93,7 +93,13 @@ struct SudoSetup {
 }
 
 impl SudoSetup {
+    /// The hub may run the mediators as anyone (the helper must refuse).
     fn new() -> Self {
+        Self::with_runas("ALL")
+    }
+
+    /// The hub may run the mediators as `runas` (a sudoers Runas list).
+    fn with_runas(runas: &str) -> Self {
         let hub = LocalUser::create("hub");
         run_ok(Command::new("usermod").args(["-aG", "shadow", &hub.name]));
         write_rules();
@@ -105,7 +111,7 @@ impl SudoSetup {
             &draft,
             format!(
                 "Defaults:{hub} !use_pty\n\
-                 {hub} ALL=(ALL) NOPASSWD: {helper}, {sudospawner}\n",
+                 {hub} ALL=({runas}) NOPASSWD: {helper}, {sudospawner}\n",
                 hub = hub.name,
                 helper = helper_bin().display(),
                 sudospawner = venv.join("bin/sudospawner").display(),
@@ -379,9 +385,16 @@ async fn a_hub_without_root_serves_two_users_under_their_own_uids() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn upstreams_python_sudospawner_works_as_the_mediator() {
-    let setup = SudoSetup::new();
+    // The narrow rule of docs/non-root-hub.md: the served group, never root.
+    let setup = SudoSetup::with_runas(&format!("%{USERS_GROUP}, !root"));
     let carol = SudoSetup::user("sc");
     let sudospawner = support::venv().join("bin/sudospawner");
+    let as_root = setup.sudo_as_hub("root", &sudospawner, &[], &json!({}));
+    assert!(!as_root.status.success(), "sudo let the hub act as root");
+    assert!(
+        String::from_utf8_lossy(&as_root.stderr).contains("sudo"),
+        "{as_root:?}"
+    );
     let hub = nonroot_hub(&setup, &[&carol], &sudospawner);
     let (browser, pid, _token) = log_in_and_start(&hub, &carol).await;
     // The Python mediator's own log line reached the hub's.
