@@ -244,7 +244,7 @@ pub(crate) const HELP: &[(&str, &str, &str)] = &[
     ("SudoSpawner", "sudospawner_path", "The mediator the hub runs as each user with sudo: upstream's Python sudospawner (it starts the jupyterhub-singleuser beside it) or ferrohub's own ferrohub-sudospawner (it starts the command its root-owned rule file allows). Default: sudospawner on the hub's PATH."),
     ("SudoSpawner", "sudo_args", "Options put after sudo -u <user> (default [\"-nH\"]: never ask for a password, HOME is the user's)."),
     ("SudoSpawner", "mediator_log_level", "Passed to the mediator as --logging=<level> (default INFO); its log lines reach the hub's log. Empty passes nothing."),
-    ("SudoSpawner", "debug_mediator", "The name before sudospawner 1.0 for mediator_log_level = \"DEBUG\"; accepted so an older configuration still loads."),
+    ("SudoSpawner", "debug_mediator", "sudospawner's older switch (removed in 1.0): true means mediator_log_level = \"DEBUG\"; accepted so an older configuration still loads."),
 ];
 
 /// The help line for `class.option`, if the table has one.

@@ -20,8 +20,9 @@ pub struct SudoSpawnerConfig {
     /// Passed to the mediator as `--logging=<level>` (default `INFO`);
     /// empty passes nothing.
     pub mediator_log_level: String,
-    /// sudospawner's name before 0.5.2 for `mediator_log_level = "DEBUG"`
-    /// (removed in 1.0; accepted so an older configuration still loads).
+    /// sudospawner's older switch for `mediator_log_level = "DEBUG"`
+    /// (deprecated when `mediator_log_level` came after 0.5.2, removed in
+    /// 1.0; accepted so an older configuration still loads and means the same).
     pub debug_mediator: bool,
 }
 
@@ -38,7 +39,7 @@ impl Default for SudoSpawnerConfig {
 
 impl SudoSpawnerConfig {
     /// The `--logging` level the mediator gets, if any: `DEBUG` when the old
-    /// `debug_mediator` is set (as sudospawner 0.5.2 to 0.5.x did).
+    /// `debug_mediator` is set (as sudospawner did while it was deprecated).
     #[must_use]
     pub fn log_level(&self) -> Option<&str> {
         if self.debug_mediator {
