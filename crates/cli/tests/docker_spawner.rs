@@ -226,7 +226,7 @@ volumes = {{ "{}/{{username}}" = "/home/jovyan/work" }}"#,
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_restarted_hub_re_adopts_the_container_and_stop_keeps_it() {
+async fn a_restarted_hub_re_adopts_the_container_and_stop_keeps_it_for_the_next_start() {
     let docker = docker::shared();
     let prefix = prefix("restart");
     let mut hub = docker_hub(docker, &prefix, "remove = false");
@@ -275,7 +275,9 @@ async fn a_restarted_hub_re_adopts_the_container_and_stop_keeps_it() {
         .unwrap();
     assert_eq!(status.status(), 200);
 
-    // remove = false: the stopped container is kept.
+    // remove = false: the stopped container is kept, with what the user
+    // wrote into it.
+    docker.cli(&["exec", &container, "sh", "-c", "echo kept > /tmp/work.txt"]);
     let stopped = api
         .call(&token, Method::DELETE, "/users/bob/server")
         .send()
@@ -290,6 +292,67 @@ async fn a_restarted_hub_re_adopts_the_container_and_stop_keeps_it() {
         docker.inspect(&container).unwrap()["Id"],
         id,
         "kept, stopped"
+    );
+
+    // The next start runs the same container again (upstream's "Found
+    // existing container"), and the server still authenticates with the
+    // hub token it was created with.
+    let Start { status, events, .. } = start(&api, &token, "bob").await;
+    assert!(matches!(status, 201 | 202), "restart: {status}");
+    assert_eq!(
+        events.last().unwrap()["ready"],
+        true,
+        "{events:?}\n{}",
+        hub.log()
+    );
+    assert_eq!(
+        docker.inspect(&container).unwrap()["Id"],
+        id,
+        "the same container"
+    );
+    assert!(running(docker, &container));
+    assert_eq!(
+        docker
+            .cli(&["exec", &container, "cat", "/tmp/work.txt"])
+            .trim(),
+        "kept"
+    );
+    let status = api
+        .public(&token, "/user/bob/api/status")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status.status(), 200, "{}", hub.log());
+    // The server's own token (its OAuth secret, its activity reports)
+    // is the one in the container, and the hub knows it again.
+    let env = docker.inspect(&container).unwrap()["Config"]["Env"].clone();
+    let server_token = env
+        .as_array()
+        .unwrap()
+        .iter()
+        .find_map(|line| line.as_str()?.strip_prefix("JUPYTERHUB_API_TOKEN="))
+        .unwrap()
+        .to_owned();
+    let (code, whoami) = api.get(&server_token, "/user").await;
+    assert_eq!(code, 200, "the server's token: {whoami}");
+    assert_eq!(whoami["name"], "bob");
+    let (_, tokens) = api.get(&token, "/users/bob/tokens").await;
+    let notes: Vec<&str> = tokens["api_tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["note"].as_str())
+        .collect();
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.ends_with("retrieved from the spawner")),
+        "the server's old token is its token again: {notes:?}"
+    );
+    assert_eq!(
+        notes.iter().filter(|n| n.starts_with("Server at")).count(),
+        1,
+        "the unused generated token is gone: {notes:?}"
     );
     docker.cli(&["rm", "-f", &container]);
 }

@@ -234,7 +234,7 @@ pub(crate) const HELP: &[(&str, &str, &str)] = &[
     ("DockerSpawner", "host_ip", "Host address the container's port is published on in bridge mode (default 127.0.0.1)."),
     ("DockerSpawner", "volumes", "Host path or volume name = container path (read-write), or = { bind = path, mode = \"rw\"|\"ro\"|\"z\"|\"Z\", propagation = ... }; {username} and the other name_template fields are filled in on both sides."),
     ("DockerSpawner", "read_only_volumes", "Host path or volume name = container path, mounted read-only; templated like volumes."),
-    ("DockerSpawner", "remove", "Remove the container when its server stops (files outside volumes are lost); otherwise it is kept, stopped, until the next start replaces it."),
+    ("DockerSpawner", "remove", "Remove the container when its server stops (files outside volumes are lost); otherwise it is kept, stopped, and the next start runs it again (a different image replaces it)."),
     ("DockerSpawner", "mem_limit", "Memory limit of each container in bytes (\"2G\" allowed); unset means Spawner.mem_limit (or the profile's)."),
     ("DockerSpawner", "cpu_limit", "CPU limit of each container in cores (cpu_quota = cpu_limit x cpu_period, period 100 ms); unset means Spawner.cpu_limit."),
     ("DockerSpawner", "extra_create_kwargs", "Further container settings, as upstream's create_container arguments: user, working_dir, hostname, domainname, entrypoint, labels, environment, stop_signal, stop_timeout, tty; other keys are refused."),

@@ -25,6 +25,11 @@ const UPSTREAM_OPTIONS: &str = include_str!("upstream_options.txt");
 /// does their usual job as configuration: `(class, upstream, ours)`.
 const REPLACED: &[(&str, &str, &str)] = &[("Spawner", "auth_state_hook", "auth_state_env")];
 
+/// Sections of upstream base classes whose options a ferrohub class holds:
+/// traitlets lets `c.BatchSpawnerBase.req_partition` configure every batch
+/// spawner, the subclass's own section winning. `(base, class)`.
+const BASE_SECTIONS: &[(&str, &str)] = &[("BatchSpawnerBase", "SlurmSpawner")];
+
 /// Loads the configuration: upstream's defaults, then the TOML file at `path` (if
 /// any; it must exist), then `overrides` (`--Class.trait=value`, the leading `--`
 /// optional), which win over the file. The result has passed every check.
@@ -35,6 +40,7 @@ pub fn load(path: Option<&Path>, overrides: &[String]) -> Result<Config, ConfigE
     };
     let file_origin = path.map_or(Origin::Default, |p| Origin::File(p.to_owned()));
     check_table(&table, &file_origin)?;
+    fold_base_sections(&mut table);
 
     let mut from_command_line = BTreeSet::new();
     for arg in overrides {
@@ -116,7 +122,29 @@ fn check_table(table: &Table, origin: &Origin) -> Result<(), ConfigError> {
     Ok(())
 }
 
+/// Moves each base section's options into its class's section, where the
+/// class does not set them itself.
+fn fold_base_sections(table: &mut Table) {
+    for (base, class) in BASE_SECTIONS {
+        let Some(Value::Table(inherited)) = table.remove(*base) else {
+            continue;
+        };
+        for (name, value) in inherited {
+            if let Some(Value::Table(section)) = table.get(*class)
+                && section.contains_key(&name)
+            {
+                continue;
+            }
+            set_option(table, class, &name, value);
+        }
+    }
+}
+
 fn known_class(name: &str, origin: &Origin) -> Result<&'static Class, ConfigError> {
+    let name = BASE_SECTIONS
+        .iter()
+        .find(|(base, _)| *base == name)
+        .map_or(name, |(_, class)| class);
     find_class(name).ok_or_else(|| ConfigError::UnknownClass {
         class: name.to_owned(),
         origin: origin.clone(),

@@ -627,3 +627,29 @@ fn profile_mistakes_name_the_profile_and_key() {
         "Spawner.mem_limit in FILE: \"lots\" is not a valid memory specification: write an integer number of bytes or a number with suffix K, M, G or T"
     );
 }
+
+#[test]
+fn batch_spawner_base_options_reach_slurm_spawner_and_the_class_wins() {
+    let config = load_text(
+        r#"
+[BatchSpawnerBase]
+req_partition = "debug"
+req_runtime = "1:00:00"
+
+[SlurmSpawner]
+req_runtime = "8:00:00"
+"#,
+        &[],
+    )
+    .unwrap();
+    let slurm = &config.slurm_spawner;
+    assert_eq!(slurm.req_partition, "debug", "inherited from the base");
+    assert_eq!(slurm.req_runtime, "8:00:00", "the class's own section wins");
+
+    let only_base = load_text("[BatchSpawnerBase]\nreq_qos = \"short\"\n", &[]).unwrap();
+    assert_eq!(only_base.slurm_spawner.req_qos, "short");
+
+    let message = error("[BatchSpawnerBase]\nreq_partitoin = \"x\"\n", &[]);
+    assert!(message.contains("req_partitoin"), "{message}");
+    assert!(message.contains("req_partition"), "a suggestion: {message}");
+}

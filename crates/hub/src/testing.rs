@@ -294,6 +294,7 @@ impl Spawner for FakeSpawner {
         Ok(Started {
             url: self.server.url.clone(),
             state: serde_json::json!({ "fake_id": id }),
+            api_token: None,
         })
     }
 

@@ -210,29 +210,65 @@ impl DockerSpawner {
         Ok(server_url(&ip, host_port))
     }
 
-    /// Removes a container, tolerating one that is already gone. One whose
-    /// removal is already in progress (409: the daemon's auto-remove after
-    /// the stop) is waited for, up to 10 s, so that a stop returns once the
-    /// name is free for the next start.
-    async fn remove(&self, docker: &Docker, id: &str) -> Result<(), SpawnError> {
-        let options = RemoveContainerOptions {
-            v: true,
-            force: true,
-            ..RemoveContainerOptions::default()
-        };
-        match docker.remove_container(id, Some(options)).await {
-            Err(e) if status(&e) == Some(409) => {
-                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-                while docker.inspect_container(id, None).await.is_ok()
-                    && std::time::Instant::now() < deadline
-                {
-                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                }
-                Ok(())
-            }
-            Err(e) if status(&e) != Some(404) => Err(engine_error("remove the container", &e)),
-            _ => Ok(()),
+    /// A kept container worth starting again (upstream's "Found existing
+    /// container"): `remove = false`, the image asked for now, and the API
+    /// token and port it was created with in its environment. Upstream also
+    /// revives a container of another image; here a changed image choice
+    /// gets what was chosen.
+    fn revivable(&self, existing: &ContainerInspectResponse, image: &str) -> Option<KeptServer> {
+        if self.config.remove {
+            return None;
         }
+        let config = existing.config.as_ref()?;
+        if config.image.as_deref() != Some(image) {
+            return None;
+        }
+        let kept = KeptServer::from_env(config.env.as_deref().unwrap_or_default());
+        if kept.is_none() {
+            tracing::info!(
+                "DockerSpawner: the kept container has no hub token or port; replacing it"
+            );
+        }
+        kept
+    }
+
+    /// Starts a kept container again; the hub adopts the token it holds.
+    async fn revive(
+        &self,
+        docker: &Docker,
+        name: &str,
+        kept: KeptServer,
+        request: &SpawnRequest,
+    ) -> Result<Started, SpawnError> {
+        tracing::info!("DockerSpawner: starting the kept container {name} again");
+        request
+            .progress
+            .report(70, "Starting the existing container");
+        match docker.start_container(name, None).await {
+            // 304: already running (a hub that died during a start).
+            Err(e) if status(&e) != Some(304) => {
+                return Err(engine_error("start the container", &e));
+            }
+            _ => {}
+        }
+        let inspect = docker
+            .inspect_container(name, None)
+            .await
+            .map_err(|e| engine_error("inspect the container", &e))?;
+        let id = inspect.id.unwrap_or_else(|| name.to_owned());
+        let guard = AbandonGuard::new(docker, &id, false);
+        let network = inspect
+            .host_config
+            .and_then(|host| host.network_mode)
+            .unwrap_or_else(|| self.config.network_name.clone());
+        self.post_start(docker, &id).await?;
+        let url = self.reach(docker, &id, kept.port, &network).await?;
+        guard.disarm();
+        Ok(Started {
+            url,
+            state: json!({ "object_id": id, "object_name": name }),
+            api_token: Some(kept.api_token),
+        })
     }
 
     async fn inspect(
@@ -303,12 +339,16 @@ impl Spawner for DockerSpawner {
             &self.config.name_template
         };
         let name = ns.render_or_keep(template);
-        // A container of an earlier start (kept by remove = false, or left
-        // by a crash) holds the name; it was created with that start's API
-        // token and port, so a new one replaces it.
-        if docker.inspect_container(&name, None).await.is_ok() {
+        // A container of an earlier start holds the name: kept by
+        // `remove = false`, it is started again (its files are the user's
+        // work); otherwise, or when the image chosen now differs, it is
+        // replaced.
+        if let Ok(existing) = docker.inspect_container(&name, None).await {
+            if let Some(kept) = self.revivable(&existing, &image) {
+                return self.revive(docker, &name, kept, request).await;
+            }
             tracing::info!("DockerSpawner: removing the old container {name}");
-            self.remove(docker, &name).await?;
+            remove_container(docker, &name).await?;
         }
 
         let network = self
@@ -377,16 +417,19 @@ impl Spawner for DockerSpawner {
             short(&id)
         );
 
+        let guard = AbandonGuard::new(docker, &id, true);
         request.progress.report(70, "Starting container");
-        if let Err(e) = docker.start_container(&id, None).await {
-            self.remove(docker, &id).await.ok();
-            return Err(engine_error("start the container", &e));
-        }
+        docker
+            .start_container(&id, None)
+            .await
+            .map_err(|e| engine_error("start the container", &e))?;
         self.post_start(docker, &id).await?;
         let url = self.reach(docker, &id, port, &network).await?;
+        guard.disarm();
         Ok(Started {
             url,
             state: json!({ "object_id": id, "object_name": name }),
+            api_token: None,
         })
     }
 
@@ -419,7 +462,7 @@ impl Spawner for DockerSpawner {
             _ => {}
         }
         if self.config.remove {
-            self.remove(docker, id).await?;
+            remove_container(docker, id).await?;
         }
         Ok(())
     }
@@ -457,6 +500,117 @@ impl DockerSpawner {
         env.remove("USER");
         env.insert("JUPYTER_IMAGE_SPEC".into(), image.to_owned());
         env
+    }
+}
+
+/// Removes a container, tolerating one that is already gone. One whose
+/// removal is already in progress (409: the daemon's auto-remove after
+/// the stop) is waited for, up to 10 s, so that a stop returns once the
+/// name is free for the next start.
+async fn remove_container(docker: &Docker, id: &str) -> Result<(), SpawnError> {
+    let options = RemoveContainerOptions {
+        v: true,
+        force: true,
+        ..RemoveContainerOptions::default()
+    };
+    match docker.remove_container(id, Some(options)).await {
+        Err(e) if status(&e) == Some(409) => {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while docker.inspect_container(id, None).await.is_ok()
+                && std::time::Instant::now() < deadline
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            Ok(())
+        }
+        Err(e) if status(&e) != Some(404) => Err(engine_error("remove the container", &e)),
+        _ => Ok(()),
+    }
+}
+
+/// Undoes a start that ends without handing its container over (the
+/// hub's `start_timeout` or a stop request dropped the future, or a later
+/// step failed), so no container runs that the hub does not know: one
+/// created by this start is removed, a revived one is stopped again.
+struct AbandonGuard {
+    docker: Docker,
+    id: String,
+    created: bool,
+    armed: bool,
+}
+
+impl AbandonGuard {
+    fn new(docker: &Docker, id: &str, created: bool) -> Self {
+        Self {
+            docker: docker.clone(),
+            id: id.to_owned(),
+            created,
+            armed: true,
+        }
+    }
+
+    /// The container is handed over to the hub.
+    fn disarm(mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for AbandonGuard {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            tracing::error!(container = %self.id, "cannot clean up the abandoned container: no runtime");
+            return;
+        };
+        let (docker, id, created) = (
+            self.docker.clone(),
+            std::mem::take(&mut self.id),
+            self.created,
+        );
+        tracing::warn!(container = %short(&id), "start did not finish; cleaning up its container");
+        runtime.spawn(async move {
+            let result = if created {
+                remove_container(&docker, &id).await
+            } else {
+                docker
+                    .stop_container(&id, None::<StopContainerOptions>)
+                    .await
+                    .or_else(|e| if matches!(status(&e), Some(304 | 404)) { Ok(()) } else { Err(e) })
+                    .map_err(|e| engine_error("stop the container", &e))
+            };
+            if let Err(e) = result {
+                tracing::error!(container = %short(&id), "cleaning up the abandoned container failed: {e}");
+            }
+        });
+    }
+}
+
+/// What a kept container was created with that its next start needs: the
+/// hub's API token (the server authenticates with it) and the port the
+/// server listens on, from `JUPYTERHUB_SERVICE_URL`.
+#[derive(Debug, PartialEq)]
+struct KeptServer {
+    api_token: String,
+    port: u16,
+}
+
+impl KeptServer {
+    /// From a container's `KEY=value` environment; `None` without both.
+    fn from_env(env: &[String]) -> Option<Self> {
+        let value = |key: &str| {
+            env.iter()
+                .find_map(|line| line.strip_prefix(key)?.strip_prefix('='))
+        };
+        let api_token = value("JUPYTERHUB_API_TOKEN")
+            .or_else(|| value("JPY_API_TOKEN"))
+            .filter(|token| !token.is_empty())?
+            .to_owned();
+        let service_url = value("JUPYTERHUB_SERVICE_URL")?;
+        let authority = service_url.split_once("://")?.1.split('/').next()?;
+        let port = authority.rsplit_once(':')?.1.parse().ok()?;
+        Some(Self { api_token, port })
     }
 }
 
@@ -630,6 +784,45 @@ mod tests {
             allowed_images: allowed,
             ..DockerSpawnerConfig::default()
         }
+    }
+
+    #[test]
+    fn a_kept_container_gives_back_its_token_and_port() {
+        let env = |lines: &[&str]| lines.iter().map(|l| (*l).to_owned()).collect::<Vec<_>>();
+        let kept = KeptServer::from_env(&env(&[
+            "PATH=/usr/bin",
+            "JUPYTERHUB_API_TOKEN=abc=def",
+            "JUPYTERHUB_SERVICE_URL=http://0.0.0.0:8888/user/alice/",
+        ]));
+        assert_eq!(
+            kept,
+            Some(KeptServer {
+                api_token: "abc=def".into(),
+                port: 8888
+            })
+        );
+        // Older images carry only JPY_API_TOKEN; host networking a chosen port.
+        let kept = KeptServer::from_env(&env(&[
+            "JPY_API_TOKEN=t",
+            "JUPYTERHUB_SERVICE_URL=http://127.0.0.1:43117/user/bob/lab/",
+        ]));
+        assert_eq!(kept.map(|k| k.port), Some(43117));
+        // Without a token or a port there is nothing to revive.
+        assert_eq!(
+            KeptServer::from_env(&env(&["JUPYTERHUB_SERVICE_URL=http://0.0.0.0:8888/"])),
+            None
+        );
+        assert_eq!(
+            KeptServer::from_env(&env(&["JUPYTERHUB_API_TOKEN=t"])),
+            None
+        );
+        assert_eq!(
+            KeptServer::from_env(&env(&[
+                "JUPYTERHUB_API_TOKEN_OLD=t",
+                "JUPYTERHUB_SERVICE_URL=http://0.0.0.0:8888/"
+            ])),
+            None
+        );
     }
 
     #[test]

@@ -138,3 +138,36 @@ async fn without_the_internal_ip_the_server_is_reached_at_its_published_port() {
     );
     assert!(!url.ends_with(":8888"), "a port docker chose: {url}");
 }
+
+/// A start abandoned after its container was created (the hub's
+/// `start_timeout`, or a stop request while it starts, drops the future)
+/// leaves no container behind that the hub does not know.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_abandoned_start_removes_the_container_it_created() {
+    let docker = docker::shared();
+    docker.network(NETWORK);
+    let prefix = format!("fh{}-abandon", std::process::id());
+    let spawner = DockerSpawner::with_host(&spawner_config(docker, &prefix, true), &docker.host);
+    let (created, mut told) = tokio::sync::mpsc::unbounded_channel();
+    let mut request = request("pia");
+    // The spawner reports "Starting container" once the container exists.
+    request.progress = ProgressReporter::new(move |_, message| {
+        if message.starts_with("Starting container") {
+            created.send(()).ok();
+        }
+    });
+    let container = format!("{prefix}-pia");
+    tokio::select! {
+        started = spawner.start(&request) => panic!("the start finished first: {started:?}"),
+        _ = told.recv() => {}
+    }
+    // Dropped: the container it had created goes.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while docker.inspect(&container).is_some() {
+        assert!(
+            Instant::now() < deadline,
+            "the abandoned container is still there"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

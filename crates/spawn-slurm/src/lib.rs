@@ -275,6 +275,7 @@ impl Spawner for SlurmSpawner {
                 "host": host,
                 "port": port,
             }),
+            api_token: None,
         })
     }
 

@@ -124,5 +124,6 @@ pub(crate) fn start_process(
     Ok(Started {
         url: server_url(&settings.spawner.ip, port),
         state: identity.to_state(),
+        api_token: None,
     })
 }

@@ -177,6 +177,13 @@ pub struct Started {
     /// `{"pid", "start_time", "uid", "boot_id"}`: the pid alone could name
     /// another process after a restart.
     pub state: serde_json::Value,
+    /// The API token the server already holds when the spawner revived a
+    /// server an earlier start created (a container kept by DockerSpawner's
+    /// `remove = false`) instead of starting a new one with the request's
+    /// token: the hub registers this token for the server in place of the
+    /// one it generated (upstream's "retrieved from spawner" token).
+    /// `None` for a fresh server.
+    pub api_token: Option<String>,
 }
 
 /// The seam every spawner back end implements.

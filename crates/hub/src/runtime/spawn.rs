@@ -417,26 +417,21 @@ async fn launch(
 ) -> Result<ServerAddress, SpawnFailure> {
     let server = spawner.name.as_str();
     let db = internal("writing to the database");
-    // 16,384 rounds: hashed off the async workers.
-    let secret = ferrohub_store::hashing::hash_secret(api_token, USER_PROVIDED_TOKEN_ROUNDS)
-        .await
-        .ok_or_else(|| db(&StoreError::ShuttingDown))?;
-    rt.store
-        .upsert_oauth_client(&OAuthClient {
-            identifier: client_id.to_owned(),
-            description: format!("Server at {prefix}"),
-            secret,
-            redirect_uri: format!("{prefix}oauth_callback"),
-            allowed_scopes: vec![format!("access:servers!server={}/{server}", user.name)],
-        })
-        .await
-        .map_err(|e| db(&e))?;
     // The server's own token belongs to its OAuth client, so it goes when the client goes.
     let scopes = [
         "users:activity!user".to_owned(),
         format!("access:servers!server={}/{server}", user.name),
     ];
-    rt.store
+    let owner = ServerToken {
+        user,
+        server,
+        client_id,
+        prefix,
+        scopes: &scopes,
+    };
+    upsert_server_client(rt, &owner, api_token).await?;
+    let generated_token_id = rt
+        .store
         .create_token(&NewToken {
             token: api_token,
             rounds: GENERATED_TOKEN_ROUNDS,
@@ -488,6 +483,9 @@ async fn launch(
         .ok_or(SpawnFailure::Interrupted)?
         .map_err(|_| SpawnFailure::StartTimeout(timeout.as_secs()))?
         .map_err(client_safe)?;
+    if let Some(revived) = started.api_token.as_deref().filter(|t| *t != api_token) {
+        adopt_revived_token(rt, &owner, revived, generated_token_id).await?;
+    }
     let addr = address(&started.url, prefix)?;
     rt.servers.report(
         &user.name,
@@ -501,6 +499,92 @@ async fn launch(
         .map_err(|e| db(&e))?;
     tracing::info!(user = %user.name, server, url = %started.url, "server launched");
     Ok(addr)
+}
+
+/// Who a server's API token belongs to and what it may do.
+struct ServerToken<'a> {
+    user: &'a UserRecord,
+    server: &'a str,
+    client_id: &'a str,
+    prefix: &'a str,
+    scopes: &'a [String],
+}
+
+/// The server's OAuth client, whose secret is the server's API token (the
+/// single-user server authenticates its OAuth calls with it).
+async fn upsert_server_client(
+    rt: &Runtime,
+    owner: &ServerToken<'_>,
+    api_token: &str,
+) -> Result<(), SpawnFailure> {
+    let db = internal("writing to the database");
+    // 16,384 rounds: hashed off the async workers.
+    let secret = ferrohub_store::hashing::hash_secret(api_token, USER_PROVIDED_TOKEN_ROUNDS)
+        .await
+        .ok_or_else(|| db(&StoreError::ShuttingDown))?;
+    let prefix = owner.prefix;
+    rt.store
+        .upsert_oauth_client(&OAuthClient {
+            identifier: owner.client_id.to_owned(),
+            description: format!("Server at {prefix}"),
+            secret,
+            redirect_uri: format!("{prefix}oauth_callback"),
+            allowed_scopes: vec![format!(
+                "access:servers!server={}/{}",
+                owner.user.name, owner.server
+            )],
+        })
+        .await
+        .map_err(|e| db(&e))
+}
+
+/// A revived server (a kept container) holds the token of the start that
+/// created it, not the one just generated: that token becomes the server's
+/// API token and OAuth client secret again, and the generated one goes.
+/// A token already registered to anyone else is refused, so a revived
+/// server cannot borrow another owner's credentials.
+async fn adopt_revived_token(
+    rt: &Runtime,
+    owner: &ServerToken<'_>,
+    revived: &str,
+    generated_token_id: i64,
+) -> Result<(), SpawnFailure> {
+    let db = internal("writing to the database");
+    let user = owner.user;
+    match rt.store.find_token(revived).await.map_err(|e| db(&e))? {
+        Some(known)
+            if known.owner == TokenOwner::User(user.id) && known.client_id == owner.client_id => {}
+        Some(_) => {
+            return Err(internal("adopting the revived server's token")(
+                &"the token the server holds belongs to someone else",
+            ));
+        }
+        None => {
+            rt.store
+                .create_token(&NewToken {
+                    token: revived,
+                    rounds: USER_PROVIDED_TOKEN_ROUNDS,
+                    owner: TokenOwner::User(user.id),
+                    client_id: owner.client_id,
+                    session_id: None,
+                    scopes: owner.scopes,
+                    note: Some(&format!(
+                        "Server at {}, retrieved from the spawner",
+                        owner.prefix
+                    )),
+                    expires_at: None,
+                })
+                .await
+                .map_err(|e| db(&e))?;
+        }
+    }
+    upsert_server_client(rt, owner, revived).await?;
+    rt.store
+        .delete_token(generated_token_id)
+        .await
+        .map_err(|e| db(&e))?;
+    tracing::info!(user = %user.name, "the revived server keeps the API token it was created with");
+    Ok(())
 }
 
 /// The spawner's own steps (0-100 % of its start) as events between the
