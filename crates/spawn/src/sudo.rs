@@ -355,6 +355,7 @@ impl Spawner for SudoSpawner {
         Ok(Started {
             url: server_url(&self.settings.spawner.ip, port),
             state,
+            api_token: None,
         })
     }
 
