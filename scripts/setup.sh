@@ -30,6 +30,10 @@
 #     system of Debian's Python and the virtualenv above, as a tarball in
 #     $FERROHUB_DOCKER_DIR that the tests `docker import`
 #     (scripts/singleuser-image.sh; rebuilt only when its recipe changes)
+#   - sudo (Debian) and sudospawner 1.0.0 in the virtualenv (its Python
+#     `sudospawner` mediator, beside jupyterhub-singleuser), for the non-root
+#     hub tests (crates/cli/tests/nonroot_hub.rs), which write their own
+#     sudoers drop-in and helper rules and remove them afterwards
 #   - cargo-deny 0.20.2 (`cargo install --locked`), which scripts/lint.sh runs
 #     for licences, duplicate versions, sources and advisories (deny.toml)
 #
@@ -58,7 +62,8 @@ CARGO_DENY_VERSION="0.20.2"
 DOCKER_DIR="${FERROHUB_DOCKER_DIR:-/opt/ferrohub/docker}"
 IDLE_CULLER_VERSION="2.0.0"
 BATCHSPAWNER_VERSION="1.3.0"
-APT_PACKAGES=(libpam0g-dev chromium)
+SUDOSPAWNER_VERSION="1.0.0"
+APT_PACKAGES=(libpam0g-dev chromium sudo)
 # SystemdSpawner tests: systemd (and systemd-run, systemctl) that the tests
 # start as PID 1 of namespaces of their own (crates/cli/tests/support/systemd.rs).
 APT_PACKAGES+=(systemd)
@@ -246,6 +251,14 @@ if [[ ! -f "$batchspawner_marker" ]]; then
         "batchspawner==$BATCHSPAWNER_VERSION"
     chmod -R a+rX "$VENV"
     touch "$batchspawner_marker"
+fi
+sudospawner_marker="$VENV/.ferrohub-sudospawner-$SUDOSPAWNER_VERSION"
+if [[ ! -f "$sudospawner_marker" ]]; then
+    log "installing sudospawner $SUDOSPAWNER_VERSION into $VENV"
+    "$VENV/bin/pip" install -q --disable-pip-version-check \
+        "sudospawner==$SUDOSPAWNER_VERSION"
+    chmod -R a+rX "$VENV"
+    touch "$sudospawner_marker"
 fi
 # Docker engine for DockerSpawner and its tests: Debian's docker.io (dockerd,
 # the CLI) and runc. The tests start their own dockerd on a private socket

@@ -17,7 +17,7 @@ pub(crate) const HELP: &[(&str, &str, &str)] = &[
     ("JupyterHub", "cookie_max_age_days", "Days a login cookie stays valid; greater than 0, at most 1000000."),
     ("JupyterHub", "pid_file", "Write the hub's process id to this file; empty means do not write one."),
     ("JupyterHub", "authenticator_class", "Who can log in: \"pam\" (system accounts), \"shared-password\" (one shared password, another for admins), \"ldap\" (an LDAP directory, [LDAPAuthenticator]), \"null\" (no login; API tokens only), \"dummy\" (anyone; testing only), or an OAuth2 / OpenID Connect provider: \"generic-oauth\", \"github\", \"gitlab\", \"google\", \"azuread\" (options in [GenericOAuthenticator], [GitHubOAuthenticator], ... and [OAuthenticator]); upstream class names are accepted too."),
-    ("JupyterHub", "spawner_class", "How user servers start: \"localprocess\" (as the user's system account), \"simple\" (as the hub's user; testing only), \"docker\" (in containers, options in [DockerSpawner]; needs the cargo feature docker, on by default) \"slurm\" (as Slurm batch jobs, options in [SlurmSpawner]; needs the cargo feature slurm, on by default) or \"systemd\" (as transient systemd units, options in [SystemdSpawner]; needs the cargo feature systemd, on by default); upstream class names are accepted too."),
+    ("JupyterHub", "spawner_class", "How user servers start: \"localprocess\" (as the user's system account), \"simple\" (as the hub's user; testing only), \"docker\" (in containers, options in [DockerSpawner]; needs the cargo feature docker, on by default), \"slurm\" (as Slurm batch jobs, options in [SlurmSpawner]; needs the cargo feature slurm, on by default), \"systemd\" (as transient systemd units, options in [SystemdSpawner]; needs the cargo feature systemd, on by default) or \"sudo\" (a hub without root starts servers as the users through a sudo mediator, options in [SudoSpawner]; see docs/non-root-hub.md); upstream class names are accepted too."),
     ("JupyterHub", "last_activity_interval", "Seconds between checks of the proxy's routes and collection of user activity."),
     ("JupyterHub", "default_url", "Where /hub/ and a login without ?next= send users, e.g. /hub/home (empty: their server or the home page, by redirect_to_server)."),
     ("JupyterHub", "shutdown_on_logout", "Stop all of a user's running servers when they log out."),
@@ -258,6 +258,11 @@ pub(crate) const HELP: &[(&str, &str, &str)] = &[
     ("DockerSpawner", "extra_create_kwargs", "Further container settings, as upstream's create_container arguments: user, working_dir, hostname, domainname, entrypoint, labels, environment, stop_signal, stop_timeout, tty; other keys are refused."),
     ("DockerSpawner", "extra_host_config", "Further host settings, as upstream's create_host_config arguments: network_mode, mem_limit, memswap_limit, mem_reservation, cpu_period, cpu_quota, cpu_shares, cpuset_cpus, shm_size, pids_limit, init, read_only, privileged, cap_add, cap_drop, security_opt, group_add, dns, extra_hosts, devices, tmpfs, sysctls, ulimits, ipc_mode, runtime, binds; other keys are refused."),
     ("DockerSpawner", "post_start_cmd", "Command run in the container (docker exec, split like a shell would, no shell) once it has started; empty means none."),
+    // [SudoSpawner]
+    ("SudoSpawner", "sudospawner_path", "The mediator the hub runs as each user with sudo: upstream's Python sudospawner (it starts the jupyterhub-singleuser beside it) or ferrohub's own ferrohub-sudospawner (it starts the command its root-owned rule file allows). Default: sudospawner on the hub's PATH."),
+    ("SudoSpawner", "sudo_args", "Options put after sudo -u <user> (default [\"-nH\"]: never ask for a password, HOME is the user's)."),
+    ("SudoSpawner", "mediator_log_level", "Passed to the mediator as --logging=<level> (default INFO); its log lines reach the hub's log. Empty passes nothing."),
+    ("SudoSpawner", "debug_mediator", "sudospawner's older switch (removed in 1.0): true means mediator_log_level = \"DEBUG\"; accepted so an older configuration still loads."),
 ];
 
 /// The help line for `class.option`, if the table has one.

@@ -11,7 +11,7 @@
 //! `oauth` (OAuthenticator's sections, layered as traitlets does),
 //! `bind_url` (listen URLs), `ldap` (`[LDAPAuthenticator]`), `slurm`
 //! (`[SlurmSpawner]`), `docker` (`[DockerSpawner]`), `systemd`
-//! (`[SystemdSpawner]`), `profiles`
+//! (`[SystemdSpawner]`), `sudo` (`[SudoSpawner]`), `profiles`
 //! (`Spawner.profile_list`, memory sizes), `error`.
 
 #![warn(missing_docs)]
@@ -29,6 +29,7 @@ mod oauth;
 mod profiles;
 mod schema;
 mod slurm;
+mod sudo;
 mod systemd;
 
 pub use bind_url::{BindUrl, InvalidUrl};
@@ -58,4 +59,5 @@ pub use profiles::{
     choose_profile, slugify,
 };
 pub use slurm::{DEFAULT_SLURM_BATCH_SCRIPT, SlurmSpawnerConfig};
+pub use sudo::SudoSpawnerConfig;
 pub use systemd::{DEFAULT_SYSTEMD_UNIT_NAME_TEMPLATE, PropertyValue, SystemdSpawnerConfig};

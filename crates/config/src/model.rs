@@ -78,6 +78,9 @@ pub struct Config {
     /// `[SystemdSpawner]` (systemdspawner 1.0's options).
     #[serde(rename = "SystemdSpawner")]
     pub systemd_spawner: crate::systemd::SystemdSpawnerConfig,
+    /// `[SudoSpawner]` (sudospawner 1.0's options).
+    #[serde(rename = "SudoSpawner")]
+    pub sudo_spawner: crate::sudo::SudoSpawnerConfig,
 }
 
 /// `[JupyterHub]`.

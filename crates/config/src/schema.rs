@@ -45,6 +45,7 @@ pub(crate) const CLASSES: &[Class] = &[
     class::<crate::slurm::SlurmSpawnerConfig>("SlurmSpawner"),
     class::<crate::docker::DockerSpawnerConfig>("DockerSpawner"),
     class::<crate::systemd::SystemdSpawnerConfig>("SystemdSpawner"),
+    class::<crate::sudo::SudoSpawnerConfig>("SudoSpawner"),
 ];
 
 const fn class<T: DeserializeOwned>(name: &'static str) -> Class {

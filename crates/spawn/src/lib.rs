@@ -10,6 +10,8 @@
 //! line, [`port`] picks a port; `launch` forks and execs with the user's ids
 //! (`privileges`, `account`), `identity` records what makes a process ours
 //! (start time, uid, boot), `process` polls and stops, `ready` waits for HTTP.
+//! `sudo` is [`SudoSpawner`]: a hub without root starts and stops servers
+//! through a mediator run with `sudo` (sudospawner's protocol).
 //!
 //! Invariant: no database and no HTTP server here; the hub decides *when*,
 //! spawners decide *how*.
@@ -27,6 +29,7 @@ mod ready;
 mod reports;
 mod settings;
 mod simple;
+mod sudo;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -41,6 +44,7 @@ pub use ready::{wait_for_http_server, wait_until_ready};
 pub use reports::{ServerReport, ServerReports};
 pub use settings::ServerSettings;
 pub use simple::SimpleLocalProcessSpawner;
+pub use sudo::{MediatorReply, MediatorRequest, ReplyError, SUDO_NAMES, SudoSpawner};
 
 /// What can go wrong while spawning, polling or stopping.
 #[derive(Debug, Error)]
@@ -221,12 +225,15 @@ pub fn from_config(config: &Config) -> Result<Arc<dyn Spawner>, SpawnError> {
         Ok(Arc::new(LocalProcessSpawner::new(config)))
     } else if SIMPLE_NAMES.contains(&class) {
         Ok(Arc::new(SimpleLocalProcessSpawner::new(config)))
+    } else if SUDO_NAMES.contains(&class) {
+        Ok(Arc::new(SudoSpawner::new(config)))
     } else {
         Err(SpawnError::Config(format!(
             "unknown JupyterHub.spawner_class {class:?}; choose one of: {}",
             LOCAL_PROCESS_NAMES
                 .iter()
                 .chain(SIMPLE_NAMES.iter())
+                .chain(SUDO_NAMES.iter())
                 .copied()
                 .collect::<Vec<_>>()
                 .join(", ")
@@ -258,6 +265,13 @@ mod tests {
                 spawner_named(class).unwrap().name(),
                 "SimpleLocalProcessSpawner"
             );
+        }
+    }
+
+    #[test]
+    fn every_sudo_name_builds_sudo_spawner() {
+        for class in SUDO_NAMES {
+            assert_eq!(spawner_named(class).unwrap().name(), "SudoSpawner");
         }
     }
 

@@ -25,7 +25,7 @@ pub struct LocalProcessSpawner {
 /// `min_uid` (system accounts). A hub user called `root` or `daemon` (created
 /// by an admin, or by an authenticator that maps outside names) would
 /// otherwise get a server with that account's powers.
-fn check_uid(account: &LocalAccount, min_uid: u32) -> Result<(), SpawnError> {
+pub(crate) fn check_uid(account: &LocalAccount, min_uid: u32) -> Result<(), SpawnError> {
     let uid = account.uid.as_raw();
     if uid == 0 {
         Err(SpawnError::RootAccount(account.name.clone()))

@@ -77,6 +77,8 @@ pub struct TestHub {
     /// A command prefix the hub runs under (e.g. entering systemd's
     /// namespaces, support/systemd.rs); empty: run directly.
     pub launcher: Vec<String>,
+    /// The local account the hub runs as (`None`: the test's own, root in CI).
+    run_as: Option<String>,
     child: Option<Child>,
     log_path: PathBuf,
 }
@@ -113,7 +115,15 @@ impl TestHub {
         sections: &[(&str, &str)],
         env: &[(&str, &str)],
     ) -> Self {
-        Self::start_launched(&[], public_port, authenticator, spawner, sections, env)
+        Self::start_full(
+            None,
+            &[],
+            public_port,
+            authenticator,
+            spawner,
+            sections,
+            env,
+        )
     }
 
     /// Like [`TestHub::start_on`], the hub (and every restart of it) run
@@ -122,6 +132,46 @@ impl TestHub {
     /// writes may then be of another PID namespace, so the proxy's pid file
     /// is not used to clean up.
     pub fn start_launched(
+        launcher: &[String],
+        public_port: Option<u16>,
+        authenticator: &str,
+        spawner: &str,
+        sections: &[(&str, &str)],
+        env: &[(&str, &str)],
+    ) -> Self {
+        Self::start_full(
+            None,
+            launcher,
+            public_port,
+            authenticator,
+            spawner,
+            sections,
+            env,
+        )
+    }
+
+    /// Like [`TestHub::start_with`] with the hub running as the local
+    /// account `account` (real, effective and saved ids, its groups, no
+    /// capabilities), which owns the hub's directory: a hub without root.
+    pub fn start_as(
+        account: &str,
+        authenticator: &str,
+        spawner: &str,
+        sections: &[(&str, &str)],
+    ) -> Self {
+        Self::start_full(
+            Some(account),
+            &[],
+            None,
+            authenticator,
+            spawner,
+            sections,
+            &[],
+        )
+    }
+
+    fn start_full(
+        run_as: Option<&str>,
         launcher: &[String],
         public_port: Option<u16>,
         authenticator: &str,
@@ -139,6 +189,10 @@ impl TestHub {
             std::os::unix::fs::PermissionsExt::from_mode(0o755),
         )
         .unwrap();
+        if let Some(account) = run_as {
+            let user = nix::unistd::User::from_name(account).unwrap().unwrap();
+            nix::unistd::chown(dir.path(), Some(user.uid), Some(user.gid)).unwrap();
+        }
         let mut hub = Self {
             config_path: dir.path().join("ferrohub.toml"),
             log_path: dir.path().join("hub.log"),
@@ -151,6 +205,7 @@ impl TestHub {
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
                 .collect(),
             launcher: launcher.to_vec(),
+            run_as: run_as.map(str::to_owned),
             child: None,
         };
         for attempt in 1.. {
@@ -243,9 +298,20 @@ environment = {{ PATH = "{venv}/bin:/usr/local/bin:/usr/bin:/bin" }}"#,
             .append(true)
             .open(&self.log_path)
             .unwrap();
-        let mut command = match self.launcher.split_first() {
-            None => Command::new(ferrohub_bin()),
-            Some((program, args)) => {
+        let mut command = match (&self.run_as, self.launcher.split_first()) {
+            // setpriv execs the hub in place: the child's pid is the hub's.
+            (Some(account), _) => {
+                let user = nix::unistd::User::from_name(account).unwrap().unwrap();
+                let mut setpriv = Command::new("setpriv");
+                setpriv
+                    .arg(format!("--reuid={}", user.uid))
+                    .arg(format!("--regid={}", user.gid))
+                    .args(["--init-groups", "--inh-caps=-all", "--"])
+                    .arg(ferrohub_bin());
+                setpriv
+            }
+            (None, None) => Command::new(ferrohub_bin()),
+            (None, Some((program, args))) => {
                 // The launcher may change directory (entering a mount
                 // namespace does): back to the hub's directory, same process.
                 let mut command = Command::new(program);
