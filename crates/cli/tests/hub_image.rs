@@ -26,8 +26,7 @@ fn base_recipe() -> (String, PathBuf) {
     let value = |key: &str| {
         text.lines()
             .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
-            .map(str::to_owned)
-            .unwrap_or_else(|| panic!("{key} in {}", env_file.display()))
+            .map_or_else(|| panic!("{key} in {}", env_file.display()), str::to_owned)
     };
     (
         value("FERROHUB_HUB_BASE_IMAGE"),
