@@ -10,6 +10,14 @@ use std::path::PathBuf;
 pub enum Origin {
     /// The configuration file at this path.
     File(PathBuf),
+    /// A line of the configuration file at this path (a Python file, whose
+    /// options each know the line that set them).
+    Line {
+        /// The file.
+        path: PathBuf,
+        /// The line, from 1.
+        line: usize,
+    },
     /// A `--Class.trait=value` argument.
     CommandLine,
     /// The built-in default (only seen for a hand-built, invalid [`crate::Config`]).
@@ -20,6 +28,7 @@ impl fmt::Display for Origin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::File(path) => write!(f, "in {}", path.display()),
+            Self::Line { path, line } => write!(f, "in {}:{line}", path.display()),
             Self::CommandLine => f.write_str("on the command line"),
             Self::Default => f.write_str("by default"),
         }
@@ -53,6 +62,18 @@ pub enum ConfigError {
         /// Column (in characters) of the error.
         column: usize,
         /// What the TOML parser expected.
+        message: String,
+    },
+    /// A `jupyterhub_config.py` that ferrohub cannot read: a syntax error,
+    /// or Python that is not data (a function, a class, a file read); `line`
+    /// counts from 1.
+    #[error("{}:{line}: {message}", path.display())]
+    Python {
+        /// The file.
+        path: PathBuf,
+        /// Line of the statement.
+        line: usize,
+        /// What is wrong, naming the option when there is one.
         message: String,
     },
     /// A command-line override that is not of the form `--Class.trait=value`.

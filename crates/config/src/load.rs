@@ -7,7 +7,7 @@
 //! they resolve from the working directory when they are used, not from the
 //! configuration file's directory.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use toml::{Table, Value};
@@ -34,12 +34,30 @@ const BASE_SECTIONS: &[(&str, &str)] = &[("BatchSpawnerBase", "SlurmSpawner")];
 /// any; it must exist), then `overrides` (`--Class.trait=value`, the leading `--`
 /// optional), which win over the file. The result has passed every check.
 pub fn load(path: Option<&Path>, overrides: &[String]) -> Result<Config, ConfigError> {
-    let mut table = match path {
+    let Source {
+        mut table,
+        lines,
+        class_lines,
+    } = match path {
         Some(path) => read_file(path)?,
-        None => Table::new(),
+        None => Source::default(),
     };
     let file_origin = path.map_or(Origin::Default, |p| Origin::File(p.to_owned()));
-    check_table(&table, &file_origin)?;
+    // A Python file knows the line of each option; a TOML file is named whole.
+    let origin_of = |class: &str, name: Option<&str>| -> Origin {
+        let line = match name {
+            Some(name) => lines.get(&(class.to_owned(), name.to_owned())),
+            None => class_lines.get(class),
+        };
+        match (path, line) {
+            (Some(path), Some(line)) => Origin::Line {
+                path: path.to_owned(),
+                line: *line,
+            },
+            _ => file_origin.clone(),
+        }
+    };
+    check_table(&table, &origin_of)?;
     fold_base_sections(&mut table);
 
     let mut from_command_line = BTreeSet::new();
@@ -65,13 +83,27 @@ pub fn load(path: Option<&Path>, overrides: &[String]) -> Result<Config, ConfigE
         if from_command_line.contains(&(class, name)) {
             Origin::CommandLine
         } else {
-            file_origin.clone()
+            origin_of(class, Some(name))
         }
     })?;
     Ok(config)
 }
 
-fn read_file(path: &Path) -> Result<Table, ConfigError> {
+/// A configuration file's options, with the lines they were set on (only a
+/// Python file has them).
+#[derive(Default)]
+struct Source {
+    table: Table,
+    lines: BTreeMap<(String, String), usize>,
+    class_lines: BTreeMap<String, usize>,
+}
+
+/// Whether `path` is upstream's Python configuration (`jupyterhub_config.py`).
+fn is_python(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "py")
+}
+
+fn read_file(path: &Path) -> Result<Source, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|source| match source.kind() {
         std::io::ErrorKind::NotFound => ConfigError::NotFound {
             path: path.to_owned(),
@@ -81,7 +113,21 @@ fn read_file(path: &Path) -> Result<Table, ConfigError> {
             source,
         },
     })?;
-    text.parse::<Table>().map_err(|e| {
+    if is_python(path) {
+        let read = crate::python::read(path, &text, &crate::python::Host::from_process()).map_err(
+            |e| ConfigError::Python {
+                path: path.to_owned(),
+                line: e.line,
+                message: e.message,
+            },
+        )?;
+        return Ok(Source {
+            table: read.table,
+            lines: read.lines,
+            class_lines: read.class_lines,
+        });
+    }
+    let table = text.parse::<Table>().map_err(|e| {
         let offset = e.span().map_or(0, |span| span.start);
         let before = text.get(..offset).unwrap_or(&text);
         ConfigError::Syntax {
@@ -90,6 +136,10 @@ fn read_file(path: &Path) -> Result<Table, ConfigError> {
             column: before.rsplit('\n').next().unwrap_or("").chars().count() + 1,
             message: one_line(e.message()),
         }
+    })?;
+    Ok(Source {
+        table,
+        ..Source::default()
     })
 }
 
@@ -104,19 +154,23 @@ pub(crate) fn one_line(message: &str) -> String {
 }
 
 /// Checks every section and key of a parsed file.
-fn check_table(table: &Table, origin: &Origin) -> Result<(), ConfigError> {
+fn check_table(
+    table: &Table,
+    origin: &dyn Fn(&str, Option<&str>) -> Origin,
+) -> Result<(), ConfigError> {
     for (class_name, section) in table {
         let Some(section) = section.as_table() else {
             return Err(ConfigError::OutsideSection {
                 name: class_name.clone(),
-                origin: origin.clone(),
+                origin: origin(class_name, None),
                 suggestion: class_having(class_name),
             });
         };
-        let class = known_class(class_name, origin)?;
+        let class = known_class(class_name, &origin(class_name, None))?;
         for (name, value) in section {
-            known_option(class, name, origin)?;
-            check_type(class, name, value, origin)?;
+            let origin = origin(class_name, Some(name));
+            known_option(class, name, &origin)?;
+            check_type(class, name, value, &origin)?;
         }
     }
     Ok(())
