@@ -41,6 +41,7 @@ pub(crate) fn effective_options(config: &Config) -> Result<Table, ShowConfigErro
         let mut changed = Table::new();
         for (name, value) in section {
             if default_section.and_then(|d| d.get(&name)) != Some(&value) {
+                let value = strip_item_defaults(&class, &name, value);
                 let masked = mask(&name, value);
                 changed.insert(name, masked);
             }
@@ -50,6 +51,32 @@ pub(crate) fn effective_options(config: &Config) -> Result<Table, ShowConfigErro
         }
     }
     Ok(out)
+}
+
+/// Leaves out the keys of a service or role that are at their defaults, as
+/// a file would not write them.
+fn strip_item_defaults(class: &str, name: &str, value: Value) -> Value {
+    let default = match (class, name) {
+        ("JupyterHub", "services") => Table::try_from(crate::ServiceConfig::default()),
+        ("JupyterHub", "load_roles") => Table::try_from(crate::RoleConfig::default()),
+        _ => return value,
+    };
+    let (Ok(default), Value::Array(items)) = (default, value.clone()) else {
+        return value;
+    };
+    Value::Array(
+        items
+            .into_iter()
+            .map(|item| match item {
+                Value::Table(t) => Value::Table(
+                    t.into_iter()
+                        .filter(|(k, v)| default.get(k) != Some(v))
+                        .collect(),
+                ),
+                other => other,
+            })
+            .collect(),
+    )
 }
 
 /// `--show-config`: the non-default options as TOML, after a comment line.
@@ -138,7 +165,10 @@ fn mask(name: &str, value: Value) -> Value {
                 .collect(),
         ),
         Value::Array(items) => Value::Array(items.into_iter().map(|v| mask(name, v)).collect()),
-        Value::String(_) if is_secret_option(name) => Value::String(MASK.to_owned()),
+        // An empty secret is "not set" (e.g. generated at start-up): say so.
+        Value::String(s) if is_secret_option(name) && !s.is_empty() => {
+            Value::String(MASK.to_owned())
+        }
         Value::String(s) => Value::String(mask_url(&s)),
         other => other,
     }

@@ -42,7 +42,7 @@ fn no_kwargs(it: &Interp<'_>, kwargs: &[(String, Value)], function: &str) -> R<(
 pub(super) fn call(
     it: &mut Interp<'_>,
     name: &str,
-    args: Vec<Value>,
+    args: &[Value],
     kwargs: &[(String, Value)],
 ) -> R<Value> {
     if !matches!(
@@ -51,7 +51,7 @@ pub(super) fn call(
     ) {
         no_kwargs(it, kwargs, name)?;
     }
-    let one = |it: &Interp<'_>| -> R<Value> { arg(it, &args, 0, name).cloned() };
+    let one = |it: &Interp<'_>| -> R<Value> { arg(it, args, 0, name).cloned() };
     Ok(match name {
         "get_config" => Value::Config,
         "len" => {
@@ -215,7 +215,7 @@ pub(super) fn call(
             let items = if args.len() == 1 {
                 it.items_of(&args[0])?
             } else {
-                args.clone()
+                args.to_vec()
             };
             let mut best: Option<Value> = None;
             for item in items {
@@ -320,7 +320,7 @@ pub(super) fn call(
         }
         "isinstance" => {
             let v = one(it)?;
-            let types = match arg(it, &args, 1, name)? {
+            let types = match arg(it, args, 1, name)? {
                 Value::Tuple(t) => t.as_ref().clone(),
                 other => vec![other.clone()],
             };
@@ -340,7 +340,7 @@ pub(super) fn call(
             Value::None
         }
         "os.getenv" => {
-            let key = string(it, arg(it, &args, 0, name)?, name)?.to_owned();
+            let key = string(it, arg(it, args, 0, name)?, name)?.to_owned();
             match it.host().environ.get(&key) {
                 Some(v) => Value::str(v),
                 None => args.get(1).cloned().unwrap_or(Value::None),
@@ -349,7 +349,7 @@ pub(super) fn call(
         "os.getcwd" => Value::str(&it.host().cwd.to_string_lossy()),
         "os.path.join" => {
             let mut out = String::new();
-            for a in &args {
+            for a in args {
                 let part = string(it, a, name)?;
                 if part.starts_with('/') {
                     out = part.to_owned();
@@ -363,7 +363,7 @@ pub(super) fn call(
             Value::str(&out)
         }
         "os.path.dirname" | "os.path.basename" | "os.path.split" => {
-            let path = string(it, arg(it, &args, 0, name)?, name)?;
+            let path = string(it, arg(it, args, 0, name)?, name)?;
             let (head, tail) = match path.rfind('/') {
                 Some(i) => (&path[..=i], &path[i + 1..]),
                 None => ("", path),
@@ -378,17 +378,17 @@ pub(super) fn call(
         }
         "os.path.abspath" => Value::str(&abspath(
             it.host(),
-            string(it, arg(it, &args, 0, name)?, name)?,
+            string(it, arg(it, args, 0, name)?, name)?,
         )),
         "os.path.realpath" => {
-            let path = abspath(it.host(), string(it, arg(it, &args, 0, name)?, name)?);
+            let path = abspath(it.host(), string(it, arg(it, args, 0, name)?, name)?);
             Value::str(
                 &std::fs::canonicalize(&path).map_or(path, |p| p.to_string_lossy().into_owned()),
             )
         }
-        "os.path.normpath" => Value::str(&normpath(string(it, arg(it, &args, 0, name)?, name)?)),
+        "os.path.normpath" => Value::str(&normpath(string(it, arg(it, args, 0, name)?, name)?)),
         "os.path.exists" | "os.path.isfile" | "os.path.isdir" => {
-            let path = abspath(it.host(), string(it, arg(it, &args, 0, name)?, name)?);
+            let path = abspath(it.host(), string(it, arg(it, args, 0, name)?, name)?);
             let meta = std::fs::metadata(&path);
             Value::Bool(match name {
                 "os.path.exists" => meta.is_ok(),
@@ -397,7 +397,7 @@ pub(super) fn call(
             })
         }
         "os.path.expanduser" => {
-            let path = string(it, arg(it, &args, 0, name)?, name)?;
+            let path = string(it, arg(it, args, 0, name)?, name)?;
             let home = it.host().environ.get("HOME").cloned();
             Value::str(&match (path.strip_prefix('~'), home) {
                 (Some(rest), Some(home)) if rest.is_empty() || rest.starts_with('/') => {
@@ -407,7 +407,7 @@ pub(super) fn call(
             })
         }
         "os.path.expandvars" => {
-            let path = string(it, arg(it, &args, 0, name)?, name)?;
+            let path = string(it, arg(it, args, 0, name)?, name)?;
             Value::str(&expand_vars(path, &it.host().environ))
         }
         other => return Err(it.error(format!("{other}() is not supported"))),
@@ -433,12 +433,13 @@ fn expand_vars(path: &str, environ: &std::collections::BTreeMap<String, String>)
             } else {
                 j
             };
-            if !name.is_empty() && (!braced || end == j + 1) {
-                if let Some(v) = environ.get(&name) {
-                    out.push_str(v);
-                    i = end;
-                    continue;
-                }
+            if !name.is_empty()
+                && (!braced || end == j + 1)
+                && let Some(v) = environ.get(&name)
+            {
+                out.push_str(v);
+                i = end;
+                continue;
             }
         }
         out.push(chars[i]);
@@ -452,20 +453,20 @@ pub(super) fn call_method(
     it: &mut Interp<'_>,
     object: &Value,
     name: &str,
-    args: Vec<Value>,
+    args: &[Value],
     kwargs: &[(String, Value)],
 ) -> R<Value> {
     if !(matches!(object, Value::Str(_)) && name == "format") {
         no_kwargs(it, kwargs, name)?;
     }
-    let first = |it: &Interp<'_>| -> R<Value> { arg(it, &args, 0, name).cloned() };
+    let first = |it: &Interp<'_>| -> R<Value> { arg(it, args, 0, name).cloned() };
     match object {
-        Value::Str(s) => str_method(it, s, name, &args, kwargs),
+        Value::Str(s) => str_method(it, s, name, args, kwargs),
         Value::Environ => {
             let environ = &it.host().environ;
             Ok(match name {
                 "get" => {
-                    let key = string(it, arg(it, &args, 0, name)?, name)?;
+                    let key = string(it, arg(it, args, 0, name)?, name)?;
                     environ
                         .get(key)
                         .map(|v| Value::str(v))
@@ -504,7 +505,7 @@ pub(super) fn call_method(
                     let Some(Num::Int(i)) = first(it)?.as_number() else {
                         return Err(it.error("insert() takes an integer index"));
                     };
-                    let v = arg(it, &args, 1, name)?.clone();
+                    let v = arg(it, args, 1, name)?.clone();
                     let mut items = items.borrow_mut();
                     let len = i64::try_from(items.len()).unwrap_or(i64::MAX);
                     let at = if i < 0 { (i + len).max(0) } else { i.min(len) };
@@ -560,7 +561,7 @@ pub(super) fn call_method(
                     Value::None
                 }
                 "sort" => {
-                    let sorted = call(it, "sorted", vec![object.clone()], kwargs)?;
+                    let sorted = call(it, "sorted", std::slice::from_ref(object), kwargs)?;
                     *items.borrow_mut() = sorted.items().unwrap_or_default();
                     Value::None
                 }
@@ -657,7 +658,7 @@ pub(super) fn call_method(
                 Value::None
             }
             "update" => {
-                for a in &args {
+                for a in args {
                     for v in it.items_of(a)? {
                         if !items.borrow().iter().any(|x| x.py_eq(&v)) {
                             items.borrow_mut().push(v);
@@ -668,7 +669,7 @@ pub(super) fn call_method(
             }
             "union" | "intersection" | "difference" | "copy" => {
                 let mut out = items.borrow().clone();
-                for a in &args {
+                for a in args {
                     let other = it.items_of(a)?;
                     match name {
                         "union" => out.extend(other),
@@ -695,7 +696,7 @@ pub(super) fn call_method(
                         let Some(Num::Int(i)) = first(it)?.as_number() else {
                             return Err(it.error("insert() takes an integer index"));
                         };
-                        l.inserts.push((i, arg(it, &args, 1, name)?.clone()));
+                        l.inserts.push((i, arg(it, args, 1, name)?.clone()));
                     }
                     "update" => match first(it)? {
                         Value::Dict(d) => l.update_items.extend(d.borrow().iter().cloned()),
@@ -827,8 +828,6 @@ fn str_method(
             for c in s.chars() {
                 if start {
                     out.extend(c.to_uppercase());
-                } else if name == "capitalize" {
-                    out.extend(c.to_lowercase());
                 } else {
                     out.extend(c.to_lowercase());
                 }

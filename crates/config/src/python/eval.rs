@@ -82,7 +82,7 @@ impl<'h> Interp<'h> {
             }
             StmtKind::AugAssign(target, op, value) => {
                 let rhs = self.eval(value)?;
-                self.aug_assign(target, op, rhs)?;
+                self.aug_assign(target, op, &rhs)?;
             }
             StmtKind::Import(names) => {
                 for (module, alias) in names {
@@ -281,7 +281,7 @@ impl<'h> Interp<'h> {
         }
     }
 
-    fn aug_assign(&mut self, target: &Expr, op: &'static str, rhs: Value) -> R<()> {
+    fn aug_assign(&mut self, target: &Expr, op: &'static str, rhs: &Value) -> R<()> {
         let current = match target {
             Expr::Name(name) => self.lookup(name)?,
             Expr::Attr(object, name) => {
@@ -298,7 +298,7 @@ impl<'h> Interp<'h> {
         if let Value::Lazy(lazy) = &current {
             {
                 let mut lazy = lazy.borrow_mut();
-                match (op, &rhs) {
+                match (op, rhs) {
                     ("+", Value::List(_) | Value::Tuple(_)) => {
                         lazy.extend.extend(rhs.items().unwrap_or_default());
                     }
@@ -333,8 +333,8 @@ impl<'h> Interp<'h> {
     }
 
     /// `a op= b`: lists, sets and dicts change in place, as in Python.
-    fn inplace(&self, op: &'static str, current: Value, rhs: Value) -> R<Value> {
-        match (op, &current, &rhs) {
+    fn inplace(&self, op: &'static str, current: Value, rhs: &Value) -> R<Value> {
+        match (op, &current, rhs) {
             ("+", Value::List(items), _) => {
                 let more = rhs.items().ok_or_else(|| {
                     self.err(format!("'{}' object is not iterable", rhs.type_name()))
@@ -362,7 +362,7 @@ impl<'h> Interp<'h> {
                 drop(map);
                 Ok(current)
             }
-            _ => self.binary(op, &current, &rhs),
+            _ => self.binary(op, &current, rhs),
         }
     }
 
@@ -473,7 +473,7 @@ impl<'h> Interp<'h> {
                         kw.push((name.clone(), value));
                     }
                 }
-                self.call(&function, args, kw)?
+                self.call(&function, &args, &kw)?
             }
             Expr::Unary(op, operand) => {
                 let v = self.eval(operand)?;
@@ -1060,16 +1060,11 @@ impl<'h> Interp<'h> {
         })
     }
 
-    fn call(
-        &mut self,
-        function: &Value,
-        args: Vec<Value>,
-        kwargs: Vec<(String, Value)>,
-    ) -> R<Value> {
+    fn call(&mut self, function: &Value, args: &[Value], kwargs: &[(String, Value)]) -> R<Value> {
         match function {
-            Value::Builtin(name) => super::builtins::call(self, name, args, &kwargs),
+            Value::Builtin(name) => super::builtins::call(self, name, args, kwargs),
             Value::Method(object, name) => {
-                super::builtins::call_method(self, object, name, args, &kwargs)
+                super::builtins::call_method(self, object, name, args, kwargs)
             }
             Value::ClassRef(path) => Err(self.err(format!(
                 "{path}(...) creates a Python object, which ferrohub cannot do (it runs no Python); give the class itself or its name as a string to *_class options"

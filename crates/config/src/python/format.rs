@@ -179,7 +179,7 @@ fn group(digits: &str, grouping: Option<char>) -> String {
     };
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(sep);
         }
         out.push(c);
@@ -438,7 +438,7 @@ mod tests {
     fn format_specs_match_python() {
         assert_eq!(format_spec(&Value::Int(42), "05d").unwrap(), "00042");
         assert_eq!(format_spec(&Value::Int(-42), ">6").unwrap(), "   -42");
-        assert_eq!(format_spec(&Value::Float(3.14159), ".2f").unwrap(), "3.14");
+        assert_eq!(format_spec(&Value::Float(1.23456), ".2f").unwrap(), "1.23");
         assert_eq!(format_spec(&Value::str("ab"), "*^6").unwrap(), "**ab**");
         assert_eq!(format_spec(&Value::Int(1234567), ",").unwrap(), "1,234,567");
         assert_eq!(format_spec(&Value::Int(255), "x").unwrap(), "ff");

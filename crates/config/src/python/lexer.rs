@@ -267,16 +267,16 @@ fn string_body(chars: &[char], i: usize, line: usize) -> Result<(String, usize, 
         let Some(&c) = chars.get(j) else {
             return Err(PyError::syntax(line, "unterminated string literal"));
         };
-        if c == '\\' {
-            if let Some(&next) = chars.get(j + 1) {
-                text.push(c);
-                text.push(next);
-                if next == '\n' {
-                    lines += 1;
-                }
-                j += 2;
-                continue;
+        if c == '\\'
+            && let Some(&next) = chars.get(j + 1)
+        {
+            text.push(c);
+            text.push(next);
+            if next == '\n' {
+                lines += 1;
             }
+            j += 2;
+            continue;
         }
         if c == quote {
             if !triple {

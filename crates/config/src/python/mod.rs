@@ -42,10 +42,10 @@ pub(crate) struct Host {
 
 impl Host {
     /// The running process's environment and working directory. `sys.executable`
-    /// is the Python beside `jupyterhub-singleuser` on `PATH` (the environment
-    /// the servers run in, where upstream's hub would also be installed), else
-    /// the first `python3` on `PATH`, else `python3`; `sys.prefix` is the
-    /// directory above its `bin`.
+    /// is the Python of `jupyterhub-singleuser` on `PATH` (its `#!` line, else
+    /// the `python3` beside it: the environment the servers run in, where
+    /// upstream's hub would also be installed), else the first `python3` on
+    /// `PATH`, else `python3`; `sys.prefix` is the directory above its `bin`.
     pub(crate) fn from_process() -> Self {
         let environ: BTreeMap<String, String> = std::env::vars_os()
             .map(|(k, v)| {
@@ -76,15 +76,35 @@ impl Host {
 fn find_python(path: &str) -> Option<PathBuf> {
     let dirs: Vec<PathBuf> = std::env::split_paths(path).collect();
     for dir in &dirs {
-        if dir.join("jupyterhub-singleuser").is_file() {
-            for name in ["python3", "python"] {
-                if dir.join(name).is_file() {
-                    return Some(dir.join(name));
-                }
+        let script = dir.join("jupyterhub-singleuser");
+        if !script.is_file() {
+            continue;
+        }
+        // The script's own interpreter is what upstream's hub, installed
+        // beside it, would see as sys.executable.
+        if let Some(interpreter) = shebang(&script) {
+            return Some(interpreter);
+        }
+        for name in ["python3", "python"] {
+            if dir.join(name).is_file() {
+                return Some(dir.join(name));
             }
         }
     }
     dirs.iter().map(|d| d.join("python3")).find(|p| p.is_file())
+}
+
+/// The absolute interpreter of a `#!/path/python3` script, if it exists.
+fn shebang(script: &Path) -> Option<PathBuf> {
+    use std::io::Read as _;
+    let mut head = [0u8; 256];
+    let n = std::fs::File::open(script).ok()?.read(&mut head).ok()?;
+    let text = String::from_utf8_lossy(&head[..n]);
+    let line = text.lines().next()?.strip_prefix("#!")?;
+    let interpreter = PathBuf::from(line.split_whitespace().next()?);
+    let name = interpreter.file_name()?.to_string_lossy().into_owned();
+    (interpreter.is_absolute() && name.starts_with("python") && interpreter.is_file())
+        .then_some(interpreter)
 }
 
 /// Why a Python configuration file was refused: the line and what is wrong.

@@ -114,6 +114,9 @@ pub(super) fn parse(src: &str) -> Result<Vec<Stmt>, PyError> {
     Ok(out)
 }
 
+/// A call's positional and keyword arguments (`""` for `**mapping`).
+type CallArguments = (Vec<Expr>, Vec<(String, Expr)>);
+
 struct Parser {
     tokens: Vec<Token>,
     pos: usize,
@@ -558,7 +561,7 @@ impl Parser {
         if self.eat_kw("lambda") {
             // Parameters and body are read but never run.
             let mut depth = 0usize;
-            while !(depth == 0 && self.at_op(":")) && !self.at(&Tok::Eof) {
+            while !(self.at(&Tok::Eof) || depth == 0 && self.at_op(":")) {
                 match self.next() {
                     Tok::Op("(" | "[" | "{") => depth += 1,
                     Tok::Op(")" | "]" | "}") => depth = depth.saturating_sub(1),
@@ -743,7 +746,7 @@ impl Parser {
         Ok(Expr::Slice(start, stop, step))
     }
 
-    fn call_arguments(&mut self) -> Result<(Vec<Expr>, Vec<(String, Expr)>), PyError> {
+    fn call_arguments(&mut self) -> Result<CallArguments, PyError> {
         let mut args = Vec::new();
         let mut kwargs = Vec::new();
         while !self.eat_op(")") {
@@ -1011,9 +1014,7 @@ impl Parser {
                     quote = Some(d);
                 } else if d == '(' || d == '[' || d == '{' {
                     depth += 1;
-                } else if (d == ')' || d == ']') && depth > 0 {
-                    depth -= 1;
-                } else if d == '}' && depth > 0 {
+                } else if (d == ')' || d == ']' || d == '}') && depth > 0 {
                     depth -= 1;
                 } else if depth == 0 && (d == '}' || d == ':' || d == '!') {
                     if d == '!' && chars.get(j + 1) == Some(&'=') {
