@@ -42,7 +42,20 @@ fn main() -> ExitCode {
         Ok(config) => config,
         Err(message) => return fail(EX_USAGE, &message),
     };
-    if let Some(format) = args.show_config {
+    // `c.Application.show_config = True` in a jupyterhub_config.py asks the same.
+    let in_file = || {
+        config_path(&args)
+            .as_deref()
+            .and_then(ferrohub_config::file_requests_show_config)
+            .map(|json| {
+                if json {
+                    ShowConfig::Json
+                } else {
+                    ShowConfig::Toml
+                }
+            })
+    };
+    if let Some(format) = args.show_config.or_else(in_file) {
         return show_config(&args, &config, format);
     }
     // Upgrading the schema never reads auth_state, so it needs no

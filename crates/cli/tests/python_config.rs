@@ -159,6 +159,20 @@ fn seed_page_snippets() {
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("hub_port = 9090"));
+    // ... and in the file itself, as the page first gives it: the hub prints
+    // its configuration and exits instead of starting.
+    std::fs::write(
+        dir.path().join("jupyterhub_config.py"),
+        "c.Application.show_config = True\nc.Application.log_level = 'DEBUG'\n",
+    )
+    .unwrap();
+    let out = ferrohub(dir.path(), "jupyterhub_config.py", &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("[JupyterHub]\nlog_level = \"debug\""),
+        "{}",
+        text(&out.stdout)
+    );
     // The page's jupyter-server-proxy snippet belongs in the single-user
     // server's config: in the hub's it is refused, naming line and class.
     let (line, path) = refusal(

@@ -46,7 +46,7 @@ pub use generate::generate_config;
 pub use ldap::{
     CertValidation, DEFAULT_GROUP_SEARCH_FILTER, LdapAuthenticatorConfig, TlsKwargs, TlsStrategy,
 };
-pub use load::load;
+pub use load::{file_requests_show_config, load};
 pub use model::{
     AuthenticatorConfig, Config, CustomScopeConfig, DummyAuthenticatorConfig, JupyterHubConfig,
     LocalAuthenticatorConfig, LocalProcessSpawnerConfig, MAX_COOKIE_MAX_AGE_DAYS,

@@ -98,6 +98,21 @@ struct Source {
     class_lines: BTreeMap<String, usize>,
 }
 
+/// Whether the Python configuration file at `path` sets traitlets'
+/// `c.Application.show_config` (`Some(false)`) or `show_config_json`
+/// (`Some(true)`): it asks to print the configuration instead of starting,
+/// as `--show-config` does. `None` for a TOML file or one that cannot be read.
+#[must_use]
+pub fn file_requests_show_config(path: &Path) -> Option<bool> {
+    if !is_python(path) {
+        return None;
+    }
+    let text = std::fs::read_to_string(path).ok()?;
+    crate::python::read(path, &text, &crate::python::Host::from_process())
+        .ok()?
+        .show_config
+}
+
 /// Whether `path` is upstream's Python configuration (`jupyterhub_config.py`).
 fn is_python(path: &Path) -> bool {
     path.extension().is_some_and(|e| e == "py")

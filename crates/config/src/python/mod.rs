@@ -153,7 +153,16 @@ pub(crate) struct PyConfig {
     pub(crate) lines: BTreeMap<(String, String), usize>,
     /// The line each class was first named on.
     pub(crate) class_lines: BTreeMap<String, usize>,
+    /// `c.Application.show_config` (or `show_config_json`) was set true:
+    /// `Some(true)` for JSON. traitlets then prints the configuration
+    /// instead of starting.
+    pub(crate) show_config: Option<bool>,
 }
+
+/// Options of traitlets' `Application` (JupyterHub's base class) that are
+/// not configuration of the hub: `--show-config` switches, taken out of the
+/// table and reported in [`PyConfig::show_config`].
+const SHOW_CONFIG: &[&str] = &["show_config", "show_config_json"];
 
 /// Runs `source` (the file at `path`) and returns what it configures.
 pub(crate) fn read(path: &Path, source: &str, host: &Host) -> Result<PyConfig, PyError> {
@@ -165,8 +174,37 @@ pub(crate) fn read(path: &Path, source: &str, host: &Host) -> Result<PyConfig, P
     };
     let mut interp = Interp::new(host, &file);
     interp.run(&stmts)?;
+    let mut show_config = None;
+    for class in ["Application", "JupyterHub"] {
+        let Some(section) = interp.sections.get_mut(class) else {
+            continue;
+        };
+        for name in SHOW_CONFIG {
+            if let Some(entry) = section.traits.remove(*name)
+                && entry.value.truthy() == Some(true)
+            {
+                show_config = Some(*name == "show_config_json");
+            }
+        }
+    }
+    // traitlets applies `c.Application.log_level` to JupyterHub, its
+    // subclass, unless JupyterHub's own section sets it.
+    if let Some(entry) = interp
+        .sections
+        .get_mut("Application")
+        .and_then(|s| s.traits.remove("log_level"))
+    {
+        let hub = interp.sections.entry("JupyterHub".to_owned()).or_default();
+        if hub.line == 0 {
+            hub.line = entry.line;
+        }
+        hub.traits.entry("log_level".to_owned()).or_insert(entry);
+    }
     let defaults = Table::try_from(crate::Config::default()).unwrap_or_default();
-    let mut out = PyConfig::default();
+    let mut out = PyConfig {
+        show_config,
+        ..PyConfig::default()
+    };
     for (class, section) in &interp.sections {
         let mut converted = Table::new();
         for (name, entry) in &section.traits {

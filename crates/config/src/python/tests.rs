@@ -426,3 +426,32 @@ fn toml_output_for_a_typical_file() {
     assert!(text.contains("[[JupyterHub.services]]"), "{text}");
     assert!(text.contains("admin = true"), "{text}");
 }
+
+#[test]
+fn application_options_of_the_seed_page() {
+    let config =
+        run("c.Application.show_config = True\nc.Application.log_level = 'DEBUG'\n").unwrap();
+    assert_eq!(config.show_config, Some(false));
+    assert!(!config.table.contains_key("Application"));
+    assert_eq!(
+        config.table["JupyterHub"]["log_level"].as_str(),
+        Some("DEBUG")
+    );
+    assert_eq!(config.lines[&("JupyterHub".into(), "log_level".into())], 2);
+    // JupyterHub's own section wins over its base class.
+    let config = run(
+        "c.JupyterHub.log_level = 'WARN'\nc.Application.log_level = 'DEBUG'\nc.JupyterHub.show_config_json = True\n",
+    )
+    .unwrap();
+    assert_eq!(
+        config.table["JupyterHub"]["log_level"].as_str(),
+        Some("WARN")
+    );
+    assert_eq!(config.show_config, Some(true));
+    assert!(
+        !config.table["JupyterHub"]
+            .as_table()
+            .unwrap()
+            .contains_key("show_config_json")
+    );
+}
