@@ -108,9 +108,11 @@ pub fn file_requests_show_config(path: &Path) -> Option<bool> {
         return None;
     }
     let text = std::fs::read_to_string(path).ok()?;
-    crate::python::read(path, &text, &crate::python::Host::from_process())
-        .ok()?
-        .show_config
+    let host = crate::python::Host {
+        echo: false,
+        ..crate::python::Host::from_process()
+    };
+    crate::python::read(path, &text, &host).ok()?.show_config
 }
 
 /// Whether `path` is upstream's Python configuration (`jupyterhub_config.py`).

@@ -335,8 +335,10 @@ pub(super) fn call(
         "print" => {
             // The file's own messages go to stderr, so that --show-config's
             // output stays valid TOML.
-            let text: Vec<String> = args.iter().map(Value::to_str).collect();
-            eprintln!("{}", text.join(" "));
+            if it.host().echo {
+                let text: Vec<String> = args.iter().map(Value::to_str).collect();
+                eprintln!("{}", text.join(" "));
+            }
             Value::None
         }
         "os.getenv" => {

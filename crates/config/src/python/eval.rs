@@ -18,6 +18,9 @@ use super::{Host, PyError};
 /// has no business with more, and the cap keeps a typo from hanging start-up.
 const MAX_ITEMS: usize = 1_000_000;
 
+/// The most statements a file may run (loops included), for the same reason.
+const MAX_STEPS: usize = 1_000_000;
+
 /// One trait's value and the line that last set or changed it.
 #[derive(Debug)]
 pub(super) struct Entry {
@@ -38,6 +41,7 @@ pub(super) struct Interp<'h> {
     vars: HashMap<String, Value>,
     pub(super) sections: BTreeMap<String, Section>,
     line: usize,
+    steps: usize,
 }
 
 type R<T> = Result<T, PyError>;
@@ -53,6 +57,7 @@ impl<'h> Interp<'h> {
             vars,
             sections: BTreeMap::new(),
             line: 0,
+            steps: 0,
         }
     }
 
@@ -63,6 +68,12 @@ impl<'h> Interp<'h> {
     pub(super) fn run(&mut self, stmts: &[Stmt]) -> R<()> {
         for stmt in stmts {
             self.line = stmt.line;
+            self.steps += 1;
+            if self.steps > MAX_STEPS {
+                return Err(self.err(
+                    "too many steps (more than 1000000 statements run): a configuration file needs no such loop",
+                ));
+            }
             self.statement(stmt)?;
         }
         Ok(())

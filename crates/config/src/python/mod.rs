@@ -38,6 +38,9 @@ pub(crate) struct Host {
     pub(crate) prefix: String,
     /// `os.getcwd()`.
     pub(crate) cwd: PathBuf,
+    /// Whether `print()` writes to stderr (off when a file is read a second
+    /// time, so its messages are not repeated).
+    pub(crate) echo: bool,
 }
 
 impl Host {
@@ -69,6 +72,7 @@ impl Host {
             ),
             prefix,
             cwd: std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")),
+            echo: true,
         }
     }
 }

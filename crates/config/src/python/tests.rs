@@ -21,6 +21,7 @@ fn host() -> Host {
         executable: "/opt/venv/bin/python3".into(),
         prefix: "/opt/venv".into(),
         cwd: PathBuf::from("/srv/hub"),
+        echo: false,
     }
 }
 
@@ -454,4 +455,10 @@ fn application_options_of_the_seed_page() {
             .unwrap()
             .contains_key("show_config_json")
     );
+}
+
+#[test]
+fn runaway_loops_are_stopped() {
+    let e = refusal("n = 0\nfor i in range(10000):\n    for j in range(1000):\n        n += 1\n");
+    assert!(e.message.contains("too many steps"), "{e:?}");
 }
