@@ -191,6 +191,40 @@ fn seed_page_snippets() {
     );
 }
 
+/// The file upstream's `jupyterhub --generate-config` writes (every option
+/// commented out) configures nothing.
+#[test]
+fn upstream_generated_config_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(venv().join("bin/jupyterhub"))
+        .args(["--generate-config", "-f", "jupyterhub_config.py"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let source = std::fs::read_to_string(dir.path().join("jupyterhub_config.py")).unwrap();
+    assert!(source.lines().count() > 1000, "{source:.400}");
+    let out = ferrohub(dir.path(), "jupyterhub_config.py", &["--show-config"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        !text(&out.stdout).lines().any(|l| l.starts_with('[')),
+        "{}",
+        text(&out.stdout)
+    );
+    // With the default file present and no -f, it is the one read.
+    let out = Command::new(ferrohub_bin())
+        .arg("--show-config")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("Loaded config file: jupyterhub_config.py"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
 const PAM_PY: &str = r#"# A PAM set-up, as in JupyterHub's documentation.
 c = get_config()  # noqa
 import os
