@@ -74,6 +74,9 @@ pub(super) fn call(
                     Some(Value::Int(b)) => u32::try_from(*b).unwrap_or(10),
                     _ => 10,
                 };
+                if !(2..=36).contains(&base) {
+                    return Err(it.error("ValueError: int() base must be >= 2 and <= 36"));
+                }
                 let t = s.trim().replace('_', "");
                 Value::Int(i64::from_str_radix(&t, base).map_err(|_| {
                     it.error(format!(

@@ -4,6 +4,9 @@
 use super::eval::dict_get;
 use super::value::{Num, Value, float_repr};
 
+/// The widest field or longest precision a format spec may ask for.
+const MAX_WIDTH: usize = 10_000;
+
 /// Formats `value` by a format spec (`>10`, `.2f`, `05d`, `,`).
 pub(super) fn format_spec(value: &Value, spec: &str) -> Result<String, String> {
     if spec.is_empty() {
@@ -38,7 +41,7 @@ pub(super) fn format_spec(value: &Value, spec: &str) -> Result<String, String> {
     }
     let mut width = 0usize;
     while let Some(d) = chars.get(i).and_then(|c| c.to_digit(10)) {
-        width = width * 10 + d as usize;
+        width = width.saturating_mul(10).saturating_add(d as usize);
         i += 1;
     }
     let mut grouping = None;
@@ -51,10 +54,15 @@ pub(super) fn format_spec(value: &Value, spec: &str) -> Result<String, String> {
         i += 1;
         let mut p = 0usize;
         while let Some(d) = chars.get(i).and_then(|c| c.to_digit(10)) {
-            p = p * 10 + d as usize;
+            p = p.saturating_mul(10).saturating_add(d as usize);
             i += 1;
         }
         precision = Some(p);
+    }
+    if width > MAX_WIDTH || precision.is_some_and(|p| p > MAX_WIDTH) {
+        return Err(format!(
+            "format width or precision above {MAX_WIDTH} in '{spec}'"
+        ));
     }
     let kind = chars.get(i).copied();
     if chars.len() > i + 1 {

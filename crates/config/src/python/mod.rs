@@ -264,6 +264,16 @@ impl Context<'_> {
 /// dict leaves that key out (its default), class references become their
 /// dotted names; anything that is code is refused.
 fn to_toml(value: &Value, context: &Context<'_>) -> Result<Toml, PyError> {
+    to_toml_at(value, context, 0)
+}
+
+/// [`to_toml`] of a value `depth` containers deep (a list that holds itself
+/// would never end).
+fn to_toml_at(value: &Value, context: &Context<'_>, depth: usize) -> Result<Toml, PyError> {
+    if depth > 50 {
+        return Err(context.refuse("nested more than 50 levels deep (does a list hold itself?)"));
+    }
+    let to_toml = |v: &Value, c: &Context<'_>| to_toml_at(v, c, depth + 1);
     Ok(match value {
         Value::Bool(b) => Toml::Boolean(*b),
         Value::Int(i) => Toml::Integer(*i),

@@ -106,7 +106,11 @@ pub(super) enum CompKind {
 /// Parses a whole file.
 pub(super) fn parse(src: &str) -> Result<Vec<Stmt>, PyError> {
     let tokens = tokenize(src)?;
-    let mut p = Parser { tokens, pos: 0 };
+    let mut p = Parser {
+        tokens,
+        pos: 0,
+        nesting: 0,
+    };
     let mut out = Vec::new();
     while !p.at(&Tok::Eof) {
         p.statement(&mut out)?;
@@ -120,7 +124,13 @@ type CallArguments = (Vec<Expr>, Vec<(String, Expr)>);
 struct Parser {
     tokens: Vec<Token>,
     pos: usize,
+    /// How deeply expressions nest right now (bounded by [`MAX_NESTING`]).
+    nesting: usize,
 }
+
+/// The deepest nesting of expressions read: far beyond any configuration,
+/// and low enough that reading and evaluating never exhaust the stack.
+const MAX_NESTING: usize = 100;
 
 const KEYWORDS: &[&str] = &[
     "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class", "continue",
@@ -130,6 +140,17 @@ const KEYWORDS: &[&str] = &[
 ];
 
 impl Parser {
+    /// Runs `read` one level deeper, refusing beyond [`MAX_NESTING`].
+    fn nested(&mut self, read: fn(&mut Self) -> Result<Expr, PyError>) -> Result<Expr, PyError> {
+        if self.nesting >= MAX_NESTING {
+            return Err(PyError::new(self.line(), "expression nested too deeply"));
+        }
+        self.nesting += 1;
+        let result = read(self);
+        self.nesting -= 1;
+        result
+    }
+
     fn peek(&self) -> &Tok {
         &self.tokens[self.pos.min(self.tokens.len() - 1)].tok
     }
@@ -220,7 +241,7 @@ impl Parser {
         match self.next() {
             Tok::Newline | Tok::Eof => Ok(()),
             _ => {
-                self.pos -= 1;
+                self.pos = self.pos.saturating_sub(1);
                 Err(self.unexpected("expected end of line"))
             }
         }
@@ -558,6 +579,10 @@ impl Parser {
 
     /// `x if c else y`, `lambda`, or a boolean expression.
     fn expression(&mut self) -> Result<Expr, PyError> {
+        self.nested(Self::expression_inner)
+    }
+
+    fn expression_inner(&mut self) -> Result<Expr, PyError> {
         if self.eat_kw("lambda") {
             // Parameters and body are read but never run.
             let mut depth = 0usize;
@@ -605,6 +630,10 @@ impl Parser {
     }
 
     fn not_test(&mut self) -> Result<Expr, PyError> {
+        self.nested(Self::not_test_inner)
+    }
+
+    fn not_test_inner(&mut self) -> Result<Expr, PyError> {
         if self.eat_kw("not") {
             return Ok(Expr::Not(Box::new(self.not_test()?)));
         }
@@ -687,6 +716,10 @@ impl Parser {
     }
 
     fn factor(&mut self) -> Result<Expr, PyError> {
+        self.nested(Self::factor_inner)
+    }
+
+    fn factor_inner(&mut self) -> Result<Expr, PyError> {
         for op in ["-", "+", "~"] {
             if self.eat_op(op) {
                 return Ok(Expr::Unary(op, Box::new(self.factor()?)));
@@ -808,6 +841,10 @@ impl Parser {
     }
 
     fn atom(&mut self) -> Result<Expr, PyError> {
+        self.nested(Self::atom_inner)
+    }
+
+    fn atom_inner(&mut self) -> Result<Expr, PyError> {
         let line = self.line();
         match self.next() {
             Tok::Int(i) => Ok(Expr::Int(i)),
@@ -841,7 +878,7 @@ impl Parser {
                 "False" => Ok(Expr::Bool(false)),
                 "yield" | "await" => Err(PyError::unsupported(line, &format!("'{n}'"))),
                 _ if KEYWORDS.contains(&n.as_str()) => {
-                    self.pos -= 1;
+                    self.pos = self.pos.saturating_sub(1);
                     Err(self.unexpected("expected an expression"))
                 }
                 _ => Ok(Expr::Name(n)),
@@ -893,7 +930,7 @@ impl Parser {
             Tok::Op("{") => self.brace(),
             Tok::Op("...") => Err(PyError::unsupported(line, "'...' (Ellipsis)")),
             _ => {
-                self.pos -= 1;
+                self.pos = self.pos.saturating_sub(1);
                 Err(self.unexpected("expected an expression"))
             }
         }
@@ -1073,7 +1110,11 @@ impl Parser {
 /// Parses one expression (an f-string field), reporting errors at `line`.
 fn parse_expression(src: &str, line: usize) -> Result<Expr, PyError> {
     let tokens = tokenize(&format!("({src})")).map_err(|e| e.at(line))?;
-    let mut p = Parser { tokens, pos: 0 };
+    let mut p = Parser {
+        tokens,
+        pos: 0,
+        nesting: 0,
+    };
     let expr = p.expression().map_err(|e| e.at(line))?;
     if !matches!(p.peek(), Tok::Newline | Tok::Eof) {
         return Err(PyError::syntax(line, "f-string: invalid expression"));

@@ -462,3 +462,62 @@ fn runaway_loops_are_stopped() {
     let e = refusal("n = 0\nfor i in range(10000):\n    for j in range(1000):\n        n += 1\n");
     assert!(e.message.contains("too many steps"), "{e:?}");
 }
+
+#[test]
+fn hostile_input_is_an_error_not_a_crash() {
+    let deep = format!("x = {}1{}\n", "(".repeat(5000), ")".repeat(5000));
+    assert!(refusal(&deep).message.contains("nested too deeply"));
+    let unary = format!("x = {}1\n", "-".repeat(5000));
+    assert!(refusal(&unary).message.contains("nested too deeply"));
+    let e = refusal("x = []\nx.append(x)\nc.Spawner.args = x\n");
+    assert!(e.message.contains("nested more than 50"), "{e:?}");
+    assert!(refusal("x = int('1', 1)\n").message.contains("base"));
+    assert!(
+        refusal("x = f'{1:99999999999999999999999}'\n")
+            .message
+            .contains("width")
+    );
+    assert!(
+        refusal("x = -9223372036854775807 - 1\ny = x // -1\n")
+            .message
+            .contains("overflow")
+    );
+    assert!(
+        refusal("x = -9223372036854775807 - 1\ny = x % -1\n")
+            .message
+            .contains("overflow")
+    );
+    // A list holding itself still prints, as Python's does.
+    let config =
+        run("x = []\nx.append(x)\nc.Spawner.default_url = repr(x) if x == x else ''\n").unwrap();
+    assert!(
+        config.table["Spawner"]["default_url"]
+            .as_str()
+            .unwrap()
+            .contains("[...]")
+    );
+}
+
+#[test]
+fn every_prefix_of_a_file_is_read_or_refused_without_panic() {
+    let src = "import os, sys\nc = get_config()\nname = f'{os.getenv(\"HOME\", \"~\")!r:>8}'\n\
+               c.Spawner.args = ['a', *[x.upper() for x in 'bc' if x], '%s-%03d' % ('q', 7)]\n\
+               c.Spawner.environment = {'K': '{0}{n}'.format(1, n=2), **{'L': r'\\d'}}\n\
+               if len(c.Spawner.args) >= 2 and not None:\n    c.Spawner.args += ['''x\ny''']\n\
+               elif 1 < 2 < 3:\n    pass\nelse:\n    c.Spawner.args.append(-1 // 3 ** 2)\n\
+               for i, v in enumerate(range(3)):\n    c.Authenticator.admin_users.add(str(i))\n\
+               def hook(s):\n    return s\nc.JupyterHub.spawner_class = 'simple' if hook else None\n";
+    let whole = run(src).unwrap_or_else(|e| panic!("{e:?}"));
+    assert_eq!(
+        whole.table["Authenticator"]["admin_users"],
+        strings(&["0", "1", "2"])
+    );
+    let mut ends: Vec<usize> = src.char_indices().map(|(i, _)| i).collect();
+    ends.push(src.len());
+    for end in ends {
+        // Each prefix gives a result or a refusal with a line inside the file.
+        if let Err(e) = run(&src[..end]) {
+            assert!(e.line >= 1 && e.line <= 20, "{end}: {e:?}");
+        }
+    }
+}

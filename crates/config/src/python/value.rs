@@ -141,6 +141,11 @@ impl Value {
     /// Python's `==`.
     pub(super) fn py_eq(&self, other: &Value) -> bool {
         match (self, other) {
+            // The same object (also ends the comparison of a list holding itself).
+            (Self::List(a), Self::List(b)) | (Self::Set(a), Self::Set(b)) if Rc::ptr_eq(a, b) => {
+                true
+            }
+            (Self::Dict(a), Self::Dict(b)) if Rc::ptr_eq(a, b) => true,
             (Self::None, Self::None)
             | (Self::Config, Self::Config)
             | (Self::Environ, Self::Environ) => true,
@@ -195,6 +200,22 @@ impl Value {
 
     /// Python's `repr()`.
     pub(super) fn repr(&self) -> String {
+        self.repr_at(0)
+    }
+
+    /// `repr()` of a value `depth` containers deep: a list holding itself
+    /// shows `[...]` there, as Python's does.
+    fn repr_at(&self, depth: usize) -> String {
+        if depth > 50 && matches!(self, Self::List(_) | Self::Dict(_) | Self::Set(_)) {
+            return "[...]".to_owned();
+        }
+        let join_repr = |items: &[Value]| -> String {
+            items
+                .iter()
+                .map(|v| v.repr_at(depth + 1))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         match self {
             Self::None => "None".to_owned(),
             Self::Bool(true) => "True".to_owned(),
@@ -203,7 +224,7 @@ impl Value {
             Self::Float(f) => float_repr(*f),
             Self::Str(s) => str_repr(s),
             Self::List(v) => format!("[{}]", join_repr(&v.borrow())),
-            Self::Tuple(v) if v.len() == 1 => format!("({},)", v[0].repr()),
+            Self::Tuple(v) if v.len() == 1 => format!("({},)", v[0].repr_at(depth + 1)),
             Self::Tuple(v) => format!("({})", join_repr(v)),
             Self::Set(v) if v.borrow().is_empty() => "set()".to_owned(),
             Self::Set(v) => format!("{{{}}}", join_repr(&v.borrow())),
@@ -211,7 +232,7 @@ impl Value {
                 let items: Vec<String> = d
                     .borrow()
                     .iter()
-                    .map(|(k, v)| format!("{}: {}", k.repr(), v.repr()))
+                    .map(|(k, v)| format!("{}: {}", k.repr_at(depth + 1), v.repr_at(depth + 1)))
                     .collect();
                 format!("{{{}}}", items.join(", "))
             }
@@ -262,10 +283,6 @@ impl Num {
 
 fn seq_eq(a: &[Value], b: &[Value]) -> bool {
     a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.py_eq(y))
-}
-
-fn join_repr(items: &[Value]) -> String {
-    items.iter().map(Value::repr).collect::<Vec<_>>().join(", ")
 }
 
 /// Python's repr of a float: always with a decimal point or exponent.
