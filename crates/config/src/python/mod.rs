@@ -244,6 +244,23 @@ pub(crate) fn read(path: &Path, source: &str, host: &Host) -> Result<PyConfig, P
     Ok(out)
 }
 
+/// Upstream options that take Python code, and what does their usual job in
+/// ferrohub: `(class, option, instead)`.
+const HOOK_REPLACEMENTS: &[(&str, &str, &str)] = &[
+    ("Spawner", "auth_state_hook", "Spawner.auth_state_env"),
+    (
+        "Spawner",
+        "pre_spawn_hook",
+        "Spawner.environment, Spawner.mem_limit/cpu_limit or Spawner.profile_list",
+    ),
+    (
+        "Spawner",
+        "options_form",
+        "an HTML string or Spawner.profile_list",
+    ),
+    ("JupyterHub", "default_url", "a URL string"),
+];
+
 /// The option a value is being converted for, to name it in errors.
 struct Context<'a> {
     class: &'a str,
@@ -315,8 +332,18 @@ fn to_toml_at(value: &Value, context: &Context<'_>, depth: usize) -> Result<Toml
             return Err(context.refuse("None cannot be represented here"));
         }
         Value::Function(..) | Value::UserClass(..) => {
+            let instead = HOOK_REPLACEMENTS
+                .iter()
+                .find(|(class, name, _)| *class == context.class && *name == context.name)
+                .map_or_else(
+                    || {
+                        "see docs/jupyterhub-config-py.md for the options that replace common hooks"
+                            .to_owned()
+                    },
+                    |(_, _, ours)| format!("for its usual job use {ours}"),
+                );
             return Err(context.refuse(&format!(
-                "{} is Python code, which ferrohub cannot use as configuration (it runs no Python); see docs/jupyterhub-config-py.md for the options that replace common hooks",
+                "{} is Python code, which ferrohub cannot use as configuration (it runs no Python); {instead}",
                 describe(value)
             )));
         }

@@ -334,6 +334,11 @@ fn callables_are_refused_naming_line_and_option() {
         e.message
     );
     assert!(e.message.contains("my_hook"), "{}", e.message);
+    assert!(
+        e.message.ends_with("for its usual job use Spawner.environment, Spawner.mem_limit/cpu_limit or Spawner.profile_list"),
+        "{}",
+        e.message
+    );
     let e = refusal("x = 1\nc.JupyterHub.default_url = lambda handler: '/hub/home'\n");
     assert_eq!(e.line, 2);
     assert!(
