@@ -506,6 +506,39 @@ json.dump(config, sys.stdout, default=plain, sort_keys=True)
     );
 }
 
+/// The older `c.JupyterHub.ip`/`port`/`base_url` give the `bind_url` that
+/// upstream's own JupyterHub application computes from them.
+#[test]
+fn url_parts_agree_with_upstream() {
+    for source in [
+        "c.JupyterHub.ip = '127.0.0.1'\nc.JupyterHub.port = 8765\nc.JupyterHub.base_url = '/jupyter'\n",
+        "c.JupyterHub.port = 9000\n",
+        "c.JupyterHub.bind_url = 'http://10.0.0.1:8000/hub-prefix/'\nc.JupyterHub.ip = '::1'\n",
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("jupyterhub_config.py"), source).unwrap();
+        let script = "from traitlets.config import PyFileConfigLoader\n\
+                      from jupyterhub.app import JupyterHub\n\
+                      config = PyFileConfigLoader('jupyterhub_config.py', path='.').load_config()\n\
+                      print(JupyterHub(config=config).bind_url)\n";
+        let out = Command::new(python())
+            .args(["-c", script])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let upstream = text(&out.stdout).trim().to_owned();
+        let ours = ferrohub(dir.path(), "jupyterhub_config.py", &["--show-config-json"]);
+        assert!(ours.status.success(), "{}", text(&ours.stderr));
+        let ours: serde_json::Value = serde_json::from_slice(&ours.stdout).unwrap();
+        assert_eq!(
+            ours["JupyterHub"]["bind_url"],
+            upstream.as_str(),
+            "{source}"
+        );
+    }
+}
+
 /// Whether our value says what upstream's does: the same, with extra keys
 /// only where ours shows a default (a service's `url = ""`), sets compared
 /// sorted (the script sorts them), `mem_limit`'s "2G" as bytes.

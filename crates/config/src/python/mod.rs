@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 
 use toml::{Table, Value as Toml};
 
-use eval::{Interp, describe};
+use eval::{Entry, Interp, describe};
 use value::{Lazy, Value};
 
 /// What the evaluator knows of the machine: the environment `os.environ`
@@ -205,6 +205,7 @@ pub(crate) fn read(path: &Path, source: &str, host: &Host) -> Result<PyConfig, P
         hub.traits.entry("log_level".to_owned()).or_insert(entry);
     }
     let defaults = Table::try_from(crate::Config::default()).unwrap_or_default();
+    fold_url_parts(&mut interp)?;
     let mut out = PyConfig {
         show_config,
         ..PyConfig::default()
@@ -242,6 +243,82 @@ pub(crate) fn read(path: &Path, source: &str, host: &Host) -> Result<PyConfig, P
         }
     }
     Ok(out)
+}
+
+/// Upstream's older `c.JupyterHub.ip`, `port` and `base_url` (still accepted
+/// by JupyterHub 6) become `bind_url`, as upstream's `_url_part_changed`
+/// does: the scheme of `bind_url` (or `http`), `ip:port` (`[ip]:port` for
+/// IPv6; defaults `''` and 8000) and `base_url` (default: `bind_url`'s path),
+/// whichever was given.
+fn fold_url_parts(interp: &mut Interp<'_>) -> Result<(), PyError> {
+    let Some(hub) = interp.sections.get_mut("JupyterHub") else {
+        return Ok(());
+    };
+    let mut parts = BTreeMap::new();
+    for name in ["ip", "port", "base_url"] {
+        match hub.traits.get(name).map(|e| (&e.value, e.line)) {
+            None | Some((Value::None | Value::Lazy(_), _)) => {}
+            Some((value, line)) => {
+                parts.insert(name, (value.clone(), line));
+            }
+        }
+    }
+    for name in ["ip", "port", "base_url"] {
+        hub.traits.remove(name);
+    }
+    if parts.is_empty() {
+        return Ok(());
+    }
+    let text = |name: &str| -> Result<Option<String>, PyError> {
+        match parts.get(name) {
+            None => Ok(None),
+            Some((Value::Str(s), _)) => Ok(Some(s.to_string())),
+            Some((other, line)) => Err(PyError::new(
+                *line,
+                &format!(
+                    "JupyterHub.{name}: expected a string, found {}",
+                    other.type_name()
+                ),
+            )),
+        }
+    };
+    let (ip, base_url) = (text("ip")?, text("base_url")?);
+    let port = match parts.get("port") {
+        None => 8000,
+        Some((Value::Int(p), _)) => *p,
+        Some((other, line)) => {
+            return Err(PyError::new(
+                *line,
+                &format!(
+                    "JupyterHub.port: expected an integer, found {}",
+                    other.type_name()
+                ),
+            ));
+        }
+    };
+    let bind_url = match hub.traits.get("bind_url").map(|e| &e.value) {
+        Some(Value::Str(s)) => s.to_string(),
+        _ => "http://:8000".to_owned(),
+    };
+    let (scheme, rest) = bind_url.split_once("://").unwrap_or(("http", ""));
+    let path = rest.find('/').map_or("/", |i| &rest[i..]);
+    let base = base_url.unwrap_or_else(|| path.to_owned());
+    let base = format!("/{}/", base.trim_matches('/')).replace("//", "/");
+    let ip = ip.unwrap_or_default();
+    let host = if ip.contains(':') {
+        format!("[{ip}]")
+    } else {
+        ip
+    };
+    let line = parts.values().map(|(_, line)| *line).max().unwrap_or(0);
+    hub.traits.insert(
+        "bind_url".to_owned(),
+        Entry {
+            value: Value::str(&format!("{scheme}://{host}:{port}{base}")),
+            line,
+        },
+    );
+    Ok(())
 }
 
 /// Upstream options that take Python code, and what does their usual job in

@@ -526,3 +526,34 @@ fn every_prefix_of_a_file_is_read_or_refused_without_panic() {
         }
     }
 }
+
+#[test]
+fn ip_port_and_base_url_become_bind_url() {
+    let bind = |src: &str| {
+        get(src, "JupyterHub", "bind_url")
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(
+        bind("c.JupyterHub.ip = '0.0.0.0'\n"),
+        "http://0.0.0.0:8000/"
+    );
+    assert_eq!(
+        bind("c.JupyterHub.port = 443\nc.JupyterHub.base_url = 'jupyter'\n"),
+        "http://:443/jupyter/"
+    );
+    assert_eq!(
+        bind("c.JupyterHub.bind_url = 'https://hub.example:9999/x/'\nc.JupyterHub.ip = '::1'\n"),
+        "https://[::1]:8000/x/"
+    );
+    let config = run("\nc.JupyterHub.port = 8001\n").unwrap();
+    assert!(
+        !config.table["JupyterHub"]
+            .as_table()
+            .unwrap()
+            .contains_key("port")
+    );
+    assert_eq!(config.lines[&("JupyterHub".into(), "bind_url".into())], 2);
+    assert_eq!(refusal("c.JupyterHub.port = '80'\n").line, 1);
+}
