@@ -45,10 +45,19 @@ pub fn load(path: Option<&Path>, overrides: &[String]) -> Result<Config, ConfigE
     let file_origin = path.map_or(Origin::Default, |p| Origin::File(p.to_owned()));
     // A Python file knows the line of each option; a TOML file is named whole.
     let origin_of = |class: &str, name: Option<&str>| -> Origin {
-        let line = match name {
-            Some(name) => lines.get(&(class.to_owned(), name.to_owned())),
-            None => class_lines.get(class),
-        };
+        // An option folded in from a base section was set under that name.
+        let sections = std::iter::once(class).chain(
+            BASE_SECTIONS
+                .iter()
+                .filter(|(_, c)| *c == class)
+                .map(|(base, _)| *base),
+        );
+        let line = sections
+            .filter_map(|section| match name {
+                Some(name) => lines.get(&(section.to_owned(), name.to_owned())),
+                None => class_lines.get(section),
+            })
+            .next();
         match (path, line) {
             (Some(path), Some(line)) => Origin::Line {
                 path: path.to_owned(),

@@ -112,7 +112,13 @@ impl<'h> Interp<'h> {
                             "'from {module} import *' is not supported; import the names you use"
                         )));
                     }
-                    let value = self.getattr(&module_value(module), name)?;
+                    let value = if ["os", "os.path", "sys"].contains(&module.as_str()) {
+                        self.getattr(&module_value(module), name)?
+                    } else {
+                        // A class, function or submodule of a module we do
+                        // not have: known by its dotted name only.
+                        Value::ClassRef(Rc::from(format!("{module}.{name}")))
+                    };
                     self.vars
                         .insert(alias.clone().unwrap_or_else(|| name.clone()), value);
                 }
@@ -1077,16 +1083,29 @@ impl<'h> Interp<'h> {
             Value::Method(object, name) => {
                 super::builtins::call_method(self, object, name, args, kwargs)
             }
-            Value::ClassRef(path) => Err(self.err(format!(
-                "{path}(...) creates a Python object, which ferrohub cannot do (it runs no Python); give the class itself or its name as a string to *_class options"
-            ))),
+            Value::Module(path) if !["os", "os.path", "sys"].contains(&path.as_ref()) => {
+                Err(self.err(format!(
+                    "{path}(...) calls imported Python code, which ferrohub cannot run; write the value it would return instead"
+                )))
+            }
+            Value::ClassRef(path) => {
+                let last = path.rsplit('.').next().unwrap_or(path);
+                Err(self.err(if last.chars().next().is_some_and(char::is_uppercase) {
+                    format!(
+                        "{path}(...) creates a Python object, which ferrohub cannot do (it runs no Python); give the class itself or its name as a string to *_class options"
+                    )
+                } else {
+                    format!(
+                        "{path}(...) calls imported Python code, which ferrohub cannot run; write the value it would return instead"
+                    )
+                }))
+            }
             Value::Function(name, line) | Value::UserClass(name, line) => Err(self.err(format!(
                 "calling {name} (line {line}) runs Python code, which ferrohub does not do"
             ))),
-            Value::Lazy(_) | Value::Section(_) | Value::Config => Err(self.err(format!(
-                "{} is not callable",
-                describe(function)
-            ))),
+            Value::Lazy(_) | Value::Section(_) | Value::Config => {
+                Err(self.err(format!("{} is not callable", describe(function))))
+            }
             other => Err(self.err(format!(
                 "TypeError: '{}' object is not callable",
                 other.type_name()

@@ -377,6 +377,11 @@ fn code_and_objects_are_refused_naming_the_line() {
         ),
         ("import os\nos.environ['X'] = '1'\n", 2, "os.environ"),
         (
+            "from jupyter_client.localinterfaces import public_ips\nc.JupyterHub.hub_ip = public_ips()[0]\n",
+            2,
+            "calls imported Python code",
+        ),
+        (
             "import os\nc.Spawner.args = os.listdir('/')\n",
             2,
             "os.listdir",
