@@ -3,6 +3,7 @@
 //! maintenance subcommand (`token`, `upgrade-db`, `generate-config`).
 
 mod args;
+mod systemd;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -142,10 +143,19 @@ fn init_logging(config: &Config, debug: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new(format!("{level},sqlx=warn,hyper_util=info"))
     });
-    tracing_subscriber::fmt()
+    let subscriber = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_target(false)
-        .init();
+        .with_target(false);
+    // Under systemd the journal keeps time and priority: one
+    // `<priority>message` line per event, no colour.
+    if systemd::stderr_is_journal() {
+        subscriber
+            .with_ansi(false)
+            .event_format(systemd::JournalLines)
+            .init();
+    } else {
+        subscriber.init();
+    }
 }
 
 fn generate_config(args: &Args) -> ExitCode {
@@ -189,12 +199,17 @@ async fn shutdown_signal() {
         _ = term.recv() => tracing::info!("received SIGTERM, shutting down"),
         _ = int.recv() => tracing::info!("received SIGINT, shutting down"),
     }
+    systemd::notify("STOPPING=1");
 }
 
 async fn serve(config: Config) -> Result<(), String> {
+    let public_url = config.jupyterhub.bind_url.clone();
     let hub = ferrohub_hub::Hub::start(config)
         .await
         .map_err(|e| e.to_string())?;
+    // The hub's port is bound and the proxy answers: a `Type=notify` unit
+    // is started now (connections queue until `serve` accepts them).
+    systemd::notify(&format!("READY=1\nSTATUS=serving on {public_url}"));
     hub.serve(shutdown_signal())
         .await
         .map_err(|e| e.to_string())
