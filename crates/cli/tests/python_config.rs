@@ -23,6 +23,11 @@ const ENV: &[(&str, &str)] = &[
     ("CULL_TIMEOUT", "3600"),
 ];
 
+/// What a `jupyterhub_config.py` that does not name them keeps: upstream's
+/// database and cookie secret files (TOML lines of `[JupyterHub]`).
+const UPSTREAM_FILES: &str =
+    "db_url = \"sqlite:///jupyterhub.sqlite\"\ncookie_secret_file = \"jupyterhub_cookie_secret\"\n";
+
 /// `ferrohub -f FILE ARGS...` in `dir`, with the virtualenv first on `PATH`
 /// (so `sys.executable` is its Python) and [`ENV`].
 fn ferrohub(dir: &Path, file: &str, args: &[&str]) -> Output {
@@ -96,11 +101,12 @@ fn seed_page_snippets() {
         "c.JupyterHub.db_url = 'sqlite:///jupyterhub.sqlite'\n\
          c.JupyterHub.spawner_class = 'systemdspawner.SystemdSpawner'\n",
         "[JupyterHub]\ndb_url = \"sqlite:///jupyterhub.sqlite\"\n\
-         spawner_class = \"systemdspawner.SystemdSpawner\"\n",
+         spawner_class = \"systemdspawner.SystemdSpawner\"\n\
+         cookie_secret_file = \"jupyterhub_cookie_secret\"\n",
     );
     assert_equivalent(
         "c.JupyterHub.spawner_class = 'sudospawner.SudoSpawner'\n",
-        "[JupyterHub]\nspawner_class = \"sudospawner.SudoSpawner\"\n",
+        &format!("[JupyterHub]\nspawner_class = \"sudospawner.SudoSpawner\"\n{UPSTREAM_FILES}"),
     );
     // The idle culler, run by the hub with the hub's Python.
     let culler = assert_equivalent(
@@ -117,7 +123,7 @@ fn seed_page_snippets() {
          \x20   }\n\
          ]\n",
         &format!(
-            "[[JupyterHub.services]]\nname = \"idle-culler\"\nadmin = true\n\
+            "[JupyterHub]\n{UPSTREAM_FILES}[[JupyterHub.services]]\nname = \"idle-culler\"\nadmin = true\n\
              command = [\"{}\", \"-m\", \"jupyterhub_idle_culler\", \"--timeout=3600\"]\n",
             python()
         ),
@@ -126,7 +132,7 @@ fn seed_page_snippets() {
     // Behind a reverse proxy under /jupyter.
     assert_equivalent(
         "c.JupyterHub.bind_url = 'http://127.0.0.1:8000/jupyter'\n",
-        "[JupyterHub]\nbind_url = \"http://127.0.0.1:8000/jupyter\"\n",
+        &format!("[JupyterHub]\nbind_url = \"http://127.0.0.1:8000/jupyter\"\n{UPSTREAM_FILES}"),
     );
     // The packaged unit sets the pid files on the command line: they win
     // over the file.
@@ -169,7 +175,7 @@ fn seed_page_snippets() {
     let out = ferrohub(dir.path(), "jupyterhub_config.py", &[]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(
-        text(&out.stdout).contains("[JupyterHub]\nlog_level = \"debug\""),
+        text(&out.stdout).contains("\nlog_level = \"debug\"\n"),
         "{}",
         text(&out.stdout)
     );
@@ -192,7 +198,7 @@ fn seed_page_snippets() {
 }
 
 /// The file upstream's `jupyterhub --generate-config` writes (every option
-/// commented out) configures nothing.
+/// commented out) configures nothing but upstream's default state files.
 #[test]
 fn upstream_generated_config_is_read() {
     let dir = tempfile::tempdir().unwrap();
@@ -206,10 +212,17 @@ fn upstream_generated_config_is_read() {
     assert!(source.lines().count() > 1000, "{source:.400}");
     let out = ferrohub(dir.path(), "jupyterhub_config.py", &["--show-config"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(
-        !text(&out.stdout).lines().any(|l| l.starts_with('[')),
-        "{}",
-        text(&out.stdout)
+    // Nothing but upstream's state files, which a Python file keeps.
+    let shown = text(&out.stdout);
+    let body: Vec<&str> = shown.lines().filter(|l| !l.starts_with('#')).collect();
+    assert_eq!(
+        body,
+        [
+            "[JupyterHub]",
+            "cookie_secret_file = \"jupyterhub_cookie_secret\"",
+            "db_url = \"sqlite:///jupyterhub.sqlite\""
+        ],
+        "{shown}"
     );
     // With the default file present and no -f, it is the one read.
     let out = Command::new(ferrohub_bin())
@@ -344,6 +357,7 @@ fn services_toml() -> String {
         r#"
 [JupyterHub]
 db_url = "postgresql://hub:db-pw-42@db.example/jupyterhub"
+cookie_secret_file = "jupyterhub_cookie_secret"
 allow_named_servers = true
 named_server_limit_per_user = 3
 

@@ -671,7 +671,9 @@ fn python_file_loads_and_names_lines() {
     )
     .unwrap();
     let from_toml = load_text(
-        "[JupyterHub]\nhub_port = 8082\n[Spawner]\nargs = [\"--debug\"]\n\
+        // A Python file keeps upstream's state files by default.
+        "[JupyterHub]\nhub_port = 8082\ndb_url = \"sqlite:///jupyterhub.sqlite\"\n\
+         cookie_secret_file = \"jupyterhub_cookie_secret\"\n[Spawner]\nargs = [\"--debug\"]\n\
          [Authenticator]\nadmin_users = [\"ann\"]\n",
         &[],
     )

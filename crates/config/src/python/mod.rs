@@ -242,8 +242,33 @@ pub(crate) fn read(path: &Path, source: &str, host: &Host) -> Result<PyConfig, P
             out.table.insert(class.clone(), Toml::Table(converted));
         }
     }
+    for (class, name, value) in UPSTREAM_FILE_DEFAULTS {
+        let section = out
+            .table
+            .entry((*class).to_owned())
+            .or_insert_with(|| Toml::Table(Table::new()));
+        if let Toml::Table(section) = section {
+            section
+                .entry((*name).to_owned())
+                .or_insert_with(|| Toml::String((*value).to_owned()));
+        }
+    }
     Ok(out)
 }
+
+/// Upstream's defaults for the files that hold a hub's state, where
+/// ferrohub's own defaults differ (`ferrohub.sqlite`,
+/// `ferrohub_cookie_secret`). A `jupyterhub_config.py` that leaves them out
+/// was written for upstream's: its hub's users, tokens and logins are in
+/// these files, so they are the defaults when such a file is read.
+const UPSTREAM_FILE_DEFAULTS: &[(&str, &str, &str)] = &[
+    ("JupyterHub", "db_url", "sqlite:///jupyterhub.sqlite"),
+    (
+        "JupyterHub",
+        "cookie_secret_file",
+        "jupyterhub_cookie_secret",
+    ),
+];
 
 /// Upstream's older `c.JupyterHub.ip`, `port` and `base_url` (still accepted
 /// by JupyterHub 6) become `bind_url`, as upstream's `_url_part_changed`

@@ -562,3 +562,21 @@ fn ip_port_and_base_url_become_bind_url() {
     assert_eq!(config.lines[&("JupyterHub".into(), "bind_url".into())], 2);
     assert_eq!(refusal("c.JupyterHub.port = '80'\n").line, 1);
 }
+
+#[test]
+fn upstream_state_files_are_the_defaults_of_a_python_file() {
+    let config = run("c.Spawner.default_url = '/lab'\n").unwrap();
+    assert_eq!(
+        config.table["JupyterHub"]["db_url"].as_str(),
+        Some("sqlite:///jupyterhub.sqlite")
+    );
+    assert_eq!(
+        config.table["JupyterHub"]["cookie_secret_file"].as_str(),
+        Some("jupyterhub_cookie_secret")
+    );
+    let config = run("c.JupyterHub.db_url = 'postgresql://h/db'\n").unwrap();
+    assert_eq!(
+        config.table["JupyterHub"]["db_url"].as_str(),
+        Some("postgresql://h/db")
+    );
+}
