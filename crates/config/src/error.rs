@@ -104,7 +104,7 @@ pub enum ConfigError {
         suggestion: Option<String>,
     },
     /// An option that the class does not have.
-    #[error("unknown option {class}.{name} {origin}{}{}", did_you_mean(.suggestion.as_deref()), upstream_note(*.upstream))]
+    #[error("unknown option {class}.{name} {origin}{}{}{}", did_you_mean(.suggestion.as_deref()), upstream_note(*.upstream), also_note(.also_unsupported))]
     UnknownOption {
         /// The class (section) name.
         class: String,
@@ -116,6 +116,9 @@ pub enum ConfigError {
         suggestion: Option<String>,
         /// Upstream JupyterHub 6.1.1 has this option, ferrohub does not.
         upstream: bool,
+        /// The file's other upstream options ferrohub does not support, as
+        /// `Class.name in FILE[:LINE]`, so all are named in one message.
+        also_unsupported: Vec<String>,
     },
     /// A known option with a value of the wrong type or out of range.
     #[error("{class}.{name} {origin}: {problem}")]
@@ -144,6 +147,14 @@ fn did_you_mean(suggestion: Option<&str>) -> String {
     suggestion
         .map(|s| format!(" (did you mean {s}?)"))
         .unwrap_or_default()
+}
+
+fn also_note(others: &[String]) -> String {
+    if others.is_empty() {
+        String::new()
+    } else {
+        format!("; nor these upstream options: {}", others.join(", "))
+    }
 }
 
 fn upstream_note(upstream: bool) -> &'static str {

@@ -184,6 +184,7 @@ fn check_table(
     table: &Table,
     origin: &dyn Fn(&str, Option<&str>) -> Origin,
 ) -> Result<(), ConfigError> {
+    let mut entries = Vec::new();
     for (class_name, section) in table {
         let Some(section) = section.as_table() else {
             return Err(ConfigError::OutsideSection {
@@ -194,12 +195,54 @@ fn check_table(
         };
         let class = known_class(class_name, &origin(class_name, None))?;
         for (name, value) in section {
-            let origin = origin(class_name, Some(name));
-            known_option(class, name, &origin)?;
-            check_type(class, name, value, &origin)?;
+            entries.push((class, name, value, origin(class_name, Some(name))));
         }
     }
-    Ok(())
+    // A Python file's options in the order of its lines (a TOML file's
+    // keep their order: they have no line).
+    entries.sort_by_key(|(_, _, _, origin)| match origin {
+        Origin::Line { line, .. } => *line,
+        _ => 0,
+    });
+    let mut first = None;
+    let mut also_unsupported = Vec::new();
+    for (class, name, value, origin) in &entries {
+        let Err(error) =
+            known_option(class, name, origin).and_then(|()| check_type(class, name, value, origin))
+        else {
+            continue;
+        };
+        let upstream_only = matches!(error, ConfigError::UnknownOption { upstream: true, .. });
+        if first.is_none() {
+            first = Some(error);
+            // Name every upstream option ferrohub lacks at once, so a moved
+            // configuration is fixed in one pass; any other error stops here.
+            if !upstream_only {
+                break;
+            }
+        } else if upstream_only {
+            also_unsupported.push(format!("{}.{name} {origin}", class.name));
+        }
+    }
+    match first {
+        None => Ok(()),
+        Some(ConfigError::UnknownOption {
+            class,
+            name,
+            origin,
+            suggestion,
+            upstream,
+            ..
+        }) => Err(ConfigError::UnknownOption {
+            class,
+            name,
+            origin,
+            suggestion,
+            upstream,
+            also_unsupported,
+        }),
+        Some(error) => Err(error),
+    }
 }
 
 /// Moves each base section's options into its class's section, where the
@@ -253,6 +296,7 @@ fn known_option(class: &Class, name: &str, origin: &Origin) -> Result<(), Config
         origin: origin.clone(),
         suggestion,
         upstream: UPSTREAM_OPTIONS.lines().any(|line| line == full_name),
+        also_unsupported: Vec::new(),
     })
 }
 

@@ -714,8 +714,19 @@ fn python_file_loads_and_names_lines() {
             "c.Spawner.cmd = [\n",
             format!("{shown}:1: invalid syntax: '[' was never closed"),
         ),
+        (
+            // Every upstream option ferrohub lacks is named at once, in line
+            // order (an option upstream does not have either is not).
+            "c.Spawner.consecutive_failure_limit = 3\nc.JupyterHub.tornado_settings = {}\n\
+             c.JupyterHub.hub_port = 1\nc.Authenticator.post_auth_hook = None\n\
+             c.Authenticator.otp_required_for_login = True\nc.Authenticator.post_auth_hook = 'x'\n",
+            format!(
+                "unknown option Spawner.consecutive_failure_limit in {shown}:1 (upstream JupyterHub has this option; ferrohub does not support it); nor these upstream options: JupyterHub.tornado_settings in {shown}:2, Authenticator.post_auth_hook in {shown}:6"
+            ),
+        ),
     ] {
         let message = load_py(text, &[]).unwrap_err().to_string();
+        assert!(!message.contains('\n'), "{message}");
         assert!(
             message.starts_with(&expected),
             "{message}\nexpected: {expected}"
