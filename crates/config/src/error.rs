@@ -107,7 +107,7 @@ pub enum ConfigError {
     #[error("unknown option {class}.{name} {origin}{}{}{}", did_you_mean(.suggestion.as_deref()), upstream_note(*.upstream), also_note(.also_unsupported))]
     UnknownOption {
         /// The class (section) name.
-        class: String,
+        class: &'static str,
         /// The option name as written.
         name: String,
         /// Where it was written.
@@ -118,7 +118,7 @@ pub enum ConfigError {
         upstream: bool,
         /// The file's other upstream options ferrohub does not support, as
         /// `Class.name in FILE[:LINE]`, so all are named in one message.
-        also_unsupported: Vec<String>,
+        also_unsupported: Box<[String]>,
     },
     /// A known option with a value of the wrong type or out of range.
     #[error("{class}.{name} {origin}: {problem}")]

@@ -239,7 +239,7 @@ fn check_table(
             origin,
             suggestion,
             upstream,
-            also_unsupported,
+            also_unsupported: also_unsupported.into_boxed_slice(),
         }),
         Some(error) => Err(error),
     }
@@ -291,12 +291,12 @@ fn known_option(class: &Class, name: &str, origin: &Origin) -> Result<(), Config
         .or_else(|| class_having(name));
     let full_name = format!("{}.{name}", class.name);
     Err(ConfigError::UnknownOption {
-        class: class.name.to_owned(),
+        class: class.name,
         name: name.to_owned(),
         origin: origin.clone(),
         suggestion,
         upstream: UPSTREAM_OPTIONS.lines().any(|line| line == full_name),
-        also_unsupported: Vec::new(),
+        also_unsupported: Box::default(),
     })
 }
 
