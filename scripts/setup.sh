@@ -63,6 +63,8 @@ DOCKER_DIR="${FERROHUB_DOCKER_DIR:-/opt/ferrohub/docker}"
 IDLE_CULLER_VERSION="2.0.0"
 BATCHSPAWNER_VERSION="1.3.0"
 SUDOSPAWNER_VERSION="1.0.0"
+# A 5.x release, for the upgrade-from-5.x tests (every 5.x has the same schema).
+JUPYTERHUB5_VERSION="5.4.6"
 APT_PACKAGES=(libpam0g-dev chromium sudo)
 # SystemdSpawner tests: systemd (and systemd-run, systemctl) that the tests
 # start as PID 1 of namespaces of their own (crates/cli/tests/support/systemd.rs).
@@ -251,6 +253,18 @@ if [[ ! -f "$batchspawner_marker" ]]; then
         "batchspawner==$BATCHSPAWNER_VERSION"
     chmod -R a+rX "$VENV"
     touch "$batchspawner_marker"
+fi
+# JupyterHub 5.x in a virtualenv of its own: the upgrade tests make a 5.x
+# database with it (alembic head 4621fec11365, shared by every 5.x release).
+JH5_VENV="$(dirname "$VENV")/venv-jupyterhub5"
+jh5_marker="$JH5_VENV/.ferrohub-ready-$JUPYTERHUB5_VERSION"
+if [[ ! -f "$jh5_marker" ]]; then
+    log "creating a JupyterHub $JUPYTERHUB5_VERSION virtualenv in $JH5_VENV"
+    /usr/bin/python3 -m venv "$JH5_VENV"
+    "$JH5_VENV/bin/pip" install -q --disable-pip-version-check \
+        "jupyterhub==$JUPYTERHUB5_VERSION"
+    chmod -R a+rX "$JH5_VENV"
+    touch "$jh5_marker"
 fi
 sudospawner_marker="$VENV/.ferrohub-sudospawner-$SUDOSPAWNER_VERSION"
 if [[ ! -f "$sudospawner_marker" ]]; then

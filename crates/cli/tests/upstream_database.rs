@@ -337,3 +337,121 @@ async fn an_upstream_database_is_adopted_and_upstream_starts_on_it_again() {
         "{log}"
     );
 }
+
+/// Makes a JupyterHub 5.x database with upstream's own application (its
+/// `initialize`: schema, users, admin, group, role, service), adds a token
+/// for bob and a named server row for ada, and prints the token and the
+/// alembic revision.
+const MAKE_5X_DATABASE: &str = r#"
+import asyncio, sys
+from sqlalchemy import text
+from jupyterhub.app import JupyterHub
+
+async def main(config_file):
+    app = JupyterHub()
+    await app.initialize(["-f", config_file])
+    bob = app.users["bob"]
+    token = bob.new_api_token(note="made by jupyterhub 5")
+    app.users["ada"].get_spawner("lab1", replace_failed=True)
+    app.db.commit()
+    print(token)
+    print(app.db.execute(text("SELECT version_num FROM alembic_version")).scalar())
+
+asyncio.run(main(sys.argv[1]))
+"#;
+
+/// The virtualenv with JupyterHub 5.x that scripts/setup.sh makes.
+fn jupyterhub5_venv() -> std::path::PathBuf {
+    let venv = support::venv().with_file_name("venv-jupyterhub5");
+    assert!(
+        venv.join("bin/jupyterhub").exists(),
+        "{} is missing; run scripts/setup.sh",
+        venv.display()
+    );
+    venv
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_jupyterhub_5_database_is_upgraded_adopted_and_upstream_6_starts_on_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("shared.sqlite");
+    let db_url = format!("sqlite:///{}", db.display());
+    let service_port = free_port();
+    let config = dir.path().join("jupyterhub5_config.py");
+    std::fs::write(
+        &config,
+        format!(
+            r#"c = get_config()  # noqa
+c.JupyterHub.db_url = "{db_url}"
+c.JupyterHub.cookie_secret_file = "{d}/jupyterhub_cookie_secret"
+c.JupyterHub.authenticator_class = "dummy"
+c.Authenticator.allowed_users = {{"ada", "bob"}}
+{extra}"#,
+            d = dir.path().display(),
+            extra = upstream_config(service_port),
+        ),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("make.py"), MAKE_5X_DATABASE).unwrap();
+    let made = Command::new(jupyterhub5_venv().join("bin/python"))
+        .arg(dir.path().join("make.py"))
+        .arg(&config)
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&made.stdout);
+    assert!(
+        made.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let mut lines = out.lines().rev();
+    let revision = lines.next().unwrap().to_owned();
+    let token = lines.next().unwrap().to_owned();
+    assert_eq!(revision, "4621fec11365", "JupyterHub 5.x's alembic head");
+
+    // A hub refuses it with what to do; upgrade-db brings it to 6.1.1's
+    // schema and ferrohub's, and bob's 5.x token works.
+    let refused = Command::new(ferrohub_bin())
+        .arg(format!("--JupyterHub.db_url={db_url}"))
+        .args(["token", "bob"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success());
+    assert!(
+        said.contains("4621fec11365") && said.contains("ferrohub upgrade-db"),
+        "{said}"
+    );
+    let ferrohub = Ferrohub::start(dir.path(), &db, service_port);
+    let ferro_base = format!("http://127.0.0.1:{}", ferrohub.port);
+    let (status, me) = api(&ferro_base, &token, Method::GET, "/user", None).await;
+    assert_eq!(status, 200, "the 5.x token: {me}\n{}", ferrohub.log());
+    assert_eq!(me["name"], "bob");
+    assert_eq!(me["groups"], json!(["physics"]));
+    let (status, ada) = api(
+        &ferro_base,
+        SERVICE_TOKEN,
+        Method::GET,
+        "/users/ada?include_stopped_servers",
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{ada}");
+    assert_eq!(ada["admin"], true);
+    assert_eq!(ada["servers"]["lab1"]["name"], "lab1", "{ada}");
+    ferrohub.stop();
+
+    // JupyterHub 6.1.1 starts on the upgraded database without asking for
+    // its own upgrade, and the 5.x token still works there.
+    let upstream = UpstreamHub::start(&db_url, &upstream_config(service_port));
+    let (status, me) = api(&upstream.public_url(), &token, Method::GET, "/user", None).await;
+    assert_eq!(status, 200, "{me}\n{}", upstream.log());
+    assert_eq!(me["name"], "bob");
+    let log = upstream.log();
+    assert!(
+        !log.contains("upgrade-db") && !log.contains("Traceback"),
+        "{log}"
+    );
+}

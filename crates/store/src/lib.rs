@@ -57,6 +57,15 @@ pub enum StoreError {
         /// Version this binary expects.
         expected: i64,
     },
+    /// An upstream JupyterHub database older than 6.1.1 (5.x, a 6.0
+    /// pre-release): `upgrade-db` brings it to 6.1.1's schema.
+    #[error(
+        "JupyterHub database at alembic revision {revision} (JupyterHub 5.x or a 6.0 pre-release); back up your database and run `ferrohub upgrade-db` (or start with --upgrade-db) to bring it to JupyterHub 6.1.1's schema"
+    )]
+    UpstreamNeedsUpgrade {
+        /// The alembic revision found.
+        revision: &'static str,
+    },
     /// The database was written by a newer ferrohub.
     #[error(
         "database schema version {found} is newer than this ferrohub's {expected}; use a newer ferrohub"

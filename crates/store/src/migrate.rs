@@ -1,7 +1,9 @@
 //! Versioned schema migrations, embedded in the binary.
 //!
-//! Version 1 is JupyterHub 6.1.1's schema, so an upstream SQLite database
-//! (alembic head `f460b0348206`) is adopted as version 1 and upgraded from there.
+//! Version 1 is JupyterHub 6.1.1's schema, so an upstream database (alembic
+//! head `f460b0348206`) is adopted as version 1 and upgraded from there; one
+//! of JupyterHub 5.x or a 6.0 pre-release is first brought to that head by
+//! upstream's own steps (`UPSTREAM_STEPS`).
 
 use std::path::{Path, PathBuf};
 
@@ -25,6 +27,45 @@ pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 /// Upstream JupyterHub 6.x's alembic head, equal to our version 1.
 const UPSTREAM_HEAD: &str = "f460b0348206";
 
+/// One of upstream's alembic revisions after JupyterHub 5.x's head: the
+/// columns it adds, as upstream's migration script adds them.
+struct UpstreamStep {
+    from: &'static str,
+    to: &'static str,
+    statements: &'static [&'static str],
+}
+
+/// Upstream's alembic chain from 5.x's head (`4621fec11365`, shared by
+/// every 5.x release) to 6.1.1's, in order: a database at any of these
+/// revisions (5.x, or a 6.0 pre-release) is brought to 6.1.1's schema by
+/// the steps after it, as upstream's own `jupyterhub upgrade-db` would, and
+/// then adopted. Each adds columns only, in SQL every dialect takes.
+const UPSTREAM_STEPS: &[UpstreamStep] = &[
+    UpstreamStep {
+        from: "4621fec11365",
+        to: "be8ecf03ddac",
+        statements: &["ALTER TABLE services ADD COLUMN timeout INTEGER NOT NULL DEFAULT 30"],
+    },
+    UpstreamStep {
+        from: "be8ecf03ddac",
+        to: "afd65840b69e",
+        statements: &[
+            "ALTER TABLE oauth_codes ADD COLUMN code_challenge VARCHAR(255)",
+            "ALTER TABLE oauth_codes ADD COLUMN code_challenge_method VARCHAR(64)",
+        ],
+    },
+    UpstreamStep {
+        from: "afd65840b69e",
+        to: "ff1860e38070",
+        statements: &["ALTER TABLE users ADD COLUMN user_info TEXT"],
+    },
+    UpstreamStep {
+        from: "ff1860e38070",
+        to: UPSTREAM_HEAD,
+        statements: &["ALTER TABLE spawners ADD COLUMN display_name VARCHAR(255)"],
+    },
+];
+
 /// What the database holds, compared with this binary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SchemaStatus {
@@ -36,6 +77,9 @@ pub enum SchemaStatus {
     Older(i64),
     /// Written by a newer ferrohub.
     Newer(i64),
+    /// An upstream JupyterHub database older than 6.1.1 (5.x, a 6.0
+    /// pre-release) at this alembic revision: needs `upgrade-db`.
+    OlderUpstream(&'static str),
 }
 
 impl Store {
@@ -54,10 +98,16 @@ impl Store {
                 .await?;
             let head: Option<String> = row.map(|r| r.try_get("version_num")).transpose()?;
             if head.as_deref() != Some(UPSTREAM_HEAD) {
+                if let Some(step) = UPSTREAM_STEPS
+                    .iter()
+                    .find(|s| Some(s.from) == head.as_deref())
+                {
+                    return Ok(SchemaStatus::OlderUpstream(step.from));
+                }
                 return Err(StoreError::Corrupt {
                     what: "schema",
                     reason: format!(
-                        "JupyterHub database at alembic revision {head:?}; upgrade it with JupyterHub 6.x (`jupyterhub upgrade-db`) first"
+                        "JupyterHub database at alembic revision {head:?}, older than JupyterHub 5.0 or unknown; upgrade it with JupyterHub 5.x or 6.x (`jupyterhub upgrade-db`) first"
                     ),
                 });
             }
@@ -96,6 +146,9 @@ impl Store {
                 found,
                 expected: SCHEMA_VERSION,
             }),
+            SchemaStatus::OlderUpstream(revision) => {
+                Err(StoreError::UpstreamNeedsUpgrade { revision })
+            }
         }
     }
 
@@ -110,11 +163,40 @@ impl Store {
             });
         }
         let backup = match (status, self.url.sqlite_path()) {
-            (SchemaStatus::Older(_), Some(path)) => Some(self.backup_sqlite(path).await?),
+            (SchemaStatus::Older(_) | SchemaStatus::OlderUpstream(_), Some(path)) => {
+                Some(self.backup_sqlite(path).await?)
+            }
             _ => None,
         };
+        if let SchemaStatus::OlderUpstream(revision) = status {
+            self.upgrade_upstream(revision).await?;
+        }
         self.migrate_to(SCHEMA_VERSION).await?;
         Ok(backup)
+    }
+
+    /// Brings an upstream database from `revision` to 6.1.1's head, step by
+    /// step, recording each revision in `alembic_version` as alembic does.
+    async fn upgrade_upstream(&self, revision: &str) -> Result<()> {
+        let mut tx = self.writer().begin().await?;
+        for step in UPSTREAM_STEPS.iter().skip_while(|s| s.from != revision) {
+            for statement in step.statements {
+                sqlx::query(AssertSqlSafe(*statement))
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            sqlx::query("UPDATE alembic_version SET version_num = $1")
+                .bind(step.to)
+                .execute(&mut *tx)
+                .await?;
+            tracing::info!(
+                from = step.from,
+                to = step.to,
+                "applied upstream JupyterHub's schema step"
+            );
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Applies migrations up to `target` (tests use it to build old databases).
@@ -124,6 +206,9 @@ impl Store {
             SchemaStatus::Empty => 0,
             SchemaStatus::Current => SCHEMA_VERSION,
             SchemaStatus::Older(v) | SchemaStatus::Newer(v) => v,
+            SchemaStatus::OlderUpstream(revision) => {
+                return Err(StoreError::UpstreamNeedsUpgrade { revision });
+            }
         };
         let adopting_upstream = !self.table_exists("ferrohub_schema").await? && current == 1;
         let mut tx = pool.begin().await?;
