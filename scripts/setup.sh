@@ -34,6 +34,9 @@
 #     `sudospawner` mediator, beside jupyterhub-singleuser), for the non-root
 #     hub tests (crates/cli/tests/nonroot_hub.rs), which write their own
 #     sudoers drop-in and helper rules and remove them afterwards
+#   - mariadb-server (Debian's MariaDB), for the MySQL/MariaDB store tests and
+#     the database-outage tests, which start private servers of their own
+#     (mariadb-install-db into a temp dir); nothing is started here
 #   - cargo-deny 0.20.2 (`cargo install --locked`), which scripts/lint.sh runs
 #     for licences, duplicate versions, sources and advisories (deny.toml)
 #
@@ -67,6 +70,8 @@ APT_PACKAGES=(libpam0g-dev chromium sudo)
 # SystemdSpawner tests: systemd (and systemd-run, systemctl) that the tests
 # start as PID 1 of namespaces of their own (crates/cli/tests/support/systemd.rs).
 APT_PACKAGES+=(systemd)
+# MySQL/MariaDB store and outage tests (crates/store/tests/support/mysql.rs).
+APT_PACKAGES+=(mariadb-server)
 
 log() { printf 'setup: %s\n' "$*" >&2; }
 
