@@ -81,9 +81,14 @@ pub enum StoreError {
         /// The parse error.
         reason: String,
     },
-    /// Anything the driver reports.
+    /// The database server cannot be reached right now (down, restarting,
+    /// connection lost, no connection free within the pool's timeout): the
+    /// same request may succeed later, so the hub answers 503, not 500.
+    #[error("database unavailable: {0}")]
+    Unavailable(#[source] sqlx::Error),
+    /// Anything else the driver reports.
     #[error("database error: {0}")]
-    Sqlx(#[from] sqlx::Error),
+    Sqlx(#[source] sqlx::Error),
     /// File-system errors (SQLite back-ups).
     #[error("{0}")]
     Io(#[from] std::io::Error),
@@ -100,6 +105,36 @@ pub enum StoreError {
 /// fails (PostgreSQL, MySQL): long enough for a busy pool, short enough that
 /// an outage is reported at once instead of hanging every request.
 const ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Sorts driver errors: losing the server is [`StoreError::Unavailable`].
+impl From<sqlx::Error> for StoreError {
+    fn from(err: sqlx::Error) -> Self {
+        if is_unavailable(&err) {
+            Self::Unavailable(err)
+        } else {
+            Self::Sqlx(err)
+        }
+    }
+}
+
+/// Whether `err` means the database server is out of reach rather than that
+/// the statement failed: no connection within the acquire timeout, a broken
+/// socket, or the server's own "connection exception" (SQLSTATE class 08,
+/// which MySQL also uses for "server has gone away"/"shutdown in progress")
+/// and PostgreSQL's shutdown codes (57P01..57P03).
+fn is_unavailable(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03")
+        }),
+        _ => false,
+    }
+}
 
 /// Result alias for this crate.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -306,7 +341,7 @@ fn conflict_or(err: sqlx::Error, what: impl FnOnce() -> String) -> StoreError {
     {
         return StoreError::Conflict(what());
     }
-    StoreError::Sqlx(err)
+    StoreError::from(err)
 }
 
 #[allow(

@@ -15,6 +15,7 @@ pub mod api;
 pub mod browser;
 pub mod chromium;
 pub mod daemon;
+pub mod db_servers;
 pub mod docker;
 pub mod ldap;
 pub mod oidc;
@@ -242,12 +243,18 @@ impl TestHub {
         } else {
             "[]"
         };
+        // A test may name its own database (`db_url` in its JupyterHub section).
+        let db_url = if section(sections, "JupyterHub").contains("db_url") {
+            String::new()
+        } else {
+            format!(r#"db_url = "sqlite:///{d}/ferrohub.sqlite""#)
+        };
         let mut config = format!(
             r#"
 [JupyterHub]
 bind_url = "http://127.0.0.1:{public_port}"
 hub_port = {hub_port}
-db_url = "sqlite:///{d}/ferrohub.sqlite"
+{db_url}
 cookie_secret_file = "{d}/cookie_secret"
 authenticator_class = "{authenticator}"
 spawner_class = "{spawner}"
