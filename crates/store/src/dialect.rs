@@ -201,12 +201,18 @@ fn excluded_to_values(sql: &str) -> String {
     out
 }
 
-/// `$n` → `?` outside quotes; the `n`s in order of appearance.
+/// Names the store uses as plain identifiers that MySQL 8 reserves (the
+/// `groups` table; `member`, an alias), quoted wherever they stand as a word.
+const MYSQL_RESERVED: &[&str] = &["groups", "member"];
+
+/// `$n` → `?` outside quotes, and [`MYSQL_RESERVED`] words quoted; the `n`s
+/// in order of appearance.
 fn placeholders_to_mysql(sql: &str) -> (String, Vec<usize>) {
     let mut out = String::with_capacity(sql.len());
     let mut order = Vec::new();
     let mut quote: Option<char> = None;
     let mut chars = sql.chars().peekable();
+    let is_word = |c: char| c.is_ascii_alphanumeric() || c == '_';
     while let Some(c) = chars.next() {
         match quote {
             Some(q) => {
@@ -227,6 +233,20 @@ fn placeholders_to_mysql(sql: &str) -> (String, Vec<usize>) {
                 }
                 order.push(number);
                 out.push('?');
+            }
+            None if is_word(c) && !out.ends_with(is_word) && !out.ends_with('.') => {
+                let mut word = String::from(c);
+                while let Some(&next) = chars.peek().filter(|&&next| is_word(next)) {
+                    word.push(next);
+                    chars.next();
+                }
+                if MYSQL_RESERVED.contains(&word.as_str()) {
+                    out.push('"');
+                    out.push_str(&word);
+                    out.push('"');
+                } else {
+                    out.push_str(&word);
+                }
             }
             None => out.push(c),
         }
@@ -365,6 +385,19 @@ mod tests {
         // Only an INSERT's trailing clause is dropped.
         let (sql, _) = to_mysql("DELETE FROM t WHERE id = $1 RETURNING id");
         assert!(sql.ends_with("RETURNING id"), "{sql}");
+    }
+
+    #[test]
+    fn words_mysql_8_reserves_are_quoted() {
+        let (sql, _) = to_mysql(
+            "SELECT g.name, user_id AS member FROM groups g JOIN user_group_map m \
+             ON m.group_id = g.id WHERE g.name = 'groups' ORDER BY member",
+        );
+        assert_eq!(
+            sql,
+            "SELECT g.name, user_id AS \"member\" FROM \"groups\" g JOIN user_group_map m \
+             ON m.group_id = g.id WHERE g.name = 'groups' ORDER BY \"member\""
+        );
     }
 
     #[test]
