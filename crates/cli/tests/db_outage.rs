@@ -44,6 +44,11 @@ async fn mariadb_frozen_for_10_s_under_load() {
     outage(Kind::MariaDb, How::Freeze).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_frozen_for_10_s_under_load() {
+    outage(Kind::Postgres, How::Freeze).await;
+}
+
 /// How the database goes away.
 #[derive(Debug, Clone, Copy)]
 enum How {
@@ -58,6 +63,7 @@ enum How {
 #[derive(Debug)]
 struct Sample {
     at: Instant,
+    took: Duration,
     what: &'static str,
     outcome: Result<u16, String>,
 }
@@ -101,6 +107,7 @@ async fn outage(kind: Kind, how: How) {
                     2 => ("login page", api.get(format!("{base}/hub/login"))),
                     _ => ("home page", home.get(format!("{base}/hub/home"))),
                 };
+                let sent = Instant::now();
                 let outcome = match request.send().await {
                     Ok(response) => {
                         let status = response.status().as_u16();
@@ -111,6 +118,7 @@ async fn outage(kind: Kind, how: How) {
                 };
                 samples.lock().await.push(Sample {
                     at: Instant::now(),
+                    took: sent.elapsed(),
                     what,
                     outcome,
                 });
@@ -146,10 +154,11 @@ async fn outage(kind: Kind, how: How) {
             .iter()
             .map(|s| {
                 format!(
-                    "{:>6} ms {:<10} {:?}",
+                    "{:>6} ms {:<10} {:?} in {} ms",
                     s.at.saturating_duration_since(down).as_millis(),
                     s.what,
-                    s.outcome
+                    s.outcome,
+                    s.took.as_millis()
                 )
             })
             .collect::<Vec<_>>()
@@ -203,6 +212,21 @@ async fn outage(kind: Kind, how: How) {
         "the hub exited"
     );
     assert!(!log.contains("panicked"), "the hub panicked:\n{log}");
+    let unavailable = samples.iter().filter(|s| s.outcome == Ok(503)).count();
+    let back_in = samples
+        .iter()
+        .filter(|s| s.at > back && s.outcome != Ok(200))
+        .map(|s| s.at.saturating_duration_since(back))
+        .max()
+        .unwrap_or_default();
+    let slowest = samples.iter().map(|s| s.took).max().unwrap_or_default();
+    eprintln!(
+        "{kind:?} {how:?}: {} answers, {unavailable} of them 503; last failure {} ms after the \
+         database was back; slowest answer {} ms",
+        samples.len(),
+        back_in.as_millis(),
+        slowest.as_millis()
+    );
 }
 
 /// A 503 says what it is: the API's JSON error, or a readable HTML page.
