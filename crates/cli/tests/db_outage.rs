@@ -85,7 +85,7 @@ async fn outage(kind: Kind, how: How) {
     let api = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()
-        .unwrap();
+        .expect("an HTTP client");
     let mut clients = Vec::new();
     for client in 0..4 {
         let (samples, stop, api, token, base) = (
@@ -144,7 +144,7 @@ async fn outage(kind: Kind, how: How) {
     tokio::time::sleep(RECOVERY + Duration::from_secs(3)).await;
     stop.store(true, Ordering::Relaxed);
     for client in clients {
-        client.await.unwrap();
+        client.await.expect("a client task ends without panicking");
     }
 
     let samples = samples.lock().await;
