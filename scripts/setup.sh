@@ -34,6 +34,11 @@
 #     `sudospawner` mediator, beside jupyterhub-singleuser), for the non-root
 #     hub tests (crates/cli/tests/nonroot_hub.rs), which write their own
 #     sudoers drop-in and helper rules and remove them afterwards
+#   - mariadb-server (Debian's MariaDB), for the MySQL/MariaDB store tests and
+#     the database-outage tests, which start private servers of their own
+#     (mariadb-install-db into a temp dir); nothing is started here; and
+#     PyMySQL 1.2.4 in the virtualenv, with which upstream's models create
+#     the MySQL schema ferrohub's is compared with
 #   - cargo-deny 0.20.2 (`cargo install --locked`), which scripts/lint.sh runs
 #     for licences, duplicate versions, sources and advisories (deny.toml)
 #
@@ -65,10 +70,13 @@ BATCHSPAWNER_VERSION="1.3.0"
 SUDOSPAWNER_VERSION="1.0.0"
 # A 5.x release, for the upgrade-from-5.x tests (every 5.x has the same schema).
 JUPYTERHUB5_VERSION="5.4.6"
+PYMYSQL_VERSION="1.2.4"
 APT_PACKAGES=(libpam0g-dev chromium sudo)
 # SystemdSpawner tests: systemd (and systemd-run, systemctl) that the tests
 # start as PID 1 of namespaces of their own (crates/cli/tests/support/systemd.rs).
 APT_PACKAGES+=(systemd)
+# MySQL/MariaDB store and outage tests (crates/store/tests/support/mysql.rs).
+APT_PACKAGES+=(mariadb-server)
 
 log() { printf 'setup: %s\n' "$*" >&2; }
 
@@ -265,6 +273,16 @@ if [[ ! -f "$jh5_marker" ]]; then
         "jupyterhub==$JUPYTERHUB5_VERSION"
     chmod -R a+rX "$JH5_VENV"
     touch "$jh5_marker"
+fi
+# PyMySQL, so upstream's own models can create its MySQL schema for the
+# store's comparison test (crates/store/tests/upstream_mysql_schema.rs).
+pymysql_marker="$VENV/.ferrohub-pymysql-$PYMYSQL_VERSION"
+if [[ ! -f "$pymysql_marker" ]]; then
+    log "installing PyMySQL $PYMYSQL_VERSION into $VENV"
+    "$VENV/bin/pip" install -q --disable-pip-version-check \
+        "pymysql==$PYMYSQL_VERSION"
+    chmod -R a+rX "$VENV"
+    touch "$pymysql_marker"
 fi
 sudospawner_marker="$VENV/.ferrohub-sudospawner-$SUDOSPAWNER_VERSION"
 if [[ ! -f "$sudospawner_marker" ]]; then

@@ -11,7 +11,7 @@ pub(crate) const HELP: &[(&str, &str, &str)] = &[
     ("JupyterHub", "hub_ip", "Address the hub listens on when hub_bind_url is empty; an empty string means all interfaces."),
     ("JupyterHub", "hub_port", "Port the hub listens on when hub_bind_url is empty."),
     ("JupyterHub", "hub_connect_url", "URL the proxy and single-user servers use to reach the hub; empty means derived from where the hub listens."),
-    ("JupyterHub", "db_url", "Database URL; sqlite:///relative.sqlite resolves from the working directory, sqlite:////abs/path.sqlite is absolute."),
+    ("JupyterHub", "db_url", "Database URL (SQLAlchemy spelling): sqlite:///relative.sqlite resolves from the working directory, sqlite:////abs/path.sqlite is absolute; also postgresql://user:pw@host/db and mysql+pymysql://user:pw@host/db (MySQL/MariaDB)."),
     ("JupyterHub", "upgrade_db", "Upgrade the database schema at start-up instead of refusing to start on an old schema."),
     ("JupyterHub", "cookie_secret_file", "File holding the hex cookie secret, created (mode 0600) if missing; relative to the working directory."),
     ("JupyterHub", "cookie_max_age_days", "Days a login cookie stays valid; greater than 0, at most 1000000."),

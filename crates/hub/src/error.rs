@@ -42,7 +42,7 @@ pub(crate) enum HubError {
         /// Seconds for `Retry-After`.
         retry_after: Option<u64>,
     },
-    /// The database failed (500, cause logged).
+    /// The database failed (500, cause logged; 503 while it is unreachable).
     #[error(transparent)]
     Store(#[from] ferrohub_store::StoreError),
     /// Something internal failed (500, cause logged).
@@ -269,12 +269,32 @@ impl ApiError {
     }
 }
 
+/// Seconds a client is asked to wait (`Retry-After`) while the database is
+/// unreachable.
+const DATABASE_RETRY_AFTER: u64 = 5;
+
+impl ApiError {
+    /// 503 while the database is unreachable: the request is fine and may be
+    /// repeated; the cause is logged (as a warning: the hub itself is fine).
+    pub(crate) fn database_unavailable(cause: &dyn std::fmt::Display) -> Self {
+        tracing::warn!("{cause}");
+        Self {
+            retry_after: Some(DATABASE_RETRY_AFTER),
+            ..Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The hub's database is unavailable; try again shortly.",
+            )
+        }
+    }
+}
+
 impl From<ferrohub_store::StoreError> for ApiError {
     fn from(err: ferrohub_store::StoreError) -> Self {
         match err {
             ferrohub_store::StoreError::Conflict(what) => {
                 Self::conflict(format!("{what} already exists"))
             }
+            ferrohub_store::StoreError::Unavailable(_) => Self::database_unavailable(&err),
             other => Self::internal(&other),
         }
     }
@@ -326,6 +346,13 @@ impl PageError {
 
 impl From<ferrohub_store::StoreError> for PageError {
     fn from(err: ferrohub_store::StoreError) -> Self {
+        if matches!(err, ferrohub_store::StoreError::Unavailable(_)) {
+            tracing::warn!("{err}");
+            return Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The hub cannot reach its database right now. Please try again in a moment.",
+            );
+        }
         Self::internal(&err)
     }
 }

@@ -11,6 +11,8 @@ pub enum Dialect {
     Sqlite,
     /// PostgreSQL.
     Postgres,
+    /// MySQL or MariaDB.
+    MySql,
 }
 
 /// A parsed `db_url`.
@@ -25,7 +27,10 @@ pub struct DbUrl {
 impl DbUrl {
     /// Parses SQLAlchemy-style URLs: `sqlite:///rel.db` (relative to the working
     /// directory, as upstream), `sqlite:////abs.db`, `sqlite:///:memory:`, a bare
-    /// file name, `postgresql[+driver]://...` or `postgres://...`.
+    /// file name, `postgresql[+driver]://...`, `postgres://...`,
+    /// `mysql[+driver]://...` or `mariadb[+driver]://...` (SQLAlchemy's
+    /// drivers: `pymysql`, `mysqldb`, `mysqlconnector`, `mariadbconnector`,
+    /// ...; pymysql's `unix_socket=` query parameter names a socket file).
     pub fn parse(url: &str) -> Result<Self> {
         let raw = url.to_owned();
         if let Some(rest) = url.strip_prefix("sqlite://") {
@@ -47,6 +52,13 @@ impl DbUrl {
                     dialect: Dialect::Postgres,
                     sqlite_path: None,
                     raw: format!("postgres://{rest}"),
+                });
+            }
+            if matches!(base, "mysql" | "mariadb") && !rest.is_empty() {
+                return Ok(Self {
+                    dialect: Dialect::MySql,
+                    sqlite_path: None,
+                    raw: format!("mysql://{}", mysql_query(rest)),
                 });
             }
             return Err(StoreError::BadUrl(raw));
@@ -84,9 +96,25 @@ impl DbUrl {
         match (&self.dialect, &self.sqlite_path) {
             (Dialect::Sqlite, None) => "sqlite::memory:".to_owned(),
             (Dialect::Sqlite, Some(path)) => format!("sqlite://{}?mode=rwc", path.display()),
-            (Dialect::Postgres, _) => self.raw.clone(),
+            (Dialect::Postgres | Dialect::MySql, _) => self.raw.clone(),
         }
     }
+}
+
+/// SQLAlchemy's MySQL drivers spell sqlx's `socket=` as `unix_socket=`;
+/// other parameters (`charset=utf8mb4`, ...) pass through.
+fn mysql_query(rest: &str) -> String {
+    let Some((base, query)) = rest.split_once('?') else {
+        return rest.to_owned();
+    };
+    let params: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.strip_prefix("unix_socket=") {
+            Some(path) => format!("socket={path}"),
+            None => pair.to_owned(),
+        })
+        .collect();
+    format!("{base}?{}", params.join("&"))
 }
 
 #[cfg(test)]
@@ -109,7 +137,25 @@ mod tests {
         let pg = DbUrl::parse("postgresql+psycopg2://u:p@127.0.0.1:5432/db").unwrap();
         assert_eq!(pg.dialect(), Dialect::Postgres);
         assert_eq!(pg.sqlx_url(), "postgres://u:p@127.0.0.1:5432/db");
-        assert!(DbUrl::parse("mysql://x").is_err());
+        for (url, sqlx) in [
+            ("mysql://u:p@h/db", "mysql://u:p@h/db"),
+            ("mysql+pymysql://u:p@h:3306/db", "mysql://u:p@h:3306/db"),
+            (
+                "mysql+mysqldb://u@h/db?charset=utf8mb4",
+                "mysql://u@h/db?charset=utf8mb4",
+            ),
+            ("mariadb+mariadbconnector://u@h/db", "mysql://u@h/db"),
+            (
+                "mysql+pymysql://u@localhost/db?unix_socket=/run/mysqld/mysqld.sock",
+                "mysql://u@localhost/db?socket=/run/mysqld/mysqld.sock",
+            ),
+        ] {
+            let parsed = DbUrl::parse(url).unwrap();
+            assert_eq!(parsed.dialect(), Dialect::MySql, "{url}");
+            assert_eq!(parsed.sqlx_url(), sqlx, "{url}");
+        }
+        assert!(DbUrl::parse("mssql://x").is_err());
+        assert!(DbUrl::parse("mysql://").is_err());
         assert!(DbUrl::parse("sqlite://").is_err());
     }
 }

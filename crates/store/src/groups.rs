@@ -44,15 +44,19 @@ impl Store {
         name: &str,
         properties: &serde_json::Value,
     ) -> Result<GroupRecord> {
-        let row = sqlx::query(
-            "INSERT INTO groups (name, properties) VALUES ($1, $2) RETURNING id, name, properties",
-        )
-        .bind(name)
-        .bind(json_text(properties, "{}"))
-        .fetch_one(&*self.writer())
-        .await
-        .map_err(|e| conflict_or(e, || format!("group {name}")))?;
-        group_from_row(&row)
+        let properties = json_text(properties, "{}");
+        let query =
+            sqlx::query("INSERT INTO groups (name, properties) VALUES ($1, $2) RETURNING id")
+                .bind(name)
+                .bind(&properties);
+        let id = crate::dialect::insert_id(&*self.writer(), query)
+            .await
+            .map_err(|e| conflict_or(e, || format!("group {name}")))?;
+        Ok(GroupRecord {
+            id,
+            name: name.to_owned(),
+            properties: parse_json("groups.properties", Some(properties), serde_json::json!({}))?,
+        })
     }
 
     /// Looks a group up by name.
@@ -121,11 +125,11 @@ impl Store {
             "DELETE FROM user_group_map WHERE group_id = $1",
             "DELETE FROM group_role_map WHERE group_id = $1",
         ] {
-            sqlx::query(sql).bind(group_id).execute(&mut *tx).await?;
+            sqlx::query(sql).bind(group_id).execute(&mut tx).await?;
         }
         let done = sqlx::query("DELETE FROM groups WHERE id = $1")
             .bind(group_id)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
         tx.commit().await?;
         Ok(done.rows_affected() > 0)
@@ -155,7 +159,7 @@ impl Store {
             )
             .bind(user_id)
             .bind(group_id)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
         }
         tx.commit().await?;
@@ -170,7 +174,7 @@ impl Store {
             sqlx::query("DELETE FROM user_group_map WHERE user_id = $1 AND group_id = $2")
                 .bind(user_id)
                 .bind(group_id)
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await?;
         }
         tx.commit().await?;
@@ -223,7 +227,7 @@ impl Store {
         let mut tx = pool.begin().await?;
         sqlx::query("DELETE FROM user_group_map WHERE user_id = $1")
             .bind(user_id)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
         for &group_id in group_ids {
             sqlx::query(
@@ -231,7 +235,7 @@ impl Store {
             )
             .bind(user_id)
             .bind(group_id)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
         }
         tx.commit().await?;

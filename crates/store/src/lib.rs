@@ -1,13 +1,15 @@
 //! ferrohub's database: connection, schema migrations and every query.
 //!
-//! One [`Store`] serves SQLite (default) and PostgreSQL through sqlx's `Any`
-//! driver. All SQL is portable: `$n` placeholders (SQLite reads them by
-//! number too), TEXT timestamps in upstream's naive-UTC format, INTEGER 0/1
-//! booleans, JSON in TEXT columns.
+//! One [`Store`] serves SQLite (default), PostgreSQL and MySQL/MariaDB
+//! through sqlx's `Any` driver. The SQL is written once: `$n` placeholders
+//! (SQLite reads them by number too), timestamps in upstream's naive-UTC
+//! text format, 0/1 booleans, JSON in TEXT columns; `dialect` translates it
+//! for MySQL.
 //!
 //! Invariant: no other crate writes SQL; callers get plain Rust records.
 
 mod db_url;
+mod dialect;
 mod groups;
 pub mod hashing;
 mod migrate;
@@ -25,10 +27,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use ferrohub_core::time::{self, Timestamp};
 use sqlx::any::{AnyArguments, AnyPoolOptions, AnyRow};
-use sqlx::{Any, AnyPool, Row};
+use sqlx::{Any, Executor, Row};
 use thiserror::Error;
 
 pub use db_url::{DbUrl, Dialect};
+use dialect::{Db, Tx};
 pub use migrate::{SCHEMA_VERSION, SchemaStatus};
 pub use models::{
     GroupRecord, OAuthClient, OAuthCode, RoleHolder, RoleKind, RoleMembers, RoleRecord,
@@ -45,7 +48,7 @@ pub use users::{ServerState, UserQuery, UserSort, Visibility};
 #[derive(Debug, Error)]
 pub enum StoreError {
     /// The `db_url` is not one we can use.
-    #[error("unsupported database URL {0:?}: use sqlite:///FILE or postgresql://...")]
+    #[error("unsupported database URL {0:?}: use sqlite:///FILE, postgresql://... or mysql://...")]
     BadUrl(String),
     /// The database schema is older than this hub and must be upgraded first.
     #[error(
@@ -87,9 +90,14 @@ pub enum StoreError {
         /// The parse error.
         reason: String,
     },
-    /// Anything the driver reports.
+    /// The database server cannot be reached right now (down, restarting,
+    /// connection lost, no connection free within the pool's timeout): the
+    /// same request may succeed later, so the hub answers 503, not 500.
+    #[error("database unavailable: {0}")]
+    Unavailable(#[source] sqlx::Error),
+    /// Anything else the driver reports.
     #[error("database error: {0}")]
-    Sqlx(#[from] sqlx::Error),
+    Sqlx(#[source] sqlx::Error),
     /// File-system errors (SQLite back-ups).
     #[error("{0}")]
     Io(#[from] std::io::Error),
@@ -100,6 +108,41 @@ pub enum StoreError {
     /// user's file, ...).
     #[error("database file {0}")]
     DatabaseFile(#[from] ferrohub_files::PrivateFileError),
+}
+
+/// How long a request waits for a connection to a database server before it
+/// fails (PostgreSQL, MySQL): long enough for a busy pool, short enough that
+/// an outage is reported at once instead of hanging every request.
+const ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Sorts driver errors: losing the server is [`StoreError::Unavailable`].
+impl From<sqlx::Error> for StoreError {
+    fn from(err: sqlx::Error) -> Self {
+        if is_unavailable(&err) {
+            Self::Unavailable(err)
+        } else {
+            Self::Sqlx(err)
+        }
+    }
+}
+
+/// Whether `err` means the database server is out of reach rather than that
+/// the statement failed: no connection within the acquire timeout, a broken
+/// socket, or the server's own "connection exception" (SQLSTATE class 08,
+/// which MySQL also uses for "server has gone away"/"shutdown in progress")
+/// and PostgreSQL's shutdown codes (57P01..57P03).
+fn is_unavailable(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03")
+        }),
+        _ => false,
+    }
 }
 
 /// Result alias for this crate.
@@ -117,7 +160,7 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 /// `tests/store_access.rs` checks that no query goes around them.
 #[derive(Clone, Debug)]
 pub struct Store {
-    pool: AnyPool,
+    pool: Arc<Db>,
     generation: Arc<AtomicU64>,
     activity_generation: Arc<AtomicU64>,
     url: DbUrl,
@@ -131,7 +174,8 @@ pub struct Store {
 impl Store {
     /// Connects to the database named by a JupyterHub-style `db_url`
     /// (`sqlite:///relative.sqlite`, `sqlite:////abs.sqlite`, `sqlite:///:memory:`,
-    /// `postgresql://user:pw@host/db`). Does not touch the schema.
+    /// `postgresql://user:pw@host/db`, `mysql+pymysql://user:pw@host/db`).
+    /// Does not touch the schema.
     pub async fn connect(db_url: &str) -> Result<Self> {
         sqlx::any::install_default_drivers();
         let url = DbUrl::parse(db_url)?;
@@ -144,18 +188,32 @@ impl Store {
         // the ping is a round trip to the connection's worker thread for
         // nothing, and it doubled the thread switches of every query.
         let ping = url.dialect() != Dialect::Sqlite;
-        let pool = AnyPoolOptions::new()
+        let mut options = AnyPoolOptions::new()
             .max_connections(max)
-            .test_before_acquire(ping)
-            .connect(&url.sqlx_url())
-            .await?;
+            .test_before_acquire(ping);
+        if url.dialect() != Dialect::Sqlite {
+            // A database server that is down must fail a request soon (the
+            // hub answers 503) rather than hold it for sqlx's default 30 s.
+            options = options.acquire_timeout(ACQUIRE_TIMEOUT);
+        }
+        if url.dialect() == Dialect::MySql {
+            options = options.after_connect(|conn, _meta| {
+                Box::pin(async move {
+                    for statement in dialect::MYSQL_SESSION {
+                        conn.execute(*statement).await?;
+                    }
+                    Ok(())
+                })
+            });
+        }
+        let pool = options.connect(&url.sqlx_url()).await?;
         if url.dialect() == Dialect::Sqlite && !url.is_memory() {
             sqlx::query("PRAGMA journal_mode=WAL")
                 .execute(&pool)
                 .await?;
         }
         Ok(Self {
-            pool,
+            pool: Arc::new(Db::new(pool, url.dialect())),
             generation: Arc::default(),
             activity_generation: Arc::default(),
             url,
@@ -182,7 +240,7 @@ impl Store {
     }
 
     /// The pool, for queries that only read.
-    fn reader(&self) -> &AnyPool {
+    fn reader(&self) -> &Db {
         &self.pool
     }
 
@@ -206,7 +264,7 @@ impl Store {
 
     /// Closes every connection (the SQLite file is then safe to copy).
     pub async fn close(&self) {
-        self.pool.close().await;
+        self.pool.any_pool().close().await;
     }
 }
 
@@ -216,8 +274,8 @@ struct WriteGuard<'a> {
 }
 
 impl std::ops::Deref for WriteGuard<'_> {
-    type Target = AnyPool;
-    fn deref(&self) -> &AnyPool {
+    type Target = Db;
+    fn deref(&self) -> &Db {
         &self.store.pool
     }
 }
@@ -227,12 +285,14 @@ impl WriteGuard<'_> {
     /// (`BEGIN IMMEDIATE`): a deferred transaction that reads and then writes
     /// fails with "database is locked" when another write commits in between,
     /// instead of waiting its turn.
-    async fn begin(&self) -> Result<sqlx::Transaction<'static, Any>> {
-        let pool = &self.store.pool;
-        Ok(match self.store.url.dialect() {
+    async fn begin(&self) -> Result<Tx> {
+        let pool = self.store.pool.any_pool();
+        let dialect = self.store.pool.dialect();
+        let tx: sqlx::Transaction<'static, Any> = match dialect {
             Dialect::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await?,
-            Dialect::Postgres => pool.begin().await?,
-        })
+            Dialect::Postgres | Dialect::MySql => pool.begin().await?,
+        };
+        Ok(Tx::new(tx, dialect))
     }
 }
 
@@ -249,8 +309,8 @@ struct ActivityGuard<'a> {
 }
 
 impl std::ops::Deref for ActivityGuard<'_> {
-    type Target = AnyPool;
-    fn deref(&self) -> &AnyPool {
+    type Target = Db;
+    fn deref(&self) -> &Db {
         &self.store.pool
     }
 }
@@ -290,7 +350,7 @@ fn conflict_or(err: sqlx::Error, what: impl FnOnce() -> String) -> StoreError {
     {
         return StoreError::Conflict(what());
     }
-    StoreError::Sqlx(err)
+    StoreError::from(err)
 }
 
 #[allow(

@@ -11,10 +11,32 @@ use sqlx::{AssertSqlSafe, Row};
 
 use crate::{Dialect, Result, Store, StoreError};
 
+/// One schema version: its SQL for SQLite and PostgreSQL, and for MySQL when
+/// the portable text does not serve there (types, foreign keys).
+struct Migration {
+    portable: &'static str,
+    mysql: Option<&'static str>,
+}
+
+impl Migration {
+    fn sql(&self, dialect: Dialect) -> &'static str {
+        match (dialect, self.mysql) {
+            (Dialect::MySql, Some(mysql)) => mysql,
+            _ => self.portable,
+        }
+    }
+}
+
 /// The migrations, oldest first; version N is `MIGRATIONS[N - 1]`.
-const MIGRATIONS: &[&str] = &[
-    include_str!("migrations/0001_jupyterhub_schema.sql"),
-    include_str!("migrations/0002_lookup_indexes.sql"),
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        portable: include_str!("migrations/0001_jupyterhub_schema.sql"),
+        mysql: Some(include_str!("migrations/0001_jupyterhub_schema.mysql.sql")),
+    },
+    Migration {
+        portable: include_str!("migrations/0002_lookup_indexes.sql"),
+        mysql: None,
+    },
 ];
 
 /// The schema version this binary writes and expects.
@@ -214,25 +236,25 @@ impl Store {
         let mut tx = pool.begin().await?;
         if current == 0 || adopting_upstream {
             sqlx::query("CREATE TABLE ferrohub_schema (version BIGINT NOT NULL)")
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await?;
             sqlx::query("INSERT INTO ferrohub_schema (version) VALUES ($1)")
                 .bind(current)
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await?;
         }
         for (version, migration) in (1_i64..).zip(MIGRATIONS) {
             if version <= current || version > target {
                 continue;
             }
-            for statement in statements(migration, self.url.dialect()) {
+            for statement in statements(migration.sql(self.url.dialect()), self.url.dialect()) {
                 sqlx::query(AssertSqlSafe(statement))
-                    .execute(&mut *tx)
+                    .execute(&mut tx)
                     .await?;
             }
             sqlx::query("UPDATE ferrohub_schema SET version = $1")
                 .bind(version)
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await?;
             tracing::info!(version, "applied database migration");
         }
@@ -246,6 +268,9 @@ impl Store {
             Dialect::Postgres => {
                 // `table_name` is of type `name`, which the Any driver cannot decode: select a constant.
                 "SELECT 1 AS found FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = $1"
+            }
+            Dialect::MySql => {
+                "SELECT 1 AS found FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = $1"
             }
         };
         Ok(sqlx::query(sql)
@@ -287,7 +312,15 @@ fn statements(sql: &str, dialect: Dialect) -> Vec<String> {
     let (id, int, blob) = match dialect {
         Dialect::Sqlite => ("INTEGER PRIMARY KEY", "INTEGER", "BLOB"),
         Dialect::Postgres => ("BIGSERIAL PRIMARY KEY", "BIGINT", "BYTEA"),
+        Dialect::MySql => (
+            "INTEGER NOT NULL AUTO_INCREMENT PRIMARY KEY",
+            "INTEGER",
+            "BLOB",
+        ),
     };
+    // Upstream's tables on MySQL: InnoDB, DYNAMIC rows (long index keys);
+    // utf8mb4 whatever the server's default.
+    let table = "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin ROW_FORMAT=DYNAMIC";
     let without_comments: String = sql
         .lines()
         .filter(|line| !line.trim_start().starts_with("--"))
@@ -301,6 +334,7 @@ fn statements(sql: &str, dialect: Dialect) -> Vec<String> {
             s.replace("{id}", id)
                 .replace("{int}", int)
                 .replace("{blob}", blob)
+                .replace("{table}", table)
         })
         .collect()
 }

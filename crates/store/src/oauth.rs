@@ -89,7 +89,7 @@ impl Store {
             "DELETE FROM oauth_codes WHERE client_id = $1",
             "DELETE FROM oauth_clients WHERE identifier = $1",
         ] {
-            sqlx::query(sql).bind(identifier).execute(&mut *tx).await?;
+            sqlx::query(sql).bind(identifier).execute(&mut tx).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -116,23 +116,36 @@ impl Store {
     }
 
     /// Removes and returns a code (codes are single use), if it exists and
-    /// has not expired at `now` (unix seconds). One statement deletes and
-    /// returns the row, so of any number of concurrent redemptions of a code
-    /// exactly one gets it, on SQLite and PostgreSQL alike (a look-up then a
-    /// delete would let two transactions both see the row on PostgreSQL). An
-    /// expired code is consumed too.
+    /// has not expired at `now` (unix seconds). The row is looked up, then
+    /// deleted by id in the same transaction, and only the redemption whose
+    /// delete removed it gets it: of any number of concurrent redemptions of a
+    /// code exactly one wins, on every database (two transactions may both see
+    /// the row, but the second delete waits for the first and then finds
+    /// nothing; MySQL has no `DELETE .. RETURNING`). An expired code is
+    /// consumed too.
     pub async fn take_oauth_code(&self, code: &str, now: i64) -> Result<Option<OAuthCode>> {
         if !ferrohub_core::token::within_length_cap(code) {
             return Ok(None);
         }
+        let pool = self.writer();
+        let mut tx = pool.begin().await?;
         let row = sqlx::query(
-            "DELETE FROM oauth_codes WHERE code = $1 RETURNING client_id, code, expires_at, \
-             redirect_uri, session_id, user_id, scopes, code_challenge, code_challenge_method",
+            "SELECT id, client_id, code, expires_at, redirect_uri, session_id, user_id, scopes, \
+             code_challenge, code_challenge_method FROM oauth_codes WHERE code = $1 ORDER BY id LIMIT 1",
         )
         .bind(code)
-        .fetch_optional(&*self.writer())
+        .fetch_optional(&mut tx)
         .await?;
         let Some(row) = row else { return Ok(None) };
+        let deleted = sqlx::query("DELETE FROM oauth_codes WHERE id = $1")
+            .bind(row.try_get::<i64, _>("id")?)
+            .execute(&mut tx)
+            .await?;
+        tx.commit().await?;
+        if deleted.rows_affected() != 1 {
+            // Another redemption deleted it between our look-up and our delete.
+            return Ok(None);
+        }
         let record = OAuthCode {
             client_id: row
                 .try_get::<Option<String>, _>("client_id")?

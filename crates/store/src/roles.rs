@@ -99,11 +99,11 @@ impl Store {
             "DELETE FROM group_role_map WHERE role_id = $1",
             "DELETE FROM service_role_map WHERE role_id = $1",
         ] {
-            sqlx::query(sql).bind(role_id).execute(&mut *tx).await?;
+            sqlx::query(sql).bind(role_id).execute(&mut tx).await?;
         }
         let done = sqlx::query("DELETE FROM roles WHERE id = $1")
             .bind(role_id)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
         tx.commit().await?;
         Ok(done.rows_affected() > 0)
@@ -211,7 +211,7 @@ impl Store {
         let select = format!("SELECT {column} AS member FROM {table} WHERE role_id = $1");
         let rows = sqlx::query(sqlx::AssertSqlSafe(select))
             .bind(role_id)
-            .fetch_all(&mut *tx)
+            .fetch_all(&mut tx)
             .await?;
         let mut current = BTreeSet::new();
         for row in &rows {
@@ -222,7 +222,7 @@ impl Store {
             sqlx::query(sqlx::AssertSqlSafe(delete.clone()))
                 .bind(gone)
                 .bind(role_id)
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await?;
         }
         let insert = format!(
@@ -232,7 +232,7 @@ impl Store {
             sqlx::query(sqlx::AssertSqlSafe(insert.clone()))
                 .bind(new)
                 .bind(role_id)
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await?;
         }
         tx.commit().await?;

@@ -159,17 +159,17 @@ impl Store {
             "DELETE FROM servers WHERE id IN (SELECT _server_id FROM services WHERE id = $1)",
         )
         .bind(service_id)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
         for sql in [
             "DELETE FROM api_tokens WHERE service_id = $1",
             "DELETE FROM service_role_map WHERE service_id = $1",
         ] {
-            sqlx::query(sql).bind(service_id).execute(&mut *tx).await?;
+            sqlx::query(sql).bind(service_id).execute(&mut tx).await?;
         }
         let done = sqlx::query("DELETE FROM services WHERE id = $1")
             .bind(service_id)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
         tx.commit().await?;
         Ok(done.rows_affected() > 0)
@@ -210,36 +210,34 @@ impl Store {
         let mut tx = pool.begin().await?;
         let old: Option<i64> = sqlx::query("SELECT _server_id FROM services WHERE id = $1")
             .bind(service_id)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut tx)
             .await?
             .map(|row| row.try_get("_server_id"))
             .transpose()?
             .flatten();
         sqlx::query("UPDATE services SET _server_id = NULL WHERE id = $1")
             .bind(service_id)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
         if let Some(old) = old {
             sqlx::query("DELETE FROM servers WHERE id = $1")
                 .bind(old)
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await?;
         }
         if let Some(address) = address {
-            let row = sqlx::query(
+            let server_id: i64 = crate::dialect::insert_id(&mut tx, sqlx::query(
                 "INSERT INTO servers (proto, ip, port, base_url, cookie_name) VALUES ($1, $2, $3, $4, 'cookie') RETURNING id",
             )
             .bind(&address.proto)
             .bind(&address.ip)
             .bind(i64::from(address.port))
-            .bind(&address.base_url)
-            .fetch_one(&mut *tx)
+            .bind(&address.base_url))
             .await?;
-            let server_id: i64 = row.try_get("id")?;
             sqlx::query("UPDATE services SET _server_id = $1 WHERE id = $2")
                 .bind(server_id)
                 .bind(service_id)
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await?;
         }
         tx.commit().await?;

@@ -192,7 +192,7 @@ impl Store {
         let existing = sqlx::query(sqlx::AssertSqlSafe(select))
             .bind(spawner_id)
             .bind(target_id)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut tx)
             .await?;
         let id = match existing {
             Some(row) => {
@@ -203,7 +203,7 @@ impl Store {
                 sqlx::query("UPDATE shares SET scopes = $1 WHERE id = $2")
                     .bind(json_text(&merged, "[]"))
                     .bind(id)
-                    .execute(&mut *tx)
+                    .execute(&mut tx)
                     .await?;
                 id
             }
@@ -212,15 +212,13 @@ impl Store {
                     "INSERT INTO shares (created_at, scopes, owner_id, spawner_id, {column}) \
                      VALUES ($1, $2, $3, $4, $5) RETURNING id"
                 );
-                let row = sqlx::query(sqlx::AssertSqlSafe(insert))
+                let query = sqlx::query(sqlx::AssertSqlSafe(insert))
                     .bind(time::to_db(&time::now()))
                     .bind(json_text(&normalized(scopes.iter().cloned()), "[]"))
                     .bind(owner_id)
                     .bind(spawner_id)
-                    .bind(target_id)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                row.try_get("id")?
+                    .bind(target_id);
+                crate::dialect::insert_id(&mut tx, query).await?
             }
         };
         tx.commit().await?;
@@ -368,7 +366,7 @@ impl Store {
         expires_at: Option<Timestamp>,
     ) -> Result<(ShareCodeRecord, String)> {
         let code = base64_url(&token::random_bytes::<32>());
-        let row = sqlx::query(
+        let query = sqlx::query(
             "INSERT INTO share_codes (hashed, prefix, exchange_count, created_at, scopes, expires_at, owner_id, spawner_id) \
              VALUES ($1, $2, 0, $3, $4, $5, $6, $7) RETURNING id",
         )
@@ -378,10 +376,8 @@ impl Store {
         .bind(json_text(&normalized(scopes.iter().cloned()), "[]"))
         .bind(expires_at.as_ref().map(time::to_db))
         .bind(owner_id)
-        .bind(spawner_id)
-        .fetch_one(&*self.writer())
-        .await?;
-        let id: i64 = row.try_get("id")?;
+        .bind(spawner_id);
+        let id = crate::dialect::insert_id(&*self.writer(), query).await?;
         let record = self
             .share_code_by_id(id)
             .await?

@@ -204,7 +204,7 @@ impl Store {
         let client: Option<String> =
             sqlx::query("SELECT oauth_client_id FROM spawners WHERE id = $1")
                 .bind(spawner_id)
-                .fetch_optional(&mut *tx)
+                .fetch_optional(&mut tx)
                 .await?
                 .map(|row| row.try_get("oauth_client_id"))
                 .transpose()?
@@ -213,13 +213,13 @@ impl Store {
             "DELETE FROM servers WHERE id IN (SELECT server_id FROM spawners WHERE id = $1)",
         )
         .bind(spawner_id)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
         for sql in [
             "DELETE FROM shares WHERE spawner_id = $1",
             "DELETE FROM share_codes WHERE spawner_id = $1",
         ] {
-            sqlx::query(sql).bind(spawner_id).execute(&mut *tx).await?;
+            sqlx::query(sql).bind(spawner_id).execute(&mut tx).await?;
         }
         // Never the hub's own client: it owns every API token.
         if let Some(client) = client.filter(|c| c != crate::BUILTIN_CLIENT) {
@@ -229,12 +229,12 @@ impl Store {
                 "DELETE FROM oauth_codes WHERE client_id = $1",
                 "DELETE FROM oauth_clients WHERE identifier = $1",
             ] {
-                sqlx::query(sql).bind(&client).execute(&mut *tx).await?;
+                sqlx::query(sql).bind(&client).execute(&mut tx).await?;
             }
         }
         let done = sqlx::query("DELETE FROM spawners WHERE id = $1")
             .bind(spawner_id)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
         tx.commit().await?;
         Ok(done.rows_affected() > 0)
@@ -275,18 +275,16 @@ impl Store {
             "DELETE FROM servers WHERE id IN (SELECT server_id FROM spawners WHERE id = $1)",
         )
         .bind(spawner_id)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
-        let row = sqlx::query(
+        let server_id: i64 = crate::dialect::insert_id(&mut tx, sqlx::query(
             "INSERT INTO servers (proto, ip, port, base_url, cookie_name) VALUES ($1, $2, $3, $4, 'cookie') RETURNING id",
         )
         .bind(&address.proto)
         .bind(&address.ip)
         .bind(i64::from(address.port))
-        .bind(&address.base_url)
-        .fetch_one(&mut *tx)
+        .bind(&address.base_url))
         .await?;
-        let server_id: i64 = row.try_get("id")?;
         sqlx::query(
             "UPDATE spawners SET server_id = $1, state = $2, started = $3, last_activity = $3, oauth_client_id = $4 WHERE id = $5",
         )
@@ -295,7 +293,7 @@ impl Store {
         .bind(&now)
         .bind(oauth_client_id)
         .bind(spawner_id)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await
         .map_err(|e| conflict_or(e, || format!("OAuth client {oauth_client_id}")))?;
         tx.commit().await?;
@@ -323,7 +321,7 @@ impl Store {
         let mut tx = pool.begin().await?;
         let row = sqlx::query("SELECT server_id, oauth_client_id FROM spawners WHERE id = $1")
             .bind(spawner_id)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut tx)
             .await?;
         let Some(row) = row else { return Ok(()) };
         let server_id: Option<i64> = row.try_get("server_id")?;
@@ -332,12 +330,12 @@ impl Store {
             "UPDATE spawners SET server_id = NULL, state = '{}', started = NULL, oauth_client_id = NULL WHERE id = $1",
         )
         .bind(spawner_id)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
         if let Some(server_id) = server_id {
             sqlx::query("DELETE FROM servers WHERE id = $1")
                 .bind(server_id)
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await?;
         }
         if let Some(client) = client {
@@ -346,7 +344,7 @@ impl Store {
                 "DELETE FROM oauth_codes WHERE client_id = $1",
                 "DELETE FROM oauth_clients WHERE identifier = $1",
             ] {
-                sqlx::query(sql).bind(&client).execute(&mut *tx).await?;
+                sqlx::query(sql).bind(&client).execute(&mut tx).await?;
             }
         }
         tx.commit().await?;

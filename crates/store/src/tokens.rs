@@ -86,7 +86,7 @@ impl Store {
         let hashed = crate::hashing::hash_secret(new.token, new.rounds)
             .await
             .ok_or(StoreError::ShuttingDown)?;
-        let row = sqlx::query(
+        let query = sqlx::query(
             "INSERT INTO api_tokens (user_id, service_id, hashed, prefix, client_id, session_id, created, expires_at, note, scopes) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
         )
@@ -99,10 +99,8 @@ impl Store {
         .bind(time::to_db(&time::now()))
         .bind(new.expires_at.as_ref().map(time::to_db))
         .bind(new.note)
-        .bind(scopes)
-        .fetch_one(&*self.writer())
-        .await?;
-        Ok(row.try_get("id")?)
+        .bind(scopes);
+        Ok(crate::dialect::insert_id(&*self.writer(), query).await?)
     }
 
     /// Finds the unexpired token matching `token` (prefix look-up, then a

@@ -198,22 +198,20 @@ impl Store {
         let now = time::to_db(&time::now());
         let cookie_id = ferrohub_core::token::new_token();
         let mut tx = pool.begin().await?;
-        let row = sqlx::query(
+        let id: i64 = crate::dialect::insert_id(&mut tx, sqlx::query(
             "INSERT INTO users (name, admin, created, cookie_id, state, user_info) VALUES ($1, $2, $3, $4, '{}', NULL) RETURNING id",
         )
         .bind(name)
         .bind(i64::from(admin))
         .bind(&now)
-        .bind(&cookie_id)
-        .fetch_one(&mut *tx)
+        .bind(&cookie_id))
         .await
         .map_err(|e| conflict_or(e, || format!("user {name}")))?;
-        let id: i64 = row.try_get("id")?;
         sqlx::query(
             "INSERT INTO spawners (user_id, name, display_name, state) VALUES ($1, '', '', '{}')",
         )
         .bind(id)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
         tx.commit().await?;
         self.user_by_id(id)
@@ -490,7 +488,7 @@ impl Store {
             "DELETE FROM servers WHERE id IN (SELECT server_id FROM spawners WHERE user_id = $1)",
         )
         .bind(user_id)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
         for sql in [
             "DELETE FROM api_tokens WHERE user_id = $1",
@@ -503,11 +501,11 @@ impl Store {
             "DELETE FROM user_role_map WHERE user_id = $1",
             "DELETE FROM spawners WHERE user_id = $1",
         ] {
-            sqlx::query(sql).bind(user_id).execute(&mut *tx).await?;
+            sqlx::query(sql).bind(user_id).execute(&mut tx).await?;
         }
         let done = sqlx::query("DELETE FROM users WHERE id = $1")
             .bind(user_id)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
         tx.commit().await?;
         Ok(done.rows_affected() > 0)

@@ -1,7 +1,13 @@
 //! Write transactions that read before they write (group membership, server
-//! records) run concurrently on a real SQLite file without "database is
-//! locked": the store begins them with `BEGIN IMMEDIATE`, so each waits for
-//! the write lock instead of failing when another write commits in between.
+//! records) run concurrently without failing, on every database. On SQLite
+//! there is no "database is locked": the store begins them with `BEGIN
+//! IMMEDIATE`, so each waits for the write lock instead of failing when
+//! another write commits in between.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "test helpers, which clippy does not count as tests: a panic is the failure report"
+)]
 
 #[allow(dead_code, reason = "this test uses a part of the shared support")]
 mod support;
@@ -13,8 +19,25 @@ use tokio::sync::Barrier;
 use crate::support::TestDb;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_read_then_write_transactions_all_succeed() {
-    let db = TestDb::sqlite();
+async fn sqlite_concurrent_read_then_write_transactions_all_succeed() {
+    concurrent_read_then_write_transactions_all_succeed(&TestDb::sqlite()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_concurrent_read_then_write_transactions_all_succeed() {
+    concurrent_read_then_write_transactions_all_succeed(
+        &TestDb::postgres("store_concurrent").await,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn mysql_concurrent_read_then_write_transactions_all_succeed() {
+    concurrent_read_then_write_transactions_all_succeed(&TestDb::mysql("store_concurrent").await)
+        .await;
+}
+
+async fn concurrent_read_then_write_transactions_all_succeed(db: &TestDb) {
     let store = ferrohub_store::Store::connect(&db.db_url).await.unwrap();
     store.prepare().await.unwrap();
     let group = store

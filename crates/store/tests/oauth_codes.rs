@@ -1,5 +1,5 @@
 //! One OAuth code, one token (issue 11, hole 10): concurrent redemptions of a
-//! code on a real SQLite file and a real PostgreSQL server; exactly one gets
+//! code on a real SQLite file, a real PostgreSQL and a real MariaDB server; exactly one gets
 //! the code, the others find nothing, and none fails.
 #![allow(
     clippy::unwrap_used,
@@ -31,6 +31,11 @@ async fn sqlite_one_code_one_redemption() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_one_code_one_redemption() {
     one_code_one_redemption(&TestDb::postgres("store_oauth_code_race").await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn mysql_one_code_one_redemption() {
+    one_code_one_redemption(&TestDb::mysql("store_oauth_code_race").await).await;
 }
 
 async fn one_code_one_redemption(db: &TestDb) {

@@ -1,5 +1,6 @@
-//! ferrohub-store against real databases: a SQLite file and a private
-//! PostgreSQL server (see `support/postgres.rs`). The same scenarios run on both.
+//! ferrohub-store against real databases: a SQLite file, a private
+//! PostgreSQL server and a private MariaDB server (see `support/postgres.rs`
+//! and `support/mysql.rs`). The same scenarios run on all three.
 
 mod scenarios;
 mod support;
@@ -19,6 +20,11 @@ async fn postgres_exercise() {
 }
 
 #[tokio::test]
+async fn mysql_exercise() {
+    scenarios::basics::exercise(&TestDb::mysql("store_exercise").await).await;
+}
+
+#[tokio::test]
 async fn sqlite_schema_versions() {
     scenarios::versions::upgrade_and_refuse(&TestDb::sqlite()).await;
 }
@@ -26,6 +32,11 @@ async fn sqlite_schema_versions() {
 #[tokio::test]
 async fn postgres_schema_versions() {
     scenarios::versions::upgrade_and_refuse(&TestDb::postgres("store_versions").await).await;
+}
+
+#[tokio::test]
+async fn mysql_schema_versions() {
+    scenarios::versions::upgrade_and_refuse(&TestDb::mysql("store_versions").await).await;
 }
 
 #[tokio::test]
@@ -39,6 +50,11 @@ async fn postgres_users_query() {
 }
 
 #[tokio::test]
+async fn mysql_users_query() {
+    scenarios::listing::users_query(&TestDb::mysql("store_users_query").await).await;
+}
+
+#[tokio::test]
 async fn sqlite_named_servers() {
     scenarios::servers::named_servers(&TestDb::sqlite()).await;
 }
@@ -46,6 +62,11 @@ async fn sqlite_named_servers() {
 #[tokio::test]
 async fn postgres_named_servers() {
     scenarios::servers::named_servers(&TestDb::postgres("store_named_servers").await).await;
+}
+
+#[tokio::test]
+async fn mysql_named_servers() {
+    scenarios::servers::named_servers(&TestDb::mysql("store_named_servers").await).await;
 }
 
 #[tokio::test]
@@ -59,6 +80,11 @@ async fn postgres_token_lists() {
 }
 
 #[tokio::test]
+async fn mysql_token_lists() {
+    scenarios::servers::token_lists(&TestDb::mysql("store_token_lists").await).await;
+}
+
+#[tokio::test]
 async fn sqlite_groups_and_roles() {
     scenarios::groups_roles::groups_and_roles(&TestDb::sqlite()).await;
 }
@@ -66,6 +92,11 @@ async fn sqlite_groups_and_roles() {
 #[tokio::test]
 async fn postgres_groups_and_roles() {
     scenarios::groups_roles::groups_and_roles(&TestDb::postgres("store_groups_roles").await).await;
+}
+
+#[tokio::test]
+async fn mysql_groups_and_roles() {
+    scenarios::groups_roles::groups_and_roles(&TestDb::mysql("store_groups_roles").await).await;
 }
 
 #[tokio::test]
@@ -79,6 +110,11 @@ async fn postgres_services() {
 }
 
 #[tokio::test]
+async fn mysql_services() {
+    scenarios::services::services(&TestDb::mysql("store_services").await).await;
+}
+
+#[tokio::test]
 async fn sqlite_shares() {
     scenarios::sharing::shares(&TestDb::sqlite()).await;
 }
@@ -86,6 +122,11 @@ async fn sqlite_shares() {
 #[tokio::test]
 async fn postgres_shares() {
     scenarios::sharing::shares(&TestDb::postgres("store_shares").await).await;
+}
+
+#[tokio::test]
+async fn mysql_shares() {
+    scenarios::sharing::shares(&TestDb::mysql("store_shares").await).await;
 }
 
 #[tokio::test]
@@ -100,6 +141,11 @@ async fn postgres_deleting_a_user_cascades() {
 }
 
 #[tokio::test]
+async fn mysql_deleting_a_user_cascades() {
+    scenarios::sharing::deleting_a_user_cascades(&TestDb::mysql("store_user_cascade").await).await;
+}
+
+#[tokio::test]
 async fn sqlite_adopts_upstream_database() {
     scenarios::upstream::adopt(&TestDb::sqlite()).await;
 }
@@ -107,7 +153,7 @@ async fn sqlite_adopts_upstream_database() {
 #[tokio::test]
 async fn unsupported_urls_are_refused() {
     for url in [
-        "mysql://hub@localhost/jupyterhub",
+        "mssql://hub@localhost/jupyterhub",
         "sqlite://",
         "not a url:",
     ] {

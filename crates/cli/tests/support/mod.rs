@@ -15,6 +15,7 @@ pub mod api;
 pub mod browser;
 pub mod chromium;
 pub mod daemon;
+pub mod db_servers;
 pub mod docker;
 pub mod ldap;
 pub mod oidc;
@@ -82,6 +83,8 @@ pub struct TestHub {
     run_as: Option<String>,
     child: Option<Child>,
     log_path: PathBuf,
+    /// The hub's database server when `FERROHUB_TEST_DB` names one.
+    database: Option<db_servers::DbServer>,
 }
 
 impl TestHub {
@@ -208,6 +211,7 @@ impl TestHub {
             launcher: launcher.to_vec(),
             run_as: run_as.map(str::to_owned),
             child: None,
+            database: test_database(),
         };
         for attempt in 1.. {
             (hub.public_port, hub.hub_port, hub.api_port) = (
@@ -243,12 +247,20 @@ impl TestHub {
         } else {
             "[]"
         };
+        // A test may name its own database (`db_url` in its JupyterHub section).
+        let db_url = if section(sections, "JupyterHub").contains("db_url") {
+            String::new()
+        } else if let Some(database) = &self.database {
+            format!(r#"db_url = "{}""#, database.db_url())
+        } else {
+            format!(r#"db_url = "sqlite:///{d}/ferrohub.sqlite""#)
+        };
         let mut config = format!(
             r#"
 [JupyterHub]
 bind_url = "http://127.0.0.1:{public_port}"
 hub_port = {hub_port}
-db_url = "sqlite:///{d}/ferrohub.sqlite"
+{db_url}
 cookie_secret_file = "{d}/cookie_secret"
 authenticator_class = "{authenticator}"
 spawner_class = "{spawner}"
@@ -521,6 +533,21 @@ fn section(sections: &[(&str, &str)], name: &str) -> String {
 impl Drop for TestHub {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// `FERROHUB_TEST_DB=mariadb` or `postgres` runs every [`TestHub`] on a
+/// private database server of that kind (one per hub) instead of a SQLite
+/// file, so any whole-system test can be run on each database; unset or
+/// `sqlite`: SQLite.
+fn test_database() -> Option<db_servers::DbServer> {
+    match std::env::var("FERROHUB_TEST_DB").as_deref() {
+        Err(_) | Ok("" | "sqlite") => None,
+        Ok("mariadb" | "mysql") => Some(db_servers::DbServer::start(db_servers::Kind::MariaDb)),
+        Ok("postgres" | "postgresql") => {
+            Some(db_servers::DbServer::start(db_servers::Kind::Postgres))
+        }
+        Ok(other) => panic!("FERROHUB_TEST_DB={other}: use sqlite, mariadb or postgres"),
     }
 }
 

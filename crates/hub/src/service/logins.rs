@@ -88,7 +88,10 @@ pub(crate) async fn apply_update(
         if replace_auth_state || auth_state.is_some() {
             crate::runtime::auth_state::save(&state.runtime, user.id, auth_state.as_ref())
                 .await
-                .map_err(|e| HubError::Internal(e.to_string()))?;
+                .map_err(|e| match e {
+                    crate::runtime::auth_state::AuthStateError::Store(e) => HubError::Store(e),
+                    other => HubError::Internal(other.to_string()),
+                })?;
         }
     }
     Ok(())

@@ -9,7 +9,7 @@ use ferrohub_store::{
 use serde_json::json;
 use sqlx::{AnyPool, Row};
 
-use crate::support::{TestDb, count, db_now};
+use crate::support::{TestDb, count, db_now, is_mysql};
 
 /// The hub's own OAuth client, which API tokens name (`api_tokens.client_id` is a foreign key).
 const HUB_CLIENT: &str = "jupyterhub";
@@ -328,12 +328,14 @@ async fn tokens(store: &Store, raw: &AnyPool, alice: &UserRecord, bob: &UserReco
 
 /// Looks at `api_tokens` directly: only a 4-character prefix and a salted hash.
 async fn tokens_are_stored_hashed(raw: &AnyPool, tokens: &[&String], rows_expected: usize) {
-    let rows = sqlx::query(
-        "SELECT hashed, prefix, client_id, session_id, created, expires_at, last_activity, note, scopes FROM api_tokens",
-    )
-    .fetch_all(raw)
-    .await
-    .unwrap();
+    // MySQL's timestamp columns are DATETIME (sqlx's Any driver cannot read
+    // them, and they cannot hold a token); elsewhere they are TEXT.
+    let sql = if is_mysql(raw) {
+        "SELECT hashed, prefix, client_id, session_id, note, scopes FROM api_tokens"
+    } else {
+        "SELECT hashed, prefix, client_id, session_id, created, expires_at, last_activity, note, scopes FROM api_tokens"
+    };
+    let rows = sqlx::query(sql).fetch_all(raw).await.unwrap();
     assert_eq!(rows.len(), rows_expected);
     let mut prefixes = Vec::new();
     for row in &rows {

@@ -6,7 +6,7 @@ use serde_json::json;
 use sqlx::AnyPool;
 
 use crate::scenarios::servers::service;
-use crate::support::{TestDb, count};
+use crate::support::{TestDb, count, sql};
 
 fn strings(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| (*s).to_owned()).collect()
@@ -248,11 +248,14 @@ async fn roles(store: &Store, raw: &AnyPool, [ann, bob, cat]: [i64; 3], devs: i6
         .set_role_members(reader.id, RoleKind::User, &[ann, bob])
         .await
         .unwrap();
-    sqlx::query("UPDATE user_role_map SET managed_by_auth = 1 WHERE user_id = $1")
-        .bind(bob)
-        .execute(raw)
-        .await
-        .unwrap();
+    sqlx::query(sql(
+        raw,
+        "UPDATE user_role_map SET managed_by_auth = 1 WHERE user_id = $1",
+    ))
+    .bind(bob)
+    .execute(raw)
+    .await
+    .unwrap();
     store
         .set_role_members(reader.id, RoleKind::User, &[bob, cat])
         .await

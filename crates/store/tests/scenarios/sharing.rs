@@ -7,7 +7,7 @@ use ferrohub_store::{RoleHolder, ShareRecord, ShareTarget, Store, TokenOwner};
 use serde_json::json;
 use sqlx::{AnyPool, Row};
 
-use crate::support::{TestDb, count, db_now};
+use crate::support::{TestDb, count, db_now, sql};
 
 const DEFAULT_ACCESS: &str = "access:servers!server=olga/";
 const DEFAULT_READ: &str = "read:servers!server=olga/";
@@ -173,7 +173,7 @@ pub async fn shares(db: &TestDb) {
             .is_empty()
     );
     let past = ferrohub_core::time::to_db(&(db_now() - TimeDelta::minutes(1)));
-    sqlx::query("UPDATE shares SET expires_at = $1 WHERE id = $2")
+    sqlx::query(sql(&raw, "UPDATE shares SET expires_at = $1 WHERE id = $2"))
         .bind(&past)
         .bind(lab_share.id)
         .execute(&raw)
@@ -240,11 +240,14 @@ async fn share_codes(store: &Store, raw: &AnyPool, olga: i64, default: i64, lab:
     assert!(record.created_at >= before);
 
     // Stored as a salted hash and a 4-character prefix only.
-    let row = sqlx::query("SELECT hashed, prefix FROM share_codes WHERE id = $1")
-        .bind(record.id)
-        .fetch_one(raw)
-        .await
-        .unwrap();
+    let row = sqlx::query(sql(
+        raw,
+        "SELECT hashed, prefix FROM share_codes WHERE id = $1",
+    ))
+    .bind(record.id)
+    .fetch_one(raw)
+    .await
+    .unwrap();
     let hashed: String = row.try_get("hashed").unwrap();
     let prefix: String = row.try_get("prefix").unwrap();
     assert!(

@@ -38,7 +38,9 @@ pub async fn upgrade_and_refuse(db: &TestDb) {
     let backup = store.upgrade().await.expect("upgrade");
     match db.dialect() {
         Dialect::Sqlite => check_sqlite_backup(backup.as_deref(), db, &old.name).await,
-        Dialect::Postgres => assert_eq!(backup, None, "no file back-up for PostgreSQL"),
+        Dialect::Postgres | Dialect::MySql => {
+            assert_eq!(backup, None, "no file back-up for a database server");
+        }
     }
     assert_eq!(store.schema_status().await.unwrap(), SchemaStatus::Current);
     store.prepare().await.expect("prepare after upgrade");
@@ -61,11 +63,14 @@ pub async fn upgrade_and_refuse(db: &TestDb) {
 
     let newer = SCHEMA_VERSION + 1;
     let raw = db.raw().await;
-    sqlx::query("UPDATE ferrohub_schema SET version = $1")
-        .bind(newer)
-        .execute(&raw)
-        .await
-        .unwrap();
+    sqlx::query(crate::support::sql(
+        &raw,
+        "UPDATE ferrohub_schema SET version = $1",
+    ))
+    .bind(newer)
+    .execute(&raw)
+    .await
+    .unwrap();
     raw.close().await;
     let store = db.store().await;
     assert_eq!(

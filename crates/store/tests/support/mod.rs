@@ -1,10 +1,11 @@
 //! Real databases for the store's integration tests: a SQLite file in a temp
-//! dir, or a fresh database on a private PostgreSQL server.
+//! dir, or a fresh database on a private PostgreSQL or MariaDB server.
 #![allow(
     unreachable_pub,
     reason = "test support: `pub` is what the test files that include it see"
 )]
 
+pub mod mysql;
 pub mod postgres;
 
 use std::path::PathBuf;
@@ -14,6 +15,7 @@ use ferrohub_core::time::{self, Timestamp};
 use ferrohub_store::{Dialect, Store};
 use sqlx::AnyPool;
 
+use self::mysql::MyServer;
 use self::postgres::PgServer;
 
 /// One empty test database; keeps its file or server alive while in scope.
@@ -42,6 +44,13 @@ enum Keep {
         )]
         Arc<PgServer>,
     ),
+    MySql(
+        #[allow(
+            dead_code,
+            reason = "only held, so the database lives as long as the fixture"
+        )]
+        Arc<MyServer>,
+    ),
 }
 
 impl TestDb {
@@ -68,12 +77,23 @@ impl TestDb {
         }
     }
 
+    /// A new database `name` on the shared test MariaDB server.
+    pub async fn mysql(name: &str) -> Self {
+        let server = MyServer::shared();
+        let db_url = server.create_database(name).await;
+        Self {
+            db_url,
+            sqlite_path: None,
+            _keep: Keep::MySql(server),
+        }
+    }
+
     /// Which back end this is.
     pub fn dialect(&self) -> Dialect {
-        if self.sqlite_path.is_some() {
-            Dialect::Sqlite
-        } else {
-            Dialect::Postgres
+        match self._keep {
+            Keep::Sqlite(_) => Dialect::Sqlite,
+            Keep::Postgres(_) => Dialect::Postgres,
+            Keep::MySql(_) => Dialect::MySql,
         }
     }
 
@@ -89,7 +109,7 @@ impl TestDb {
         sqlx::any::install_default_drivers();
         let url = match &self.sqlite_path {
             Some(path) => format!("sqlite://{}", path.display()),
-            None => self.db_url.clone(),
+            None => self.db_url.replacen("mysql+pymysql://", "mysql://", 1),
         };
         AnyPool::connect(&url)
             .await
@@ -102,14 +122,48 @@ pub fn db_now() -> Timestamp {
     time::from_db(&time::to_db(&time::now())).expect("round trip")
 }
 
+/// `sql` as the raw pool's server takes it: MySQL's placeholders are `?`
+/// (the tests' own SQL uses each `$n` once, in order).
+pub fn sql(raw: &AnyPool, sql: &str) -> sqlx::AssertSqlSafe<String> {
+    let mysql = is_mysql(raw);
+    let mut out = String::with_capacity(sql.len());
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        if mysql && c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
+            while chars.peek().is_some_and(char::is_ascii_digit) {
+                chars.next();
+            }
+            out.push('?');
+        } else {
+            out.push(c);
+        }
+    }
+    sqlx::AssertSqlSafe(out)
+}
+
+/// Whether the raw pool is on MySQL/MariaDB.
+pub fn is_mysql(raw: &AnyPool) -> bool {
+    raw.connect_options().database_url.scheme() == "mysql"
+}
+
 /// `SELECT COUNT(*) ...` through the raw pool.
-pub async fn count(raw: &AnyPool, sql: &'static str, bind: Option<i64>) -> i64 {
+pub async fn count(raw: &AnyPool, text: &'static str, bind: Option<i64>) -> i64 {
+    let sql_text = text;
+    let sql = sql(raw, text);
+    // MySQL's `?` is bound once per use; `$1` once.
+    let uses = if is_mysql(raw) {
+        sql.0.matches('?').count()
+    } else {
+        1
+    };
     let mut query = sqlx::query_scalar::<_, i64>(sql);
     if let Some(value) = bind {
-        query = query.bind(value);
+        for _ in 0..uses {
+            query = query.bind(value);
+        }
     }
     query
         .fetch_one(raw)
         .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .unwrap_or_else(|e| panic!("{sql_text}: {e}"))
 }
