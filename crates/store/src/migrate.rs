@@ -204,12 +204,12 @@ impl Store {
         for step in UPSTREAM_STEPS.iter().skip_while(|s| s.from != revision) {
             for statement in step.statements {
                 sqlx::query(AssertSqlSafe(*statement))
-                    .execute(&mut *tx)
+                    .execute(&mut tx)
                     .await?;
             }
             sqlx::query("UPDATE alembic_version SET version_num = $1")
                 .bind(step.to)
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await?;
             tracing::info!(
                 from = step.from,
