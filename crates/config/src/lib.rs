@@ -16,6 +16,7 @@
 
 #![warn(missing_docs)]
 
+mod addresses;
 mod bind_url;
 mod credentials;
 mod docker;

@@ -416,6 +416,8 @@ fn check_values(
         .map_err(|(name, problem)| invalid("Spawner", name, problem))?;
     crate::credentials::check(&config.jupyterhub)
         .map_err(|refused| invalid("JupyterHub", refused.option, refused.problem))?;
+    crate::addresses::check(&mut config.jupyterhub)
+        .map_err(|refused| invalid("JupyterHub", refused.option, refused.problem))?;
     Ok(())
 }
 

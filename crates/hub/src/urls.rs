@@ -24,6 +24,25 @@ pub struct HubUrls {
     pub hub_connect: String,
     /// The proxy's REST API, `http://host:port`.
     pub proxy_api: String,
+    /// `JupyterHub.ssl_cert` and `ssl_key`: the proxy serves the public port
+    /// over TLS with them.
+    pub public_tls: Option<PublicTls>,
+    /// `JupyterHub.public_url`'s scheme and host (`https://hub.example.org`,
+    /// no path): when set, what the browser sees, whatever the request says.
+    pub public_origin: Option<String>,
+    /// `JupyterHub.trusted_downstream_ips`: proxies in front whose
+    /// `X-Forwarded-For` entries say nothing about the client.
+    pub trusted_downstream: Vec<std::net::IpAddr>,
+}
+
+/// The public port's certificate and key files, handed to the proxy as
+/// configurable-http-proxy's `--ssl-cert`/`--ssl-key`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicTls {
+    /// PEM certificate chain.
+    pub cert: String,
+    /// PEM private key.
+    pub key: String,
 }
 
 /// A bad URL in the configuration.
@@ -68,6 +87,30 @@ impl HubUrls {
             format!("{}://{}:{}", connect.scheme, connect.host, connect.port)
         };
         let api = parse("ConfigurableHTTPProxy.api_url", &config.proxy.api_url)?;
+        let public_tls = (!jh.ssl_cert.is_empty()).then(|| PublicTls {
+            cert: jh.ssl_cert.clone(),
+            key: jh.ssl_key.clone(),
+        });
+        let public_origin = if jh.public_url.is_empty() {
+            None
+        } else {
+            let (scheme, rest) = jh.public_url.split_once("://").ok_or_else(|| UrlError {
+                option: "JupyterHub.public_url",
+                reason: "expected scheme://host/path".to_owned(),
+            })?;
+            let host = rest.split('/').next().unwrap_or_default();
+            Some(format!("{}://{host}", scheme.to_ascii_lowercase()))
+        };
+        let trusted_downstream = jh
+            .trusted_downstream_ips
+            .iter()
+            .map(|ip| {
+                ip.trim().parse().map_err(|_| UrlError {
+                    option: "JupyterHub.trusted_downstream_ips",
+                    reason: format!("{ip:?} is not an IP address"),
+                })
+            })
+            .collect::<Result<_, _>>()?;
         Ok(Self {
             base,
             hub,
@@ -78,6 +121,9 @@ impl HubUrls {
             hub_port,
             hub_connect,
             proxy_api: format!("{}://{}:{}", api.scheme, api.host, api.port),
+            public_tls,
+            public_origin,
+            trusted_downstream,
         })
     }
 
@@ -135,10 +181,51 @@ impl HubUrls {
         }
     }
 
-    /// Whether cookies must be Secure.
+    /// The scheme the browser used for this request, as upstream's
+    /// `get_browser_protocol`: `public_url`'s when set, else the first
+    /// `Forwarded: proto=`, `X-Scheme` or `X-Forwarded-Proto` entry (the
+    /// outermost proxy's, which is what the browser sees: nginx or Apache
+    /// terminating TLS in front write `https` there, and ferrohub-proxy
+    /// appends its own hop after it), else the public port's.
     #[must_use]
-    pub fn secure_cookies(&self) -> bool {
-        self.public_scheme == "https"
+    pub fn browser_scheme(&self, headers: &http::HeaderMap) -> &'static str {
+        if let Some(origin) = &self.public_origin {
+            return if origin.starts_with("https:") {
+                "https"
+            } else {
+                "http"
+            };
+        }
+        let first = |name: &str, split: char| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.split(split).next())
+                .map(|v| v.trim().to_ascii_lowercase())
+        };
+        let forwarded = first("forwarded", ',').and_then(|element| {
+            element.split(';').find_map(|pair| {
+                let (key, value) = pair.split_once('=')?;
+                (key.trim() == "proto").then(|| value.trim().trim_matches('"').to_owned())
+            })
+        });
+        let claimed = forwarded
+            .or_else(|| first("x-scheme", ','))
+            .or_else(|| first("x-forwarded-proto", ','));
+        match claimed.as_deref() {
+            Some("https" | "wss") => "https",
+            Some("http" | "ws") => "http",
+            _ if self.public_scheme == "https" => "https",
+            _ => "http",
+        }
+    }
+
+    /// Whether cookies set in answer to this request must be Secure: the
+    /// browser reached the hub over https (upstream: `public_url`'s scheme
+    /// if set, else the request's).
+    #[must_use]
+    pub fn secure_cookies(&self, headers: &http::HeaderMap) -> bool {
+        self.browser_scheme(headers) == "https"
     }
 }
 

@@ -13,6 +13,7 @@
 
 pub mod api;
 pub mod browser;
+pub mod certs;
 pub mod chromium;
 pub mod daemon;
 pub mod docker;
@@ -64,6 +65,17 @@ pub fn ferrohub_bin() -> PathBuf {
     bin
 }
 
+/// How a [`TestHub`]'s public port is served: plain HTTP at `/` unless
+/// `base_path` (`/jupyter`, `JupyterHub.bind_url`'s path) or a certificate
+/// (`JupyterHub.ssl_cert`/`ssl_key`: HTTPS) is given.
+#[derive(Debug, Clone, Default)]
+pub struct PublicSide {
+    /// The base path, no trailing slash (`""` or `/jupyter`).
+    pub base_path: String,
+    /// PEM certificate and key files for the public port.
+    pub tls: Option<(PathBuf, PathBuf)>,
+}
+
 /// A hub running in a temporary directory.
 pub struct TestHub {
     pub dir: tempfile::TempDir,
@@ -79,6 +91,8 @@ pub struct TestHub {
     pub launcher: Vec<String>,
     /// The local account the hub runs as (`None`: the test's own, root in CI).
     run_as: Option<String>,
+    /// How the public port is reached: scheme, base path, certificate.
+    public: PublicSide,
     child: Option<Child>,
     log_path: PathBuf,
 }
@@ -124,6 +138,12 @@ impl TestHub {
             sections,
             env,
         )
+    }
+
+    /// Like [`TestHub::start`] (dummy login, simple spawner) with the public
+    /// port served as `public` says (a base path, HTTPS).
+    pub fn start_public(public: PublicSide, sections: &[(&str, &str)]) -> Self {
+        Self::start_inner(None, &[], None, public, "dummy", "simple", sections, &[])
     }
 
     /// Like [`TestHub::start_on`], the hub (and every restart of it) run
@@ -179,6 +199,32 @@ impl TestHub {
         sections: &[(&str, &str)],
         env: &[(&str, &str)],
     ) -> Self {
+        Self::start_inner(
+            run_as,
+            launcher,
+            public_port,
+            PublicSide::default(),
+            authenticator,
+            spawner,
+            sections,
+            env,
+        )
+    }
+
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the one constructor the others call"
+    )]
+    fn start_inner(
+        run_as: Option<&str>,
+        launcher: &[String],
+        public_port: Option<u16>,
+        public: PublicSide,
+        authenticator: &str,
+        spawner: &str,
+        sections: &[(&str, &str)],
+        env: &[(&str, &str)],
+    ) -> Self {
         let dir = tempfile::Builder::new()
             .prefix("ferrohub-test-")
             .tempdir()
@@ -206,6 +252,7 @@ impl TestHub {
                 .collect(),
             launcher: launcher.to_vec(),
             run_as: run_as.map(str::to_owned),
+            public,
             child: None,
         };
         for attempt in 1.. {
@@ -242,11 +289,23 @@ impl TestHub {
         } else {
             "[]"
         };
+        let base = &self.public.base_path;
+        let tls = self
+            .public
+            .tls
+            .as_ref()
+            .map_or_else(String::new, |(cert, key)| {
+                format!(
+                    "ssl_cert = \"{}\"\nssl_key = \"{}\"\n",
+                    cert.display(),
+                    key.display()
+                )
+            });
         let mut config = format!(
             r#"
 [JupyterHub]
-bind_url = "http://127.0.0.1:{public_port}"
-hub_port = {hub_port}
+bind_url = "http://127.0.0.1:{public_port}{base}"
+{tls}hub_port = {hub_port}
 db_url = "sqlite:///{d}/ferrohub.sqlite"
 cookie_secret_file = "{d}/cookie_secret"
 authenticator_class = "{authenticator}"
@@ -343,7 +402,15 @@ environment = {{ PATH = "{venv}/bin:/usr/local/bin:/usr/bin:/bin" }}"#,
             if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
                 return Err(format!("exited at start-up ({status})\n{}", self.log()));
             }
-            if http_get_status(self.public_port, "/hub/api") == Some(200) {
+            let api = format!("{}/hub/api", self.public.base_path);
+            let up = if self.public.tls.is_some() {
+                // The hub answers and the proxy's TLS port accepts.
+                http_get_status(self.hub_port, &api) == Some(200)
+                    && std::net::TcpStream::connect(("127.0.0.1", self.public_port)).is_ok()
+            } else {
+                http_get_status(self.public_port, &api) == Some(200)
+            };
+            if up {
                 return Ok(());
             }
             std::thread::sleep(Duration::from_millis(100));
@@ -352,9 +419,17 @@ environment = {{ PATH = "{venv}/bin:/usr/local/bin:/usr/bin:/bin" }}"#,
         Err(format!("no answer on {url} in 30 s\n{}", self.log()))
     }
 
-    /// The public (proxy) URL, no trailing slash.
+    /// The public (proxy) URL with the base path, no trailing slash.
     pub fn public_url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.public_port)
+        let scheme = if self.public.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!(
+            "{scheme}://127.0.0.1:{}{}",
+            self.public_port, self.public.base_path
+        )
     }
 
     /// The hub's log so far.

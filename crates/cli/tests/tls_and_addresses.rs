@@ -1,0 +1,175 @@
+//! TLS and addresses (issue 15): `JupyterHub.ssl_cert`/`ssl_key` make the
+//! public port HTTPS (HTTP/2 by ALPN) through ferrohub-proxy, with Secure
+//! cookies, and a real headless Chromium runs a kernel in JupyterLab over it;
+//! the address options ferrohub cannot honour are refused with one line.
+//! Certificates are made here with `openssl`; `curl` is the client that
+//! trusts them (both installed by scripts/setup.sh).
+
+mod support;
+
+use std::process::Command;
+
+use serde_json::{Value, json};
+use support::certs::{curl, self_signed};
+use support::{PublicSide, TestHub};
+
+fn text(value: &Value) -> &str {
+    value.as_str().unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn https_on_the_public_port_with_http2_secure_cookies_and_a_kernel_in_chromium() {
+    let certs = tempfile::tempdir().unwrap();
+    let (cert, key) = self_signed(certs.path());
+    // bind_url says http (TestHub writes it so): with a certificate the
+    // public port speaks https anyway, as upstream's bind_url validator does.
+    let hub = TestHub::start_public(
+        PublicSide {
+            base_path: String::new(),
+            tls: Some((cert.clone(), key)),
+        },
+        &[],
+    );
+    let base = hub.public_url();
+    assert!(base.starts_with("https://"), "{base}");
+    let cacert = cert.display().to_string();
+
+    // A client that trusts the certificate gets the login page over HTTP/2,
+    // and the XSRF cookie it is handed is Secure.
+    let login = format!("{base}/hub/login");
+    let (ok, head, err) = curl(&[
+        "--cacert",
+        &cacert,
+        "--http2",
+        "-D",
+        "-",
+        "-o",
+        "/dev/null",
+        &login,
+    ]);
+    assert!(ok, "curl over https: {err}");
+    let status_line = head.lines().next().unwrap_or_default();
+    assert_eq!(status_line.trim(), "HTTP/2 200", "{head}");
+    let xsrf_cookie = head
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("set-cookie: _xsrf="))
+        .unwrap_or_else(|| panic!("no _xsrf cookie: {head}"));
+    assert!(xsrf_cookie.contains("; Secure"), "{xsrf_cookie}");
+
+    // HTTP/1.1 by ALPN too, when that is all the client offers.
+    let (ok, version, err) = curl(&[
+        "--cacert",
+        &cacert,
+        "--http1.1",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_version}",
+        &login,
+    ]);
+    assert!(ok, "{err}");
+    assert_eq!(version, "1.1");
+
+    // A client that does not trust it is refused, and plain HTTP gets no page.
+    let (ok, _, err) = curl(&["-o", "/dev/null", &login]);
+    assert!(!ok, "an untrusted self-signed certificate was accepted");
+    assert!(err.contains("certificate"), "{err}");
+    let plain = login.replacen("https://", "http://", 1);
+    let (_, code, _) = curl(&["-o", "/dev/null", "-w", "%{http_code}", &plain]);
+    assert_ne!(code, "200", "plain http answered on the TLS port");
+
+    // Headless Chromium signs in, reaches JupyterLab and runs a kernel, all
+    // over https (the page over h2, the kernel's websocket as wss).
+    let seen = support::chromium::run(
+        "lab_behind.mjs",
+        json!({"url": base, "base": "", "user": "alice", "password": "pw",
+               "ignoreHTTPSErrors": true}),
+    )
+    .await;
+    assert_eq!(seen["loginPath"], "/hub/login");
+    assert_eq!(seen["labTitle"], "JupyterLab");
+    assert_eq!(seen["labProtocol"], "h2", "{seen}");
+    assert_eq!(seen["output"], "42 alice");
+    let channels = format!(
+        "wss://127.0.0.1:{}/user/alice/api/kernels/",
+        hub.public_port
+    );
+    let sockets = seen["websockets"].as_array().unwrap();
+    assert!(
+        sockets
+            .iter()
+            .any(|ws| text(&ws["url"]).starts_with(&channels)
+                && ws["received"].as_u64() > Some(2)
+                && ws.get("error").is_none()),
+        "no working kernel websocket via {channels}: {sockets:?}"
+    );
+    // Every cookie the hub set, and the server's login cookie, is Secure
+    // (jupyter_server's own `_xsrf` under /user/alice/ is its business).
+    let cookies = seen["cookies"].as_array().unwrap();
+    let cookie = |name: &str, path: &str| {
+        cookies
+            .iter()
+            .find(|c| c["name"] == name && c["path"] == path)
+            .unwrap_or_else(|| panic!("no cookie {name} at {path}: {cookies:?}"))
+    };
+    for (name, path) in [
+        ("jupyterhub-hub-login", "/hub/"),
+        ("jupyterhub-session-id", "/"),
+        ("_xsrf", "/hub/"),
+        ("jupyterhub-user-alice", "/user/alice/"),
+    ] {
+        assert_eq!(
+            cookie(name, path)["secure"],
+            true,
+            "{name} not Secure: {cookies:?}"
+        );
+    }
+
+    // The proxy the hub started got CHP's TLS flags.
+    let pid = hub.proxy_pid().expect("proxy pid file");
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+    let args: Vec<String> = cmdline
+        .split(|b| *b == 0)
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    let after = |flag: &str| {
+        args.iter()
+            .position(|a| a == flag)
+            .map(|i| args[i + 1].clone())
+    };
+    assert_eq!(after("--ssl-cert"), Some(cacert.clone()), "{args:?}");
+}
+
+/// Runs `ferrohub -f <toml>` on a configuration that must be refused at
+/// load: its exit status and stderr.
+fn refused(toml: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ferrohub.toml");
+    std::fs::write(&path, toml).unwrap();
+    let output = Command::new(support::ferrohub_bin())
+        .arg("-f")
+        .arg(&path)
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(!output.status.success(), "accepted:\n{toml}");
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn address_options_ferrohub_cannot_honour_are_refused_with_one_line() {
+    let err = refused("[JupyterHub]\nssl_cert = \"/etc/hub/cert.pem\"\n");
+    assert!(
+        err.contains("JupyterHub.ssl_key") && err.contains("must be set together"),
+        "{err}"
+    );
+    let err = refused(
+        "[JupyterHub]\npublic_url = \"https://hub.example.org/other/\"\nbind_url = \"http://:8000/jupyter\"\n",
+    );
+    assert!(
+        err.contains("JupyterHub.public_url") && err.contains("/jupyter/"),
+        "{err}"
+    );
+    let err = refused("[JupyterHub]\ntrusted_downstream_ips = [\"10.0.0.0/8\"]\n");
+    assert!(err.contains("JupyterHub.trusted_downstream_ips"), "{err}");
+}
