@@ -17,6 +17,7 @@ pub mod certs;
 pub mod chromium;
 pub mod daemon;
 pub mod docker;
+pub mod front;
 pub mod ldap;
 pub mod oidc;
 pub mod openapi;
