@@ -34,6 +34,10 @@
 #     `sudospawner` mediator, beside jupyterhub-singleuser), for the non-root
 #     hub tests (crates/cli/tests/nonroot_hub.rs), which write their own
 #     sudoers drop-in and helper rules and remove them afterwards
+#   - nginx, apache2, curl and openssl (Debian), for the reverse-proxy and TLS
+#     tests (crates/cli/tests/reverse_proxies.rs, tls_and_addresses.rs), which
+#     run nginx and Apache in the foreground with their own configuration in a
+#     temp dir; the system services the packages install are stopped here
 #   - cargo-deny 0.20.2 (`cargo install --locked`), which scripts/lint.sh runs
 #     for licences, duplicate versions, sources and advisories (deny.toml)
 #
@@ -67,6 +71,9 @@ APT_PACKAGES=(libpam0g-dev chromium sudo)
 # SystemdSpawner tests: systemd (and systemd-run, systemctl) that the tests
 # start as PID 1 of namespaces of their own (crates/cli/tests/support/systemd.rs).
 APT_PACKAGES+=(systemd)
+# Reverse proxies in front of the hub, and the TLS tests' certificate tool and
+# HTTP/2 client.
+APT_PACKAGES+=(nginx apache2 curl openssl)
 
 log() { printf 'setup: %s\n' "$*" >&2; }
 
@@ -84,6 +91,13 @@ if ((${#need_apt[@]})); then
     apt-get -o DPkg::Lock::Timeout=600 update -qq
     apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends \
         "${need_apt[@]}" >/dev/null
+    # The packages may start the system nginx/Apache (ports 80/443); the tests
+    # run their own instances, so stop the system ones.
+    for service in nginx apache2; do
+        if [[ -x /etc/init.d/$service ]]; then
+            /etc/init.d/$service stop >/dev/null 2>&1 || true
+        fi
+    done
 fi
 
 marker="$VENV/.ferrohub-ready-$JUPYTERHUB_VERSION"
