@@ -173,3 +173,64 @@ fn address_options_ferrohub_cannot_honour_are_refused_with_one_line() {
     let err = refused("[JupyterHub]\ntrusted_downstream_ips = [\"10.0.0.0/8\"]\n");
     assert!(err.contains("JupyterHub.trusted_downstream_ips"), "{err}");
 }
+
+/// `hub_bind_url` on a unix socket (upstream 0.9's `unix+http://` spelling):
+/// the hub has no TCP port; the proxy routes to the socket and the user's
+/// jupyterhub-singleuser reaches the hub API through it (its
+/// `JUPYTERHUB_API_URL` is `http+unix://...`, as upstream's default
+/// `hub_connect_url`), so a login, a spawn and a kernel work end to end.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_hub_on_a_unix_socket_behind_the_proxy() {
+    // Lower case only: jupyterhub-singleuser's HTTP client (aiohttp)
+    // lowercases the host part of the URL, and with it the socket's path.
+    let sockets = tempfile::Builder::new()
+        .prefix("ferrohub-sock-")
+        .rand_bytes(0)
+        .suffix(&format!("{}", std::process::id()))
+        .tempdir()
+        .unwrap();
+    let socket = sockets.path().join("hub.sock");
+    let encoded = socket.display().to_string().replace('/', "%2F");
+    let line = format!("hub_bind_url = \"unix+http://{encoded}\"");
+    let hub = TestHub::start(&[("JupyterHub", line.as_str())]);
+
+    // The socket, private to the hub's user (hub_socket_mode's default).
+    let meta = std::fs::symlink_metadata(&socket).expect("the hub's socket");
+    assert!(std::os::unix::fs::FileTypeExt::is_socket(&meta.file_type()));
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o777,
+        0o600
+    );
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", hub.hub_port)).is_err(),
+        "the hub also listens on TCP"
+    );
+    let routes = hub.routes().await;
+    assert_eq!(
+        routes["/"]["target"],
+        format!("http+unix://{encoded}"),
+        "{routes}"
+    );
+
+    let browser = support::browser::Browser::new(&hub.public_url());
+    assert_eq!(browser.login("alice", "pw", None).await.status(), 302);
+    browser.start_server("alice").await;
+    let lab = browser
+        .follow
+        .get(format!("{}/user/alice/lab", hub.public_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(lab.status(), 200);
+    assert_eq!(lab.url().path(), "/user/alice/lab");
+    assert_eq!(browser.run_code("alice", "6*7").await, "42");
+    let pid = support::server_pids_of_api(&format!("http+unix://{encoded}/hub/api"), "alice");
+    assert_eq!(
+        pid.len(),
+        1,
+        "one server reaching the hub through its socket"
+    );
+
+    drop(hub);
+    assert!(!socket.exists(), "the hub left its socket behind");
+}

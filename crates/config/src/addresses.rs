@@ -1,17 +1,88 @@
 //! The public-address options as upstream's traitlets validate them:
 //! `ssl_cert`/`ssl_key` (set together; they decide `bind_url`'s scheme),
 //! `public_url` (a full URL ending in the base URL) and
-//! `trusted_downstream_ips` (addresses). Run at load, so the hub, the proxy
+//! `trusted_downstream_ips` (addresses), and `hub_bind_url`/`hub_connect_url`
+//! on a unix socket (`http+unix://<percent-encoded path>`, upstream 0.9's
+//! `unix+http://` read the same). Run at load, so the hub, the proxy
 //! command line and `--show-config` all see the same normalized values.
 
 use std::net::IpAddr;
+use std::path::PathBuf;
 
 use crate::JupyterHubConfig;
 use crate::bind_url::BindUrl;
 use crate::credentials::Refusal;
 
+/// A `http+unix://` URL whose host part is not an absolute socket path.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{url:?} does not name a socket: expected http+unix:// followed by the socket's \
+     absolute path with each / written %2F (http+unix://%2Fsrv%2Fhub.sock)"
+)]
+pub struct NotASocket {
+    /// The URL as given.
+    pub url: String,
+}
+
+/// The socket path of an `http+unix://` (or `unix+http://`) URL: `None`
+/// for any other URL.
+pub fn unix_socket(url: &str) -> Option<Result<PathBuf, NotASocket>> {
+    let (scheme, rest) = url.split_once("://")?;
+    if !(scheme.eq_ignore_ascii_case("http+unix") || scheme.eq_ignore_ascii_case("unix+http")) {
+        return None;
+    }
+    let netloc = rest.split('/').next().unwrap_or_default();
+    let path = percent_encoding::percent_decode_str(netloc)
+        .decode_utf8()
+        .map(|p| p.into_owned())
+        .unwrap_or_default();
+    Some(if path.starts_with('/') && path.len() > 1 {
+        Ok(PathBuf::from(path))
+    } else {
+        Err(NotASocket {
+            url: url.to_owned(),
+        })
+    })
+}
+
+/// `unix+http://` → `http+unix://`, as upstream's `bind_url` validator does.
+fn unix_spelling(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("unix+http") => {
+            format!("http+unix://{rest}")
+        }
+        _ => url.to_owned(),
+    }
+}
+
 /// Checks the options and normalizes `bind_url` and `public_url` as upstream.
 pub(crate) fn check(hub: &mut JupyterHubConfig) -> Result<(), Refusal> {
+    for (option, url) in [
+        ("hub_bind_url", &mut hub.hub_bind_url),
+        ("hub_connect_url", &mut hub.hub_connect_url),
+    ] {
+        if let Some(socket) = unix_socket(url) {
+            socket.map_err(|e| Refusal {
+                option,
+                problem: e.to_string(),
+            })?;
+            *url = unix_spelling(url);
+        } else if option == "hub_connect_url" && !url.is_empty() {
+            BindUrl::parse(url).map_err(|e| Refusal {
+                option,
+                problem: e.to_string(),
+            })?;
+        }
+    }
+    if hub.hub_socket_mode > 0o777 {
+        return Err(Refusal {
+            option: "hub_socket_mode",
+            problem: format!(
+                "expected permission bits (at most 0o777, 511), found {}",
+                hub.hub_socket_mode
+            ),
+        });
+    }
     match (hub.ssl_cert.is_empty(), hub.ssl_key.is_empty()) {
         (true, false) => return Err(pair("ssl_cert", "ssl_key")),
         (false, true) => return Err(pair("ssl_key", "ssl_cert")),
@@ -164,5 +235,26 @@ mod tests {
             err.starts_with("trusted_downstream_ips: expected IP addresses"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_hub_may_listen_on_a_unix_socket() {
+        let hub =
+            checked(|h| h.hub_bind_url = "unix+http://%2Frun%2Fhub%2Fhub.sock".into()).unwrap();
+        assert_eq!(hub.hub_bind_url, "http+unix://%2Frun%2Fhub%2Fhub.sock");
+        assert_eq!(
+            unix_socket(&hub.hub_bind_url).unwrap().unwrap(),
+            PathBuf::from("/run/hub/hub.sock")
+        );
+        assert!(unix_socket("http://127.0.0.1:8081").is_none());
+        let err = checked(|h| h.hub_bind_url = "http+unix://hub.sock".into()).unwrap_err();
+        assert!(
+            err.starts_with("hub_bind_url: \"http+unix://hub.sock\" does not name a socket"),
+            "{err}"
+        );
+        let err = checked(|h| h.hub_connect_url = "ftp://x".into()).unwrap_err();
+        assert!(err.starts_with("hub_connect_url:"), "{err}");
+        let err = checked(|h| h.hub_socket_mode = 0o1777).unwrap_err();
+        assert!(err.starts_with("hub_socket_mode:"), "{err}");
     }
 }

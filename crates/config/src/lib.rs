@@ -33,6 +33,7 @@ mod slurm;
 mod sudo;
 mod systemd;
 
+pub use addresses::{NotASocket, unix_socket};
 pub use bind_url::{BindUrl, InvalidUrl};
 pub use docker::{
     AllowedImages, DEFAULT_DOCKER_IMAGE, DockerSpawnerConfig, ExtraCreateKwargs, ExtraHostConfig,

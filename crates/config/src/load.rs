@@ -317,7 +317,7 @@ fn check_values(
     };
     let hub = &mut config.jupyterhub;
     url("JupyterHub", "bind_url", &hub.bind_url)?;
-    if !hub.hub_bind_url.is_empty() {
+    if !hub.hub_bind_url.is_empty() && crate::addresses::unix_socket(&hub.hub_bind_url).is_none() {
         url("JupyterHub", "hub_bind_url", &hub.hub_bind_url)?;
     }
     url("ConfigurableHTTPProxy", "api_url", &config.proxy.api_url)?;

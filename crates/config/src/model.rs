@@ -97,6 +97,9 @@ pub struct JupyterHubConfig {
     pub hub_port: u16,
     /// How the proxy and servers reach the hub; empty means derived from the bind address.
     pub hub_connect_url: String,
+    /// Permissions of the hub's unix socket (`hub_bind_url = "http+unix://..."`),
+    /// default 0o600 (384): only the hub's user, as upstream.
+    pub hub_socket_mode: u32,
     /// PEM certificate chain of the public port: the proxy serves HTTPS (HTTP/2
     /// by ALPN) with it, and `bind_url` becomes `https://`, as upstream.
     pub ssl_cert: String,
@@ -305,6 +308,7 @@ impl Default for JupyterHubConfig {
             hub_ip: "127.0.0.1".into(),
             hub_port: 8081,
             hub_connect_url: String::new(),
+            hub_socket_mode: 0o600,
             ssl_cert: String::new(),
             ssl_key: String::new(),
             public_url: String::new(),

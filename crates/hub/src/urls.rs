@@ -20,7 +20,11 @@ pub struct HubUrls {
     pub hub_ip: String,
     /// Hub listen port (0 = pick one; tests).
     pub hub_port: u16,
-    /// How servers and the proxy reach the hub: `http://host:port` (no path).
+    /// The unix socket the hub listens on instead of `hub_ip:hub_port`
+    /// (`hub_bind_url = "http+unix://..."`).
+    pub hub_socket: Option<std::path::PathBuf>,
+    /// How servers and the proxy reach the hub: `http://host:port` or
+    /// `http+unix://<percent-encoded socket path>` (no path).
     pub hub_connect: String,
     /// The proxy's REST API, `http://host:port`.
     pub proxy_api: String,
@@ -68,13 +72,42 @@ impl HubUrls {
         let public = parse("JupyterHub.bind_url", &jh.bind_url)?;
         let base = public.base_url.clone();
         let hub = format!("{base}hub/");
+        let unix = |option: &'static str, url: &str| {
+            ferrohub_config::unix_socket(url).map(|socket| {
+                socket.map_err(|e| UrlError {
+                    option,
+                    reason: e.to_string(),
+                })
+            })
+        };
+        let mut hub_socket = None;
         let (hub_ip, hub_port) = if jh.hub_bind_url.is_empty() {
             (jh.hub_ip.clone(), jh.hub_port)
+        } else if let Some(socket) = unix("JupyterHub.hub_bind_url", &jh.hub_bind_url) {
+            hub_socket = Some(socket?);
+            (String::new(), 0)
         } else {
             let bind = parse("JupyterHub.hub_bind_url", &jh.hub_bind_url)?;
             (bind.host, bind.port)
         };
-        let hub_connect = if jh.hub_connect_url.is_empty() {
+        // As upstream's `Server`: only the scheme and the host part.
+        let origin_of_unix = |url: &str| {
+            let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+            format!("http+unix://{}", rest.split('/').next().unwrap_or_default())
+        };
+        let hub_connect = if !jh.hub_connect_url.is_empty() {
+            if let Some(socket) = unix("JupyterHub.hub_connect_url", &jh.hub_connect_url) {
+                socket?;
+                origin_of_unix(&jh.hub_connect_url)
+            } else {
+                let connect = parse("JupyterHub.hub_connect_url", &jh.hub_connect_url)?;
+                format!("{}://{}:{}", connect.scheme, connect.host, connect.port)
+            }
+        } else if hub_socket.is_some() {
+            // Upstream connects through the socket too: the proxy and
+            // jupyterhub-singleuser both speak http+unix.
+            origin_of_unix(&jh.hub_bind_url)
+        } else {
             let host = match hub_ip.as_str() {
                 "" | "0.0.0.0" => "127.0.0.1".to_owned(),
                 "::" => "[::1]".to_owned(),
@@ -82,9 +115,6 @@ impl HubUrls {
                 ip => ip.to_owned(),
             };
             format!("http://{host}:{hub_port}")
-        } else {
-            let connect = parse("JupyterHub.hub_connect_url", &jh.hub_connect_url)?;
-            format!("{}://{}:{}", connect.scheme, connect.host, connect.port)
         };
         let api = parse("ConfigurableHTTPProxy.api_url", &config.proxy.api_url)?;
         let public_tls = (!jh.ssl_cert.is_empty()).then(|| PublicTls {
@@ -119,6 +149,7 @@ impl HubUrls {
             public_scheme: public.scheme,
             hub_ip,
             hub_port,
+            hub_socket,
             hub_connect,
             proxy_api: format!("{}://{}:{}", api.scheme, api.host, api.port),
             public_tls,
@@ -130,7 +161,7 @@ impl HubUrls {
     /// With the real hub port once bound (when configured as 0).
     #[must_use]
     pub fn with_hub_port(mut self, port: u16) -> Self {
-        if self.hub_port == 0 {
+        if self.hub_port == 0 && self.hub_socket.is_none() {
             let old = format!(":{}", self.hub_port);
             if let Some(stripped) = self.hub_connect.strip_suffix(&old) {
                 self.hub_connect = format!("{stripped}:{port}");
@@ -260,5 +291,20 @@ mod tests {
         config.jupyterhub.bind_url = "ftp://x".into();
         let err = HubUrls::from_config(&config).unwrap_err().to_string();
         assert!(err.starts_with("JupyterHub.bind_url:"), "{err}");
+    }
+
+    #[test]
+    fn a_unix_socket_hub_is_reached_through_its_socket() {
+        let mut config = Config::default();
+        config.jupyterhub.hub_bind_url = "http+unix://%2Frun%2Fhub.sock".into();
+        let urls = HubUrls::from_config(&config).unwrap();
+        assert_eq!(
+            urls.hub_socket.as_deref(),
+            Some(std::path::Path::new("/run/hub.sock"))
+        );
+        assert_eq!(urls.api_url(), "http+unix://%2Frun%2Fhub.sock/hub/api");
+        config.jupyterhub.hub_connect_url = "http://10.0.0.2:8081/ignored".into();
+        let urls = HubUrls::from_config(&config).unwrap();
+        assert_eq!(urls.api_url(), "http://10.0.0.2:8081/hub/api");
     }
 }

@@ -529,7 +529,12 @@ environment = {{ PATH = "{venv}/bin:/usr/local/bin:/usr/bin:/bin" }}"#,
 /// Pids of single-user servers of `user` started by the hub listening on
 /// `hub_port` (a free function, so a task can poll it while a test runs).
 pub fn server_pids_of(hub_port: u16, user: &str) -> Vec<i32> {
-    let api = format!("JUPYTERHUB_API_URL=http://127.0.0.1:{hub_port}/hub/api");
+    server_pids_of_api(&format!("http://127.0.0.1:{hub_port}/hub/api"), user)
+}
+
+/// Pids of single-user servers of `user` whose `JUPYTERHUB_API_URL` is `api_url`.
+pub fn server_pids_of_api(api_url: &str, user: &str) -> Vec<i32> {
+    let api = format!("JUPYTERHUB_API_URL={api_url}");
     let user_var = format!("JUPYTERHUB_USER={user}");
     let mut pids = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
