@@ -16,6 +16,10 @@ fn text(value: &Value) -> &str {
     value.as_str().unwrap_or_default()
 }
 
+#[allow(
+    clippy::unwrap_used,
+    reason = "a test helper: a panic is the failure report"
+)]
 async fn lab_through(kind: Kind) {
     let certs = tempfile::tempdir().unwrap();
     let (cert, key) = self_signed(certs.path());

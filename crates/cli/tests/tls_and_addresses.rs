@@ -142,6 +142,10 @@ async fn https_on_the_public_port_with_http2_secure_cookies_and_a_kernel_in_chro
 
 /// Runs `ferrohub -f <toml>` on a configuration that must be refused at
 /// load: its exit status and stderr.
+#[allow(
+    clippy::unwrap_used,
+    reason = "a test helper: a panic is the failure report"
+)]
 fn refused(toml: &str) -> String {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ferrohub.toml");

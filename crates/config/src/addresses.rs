@@ -34,7 +34,7 @@ pub fn unix_socket(url: &str) -> Option<Result<PathBuf, NotASocket>> {
     let netloc = rest.split('/').next().unwrap_or_default();
     let path = percent_encoding::percent_decode_str(netloc)
         .decode_utf8()
-        .map(|p| p.into_owned())
+        .map(std::borrow::Cow::into_owned)
         .unwrap_or_default();
     Some(if path.starts_with('/') && path.len() > 1 {
         Ok(PathBuf::from(path))
