@@ -176,6 +176,19 @@ fn address_options_ferrohub_cannot_honour_are_refused_with_one_line() {
     );
     let err = refused("[JupyterHub]\ntrusted_downstream_ips = [\"10.0.0.0/8\"]\n");
     assert!(err.contains("JupyterHub.trusted_downstream_ips"), "{err}");
+    let err = refused("[JupyterHub]\nhub_bind_url = \"http+unix://hub.sock\"\n");
+    assert!(
+        err.contains("JupyterHub.hub_bind_url") && err.contains("does not name a socket"),
+        "{err}"
+    );
+    // Not supported (yet): refused, naming the option, never silently ignored.
+    let err = refused("[JupyterHub]\nsubdomain_host = \"https://hub.example.org\"\n");
+    assert!(
+        err.contains("JupyterHub.subdomain_host") && err.contains("ferrohub does not support it"),
+        "{err}"
+    );
+    let err = refused("[JupyterHub]\nbind_url = \"http+unix://%2Fsrv%2Fproxy.sock\"\n");
+    assert!(err.contains("JupyterHub.bind_url"), "{err}");
 }
 
 /// `hub_bind_url` on a unix socket (upstream 0.9's `unix+http://` spelling):
@@ -237,4 +250,98 @@ async fn the_hub_on_a_unix_socket_behind_the_proxy() {
 
     drop(hub);
     assert!(!socket.exists(), "the hub left its socket behind");
+}
+
+/// `text` without the ANSI colour codes tracing writes around field names.
+fn without_colours(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // ESC [ ... m
+            for c in chars.by_ref() {
+                if c == 'm' {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A failed login with `X-Forwarded-For: <forwarded>` through the proxy;
+/// returns the client address the hub logged for it.
+#[allow(
+    clippy::unwrap_used,
+    reason = "a test helper: a panic is the failure report"
+)]
+async fn logged_client(hub: &TestHub, user: &str, forwarded: &str) -> String {
+    let browser = support::browser::Browser::new(&hub.public_url());
+    let url = format!("{}/hub/login", hub.public_url());
+    let form = browser
+        .single
+        .get(&url)
+        .header("X-Forwarded-For", forwarded)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let xsrf = support::browser::hidden_xsrf(&form).unwrap();
+    let page = browser
+        .single
+        .post(&url)
+        .header("X-Forwarded-For", forwarded)
+        .form(&[
+            ("_xsrf", xsrf.as_str()),
+            ("username", user),
+            ("password", "wrong"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 403);
+    // The log line may reach the file just after the answer.
+    let wanted = format!("username={user} ");
+    support::eventually(10, "the failed login in the hub's log", || async {
+        let log = without_colours(&hub.log());
+        let line = log
+            .lines()
+            .find(|l| l.contains("failed login") && l.contains(&wanted))?;
+        line.split("client=")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .map(str::to_owned)
+    })
+    .await
+}
+
+/// `trusted_downstream_ips`: behind a proxy in front (here: the test,
+/// writing `X-Forwarded-For` as nginx does, from 127.0.0.1), the hub takes
+/// the client's address from the entry left of the trusted proxies;
+/// without the option, the proxy in front is the client, as upstream.
+#[tokio::test(flavor = "multi_thread")]
+async fn trusted_downstream_ips_name_the_proxies_in_front() {
+    let dummy = ("DummyAuthenticator", "password = \"secret\"");
+    let trusting = TestHub::start(&[
+        ("JupyterHub", "trusted_downstream_ips = [\"127.0.0.1\"]"),
+        dummy,
+    ]);
+    assert_eq!(
+        logged_client(&trusting, "erin", "203.0.113.9").await,
+        "Some(203.0.113.9)"
+    );
+    // A client-written entry left of the one the front proxy appended is ignored.
+    assert_eq!(
+        logged_client(&trusting, "frank", "198.51.100.1, 203.0.113.9").await,
+        "Some(203.0.113.9)"
+    );
+    let plain = TestHub::start(&[dummy]);
+    assert_eq!(
+        logged_client(&plain, "erin", "203.0.113.9").await,
+        "Some(127.0.0.1)"
+    );
 }
