@@ -196,6 +196,7 @@ fn address_options_ferrohub_cannot_honour_are_refused_with_one_line() {
 /// jupyterhub-singleuser reaches the hub API through it (its
 /// `JUPYTERHUB_API_URL` is `http+unix://...`, as upstream's default
 /// `hub_connect_url`), so a login, a spawn and a kernel work end to end.
+/// With `public_url`, the server learns its public URL and the hub's.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_hub_on_a_unix_socket_behind_the_proxy() {
     // Lower case only: jupyterhub-singleuser's HTTP client (aiohttp)
@@ -208,7 +209,10 @@ async fn the_hub_on_a_unix_socket_behind_the_proxy() {
         .unwrap();
     let socket = sockets.path().join("hub.sock");
     let encoded = socket.display().to_string().replace('/', "%2F");
-    let line = format!("hub_bind_url = \"unix+http://{encoded}\"");
+    // And public_url, which the server is told as its public address.
+    let line = format!(
+        "hub_bind_url = \"unix+http://{encoded}\"\npublic_url = \"http://hub.example.org:8080\""
+    );
     let hub = TestHub::start(&[("JupyterHub", line.as_str())]);
 
     // The socket, private to the hub's user (hub_socket_mode's default).
@@ -246,6 +250,15 @@ async fn the_hub_on_a_unix_socket_behind_the_proxy() {
         pid.len(),
         1,
         "one server reaching the hub through its socket"
+    );
+    let env = |name| TestHub::process_env(pid[0], name).unwrap_or_default();
+    assert_eq!(
+        env("JUPYTERHUB_PUBLIC_URL"),
+        "http://hub.example.org:8080/user/alice/"
+    );
+    assert_eq!(
+        env("JUPYTERHUB_PUBLIC_HUB_URL"),
+        "http://hub.example.org:8080/hub/"
     );
 
     drop(hub);

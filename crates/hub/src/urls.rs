@@ -251,6 +251,16 @@ impl HubUrls {
         }
     }
 
+    /// The public URL of `path` (`/user/alice/`) with `JupyterHub.public_url`'s
+    /// scheme and host; empty without `public_url` (upstream's
+    /// `JUPYTERHUB_PUBLIC_URL` and `JUPYTERHUB_PUBLIC_HUB_URL`).
+    #[must_use]
+    pub fn public_url_of(&self, path: &str) -> String {
+        self.public_origin
+            .as_ref()
+            .map_or_else(String::new, |origin| format!("{origin}{path}"))
+    }
+
     /// Whether cookies set in answer to this request must be Secure: the
     /// browser reached the hub over https (upstream: `public_url`'s scheme
     /// if set, else the request's).
@@ -306,5 +316,32 @@ mod tests {
         config.jupyterhub.hub_connect_url = "http://10.0.0.2:8081/ignored".into();
         let urls = HubUrls::from_config(&config).unwrap();
         assert_eq!(urls.api_url(), "http://10.0.0.2:8081/hub/api");
+    }
+
+    #[test]
+    fn public_url_gives_the_scheme_and_host_browsers_use() {
+        let mut config = Config::default();
+        config.jupyterhub.bind_url = "http://127.0.0.1:8000/jupyter".into();
+        let urls = HubUrls::from_config(&config).unwrap();
+        assert_eq!(urls.public_url_of("/jupyter/hub/"), "");
+        let mut headers = http::HeaderMap::new();
+        assert_eq!(urls.browser_scheme(&headers), "http");
+        headers.insert("x-forwarded-proto", "https,http".parse().unwrap());
+        assert!(urls.secure_cookies(&headers));
+        headers.insert("x-scheme", "http".parse().unwrap());
+        assert_eq!(urls.browser_scheme(&headers), "http", "X-Scheme first");
+        headers.insert(
+            "forwarded",
+            "for=1.2.3.4;proto=https, proto=http".parse().unwrap(),
+        );
+        assert_eq!(urls.browser_scheme(&headers), "https", "Forwarded first");
+
+        config.jupyterhub.public_url = "http://hub.example.org/jupyter/".into();
+        let urls = HubUrls::from_config(&config).unwrap();
+        assert_eq!(
+            urls.public_url_of("/jupyter/user/alice/"),
+            "http://hub.example.org/jupyter/user/alice/"
+        );
+        assert!(!urls.secure_cookies(&headers), "public_url's scheme wins");
     }
 }
