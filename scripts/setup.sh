@@ -296,6 +296,9 @@ fi
 # system of Debian's Python and the virtualenv above, as a tarball the tests
 # `docker import` (rebuilt only when its recipe changes; seconds).
 bash "$(dirname "${BASH_SOURCE[0]}")/singleuser-image.sh" "$VENV" "$DOCKER_DIR"
+# The base the hub image test builds the Dockerfile on (a stand-in for
+# debian:bookworm-slim, from this machine's packages; seconds).
+bash "$(dirname "${BASH_SOURCE[0]}")/hub-base-image.sh" "$DOCKER_DIR"
 # cargo-deny: the pinned version, installed once. Another version already
 # on the PATH is kept (installing needs the network) with a note, since a
 # different release may read deny.toml differently.

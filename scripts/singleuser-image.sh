@@ -25,18 +25,16 @@ OUT="$(realpath -m "$2")"
 ROOTS=(python3-minimal python3.11 bash dash coreutils base-files libstdc++6 netbase)
 
 log() { printf 'singleuser-image: %s\n' "$*" >&2; }
+# shellcheck source=lib/debian-rootfs.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/debian-rootfs.sh"
 
 # The packages whose files make up the image: the closure of ROOTS over
 # Depends/PreDepends, as installed here.
-mapfile -t packages < <(
-    apt-cache depends --recurse --installed --no-recommends --no-suggests \
-        --no-conflicts --no-breaks --no-replaces --no-enhances "${ROOTS[@]}" 2>/dev/null |
-        grep -v '^[ <]' | sort -u
-)
+mapfile -t packages < <(debian_closure "${ROOTS[@]}")
 versions="$(dpkg-query -W -f='${Package}=${Version}\n' "${packages[@]}")"
 freeze="$("$VENV/bin/python" -m pip freeze --disable-pip-version-check 2>/dev/null)"
 hash="$({
-    cat "$0"
+    cat "$0" "$(dirname "${BASH_SOURCE[0]}")/lib/debian-rootfs.sh"
     printf '%s\n' "$VENV" "$versions" "$freeze"
 } | sha256sum | cut -c1-16)"
 tag="ferrohub/singleuser:$hash"
@@ -49,26 +47,11 @@ log "building $tag from ${#packages[@]} Debian packages and $VENV"
 mkdir -p "$OUT"
 stage="$(mktemp -d "$OUT/.stage.XXXXXX")"
 trap 'rm -rf "$stage"' EXIT
-# bookworm's merged /usr: the top-level directories are links into /usr.
-mkdir -p "$stage/usr/bin" "$stage/usr/lib" "$stage/usr/lib64" "$stage/usr/sbin"
-for dir in bin lib lib64 sbin; do ln -s "usr/$dir" "$stage/$dir"; done
-# Every file and link the packages installed (not their directories: tar
-# would store a directory's whole content). Conffiles removed on this
-# machine are skipped.
-for pkg in "${packages[@]}"; do dpkg -L "$pkg"; done | sort -u |
-    while IFS= read -r path; do
-        if [[ -L "$path" || (-e "$path" && ! -d "$path") ]]; then
-            printf '%s\n' "${path#/}"
-        fi
-    done >"$stage/.files"
-tar -C / --no-recursion -cf - -T "$stage/.files" |
-    tar -C "$stage" --keep-directory-symlink -xf -
-rm "$stage/.files"
+debian_rootfs "$stage" "${packages[@]}"
 mkdir -p "$stage$(dirname "$VENV")"
 cp -a "$VENV" "$stage$VENV"
 # The user the server runs as (jovyan, uid 1000, as the Jupyter images).
-mkdir -p "$stage/etc" "$stage/home/jovyan" "$stage/tmp" "$stage/root" "$stage/run" "$stage/var/tmp"
-chmod 1777 "$stage/tmp" "$stage/var/tmp"
+mkdir -p "$stage/etc" "$stage/home/jovyan"
 chown 1000:100 "$stage/home/jovyan"
 cat >"$stage/etc/passwd" <<PASSWD
 root:x:0:0:root:/root:/bin/bash

@@ -19,6 +19,15 @@ pub(crate) enum Command {
     GenerateConfig,
 }
 
+/// How `--show-config` prints the configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ShowConfig {
+    /// TOML (`--show-config`).
+    Toml,
+    /// JSON (`--show-config-json`).
+    Json,
+}
+
 /// Parsed arguments.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Args {
@@ -28,6 +37,8 @@ pub(crate) struct Args {
     pub(crate) debug: bool,
     pub(crate) upgrade_db: bool,
     pub(crate) yes: bool,
+    /// Print the effective configuration instead of running.
+    pub(crate) show_config: Option<ShowConfig>,
     pub(crate) help: bool,
     pub(crate) version: bool,
 }
@@ -40,9 +51,15 @@ Usage:
   ferrohub token USERNAME [--note T]   print a new API token for USERNAME
   ferrohub upgrade-db                  upgrade the database schema (backs up SQLite first)
   ferrohub --generate-config [-y]      write a commented ferrohub.toml
+  ferrohub --show-config [-f FILE]     print the options that differ from the defaults, as TOML
+                                       (secrets masked); --show-config-json prints JSON
 
 Options:
-  -f, --config FILE        configuration file (default: ferrohub.toml if present)
+  -f, --config FILE        configuration file: ferrohub.toml, or upstream's jupyterhub_config.py
+                           (read without running Python: plain values, os.environ, os.path,
+                           conditions; a hook function or a custom class is refused, naming its
+                           line; see docs/jupyterhub-config-py.md). Default: ferrohub.toml,
+                           else jupyterhub_config.py, if present in the working directory
   --Class.trait=VALUE      set any option, e.g. --JupyterHub.bind_url=http://:9000
   --url URL                same as --JupyterHub.bind_url
   --ip IP, --port PORT     change the host or port of JupyterHub.bind_url
@@ -74,6 +91,7 @@ impl Args {
             debug: false,
             upgrade_db: false,
             yes: false,
+            show_config: None,
             help: false,
             version: false,
         };
@@ -99,6 +117,22 @@ impl Args {
                 "--upgrade-db" => args.upgrade_db = true,
                 "-y" => args.yes = true,
                 "--generate-config" => args.command = Command::GenerateConfig,
+                "--show-config" => args.show_config = Some(ShowConfig::Toml),
+                "--show-config-json" => args.show_config = Some(ShowConfig::Json),
+                // traitlets' own spelling of the same switches.
+                "--Application.show_config"
+                | "--JupyterHub.show_config"
+                | "--Application.show_config_json"
+                | "--JupyterHub.show_config_json" => {
+                    let on = inline.as_deref().is_none_or(|v| v == "True" || v == "true");
+                    if on {
+                        args.show_config = Some(if flag.ends_with("_json") {
+                            ShowConfig::Json
+                        } else {
+                            ShowConfig::Toml
+                        });
+                    }
+                }
                 "-f" | "--config" => args.config_file = Some(PathBuf::from(value(&flag)?)),
                 "--note" => note = Some(value(&flag)?),
                 "--ip" => ip_port.0 = Some(value(&flag)?),
@@ -199,6 +233,30 @@ mod tests {
             parse(&["--port=9000"]).unwrap().overrides,
             ["--JupyterHub.bind_url=http://:9000"]
         );
+    }
+
+    #[test]
+    fn show_config_switches() {
+        assert_eq!(parse(&[]).unwrap().show_config, None);
+        assert_eq!(
+            parse(&["--show-config", "-f", "jupyterhub_config.py"])
+                .unwrap()
+                .show_config,
+            Some(ShowConfig::Toml)
+        );
+        assert_eq!(
+            parse(&["--show-config-json"]).unwrap().show_config,
+            Some(ShowConfig::Json)
+        );
+        assert_eq!(
+            parse(&["--Application.show_config=True"])
+                .unwrap()
+                .show_config,
+            Some(ShowConfig::Toml)
+        );
+        let args = parse(&["--JupyterHub.show_config=False"]).unwrap();
+        assert_eq!(args.show_config, None);
+        assert!(args.overrides.is_empty());
     }
 
     #[test]

@@ -3,17 +3,21 @@
 //! maintenance subcommand (`token`, `upgrade-db`, `generate-config`).
 
 mod args;
+mod systemd;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use args::{Args, Command};
+use args::{Args, Command, ShowConfig};
 use ferrohub_config::Config;
 
 /// Exit status for configuration and usage errors (`EX_USAGE`).
 const EX_USAGE: u8 = 64;
 /// The configuration file read when `-f` is not given and it exists.
 const DEFAULT_CONFIG_FILE: &str = "ferrohub.toml";
+/// Upstream's configuration file, read when `-f` is not given, it exists
+/// and [`DEFAULT_CONFIG_FILE`] does not.
+const UPSTREAM_CONFIG_FILE: &str = "jupyterhub_config.py";
 
 fn main() -> ExitCode {
     let args = match Args::parse(std::env::args().skip(1)) {
@@ -39,6 +43,22 @@ fn main() -> ExitCode {
         Ok(config) => config,
         Err(message) => return fail(EX_USAGE, &message),
     };
+    // `c.Application.show_config = True` in a jupyterhub_config.py asks the same.
+    let in_file = || {
+        config_path(&args)
+            .as_deref()
+            .and_then(ferrohub_config::file_requests_show_config)
+            .map(|json| {
+                if json {
+                    ShowConfig::Json
+                } else {
+                    ShowConfig::Toml
+                }
+            })
+    };
+    if let Some(format) = args.show_config.or_else(in_file) {
+        return show_config(&args, &config, format);
+    }
     // Upgrading the schema never reads auth_state, so it needs no
     // JUPYTERHUB_CRYPT_KEY (upstream's `upgrade-db` does not check it either).
     if let Command::UpgradeDb = args.command {
@@ -72,11 +92,39 @@ fn fail(code: u8, message: &str) -> ExitCode {
     ExitCode::from(code)
 }
 
-fn load_config(args: &Args) -> Result<Config, String> {
-    let path = match &args.config_file {
+/// The file `-f` names, else the first of ferrohub.toml and
+/// jupyterhub_config.py in the working directory.
+fn config_path(args: &Args) -> Option<PathBuf> {
+    match &args.config_file {
         Some(path) => Some(path.clone()),
-        None => Some(PathBuf::from(DEFAULT_CONFIG_FILE)).filter(|p| p.exists()),
+        None => [DEFAULT_CONFIG_FILE, UPSTREAM_CONFIG_FILE]
+            .into_iter()
+            .map(PathBuf::from)
+            .find(|p| p.exists()),
+    }
+}
+
+/// `--show-config`: the effective configuration on stdout (the same text for
+/// a `.py` file and its equivalent TOML), the file it came from on stderr.
+fn show_config(args: &Args, config: &Config, format: ShowConfig) -> ExitCode {
+    let text = match format {
+        ShowConfig::Toml => ferrohub_config::show_config_toml(config),
+        ShowConfig::Json => ferrohub_config::show_config_json(config),
     };
+    match text {
+        Ok(text) => {
+            if let Some(path) = config_path(args) {
+                eprintln!("Loaded config file: {}", path.display());
+            }
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(1, &e.to_string()),
+    }
+}
+
+fn load_config(args: &Args) -> Result<Config, String> {
+    let path = config_path(args);
     let mut config =
         ferrohub_config::load(path.as_deref(), &args.overrides).map_err(|e| e.to_string())?;
     if args.upgrade_db {
@@ -95,10 +143,19 @@ fn init_logging(config: &Config, debug: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new(format!("{level},sqlx=warn,hyper_util=info"))
     });
-    tracing_subscriber::fmt()
+    let subscriber = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_target(false)
-        .init();
+        .with_target(false);
+    // Under systemd the journal keeps time and priority: one
+    // `<priority>message` line per event, no colour.
+    if systemd::stderr_is_journal() {
+        subscriber
+            .with_ansi(false)
+            .event_format(systemd::JournalLines)
+            .init();
+    } else {
+        subscriber.init();
+    }
 }
 
 fn generate_config(args: &Args) -> ExitCode {
@@ -106,6 +163,15 @@ fn generate_config(args: &Args) -> ExitCode {
         .config_file
         .clone()
         .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG_FILE));
+    if path.extension().is_some_and(|e| e == "py") {
+        return fail(
+            EX_USAGE,
+            &format!(
+                "--generate-config writes TOML; name a .toml file, not {}",
+                path.display()
+            ),
+        );
+    }
     if path.exists() && !args.yes {
         return fail(
             1,
@@ -133,12 +199,17 @@ async fn shutdown_signal() {
         _ = term.recv() => tracing::info!("received SIGTERM, shutting down"),
         _ = int.recv() => tracing::info!("received SIGINT, shutting down"),
     }
+    systemd::notify("STOPPING=1");
 }
 
 async fn serve(config: Config) -> Result<(), String> {
+    let public_url = config.jupyterhub.bind_url.clone();
     let hub = ferrohub_hub::Hub::start(config)
         .await
         .map_err(|e| e.to_string())?;
+    // The hub's port is bound and the proxy answers: a `Type=notify` unit
+    // is started now (connections queue until `serve` accepts them).
+    systemd::notify(&format!("READY=1\nSTATUS=serving on {public_url}"));
     hub.serve(shutdown_signal())
         .await
         .map_err(|e| e.to_string())

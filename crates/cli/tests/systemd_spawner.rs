@@ -396,3 +396,72 @@ impl Drop for StateDirectory {
         }
     }
 }
+
+/// A named server runs in a unit of its own beside the default server's
+/// (upstream's single unit name per user would stop one for the other).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_named_server_gets_a_unit_of_its_own_beside_the_default_one() {
+    let systemd = systemd::shared();
+    let user = LocalUser::create("sdn");
+    let name = user.name.as_str();
+    let hub = TestHub::start_launched(
+        &systemd.launcher(),
+        None,
+        "dummy",
+        "systemdspawner.SystemdSpawner",
+        &[
+            ("JupyterHub", "allow_named_servers = true"),
+            ("Authenticator", &format!("allowed_users = [\"{name}\"]")),
+        ],
+        &[],
+    );
+    let api = Api::new(&hub);
+    let token = token_for(&hub, name);
+    start_server(&hub, systemd, &api, &token, name).await;
+    let response = api
+        .call(&token, Method::POST, &format!("/users/{name}/servers/gpu"))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        [201, 202].contains(&response.status().as_u16()),
+        "{}\n{}",
+        response.status(),
+        hub.log()
+    );
+    support::eventually(120, "the named server to be ready", || async {
+        let (_, model) = api.get(&token, &format!("/users/{name}")).await;
+        (model["servers"]["gpu"]["ready"] == true).then_some(())
+    })
+    .await;
+    let default_unit = unit_of(name);
+    let named_unit = format!("{default_unit}-gpu");
+    assert_eq!(systemd.state(&default_unit), "active", "{}", hub.log());
+    assert_eq!(systemd.state(&named_unit), "active");
+    assert_eq!(server_status(&api, &token, name).await, 200);
+    let named_status = api
+        .public(&token, &format!("/user/{name}/gpu/api/status"))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(named_status, 200);
+
+    // Stopping the named server leaves the default one running.
+    let stopped = api
+        .call(
+            &token,
+            Method::DELETE,
+            &format!("/users/{name}/servers/gpu"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!([202, 204].contains(&stopped.status().as_u16()));
+    support::eventually(60, "the named unit to stop", || async {
+        (systemd.state(&named_unit) != "active").then_some(())
+    })
+    .await;
+    assert_eq!(systemd.state(&default_unit), "active");
+    assert_eq!(server_status(&api, &token, name).await, 200);
+}

@@ -10,6 +10,14 @@ use std::path::PathBuf;
 pub enum Origin {
     /// The configuration file at this path.
     File(PathBuf),
+    /// A line of the configuration file at this path (a Python file, whose
+    /// options each know the line that set them).
+    Line {
+        /// The file.
+        path: PathBuf,
+        /// The line, from 1.
+        line: usize,
+    },
     /// A `--Class.trait=value` argument.
     CommandLine,
     /// The built-in default (only seen for a hand-built, invalid [`crate::Config`]).
@@ -20,6 +28,7 @@ impl fmt::Display for Origin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::File(path) => write!(f, "in {}", path.display()),
+            Self::Line { path, line } => write!(f, "in {}:{line}", path.display()),
             Self::CommandLine => f.write_str("on the command line"),
             Self::Default => f.write_str("by default"),
         }
@@ -55,6 +64,18 @@ pub enum ConfigError {
         /// What the TOML parser expected.
         message: String,
     },
+    /// A `jupyterhub_config.py` that ferrohub cannot read: a syntax error,
+    /// or Python that is not data (a function, a class, a file read); `line`
+    /// counts from 1.
+    #[error("{}:{line}: {message}", path.display())]
+    Python {
+        /// The file.
+        path: PathBuf,
+        /// Line of the statement.
+        line: usize,
+        /// What is wrong, naming the option when there is one.
+        message: String,
+    },
     /// A command-line override that is not of the form `--Class.trait=value`.
     #[error("bad command-line option {arg:?}: expected --Class.trait=value")]
     BadOverride {
@@ -83,10 +104,10 @@ pub enum ConfigError {
         suggestion: Option<String>,
     },
     /// An option that the class does not have.
-    #[error("unknown option {class}.{name} {origin}{}{}", did_you_mean(.suggestion.as_deref()), upstream_note(*.upstream))]
+    #[error("unknown option {class}.{name} {origin}{}{}{}", did_you_mean(.suggestion.as_deref()), upstream_note(*.upstream), also_note(.also_unsupported))]
     UnknownOption {
         /// The class (section) name.
-        class: String,
+        class: &'static str,
         /// The option name as written.
         name: String,
         /// Where it was written.
@@ -95,6 +116,9 @@ pub enum ConfigError {
         suggestion: Option<String>,
         /// Upstream JupyterHub 6.1.1 has this option, ferrohub does not.
         upstream: bool,
+        /// The file's other upstream options ferrohub does not support, as
+        /// `Class.name in FILE[:LINE]`, so all are named in one message.
+        also_unsupported: Box<[String]>,
     },
     /// A known option with a value of the wrong type or out of range.
     #[error("{class}.{name} {origin}: {problem}")]
@@ -123,6 +147,14 @@ fn did_you_mean(suggestion: Option<&str>) -> String {
     suggestion
         .map(|s| format!(" (did you mean {s}?)"))
         .unwrap_or_default()
+}
+
+fn also_note(others: &[String]) -> String {
+    if others.is_empty() {
+        String::new()
+    } else {
+        format!("; nor these upstream options: {}", others.join(", "))
+    }
 }
 
 fn upstream_note(upstream: bool) -> &'static str {

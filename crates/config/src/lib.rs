@@ -12,7 +12,9 @@
 //! `bind_url` (listen URLs), `ldap` (`[LDAPAuthenticator]`), `slurm`
 //! (`[SlurmSpawner]`), `docker` (`[DockerSpawner]`), `systemd`
 //! (`[SystemdSpawner]`), `sudo` (`[SudoSpawner]`), `profiles`
-//! (`Spawner.profile_list`, memory sizes), `error`.
+//! (`Spawner.profile_list`, memory sizes), `python` (upstream's
+//! `jupyterhub_config.py`, read without Python), `show` (`--show-config`),
+//! `error`.
 
 #![warn(missing_docs)]
 
@@ -28,7 +30,9 @@ mod load;
 mod model;
 mod oauth;
 mod profiles;
+mod python;
 mod schema;
+mod show;
 mod slurm;
 mod sudo;
 mod systemd;
@@ -44,7 +48,7 @@ pub use generate::generate_config;
 pub use ldap::{
     CertValidation, DEFAULT_GROUP_SEARCH_FILTER, LdapAuthenticatorConfig, TlsKwargs, TlsStrategy,
 };
-pub use load::load;
+pub use load::{file_requests_show_config, load};
 pub use model::{
     AuthenticatorConfig, Config, CustomScopeConfig, DummyAuthenticatorConfig, JupyterHubConfig,
     LocalAuthenticatorConfig, LocalProcessSpawnerConfig, MAX_COOKIE_MAX_AGE_DAYS,
@@ -60,6 +64,7 @@ pub use profiles::{
     BadByteSize, ByteSize, OVERRIDABLE, Profile, ProfileError, SpawnerOverride, UnknownProfile,
     choose_profile, slugify,
 };
+pub use show::{MASK, ShowConfigError, show_config_json, show_config_toml};
 pub use slurm::{DEFAULT_SLURM_BATCH_SCRIPT, SlurmSpawnerConfig};
 pub use sudo::SudoSpawnerConfig;
 pub use systemd::{DEFAULT_SYSTEMD_UNIT_NAME_TEMPLATE, PropertyValue, SystemdSpawnerConfig};

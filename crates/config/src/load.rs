@@ -7,7 +7,7 @@
 //! they resolve from the working directory when they are used, not from the
 //! configuration file's directory.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use toml::{Table, Value};
@@ -34,12 +34,39 @@ const BASE_SECTIONS: &[(&str, &str)] = &[("BatchSpawnerBase", "SlurmSpawner")];
 /// any; it must exist), then `overrides` (`--Class.trait=value`, the leading `--`
 /// optional), which win over the file. The result has passed every check.
 pub fn load(path: Option<&Path>, overrides: &[String]) -> Result<Config, ConfigError> {
-    let mut table = match path {
+    let Source {
+        mut table,
+        lines,
+        class_lines,
+    } = match path {
         Some(path) => read_file(path)?,
-        None => Table::new(),
+        None => Source::default(),
     };
     let file_origin = path.map_or(Origin::Default, |p| Origin::File(p.to_owned()));
-    check_table(&table, &file_origin)?;
+    // A Python file knows the line of each option; a TOML file is named whole.
+    let origin_of = |class: &str, name: Option<&str>| -> Origin {
+        // An option folded in from a base section was set under that name.
+        let sections = std::iter::once(class).chain(
+            BASE_SECTIONS
+                .iter()
+                .filter(|(_, c)| *c == class)
+                .map(|(base, _)| *base),
+        );
+        let line = sections
+            .filter_map(|section| match name {
+                Some(name) => lines.get(&(section.to_owned(), name.to_owned())),
+                None => class_lines.get(section),
+            })
+            .next();
+        match (path, line) {
+            (Some(path), Some(line)) => Origin::Line {
+                path: path.to_owned(),
+                line: *line,
+            },
+            _ => file_origin.clone(),
+        }
+    };
+    check_table(&table, &origin_of)?;
     fold_base_sections(&mut table);
 
     let mut from_command_line = BTreeSet::new();
@@ -65,13 +92,44 @@ pub fn load(path: Option<&Path>, overrides: &[String]) -> Result<Config, ConfigE
         if from_command_line.contains(&(class, name)) {
             Origin::CommandLine
         } else {
-            file_origin.clone()
+            origin_of(class, Some(name))
         }
     })?;
     Ok(config)
 }
 
-fn read_file(path: &Path) -> Result<Table, ConfigError> {
+/// A configuration file's options, with the lines they were set on (only a
+/// Python file has them).
+#[derive(Default)]
+struct Source {
+    table: Table,
+    lines: BTreeMap<(String, String), usize>,
+    class_lines: BTreeMap<String, usize>,
+}
+
+/// Whether the Python configuration file at `path` sets traitlets'
+/// `c.Application.show_config` (`Some(false)`) or `show_config_json`
+/// (`Some(true)`): it asks to print the configuration instead of starting,
+/// as `--show-config` does. `None` for a TOML file or one that cannot be read.
+#[must_use]
+pub fn file_requests_show_config(path: &Path) -> Option<bool> {
+    if !is_python(path) {
+        return None;
+    }
+    let text = std::fs::read_to_string(path).ok()?;
+    let host = crate::python::Host {
+        echo: false,
+        ..crate::python::Host::from_process()
+    };
+    crate::python::read(path, &text, &host).ok()?.show_config
+}
+
+/// Whether `path` is upstream's Python configuration (`jupyterhub_config.py`).
+fn is_python(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "py")
+}
+
+fn read_file(path: &Path) -> Result<Source, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|source| match source.kind() {
         std::io::ErrorKind::NotFound => ConfigError::NotFound {
             path: path.to_owned(),
@@ -81,7 +139,21 @@ fn read_file(path: &Path) -> Result<Table, ConfigError> {
             source,
         },
     })?;
-    text.parse::<Table>().map_err(|e| {
+    if is_python(path) {
+        let read = crate::python::read(path, &text, &crate::python::Host::from_process()).map_err(
+            |e| ConfigError::Python {
+                path: path.to_owned(),
+                line: e.line,
+                message: e.message,
+            },
+        )?;
+        return Ok(Source {
+            table: read.table,
+            lines: read.lines,
+            class_lines: read.class_lines,
+        });
+    }
+    let table = text.parse::<Table>().map_err(|e| {
         let offset = e.span().map_or(0, |span| span.start);
         let before = text.get(..offset).unwrap_or(&text);
         ConfigError::Syntax {
@@ -90,6 +162,10 @@ fn read_file(path: &Path) -> Result<Table, ConfigError> {
             column: before.rsplit('\n').next().unwrap_or("").chars().count() + 1,
             message: one_line(e.message()),
         }
+    })?;
+    Ok(Source {
+        table,
+        ..Source::default()
     })
 }
 
@@ -104,22 +180,69 @@ pub(crate) fn one_line(message: &str) -> String {
 }
 
 /// Checks every section and key of a parsed file.
-fn check_table(table: &Table, origin: &Origin) -> Result<(), ConfigError> {
+fn check_table(
+    table: &Table,
+    origin: &dyn Fn(&str, Option<&str>) -> Origin,
+) -> Result<(), ConfigError> {
+    let mut entries = Vec::new();
     for (class_name, section) in table {
         let Some(section) = section.as_table() else {
             return Err(ConfigError::OutsideSection {
                 name: class_name.clone(),
-                origin: origin.clone(),
+                origin: origin(class_name, None),
                 suggestion: class_having(class_name),
             });
         };
-        let class = known_class(class_name, origin)?;
+        let class = known_class(class_name, &origin(class_name, None))?;
         for (name, value) in section {
-            known_option(class, name, origin)?;
-            check_type(class, name, value, origin)?;
+            entries.push((class, name, value, origin(class_name, Some(name))));
         }
     }
-    Ok(())
+    // A Python file's options in the order of its lines (a TOML file's
+    // keep their order: they have no line).
+    entries.sort_by_key(|(_, _, _, origin)| match origin {
+        Origin::Line { line, .. } => *line,
+        _ => 0,
+    });
+    let mut first = None;
+    let mut also_unsupported = Vec::new();
+    for (class, name, value, origin) in &entries {
+        let Err(error) =
+            known_option(class, name, origin).and_then(|()| check_type(class, name, value, origin))
+        else {
+            continue;
+        };
+        let upstream_only = matches!(error, ConfigError::UnknownOption { upstream: true, .. });
+        if first.is_none() {
+            first = Some(error);
+            // Name every upstream option ferrohub lacks at once, so a moved
+            // configuration is fixed in one pass; any other error stops here.
+            if !upstream_only {
+                break;
+            }
+        } else if upstream_only {
+            also_unsupported.push(format!("{}.{name} {origin}", class.name));
+        }
+    }
+    match first {
+        None => Ok(()),
+        Some(ConfigError::UnknownOption {
+            class,
+            name,
+            origin,
+            suggestion,
+            upstream,
+            ..
+        }) => Err(ConfigError::UnknownOption {
+            class,
+            name,
+            origin,
+            suggestion,
+            upstream,
+            also_unsupported: also_unsupported.into_boxed_slice(),
+        }),
+        Some(error) => Err(error),
+    }
 }
 
 /// Moves each base section's options into its class's section, where the
@@ -168,11 +291,12 @@ fn known_option(class: &Class, name: &str, origin: &Origin) -> Result<(), Config
         .or_else(|| class_having(name));
     let full_name = format!("{}.{name}", class.name);
     Err(ConfigError::UnknownOption {
-        class: class.name.to_owned(),
+        class: class.name,
         name: name.to_owned(),
         origin: origin.clone(),
         suggestion,
         upstream: UPSTREAM_OPTIONS.lines().any(|line| line == full_name),
+        also_unsupported: Box::default(),
     })
 }
 

@@ -74,14 +74,22 @@ impl SystemdSpawner {
         }
     }
 
-    /// The unit name for a request (`unit_name_template` expanded).
+    /// The unit name for a request: `unit_name_template` expanded, and for
+    /// a named server `-<server name>` after it (escaped as systemd-escape
+    /// does). Upstream names every server of a user alike, so a second
+    /// named server would stop the first one's unit; here each has its own.
     #[must_use]
     pub fn unit_name(&self, request: &SpawnRequest) -> String {
-        expand(
+        let unit = expand(
             &self.config.unit_name_template,
             &request.username,
             request.user_id,
-        )
+        );
+        if request.server_name.is_empty() {
+            unit
+        } else {
+            format!("{unit}-{}", unit::escape(&request.server_name))
+        }
     }
 
     /// The effective limits: `[SystemdSpawner]`'s, else the request's
@@ -419,6 +427,12 @@ mod tests {
             reports: ferrohub_spawn::ServerReports::default(),
         };
         assert_eq!(spawner.unit_name(&request), "hub-42-alice");
+        // A named server gets a unit of its own.
+        let named = ferrohub_spawn::SpawnRequest {
+            server_name: "gpu run/2".into(),
+            ..request
+        };
+        assert_eq!(spawner.unit_name(&named), "hub-42-alice-gpu\\x20run-2");
     }
 
     #[tokio::test]

@@ -37,6 +37,26 @@ pub fn expand(template: &str, username: &str, user_id: i64) -> String {
     out
 }
 
+/// `text` as a unit-name part, as `systemd-escape` writes it: `/` becomes
+/// `-`, ASCII letters, digits, `:`, `_` and `.` (not leading) stay, every
+/// other byte is `\xNN`.
+#[must_use]
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for (i, byte) in text.bytes().enumerate() {
+        match byte {
+            b'/' => out.push('-'),
+            b'.' if i > 0 => out.push('.'),
+            b if b.is_ascii_alphanumeric() || b == b':' || b == b'_' => out.push(char::from(b)),
+            b => {
+                use std::fmt::Write as _;
+                let _ = write!(out, "\\x{b:02x}");
+            }
+        }
+    }
+    out
+}
+
 /// Unit properties in the order they are given to `systemd-run`; setting a
 /// name again replaces its value in place (upstream's dict `update`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -276,6 +296,21 @@ pub fn extended_path(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Our escaping is systemd's own (`systemd-escape`, installed by
+    /// scripts/setup.sh with the systemd the tests run).
+    #[test]
+    fn escape_matches_systemd_escape() {
+        for text in ["gpu", "gpu run/2", ".hidden", "a.b", "ü-x", "x:y_z", "50%"] {
+            let output = std::process::Command::new("systemd-escape")
+                .arg("--")
+                .arg(text)
+                .output()
+                .expect("systemd-escape (scripts/setup.sh installs systemd)");
+            let theirs = String::from_utf8(output.stdout).unwrap();
+            assert_eq!(escape(text), theirs.trim_end(), "{text:?}");
+        }
+    }
 
     const NO_LIMITS: Limits = Limits {
         mem_limit: None,

@@ -25,6 +25,7 @@ pub mod openapi;
 mod ports;
 pub mod slurm;
 pub mod systemd;
+pub mod upstream;
 pub mod users;
 
 use std::fmt::Write as _;
