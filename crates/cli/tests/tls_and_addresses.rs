@@ -358,3 +358,66 @@ async fn trusted_downstream_ips_name_the_proxies_in_front() {
         "Some(127.0.0.1)"
     );
 }
+
+/// `ferrohub -f <name> --show-config` on `source`: the effective configuration.
+#[allow(
+    clippy::unwrap_used,
+    reason = "a test helper: a panic is the failure report"
+)]
+fn show_config(dir: &std::path::Path, name: &str, source: &str) -> String {
+    std::fs::write(dir.join(name), source).unwrap();
+    let output = Command::new(support::ferrohub_bin())
+        .arg("-f")
+        .arg(name)
+        .arg("--show-config")
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "{name} refused: {stderr}\n{source}"
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// The address options read from an upstream `jupyterhub_config.py` and
+/// from TOML give the same effective configuration, normalized as
+/// upstream's traitlets validators do (https with a certificate, the
+/// base URL added to `public_url`, `unix+http` read as `http+unix`).
+#[test]
+fn address_options_read_the_same_from_python_and_toml() {
+    let dir = tempfile::tempdir().unwrap();
+    let python = r"
+c.JupyterHub.bind_url = 'http://127.0.0.1:8000/jupyter'
+c.JupyterHub.ssl_cert = '/etc/jupyterhub/cert.pem'
+c.JupyterHub.ssl_key = '/etc/jupyterhub/key.pem'
+c.JupyterHub.public_url = 'hub.example.org'
+c.JupyterHub.trusted_downstream_ips = ['127.0.0.1', '10.0.0.5']
+c.JupyterHub.hub_bind_url = 'unix+http://%2Frun%2Fjupyterhub%2Fhub.sock'
+c.JupyterHub.hub_socket_mode = 0o660
+";
+    let toml = r#"
+[JupyterHub]
+db_url = "sqlite:///jupyterhub.sqlite"
+cookie_secret_file = "jupyterhub_cookie_secret"
+bind_url = "http://127.0.0.1:8000/jupyter"
+ssl_cert = "/etc/jupyterhub/cert.pem"
+ssl_key = "/etc/jupyterhub/key.pem"
+public_url = "hub.example.org"
+trusted_downstream_ips = ["127.0.0.1", "10.0.0.5"]
+hub_bind_url = "unix+http://%2Frun%2Fjupyterhub%2Fhub.sock"
+hub_socket_mode = 432
+"#;
+    let from_py = show_config(dir.path(), "jupyterhub_config.py", python);
+    let from_toml = show_config(dir.path(), "ferrohub.toml", toml);
+    assert_eq!(from_py, from_toml);
+    for line in [
+        r#"bind_url = "https://127.0.0.1:8000/jupyter""#,
+        r#"public_url = "https://hub.example.org/jupyter/""#,
+        r#"hub_bind_url = "http+unix://%2Frun%2Fjupyterhub%2Fhub.sock""#,
+        "hub_socket_mode = 432",
+    ] {
+        assert!(from_py.contains(line), "{line} missing:\n{from_py}");
+    }
+}
