@@ -39,6 +39,13 @@
 #     (mariadb-install-db into a temp dir); nothing is started here; and
 #     PyMySQL 1.2.4 in the virtualenv, with which upstream's models create
 #     the MySQL schema ferrohub's is compared with
+#   - JupyterHub 5.4.6 in a virtualenv of its own (venv-jupyterhub5 beside
+#     the main one), with which the upgrade tests make a 5.x database
+#     (crates/cli/tests/upstream_database.rs)
+#   - nginx, apache2, curl and openssl (Debian), for the reverse-proxy and TLS
+#     tests (crates/cli/tests/reverse_proxies.rs, tls_and_addresses.rs), which
+#     run nginx and Apache in the foreground with their own configuration in a
+#     temp dir; the system services the packages install are stopped here
 #   - cargo-deny 0.20.2 (`cargo install --locked`), which scripts/lint.sh runs
 #     for licences, duplicate versions, sources and advisories (deny.toml)
 #
@@ -77,6 +84,9 @@ APT_PACKAGES=(libpam0g-dev chromium sudo)
 APT_PACKAGES+=(systemd)
 # MySQL/MariaDB store and outage tests (crates/store/tests/support/mysql.rs).
 APT_PACKAGES+=(mariadb-server)
+# Reverse proxies in front of the hub, and the TLS tests' certificate tool and
+# HTTP/2 client.
+APT_PACKAGES+=(nginx apache2 curl openssl)
 
 log() { printf 'setup: %s\n' "$*" >&2; }
 
@@ -94,6 +104,13 @@ if ((${#need_apt[@]})); then
     apt-get -o DPkg::Lock::Timeout=600 update -qq
     apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends \
         "${need_apt[@]}" >/dev/null
+    # The packages may start the system nginx/Apache (ports 80/443); the tests
+    # run their own instances, so stop the system ones.
+    for service in nginx apache2; do
+        if [[ -x /etc/init.d/$service ]]; then
+            /etc/init.d/$service stop >/dev/null 2>&1 || true
+        fi
+    done
 fi
 
 marker="$VENV/.ferrohub-ready-$JUPYTERHUB_VERSION"

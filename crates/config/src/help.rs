@@ -7,10 +7,15 @@
 pub(crate) const HELP: &[(&str, &str, &str)] = &[
     // [JupyterHub]
     ("JupyterHub", "bind_url", "Public URL the proxy listens on; an empty host means all interfaces and the path is the base URL (e.g. http://:8000/jh/)."),
-    ("JupyterHub", "hub_bind_url", "URL the hub itself listens on (its path is always {base_url}hub/); empty means http://{hub_ip}:{hub_port}."),
+    ("JupyterHub", "hub_bind_url", "URL the hub itself listens on (its path is always {base_url}hub/), http://host:port or a unix socket as http+unix://%2Fpath%2Fto%2Fhub.sock (unix+http:// is read the same); empty means http://{hub_ip}:{hub_port}."),
     ("JupyterHub", "hub_ip", "Address the hub listens on when hub_bind_url is empty; an empty string means all interfaces."),
     ("JupyterHub", "hub_port", "Port the hub listens on when hub_bind_url is empty."),
-    ("JupyterHub", "hub_connect_url", "URL the proxy and single-user servers use to reach the hub; empty means derived from where the hub listens."),
+    ("JupyterHub", "hub_connect_url", "URL the proxy and single-user servers use to reach the hub (http://host:port or http+unix://...); empty means derived from where the hub listens (its socket, for a unix hub_bind_url)."),
+    ("JupyterHub", "hub_socket_mode", "Permissions of the hub's unix socket when hub_bind_url is http+unix://<percent-encoded path> (default 0o600, i.e. 384: the hub's user only); the proxy and servers must be able to connect to it. Keep the socket's path lower case: jupyterhub-singleuser's HTTP client lowercases it."),
+    ("JupyterHub", "ssl_cert", "PEM certificate chain for the public port: the proxy then serves HTTPS (HTTP/2 by ALPN) and bind_url's scheme becomes https, as upstream; set ssl_key too."),
+    ("JupyterHub", "ssl_key", "PEM private key (unencrypted) of ssl_cert; set both or neither."),
+    ("JupyterHub", "public_url", "Full public URL of the hub including base_url (e.g. https://hub.example.org/jupyter/), when several proxies in front make the request's own scheme and host wrong; used for redirects, OAuth callbacks and the Secure cookie flag. Empty: taken from each request."),
+    ("JupyterHub", "trusted_downstream_ips", "IP addresses of proxies in front of the hub (nginx, a load balancer); their X-Forwarded-For entries are skipped when finding the client's address (login throttling, logs)."),
     ("JupyterHub", "db_url", "Database URL (SQLAlchemy spelling): sqlite:///relative.sqlite resolves from the working directory, sqlite:////abs/path.sqlite is absolute; also postgresql://user:pw@host/db and mysql+pymysql://user:pw@host/db (MySQL/MariaDB)."),
     ("JupyterHub", "upgrade_db", "Upgrade the database schema at start-up instead of refusing to start on an old schema."),
     ("JupyterHub", "cookie_secret_file", "File holding the hex cookie secret, created (mode 0600) if missing; relative to the working directory."),

@@ -18,6 +18,7 @@
 
 #![warn(missing_docs)]
 
+mod addresses;
 mod bind_url;
 mod credentials;
 mod docker;
@@ -36,6 +37,7 @@ mod slurm;
 mod sudo;
 mod systemd;
 
+pub use addresses::{NotASocket, unix_socket};
 pub use bind_url::{BindUrl, InvalidUrl};
 pub use docker::{
     AllowedImages, DEFAULT_DOCKER_IMAGE, DockerSpawnerConfig, ExtraCreateKwargs, ExtraHostConfig,

@@ -441,7 +441,7 @@ fn check_values(
     };
     let hub = &mut config.jupyterhub;
     url("JupyterHub", "bind_url", &hub.bind_url)?;
-    if !hub.hub_bind_url.is_empty() {
+    if !hub.hub_bind_url.is_empty() && crate::addresses::unix_socket(&hub.hub_bind_url).is_none() {
         url("JupyterHub", "hub_bind_url", &hub.hub_bind_url)?;
     }
     url("ConfigurableHTTPProxy", "api_url", &config.proxy.api_url)?;
@@ -539,6 +539,8 @@ fn check_values(
     check_spawner_choices(&config.spawner)
         .map_err(|(name, problem)| invalid("Spawner", name, problem))?;
     crate::credentials::check(&config.jupyterhub)
+        .map_err(|refused| invalid("JupyterHub", refused.option, refused.problem))?;
+    crate::addresses::check(&mut config.jupyterhub)
         .map_err(|refused| invalid("JupyterHub", refused.option, refused.problem))?;
     Ok(())
 }

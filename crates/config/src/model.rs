@@ -97,6 +97,21 @@ pub struct JupyterHubConfig {
     pub hub_port: u16,
     /// How the proxy and servers reach the hub; empty means derived from the bind address.
     pub hub_connect_url: String,
+    /// Permissions of the hub's unix socket (`hub_bind_url = "http+unix://..."`),
+    /// default 0o600 (384): only the hub's user, as upstream.
+    pub hub_socket_mode: u32,
+    /// PEM certificate chain of the public port: the proxy serves HTTPS (HTTP/2
+    /// by ALPN) with it, and `bind_url` becomes `https://`, as upstream.
+    pub ssl_cert: String,
+    /// PEM private key (unencrypted) of `ssl_cert`; both or neither.
+    pub ssl_key: String,
+    /// The URL browsers use to reach the hub, when it differs from what the
+    /// request says (several proxies in front); used for links, redirects,
+    /// OAuth callbacks and the Secure cookie flag. Empty: taken from each request.
+    pub public_url: String,
+    /// Addresses of proxies in front (nginx, a load balancer) whose entries in
+    /// `X-Forwarded-For` are skipped when finding the client's address.
+    pub trusted_downstream_ips: Vec<String>,
     /// Database URL (default `sqlite:///ferrohub.sqlite`; an upstream JupyterHub 6.x
     /// SQLite database can be named here and is adopted). A relative SQLite path (`sqlite:///relative.sqlite`,
     /// three slashes) is left as given and resolves from the working directory at use
@@ -293,6 +308,11 @@ impl Default for JupyterHubConfig {
             hub_ip: "127.0.0.1".into(),
             hub_port: 8081,
             hub_connect_url: String::new(),
+            hub_socket_mode: 0o600,
+            ssl_cert: String::new(),
+            ssl_key: String::new(),
+            public_url: String::new(),
+            trusted_downstream_ips: Vec::new(),
             db_url: "sqlite:///ferrohub.sqlite".into(),
             upgrade_db: false,
             cookie_secret_file: "ferrohub_cookie_secret".into(),

@@ -105,6 +105,11 @@ fn defaults_match_upstream() {
 const FULL: &str = r#"
 [JupyterHub]
 bind_url = "https://:443/jh"
+ssl_cert = "/etc/hub/cert.pem"
+ssl_key = "/etc/hub/key.pem"
+public_url = "https://hub.example.org"
+trusted_downstream_ips = ["10.0.0.1"]
+hub_socket_mode = 432
 hub_bind_url = "http://127.0.0.1:9081"
 hub_ip = "0.0.0.0"
 hub_port = 9081
@@ -174,6 +179,16 @@ fn a_full_file_with_every_section_loads() {
     let config = load_text(FULL, &[]).unwrap();
     let hub = &config.jupyterhub;
     assert_eq!(hub.bind_url, "https://:443/jh");
+    assert_eq!(
+        (hub.ssl_cert.as_str(), hub.ssl_key.as_str()),
+        ("/etc/hub/cert.pem", "/etc/hub/key.pem")
+    );
+    assert_eq!(
+        hub.public_url, "https://hub.example.org/jh/",
+        "completed as upstream"
+    );
+    assert_eq!(hub.trusted_downstream_ips, ["10.0.0.1"]);
+    assert_eq!(hub.hub_socket_mode, 0o660);
     assert_eq!(hub.hub_port, 9081);
     assert_eq!(hub.cookie_max_age_days, 0.5);
     assert_eq!(hub.log_level, "debug", "log level is lowercased");
@@ -233,7 +248,8 @@ fn command_line_overrides_beat_the_file() {
         ],
     )
     .unwrap();
-    assert_eq!(config.jupyterhub.bind_url, "http://:9000");
+    // The file's ssl_cert makes it https, as upstream's bind_url validator.
+    assert_eq!(config.jupyterhub.bind_url, "https://:9000");
     assert_eq!(config.jupyterhub.hub_port, 8000);
     assert!(config.jupyterhub.redirect_to_server);
     assert_eq!(config.spawner.args, ["--debug", "--port=1"]);

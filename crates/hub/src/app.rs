@@ -73,10 +73,62 @@ impl From<crate::runtime::auth_state::EncryptionUnavailable> for StartError {
     }
 }
 
+/// Where the hub listens: TCP (`hub_ip:hub_port`), or a unix socket
+/// (`hub_bind_url = "http+unix://..."`), removed again at shutdown.
+enum HubListener {
+    /// `hub_ip:hub_port`.
+    Tcp(TcpListener),
+    /// The socket and its path.
+    Unix(tokio::net::UnixListener, PathBuf),
+}
+
+impl HubListener {
+    /// Binds where `urls` say. A socket file left by an earlier hub is
+    /// replaced (as Tornado's `bind_unix_socket` does); anything else at
+    /// that path is refused.
+    async fn bind(urls: &HubUrls, socket_mode: u32) -> Result<Self, StartError> {
+        let Some(path) = &urls.hub_socket else {
+            let listener = TcpListener::bind((urls.hub_ip.as_str(), urls.hub_port))
+                .await
+                .map_err(|e| {
+                    StartError::Io(format!(
+                        "cannot listen on {}:{}: {e}",
+                        urls.hub_ip, urls.hub_port
+                    ))
+                })?;
+            return Ok(Self::Tcp(listener));
+        };
+        let refuse = |e: &dyn std::fmt::Display| {
+            StartError::Io(format!("cannot listen on {}: {e}", path.display()))
+        };
+        if let Ok(meta) = std::fs::symlink_metadata(path) {
+            use std::os::unix::fs::FileTypeExt;
+            if !meta.file_type().is_socket() {
+                return Err(refuse(&"it exists and is not a socket"));
+            }
+            std::fs::remove_file(path).map_err(|e| refuse(&e))?;
+        }
+        let listener = tokio::net::UnixListener::bind(path).map_err(|e| refuse(&e))?;
+        let mode = std::os::unix::fs::PermissionsExt::from_mode(socket_mode);
+        std::fs::set_permissions(path, mode).map_err(|e| refuse(&e))?;
+        Ok(Self::Unix(listener, path.clone()))
+    }
+
+    /// What the log says the hub listens on.
+    fn describe(&self) -> String {
+        match self {
+            Self::Tcp(listener) => listener
+                .local_addr()
+                .map_or_else(|e| e.to_string(), |a| a.to_string()),
+            Self::Unix(_, path) => format!("unix socket {}", path.display()),
+        }
+    }
+}
+
 /// A running hub.
 pub struct Hub {
     state: AppState,
-    listener: TcpListener,
+    listener: HubListener,
     proxy: crate::runtime::watchdog::Watched,
     service_tokens: std::collections::BTreeMap<String, String>,
 }
@@ -318,18 +370,15 @@ impl Hub {
             )
             .map_err(|e| StartError::Io(format!("pid file: {e}")))?;
         }
-        let listener = TcpListener::bind((urls.hub_ip.as_str(), urls.hub_port))
-            .await
-            .map_err(|e| {
-                StartError::Io(format!(
-                    "cannot listen on {}:{}: {e}",
-                    urls.hub_ip, urls.hub_port
-                ))
-            })?;
-        let local: SocketAddr = listener
-            .local_addr()
-            .map_err(|e| StartError::Io(e.to_string()))?;
-        let urls = urls.with_hub_port(local.port());
+        let listener = HubListener::bind(&urls, config.jupyterhub.hub_socket_mode).await?;
+        let local_port = match &listener {
+            HubListener::Tcp(tcp) => tcp
+                .local_addr()
+                .map_err(|e| StartError::Io(e.to_string()))?
+                .port(),
+            HubListener::Unix(..) => 0,
+        };
+        let urls = urls.with_hub_port(local_port);
         let token = if !config.proxy.auth_token.is_empty() {
             config.proxy.auth_token.clone()
         } else if let Ok(token) = std::env::var("CONFIGPROXY_AUTH_TOKEN") {
@@ -384,7 +433,11 @@ impl Hub {
         metrics
             .hub_startup_duration
             .observe((), started.elapsed().as_secs_f64());
-        tracing::info!("hub listening on {local}, prefix {}", state.urls.hub);
+        tracing::info!(
+            "hub listening on {}, prefix {}",
+            listener.describe(),
+            state.urls.hub
+        );
         Ok(Self {
             state,
             listener,
@@ -393,9 +446,15 @@ impl Hub {
         })
     }
 
-    /// The address the hub listens on.
+    /// The address the hub listens on (an error for a unix socket).
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
-        self.listener.local_addr()
+        match &self.listener {
+            HubListener::Tcp(listener) => listener.local_addr(),
+            HubListener::Unix(_, path) => Err(std::io::Error::other(format!(
+                "the hub listens on the unix socket {}",
+                path.display()
+            ))),
+        }
     }
 
     /// Serves until `shutdown` resolves (or `POST /api/shutdown`), then cleans up as configured.
@@ -437,15 +496,26 @@ impl Hub {
                 _ = api_shutdown.wait_for(Option::is_some) => {}
             }
         };
-        let server = tokio::spawn(
-            // The peer address is the client when no proxy forwards (see client_addr.rs).
-            axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(stop)
-            .into_future(),
-        );
+        let mut socket_file = None;
+        let server = match listener {
+            HubListener::Tcp(listener) => tokio::spawn(
+                // The peer address is the client when no proxy forwards (see client_addr.rs).
+                axum::serve(
+                    listener,
+                    app.into_make_service_with_connect_info::<SocketAddr>(),
+                )
+                .with_graceful_shutdown(stop)
+                .into_future(),
+            ),
+            HubListener::Unix(listener, path) => {
+                socket_file = Some(path);
+                tokio::spawn(
+                    axum::serve(listener, app.into_make_service())
+                        .with_graceful_shutdown(stop)
+                        .into_future(),
+                )
+            }
+        };
         // Managed services start once the API answers, as upstream.
         let mut managed_tasks = Vec::new();
         for spec in &state.config.jupyterhub.services {
@@ -496,6 +566,11 @@ impl Hub {
             None
         });
         shutdown_cleanup(&state, proxy_pid, request).await;
+        if let Some(path) = socket_file
+            && let Err(e) = std::fs::remove_file(&path)
+        {
+            tracing::warn!("could not remove {}: {e}", path.display());
+        }
         served
     }
 }

@@ -9,6 +9,12 @@
 //! This trusts whoever connects to the hub to be the proxy, as upstream does:
 //! a client that can reach the hub's port directly could write the header
 //! itself, which is one more reason the hub listens on 127.0.0.1 by default.
+//!
+//! With another proxy in front (nginx, Apache, a load balancer), the
+//! right-most entry is that proxy's address. `JupyterHub.trusted_downstream_ips`
+//! names such proxies: entries equal to one of them are skipped from the
+//! right, as Tornado's `trusted_downstream` does for upstream, so the entry
+//! the outermost trusted proxy appended (the browser's address) is used.
 
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
@@ -21,31 +27,52 @@ use http::request::Parts;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct ClientAddr(pub(crate) Option<IpAddr>);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+impl FromRequestParts<crate::state::AppState> for ClientAddr {
     type Rejection = Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Infallible> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &crate::state::AppState,
+    ) -> Result<Self, Infallible> {
         let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|ConnectInfo(addr)| addr.ip());
-        Ok(Self(client_addr(&parts.headers, peer)))
+        Ok(Self(client_addr(
+            &parts.headers,
+            peer,
+            &state.urls.trusted_downstream,
+        )))
     }
 }
 
-/// The right-most `X-Forwarded-For` address (over all header lines), else `peer`.
-/// A right-most entry that is not an address (`unknown`, junk) gives `peer`: the
-/// proxy did not vouch for anything.
-fn client_addr(headers: &HeaderMap, peer: Option<IpAddr>) -> Option<IpAddr> {
-    let Some(last_line) = headers.get_all("x-forwarded-for").iter().next_back() else {
+/// The right-most `X-Forwarded-For` address (over all header lines) that is
+/// not one of the `trusted` proxies, else `peer`. An entry that is not an
+/// address (`unknown`, junk) gives `peer`: the proxy did not vouch for
+/// anything. When every entry is trusted, the left-most one.
+fn client_addr(headers: &HeaderMap, peer: Option<IpAddr>, trusted: &[IpAddr]) -> Option<IpAddr> {
+    let lines: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .map(|line| line.to_str().unwrap_or("unknown"))
+        .collect();
+    if lines.is_empty() {
         return peer;
-    };
-    let forwarded = last_line
-        .to_str()
-        .ok()
-        .and_then(|line| line.rsplit(',').next())
-        .and_then(|entry| entry.trim().parse::<IpAddr>().ok());
-    forwarded.or(peer).map(|addr| addr.to_canonical())
+    }
+    let mut chosen = None;
+    for entry in lines.iter().rev().flat_map(|line| line.rsplit(',')) {
+        let parsed = entry
+            .trim()
+            .parse::<IpAddr>()
+            .ok()
+            .map(|a| a.to_canonical());
+        chosen = parsed;
+        match parsed {
+            Some(addr) if trusted.contains(&addr) => {}
+            _ => break,
+        }
+    }
+    chosen.or(peer).map(|addr| addr.to_canonical())
 }
 
 #[cfg(test)]
@@ -79,16 +106,46 @@ mod tests {
             (&["1.2.3.4,unknown"], peer),
         ];
         for (lines, want) in cases {
-            assert_eq!(client_addr(&with_forwarded(lines), peer), want, "{lines:?}");
+            assert_eq!(
+                client_addr(&with_forwarded(lines), peer, &[]),
+                want,
+                "{lines:?}"
+            );
         }
     }
 
     #[test]
     fn without_the_header_the_peer_is_the_client() {
         assert_eq!(
-            client_addr(&HeaderMap::new(), ip("198.51.100.4")),
+            client_addr(&HeaderMap::new(), ip("198.51.100.4"), &[]),
             ip("198.51.100.4")
         );
-        assert_eq!(client_addr(&HeaderMap::new(), None), None);
+        assert_eq!(client_addr(&HeaderMap::new(), None, &[]), None);
+    }
+
+    #[test]
+    fn trusted_proxies_in_front_are_skipped_from_the_right() {
+        let peer = ip("127.0.0.1");
+        let nginx = ip("10.0.0.5").unwrap();
+        let trusted = [nginx, ip("127.0.0.1").unwrap()];
+        let cases: [(&[&str], Option<IpAddr>); 5] = [
+            (&["203.0.113.9,10.0.0.5"], ip("203.0.113.9")),
+            (
+                &["1.2.3.4,203.0.113.9, 10.0.0.5,127.0.0.1"],
+                ip("203.0.113.9"),
+            ),
+            (&["203.0.113.9", "10.0.0.5"], ip("203.0.113.9")),
+            (&["10.0.0.5,127.0.0.1"], ip("10.0.0.5")),
+            (&["junk,10.0.0.5"], peer),
+        ];
+        for (lines, want) in cases {
+            let got = client_addr(&with_forwarded(lines), peer, &trusted);
+            assert_eq!(got, want, "{lines:?}");
+        }
+        // Not trusted: the proxy in front is taken for the client, as upstream.
+        assert_eq!(
+            client_addr(&with_forwarded(&["203.0.113.9,10.0.0.5"]), peer, &[]),
+            Some(nginx)
+        );
     }
 }

@@ -449,6 +449,15 @@ pub(crate) async fn start(
             api_port,
         ])
         .args(["--error-target", &error_target, "--log-level", log_level])
+        .args(urls.public_tls.iter().flat_map(|tls| {
+            // As upstream's ConfigurableHTTPProxy: CHP's own TLS flags.
+            [
+                "--ssl-key",
+                tls.key.as_str(),
+                "--ssl-cert",
+                tls.cert.as_str(),
+            ]
+        }))
         .env_clear()
         .envs(proxy_env(std::env::vars_os(), token))
         .stdin(std::process::Stdio::null())

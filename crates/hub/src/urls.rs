@@ -20,10 +20,33 @@ pub struct HubUrls {
     pub hub_ip: String,
     /// Hub listen port (0 = pick one; tests).
     pub hub_port: u16,
-    /// How servers and the proxy reach the hub: `http://host:port` (no path).
+    /// The unix socket the hub listens on instead of `hub_ip:hub_port`
+    /// (`hub_bind_url = "http+unix://..."`).
+    pub hub_socket: Option<std::path::PathBuf>,
+    /// How servers and the proxy reach the hub: `http://host:port` or
+    /// `http+unix://<percent-encoded socket path>` (no path).
     pub hub_connect: String,
     /// The proxy's REST API, `http://host:port`.
     pub proxy_api: String,
+    /// `JupyterHub.ssl_cert` and `ssl_key`: the proxy serves the public port
+    /// over TLS with them.
+    pub public_tls: Option<PublicTls>,
+    /// `JupyterHub.public_url`'s scheme and host (`https://hub.example.org`,
+    /// no path): when set, what the browser sees, whatever the request says.
+    pub public_origin: Option<String>,
+    /// `JupyterHub.trusted_downstream_ips`: proxies in front whose
+    /// `X-Forwarded-For` entries say nothing about the client.
+    pub trusted_downstream: Vec<std::net::IpAddr>,
+}
+
+/// The public port's certificate and key files, handed to the proxy as
+/// configurable-http-proxy's `--ssl-cert`/`--ssl-key`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicTls {
+    /// PEM certificate chain.
+    pub cert: String,
+    /// PEM private key.
+    pub key: String,
 }
 
 /// A bad URL in the configuration.
@@ -49,13 +72,42 @@ impl HubUrls {
         let public = parse("JupyterHub.bind_url", &jh.bind_url)?;
         let base = public.base_url.clone();
         let hub = format!("{base}hub/");
+        let unix = |option: &'static str, url: &str| {
+            ferrohub_config::unix_socket(url).map(|socket| {
+                socket.map_err(|e| UrlError {
+                    option,
+                    reason: e.to_string(),
+                })
+            })
+        };
+        let mut hub_socket = None;
         let (hub_ip, hub_port) = if jh.hub_bind_url.is_empty() {
             (jh.hub_ip.clone(), jh.hub_port)
+        } else if let Some(socket) = unix("JupyterHub.hub_bind_url", &jh.hub_bind_url) {
+            hub_socket = Some(socket?);
+            (String::new(), 0)
         } else {
             let bind = parse("JupyterHub.hub_bind_url", &jh.hub_bind_url)?;
             (bind.host, bind.port)
         };
-        let hub_connect = if jh.hub_connect_url.is_empty() {
+        // As upstream's `Server`: only the scheme and the host part.
+        let origin_of_unix = |url: &str| {
+            let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+            format!("http+unix://{}", rest.split('/').next().unwrap_or_default())
+        };
+        let hub_connect = if !jh.hub_connect_url.is_empty() {
+            if let Some(socket) = unix("JupyterHub.hub_connect_url", &jh.hub_connect_url) {
+                socket?;
+                origin_of_unix(&jh.hub_connect_url)
+            } else {
+                let connect = parse("JupyterHub.hub_connect_url", &jh.hub_connect_url)?;
+                format!("{}://{}:{}", connect.scheme, connect.host, connect.port)
+            }
+        } else if hub_socket.is_some() {
+            // Upstream connects through the socket too: the proxy and
+            // jupyterhub-singleuser both speak http+unix.
+            origin_of_unix(&jh.hub_bind_url)
+        } else {
             let host = match hub_ip.as_str() {
                 "" | "0.0.0.0" => "127.0.0.1".to_owned(),
                 "::" => "[::1]".to_owned(),
@@ -63,11 +115,32 @@ impl HubUrls {
                 ip => ip.to_owned(),
             };
             format!("http://{host}:{hub_port}")
-        } else {
-            let connect = parse("JupyterHub.hub_connect_url", &jh.hub_connect_url)?;
-            format!("{}://{}:{}", connect.scheme, connect.host, connect.port)
         };
         let api = parse("ConfigurableHTTPProxy.api_url", &config.proxy.api_url)?;
+        let public_tls = (!jh.ssl_cert.is_empty()).then(|| PublicTls {
+            cert: jh.ssl_cert.clone(),
+            key: jh.ssl_key.clone(),
+        });
+        let public_origin = if jh.public_url.is_empty() {
+            None
+        } else {
+            let (scheme, rest) = jh.public_url.split_once("://").ok_or_else(|| UrlError {
+                option: "JupyterHub.public_url",
+                reason: "expected scheme://host/path".to_owned(),
+            })?;
+            let host = rest.split('/').next().unwrap_or_default();
+            Some(format!("{}://{host}", scheme.to_ascii_lowercase()))
+        };
+        let trusted_downstream = jh
+            .trusted_downstream_ips
+            .iter()
+            .map(|ip| {
+                ip.trim().parse().map_err(|_| UrlError {
+                    option: "JupyterHub.trusted_downstream_ips",
+                    reason: format!("{ip:?} is not an IP address"),
+                })
+            })
+            .collect::<Result<_, _>>()?;
         Ok(Self {
             base,
             hub,
@@ -76,15 +149,19 @@ impl HubUrls {
             public_scheme: public.scheme,
             hub_ip,
             hub_port,
+            hub_socket,
             hub_connect,
             proxy_api: format!("{}://{}:{}", api.scheme, api.host, api.port),
+            public_tls,
+            public_origin,
+            trusted_downstream,
         })
     }
 
     /// With the real hub port once bound (when configured as 0).
     #[must_use]
     pub fn with_hub_port(mut self, port: u16) -> Self {
-        if self.hub_port == 0 {
+        if self.hub_port == 0 && self.hub_socket.is_none() {
             let old = format!(":{}", self.hub_port);
             if let Some(stripped) = self.hub_connect.strip_suffix(&old) {
                 self.hub_connect = format!("{stripped}:{port}");
@@ -135,10 +212,61 @@ impl HubUrls {
         }
     }
 
-    /// Whether cookies must be Secure.
+    /// The scheme the browser used for this request, as upstream's
+    /// `get_browser_protocol`: `public_url`'s when set, else the first
+    /// `Forwarded: proto=`, `X-Scheme` or `X-Forwarded-Proto` entry (the
+    /// outermost proxy's, which is what the browser sees: nginx or Apache
+    /// terminating TLS in front write `https` there, and ferrohub-proxy
+    /// appends its own hop after it), else the public port's.
     #[must_use]
-    pub fn secure_cookies(&self) -> bool {
-        self.public_scheme == "https"
+    pub fn browser_scheme(&self, headers: &http::HeaderMap) -> &'static str {
+        if let Some(origin) = &self.public_origin {
+            return if origin.starts_with("https:") {
+                "https"
+            } else {
+                "http"
+            };
+        }
+        let first = |name: &str, split: char| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.split(split).next())
+                .map(|v| v.trim().to_ascii_lowercase())
+        };
+        let forwarded = first("forwarded", ',').and_then(|element| {
+            element.split(';').find_map(|pair| {
+                let (key, value) = pair.split_once('=')?;
+                (key.trim() == "proto").then(|| value.trim().trim_matches('"').to_owned())
+            })
+        });
+        let claimed = forwarded
+            .or_else(|| first("x-scheme", ','))
+            .or_else(|| first("x-forwarded-proto", ','));
+        match claimed.as_deref() {
+            Some("https" | "wss") => "https",
+            Some("http" | "ws") => "http",
+            _ if self.public_scheme == "https" => "https",
+            _ => "http",
+        }
+    }
+
+    /// The public URL of `path` (`/user/alice/`) with `JupyterHub.public_url`'s
+    /// scheme and host; empty without `public_url` (upstream's
+    /// `JUPYTERHUB_PUBLIC_URL` and `JUPYTERHUB_PUBLIC_HUB_URL`).
+    #[must_use]
+    pub fn public_url_of(&self, path: &str) -> String {
+        self.public_origin
+            .as_ref()
+            .map_or_else(String::new, |origin| format!("{origin}{path}"))
+    }
+
+    /// Whether cookies set in answer to this request must be Secure: the
+    /// browser reached the hub over https (upstream: `public_url`'s scheme
+    /// if set, else the request's).
+    #[must_use]
+    pub fn secure_cookies(&self, headers: &http::HeaderMap) -> bool {
+        self.browser_scheme(headers) == "https"
     }
 }
 
@@ -173,5 +301,47 @@ mod tests {
         config.jupyterhub.bind_url = "ftp://x".into();
         let err = HubUrls::from_config(&config).unwrap_err().to_string();
         assert!(err.starts_with("JupyterHub.bind_url:"), "{err}");
+    }
+
+    #[test]
+    fn a_unix_socket_hub_is_reached_through_its_socket() {
+        let mut config = Config::default();
+        config.jupyterhub.hub_bind_url = "http+unix://%2Frun%2Fhub.sock".into();
+        let urls = HubUrls::from_config(&config).unwrap();
+        assert_eq!(
+            urls.hub_socket.as_deref(),
+            Some(std::path::Path::new("/run/hub.sock"))
+        );
+        assert_eq!(urls.api_url(), "http+unix://%2Frun%2Fhub.sock/hub/api");
+        config.jupyterhub.hub_connect_url = "http://10.0.0.2:8081/ignored".into();
+        let urls = HubUrls::from_config(&config).unwrap();
+        assert_eq!(urls.api_url(), "http://10.0.0.2:8081/hub/api");
+    }
+
+    #[test]
+    fn public_url_gives_the_scheme_and_host_browsers_use() {
+        let mut config = Config::default();
+        config.jupyterhub.bind_url = "http://127.0.0.1:8000/jupyter".into();
+        let urls = HubUrls::from_config(&config).unwrap();
+        assert_eq!(urls.public_url_of("/jupyter/hub/"), "");
+        let mut headers = http::HeaderMap::new();
+        assert_eq!(urls.browser_scheme(&headers), "http");
+        headers.insert("x-forwarded-proto", "https,http".parse().unwrap());
+        assert!(urls.secure_cookies(&headers));
+        headers.insert("x-scheme", "http".parse().unwrap());
+        assert_eq!(urls.browser_scheme(&headers), "http", "X-Scheme first");
+        headers.insert(
+            "forwarded",
+            "for=1.2.3.4;proto=https, proto=http".parse().unwrap(),
+        );
+        assert_eq!(urls.browser_scheme(&headers), "https", "Forwarded first");
+
+        config.jupyterhub.public_url = "http://hub.example.org/jupyter/".into();
+        let urls = HubUrls::from_config(&config).unwrap();
+        assert_eq!(
+            urls.public_url_of("/jupyter/user/alice/"),
+            "http://hub.example.org/jupyter/user/alice/"
+        );
+        assert!(!urls.secure_cookies(&headers), "public_url's scheme wins");
     }
 }

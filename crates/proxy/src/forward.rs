@@ -197,6 +197,7 @@ impl Forwarder {
         exchange: Exchange,
     ) {
         hop::ensure_host(headers, uri);
+        hop::join_cookies(headers);
         hop::strip_hop_by_hop(headers, exchange);
         if self.x_forward {
             hop::add_forwarded(headers, peer, exchange);

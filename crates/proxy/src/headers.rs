@@ -95,6 +95,26 @@ pub(crate) fn ensure_host(headers: &mut HeaderMap, uri: &Uri) {
     }
 }
 
+/// Joins several `Cookie` fields into one, with `; `. HTTP/2 clients
+/// (Chromium) send each cookie as its own field, which RFC 9113 §8.2.3 says
+/// must be joined this way before the request goes on over HTTP/1.1: a
+/// target such as Tornado (jupyterhub-singleuser) joins repeated fields with
+/// `,` instead, and then cannot read any of them (its OAuth state cookie
+/// goes missing and the login fails with 403).
+pub(crate) fn join_cookies(headers: &mut HeaderMap) {
+    if headers.get_all(header::COOKIE).iter().nth(1).is_none() {
+        return;
+    }
+    let joined: Vec<&[u8]> = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .map(HeaderValue::as_bytes)
+        .collect();
+    if let Ok(value) = HeaderValue::from_bytes(&joined.join(b"; ".as_slice())) {
+        headers.insert(header::COOKIE, value);
+    }
+}
+
 /// CHP's `X-Forwarded-*`: `For`, `Port` and `Proto` are appended to any
 /// existing value (joined by `,`), `Host` is set only if absent and not for
 /// websockets. `Port` comes from the `Host` header, else 443 on TLS, else 80;
@@ -400,5 +420,20 @@ mod tests {
             "keep-alive"
         );
         assert_eq!(client_connection(&none, Version::HTTP_2), None);
+    }
+
+    #[test]
+    fn cookie_fields_of_http2_are_joined_for_http1_targets() {
+        let mut h = HeaderMap::new();
+        h.append(header::COOKIE, HeaderValue::from_static("a=1"));
+        h.append(header::COOKIE, HeaderValue::from_static("b=\"2|x\""));
+        h.append(header::COOKIE, HeaderValue::from_static("c=3"));
+        join_cookies(&mut h);
+        let all: Vec<_> = h.get_all(header::COOKIE).iter().collect();
+        assert_eq!(all, ["a=1; b=\"2|x\"; c=3"]);
+        let mut one = HeaderMap::new();
+        one.insert(header::COOKIE, HeaderValue::from_static("a=1; b=2"));
+        join_cookies(&mut one);
+        assert_eq!(one[header::COOKIE], "a=1; b=2");
     }
 }

@@ -129,7 +129,9 @@ export async function run(scenario) {
       timeout: 60_000,
     });
     result.browserVersion = browser.version();
-    const context = await browser.newContext();
+    // `params.ignoreHTTPSErrors`: the hub serves a certificate the test made
+    // itself (crates/cli/tests/tls_and_addresses.rs, reverse_proxies.rs).
+    const context = await browser.newContext({ ignoreHTTPSErrors: !!params.ignoreHTTPSErrors });
     context.setDefaultTimeout(30_000);
     context.setDefaultNavigationTimeout(60_000);
     const watch = (p) => {

@@ -13,10 +13,12 @@
 
 pub mod api;
 pub mod browser;
+pub mod certs;
 pub mod chromium;
 pub mod daemon;
 pub mod db_servers;
 pub mod docker;
+pub mod front;
 pub mod ldap;
 pub mod oidc;
 pub mod openapi;
@@ -66,6 +68,17 @@ pub fn ferrohub_bin() -> PathBuf {
     bin
 }
 
+/// How a [`TestHub`]'s public port is served: plain HTTP at `/` unless
+/// `base_path` (`/jupyter`, `JupyterHub.bind_url`'s path) or a certificate
+/// (`JupyterHub.ssl_cert`/`ssl_key`: HTTPS) is given.
+#[derive(Debug, Clone, Default)]
+pub struct PublicSide {
+    /// The base path, no trailing slash (`""` or `/jupyter`).
+    pub base_path: String,
+    /// PEM certificate and key files for the public port.
+    pub tls: Option<(PathBuf, PathBuf)>,
+}
+
 /// A hub running in a temporary directory.
 pub struct TestHub {
     pub dir: tempfile::TempDir,
@@ -81,6 +94,8 @@ pub struct TestHub {
     pub launcher: Vec<String>,
     /// The local account the hub runs as (`None`: the test's own, root in CI).
     run_as: Option<String>,
+    /// How the public port is reached: scheme, base path, certificate.
+    public: PublicSide,
     child: Option<Child>,
     log_path: PathBuf,
     /// The hub's database server when `FERROHUB_TEST_DB` names one.
@@ -128,6 +143,12 @@ impl TestHub {
             sections,
             env,
         )
+    }
+
+    /// Like [`TestHub::start`] (dummy login, simple spawner) with the public
+    /// port served as `public` says (a base path, HTTPS).
+    pub fn start_public(public: PublicSide, sections: &[(&str, &str)]) -> Self {
+        Self::start_inner(None, &[], None, public, "dummy", "simple", sections, &[])
     }
 
     /// Like [`TestHub::start_on`], the hub (and every restart of it) run
@@ -183,6 +204,32 @@ impl TestHub {
         sections: &[(&str, &str)],
         env: &[(&str, &str)],
     ) -> Self {
+        Self::start_inner(
+            run_as,
+            launcher,
+            public_port,
+            PublicSide::default(),
+            authenticator,
+            spawner,
+            sections,
+            env,
+        )
+    }
+
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the one constructor the others call"
+    )]
+    fn start_inner(
+        run_as: Option<&str>,
+        launcher: &[String],
+        public_port: Option<u16>,
+        public: PublicSide,
+        authenticator: &str,
+        spawner: &str,
+        sections: &[(&str, &str)],
+        env: &[(&str, &str)],
+    ) -> Self {
         let dir = tempfile::Builder::new()
             .prefix("ferrohub-test-")
             .tempdir()
@@ -210,6 +257,7 @@ impl TestHub {
                 .collect(),
             launcher: launcher.to_vec(),
             run_as: run_as.map(str::to_owned),
+            public,
             child: None,
             database: test_database(),
         };
@@ -255,11 +303,23 @@ impl TestHub {
         } else {
             format!(r#"db_url = "sqlite:///{d}/ferrohub.sqlite""#)
         };
+        let base = &self.public.base_path;
+        let tls = self
+            .public
+            .tls
+            .as_ref()
+            .map_or_else(String::new, |(cert, key)| {
+                format!(
+                    "ssl_cert = \"{}\"\nssl_key = \"{}\"\n",
+                    cert.display(),
+                    key.display()
+                )
+            });
         let mut config = format!(
             r#"
 [JupyterHub]
-bind_url = "http://127.0.0.1:{public_port}"
-hub_port = {hub_port}
+bind_url = "http://127.0.0.1:{public_port}{base}"
+{tls}hub_port = {hub_port}
 {db_url}
 cookie_secret_file = "{d}/cookie_secret"
 authenticator_class = "{authenticator}"
@@ -356,7 +416,15 @@ environment = {{ PATH = "{venv}/bin:/usr/local/bin:/usr/bin:/bin" }}"#,
             if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
                 return Err(format!("exited at start-up ({status})\n{}", self.log()));
             }
-            if http_get_status(self.public_port, "/hub/api") == Some(200) {
+            let api = format!("{}/hub/api", self.public.base_path);
+            let up = if self.public.tls.is_some() {
+                // The hub answers and the proxy's TLS port accepts.
+                http_get_status(self.hub_port, &api) == Some(200)
+                    && std::net::TcpStream::connect(("127.0.0.1", self.public_port)).is_ok()
+            } else {
+                http_get_status(self.public_port, &api) == Some(200)
+            };
+            if up {
                 return Ok(());
             }
             std::thread::sleep(Duration::from_millis(100));
@@ -365,9 +433,17 @@ environment = {{ PATH = "{venv}/bin:/usr/local/bin:/usr/bin:/bin" }}"#,
         Err(format!("no answer on {url} in 30 s\n{}", self.log()))
     }
 
-    /// The public (proxy) URL, no trailing slash.
+    /// The public (proxy) URL with the base path, no trailing slash.
     pub fn public_url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.public_port)
+        let scheme = if self.public.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!(
+            "{scheme}://127.0.0.1:{}{}",
+            self.public_port, self.public.base_path
+        )
     }
 
     /// The hub's log so far.
@@ -466,7 +542,12 @@ environment = {{ PATH = "{venv}/bin:/usr/local/bin:/usr/bin:/bin" }}"#,
 /// Pids of single-user servers of `user` started by the hub listening on
 /// `hub_port` (a free function, so a task can poll it while a test runs).
 pub fn server_pids_of(hub_port: u16, user: &str) -> Vec<i32> {
-    let api = format!("JUPYTERHUB_API_URL=http://127.0.0.1:{hub_port}/hub/api");
+    server_pids_of_api(&format!("http://127.0.0.1:{hub_port}/hub/api"), user)
+}
+
+/// Pids of single-user servers of `user` whose `JUPYTERHUB_API_URL` is `api_url`.
+pub fn server_pids_of_api(api_url: &str, user: &str) -> Vec<i32> {
+    let api = format!("JUPYTERHUB_API_URL={api_url}");
     let user_var = format!("JUPYTERHUB_USER={user}");
     let mut pids = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {

@@ -83,7 +83,7 @@ pub(super) async fn authorize(
         Checked::Request(request) => request,
     };
     if !oauth::needs_confirmation(&state, &request).await? {
-        return issue_code(&state, *request).await;
+        return issue_code(&state, &headers, *request).await;
     }
     let user = request.access.user();
     let scopes = ferrohub_rbac::describe_raw_scopes(
@@ -97,7 +97,7 @@ pub(super) async fn authorize(
         .map(|s| minijinja::context! { description => s.description, filter => s.filter })
         .collect();
     let (xsrf, stale) = crate::xsrf::token(&state.cookie_secret, xsrf_owner(&request), &headers);
-    let cookie = stale.then(|| crate::pages::xsrf_cookie(&state, &xsrf));
+    let cookie = stale.then(|| crate::pages::xsrf_cookie(&state, &headers, &xsrf));
     let html = state.templates.render(
         "oauth.html",
         minijinja::context! {
@@ -148,19 +148,23 @@ pub(super) async fn authorize_confirmed(
         .map(|(_, v)| v.as_str())
         .collect();
     oauth::confirm(&mut request, &confirmed)?;
-    issue_code(&state, *request).await
+    issue_code(&state, &headers, *request).await
 }
 
 /// Issues the code and redirects to the client with it (setting the session
 /// cookie when the grant started a session).
-async fn issue_code(state: &AppState, request: AuthorizeRequest) -> Result<Response, PageError> {
+async fn issue_code(
+    state: &AppState,
+    headers: &HeaderMap,
+    request: AuthorizeRequest,
+) -> Result<Response, PageError> {
     let issued = oauth::issue_code(state, request).await?;
     let mut response = crate::redirect::found(&issued.location);
     if let Some(id) = issued.new_session {
         let opts = cookies::CookieOptions {
             path: &state.urls.base,
             http_only: true,
-            secure: state.urls.secure_cookies(),
+            secure: state.urls.secure_cookies(headers),
             max_age: None,
         };
         let cookie = cookies::set_cookie(cookies::SESSION_COOKIE, &id, opts);

@@ -255,7 +255,7 @@ pub(crate) fn signed_in(
     tracing::info!(user = %user.name, "user logged in");
     let now = chrono::Utc::now().timestamp();
     let max_age = state.config.jupyterhub.cookie_max_age_secs();
-    let secure = state.urls.secure_cookies();
+    let secure = state.urls.secure_cookies(headers);
     let login_value = cookies::sign(
         &state.cookie_secret,
         cookies::LOGIN_COOKIE,
@@ -289,7 +289,7 @@ pub(crate) fn signed_in(
                 max_age: None,
             },
         ),
-        super::xsrf_cookie(state, &xsrf),
+        super::xsrf_cookie(state, headers, &xsrf),
     ];
     let target = next_url(state, Some(&user.name), next, query);
     with_cookies(crate::redirect::found(&target), set)

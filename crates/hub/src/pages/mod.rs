@@ -220,16 +220,16 @@ pub(crate) fn xsrf_for(
 ) -> (String, Option<String>) {
     let owner = crate::xsrf::Owner::of(who);
     let (token, stale) = crate::xsrf::token(&state.cookie_secret, owner, headers);
-    let cookie = stale.then(|| xsrf_cookie(state, &token));
+    let cookie = stale.then(|| xsrf_cookie(state, headers, &token));
     (token, cookie)
 }
 
 /// The `Set-Cookie` that hands `token` to the page's scripts.
-pub(crate) fn xsrf_cookie(state: &AppState, token: &str) -> String {
+pub(crate) fn xsrf_cookie(state: &AppState, headers: &HeaderMap, token: &str) -> String {
     let opts = cookies::CookieOptions {
         path: &state.urls.hub,
         http_only: false,
-        secure: state.urls.secure_cookies(),
+        secure: state.urls.secure_cookies(headers),
         max_age: None,
     };
     cookies::set_cookie(cookies::XSRF_COOKIE, token, opts)

@@ -49,7 +49,7 @@ pub(super) async fn login(
         CookieOptions {
             path: &state.urls.hub,
             http_only: true,
-            secure: state.urls.secure_cookies(),
+            secure: state.urls.secure_cookies(&headers),
             max_age: Some(STATE_MAX_AGE_SECS),
         },
     );
@@ -185,24 +185,17 @@ fn refusal(state: &AppState, e: &RedirectError) -> PageError {
 }
 
 /// `oauth_callback_url`, or upstream's guess from the request: the scheme
-/// the browser used (`X-Forwarded-Proto` from the proxy, else the public
-/// URL's) and its `Host`, plus `{hub}oauth_callback`.
+/// the browser used ([`crate::urls::HubUrls::browser_scheme`]) and its
+/// `Host`, plus `{hub}oauth_callback`; with `JupyterHub.public_url`, its
+/// scheme and host instead.
 fn callback_url(state: &AppState, headers: &HeaderMap, configured: Option<&str>) -> String {
     if let Some(url) = configured {
         return url.to_owned();
     }
-    let header_text = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
-    };
-    let scheme = match header_text("x-forwarded-proto") {
-        Some(proto @ ("http" | "https")) => proto.to_owned(),
-        _ => state.urls.public_scheme.clone(),
-    };
+    if let Some(origin) = &state.urls.public_origin {
+        return format!("{origin}{}oauth_callback", state.urls.hub);
+    }
+    let scheme = state.urls.browser_scheme(headers);
     let host = headers
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())

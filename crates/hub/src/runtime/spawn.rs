@@ -313,8 +313,9 @@ fn hub_env(
         ("JUPYTERHUB_OAUTH_SCOPES", access),
         ("JUPYTERHUB_OAUTH_CLIENT_ALLOWED_SCOPES", "[]".to_owned()),
         ("JUPYTERHUB_COOKIE_HOST_PREFIX_ENABLED", "0".to_owned()),
-        ("JUPYTERHUB_PUBLIC_URL", String::new()),
-        ("JUPYTERHUB_PUBLIC_HUB_URL", String::new()),
+        // As upstream: set only with `JupyterHub.public_url`.
+        ("JUPYTERHUB_PUBLIC_URL", urls.public_url_of(prefix)),
+        ("JUPYTERHUB_PUBLIC_HUB_URL", urls.public_url_of(&urls.hub)),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
