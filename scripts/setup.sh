@@ -39,6 +39,8 @@
 #     (mariadb-install-db into a temp dir); nothing is started here; and
 #     PyMySQL 1.2.4 in the virtualenv, with which upstream's models create
 #     the MySQL schema ferrohub's is compared with
+#   - psycopg 3 in the virtualenv, with which upstream JupyterHub opens
+#     PostgreSQL in the two-way compatibility tests
 #   - JupyterHub 5.4.6 in a virtualenv of its own (venv-jupyterhub5 beside
 #     the main one), with which the upgrade tests make a 5.x database
 #     (crates/cli/tests/upstream_database.rs)
@@ -78,6 +80,7 @@ SUDOSPAWNER_VERSION="1.0.0"
 # A 5.x release, for the upgrade-from-5.x tests (every 5.x has the same schema).
 JUPYTERHUB5_VERSION="5.4.6"
 PYMYSQL_VERSION="1.2.4"
+PSYCOPG_VERSION="3.3.9"
 APT_PACKAGES=(libpam0g-dev chromium sudo)
 # SystemdSpawner tests: systemd (and systemd-run, systemctl) that the tests
 # start as PID 1 of namespaces of their own (crates/cli/tests/support/systemd.rs).
@@ -300,6 +303,17 @@ if [[ ! -f "$pymysql_marker" ]]; then
         "pymysql==$PYMYSQL_VERSION"
     chmod -R a+rX "$VENV"
     touch "$pymysql_marker"
+fi
+# psycopg 3 (SQLAlchemy's driver for postgresql:// URLs under JupyterHub 6),
+# so upstream can open PostgreSQL in the two-way compatibility tests
+# (crates/cli/tests/upstream_database.rs).
+psycopg_marker="$VENV/.ferrohub-psycopg-$PSYCOPG_VERSION"
+if [[ ! -f "$psycopg_marker" ]]; then
+    log "installing psycopg $PSYCOPG_VERSION into $VENV"
+    "$VENV/bin/pip" install -q --disable-pip-version-check \
+        "psycopg[binary]==$PSYCOPG_VERSION"
+    chmod -R a+rX "$VENV"
+    touch "$psycopg_marker"
 fi
 sudospawner_marker="$VENV/.ferrohub-sudospawner-$SUDOSPAWNER_VERSION"
 if [[ ! -f "$sudospawner_marker" ]]; then

@@ -3,8 +3,11 @@
 //! token and OAuth client, a user's API token, a named server, a share) is
 //! adopted by ferrohub, whose API then honours upstream's tokens and shows
 //! upstream's records; and after ferrohub has used it (a token of its
-//! own), upstream starts on it again and both tokens work there. SQLite
-//! here; the same on PostgreSQL and MySQL is still to be shown.
+//! own), upstream starts on it again and both tokens work there: on
+//! SQLite and MariaDB (a private server, support/db_servers.rs); on
+//! PostgreSQL not yet (the test is there, ignored, saying why).
+//! And a JupyterHub 5.x database is brought to 6.1.1's schema by
+//! `upgrade-db`.
 #![allow(
     clippy::unwrap_used,
     reason = "test helpers, which clippy does not count as tests: a panic is the failure report"
@@ -17,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::Method;
 use serde_json::{Value, json};
+use support::db_servers::{DbServer, Kind};
 use support::upstream::UpstreamHub;
 use support::{eventually, ferrohub_bin, free_port, http_get_status};
 
@@ -72,7 +76,9 @@ struct Ferrohub {
 }
 
 impl Ferrohub {
-    fn start(dir: &std::path::Path, db: &std::path::Path, service_port: u16) -> Self {
+    /// Upgrades (adopts) the database at `db_url` and starts on it; for a
+    /// SQLite file, checks that `upgrade-db` backed it up.
+    fn start(dir: &std::path::Path, db_url: &str, service_port: u16) -> Self {
         let (port, hub_port, api_port) = (free_port(), free_port(), free_port());
         let config = dir.join("ferrohub.toml");
         std::fs::write(
@@ -81,7 +87,7 @@ impl Ferrohub {
                 r#"[JupyterHub]
 bind_url = "http://127.0.0.1:{port}"
 hub_port = {hub_port}
-db_url = "sqlite:///{db}"
+db_url = "{db_url}"
 cookie_secret_file = "{d}/ferrohub_cookie_secret"
 authenticator_class = "dummy"
 spawner_class = "simple"
@@ -95,7 +101,6 @@ pid_file = "{d}/ferrohub-proxy.pid"
 admin_users = ["ada"]
 allow_all = true
 "#,
-                db = db.display(),
                 d = dir.display(),
             ),
         )
@@ -115,15 +120,19 @@ allow_all = true
             "upgrade-db: {}",
             String::from_utf8_lossy(&upgraded.stderr)
         );
-        let backups = std::fs::read_dir(db.parent().unwrap())
-            .unwrap()
-            .filter(|e| {
-                let name = e.as_ref().unwrap().file_name();
-                let name = name.to_string_lossy();
-                name.starts_with("shared.sqlite.") && name != "shared.sqlite"
-            })
-            .count();
-        assert!(backups >= 1, "upgrade-db backed the database up");
+        if let Some(file) = db_url.strip_prefix("sqlite:///") {
+            let file = std::path::Path::new(file);
+            let name = file.file_name().unwrap().to_string_lossy().into_owned();
+            let backups = std::fs::read_dir(file.parent().unwrap())
+                .unwrap()
+                .filter(|e| {
+                    let other = e.as_ref().unwrap().file_name();
+                    let other = other.to_string_lossy();
+                    other.starts_with(&format!("{name}.")) && other != name.as_str()
+                })
+                .count();
+            assert!(backups >= 1, "upgrade-db backed the database up");
+        }
         let child = Command::new(ferrohub_bin())
             .arg("-f")
             .arg(&config)
@@ -210,14 +219,39 @@ async fn check_records(base: &str, bob_token: &str, who: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn an_upstream_database_is_adopted_and_upstream_starts_on_it_again() {
+async fn an_upstream_sqlite_database_is_adopted_and_upstream_starts_on_it_again() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("shared.sqlite");
-    let db_url = format!("sqlite:///{}", db.display());
+    let db_url = format!("sqlite:///{}", dir.path().join("shared.sqlite").display());
+    round_trip(dir.path(), &db_url).await;
+}
+
+/// Fails today: upstream's PostgreSQL schema has BOOLEAN and TIMESTAMP
+/// columns where ferrohub's PostgreSQL migration has BIGINT and TEXT, so
+/// ferrohub's reads of an upstream-made database fail ("cannot cast type
+/// boolean to bigint"). Run with `--run-ignored only` once the store speaks
+/// upstream's PostgreSQL types (issue 15).
+#[ignore = "ferrohub's PostgreSQL schema is not yet upstream's (BOOLEAN/TIMESTAMP columns)"]
+#[tokio::test(flavor = "multi_thread")]
+async fn an_upstream_postgresql_database_is_adopted_and_upstream_starts_on_it_again() {
+    let server = DbServer::start(Kind::Postgres);
+    let dir = tempfile::tempdir().unwrap();
+    round_trip(dir.path(), &server.db_url()).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_upstream_mariadb_database_is_adopted_and_upstream_starts_on_it_again() {
+    let server = DbServer::start(Kind::MariaDb);
+    let dir = tempfile::tempdir().unwrap();
+    round_trip(dir.path(), &server.db_url()).await;
+}
+
+/// Upstream makes and uses the database at `db_url`, ferrohub adopts it,
+/// upstream starts on it again.
+async fn round_trip(dir: &std::path::Path, db_url: &str) {
     let service_port = free_port();
 
     // 1. Upstream makes the database and uses it.
-    let upstream = UpstreamHub::start(&db_url, &upstream_config(service_port));
+    let upstream = UpstreamHub::start(db_url, &upstream_config(service_port));
     let base = upstream.public_url();
     for user in ["ada", "bob"] {
         let (status, _) = api(
@@ -289,7 +323,7 @@ async fn an_upstream_database_is_adopted_and_upstream_starts_on_it_again() {
 
     // 2. ferrohub adopts it: upstream's records and tokens are honoured, and
     // it makes a token of its own.
-    let ferrohub = Ferrohub::start(dir.path(), &db, service_port);
+    let ferrohub = Ferrohub::start(dir, db_url, service_port);
     let ferro_base = format!("http://127.0.0.1:{}", ferrohub.port);
     check_records(&ferro_base, &upstream_token, "ferrohub").await;
     let (status, token) = api(
@@ -308,7 +342,7 @@ async fn an_upstream_database_is_adopted_and_upstream_starts_on_it_again() {
 
     // 3. Upstream starts on it again: its own token, ferrohub's token and
     // every record still work.
-    let upstream = UpstreamHub::start(&db_url, &upstream_config(service_port));
+    let upstream = UpstreamHub::start(db_url, &upstream_config(service_port));
     let base = upstream.public_url();
     check_records(&base, &upstream_token, "upstream, after ferrohub").await;
     let (status, me) = api(&base, &ferrohub_token, Method::GET, "/user", None).await;
@@ -424,7 +458,7 @@ c.Authenticator.allowed_users = {{"ada", "bob"}}
         said.contains("4621fec11365") && said.contains("ferrohub upgrade-db"),
         "{said}"
     );
-    let ferrohub = Ferrohub::start(dir.path(), &db, service_port);
+    let ferrohub = Ferrohub::start(dir.path(), &db_url, service_port);
     let ferro_base = format!("http://127.0.0.1:{}", ferrohub.port);
     let (status, me) = api(&ferro_base, &token, Method::GET, "/user", None).await;
     assert_eq!(status, 200, "the 5.x token: {me}\n{}", ferrohub.log());
