@@ -20,6 +20,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use support::browser::Browser;
+use support::sudo::{SudoSetup, helper_bin, run_ok};
 use support::users::LocalUser;
 use support::{TestHub, ferrohub_bin, free_port, systemd};
 
@@ -91,79 +92,134 @@ impl Drop for RemoveOnDrop {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn the_unit_runs_the_hub_under_systemd_and_servers_start_under_its_hardening() {
-    let systemd = systemd::shared();
-    let user = LocalUser::create("sdunit");
-    let name = user.name.as_str();
-    let tag = format!("ferrohub-test-{}", std::process::id());
-    // The unit as shipped, with its directories renamed for this test.
-    let unit = unit_text()
-        .replace(
-            "/etc/ferrohub/ferrohub.toml",
-            &format!("/etc/{tag}/ferrohub.toml"),
+/// The shipped unit installed in the test's systemd under a name of its
+/// own (`ferrohub-test-<pid>-<label>`), its directories renamed to match,
+/// with `drop_ins` (name, text) beside it and `config` as its ferrohub.toml;
+/// the directories are removed on drop.
+struct InstalledUnit {
+    service: String,
+    /// The hub's output (a test drop-in sends it there: no journald here).
+    log: PathBuf,
+    _config_dir: RemoveOnDrop,
+    _state_dir: RemoveOnDrop,
+}
+
+impl InstalledUnit {
+    fn new(
+        systemd: &systemd::Systemd,
+        label: &str,
+        drop_ins: &[(&str, String)],
+        config: &str,
+    ) -> Self {
+        let tag = format!("ferrohub-test-{}-{label}", std::process::id());
+        let unit = unit_text()
+            .replace(
+                "/etc/ferrohub/ferrohub.toml",
+                &format!("/etc/{tag}/ferrohub.toml"),
+            )
+            .replace("/var/lib/ferrohub", &format!("/var/lib/{tag}"))
+            .replace("/run/ferrohub/", &format!("/run/{tag}/"))
+            .replace("Directory=ferrohub\n", &format!("Directory={tag}\n"));
+        assert!(!unit.contains("=ferrohub\n") && !unit.contains("/ferrohub/"));
+        let config_dir = RemoveOnDrop(PathBuf::from(format!("/etc/{tag}")));
+        let state_dir = RemoveOnDrop(PathBuf::from(format!("/var/lib/{tag}")));
+        std::fs::create_dir_all(&config_dir.0).unwrap();
+        std::fs::write(config_dir.0.join("ferrohub.toml"), config).unwrap();
+        let service = format!("{tag}.service");
+        let units = systemd.dir.path().join("units");
+        std::fs::write(units.join(&service), unit).unwrap();
+        let dir = units.join(format!("{service}.d"));
+        std::fs::create_dir_all(&dir).unwrap();
+        for (name, text) in drop_ins {
+            std::fs::write(dir.join(name), text).unwrap();
+        }
+        let log = format!("/run/{tag}.log");
+        std::fs::write(
+            dir.join("zz-test-output.conf"),
+            format!("[Service]\nStandardOutput=append:{log}\nStandardError=inherit\n"),
         )
-        .replace("/var/lib/ferrohub", &format!("/var/lib/{tag}"))
-        .replace("/run/ferrohub/", &format!("/run/{tag}/"))
-        .replace("Directory=ferrohub\n", &format!("Directory={tag}\n"));
-    assert!(!unit.contains("=ferrohub\n") && !unit.contains("/ferrohub/"));
-    let config_dir = RemoveOnDrop(PathBuf::from(format!("/etc/{tag}")));
-    let _state_dir = RemoveOnDrop(PathBuf::from(format!("/var/lib/{tag}")));
-    std::fs::create_dir_all(&config_dir.0).unwrap();
+        .unwrap();
+        let reload = systemd.run(&["systemctl", "daemon-reload"]);
+        assert!(reload.status.success(), "{reload:?}");
+        Self {
+            service,
+            log: systemd.path(&log),
+            _config_dir: config_dir,
+            _state_dir: state_dir,
+        }
+    }
+}
+
+impl InstalledUnit {
+    /// What the hub wrote.
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+/// Runs `args` in the test's systemd: success and what it said.
+fn run_in(systemd: &systemd::Systemd, args: &[&str]) -> (bool, String) {
+    let out = systemd.run(args);
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+/// A hub configuration on fresh ports: the public URL and the TOML, with
+/// `extra` appended.
+fn hub_config(authenticator: &str, spawner: &str, extra: &str) -> (String, String) {
     let (public_port, hub_port, api_port) = (free_port(), free_port(), free_port());
     let venv = support::venv();
-    std::fs::write(
-        config_dir.0.join("ferrohub.toml"),
-        format!(
-            r#"[JupyterHub]
+    let config = format!(
+        r#"[JupyterHub]
 bind_url = "http://127.0.0.1:{public_port}"
 hub_port = {hub_port}
-authenticator_class = "dummy"
+authenticator_class = "{authenticator}"
+spawner_class = "{spawner}"
 [ConfigurableHTTPProxy]
 api_url = "http://127.0.0.1:{api_port}"
-[Authenticator]
-allowed_users = ["{name}"]
 [Spawner]
 cmd = ["{venv}/bin/jupyterhub-singleuser"]
 start_timeout = 120
 http_timeout = 120
 environment = {{ PATH = "{venv}/bin:/usr/local/bin:/usr/bin:/bin" }}
-"#,
-            venv = venv.display()
-        ),
-    )
-    .unwrap();
-    let service = format!("{tag}.service");
-    std::fs::write(systemd.dir.path().join("units").join(&service), unit).unwrap();
-    let run = |args: &[&str]| {
-        let out = systemd.run(args);
-        (
-            out.status.success(),
-            format!(
-                "{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            ),
-        )
-    };
-    assert!(run(&["systemctl", "daemon-reload"]).0);
+{extra}"#,
+        venv = venv.display()
+    );
+    (format!("http://127.0.0.1:{public_port}"), config)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_unit_runs_the_hub_under_systemd_and_servers_start_under_its_hardening() {
+    let systemd = systemd::shared();
+    let user = LocalUser::create("sdunit");
+    let name = user.name.as_str();
+    let (base, config) = hub_config(
+        "dummy",
+        "localprocess",
+        &format!("[Authenticator]\nallowed_users = [\"{name}\"]\n"),
+    );
+    let unit = InstalledUnit::new(systemd, "root", &[], &config);
+    let service = unit.service.clone();
+    let run = |args: &[&str]| run_in(systemd, args);
 
     // Type=notify: `systemctl start` returns once the hub said READY=1, so
     // the login page answers at once.
     let (started, said) = run(&["systemctl", "start", &service]);
     assert!(started, "{said}\n{}", systemd.log());
     assert_eq!(systemd.state(&service), "active");
-    let base = format!("http://127.0.0.1:{public_port}");
     let login = reqwest::get(format!("{base}/hub/login")).await.unwrap();
     assert_eq!(login.status(), 200);
     let shown = systemd.show(
         &service,
         &["StatusText", "NoNewPrivileges", "ProtectSystem"],
     );
-    assert_eq!(
-        shown["StatusText"],
-        format!("serving on http://127.0.0.1:{public_port}")
-    );
+    assert_eq!(shown["StatusText"], format!("serving on {base}"));
     assert_eq!(shown["NoNewPrivileges"], "yes");
     assert_eq!(shown["ProtectSystem"], "full");
 
@@ -231,6 +287,102 @@ environment = {{ PATH = "{venv}/bin:/usr/local/bin:/usr/bin:/bin" }}
         reqwest::get(format!("{base}/hub/login")).await.is_err(),
         "the proxy stopped too"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_non_root_drop_in_runs_the_hub_unprivileged_and_servers_start_through_sudo() {
+    let systemd = systemd::shared();
+    // The account, its sudoers rule and the helper's rules, as
+    // docs/non-root-hub.md has them.
+    let setup = SudoSetup::new();
+    let user = SudoSetup::user("sdnr");
+    let (hub, name) = (setup.hub.name.as_str(), user.name.as_str());
+    let drop_in = std::fs::read_to_string(packaging().join("non-root.conf"))
+        .unwrap()
+        .replace("User=ferrohub\n", &format!("User={hub}\n"))
+        .replace("Group=ferrohub\n", &format!("Group={hub}\n"));
+    assert!(drop_in.contains(&format!("User={hub}\n")));
+    let (base, config) = hub_config(
+        "pam",
+        "sudo",
+        &format!(
+            "[Authenticator]\nallowed_users = [\"{name}\"]\n\
+             [SudoSpawner]\nsudospawner_path = \"{}\"\n",
+            helper_bin().display()
+        ),
+    );
+    let unit = InstalledUnit::new(systemd, "nonroot", &[("non-root.conf", drop_in)], &config);
+    // docs/systemd.md: the configuration readable by the hub's group.
+    let config_dir = format!("/etc/{}", unit.service.trim_end_matches(".service"));
+    run_ok(Command::new("chgrp").args([hub, &config_dir, &format!("{config_dir}/ferrohub.toml")]));
+    run_ok(Command::new("chmod").args(["0640", &format!("{config_dir}/ferrohub.toml")]));
+    let service = unit.service.as_str();
+
+    let (started, said) = run_in(systemd, &["systemctl", "start", service]);
+    assert!(started, "{said}\n{}", unit.log());
+    let shown = systemd.show(service, &["NoNewPrivileges", "User", "MainPID"]);
+    assert_eq!(shown["NoNewPrivileges"], "no");
+    assert_eq!(shown["User"], hub);
+    // The hub process: the account's uid, no capability at all.
+    let main_pid = shown["MainPID"].clone();
+    assert_eq!(systemd.uid_of(&main_pid), Some(setup.hub.uid()));
+    let caps = run_in(
+        systemd,
+        &[
+            "grep",
+            "-E",
+            "^Cap(Eff|Prm):",
+            &format!("/proc/{main_pid}/status"),
+        ],
+    )
+    .1;
+    assert_eq!(
+        caps.split_whitespace().collect::<Vec<_>>(),
+        ["CapPrm:", "0000000000000000", "CapEff:", "0000000000000000"],
+        "the hub holds no capability"
+    );
+
+    // PAM through the shadow group, the server through sudo and the helper,
+    // as the user, under the unit's remaining hardening.
+    let browser = Browser::new(&base);
+    let login = browser.login(name, &user.password, None).await;
+    assert_eq!(
+        login.status(),
+        302,
+        "PAM login as a non-root hub failed\n{}",
+        systemd.log()
+    );
+    browser.start_server(name).await;
+    let lab = browser
+        .follow
+        .get(format!("{base}/user/{name}/lab"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(lab.status(), 200, "JupyterLab\n{}", unit.log());
+    assert_eq!(
+        browser.run_code(name, "import os; os.getuid()").await,
+        user.uid().to_string()
+    );
+
+    // `systemctl stop`: the hub stops the server through sudo, then exits.
+    let (stopped, said) = run_in(systemd, &["systemctl", "stop", service]);
+    assert!(stopped, "{said}");
+    assert_eq!(systemd.state(service), "inactive");
+    let left = || {
+        let out = Command::new("pgrep")
+            .args(["-a", "-u", name])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    for _ in 0..150 {
+        if left().is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(left(), "", "the user's server stopped with the hub");
 }
 
 #[tokio::test(flavor = "multi_thread")]

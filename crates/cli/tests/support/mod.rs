@@ -25,6 +25,7 @@ pub mod openapi;
 #[path = "../../../proxy/tests/support/ports.rs"]
 mod ports;
 pub mod slurm;
+pub mod sudo;
 pub mod systemd;
 pub mod upstream;
 pub mod users;
