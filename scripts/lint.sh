@@ -34,6 +34,11 @@ echo "== cargo clippy" >&2
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 echo "== cargo deny (licenses, bans, sources)" >&2
+# cargo deny reads `cargo metadata` for every platform, so it needs the
+# crates of other targets too (windows-sys, ...), which a build here never
+# downloads; on a fresh machine they come from the registry now (a no-op
+# once they are in ~/.cargo).
+cargo fetch --locked --quiet
 cargo deny --offline --locked check licenses bans sources
 
 echo "== cargo deny (advisories)" >&2
