@@ -4,14 +4,18 @@
 //! mostly shares): `$n` placeholders (any order, repeated), `ON CONFLICT`,
 //! `excluded.col`, `CAST(.. AS TEXT)`/`CAST(.. AS INTEGER)` and `INSERT ..
 //! RETURNING id`. Columns have upstream's types: on PostgreSQL booleans are
-//! BOOLEAN and timestamps TIMESTAMP, which refuse the TEXT the store binds, so
-//! every timestamp value written or compared is `CAST($n AS TIMESTAMP)`,
-//! booleans are bound as Rust `bool` (and `TRUE`/`FALSE` literals) and read as
-//! `CAST(col AS INTEGER)`. Each statement goes through [`Db`] (the pool) or
-//! [`Tx`] (a transaction), which translate it in one place for the others:
-//! on SQLite ([`to_sqlite`]) the timestamp casts are dropped (SQLite's CAST
-//! to TIMESTAMP would turn the text into a number); on MySQL ([`to_mysql`])
-//! the dialect is rewritten and the bound values re-ordered to match its `?`
+//! BOOLEAN and timestamps TIMESTAMP, which refuse the TEXT the store binds,
+//! so every timestamp value written or compared is `CAST($n AS TIMESTAMP)`,
+//! booleans are bound as Rust `bool` (and `TRUE`/`FALSE` literals) and read
+//! as `CAST(col AS INTEGER)`. Timestamps are read as `CAST(col AS TEXT)`:
+//! on PostgreSQL `2026-12-07 12:00:00.123456` (ISO, as sqlx sets `DateStyle`
+//! to `ISO, MDY` on every connection), which `time::from_db` reads.
+//!
+//! Each statement goes through [`Db`] (the pool) or [`Tx`] (a transaction),
+//! which translate it in one place for the others: on SQLite
+//! ([`to_sqlite`]) the timestamp casts are dropped (SQLite's CAST to
+//! TIMESTAMP would turn the text into a number); on MySQL ([`to_mysql`]) the
+//! dialect is rewritten and the bound values re-ordered to match its `?`
 //! placeholders. Double-quoted identifiers (`"user"`) and `\` in string
 //! literals need no translation: every MySQL connection runs with
 //! `ANSI_QUOTES` and `NO_BACKSLASH_ESCAPES` ([`MYSQL_SESSION`]).
