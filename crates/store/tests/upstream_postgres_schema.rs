@@ -9,7 +9,9 @@
 //!
 //! And a database made by ferrohub before schema version 3 (BIGINT flags,
 //! TEXT timestamps: `data/ferrohub-v2-schema.postgres.sql`) is converted to
-//! that same schema by the migrations, keeping its rows.
+//! that same schema by the migrations, keeping its rows, while an upstream
+//! database an earlier ferrohub adopted (upstream's types already) is left
+//! as it is.
 #![allow(
     clippy::unwrap_used,
     reason = "test helpers, which clippy does not count as tests: a panic is the failure report"
@@ -44,20 +46,7 @@ async fn ferrohub_creates_upstreams_postgresql_schema() {
     let upstream_url = server.create_database("pg_schema_upstream").await;
     let ours_url = server.create_database("pg_schema_ours").await;
 
-    let python = venv().join("bin/python");
-    let created = Command::new(&python)
-        .args([
-            "-c",
-            "import sys; from jupyterhub import orm; orm.new_session_factory(sys.argv[1])",
-        ])
-        .arg(upstream_url.replacen("postgresql://", "postgresql+psycopg://", 1))
-        .output()
-        .unwrap_or_else(|e| panic!("running {}: {e}", python.display()));
-    assert!(
-        created.status.success(),
-        "upstream's models could not create the schema (is psycopg in the venv? run scripts/setup.sh):\n{}",
-        String::from_utf8_lossy(&created.stderr)
-    );
+    create_upstream_schema(&upstream_url);
     let store = Store::connect(&ours_url).await.unwrap();
     store.prepare().await.unwrap();
     store.close().await;
@@ -160,6 +149,65 @@ async fn an_old_ferrohub_postgresql_database_is_converted_to_upstreams_types() {
     assert_eq!(cy.id, bob.id + 1);
     assert!(store.user_by_name("cy").await.unwrap().unwrap().admin);
     store.close().await;
+}
+
+#[tokio::test]
+async fn an_upstream_database_adopted_by_an_earlier_ferrohub_keeps_upstreams_types() {
+    let server = PgServer::shared();
+    let upstream_url = server.create_database("pg_adopted_upstream").await;
+    let adopted_url = server.create_database("pg_adopted_earlier").await;
+    create_upstream_schema(&upstream_url);
+    create_upstream_schema(&adopted_url);
+
+    // What ferrohub before version 3 left behind when it adopted one:
+    // upstream's schema (and types), its own version table and indexes.
+    sqlx::any::install_default_drivers();
+    let pool = AnyPool::connect(&adopted_url).await.unwrap();
+    sqlx::raw_sql(
+        "CREATE TABLE ferrohub_schema (version BIGINT NOT NULL);
+         INSERT INTO ferrohub_schema (version) VALUES (2);
+         CREATE UNIQUE INDEX ix_spawners_user_id_name ON spawners (user_id, name);
+         CREATE INDEX ix_oauth_codes_code ON oauth_codes (code);
+         CREATE INDEX ix_api_tokens_session_id ON api_tokens (session_id);
+         INSERT INTO users (name, admin, created, cookie_id) \
+         VALUES ('ada', TRUE, '2026-11-22 10:35:35.109388', 'cookie-ada');",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+
+    let store = Store::connect(&adopted_url).await.unwrap();
+    assert_eq!(store.schema_status().await.unwrap(), SchemaStatus::Older(2));
+    store.upgrade().await.unwrap();
+    store.prepare().await.unwrap();
+    let ada = store.user_by_name("ada").await.unwrap().unwrap();
+    assert!(ada.admin);
+    assert_eq!(ada.created, time::from_db("2026-11-22 10:35:35.109388"));
+    store.close().await;
+    assert_same_as_upstream(
+        &describe(&upstream_url).await,
+        &describe(&adopted_url).await,
+    );
+}
+
+/// Creates upstream 6.1.1's schema at `url` with its own models, as
+/// `jupyterhub` does on first start.
+fn create_upstream_schema(url: &str) {
+    let python = venv().join("bin/python");
+    let created = Command::new(&python)
+        .args([
+            "-c",
+            "import sys; from jupyterhub import orm; orm.new_session_factory(sys.argv[1])",
+        ])
+        .arg(url.replacen("postgresql://", "postgresql+psycopg://", 1))
+        .output()
+        .unwrap_or_else(|e| panic!("running {}: {e}", python.display()));
+    assert!(
+        created.status.success(),
+        "upstream's models could not create the schema (is psycopg in the venv? run scripts/setup.sh):\n{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
 }
 
 /// Rows in every kind of converted column (flags 0/1, timestamps with and
