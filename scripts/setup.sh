@@ -42,8 +42,8 @@
 #   - psycopg 3 in the virtualenv, with which upstream JupyterHub opens
 #     PostgreSQL in the two-way compatibility tests
 #   - JupyterHub 5.4.6 in a virtualenv of its own (venv-jupyterhub5 beside
-#     the main one), with which the upgrade tests make a 5.x database
-#     (crates/cli/tests/upstream_database.rs)
+#     the main one), with psycopg 3, with which the upgrade tests make a 5.x
+#     database on SQLite and PostgreSQL (crates/cli/tests/upstream_database.rs)
 #   - nginx, apache2, curl and openssl (Debian), for the reverse-proxy and TLS
 #     tests (crates/cli/tests/reverse_proxies.rs, tls_and_addresses.rs), which
 #     run nginx and Apache in the foreground with their own configuration in a
@@ -293,6 +293,16 @@ if [[ ! -f "$jh5_marker" ]]; then
         "jupyterhub==$JUPYTERHUB5_VERSION"
     chmod -R a+rX "$JH5_VENV"
     touch "$jh5_marker"
+fi
+# psycopg 3 there too, so the upgrade test makes its 5.x database on
+# PostgreSQL as well (postgresql+psycopg:// URLs).
+jh5_psycopg_marker="$JH5_VENV/.ferrohub-psycopg-$PSYCOPG_VERSION"
+if [[ ! -f "$jh5_psycopg_marker" ]]; then
+    log "installing psycopg $PSYCOPG_VERSION into $JH5_VENV"
+    "$JH5_VENV/bin/pip" install -q --disable-pip-version-check \
+        "psycopg[binary]==$PSYCOPG_VERSION"
+    chmod -R a+rX "$JH5_VENV"
+    touch "$jh5_psycopg_marker"
 fi
 # PyMySQL, so upstream's own models can create its MySQL schema for the
 # store's comparison test (crates/store/tests/upstream_mysql_schema.rs).

@@ -4,10 +4,9 @@
 //! adopted by ferrohub, whose API then honours upstream's tokens and shows
 //! upstream's records; and after ferrohub has used it (a token of its
 //! own), upstream starts on it again and both tokens work there: on
-//! SQLite and MariaDB (a private server, support/db_servers.rs); on
-//! PostgreSQL not yet (the test is there, ignored, saying why).
+//! SQLite, PostgreSQL and MariaDB (private servers, support/db_servers.rs).
 //! And a JupyterHub 5.x database is brought to 6.1.1's schema by
-//! `upgrade-db`.
+//! `upgrade-db`, on SQLite and PostgreSQL.
 #![allow(
     clippy::unwrap_used,
     reason = "test helpers, which clippy does not count as tests: a panic is the failure report"
@@ -225,12 +224,8 @@ async fn an_upstream_sqlite_database_is_adopted_and_upstream_starts_on_it_again(
     round_trip(dir.path(), &db_url).await;
 }
 
-/// Fails today: upstream's PostgreSQL schema has BOOLEAN and TIMESTAMP
-/// columns where ferrohub's PostgreSQL migration has BIGINT and TEXT, so
-/// ferrohub's reads of an upstream-made database fail ("cannot cast type
-/// boolean to bigint"). Run with `--run-ignored only` once the store speaks
-/// upstream's PostgreSQL types (issue 15).
-#[ignore = "ferrohub's PostgreSQL schema is not yet upstream's (BOOLEAN/TIMESTAMP columns)"]
+/// Upstream's PostgreSQL schema has BOOLEAN and TIMESTAMP columns, which
+/// ferrohub reads and writes as they are (issue 15).
 #[tokio::test(flavor = "multi_thread")]
 async fn an_upstream_postgresql_database_is_adopted_and_upstream_starts_on_it_again() {
     let server = DbServer::start(Kind::Postgres);
@@ -408,10 +403,27 @@ fn jupyterhub5_venv() -> std::path::PathBuf {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_jupyterhub_5_database_is_upgraded_adopted_and_upstream_6_starts_on_it() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("shared.sqlite");
-    let db_url = format!("sqlite:///{}", db.display());
+    let db_url = format!("sqlite:///{}", dir.path().join("shared.sqlite").display());
+    upgrade_5x(dir.path(), &db_url).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_jupyterhub_5_postgresql_database_is_upgraded_adopted_and_upstream_6_starts_on_it() {
+    let server = DbServer::start(Kind::Postgres);
+    let dir = tempfile::tempdir().unwrap();
+    // JupyterHub 5's SQLAlchemy would take psycopg2 for `postgresql://`;
+    // its virtualenv has psycopg 3 (and ferrohub reads either form).
+    let db_url = server
+        .db_url()
+        .replacen("postgresql://", "postgresql+psycopg://", 1);
+    upgrade_5x(dir.path(), &db_url).await;
+}
+
+/// JupyterHub 5.x makes a database at `db_url`; ferrohub refuses it until
+/// `upgrade-db`, then adopts it; upstream 6.1.1 starts on it.
+async fn upgrade_5x(dir: &std::path::Path, db_url: &str) {
     let service_port = free_port();
-    let config = dir.path().join("jupyterhub5_config.py");
+    let config = dir.join("jupyterhub5_config.py");
     std::fs::write(
         &config,
         format!(
@@ -421,16 +433,16 @@ c.JupyterHub.cookie_secret_file = "{d}/jupyterhub_cookie_secret"
 c.JupyterHub.authenticator_class = "dummy"
 c.Authenticator.allowed_users = {{"ada", "bob"}}
 {extra}"#,
-            d = dir.path().display(),
+            d = dir.display(),
             extra = upstream_config(service_port),
         ),
     )
     .unwrap();
-    std::fs::write(dir.path().join("make.py"), MAKE_5X_DATABASE).unwrap();
+    std::fs::write(dir.join("make.py"), MAKE_5X_DATABASE).unwrap();
     let made = Command::new(jupyterhub5_venv().join("bin/python"))
-        .arg(dir.path().join("make.py"))
+        .arg(dir.join("make.py"))
         .arg(&config)
-        .current_dir(dir.path())
+        .current_dir(dir)
         .output()
         .unwrap();
     let out = String::from_utf8_lossy(&made.stdout);
@@ -449,7 +461,7 @@ c.Authenticator.allowed_users = {{"ada", "bob"}}
     let refused = Command::new(ferrohub_bin())
         .arg(format!("--JupyterHub.db_url={db_url}"))
         .args(["token", "bob"])
-        .current_dir(dir.path())
+        .current_dir(dir)
         .output()
         .unwrap();
     let said = String::from_utf8_lossy(&refused.stderr);
@@ -458,7 +470,7 @@ c.Authenticator.allowed_users = {{"ada", "bob"}}
         said.contains("4621fec11365") && said.contains("ferrohub upgrade-db"),
         "{said}"
     );
-    let ferrohub = Ferrohub::start(dir.path(), &db_url, service_port);
+    let ferrohub = Ferrohub::start(dir, db_url, service_port);
     let ferro_base = format!("http://127.0.0.1:{}", ferrohub.port);
     let (status, me) = api(&ferro_base, &token, Method::GET, "/user", None).await;
     assert_eq!(status, 200, "the 5.x token: {me}\n{}", ferrohub.log());
@@ -479,7 +491,7 @@ c.Authenticator.allowed_users = {{"ada", "bob"}}
 
     // JupyterHub 6.1.1 starts on the upgraded database without asking for
     // its own upgrade, and the 5.x token still works there.
-    let upstream = UpstreamHub::start(&db_url, &upstream_config(service_port));
+    let upstream = UpstreamHub::start(db_url, &upstream_config(service_port));
     let (status, me) = api(&upstream.public_url(), &token, Method::GET, "/user", None).await;
     assert_eq!(status, 200, "{me}\n{}", upstream.log());
     assert_eq!(me["name"], "bob");

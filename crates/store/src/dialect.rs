@@ -1,15 +1,24 @@
 //! One set of queries, three SQL dialects.
 //!
-//! The store's SQL is written once, in the dialect SQLite and PostgreSQL
-//! share: `$n` placeholders (any order, repeated), `ON CONFLICT`,
-//! `excluded.col`, `CAST(.. AS TEXT)`/`CAST(.. AS BIGINT)` and `INSERT ..
-//! RETURNING id`. MySQL and MariaDB speak another dialect; rather than forking
-//! every query, each statement goes through [`Db`] (the pool) or [`Tx`] (a
-//! transaction), which on MySQL translate it in one place ([`to_mysql`]) and
-//! re-order the bound values to match its `?` placeholders. Double-quoted
-//! identifiers (`"user"`) and `\` in string literals need no translation:
-//! every MySQL connection runs with `ANSI_QUOTES` and `NO_BACKSLASH_ESCAPES`
-//! ([`MYSQL_SESSION`]).
+//! The store's SQL is written once, in PostgreSQL's dialect (which SQLite
+//! mostly shares): `$n` placeholders (any order, repeated), `ON CONFLICT`,
+//! `excluded.col`, `CAST(.. AS TEXT)`/`CAST(.. AS INTEGER)` and `INSERT ..
+//! RETURNING id`. Columns have upstream's types: on PostgreSQL booleans are
+//! BOOLEAN and timestamps TIMESTAMP, which refuse the TEXT the store binds,
+//! so every timestamp value written or compared is `CAST($n AS TIMESTAMP)`,
+//! booleans are bound as Rust `bool` (and `TRUE`/`FALSE` literals) and read
+//! as `CAST(col AS INTEGER)`. Timestamps are read as `CAST(col AS TEXT)`:
+//! on PostgreSQL `2026-12-07 12:00:00.123456` (ISO, as sqlx sets `DateStyle`
+//! to `ISO, MDY` on every connection), which `time::from_db` reads.
+//!
+//! Each statement goes through [`Db`] (the pool) or [`Tx`] (a transaction),
+//! which translate it in one place for the others: on SQLite
+//! ([`to_sqlite`]) the timestamp casts are dropped (SQLite's CAST to
+//! TIMESTAMP would turn the text into a number); on MySQL ([`to_mysql`]) the
+//! dialect is rewritten and the bound values re-ordered to match its `?`
+//! placeholders. Double-quoted identifiers (`"user"`) and `\` in string
+//! literals need no translation: every MySQL connection runs with
+//! `ANSI_QUOTES` and `NO_BACKSLASH_ESCAPES` ([`MYSQL_SESSION`]).
 
 use futures_util::future::BoxFuture;
 use futures_util::stream::BoxStream;
@@ -107,13 +116,29 @@ where
     executor.fetch_one(query).await?.try_get("id")
 }
 
-/// A query translated for MySQL: its SQL and its values in `?` order.
+/// A query translated for SQLite or MySQL: its SQL and its values (in `?`
+/// order on MySQL).
 type Translated = (SqlStr, Option<AnyArguments>);
 
-/// Takes the SQL and values out of `query` and translates both for MySQL.
-fn translate<'q, E: Execute<'q, Any>>(mut query: E) -> Result<Translated, sqlx::Error> {
+/// The marker of a timestamp value in the store's SQL: `CAST($n AS TIMESTAMP)`.
+const TIMESTAMP_CAST: &str = " AS TIMESTAMP)";
+
+/// Takes the SQL and values out of `query` and translates both for
+/// `dialect` (SQLite or MySQL). On SQLite a statement without a timestamp
+/// cast is handed on as it is, uncopied.
+fn translate<'q, E: Execute<'q, Any>>(
+    mut query: E,
+    dialect: Dialect,
+) -> Result<Translated, sqlx::Error> {
     let arguments = query.take_arguments().map_err(sqlx::Error::Encode)?;
     let sql = query.sql();
+    if dialect != Dialect::MySql {
+        if !sql.as_str().contains(TIMESTAMP_CAST) {
+            return Ok((sql, arguments));
+        }
+        let text = to_sqlite(sql.as_str());
+        return Ok((AssertSqlSafe(text).into_sql_str(), arguments));
+    }
     let (text, order) = to_mysql(sql.as_str());
     let arguments = match arguments {
         Some(arguments) => Some(reorder(arguments, &order)?),
@@ -141,15 +166,45 @@ fn reorder(arguments: AnyArguments, order: &[usize]) -> Result<AnyArguments, sql
     Ok(out)
 }
 
+/// `CAST($n AS TIMESTAMP)` → `$n`: SQLite and MySQL take the text form of a
+/// timestamp as it is (and SQLite's cast would make a number of it).
+fn strip_timestamp_casts(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut rest = sql;
+    while let Some(at) = rest.find("CAST($") {
+        let after = &rest[at + "CAST(".len()..];
+        let digits = after[1..]
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(after.len() - 1);
+        let placeholder = &after[..=digits];
+        if digits > 0 && after[placeholder.len()..].starts_with(TIMESTAMP_CAST) {
+            out.push_str(&rest[..at]);
+            out.push_str(placeholder);
+            rest = &after[placeholder.len() + TIMESTAMP_CAST.len()..];
+        } else {
+            out.push_str(&rest[..at + "CAST($".len()]);
+            rest = &rest[at + "CAST($".len()..];
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Translates the store's SQL to SQLite's: timestamp casts dropped.
+pub(crate) fn to_sqlite(sql: &str) -> String {
+    strip_timestamp_casts(sql)
+}
+
 /// Translates the store's SQL to MySQL's: `$n` → `?` (returning the `n` of
-/// each `?` in order), `CAST(.. AS TEXT)` → `AS CHAR`, `AS BIGINT` → `AS
-/// SIGNED`, `ON CONFLICT .. DO NOTHING` → `INSERT IGNORE`, `ON CONFLICT (..)
+/// each `?` in order), `CAST($n AS TIMESTAMP)` → `$n`, `CAST(.. AS TEXT)` →
+/// `AS CHAR`, `AS INTEGER`/`AS BIGINT` → `AS SIGNED`, `ON CONFLICT .. DO NOTHING` → `INSERT IGNORE`, `ON CONFLICT (..)
 /// DO UPDATE SET` → `ON DUPLICATE KEY UPDATE` with `excluded.c` →
 /// `VALUES(c)`, and a trailing `RETURNING id` is dropped (see [`insert_id`]).
 /// Quoted literals and identifiers are copied unchanged.
 pub(crate) fn to_mysql(sql: &str) -> (String, Vec<usize>) {
-    let mut text = sql
+    let mut text = strip_timestamp_casts(sql)
         .replace(" AS TEXT)", " AS CHAR)")
+        .replace(" AS INTEGER)", " AS SIGNED)")
         .replace(" AS BIGINT)", " AS SIGNED)");
     if let Some(at) = text.find(" ON CONFLICT") {
         let tail = &text[at + " ON CONFLICT".len()..];
@@ -272,10 +327,10 @@ impl<'c> Executor<'c> for &'c Db {
         'c: 'e,
         E: 'q + Execute<'q, Any>,
     {
-        if self.dialect != Dialect::MySql {
+        if self.dialect == Dialect::Postgres {
             return self.inner.fetch_many(query);
         }
-        match translate(query) {
+        match translate(query, self.dialect) {
             Ok(translated) => self.inner.fetch_many(translated),
             Err(error) => failed_stream(error),
         }
@@ -289,10 +344,10 @@ impl<'c> Executor<'c> for &'c Db {
         'c: 'e,
         E: 'q + Execute<'q, Any>,
     {
-        if self.dialect != Dialect::MySql {
+        if self.dialect == Dialect::Postgres {
             return self.inner.fetch_optional(query);
         }
-        match translate(query) {
+        match translate(query, self.dialect) {
             Ok(translated) => self.inner.fetch_optional(translated),
             Err(error) => Box::pin(async move { Err(error) }),
         }
@@ -321,10 +376,10 @@ impl<'c> Executor<'c> for &'c mut Tx {
         'c: 'e,
         E: 'q + Execute<'q, Any>,
     {
-        if self.dialect != Dialect::MySql {
+        if self.dialect == Dialect::Postgres {
             return self.inner.fetch_many(query);
         }
-        match translate(query) {
+        match translate(query, self.dialect) {
             Ok(translated) => self.inner.fetch_many(translated),
             Err(error) => failed_stream(error),
         }
@@ -338,10 +393,10 @@ impl<'c> Executor<'c> for &'c mut Tx {
         'c: 'e,
         E: 'q + Execute<'q, Any>,
     {
-        if self.dialect != Dialect::MySql {
+        if self.dialect == Dialect::Postgres {
             return self.inner.fetch_optional(query);
         }
-        match translate(query) {
+        match translate(query, self.dialect) {
             Ok(translated) => self.inner.fetch_optional(translated),
             Err(error) => Box::pin(async move { Err(error) }),
         }
@@ -361,7 +416,27 @@ impl<'c> Executor<'c> for &'c mut Tx {
 
 #[cfg(test)]
 mod tests {
-    use super::to_mysql;
+    use super::{to_mysql, to_sqlite};
+
+    #[test]
+    fn timestamp_casts_are_dropped_on_sqlite_and_mysql() {
+        let sql = "UPDATE t SET a = CAST($1 AS TIMESTAMP), b = CAST($12 AS TIMESTAMP) \
+                   WHERE c < CAST($1 AS TIMESTAMP) AND d = CAST($2 AS TEXT) AND e = 'CAST($3'";
+        assert_eq!(
+            to_sqlite(sql),
+            "UPDATE t SET a = $1, b = $12 WHERE c < $1 AND d = CAST($2 AS TEXT) AND e = 'CAST($3'"
+        );
+        let (mysql, order) = to_mysql(sql);
+        assert_eq!(
+            mysql,
+            "UPDATE t SET a = ?, b = ? WHERE c < ? AND d = CAST(? AS CHAR) AND e = 'CAST($3'"
+        );
+        assert_eq!(order, [1, 12, 1, 2]);
+        assert_eq!(
+            to_mysql("SELECT CAST(admin AS INTEGER) AS admin FROM users").0,
+            "SELECT CAST(admin AS SIGNED) AS admin FROM users"
+        );
+    }
 
     #[test]
     fn placeholders_become_question_marks_in_order() {

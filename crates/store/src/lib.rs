@@ -1,10 +1,13 @@
 //! ferrohub's database: connection, schema migrations and every query.
 //!
 //! One [`Store`] serves SQLite (default), PostgreSQL and MySQL/MariaDB
-//! through sqlx's `Any` driver. The SQL is written once: `$n` placeholders
-//! (SQLite reads them by number too), timestamps in upstream's naive-UTC
-//! text format, 0/1 booleans, JSON in TEXT columns; `dialect` translates it
-//! for MySQL.
+//! through sqlx's `Any` driver, on upstream JupyterHub's schema and column
+//! types in each. The SQL is written once, in PostgreSQL's dialect:
+//! `$n` placeholders (SQLite reads them by number too), timestamps bound in
+//! upstream's naive-UTC text format as `CAST($n AS TIMESTAMP)` and read as
+//! `CAST(col AS TEXT)`, booleans bound as `bool` and read as
+//! `CAST(col AS INTEGER)`, JSON in TEXT columns; `dialect` translates it for
+//! SQLite and MySQL.
 //!
 //! Invariant: no other crate writes SQL; callers get plain Rust records.
 
@@ -395,7 +398,7 @@ fn req_ts(row: &AnyRow, column: &str, what: &'static str) -> Result<Timestamp> {
         })
 }
 
-/// Reads an integer 0/1 flag (selected with `CAST(.. AS BIGINT)`); NULL is false.
+/// Reads a boolean flag (selected with `CAST(.. AS INTEGER)`); NULL is false.
 fn flag(row: &AnyRow, column: &str) -> Result<bool> {
     Ok(row.try_get::<Option<i64>, _>(column)?.unwrap_or(0) != 0)
 }

@@ -4,6 +4,12 @@
 //! head `f460b0348206`) is adopted as version 1 and upgraded from there; one
 //! of JupyterHub 5.x or a 6.0 pre-release is first brought to that head by
 //! upstream's own steps (`UPSTREAM_STEPS`).
+//!
+//! On PostgreSQL, ferrohub before schema version 3 created its own types
+//! (BIGINT ids and flags, TEXT timestamps); version 3 converts such a database
+//! to upstream's types and constraint names ([`to_upstream_postgres_types`]),
+//! column by column where the type differs, so a database that already has
+//! upstream's types (one adopted from upstream) passes through unchanged.
 
 use std::path::{Path, PathBuf};
 
@@ -11,17 +17,22 @@ use sqlx::{AssertSqlSafe, Row};
 
 use crate::{Dialect, Result, Store, StoreError};
 
-/// One schema version: its SQL for SQLite and PostgreSQL, and for MySQL when
-/// the portable text does not serve there (types, foreign keys).
+/// One schema version: its SQL for SQLite (and the other dialects unless
+/// they have their own: types, foreign keys, constraint names).
 struct Migration {
     portable: &'static str,
     mysql: Option<&'static str>,
+    postgres: Option<&'static str>,
+    /// On PostgreSQL, also bring the columns to upstream's types
+    /// ([`to_upstream_postgres_types`]).
+    postgres_types: bool,
 }
 
 impl Migration {
     fn sql(&self, dialect: Dialect) -> &'static str {
-        match (dialect, self.mysql) {
-            (Dialect::MySql, Some(mysql)) => mysql,
+        match (dialect, self.mysql, self.postgres) {
+            (Dialect::MySql, Some(mysql), _) => mysql,
+            (Dialect::Postgres, _, Some(postgres)) => postgres,
             _ => self.portable,
         }
     }
@@ -32,10 +43,24 @@ const MIGRATIONS: &[Migration] = &[
     Migration {
         portable: include_str!("migrations/0001_jupyterhub_schema.sql"),
         mysql: Some(include_str!("migrations/0001_jupyterhub_schema.mysql.sql")),
+        postgres: Some(include_str!(
+            "migrations/0001_jupyterhub_schema.postgres.sql"
+        )),
+        postgres_types: false,
     },
     Migration {
         portable: include_str!("migrations/0002_lookup_indexes.sql"),
         mysql: None,
+        postgres: None,
+        postgres_types: false,
+    },
+    // Upstream's types on PostgreSQL databases made by ferrohub before; no
+    // SQL of its own.
+    Migration {
+        portable: "",
+        mysql: None,
+        postgres: None,
+        postgres_types: true,
     },
 ];
 
@@ -252,6 +277,9 @@ impl Store {
                     .execute(&mut tx)
                     .await?;
             }
+            if migration.postgres_types && self.url.dialect() == Dialect::Postgres {
+                to_upstream_postgres_types(&mut tx).await?;
+            }
             sqlx::query("UPDATE ferrohub_schema SET version = $1")
                 .bind(version)
                 .execute(&mut tx)
@@ -307,11 +335,162 @@ impl Store {
     }
 }
 
+/// Upstream's tables (the ones a type or constraint name is brought in line in).
+const UPSTREAM_TABLES: &[&str] = &[
+    "api_tokens",
+    "group_role_map",
+    "groups",
+    "oauth_clients",
+    "oauth_codes",
+    "roles",
+    "servers",
+    "service_role_map",
+    "services",
+    "share_codes",
+    "shares",
+    "spawners",
+    "user_group_map",
+    "user_role_map",
+    "users",
+];
+
+/// Upstream's BOOLEAN columns (`table.column`).
+const BOOLEAN_COLUMNS: &[&str] = &[
+    "users.admin",
+    "services.admin",
+    "services.display",
+    "services.oauth_no_confirm",
+    "services.from_config",
+    "roles.managed_by_auth",
+    "user_role_map.managed_by_auth",
+    "group_role_map.managed_by_auth",
+    "service_role_map.managed_by_auth",
+];
+
+/// Upstream's DATETIME columns (`table.column`).
+const TIMESTAMP_COLUMNS: &[&str] = &[
+    "users.created",
+    "users.last_activity",
+    "spawners.started",
+    "spawners.last_activity",
+    "api_tokens.created",
+    "api_tokens.expires_at",
+    "api_tokens.last_activity",
+    "shares.created_at",
+    "shares.expires_at",
+    "share_codes.created_at",
+    "share_codes.expires_at",
+    "share_codes.last_exchanged_at",
+];
+
+/// Brings a PostgreSQL database made by ferrohub before schema version 3 to
+/// upstream's types, keeping every row: BIGINT flags become BOOLEAN (non-zero
+/// is true), TEXT timestamps TIMESTAMP, every other BIGINT (ids, ports,
+/// counts) INTEGER and the id sequences INTEGER like SERIAL's; constraints
+/// get upstream's names (`pk_<table>`, `uq_<table>_<column>`,
+/// `fk_<table>_<column>_<referred table>`), which its alembic migrations
+/// use. Only what differs is changed, so on a database adopted from upstream
+/// this does nothing.
+async fn to_upstream_postgres_types(tx: &mut crate::Tx) -> Result<()> {
+    let columns = sqlx::query(
+        "SELECT CAST(table_name AS TEXT) AS table_name, CAST(column_name AS TEXT) AS column_name, \
+         CAST(data_type AS TEXT) AS data_type FROM information_schema.columns \
+         WHERE table_schema = current_schema() ORDER BY table_name, ordinal_position",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut changes: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for row in &columns {
+        let table: String = row.try_get("table_name")?;
+        let column: String = row.try_get("column_name")?;
+        let data_type: String = row.try_get("data_type")?;
+        if !UPSTREAM_TABLES.contains(&table.as_str()) {
+            continue;
+        }
+        let qualified = format!("{table}.{column}");
+        let change = match data_type.as_str() {
+            "bigint" if BOOLEAN_COLUMNS.contains(&qualified.as_str()) => {
+                format!("ALTER COLUMN \"{column}\" TYPE BOOLEAN USING (\"{column}\" <> 0)")
+            }
+            "bigint" => format!("ALTER COLUMN \"{column}\" TYPE INTEGER"),
+            "text" if TIMESTAMP_COLUMNS.contains(&qualified.as_str()) => format!(
+                "ALTER COLUMN \"{column}\" TYPE TIMESTAMP WITHOUT TIME ZONE \
+                 USING CAST(NULLIF(\"{column}\", '') AS TIMESTAMP WITHOUT TIME ZONE)"
+            ),
+            _ => continue,
+        };
+        changes.entry(table).or_default().push(change);
+    }
+    for (table, alterations) in &changes {
+        let sql = format!("ALTER TABLE \"{table}\" {}", alterations.join(", "));
+        sqlx::query(AssertSqlSafe(sql)).execute(&mut *tx).await?;
+        tracing::info!(
+            table,
+            columns = alterations.len(),
+            "converted columns to upstream JupyterHub's types"
+        );
+    }
+    let sequences = sqlx::query(
+        "SELECT CAST(sequencename AS TEXT) AS name FROM pg_sequences \
+         WHERE schemaname = current_schema() AND CAST(data_type AS TEXT) = 'bigint'",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    for row in &sequences {
+        let name: String = row.try_get("name")?;
+        if UPSTREAM_TABLES
+            .iter()
+            .any(|t| name == format!("{t}_id_seq"))
+        {
+            sqlx::query(AssertSqlSafe(format!(
+                "ALTER SEQUENCE \"{name}\" AS INTEGER"
+            )))
+            .execute(&mut *tx)
+            .await?;
+        }
+    }
+    let constraints = sqlx::query(
+        "SELECT CAST(c.conname AS TEXT) AS name, CAST(t.relname AS TEXT) AS table_name, \
+         CAST(c.contype AS TEXT) AS kind, CAST(a.attname AS TEXT) AS column_name, \
+         CAST(r.relname AS TEXT) AS referred FROM pg_constraint c \
+         JOIN pg_class t ON t.oid = c.conrelid \
+         JOIN pg_namespace n ON n.oid = t.relnamespace \
+         JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1] \
+         LEFT JOIN pg_class r ON r.oid = c.confrelid \
+         WHERE n.nspname = current_schema() AND c.contype IN ('p', 'u', 'f')",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    for row in &constraints {
+        let name: String = row.try_get("name")?;
+        let table: String = row.try_get("table_name")?;
+        let column: String = row.try_get("column_name")?;
+        let referred: Option<String> = row.try_get("referred")?;
+        if !UPSTREAM_TABLES.contains(&table.as_str()) {
+            continue;
+        }
+        let upstream_name = match (row.try_get::<String, _>("kind")?.as_str(), referred) {
+            ("p", _) => format!("pk_{table}"),
+            ("u", _) => format!("uq_{table}_{column}"),
+            ("f", Some(referred)) => format!("fk_{table}_{column}_{referred}"),
+            _ => continue,
+        };
+        if name != upstream_name {
+            let sql = format!(
+                "ALTER TABLE \"{table}\" RENAME CONSTRAINT \"{name}\" TO \"{upstream_name}\""
+            );
+            sqlx::query(AssertSqlSafe(sql)).execute(&mut *tx).await?;
+        }
+    }
+    Ok(())
+}
+
 /// Splits a migration into statements and fills in the dialect's types.
 fn statements(sql: &str, dialect: Dialect) -> Vec<String> {
     let (id, int, blob) = match dialect {
         Dialect::Sqlite => ("INTEGER PRIMARY KEY", "INTEGER", "BLOB"),
-        Dialect::Postgres => ("BIGSERIAL PRIMARY KEY", "BIGINT", "BYTEA"),
+        // Unused: PostgreSQL has its own schema file.
+        Dialect::Postgres => ("SERIAL PRIMARY KEY", "INTEGER", "BYTEA"),
         Dialect::MySql => (
             "INTEGER NOT NULL AUTO_INCREMENT PRIMARY KEY",
             "INTEGER",

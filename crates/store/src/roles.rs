@@ -12,7 +12,7 @@ use crate::{
 
 // managed_by_auth is BOOLEAN in upstream SQLite databases (see `users::USER_COLUMNS`).
 const ROLE_COLUMNS: &str =
-    "r.id, r.name, r.description, r.scopes, CAST(r.managed_by_auth AS BIGINT) AS managed_by_auth";
+    "r.id, r.name, r.description, r.scopes, CAST(r.managed_by_auth AS INTEGER) AS managed_by_auth";
 
 fn role_from_row(row: &AnyRow) -> Result<RoleRecord> {
     Ok(RoleRecord {
@@ -57,7 +57,7 @@ impl Store {
     ) -> Result<RoleRecord> {
         let description = (!description.is_empty()).then_some(description);
         sqlx::query(
-            "INSERT INTO roles (name, description, scopes, managed_by_auth) VALUES ($1, $2, $3, 0) \
+            "INSERT INTO roles (name, description, scopes, managed_by_auth) VALUES ($1, $2, $3, FALSE) \
              ON CONFLICT (name) DO UPDATE SET description = $2, scopes = $3",
         )
         .bind(name)
@@ -143,7 +143,7 @@ impl Store {
     pub async fn grant_role(&self, holder: RoleHolder, role_id: i64) -> Result<()> {
         let (table, column) = role_map(holder.kind());
         let sql = format!(
-            "INSERT INTO {table} ({column}, role_id, managed_by_auth) VALUES ($1, $2, 0) ON CONFLICT DO NOTHING"
+            "INSERT INTO {table} ({column}, role_id, managed_by_auth) VALUES ($1, $2, FALSE) ON CONFLICT DO NOTHING"
         );
         sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(holder.id())
@@ -170,7 +170,7 @@ impl Store {
         // SQLite needs a WHERE before ON CONFLICT in INSERT ... SELECT (parsing ambiguity).
         let done = sqlx::query(
             "INSERT INTO user_role_map (user_id, role_id, managed_by_auth) \
-             SELECT id, CAST($1 AS BIGINT), 0 FROM users WHERE 1 = 1 ON CONFLICT DO NOTHING",
+             SELECT id, CAST($1 AS BIGINT), FALSE FROM users WHERE 1 = 1 ON CONFLICT DO NOTHING",
         )
         .bind(role_id)
         .execute(&*self.writer())
@@ -226,7 +226,7 @@ impl Store {
                 .await?;
         }
         let insert = format!(
-            "INSERT INTO {table} ({column}, role_id, managed_by_auth) VALUES ($1, $2, 0) ON CONFLICT DO NOTHING"
+            "INSERT INTO {table} ({column}, role_id, managed_by_auth) VALUES ($1, $2, FALSE) ON CONFLICT DO NOTHING"
         );
         for &new in wanted.difference(&current) {
             sqlx::query(sqlx::AssertSqlSafe(insert.clone()))

@@ -12,10 +12,10 @@ use crate::{
 
 // BOOLEAN columns of upstream SQLite databases are CAST (see `users::USER_COLUMNS`);
 // `user` is a reserved word in PostgreSQL, hence quoted.
-const SERVICE_SELECT: &str = "SELECT sv.id, sv.name, CAST(sv.admin AS BIGINT) AS admin, sv.url, \
-     sv.oauth_client_allowed_scopes, sv.info, CAST(sv.display AS BIGINT) AS display, \
-     CAST(sv.oauth_no_confirm AS BIGINT) AS oauth_no_confirm, sv.command, sv.cwd, sv.environment, \
-     sv.\"user\" AS run_as, sv.timeout, CAST(sv.from_config AS BIGINT) AS from_config, sv.pid, \
+const SERVICE_SELECT: &str = "SELECT sv.id, sv.name, CAST(sv.admin AS INTEGER) AS admin, sv.url, \
+     sv.oauth_client_allowed_scopes, sv.info, CAST(sv.display AS INTEGER) AS display, \
+     CAST(sv.oauth_no_confirm AS INTEGER) AS oauth_no_confirm, sv.command, sv.cwd, sv.environment, \
+     sv.\"user\" AS run_as, sv.timeout, CAST(sv.from_config AS INTEGER) AS from_config, sv.pid, \
      sv.oauth_client_id, v.proto, v.ip, v.port, v.base_url \
      FROM services sv LEFT JOIN servers v ON v.id = sv._server_id";
 
@@ -100,18 +100,18 @@ impl Store {
              from_config = excluded.from_config, oauth_client_id = excluded.oauth_client_id",
         )
         .bind(&new.name)
-        .bind(i64::from(new.admin))
+        .bind(new.admin)
         .bind(new.url.as_deref())
         .bind(json_text(&new.oauth_client_allowed_scopes, "[]"))
         .bind(json_text(&new.info, "{}"))
-        .bind(i64::from(new.display))
-        .bind(i64::from(new.oauth_no_confirm))
+        .bind(new.display)
+        .bind(new.oauth_no_confirm)
         .bind(json_text(&new.command, "[]"))
         .bind(new.cwd.as_deref())
         .bind(json_text(&new.environment, "{}"))
         .bind(new.user.as_deref())
         .bind(new.timeout)
-        .bind(i64::from(new.from_config))
+        .bind(new.from_config)
         .bind(new.oauth_client_id.as_deref())
         .execute(&*self.writer())
         .await

@@ -210,7 +210,7 @@ impl Store {
             None => {
                 let insert = format!(
                     "INSERT INTO shares (created_at, scopes, owner_id, spawner_id, {column}) \
-                     VALUES ($1, $2, $3, $4, $5) RETURNING id"
+                     VALUES (CAST($1 AS TIMESTAMP), $2, $3, $4, $5) RETURNING id"
                 );
                 let query = sqlx::query(sqlx::AssertSqlSafe(insert))
                     .bind(time::to_db(&time::now()))
@@ -331,7 +331,7 @@ impl Store {
              o.name AS owner_name, sp.name AS server_name \
              FROM shares sh JOIN spawners sp ON sp.id = sh.spawner_id \
              JOIN users o ON o.id = sp.user_id WHERE {SHARES_OF_USER} \
-             AND (sh.expires_at IS NULL OR sh.expires_at > $2)"
+             AND (sh.expires_at IS NULL OR sh.expires_at > CAST($2 AS TIMESTAMP))"
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(user_id)
@@ -368,7 +368,7 @@ impl Store {
         let code = base64_url(&token::random_bytes::<32>());
         let query = sqlx::query(
             "INSERT INTO share_codes (hashed, prefix, exchange_count, created_at, scopes, expires_at, owner_id, spawner_id) \
-             VALUES ($1, $2, 0, $3, $4, $5, $6, $7) RETURNING id",
+             VALUES ($1, $2, 0, CAST($3 AS TIMESTAMP), $4, CAST($5 AS TIMESTAMP), $6, $7) RETURNING id",
         )
         .bind(token::hash_token(&code, token::GENERATED_TOKEN_ROUNDS))
         .bind(token::token_prefix(&code))
@@ -403,7 +403,7 @@ impl Store {
         }
         let sql = format!(
             "SELECT {SHARE_CODE_COLUMNS} FROM share_codes WHERE prefix = $1 \
-             AND (expires_at IS NULL OR expires_at >= $2)"
+             AND (expires_at IS NULL OR expires_at >= CAST($2 AS TIMESTAMP))"
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(token::token_prefix(code))
@@ -423,7 +423,7 @@ impl Store {
     pub async fn record_share_code_exchange(&self, code_id: i64) -> Result<()> {
         sqlx::query(
             "UPDATE share_codes SET exchange_count = COALESCE(exchange_count, 0) + 1, \
-             last_exchanged_at = $1 WHERE id = $2",
+             last_exchanged_at = CAST($1 AS TIMESTAMP) WHERE id = $2",
         )
         .bind(time::to_db(&time::now()))
         .bind(code_id)
@@ -491,7 +491,7 @@ impl Store {
     /// Deletes every expired share code (periodic purge). Returns how many were deleted.
     pub async fn delete_expired_share_codes(&self) -> Result<u64> {
         let done =
-            sqlx::query("DELETE FROM share_codes WHERE expires_at IS NOT NULL AND expires_at < $1")
+            sqlx::query("DELETE FROM share_codes WHERE expires_at IS NOT NULL AND expires_at < CAST($1 AS TIMESTAMP)")
                 .bind(time::to_db(&time::now()))
                 .execute(&*self.writer())
                 .await?;

@@ -286,7 +286,7 @@ impl Store {
         .bind(&address.base_url))
         .await?;
         sqlx::query(
-            "UPDATE spawners SET server_id = $1, state = $2, started = $3, last_activity = $3, oauth_client_id = $4 WHERE id = $5",
+            "UPDATE spawners SET server_id = $1, state = $2, started = CAST($3 AS TIMESTAMP), last_activity = CAST($3 AS TIMESTAMP), oauth_client_id = $4 WHERE id = $5",
         )
         .bind(server_id)
         .bind(state.to_string())
@@ -355,7 +355,8 @@ impl Store {
     pub async fn touch_spawner(&self, spawner_id: i64, when: &Timestamp) -> Result<()> {
         let when = time::to_db(when);
         sqlx::query(
-            "UPDATE spawners SET last_activity = $1 WHERE id = $2 AND (last_activity IS NULL OR last_activity < $1)",
+            "UPDATE spawners SET last_activity = CAST($1 AS TIMESTAMP) WHERE id = $2 \
+             AND (last_activity IS NULL OR last_activity < CAST($1 AS TIMESTAMP))",
         )
         .bind(&when)
         .bind(spawner_id)

@@ -88,7 +88,7 @@ impl Store {
             .ok_or(StoreError::ShuttingDown)?;
         let query = sqlx::query(
             "INSERT INTO api_tokens (user_id, service_id, hashed, prefix, client_id, session_id, created, expires_at, note, scopes) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+             VALUES ($1, $2, $3, $4, $5, $6, CAST($7 AS TIMESTAMP), CAST($8 AS TIMESTAMP), $9, $10) RETURNING id",
         )
         .bind(user_id)
         .bind(service_id)
@@ -115,7 +115,7 @@ impl Store {
         }
         let now = time::to_db(&time::now());
         let sql = format!(
-            "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE prefix = $1 AND (expires_at IS NULL OR expires_at >= $2)"
+            "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE prefix = $1 AND (expires_at IS NULL OR expires_at >= CAST($2 AS TIMESTAMP))"
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(token::token_prefix(token))
@@ -140,7 +140,7 @@ impl Store {
         let (column, id) = owner_column(owner);
         let now = time::to_db(&time::now());
         let delete = format!(
-            "DELETE FROM api_tokens WHERE {column} = $1 AND expires_at IS NOT NULL AND expires_at < $2"
+            "DELETE FROM api_tokens WHERE {column} = $1 AND expires_at IS NOT NULL AND expires_at < CAST($2 AS TIMESTAMP)"
         );
         sqlx::query(sqlx::AssertSqlSafe(delete))
             .bind(id)
@@ -186,7 +186,7 @@ impl Store {
     /// Deletes every expired token (periodic purge). Returns how many were deleted.
     pub async fn delete_expired_tokens(&self) -> Result<u64> {
         let done =
-            sqlx::query("DELETE FROM api_tokens WHERE expires_at IS NOT NULL AND expires_at < $1")
+            sqlx::query("DELETE FROM api_tokens WHERE expires_at IS NOT NULL AND expires_at < CAST($1 AS TIMESTAMP)")
                 .bind(time::to_db(&time::now()))
                 .execute(&*self.writer())
                 .await?;
@@ -195,7 +195,7 @@ impl Store {
 
     /// Records a use of a token.
     pub async fn touch_token(&self, token_id: i64, when: &Timestamp) -> Result<()> {
-        sqlx::query("UPDATE api_tokens SET last_activity = $1 WHERE id = $2")
+        sqlx::query("UPDATE api_tokens SET last_activity = CAST($1 AS TIMESTAMP) WHERE id = $2")
             .bind(time::to_db(when))
             .bind(token_id)
             .execute(&*self.activity_writer())

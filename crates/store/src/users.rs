@@ -14,7 +14,7 @@ use crate::{
 
 // Upstream SQLite databases declare these BOOLEAN/DATETIME, types the Any driver
 // refuses to read: a CAST expression has no declared type, so its value type is used.
-const USER_COLUMNS: &str = "id, name, CAST(admin AS BIGINT) AS admin, CAST(created AS TEXT) AS created, \
+const USER_COLUMNS: &str = "id, name, CAST(admin AS INTEGER) AS admin, CAST(created AS TEXT) AS created, \
      CAST(last_activity AS TEXT) AS last_activity, cookie_id, user_info";
 
 fn user_from_row(row: &AnyRow) -> Result<UserRecord> {
@@ -199,10 +199,10 @@ impl Store {
         let cookie_id = ferrohub_core::token::new_token();
         let mut tx = pool.begin().await?;
         let id: i64 = crate::dialect::insert_id(&mut tx, sqlx::query(
-            "INSERT INTO users (name, admin, created, cookie_id, state, user_info) VALUES ($1, $2, $3, $4, '{}', NULL) RETURNING id",
+            "INSERT INTO users (name, admin, created, cookie_id, state, user_info) VALUES ($1, $2, CAST($3 AS TIMESTAMP), $4, '{}', NULL) RETURNING id",
         )
         .bind(name)
-        .bind(i64::from(admin))
+        .bind(admin)
         .bind(&now)
         .bind(&cookie_id))
         .await
@@ -394,7 +394,7 @@ impl Store {
 
     /// Users with the admin flag, by name (kept in step with the admin role at start-up).
     pub async fn list_admin_users(&self) -> Result<Vec<UserRecord>> {
-        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE admin = 1 ORDER BY name");
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE admin = TRUE ORDER BY name");
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .fetch_all(self.reader())
             .await?;
@@ -459,17 +459,19 @@ impl Store {
 
     /// How many users were active at or after `since` (the active-users metric).
     pub async fn count_users_active_since(&self, since: &Timestamp) -> Result<i64> {
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM users WHERE last_activity >= $1")
-            .bind(time::to_db(since))
-            .fetch_one(self.reader())
-            .await?;
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM users WHERE last_activity >= CAST($1 AS TIMESTAMP)",
+        )
+        .bind(time::to_db(since))
+        .fetch_one(self.reader())
+        .await?;
         Ok(row.try_get("n")?)
     }
 
     /// Sets the admin flag.
     pub async fn set_admin(&self, user_id: i64, admin: bool) -> Result<()> {
         sqlx::query("UPDATE users SET admin = $1 WHERE id = $2")
-            .bind(i64::from(admin))
+            .bind(admin)
             .bind(user_id)
             .execute(&*self.writer())
             .await?;
@@ -514,11 +516,14 @@ impl Store {
     /// Moves a user's `last_activity` forward (never back).
     pub async fn touch_user(&self, user_id: i64, when: &Timestamp) -> Result<()> {
         let when = time::to_db(when);
-        sqlx::query("UPDATE users SET last_activity = $1 WHERE id = $2 AND (last_activity IS NULL OR last_activity < $1)")
-            .bind(&when)
-            .bind(user_id)
-            .execute(&*self.activity_writer())
-            .await?;
+        sqlx::query(
+            "UPDATE users SET last_activity = CAST($1 AS TIMESTAMP) WHERE id = $2 \
+             AND (last_activity IS NULL OR last_activity < CAST($1 AS TIMESTAMP))",
+        )
+        .bind(&when)
+        .bind(user_id)
+        .execute(&*self.activity_writer())
+        .await?;
         Ok(())
     }
 }

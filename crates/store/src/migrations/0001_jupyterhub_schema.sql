@@ -1,5 +1,6 @@
 -- JupyterHub 6.1.1's schema (alembic head f460b0348206), so upstream SQLite
 -- databases can be adopted. {id} {int} {blob} are filled in per dialect.
+-- SQLite only: PostgreSQL and MySQL have their own files with upstream's types.
 CREATE TABLE users (
     id {id},
     name VARCHAR(255) UNIQUE,

@@ -329,11 +329,13 @@ async fn tokens(store: &Store, raw: &AnyPool, alice: &UserRecord, bob: &UserReco
 /// Looks at `api_tokens` directly: only a 4-character prefix and a salted hash.
 async fn tokens_are_stored_hashed(raw: &AnyPool, tokens: &[&String], rows_expected: usize) {
     // MySQL's timestamp columns are DATETIME (sqlx's Any driver cannot read
-    // them, and they cannot hold a token); elsewhere they are TEXT.
+    // them, and they cannot hold a token); elsewhere they are read as TEXT.
     let sql = if is_mysql(raw) {
         "SELECT hashed, prefix, client_id, session_id, note, scopes FROM api_tokens"
     } else {
-        "SELECT hashed, prefix, client_id, session_id, created, expires_at, last_activity, note, scopes FROM api_tokens"
+        "SELECT hashed, prefix, client_id, session_id, CAST(created AS TEXT) AS created, \
+         CAST(expires_at AS TEXT) AS expires_at, CAST(last_activity AS TEXT) AS last_activity, \
+         note, scopes FROM api_tokens"
     };
     let rows = sqlx::query(sql).fetch_all(raw).await.unwrap();
     assert_eq!(rows.len(), rows_expected);

@@ -186,7 +186,7 @@ async fn roles(store: &Store, raw: &AnyPool, [ann, bob, cat]: [i64; 3], devs: i6
     assert_eq!(store.role_by_name("nope").await.unwrap(), None);
 
     // managed_by_auth survives a config upsert.
-    sqlx::query("UPDATE roles SET managed_by_auth = 1 WHERE name = 'svc'")
+    sqlx::query("UPDATE roles SET managed_by_auth = TRUE WHERE name = 'svc'")
         .execute(raw)
         .await
         .unwrap();
@@ -250,7 +250,7 @@ async fn roles(store: &Store, raw: &AnyPool, [ann, bob, cat]: [i64; 3], devs: i6
         .unwrap();
     sqlx::query(sql(
         raw,
-        "UPDATE user_role_map SET managed_by_auth = 1 WHERE user_id = $1",
+        "UPDATE user_role_map SET managed_by_auth = TRUE WHERE user_id = $1",
     ))
     .bind(bob)
     .execute(raw)
@@ -274,7 +274,7 @@ async fn roles(store: &Store, raw: &AnyPool, [ann, bob, cat]: [i64; 3], devs: i6
     assert_eq!(members.users, expected_users);
     assert_eq!(members.groups, [devs]);
     assert_eq!(members.services, [announcer.id]);
-    let sql = "SELECT COUNT(*) FROM user_role_map WHERE managed_by_auth = 1 AND user_id = $1";
+    let sql = "SELECT COUNT(*) FROM user_role_map WHERE managed_by_auth = TRUE AND user_id = $1";
     assert_eq!(count(raw, sql, Some(bob)).await, 1, "kept grant untouched");
     store
         .set_role_members(reader.id, RoleKind::Group, &[])

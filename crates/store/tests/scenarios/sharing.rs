@@ -173,12 +173,15 @@ pub async fn shares(db: &TestDb) {
             .is_empty()
     );
     let past = ferrohub_core::time::to_db(&(db_now() - TimeDelta::minutes(1)));
-    sqlx::query(sql(&raw, "UPDATE shares SET expires_at = $1 WHERE id = $2"))
-        .bind(&past)
-        .bind(lab_share.id)
-        .execute(&raw)
-        .await
-        .unwrap();
+    sqlx::query(sql(
+        &raw,
+        "UPDATE shares SET expires_at = CAST($1 AS TIMESTAMP) WHERE id = $2",
+    ))
+    .bind(&past)
+    .bind(lab_share.id)
+    .execute(&raw)
+    .await
+    .unwrap();
     assert_eq!(
         store.share_scopes_for_user(pete.id).await.unwrap().scopes,
         [DEFAULT_ACCESS, DEFAULT_READ],

@@ -123,9 +123,24 @@ pub fn db_now() -> Timestamp {
 }
 
 /// `sql` as the raw pool's server takes it: MySQL's placeholders are `?`
-/// (the tests' own SQL uses each `$n` once, in order).
+/// (the tests' own SQL uses each `$n` once, in order), and a timestamp
+/// value's `CAST($n AS TIMESTAMP)` (which PostgreSQL's TIMESTAMP columns
+/// need) is only `$n` on SQLite and MySQL, as in the store's own SQL.
 pub fn sql(raw: &AnyPool, sql: &str) -> sqlx::AssertSqlSafe<String> {
     let mysql = is_mysql(raw);
+    let postgres = raw
+        .connect_options()
+        .database_url
+        .scheme()
+        .starts_with("postgres");
+    let mut sql = sql.to_owned();
+    while !postgres && let Some(at) = sql.find("CAST($") {
+        let end = sql[at..]
+            .find(" AS TIMESTAMP)")
+            .expect("CAST($n AS TIMESTAMP)")
+            + at;
+        sql = format!("{}{}{}", &sql[..at], &sql[at + 5..end], &sql[end + 14..]);
+    }
     let mut out = String::with_capacity(sql.len());
     let mut chars = sql.chars().peekable();
     while let Some(c) = chars.next() {
