@@ -65,7 +65,7 @@ fn shared_server(state: &AppState, owner: &str, server: &str) -> Value {
     json!({
         "user": {"name": owner},
         "name": server,
-        "url": state.urls.server_prefix(owner, server),
+        "url": state.urls.server_url(owner, server),
         "full_url": null,
         "ready": state.servers.phase(owner, server) == Phase::Ready,
     })
