@@ -32,7 +32,10 @@ async fn users_servers_run_on_their_own_hosts_in_chromium() {
         "simple",
         &[(
             "JupyterHub",
-            &format!("subdomain_host = \"http://hub.test:{port}\"\n"),
+            &format!(
+                "subdomain_host = \"http://hub.test:{port}\"\n\
+                 services = [{{ name = \"announce\", url = \"http://127.0.0.1:9\" }}]\n"
+            ),
         )],
         &[],
     );
@@ -140,10 +143,16 @@ async fn users_servers_run_on_their_own_hosts_in_chromium() {
         "not sent back to the hub's host"
     );
 
-    // The proxy routes by host: one route per user's host, the hub on `/`.
+    // The proxy routes by host: one route per user's (and service's) host,
+    // the hub on `/` for every host.
     let routes = hub.routes().await;
     let keys: Vec<&String> = routes.as_object().unwrap().keys().collect();
-    for key in ["/", "/alice.hub.test/user/alice", "/bob.hub.test/user/bob"] {
+    for key in [
+        "/",
+        "/alice.hub.test/user/alice",
+        "/bob.hub.test/user/bob",
+        "/announce--service.hub.test/services/announce",
+    ] {
         assert!(
             keys.iter().any(|k| k.as_str() == key),
             "no route {key}: {keys:?}"
