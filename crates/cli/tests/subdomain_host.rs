@@ -164,6 +164,20 @@ async fn users_servers_run_on_their_own_hosts_in_chromium() {
         cmdline.split(|b| *b == 0).any(|a| a == b"--host-routing"),
         "the proxy was started without --host-routing"
     );
+    // The REST API gives her server's URL on her host, as upstream.
+    let api = support::api::Api::new(&hub);
+    let (status, model) = api
+        .get(&support::api::token_for(&hub, "alice"), "/users/alice")
+        .await;
+    assert_eq!(status, 200, "{model}");
+    assert_eq!(model["server"], server_url("alice"), "{model}");
+    assert_eq!(model["servers"][""]["url"], server_url("alice"), "{model}");
+    assert_eq!(
+        model["servers"][""]["full_url"],
+        server_url("alice"),
+        "{model}"
+    );
+
     // alice's server learnt where the hub is and where it lives itself.
     let server = *hub.server_pids("alice").first().expect("alice's server");
     assert_eq!(

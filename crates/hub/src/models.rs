@@ -109,8 +109,7 @@ pub(crate) fn server_model(
         "url": state.urls.server_url(&user.name, &record.name),
         "user_options": record.user_options,
         "progress_url": progress_url(state, &user.name, &record.name),
-        // As upstream: a `url` with a host (`subdomain_host`) is also the full URL.
-        "full_url": state.urls.subdomains.as_ref().map(|_| state.urls.server_url(&user.name, &record.name)),
+        "full_url": state.urls.full_server_url(&user.name, &record.name),
         "full_progress_url": null,
     });
     let resource = Resource::Server {

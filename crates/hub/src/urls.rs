@@ -282,6 +282,15 @@ impl HubUrls {
         }
     }
 
+    /// A server model's `full_url`: its URL when that has a host (under
+    /// `subdomain_host`), as upstream; `None` otherwise.
+    #[must_use]
+    pub fn full_server_url(&self, user: &str, server: &str) -> Option<String> {
+        self.subdomains
+            .as_ref()
+            .map(|_| self.server_url(user, server))
+    }
+
     /// The proxy route (CHP API path) of a user's server at `prefix`: the
     /// prefix, or under `subdomain_host` `/<user's host><prefix>`, which
     /// ferrohub-proxy and CHP match with `--host-routing`.

@@ -66,7 +66,7 @@ fn shared_server(state: &AppState, owner: &str, server: &str) -> Value {
         "user": {"name": owner},
         "name": server,
         "url": state.urls.server_url(owner, server),
-        "full_url": null,
+        "full_url": state.urls.full_server_url(owner, server),
         "ready": state.servers.phase(owner, server) == Phase::Ready,
     })
 }
