@@ -181,12 +181,19 @@ fn address_options_ferrohub_cannot_honour_are_refused_with_one_line() {
         err.contains("JupyterHub.hub_bind_url") && err.contains("does not name a socket"),
         "{err}"
     );
-    // Not supported (yet): refused, naming the option, never silently ignored.
-    let err = refused("[JupyterHub]\nsubdomain_host = \"https://hub.example.org\"\n");
+    // subdomain_host is a scheme and a host: a path or an address is refused.
+    let err = refused("[JupyterHub]\nsubdomain_host = \"https://hub.example.org/jupyter\"\n");
     assert!(
-        err.contains("JupyterHub.subdomain_host") && err.contains("ferrohub does not support it"),
+        err.contains("JupyterHub.subdomain_host") && err.contains("the path comes from bind_url"),
         "{err}"
     );
+    let err = refused("[JupyterHub]\nsubdomain_host = \"http://127.0.0.1:8000\"\n");
+    assert!(
+        err.contains("JupyterHub.subdomain_host") && err.contains("wildcard DNS"),
+        "{err}"
+    );
+    let err = refused("[JupyterHub]\nsubdomain_hook = \"mine\"\n");
+    assert!(err.contains("JupyterHub.subdomain_hook"), "{err}");
     let err = refused("[JupyterHub]\nbind_url = \"http+unix://%2Fsrv%2Fproxy.sock\"\n");
     assert!(err.contains("JupyterHub.bind_url"), "{err}");
 }
@@ -384,7 +391,8 @@ fn show_config(dir: &std::path::Path, name: &str, source: &str) -> String {
 /// The address options read from an upstream `jupyterhub_config.py` and
 /// from TOML give the same effective configuration, normalized as
 /// upstream's traitlets validators do (https with a certificate, the
-/// base URL added to `public_url`, `unix+http` read as `http+unix`).
+/// base URL added to `public_url`, `unix+http` read as `http+unix`,
+/// `https://` added to `subdomain_host`).
 #[test]
 fn address_options_read_the_same_from_python_and_toml() {
     let dir = tempfile::tempdir().unwrap();
@@ -396,6 +404,7 @@ c.JupyterHub.public_url = 'hub.example.org'
 c.JupyterHub.trusted_downstream_ips = ['127.0.0.1', '10.0.0.5']
 c.JupyterHub.hub_bind_url = 'unix+http://%2Frun%2Fjupyterhub%2Fhub.sock'
 c.JupyterHub.hub_socket_mode = 0o660
+c.JupyterHub.subdomain_host = 'Hub.Example.org'
 ";
     let toml = r#"
 [JupyterHub]
@@ -408,6 +417,7 @@ public_url = "hub.example.org"
 trusted_downstream_ips = ["127.0.0.1", "10.0.0.5"]
 hub_bind_url = "unix+http://%2Frun%2Fjupyterhub%2Fhub.sock"
 hub_socket_mode = 432
+subdomain_host = "Hub.Example.org"
 "#;
     let from_py = show_config(dir.path(), "jupyterhub_config.py", python);
     let from_toml = show_config(dir.path(), "ferrohub.toml", toml);
@@ -417,6 +427,7 @@ hub_socket_mode = 432
         r#"public_url = "https://hub.example.org/jupyter/""#,
         r#"hub_bind_url = "http+unix://%2Frun%2Fjupyterhub%2Fhub.sock""#,
         "hub_socket_mode = 432",
+        r#"subdomain_host = "https://hub.example.org""#,
     ] {
         assert!(from_py.contains(line), "{line} missing:\n{from_py}");
     }

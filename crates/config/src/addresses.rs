@@ -1,7 +1,8 @@
 //! The public-address options as upstream's traitlets validate them:
 //! `ssl_cert`/`ssl_key` (set together; they decide `bind_url`'s scheme),
 //! `public_url` (a full URL ending in the base URL) and
-//! `trusted_downstream_ips` (addresses), and `hub_bind_url`/`hub_connect_url`
+//! `trusted_downstream_ips` (addresses), `subdomain_host` (a scheme and a
+//! host, no path) with its `subdomain_hook`, and `hub_bind_url`/`hub_connect_url`
 //! on a unix socket (`http+unix://<percent-encoded path>`, upstream 0.9's
 //! `unix+http://` read the same). Run at load, so the hub, the proxy
 //! command line and `--show-config` all see the same normalized values.
@@ -101,6 +102,21 @@ pub(crate) fn check(hub: &mut JupyterHubConfig) -> Result<(), Refusal> {
             problem,
         })?;
     }
+    if !hub.subdomain_host.is_empty() {
+        hub.subdomain_host = subdomain_host(&hub.subdomain_host).map_err(|problem| Refusal {
+            option: "subdomain_host",
+            problem,
+        })?;
+    }
+    if ferrohub_core::subdomain::Hook::from_name(&hub.subdomain_hook).is_none() {
+        return Err(Refusal {
+            option: "subdomain_hook",
+            problem: format!(
+                "expected \"idna\" or \"legacy\" (a Python function is not supported), found {:?}",
+                hub.subdomain_hook
+            ),
+        });
+    }
     for ip in &hub.trusted_downstream_ips {
         if ip.trim().parse::<IpAddr>().is_err() {
             return Err(Refusal {
@@ -166,6 +182,37 @@ fn public_url(url: &str, base_url: &str) -> Result<String, String> {
     Ok(url)
 }
 
+/// Upstream's `_validate_subdomain_host`: `https://` when no scheme is
+/// given. ferrohub also refuses what upstream would silently misuse: a path
+/// (servers live at `<name>.<host>{base_url}user/<name>/` whatever it says),
+/// an empty host or an IP address (it has no subdomains).
+fn subdomain_host(url: &str) -> Result<String, String> {
+    let url = if url.contains("://") {
+        url.trim_end_matches('/').to_owned()
+    } else {
+        format!("https://{}", url.trim_end_matches('/'))
+    };
+    let parsed = BindUrl::parse(&url).map_err(|e| e.to_string())?;
+    if parsed.base_url != "/" {
+        return Err(format!(
+            "{url:?} must be only a scheme, a host and an optional port \
+             (https://hub.example.org[:port]); the path comes from bind_url"
+        ));
+    }
+    if parsed.host.is_empty() || parsed.host.parse::<IpAddr>().is_ok() {
+        return Err(format!(
+            "{url:?} must name a host whose subdomains reach the proxy \
+             (wildcard DNS), not an address"
+        ));
+    }
+    let scheme_end = url.find("://").map_or(0, |i| i + 3);
+    Ok(format!(
+        "{}://{}",
+        parsed.scheme,
+        url[scheme_end..].to_ascii_lowercase()
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -195,6 +242,33 @@ mod tests {
         );
         let err = checked(|h| h.ssl_key = "k.pem".into()).unwrap_err();
         assert!(err.starts_with("ssl_cert: must be set together"), "{err}");
+    }
+
+    #[test]
+    fn subdomain_host_is_a_scheme_and_a_host() {
+        let host =
+            |value: &str| checked(|h| h.subdomain_host = value.into()).map(|h| h.subdomain_host);
+        assert_eq!(host("hub.example.org").unwrap(), "https://hub.example.org");
+        assert_eq!(
+            host("http://Hub.Test:8000/").unwrap(),
+            "http://hub.test:8000"
+        );
+        for bad in [
+            "https://hub.example.org/jupyter",
+            "ftp://hub.example.org",
+            "https://",
+            "http://127.0.0.1:8000",
+            "https://hub.example.org?x",
+        ] {
+            let err = host(bad).unwrap_err();
+            assert!(err.starts_with("subdomain_host: "), "{bad}: {err}");
+        }
+        let err = checked(|h| h.subdomain_hook = "mine".into()).unwrap_err();
+        assert!(
+            err.starts_with("subdomain_hook: expected \"idna\""),
+            "{err}"
+        );
+        assert!(checked(|h| h.subdomain_hook = "legacy".into()).is_ok());
     }
 
     #[test]

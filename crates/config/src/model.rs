@@ -112,6 +112,14 @@ pub struct JupyterHubConfig {
     /// Addresses of proxies in front (nginx, a load balancer) whose entries in
     /// `X-Forwarded-For` are skipped when finding the client's address.
     pub trusted_downstream_ips: Vec<String>,
+    /// Each user's server on its own host: `https://hub.example.org[:port]`
+    /// puts alice's at `https://alice.hub.example.org/user/alice/`, so one
+    /// user's pages cannot read another's cookies or call their server.
+    /// Needs wildcard DNS (and a wildcard certificate). Empty: one host.
+    pub subdomain_host: String,
+    /// How a name becomes a host under `subdomain_host`: `"idna"` (default,
+    /// always a valid label) or `"legacy"` (upstream's older escaping).
+    pub subdomain_hook: String,
     /// Database URL (default `sqlite:///ferrohub.sqlite`; an upstream JupyterHub 6.x
     /// SQLite database can be named here and is adopted). A relative SQLite path (`sqlite:///relative.sqlite`,
     /// three slashes) is left as given and resolves from the working directory at use
@@ -313,6 +321,8 @@ impl Default for JupyterHubConfig {
             ssl_key: String::new(),
             public_url: String::new(),
             trusted_downstream_ips: Vec::new(),
+            subdomain_host: String::new(),
+            subdomain_hook: "idna".into(),
             db_url: "sqlite:///ferrohub.sqlite".into(),
             upgrade_db: false,
             cookie_secret_file: "ferrohub_cookie_secret".into(),

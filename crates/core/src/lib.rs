@@ -7,6 +7,7 @@
 pub mod crypt;
 pub mod names;
 pub mod server_names;
+pub mod subdomain;
 pub mod time;
 pub mod token;
 pub mod url;

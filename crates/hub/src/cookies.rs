@@ -123,6 +123,16 @@ pub(crate) fn set_cookie(name: &str, value: &str, opts: CookieOptions<'_>) -> St
     out
 }
 
+/// `cookie` (a `Set-Cookie` value) for `domain` and its subdomains too; as
+/// is without one (then the browser keeps it to the host that set it).
+#[must_use]
+pub(crate) fn on_domain(cookie: String, domain: Option<&str>) -> String {
+    match domain {
+        Some(domain) => format!("{cookie}; Domain={domain}"),
+        None => cookie,
+    }
+}
+
 /// A `Set-Cookie` value that deletes the cookie.
 #[must_use]
 pub(crate) fn clear_cookie(name: &str, path: &str) -> String {

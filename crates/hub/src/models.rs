@@ -106,10 +106,10 @@ pub(crate) fn server_model(
         "pending": phase.pending(),
         "ready": phase == Phase::Ready,
         "stopped": stopped,
-        "url": state.urls.server_prefix(&user.name, &record.name),
+        "url": state.urls.server_url(&user.name, &record.name),
         "user_options": record.user_options,
         "progress_url": progress_url(state, &user.name, &record.name),
-        "full_url": null,
+        "full_url": state.urls.full_server_url(&user.name, &record.name),
         "full_progress_url": null,
     });
     let resource = Resource::Server {
@@ -409,7 +409,7 @@ impl<'a> UserModel<'a> {
         }
         model.default_phase = default_phase.unwrap_or_else(|| state.servers.phase(&user.name, ""));
         if model.default_phase == Phase::Ready {
-            model.server = Some(state.urls.server_prefix(&user.name, ""));
+            model.server = Some(state.urls.server_url(&user.name, ""));
         }
         model
     }

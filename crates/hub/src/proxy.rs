@@ -449,6 +449,9 @@ pub(crate) async fn start(
             api_port,
         ])
         .args(["--error-target", &error_target, "--log-level", log_level])
+        // Under `subdomain_host` routes start with a host (upstream's
+        // `host_routing`).
+        .args(urls.subdomains.iter().map(|_| "--host-routing"))
         .args(urls.public_tls.iter().flat_map(|tls| {
             // As upstream's ConfigurableHTTPProxy: CHP's own TLS flags.
             [

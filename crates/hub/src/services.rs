@@ -191,7 +191,11 @@ pub(crate) async fn register_one(
         let client_id = oauth_client_id(spec);
         let secret = token.as_deref().unwrap_or_default();
         let redirect = if spec.oauth_redirect_uri.is_empty() {
-            format!("{}oauth_callback", prefix(&state.urls, &spec.name))
+            let prefix = prefix(&state.urls, &spec.name);
+            format!(
+                "{}oauth_callback",
+                state.urls.service_url(&spec.name, &prefix)
+            )
         } else {
             spec.oauth_redirect_uri.clone()
         };

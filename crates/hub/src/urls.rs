@@ -1,6 +1,7 @@
 //! The hub's URL layout, computed once from the configuration.
 
 use ferrohub_config::{BindUrl, Config};
+use ferrohub_core::subdomain::{Hook, Kind};
 use ferrohub_core::url::quote_name;
 
 /// Where everything lives, derived from `bind_url`, `hub_*` and the proxy settings.
@@ -37,6 +38,58 @@ pub struct HubUrls {
     /// `JupyterHub.trusted_downstream_ips`: proxies in front whose
     /// `X-Forwarded-For` entries say nothing about the client.
     pub trusted_downstream: Vec<std::net::IpAddr>,
+    /// `JupyterHub.subdomain_host`: each user's servers on a host of their own.
+    pub subdomains: Option<Subdomains>,
+}
+
+/// How hosts are made under `JupyterHub.subdomain_host` (upstream's
+/// `User.host`): `<scheme>://<hook(name)>.<domain>[:<port>]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subdomains {
+    /// `subdomain_host`'s scheme, `http` or `https`.
+    scheme: String,
+    /// The hub's domain (`hub.example.org`): `public_url`'s host if set, else
+    /// `subdomain_host`'s, as upstream's `JupyterHub.domain`.
+    domain: String,
+    /// `:port` when `subdomain_host` names one, else empty.
+    port: String,
+    /// `JupyterHub.subdomain_hook`.
+    hook: Hook,
+}
+
+impl Subdomains {
+    /// The host name (no scheme, no port) of `name`'s servers or service.
+    #[must_use]
+    pub fn host_name(&self, name: &str, kind: Kind) -> String {
+        self.hook.host(name, kind, &self.domain)
+    }
+
+    /// The origin of `name`'s servers or service, `scheme://host[:port]`.
+    #[must_use]
+    pub fn origin(&self, name: &str, kind: Kind) -> String {
+        format!(
+            "{}://{}{}",
+            self.scheme,
+            self.host_name(name, kind),
+            self.port
+        )
+    }
+
+    /// The hub's domain, on which the session cookie is set (as upstream).
+    #[must_use]
+    pub fn domain(&self) -> &str {
+        &self.domain
+    }
+}
+
+/// `scheme://host[:port]` of an absolute URL, the scheme lower-cased.
+fn origin_of(option: &'static str, url: &str) -> Result<(String, String), UrlError> {
+    let (scheme, rest) = url.split_once("://").ok_or_else(|| UrlError {
+        option,
+        reason: "expected scheme://host/path".to_owned(),
+    })?;
+    let host = rest.split('/').next().unwrap_or_default();
+    Ok((scheme.to_ascii_lowercase(), host.to_owned()))
 }
 
 /// The public port's certificate and key files, handed to the proxy as
@@ -121,15 +174,40 @@ impl HubUrls {
             cert: jh.ssl_cert.clone(),
             key: jh.ssl_key.clone(),
         });
-        let public_origin = if jh.public_url.is_empty() {
+        // Upstream's `public_url` defaults to `subdomain_host` + base URL.
+        let public_origin = if !jh.public_url.is_empty() {
+            let (scheme, host) = origin_of("JupyterHub.public_url", &jh.public_url)?;
+            Some(format!("{scheme}://{host}"))
+        } else if !jh.subdomain_host.is_empty() {
+            let (scheme, host) = origin_of("JupyterHub.subdomain_host", &jh.subdomain_host)?;
+            Some(format!("{scheme}://{host}"))
+        } else {
+            None
+        };
+        let subdomains = if jh.subdomain_host.is_empty() {
             None
         } else {
-            let (scheme, rest) = jh.public_url.split_once("://").ok_or_else(|| UrlError {
-                option: "JupyterHub.public_url",
-                reason: "expected scheme://host/path".to_owned(),
-            })?;
-            let host = rest.split('/').next().unwrap_or_default();
-            Some(format!("{}://{host}", scheme.to_ascii_lowercase()))
+            let sub = parse("JupyterHub.subdomain_host", &jh.subdomain_host)?;
+            let hub_origin = public_origin.as_deref().unwrap_or(&jh.subdomain_host);
+            let domain = parse("JupyterHub.public_url", hub_origin)?.host;
+            // `:port` as written (upstream: `if parsed.port`); the config
+            // crate refused addresses, so a `:` can only start a port.
+            let authority = jh
+                .subdomain_host
+                .split_once("://")
+                .map_or("", |(_, rest)| rest.split('/').next().unwrap_or_default());
+            Some(Subdomains {
+                port: authority
+                    .rsplit_once(':')
+                    .map(|(_, port)| format!(":{port}"))
+                    .unwrap_or_default(),
+                scheme: sub.scheme,
+                domain: domain.to_ascii_lowercase(),
+                hook: Hook::from_name(&jh.subdomain_hook).ok_or_else(|| UrlError {
+                    option: "JupyterHub.subdomain_hook",
+                    reason: format!("{:?} is neither \"idna\" nor \"legacy\"", jh.subdomain_hook),
+                })?,
+            })
         };
         let trusted_downstream = jh
             .trusted_downstream_ips
@@ -155,6 +233,7 @@ impl HubUrls {
             public_tls,
             public_origin,
             trusted_downstream,
+            subdomains,
         })
     }
 
@@ -192,10 +271,78 @@ impl HubUrls {
         }
     }
 
-    /// The proxy route of a server: its prefix.
+    /// Where a browser opens a server: its prefix, or under `subdomain_host`
+    /// the full URL on the user's host (upstream's `User.url`).
     #[must_use]
-    pub fn server_route(&self, user: &str, server: &str) -> String {
-        self.server_prefix(user, server)
+    pub fn server_url(&self, user: &str, server: &str) -> String {
+        let prefix = self.server_prefix(user, server);
+        match &self.subdomains {
+            Some(sub) => format!("{}{prefix}", sub.origin(user, Kind::User)),
+            None => prefix,
+        }
+    }
+
+    /// A server model's `full_url`: its URL when that has a host (under
+    /// `subdomain_host`), as upstream; `None` otherwise.
+    #[must_use]
+    pub fn full_server_url(&self, user: &str, server: &str) -> Option<String> {
+        self.subdomains
+            .as_ref()
+            .map(|_| self.server_url(user, server))
+    }
+
+    /// The proxy route (CHP API path) of a user's server at `prefix`: the
+    /// prefix, or under `subdomain_host` `/<user's host><prefix>`, which
+    /// ferrohub-proxy and CHP match with `--host-routing`.
+    #[must_use]
+    pub fn user_route(&self, user: &str, prefix: &str) -> String {
+        self.route(user, Kind::User, prefix)
+    }
+
+    /// The proxy route of a service at `prefix` (its host under `subdomain_host`).
+    #[must_use]
+    pub fn service_route(&self, service: &str, prefix: &str) -> String {
+        self.route(service, Kind::Service, prefix)
+    }
+
+    fn route(&self, name: &str, kind: Kind, prefix: &str) -> String {
+        match &self.subdomains {
+            Some(sub) => format!("/{}{prefix}", sub.host_name(name, kind)),
+            None => prefix.to_owned(),
+        }
+    }
+
+    /// The hub's own route: the base URL, or `/` (every host) under
+    /// `subdomain_host`, so requests for servers that are not running reach
+    /// the hub whatever their host (upstream's `hub_routespec`).
+    #[must_use]
+    pub fn hub_route(&self) -> String {
+        if self.subdomains.is_some() {
+            "/".to_owned()
+        } else {
+            self.base.clone()
+        }
+    }
+
+    /// A service's public prefix as a browser opens it: under
+    /// `subdomain_host`, on the service's own host (upstream's `Service.host`).
+    #[must_use]
+    pub fn service_url(&self, service: &str, prefix: &str) -> String {
+        match &self.subdomains {
+            Some(sub) => format!("{}{prefix}", sub.origin(service, Kind::Service)),
+            None => prefix.to_owned(),
+        }
+    }
+
+    /// `JUPYTERHUB_HOST` for servers and services: the hub's origin under
+    /// `subdomain_host` (where single-user servers send browsers to log in,
+    /// since they live on other hosts), else empty.
+    #[must_use]
+    pub fn hub_host(&self) -> String {
+        match (&self.subdomains, &self.public_origin) {
+            (Some(_), Some(origin)) => origin.clone(),
+            _ => String::new(),
+        }
     }
 
     /// The OAuth client id of a server, `jupyterhub-user-<name>[-<server>]`.
@@ -259,6 +406,15 @@ impl HubUrls {
         self.public_origin
             .as_ref()
             .map_or_else(String::new, |origin| format!("{origin}{path}"))
+    }
+
+    /// The `Domain` of the session-id cookie: under `subdomain_host` the
+    /// hub's domain, so single-user servers on its subdomains see the
+    /// session (upstream's `set_session_cookie`); the login cookie never
+    /// has one and stays on the hub's host.
+    #[must_use]
+    pub fn session_cookie_domain(&self) -> Option<&str> {
+        self.subdomains.as_ref().map(Subdomains::domain)
     }
 
     /// Whether cookies set in answer to this request must be Secure: the
@@ -343,5 +499,60 @@ mod tests {
             "http://hub.example.org/jupyter/user/alice/"
         );
         assert!(!urls.secure_cookies(&headers), "public_url's scheme wins");
+    }
+
+    #[test]
+    fn subdomain_host_puts_each_user_on_a_host_of_their_own() {
+        let mut config = Config::default();
+        config.jupyterhub.bind_url = "http://:8000/jh".into();
+        let urls = HubUrls::from_config(&config).unwrap();
+        assert_eq!(urls.server_url("alice", ""), "/jh/user/alice/");
+        assert_eq!(
+            urls.user_route("alice", "/jh/user/alice/"),
+            "/jh/user/alice/"
+        );
+        assert_eq!(urls.hub_route(), "/jh/");
+        assert_eq!(urls.hub_host(), "");
+
+        config.jupyterhub.subdomain_host = "https://hub.example.org".into();
+        let urls = HubUrls::from_config(&config).unwrap();
+        assert_eq!(
+            urls.server_url("alice", "lab"),
+            "https://alice.hub.example.org/jh/user/alice/lab/"
+        );
+        assert_eq!(
+            urls.server_url("élise", ""),
+            "https://xn--lise-9oa.hub.example.org/jh/user/%C3%A9lise/"
+        );
+        assert_eq!(
+            urls.user_route("alice", "/jh/user/alice/"),
+            "/alice.hub.example.org/jh/user/alice/"
+        );
+        assert_eq!(
+            urls.service_route("cull", "/jh/services/cull/"),
+            "/cull--service.hub.example.org/jh/services/cull/"
+        );
+        assert_eq!(
+            urls.service_url("cull", "/jh/services/cull/"),
+            "https://cull--service.hub.example.org/jh/services/cull/"
+        );
+        assert_eq!(urls.hub_route(), "/");
+        assert_eq!(urls.hub_host(), "https://hub.example.org");
+        assert_eq!(
+            urls.public_url_of("/jh/hub/"),
+            "https://hub.example.org/jh/hub/",
+            "public_url defaults to subdomain_host + base URL"
+        );
+        assert!(urls.secure_cookies(&http::HeaderMap::new()));
+
+        config.jupyterhub.subdomain_host = "http://hub.test:8000".into();
+        config.jupyterhub.subdomain_hook = "legacy".into();
+        let urls = HubUrls::from_config(&config).unwrap();
+        assert_eq!(
+            urls.server_url("a b", ""),
+            "http://a_20b.hub.test:8000/jh/user/a%20b/"
+        );
+        assert_eq!(urls.subdomains.as_ref().unwrap().domain(), "hub.test");
+        assert!(!urls.secure_cookies(&http::HeaderMap::new()));
     }
 }

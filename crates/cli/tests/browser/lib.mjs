@@ -125,7 +125,9 @@ export async function run(scenario) {
   try {
     browser = await chromium.launch({
       executablePath: process.env.FERROHUB_CHROMIUM || '/usr/bin/chromium',
-      args: CHROMIUM_FLAGS,
+      // `params.chromiumArgs`: a scenario's own flags (e.g. host-resolver
+      // rules that send made-up host names to the loopback interface).
+      args: [...CHROMIUM_FLAGS, ...(params.chromiumArgs || [])],
       timeout: 60_000,
     });
     result.browserVersion = browser.version();

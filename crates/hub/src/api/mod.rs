@@ -174,9 +174,18 @@ pub(crate) fn router(state: &AppState) -> Router<AppState> {
 
 /// Turns every non-JSON error answer (axum's own rejections: bad path encoding,
 /// body too large, wrong method) into the API's `{"status", "message"}` form, so
-/// clients always get JSON errors.
+/// clients always get JSON errors. A browser page under the API (the OAuth
+/// authorize form) keeps its error page, which `pages::render_error_pages`
+/// renders, as upstream's.
 async fn json_errors(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
     let response = next.run(request).await;
+    if response
+        .extensions()
+        .get::<crate::error::PageError>()
+        .is_some()
+    {
+        return response;
+    }
     let status = response.status();
     let is_json = response
         .headers()

@@ -167,7 +167,10 @@ async fn issue_code(
             secure: state.urls.secure_cookies(headers),
             max_age: None,
         };
-        let cookie = cookies::set_cookie(cookies::SESSION_COOKIE, &id, opts);
+        let cookie = cookies::on_domain(
+            cookies::set_cookie(cookies::SESSION_COOKIE, &id, opts),
+            state.urls.session_cookie_domain(),
+        );
         if let Ok(value) = cookie.parse() {
             response.headers_mut().append(header::SET_COOKIE, value);
         }

@@ -65,8 +65,8 @@ fn shared_server(state: &AppState, owner: &str, server: &str) -> Value {
     json!({
         "user": {"name": owner},
         "name": server,
-        "url": state.urls.server_prefix(owner, server),
-        "full_url": null,
+        "url": state.urls.server_url(owner, server),
+        "full_url": state.urls.full_server_url(owner, server),
         "ready": state.servers.phase(owner, server) == Phase::Ready,
     })
 }

@@ -65,7 +65,7 @@ async fn render_home(
                 named.push(context! {
                     name => &record.name,
                     display_name => if record.display_name.is_empty() { &record.name } else { &record.display_name },
-                    url => state.urls.server_prefix(name, &record.name),
+                    url => state.urls.server_url(name, &record.name),
                     last_activity => record.last_activity.as_ref().map(ferrohub_core::time::iso_z),
                     phase => key,
                     status => label,
@@ -81,11 +81,12 @@ async fn render_home(
         .await?
         .into_iter()
         .map(|s| {
-            let href = format!(
+            let prefix = format!(
                 "{}services/{}/",
                 state.urls.base,
                 ferrohub_core::url::quote_name(&s.name)
             );
+            let href = state.urls.service_url(&s.name, &prefix);
             context! { name => s.name, href => href }
         })
         .collect();
@@ -97,7 +98,7 @@ async fn render_home(
         context! {
             phase => phase_name,
             failed => failed,
-            server_url => state.urls.server_prefix(name, ""),
+            server_url => state.urls.server_url(name, ""),
             xsrf => xsrf,
             allow_named_servers => config.allow_named_servers,
             named_server_limit_per_user => config.named_server_limit_per_user,

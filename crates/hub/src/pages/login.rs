@@ -279,15 +279,18 @@ pub(crate) fn signed_in(
                 max_age: Some(max_age),
             },
         ),
-        cookies::set_cookie(
-            cookies::SESSION_COOKIE,
-            &session_id,
-            CookieOptions {
-                path: &state.urls.base,
-                http_only: true,
-                secure,
-                max_age: None,
-            },
+        cookies::on_domain(
+            cookies::set_cookie(
+                cookies::SESSION_COOKIE,
+                &session_id,
+                CookieOptions {
+                    path: &state.urls.base,
+                    http_only: true,
+                    secure,
+                    max_age: None,
+                },
+            ),
+            state.urls.session_cookie_domain(),
         ),
         super::xsrf_cookie(state, headers, &xsrf),
     ];
@@ -321,7 +324,10 @@ async fn logout_steps(state: &AppState, headers: &HeaderMap) -> Result<Response,
     }
     let clear = [
         cookies::clear_cookie(cookies::LOGIN_COOKIE, &state.urls.hub),
-        cookies::clear_cookie(cookies::SESSION_COOKIE, &state.urls.base),
+        cookies::on_domain(
+            cookies::clear_cookie(cookies::SESSION_COOKIE, &state.urls.base),
+            state.urls.session_cookie_domain(),
+        ),
         cookies::clear_cookie(cookies::XSRF_COOKIE, &state.urls.hub),
     ];
     let redirect_login = state.auth.redirect_login();

@@ -254,7 +254,7 @@ fn next_url(
     next: Option<&str>,
     request_query: Option<&str>,
 ) -> String {
-    let server_url = user.map(|name| state.urls.server_prefix(name, ""));
+    let server_url = user.map(|name| state.urls.server_url(name, ""));
     let user_server = user.zip(server_url.as_deref()).map(|(name, url)| {
         let active = matches!(
             state.servers.phase(name, ""),

@@ -86,7 +86,7 @@ pub(super) fn not_running(state: &AppState, who: &PageUser, page: &NotRunning<'_
             owner => page.owner,
             own_server => page.owner == who.user.name,
             server_name => page.server,
-            server_url => state.urls.server_prefix(page.owner, page.server),
+            server_url => state.urls.server_url(page.owner, page.server),
             spawn_url => spawn_url,
             failed => page.failed.is_some(),
             failed_message => page.failed,
@@ -116,7 +116,7 @@ pub(super) async fn pending(
     let next = query
         .get("next")
         .and_then(|n| ferrohub_core::url::safe_next_url(n, &state.urls.base));
-    let server_url = state.urls.server_prefix(&owner, &server);
+    let server_url = state.urls.server_url(&owner, &server);
     let (xsrf, cookie) = xsrf_for(&state, &headers, Some(&who.identity));
     let api = server_api(&state, &owner, &server);
     let page = match service::pending(&state, &control).await? {

@@ -64,7 +64,13 @@ pub(crate) async fn into_hub(
         .strip_prefix(&state.urls.base)
         .unwrap_or(path.trim_start_matches('/'));
     let query = uri.query().map(|q| format!("?{q}")).unwrap_or_default();
-    crate::redirect::found(&format!("{}{rest}{query}", state.urls.hub))
+    // Under `subdomain_host` this request may have come to a user's host,
+    // where the hub's cookies are not sent: back to the hub's own host.
+    let origin = match &state.urls.subdomains {
+        Some(_) => state.urls.public_url_of(""),
+        None => String::new(),
+    };
+    crate::redirect::found(&format!("{origin}{}{rest}{query}", state.urls.hub))
 }
 
 /// `{hub}user/<name>` without a path: same as with `/`.
@@ -203,8 +209,10 @@ pub(super) async fn user_url(
                 tokio::time::sleep(std::time::Duration::from_secs(u64::from(redirects).min(10)))
                     .await;
             }
+            // Under `subdomain_host`, on the user's host (upstream's `User.host`).
+            let target = format!("{}{rest}", state.urls.server_url(&user.name, ""));
             Ok(crate::redirect::found(&format!(
-                "{server_path}?redirects={}",
+                "{target}?redirects={}",
                 redirects + 1
             )))
         }

@@ -50,7 +50,7 @@ fn next_url(state: &AppState, query: &HashMap<String, String>, invite: &Invitati
         .unwrap_or_else(|| {
             state
                 .urls
-                .server_prefix(&invite.owner.name, &invite.spawner.name)
+                .server_url(&invite.owner.name, &invite.spawner.name)
         })
 }
 
@@ -89,7 +89,7 @@ pub(super) async fn accept_form(
         context! {
             owner => owner,
             server => server,
-            server_url => state.urls.server_prefix(owner, server),
+            server_url => state.urls.server_url(owner, server),
             server_ready => state.servers.phase(owner, server) == Phase::Ready,
             scopes => scopes,
             code => code,

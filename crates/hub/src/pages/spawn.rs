@@ -189,7 +189,7 @@ async fn start(
 fn server_url(state: &AppState, control: &ServerControl) -> String {
     state
         .urls
-        .server_prefix(&control.user().name, control.server())
+        .server_url(&control.user().name, control.server())
 }
 
 /// `{hub}spawn-pending/<user>[/<server>]`, keeping `next`.

@@ -84,10 +84,10 @@ fn environment(rt: &Runtime, spec: &ServiceConfig, token: &str) -> BTreeMap<Stri
     set("JUPYTERHUB_API_URL", rt.urls.api_url());
     set("JUPYTERHUB_BASE_URL", rt.urls.base.clone());
     set("JUPYTERHUB_CLIENT_ID", client_id);
-    set("JUPYTERHUB_HOST", String::new());
+    set("JUPYTERHUB_HOST", rt.urls.hub_host());
     set(
         "JUPYTERHUB_OAUTH_CALLBACK_URL",
-        format!("{prefix}oauth_callback"),
+        format!("{}oauth_callback", rt.urls.service_url(&spec.name, &prefix)),
     );
     set("JUPYTERHUB_OAUTH_ACCESS_SCOPES", access.clone());
     set("JUPYTERHUB_OAUTH_SCOPES", access);

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use ferrohub_metrics::PollStatus;
-use ferrohub_store::{SpawnerRecord, UserRecord};
+use ferrohub_store::{ServerAddress, SpawnerRecord, UserRecord};
 use serde_json::json;
 
 use super::{Phase, Runtime, RuntimeError};
@@ -75,7 +75,7 @@ async fn restore_one(rt: &Runtime, user: &UserRecord, record: &SpawnerRecord) ->
 pub(crate) async fn check_routes(rt: &Runtime) -> Result<(), RuntimeError> {
     let routes = rt.proxy.routes().await?;
     let hub_target = rt.urls.hub_connect.clone();
-    let hub_route = rt.urls.base.clone();
+    let hub_route = rt.urls.hub_route();
     let mut wanted: BTreeMap<String, (String, serde_json::Value)> = BTreeMap::new();
     wanted.insert(hub_route, (hub_target, json!({"hub": true})));
     for record in rt.store.active_spawners().await? {
@@ -85,9 +85,10 @@ pub(crate) async fn check_routes(rt: &Runtime) -> Result<(), RuntimeError> {
         if rt.servers.phase(&user.name, &record.name) != Phase::Ready {
             continue;
         }
+        let route = |addr: &ServerAddress| rt.urls.user_route(&user.name, &addr.base_url);
         if let Some(addr) = &record.server {
             wanted.insert(
-                addr.base_url.clone(),
+                route(addr),
                 (
                     addr.host_url(),
                     json!({"user": user.name, "server_name": record.name}),
@@ -98,7 +99,7 @@ pub(crate) async fn check_routes(rt: &Runtime) -> Result<(), RuntimeError> {
         if let Some(seen) = record
             .server
             .as_ref()
-            .and_then(|a| routes.get(&a.base_url))
+            .and_then(|a| routes.get(&route(a)))
             .and_then(|r| r.last_activity)
         {
             let touched = rt.store.touch_spawner(record.id, &seen).await;
@@ -110,7 +111,7 @@ pub(crate) async fn check_routes(rt: &Runtime) -> Result<(), RuntimeError> {
     for service in rt.store.list_services().await? {
         if let Some(addr) = &service.server {
             wanted.insert(
-                addr.base_url.clone(),
+                rt.urls.service_route(&service.name, &addr.base_url),
                 (addr.host_url(), json!({"service": service.name})),
             );
         }
@@ -162,7 +163,10 @@ async fn poll_one(rt: &Runtime, user: &UserRecord, record: &SpawnerRecord) {
     };
     tracing::warn!(user = %user.name, server = %record.name, status, "server exited on its own");
     if let Some(addr) = &record.server
-        && let Err(e) = rt.proxy.delete_route(&addr.base_url).await
+        && let Err(e) = rt
+            .proxy
+            .delete_route(&rt.urls.user_route(&user.name, &addr.base_url))
+            .await
     {
         tracing::warn!(user = %user.name, server = %record.name, "deleting the route of an exited server: {e}");
     }

@@ -304,17 +304,24 @@ fn hub_env(
         ("JUPYTERHUB_SERVICE_PREFIX", prefix.to_owned()),
         ("JUPYTERHUB_USER", user.to_owned()),
         ("JUPYTERHUB_SERVER_NAME", server.to_owned()),
-        ("JUPYTERHUB_HOST", String::new()),
+        ("JUPYTERHUB_HOST", urls.hub_host()),
         (
             "JUPYTERHUB_OAUTH_CALLBACK_URL",
-            format!("{prefix}oauth_callback"),
+            format!("{}oauth_callback", urls.server_url(user, server)),
         ),
         ("JUPYTERHUB_OAUTH_ACCESS_SCOPES", access.clone()),
         ("JUPYTERHUB_OAUTH_SCOPES", access),
         ("JUPYTERHUB_OAUTH_CLIENT_ALLOWED_SCOPES", "[]".to_owned()),
         ("JUPYTERHUB_COOKIE_HOST_PREFIX_ENABLED", "0".to_owned()),
         // As upstream: set only with `JupyterHub.public_url`.
-        ("JUPYTERHUB_PUBLIC_URL", urls.public_url_of(prefix)),
+        (
+            "JUPYTERHUB_PUBLIC_URL",
+            if urls.subdomains.is_some() {
+                urls.server_url(user, server)
+            } else {
+                urls.public_url_of(prefix)
+            },
+        ),
         ("JUPYTERHUB_PUBLIC_HUB_URL", urls.public_url_of(&urls.hub)),
     ]
     .into_iter()
@@ -361,7 +368,7 @@ async fn spawn_server(
                 result = wait_and_route(rt, user, server, &addr) => result,
                 () = rt.servers.stop_requested(&user.name, server) => Err(SpawnFailure::Interrupted),
             };
-            (result, Some(addr.base_url))
+            (result, Some(rt.urls.user_route(&user.name, &addr.base_url)))
         }
         Err(failure) => (Err(failure), None),
     };
@@ -530,7 +537,11 @@ async fn upsert_server_client(
             identifier: owner.client_id.to_owned(),
             description: format!("Server at {prefix}"),
             secret,
-            redirect_uri: format!("{prefix}oauth_callback"),
+            // Under `subdomain_host`, on the user's host (upstream's `User.url`).
+            redirect_uri: format!(
+                "{}oauth_callback",
+                rt.urls.server_url(&owner.user.name, owner.server)
+            ),
             allowed_scopes: vec![format!(
                 "access:servers!server={}/{}",
                 owner.user.name, owner.server
@@ -636,7 +647,11 @@ async fn wait_and_route(
     );
     let data = json!({"user": user.name, "server_name": server});
     rt.proxy
-        .add_route(&addr.base_url, &addr.host_url(), data)
+        .add_route(
+            &rt.urls.user_route(&user.name, &addr.base_url),
+            &addr.host_url(),
+            data,
+        )
         .await
         .map_err(|e| internal("adding the proxy route")(&e))?;
     tracing::info!(user = %user.name, server, "server ready at {}", addr.base_url);

@@ -86,7 +86,9 @@ async fn stop_server_steps(
         return Ok(());
     };
     if let Some(addr) = &record.server {
-        rt.proxy.delete_route(&addr.base_url).await?;
+        rt.proxy
+            .delete_route(&rt.urls.user_route(&user.name, &addr.base_url))
+            .await?;
     }
     rt.spawner.stop(&record.state).await?;
     rt.spawn_hooks.post_spawn_stop(&user.name).await;

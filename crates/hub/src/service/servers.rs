@@ -631,7 +631,7 @@ pub(crate) async fn progress(state: &AppState, read: &ReadServer) -> Result<Prog
         runtime: state.runtime.clone(),
         user: user.name.clone(),
         server: server.to_owned(),
-        url: state.urls.server_prefix(&user.name, server),
+        url: state.urls.server_url(&user.name, server),
         phase,
     })
 }

@@ -334,7 +334,7 @@
         el('button', { type: 'button', class: 'small danger stop', dataset: { key: key('stop'), row: rowKey }, onclick: () => stopOne(user.name, server.name) }, ...named('Stop', label)),
       );
     }
-    if (state === 'running' && typeof server.url === 'string' && server.url.startsWith('/')) {
+    if (state === 'running' && typeof server.url === 'string' && /^(\/|https?:\/\/)/.test(server.url)) {
       actions.append(el('a', { class: 'button small secondary open', href: server.url, dataset: { key: key('open'), row: rowKey } }, ...named('Open', label)));
     }
     if (first) {
