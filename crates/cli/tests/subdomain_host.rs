@@ -30,13 +30,16 @@ async fn users_servers_run_on_their_own_hosts_in_chromium() {
         Some(port),
         "dummy",
         "simple",
-        &[(
-            "JupyterHub",
-            &format!(
-                "subdomain_host = \"http://hub.test:{port}\"\n\
-                 services = [{{ name = \"announce\", url = \"http://127.0.0.1:9\" }}]\n"
+        &[
+            (
+                "JupyterHub",
+                &format!(
+                    "subdomain_host = \"http://hub.test:{port}\"\n\
+                     services = [{{ name = \"announce\", url = \"http://127.0.0.1:9\" }}]\n"
+                ),
             ),
-        )],
+            ("Authenticator", "admin_users = [\"root\"]"),
+        ],
         &[],
     );
     let server_url = |user: &str| format!("http://{user}.hub.test:{port}/user/{user}/");
@@ -166,6 +169,14 @@ async fn users_servers_run_on_their_own_hosts_in_chromium() {
     );
     // The REST API gives her server's URL on her host, as upstream.
     let api = support::api::Api::new(&hub);
+    // ... and the routing table with upstream's host routespecs (no leading `/`).
+    let (status, table) = api
+        .get(&support::api::token_for(&hub, "root"), "/proxy")
+        .await;
+    assert_eq!(status, 200, "{table}");
+    let alice_route = "alice.hub.test/user/alice/";
+    assert_eq!(table[alice_route]["routespec"], alice_route, "{table}");
+    assert!(table.get("/").is_some(), "the hub's route: {table}");
     let (status, model) = api
         .get(&support::api::token_for(&hub, "alice"), "/users/alice")
         .await;

@@ -216,11 +216,19 @@ async fn the_hub_on_a_unix_socket_behind_the_proxy() {
         .unwrap();
     let socket = sockets.path().join("hub.sock");
     let encoded = socket.display().to_string().replace('/', "%2F");
-    // And public_url, which the server is told as its public address.
-    let line = format!(
-        "hub_bind_url = \"unix+http://{encoded}\"\npublic_url = \"http://hub.example.org:8080\""
+    // And public_url, which the server is told as its public address, and
+    // where browsers are sent to log in (JUPYTERHUB_HOST): a name the test's
+    // browser resolves to the loopback proxy.
+    let port = support::free_port();
+    let public = format!("http://hub.example.org:{port}");
+    let line = format!("hub_bind_url = \"unix+http://{encoded}\"\npublic_url = \"{public}\"");
+    let hub = TestHub::start_on(
+        Some(port),
+        "dummy",
+        "simple",
+        &[("JupyterHub", line.as_str())],
+        &[],
     );
-    let hub = TestHub::start(&[("JupyterHub", line.as_str())]);
 
     // The socket, private to the hub's user (hub_socket_mode's default).
     let meta = std::fs::symlink_metadata(&socket).expect("the hub's socket");
@@ -240,17 +248,19 @@ async fn the_hub_on_a_unix_socket_behind_the_proxy() {
         "{routes}"
     );
 
-    let browser = support::browser::Browser::new(&hub.public_url());
+    let loopback = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let browser =
+        support::browser::Browser::resolving(&public, Some(("hub.example.org", loopback)));
     assert_eq!(browser.login("alice", "pw", None).await.status(), 302);
     browser.start_server("alice").await;
     let lab = browser
         .follow
-        .get(format!("{}/user/alice/lab", hub.public_url()))
+        .get(format!("{public}/user/alice/lab"))
         .send()
         .await
         .unwrap();
     assert_eq!(lab.status(), 200);
-    assert_eq!(lab.url().path(), "/user/alice/lab");
+    assert_eq!(lab.url().as_str(), format!("{public}/user/alice/lab"));
     assert_eq!(browser.run_code("alice", "6*7").await, "42");
     let pid = support::server_pids_of_api(&format!("http+unix://{encoded}/hub/api"), "alice");
     assert_eq!(
@@ -261,12 +271,10 @@ async fn the_hub_on_a_unix_socket_behind_the_proxy() {
     let env = |name| TestHub::process_env(pid[0], name).unwrap_or_default();
     assert_eq!(
         env("JUPYTERHUB_PUBLIC_URL"),
-        "http://hub.example.org:8080/user/alice/"
+        format!("{public}/user/alice/")
     );
-    assert_eq!(
-        env("JUPYTERHUB_PUBLIC_HUB_URL"),
-        "http://hub.example.org:8080/hub/"
-    );
+    assert_eq!(env("JUPYTERHUB_PUBLIC_HUB_URL"), format!("{public}/hub/"));
+    assert_eq!(env("JUPYTERHUB_HOST"), public, "upstream's Hub.public_host");
 
     drop(hub);
     assert!(!socket.exists(), "the hub left its socket behind");

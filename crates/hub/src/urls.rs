@@ -334,15 +334,41 @@ impl HubUrls {
         }
     }
 
-    /// `JUPYTERHUB_HOST` for servers and services: the hub's origin under
-    /// `subdomain_host` (where single-user servers send browsers to log in,
-    /// since they live on other hosts), else empty.
+    /// `JUPYTERHUB_HOST` for servers and services, upstream's
+    /// `Hub.public_host`: `public_url`'s origin (by default
+    /// `subdomain_host`'s), where single-user servers send browsers to log
+    /// in; empty when neither is set (the browser stays on the host it uses).
     #[must_use]
     pub fn hub_host(&self) -> String {
-        match (&self.subdomains, &self.public_origin) {
-            (Some(_), Some(origin)) => origin.clone(),
-            _ => String::new(),
-        }
+        self.public_origin.clone().unwrap_or_default()
+    }
+
+    /// A login's or redirect's `next`, if it is safe: a path under the base
+    /// URL, or an absolute URL on this hub's own host (`public_url`'s, else
+    /// the request's) or, under `subdomain_host`, one of its subdomains,
+    /// reduced to its path as upstream's `_validate_next_url` does.
+    #[must_use]
+    pub fn safe_next(&self, next: &str, headers: &http::HeaderMap) -> Option<String> {
+        let request_host = headers
+            .get(http::header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        let host = self
+            .public_origin
+            .as_deref()
+            .and_then(|origin| origin.split_once("://"))
+            .map_or(request_host, |(_, host)| host);
+        let domain = self
+            .subdomains
+            .as_ref()
+            .map(|sub| format!("{}{}", sub.domain, sub.port));
+        let own = ferrohub_core::url::OwnHost {
+            scheme: self.browser_scheme(headers),
+            host,
+            domain: domain.as_deref(),
+        };
+        let next = ferrohub_core::url::own_host_to_path(next, own);
+        ferrohub_core::url::safe_next_url(&next, &self.base)
     }
 
     /// The OAuth client id of a server, `jupyterhub-user-<name>[-<server>]`.
@@ -499,6 +525,48 @@ mod tests {
             "http://hub.example.org/jupyter/user/alice/"
         );
         assert!(!urls.secure_cookies(&headers), "public_url's scheme wins");
+        assert_eq!(urls.hub_host(), "http://hub.example.org");
+    }
+
+    #[test]
+    fn next_may_name_our_own_host_in_full() {
+        let mut config = Config::default();
+        config.jupyterhub.bind_url = "http://:8000/jh".into();
+        let urls = HubUrls::from_config(&config).unwrap();
+        let mut headers = http::HeaderMap::new();
+        headers.insert(http::header::HOST, "lab.example.org:8000".parse().unwrap());
+        let next = |given: &str, headers: &http::HeaderMap| urls.safe_next(given, headers);
+        // Without public_url, the request's host and scheme are ours.
+        assert_eq!(
+            next("http://lab.example.org:8000/jh/hub/home", &headers).as_deref(),
+            Some("/jh/hub/home")
+        );
+        assert_eq!(
+            next("/jh/user/a/", &headers).as_deref(),
+            Some("/jh/user/a/")
+        );
+        assert_eq!(
+            next("https://lab.example.org:8000/jh/hub/home", &headers),
+            None
+        );
+        assert_eq!(next("http://evil.example/jh/hub/home", &headers), None);
+        assert_eq!(
+            next("http://lab.example.org:8000/elsewhere", &headers),
+            None
+        );
+
+        // With public_url, its host is ours whatever the request says.
+        config.jupyterhub.public_url = "https://hub.example.org/jh/".into();
+        let urls = HubUrls::from_config(&config).unwrap();
+        assert_eq!(
+            urls.safe_next("https://hub.example.org/jh/hub/home?x=1", &headers)
+                .as_deref(),
+            Some("/jh/hub/home?x=1")
+        );
+        assert_eq!(
+            urls.safe_next("http://lab.example.org:8000/jh/hub/home", &headers),
+            None
+        );
     }
 
     #[test]

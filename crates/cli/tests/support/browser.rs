@@ -16,14 +16,26 @@ pub struct Browser {
     pub follow: reqwest::Client,
     /// Stops at each redirect, to inspect it.
     pub single: reqwest::Client,
+    /// Where the hub's public name is found, when not through DNS.
+    resolve: Option<std::net::SocketAddr>,
 }
 
 impl Browser {
     /// A fresh browser for `base` (`http://127.0.0.1:PORT`).
     pub fn new(base: &str) -> Self {
+        Self::resolving(base, None)
+    }
+
+    /// A fresh browser for `base` that finds `host` at `addr` (a public
+    /// name for the loopback hub, as a DNS entry would).
+    pub fn resolving(base: &str, resolve: Option<(&str, std::net::SocketAddr)>) -> Self {
         let jar = Arc::new(Jar::default());
         let build = |policy| {
-            reqwest::Client::builder()
+            let builder = match resolve {
+                Some((host, addr)) => reqwest::Client::builder().resolve(host, addr),
+                None => reqwest::Client::builder(),
+            };
+            builder
                 .cookie_provider(Arc::clone(&jar))
                 .redirect(policy)
                 // The proxy, like CHP (Node's default), closes a client
@@ -40,6 +52,7 @@ impl Browser {
             follow: build(Policy::limited(20)),
             single: build(Policy::none()),
             jar,
+            resolve: resolve.map(|(_, addr)| addr),
         }
     }
 
@@ -178,9 +191,15 @@ impl Browser {
         request
             .headers_mut()
             .insert("Cookie", self.cookie_header(&prefix).parse().unwrap());
-        let (mut socket, _) = tokio_tungstenite::connect_async(request)
-            .await
-            .expect("websocket through the proxy");
+        let (mut socket, _) = match self.resolve {
+            Some(addr) => {
+                let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+                let stream = tokio_tungstenite::MaybeTlsStream::Plain(tcp);
+                tokio_tungstenite::client_async(request, stream).await
+            }
+            None => tokio_tungstenite::connect_async(request).await,
+        }
+        .expect("websocket through the proxy");
         let msg_id = format!("test-{}", std::process::id());
         let execute = json!({
             "header": {"msg_id": msg_id, "username": user, "session": "test-session", "msg_type": "execute_request", "version": "5.3", "date": ""},

@@ -48,7 +48,8 @@ fn refused_setting(e: &ProxyError) -> ApiError {
     ))
 }
 
-/// `GET /proxy`: `{routespec: {routespec, target, data}}`, sorted and paginated.
+/// `GET /proxy`: `{routespec: {routespec, target, data}}`, sorted and paginated;
+/// routespecs as upstream writes them.
 pub(super) async fn get_routes(
     State(state): State<AppState>,
     request: Request,
@@ -63,6 +64,14 @@ pub(super) async fn get_routes(
         .skip(usize::try_from(page.offset).unwrap_or(usize::MAX))
         .take(usize::try_from(page.limit).unwrap_or(usize::MAX))
         .map(|(spec, route)| {
+            // Upstream's routespecs under host routing have no leading `/`
+            // (`alice.hub.example.org/user/alice/`; the hub's stays `/`).
+            let spec = match spec.trim_start_matches('/') {
+                host_route if state.urls.subdomains.is_some() && !host_route.is_empty() => {
+                    host_route.to_owned()
+                }
+                _ => spec,
+            };
             let model = json!({
                 "routespec": spec,
                 "target": route.target,

@@ -14,10 +14,14 @@ use crate::cookies::{self, CookieOptions};
 use crate::error::PageError;
 use crate::state::AppState;
 
-fn safe_next(state: &AppState, query: &HashMap<String, String>) -> Option<String> {
+fn safe_next(
+    state: &AppState,
+    headers: &HeaderMap,
+    query: &HashMap<String, String>,
+) -> Option<String> {
     query
         .get("next")
-        .and_then(|n| ferrohub_core::url::safe_next_url(n, &state.urls.base))
+        .and_then(|n| state.urls.safe_next(n, headers))
 }
 
 /// The back end's login URL with `next` added (upstream's `authenticator_login_url`).
@@ -87,7 +91,7 @@ pub(super) async fn form(
     headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, PageError> {
-    let next = safe_next(&state, &query);
+    let next = safe_next(&state, &headers, &query);
     if let Some(who) = page_user(&state, &headers).await? {
         let target = next_url(&state, Some(&who.user.name), next.as_deref(), uri.query());
         return Ok(crate::redirect::found(&target));
@@ -160,7 +164,7 @@ pub(super) async fn submit(
     Query(query): Query<HashMap<String, String>>,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, PageError> {
-    let next = safe_next(&state, &query);
+    let next = safe_next(&state, &headers, &query);
     let next_text = next.clone().unwrap_or_default();
     let anonymous = crate::xsrf::Owner::Anonymous;
     if !crate::xsrf::check(&state.cookie_secret, anonymous, &headers, Some(&form.xsrf)) {

@@ -31,10 +31,10 @@ pub(super) async fn login(
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, PageError> {
     let login = state.auth.redirect_login().ok_or_else(not_found)?;
-    // The same rule as the login page's `next`: local paths only.
+    // The same rule as the login page's `next`.
     let next = query
         .get("next")
-        .and_then(|n| ferrohub_core::url::safe_next_url(n, &state.urls.base));
+        .and_then(|n| state.urls.safe_next(n, &headers));
     let callback = callback_url(&state, &headers, login.callback_url());
     tracing::info!("OAuth redirect: {callback}");
     let start = login

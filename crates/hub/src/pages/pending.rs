@@ -115,7 +115,7 @@ pub(super) async fn pending(
     let owner = control.user().name.clone();
     let next = query
         .get("next")
-        .and_then(|n| ferrohub_core::url::safe_next_url(n, &state.urls.base));
+        .and_then(|n| state.urls.safe_next(n, &headers));
     let server_url = state.urls.server_url(&owner, &server);
     let (xsrf, cookie) = xsrf_for(&state, &headers, Some(&who.identity));
     let api = server_api(&state, &owner, &server);

@@ -43,10 +43,15 @@ async fn invitation(
 }
 
 /// Where to go after accepting: a safe `next`, else the shared server.
-fn next_url(state: &AppState, query: &HashMap<String, String>, invite: &Invitation) -> String {
+fn next_url(
+    state: &AppState,
+    headers: &HeaderMap,
+    query: &HashMap<String, String>,
+    invite: &Invitation,
+) -> String {
     query
         .get("next")
-        .and_then(|n| ferrohub_core::url::safe_next_url(n, &state.urls.base))
+        .and_then(|n| state.urls.safe_next(n, headers))
         .unwrap_or_else(|| {
             state
                 .urls
@@ -94,7 +99,7 @@ pub(super) async fn accept_form(
             scopes => scopes,
             code => code,
             xsrf => xsrf,
-            next_url => next_url(&state, &query, &invite),
+            next_url => next_url(&state, &headers, &query, &invite),
         },
     );
     Ok(with_cookies(Html(html).into_response(), cookie))
@@ -103,6 +108,7 @@ pub(super) async fn accept_form(
 /// `POST {hub}accept-share`: exchanges the code for a share and goes to the server.
 pub(super) async fn accept(
     State(state): State<AppState>,
+    headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
     SignedInForm(who, form): SignedInForm<AcceptForm>,
 ) -> Result<Response, PageError> {
@@ -122,5 +128,7 @@ pub(super) async fn accept(
         "accepted share code sc_{}",
         invite.code.id
     );
-    Ok(crate::redirect::found(&next_url(&state, &query, &invite)))
+    Ok(crate::redirect::found(&next_url(
+        &state, &headers, &query, &invite,
+    )))
 }

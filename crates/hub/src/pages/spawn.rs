@@ -101,7 +101,7 @@ async fn show_or_start(
         return Ok(to_login(state, uri));
     };
     let control = who.identity.server_control(state, name, server).await?;
-    let next = next_of(state, &query);
+    let next = next_of(state, headers, &query);
     let query_options = options_from_query(query)?;
     let spawner = &state.config.spawner;
     let mut error = None;
@@ -149,7 +149,7 @@ async fn submit(
     check_xsrf(state, headers, Some(&who.identity), &xsrf)?;
     let from_form = take_field(&mut form, FORM_MARKER).is_some();
     let control = who.identity.server_control(state, name, server).await?;
-    let next = next_of(state, query);
+    let next = next_of(state, headers, query);
     let spawner = &state.config.spawner;
     if !spawner.has_options_form() {
         return Ok(start(state, &control, None, next).await?);
@@ -257,11 +257,11 @@ fn render_form(
 }
 
 /// `next`, if it is a safe local URL.
-fn next_of(state: &AppState, fields: &Fields) -> Option<String> {
+fn next_of(state: &AppState, headers: &HeaderMap, fields: &Fields) -> Option<String> {
     fields
         .iter()
         .find(|(key, _)| key == "next")
-        .and_then(|(_, next)| ferrohub_core::url::safe_next_url(next, &state.urls.base))
+        .and_then(|(_, next)| state.urls.safe_next(next, headers))
 }
 
 /// Removes every `name` field; the first value.
