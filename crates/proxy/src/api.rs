@@ -249,7 +249,8 @@ impl Api {
                 .filter(|route| since.is_none_or(|since| route.last_activity() < since))
                 .collect();
             let mut json = Vec::with_capacity(routes.len() * 160 + 2);
-            serde_json::to_writer(&mut json, &Listing(&routes)).map(|()| json)
+            write_listing(&mut json, &routes);
+            json
         };
         let json = if self.table.len() > LARGE_LISTING {
             match tokio::task::spawn_blocking(listing).await {
@@ -259,9 +260,8 @@ impl Api {
         } else {
             listing()
         };
-        match json.map(String::from_utf8) {
-            Ok(Ok(json)) => Answer::json_text(json),
-            Ok(Err(e)) => Answer::text(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        match String::from_utf8(json) {
+            Ok(json) => Answer::json_text(json),
             Err(e) => Answer::text(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
         }
     }
@@ -271,17 +271,17 @@ impl Api {
 const LARGE_LISTING: usize = 1_000;
 
 /// The route table as CHP lists it: `{ "<path>": {<route>}, ... }`.
-struct Listing<'a>(&'a [Arc<Route>]);
-
-impl serde::Serialize for Listing<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let mut map = serializer.serialize_map(Some(self.0.len()))?;
-        for route in self.0 {
-            map.serialize_entry(route.path(), &**route)?;
+fn write_listing(out: &mut Vec<u8>, routes: &[Arc<Route>]) {
+    out.push(b'{');
+    for (i, route) in routes.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
         }
-        map.end()
+        crate::routes::write_json_string(out, route.path());
+        out.push(b':');
+        route.write_json(out);
     }
+    out.push(b'}');
 }
 
 fn bad_target(data: &Value) -> Answer {

@@ -28,11 +28,15 @@ use crate::target::{TargetError, parse_target};
 /// and when it last saw traffic (the hub culls idle servers by it).
 #[derive(Debug)]
 pub struct Route {
-    path: String,
-    target: String,
+    path: Box<str>,
+    target: Box<str>,
     /// `target` parsed once when stored, so requests need not parse it.
     target_uri: Result<http::Uri, TargetError>,
-    data: Map<String, Value>,
+    /// The data its owner stored, as the members of a JSON object
+    /// (`"jupyterhub":true,"user":"alice"`), without `target` and
+    /// `last_activity`: one small string per route where a map took about
+    /// 700 bytes (a large table is mostly these).
+    data: Box<str>,
     last_activity_ms: AtomicI64,
 }
 
@@ -58,10 +62,10 @@ impl Route {
         self.target_uri.as_ref().map_err(Clone::clone)
     }
 
-    /// Everything else the client POSTed, kept as-is for it to read back.
+    /// Everything else the client POSTed, as it reads it back.
     #[must_use]
-    pub fn data(&self) -> &Map<String, Value> {
-        &self.data
+    pub fn data(&self) -> Map<String, Value> {
+        serde_json::from_str(&format!("{{{}}}", self.data)).unwrap_or_default()
     }
 
     /// Records traffic now: a relaxed atomic store, cheap enough per chunk.
@@ -81,34 +85,48 @@ impl Route {
     /// `last_activity` in JavaScript's `Date` JSON form (ms precision, `Z`).
     #[must_use]
     pub fn to_json(&self) -> Value {
-        let mut object = self.data.clone();
-        object.insert("target".into(), Value::String(self.target.clone()));
+        let mut text = Vec::with_capacity(self.data.len() + 96);
+        self.write_json(&mut text);
+        serde_json::from_slice(&text).unwrap_or_default()
+    }
+
+    /// Appends the object of [`Route::to_json`] as JSON text, without
+    /// building a `serde_json::Value` (listing 10,000 routes stays cheap).
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        out.push(b'{');
+        if !self.data.is_empty() {
+            out.extend_from_slice(self.data.as_bytes());
+            out.push(b',');
+        }
+        out.extend_from_slice(b"\"target\":");
+        write_json_string(out, &self.target);
         let when = self
             .last_activity()
             .to_rfc3339_opts(SecondsFormat::Millis, true);
-        object.insert("last_activity".into(), Value::String(when));
-        Value::Object(object)
+        out.extend_from_slice(b",\"last_activity\":\"");
+        out.extend_from_slice(when.as_bytes());
+        out.extend_from_slice(b"\"}");
     }
 }
 
-/// The same object as [`Route::to_json`], written without building a
-/// `serde_json::Value` (listing 10,000 routes stays cheap).
-impl serde::Serialize for Route {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let mut map = serializer.serialize_map(Some(self.data.len() + 2))?;
-        for (key, value) in &self.data {
-            if key != "target" && key != "last_activity" {
-                map.serialize_entry(key, value)?;
-            }
-        }
-        map.serialize_entry("target", &self.target)?;
-        let when = self
-            .last_activity()
-            .to_rfc3339_opts(SecondsFormat::Millis, true);
-        map.serialize_entry("last_activity", &when)?;
-        map.end()
+/// Appends `text` as a JSON string literal.
+pub fn write_json_string(out: &mut Vec<u8>, text: &str) {
+    // Writing a &str into a Vec cannot fail.
+    if serde_json::to_writer(&mut *out, text).is_err() {
+        out.extend_from_slice(b"null");
     }
+}
+
+/// The members of `data` as JSON text (no braces), `target` and
+/// `last_activity` left out (the route's own fields take those names).
+fn data_members(mut data: Map<String, Value>) -> Box<str> {
+    data.remove("target");
+    data.remove("last_activity");
+    if data.is_empty() {
+        return Box::default();
+    }
+    let text = Value::Object(data).to_string();
+    text[1..text.len() - 1].into()
 }
 
 /// CHP's key normalisation: ensure a leading `/`, drop exactly one trailing
@@ -162,10 +180,10 @@ impl RouteTable {
     pub fn insert(&self, path: &str, target: String, data: Map<String, Value>) -> Arc<Route> {
         let key = normalize_key(path);
         let route = Arc::new(Route {
-            path: key.clone(),
+            path: key.as_str().into(),
             target_uri: parse_target(&target),
-            target,
-            data,
+            target: target.into_boxed_str(),
+            data: data_members(data),
             last_activity_ms: AtomicI64::new(0),
         });
         route.touch();
@@ -182,7 +200,7 @@ impl RouteTable {
         let seg = segments(&key);
         let mut existed = false;
         self.update(seg, |shard| {
-            if shard.get(seg).is_some_and(|route| route.path == key) {
+            if shard.get(seg).is_some_and(|route| *route.path == *key) {
                 shard.remove(seg);
                 existed = true;
             }
@@ -198,7 +216,7 @@ impl RouteTable {
         self.shard(seg)
             .load()
             .get(seg)
-            .filter(|route| route.path == key)
+            .filter(|route| *route.path == *key)
             .cloned()
     }
 
@@ -274,14 +292,39 @@ mod tests {
     }
 
     #[test]
-    fn serialised_route_equals_its_json() {
+    fn written_route_is_its_data_target_and_activity() {
         let t = RouteTable::default();
         let mut data = Map::new();
-        data.insert("user".into(), Value::String("alice".into()));
+        data.insert("user".into(), Value::String("al\"ice".into()));
         data.insert("jupyterhub".into(), Value::Bool(true));
-        let route = t.insert("/user/alice", "http://127.0.0.1:1".into(), data);
-        let written: Value = serde_json::to_value(&*route).unwrap();
+        data.insert("nested".into(), serde_json::json!({"a": [1, null]}));
+        // Posted `target`/`last_activity` data never shadows the route's own.
+        data.insert("last_activity".into(), Value::String("x".into()));
+        let route = t.insert("/user/alice", "http://127.0.0.1:1/\"q".into(), data);
+        let mut text = Vec::new();
+        route.write_json(&mut text);
+        let written: Value = serde_json::from_slice(&text).unwrap();
+        let stamp = route
+            .last_activity()
+            .to_rfc3339_opts(SecondsFormat::Millis, true);
+        assert_eq!(
+            written,
+            serde_json::json!({
+                "user": "al\"ice",
+                "jupyterhub": true,
+                "nested": {"a": [1, null]},
+                "target": "http://127.0.0.1:1/\"q",
+                "last_activity": stamp,
+            })
+        );
         assert_eq!(written, route.to_json());
+        assert_eq!(route.data().len(), 3);
+
+        let bare = t.insert("/", "http://127.0.0.1:2".into(), Map::new());
+        let mut text = Vec::new();
+        bare.write_json(&mut text);
+        let written: Value = serde_json::from_slice(&text).unwrap();
+        assert_eq!(written.as_object().unwrap().len(), 2, "{written}");
     }
 
     #[test]
