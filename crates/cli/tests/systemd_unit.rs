@@ -157,6 +157,24 @@ impl InstalledUnit {
     }
 }
 
+/// `user`'s processes (`pgrep -a`) once none is left, or after 15 s.
+fn processes_left(user: &str) -> String {
+    let left = || {
+        let out = Command::new("pgrep")
+            .args(["-a", "-u", user])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    for _ in 0..150 {
+        if left().is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    left()
+}
+
 /// Runs `args` in the test's systemd: success and what it said.
 fn run_in(systemd: &systemd::Systemd, args: &[&str]) -> (bool, String) {
     let out = systemd.run(args);
@@ -265,21 +283,8 @@ async fn the_unit_runs_the_hub_under_systemd_and_servers_start_under_its_hardeni
     );
     // Kernels run in sessions of their own; the server shuts them down as
     // it stops.
-    let left = || {
-        let out = Command::new("pgrep")
-            .args(["-a", "-u", name])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
-    };
-    for _ in 0..150 {
-        if left().is_empty() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
     assert_eq!(
-        left(),
+        processes_left(name),
         "",
         "the user's server and kernel stopped with the hub"
     );
@@ -369,20 +374,11 @@ async fn the_non_root_drop_in_runs_the_hub_unprivileged_and_servers_start_throug
     let (stopped, said) = run_in(systemd, &["systemctl", "stop", service]);
     assert!(stopped, "{said}");
     assert_eq!(systemd.state(service), "inactive");
-    let left = || {
-        let out = Command::new("pgrep")
-            .args(["-a", "-u", name])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
-    };
-    for _ in 0..150 {
-        if left().is_empty() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    assert_eq!(left(), "", "the user's server stopped with the hub");
+    assert_eq!(
+        processes_left(name),
+        "",
+        "the user's server stopped with the hub"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
