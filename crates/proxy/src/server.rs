@@ -181,7 +181,7 @@ impl ProxyServer {
         let table = Arc::new(RouteTable::default());
         if let Some(target) = &options.default_target {
             tracing::info!("Adding route / -> {target}");
-            table.insert("/", target.clone(), serde_json::Map::new());
+            table.insert("/", target, serde_json::Map::new());
             tracing::info!("Route added / -> {target}");
         }
         let api = Arc::new(
