@@ -122,9 +122,11 @@ def main():
     p.add_argument("--load-cpu", type=int, default=0)
     p.add_argument("--proxy-cpu", type=int, default=1)
     p.add_argument("--only", default="", help="comma-separated ways (direct,ferrohub,chp,nginx)")
-    p.add_argument("--variant", action="append", default=[], metavar="NAME=BINARY[;ENV=VALUE...]",
+    p.add_argument("--variant", action="append", default=[],
+                   metavar="NAME=BINARY[;ENV=VALUE...][;--FLAG[=VALUE]...]",
                    help="another ferrohub-proxy build or setting measured beside the others "
-                        "(e.g. 'before=/tmp/old/ferrohub-proxy'); repeatable")
+                        "(e.g. 'before=/tmp/old/ferrohub-proxy', "
+                        "'busy=target/release/ferrohub-proxy;--busy-poll=300'); repeatable")
     p.add_argument("--output")
     args = p.parse_args()
     args.pyws = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pyws.py")
@@ -132,8 +134,10 @@ def main():
     variants = {}
     for spec in args.variant:
         name, rest = spec.split("=", 1)
-        binary, *env = rest.split(";")
-        variants[name] = (binary, dict(e.split("=", 1) for e in env))
+        binary, *settings = rest.split(";")
+        flags = [x for x in settings if x.startswith("-")]
+        env = dict(x.split("=", 1) for x in settings if not x.startswith("-"))
+        variants[name] = (binary, env, flags)
         TITLES[name] = f"ferrohub-proxy ({name})"
         ways.insert(ways.index("chp") if "chp" in ways else len(ways), name)
 
@@ -150,14 +154,14 @@ def main():
         ports, pids = {"direct": backend_port}, {}
         env = dict(os.environ, CONFIGPROXY_AUTH_TOKEN=TOKEN)
         env.pop("RUST_LOG", None)
-        proxies = [("ferrohub", args.ferrohub_proxy, {}), ("chp", args.chp, {})]
-        proxies += [(name, binary, extra) for name, (binary, extra) in variants.items()]
-        for key, binary, extra in proxies:
+        proxies = [("ferrohub", args.ferrohub_proxy, {}, []), ("chp", args.chp, {}, [])]
+        proxies += [(name, *variant) for name, variant in variants.items()]
+        for key, binary, extra, flags in proxies:
             if key not in ways:
                 continue
             port, api = free_port(), free_port()
             proc = start([binary, "--ip", "127.0.0.1", "--port", str(port), "--api-ip",
-                          "127.0.0.1", "--api-port", str(api), "--log-level", "warn"],
+                          "127.0.0.1", "--api-port", str(api), "--log-level", "warn", *flags],
                          args.proxy_cpu, logs, dict(env, **extra))
             procs.append(proc)
             wait_port(api, proc, key)

@@ -19,11 +19,11 @@ const CHANGES: u32 = 2_000;
 
 fn table_with(routes: usize) -> RouteTable {
     let table = RouteTable::default();
-    table.insert("/", "http://127.0.0.1:8081".into(), Map::new());
+    table.insert("/", "http://127.0.0.1:8081", Map::new());
     for i in 0..routes.saturating_sub(1) {
         table.insert(
             &format!("/user/u{i}"),
-            format!("http://127.0.0.1:{}", 20_000 + i % 40_000),
+            &format!("http://127.0.0.1:{}", 20_000 + i % 40_000),
             Map::new(),
         );
     }
@@ -44,7 +44,7 @@ fn change_us(table: &RouteTable) -> f64 {
     let start = Instant::now();
     for i in 0..CHANGES {
         let path = format!("/user/new{i}");
-        table.insert(&path, "http://127.0.0.1:9".into(), Map::new());
+        table.insert(&path, "http://127.0.0.1:9", Map::new());
         table.remove(&path);
     }
     start.elapsed().as_secs_f64() * 1e6 / f64::from(CHANGES)
@@ -59,7 +59,7 @@ fn lookup_ns_under_writes(table: &Arc<RouteTable>, path: &str) -> f64 {
             let mut i = 0u64;
             while !stop.load(Ordering::Relaxed) {
                 let path = format!("/user/w{}", i % 64);
-                table.insert(&path, "http://127.0.0.1:9".into(), Map::new());
+                table.insert(&path, "http://127.0.0.1:9", Map::new());
                 table.remove(&path);
                 i += 1;
             }

@@ -215,7 +215,7 @@ impl Api {
             data.insert("host".into(), Value::String(host.to_owned()));
         }
         tracing::info!("Adding route {key} -> {target}");
-        self.table.insert(&key, target.clone(), data);
+        self.table.insert(&key, &target, data);
         tracing::info!("Route added {key} -> {target}");
         self.metrics.route_added();
         Answer::status(StatusCode::CREATED)

@@ -85,6 +85,10 @@ pub struct ProxyOptions {
     /// Bind address of the redirect listener; empty = all interfaces, which
     /// is what CHP always does. Not a CHP flag: for embedding and tests.
     pub redirect_ip: String,
+    /// Keep polling the public connections this long after their last
+    /// traffic instead of sleeping (`--busy-poll <µs>`, ferrohub only; off
+    /// by default): see [`crate::busy_poll`].
+    pub busy_poll: Option<Duration>,
 }
 
 impl Default for ProxyOptions {
@@ -123,6 +127,7 @@ impl Default for ProxyOptions {
             redirect_port: None,
             redirect_to: None,
             redirect_ip: String::new(),
+            busy_poll: None,
         }
     }
 }

@@ -15,8 +15,9 @@
 //!   reads, per-route `last_activity`); [`rewrite`]: the upstream URL;
 //!   [`connect`]: how targets are reached (http, https, `http+unix`) and the
 //!   pooled client; `headers`: header rewriting; `timeout`; [`redirect`]:
-//!   `--redirect-port`; [`listen`]: the sockets (TCP or unix, optional TLS)
-//!   and accept loops; [`config`]: [`ProxyOptions`], plain data.
+//!   `--redirect-port`; [`busy_poll`]: `--busy-poll`'s spinner; [`listen`]:
+//!   the sockets (TCP or unix, optional TLS) and accept loops; [`config`]:
+//!   [`ProxyOptions`], plain data.
 //! - [`metrics`]: CHP's Prometheus series, then `activity` (traffic as route
 //!   activity); [`errors`]: error pages (error target, error directory,
 //!   built-in).
@@ -72,13 +73,16 @@
 //!   the process;
 //! - SIGHUP re-reads the TLS certificate and key files (all or nothing; a
 //!   broken file keeps the old certificate): renewal without losing routes or
-//!   connections. CHP has no reload, and Node ends the process on SIGHUP.
+//!   connections. CHP has no reload, and Node ends the process on SIGHUP;
+//! - `--busy-poll <µs>` (ferrohub only, off by default) trades CPU for
+//!   latency: see [`busy_poll`].
 
 #![warn(missing_docs)]
 
 mod activity;
 pub mod api;
 pub mod body;
+pub mod busy_poll;
 pub mod cli;
 pub mod config;
 pub mod connect;

@@ -29,6 +29,7 @@ use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
 use crate::body::{Body, BoxError};
+use crate::busy_poll::BusyPoll;
 use crate::peer::Peer;
 
 /// A client that takes this long to complete its TLS handshake is dropped.
@@ -70,6 +71,8 @@ impl fmt::Display for Endpoint {
 pub struct Listener {
     socket: Socket,
     tls: Option<TlsSlot>,
+    /// Told of every read and write on accepted connections (`--busy-poll`).
+    busy_poll: Option<Arc<BusyPoll>>,
 }
 
 /// A listener's current TLS configuration; swapped in place when the
@@ -105,6 +108,7 @@ impl Listener {
         Ok(Self {
             socket: Socket::Tcp(listener),
             tls: None,
+            busy_poll: None,
         })
     }
 
@@ -133,6 +137,7 @@ impl Listener {
         Ok(Self {
             socket: Socket::Unix(listener, path.to_owned()),
             tls: None,
+            busy_poll: None,
         })
     }
 
@@ -141,6 +146,20 @@ impl Listener {
     pub fn with_tls(mut self, config: Option<Arc<ServerConfig>>) -> Self {
         self.tls = config.map(|config| Arc::new(ArcSwap::new(config)));
         self
+    }
+
+    /// Tells `busy_poll` of every read and write on this listener's
+    /// connections (see [`crate::busy_poll`]).
+    #[must_use]
+    pub fn with_busy_poll(mut self, busy_poll: Option<Arc<BusyPoll>>) -> Self {
+        self.busy_poll = busy_poll;
+        self
+    }
+
+    /// The busy-poller its connections tell of their traffic, if any.
+    #[must_use]
+    pub fn busy_poll(&self) -> Option<Arc<BusyPoll>> {
+        self.busy_poll.clone()
     }
 
     /// Where this listener's TLS configuration lives, to reload it.
@@ -243,6 +262,7 @@ impl Listener {
                 .as_ref()
                 .map(|slot| TlsAcceptor::from(slot.load_full()));
             let watcher = graceful.watcher();
+            let busy = self.busy_poll.clone();
             tokio::spawn(async move {
                 let io = match tls {
                     None => Conn::Plain(stream),
@@ -266,6 +286,7 @@ impl Listener {
                     .http1()
                     .timer(TokioTimer::new())
                     .header_read_timeout(keep_alive);
+                let io = Polled { inner: io, busy };
                 let connection = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
                 let served = watcher.watch(connection).await;
                 if let Err(e) = served {
@@ -375,3 +396,65 @@ macro_rules! delegate_io {
 
 delegate_io!(Stream { Tcp, Unix });
 delegate_io!(Conn { Plain, Tls });
+
+/// An accepted connection whose traffic keeps the busy-poller, if any,
+/// polling (websockets included: hyper hands this stream over on upgrade).
+struct Polled {
+    inner: Conn,
+    busy: Option<Arc<BusyPoll>>,
+}
+
+impl Polled {
+    fn traffic<T>(&self, poll: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
+        if let (Some(busy), Poll::Ready(Ok(_))) = (&self.busy, &poll) {
+            busy.touch();
+        }
+        poll
+    }
+}
+
+impl AsyncRead for Polled {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let poll = Pin::new(&mut this.inner).poll_read(cx, buf);
+        this.traffic(poll)
+    }
+}
+
+impl AsyncWrite for Polled {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let poll = Pin::new(&mut this.inner).poll_write(cx, data);
+        this.traffic(poll)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let poll = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        this.traffic(poll)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}

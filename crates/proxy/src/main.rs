@@ -25,7 +25,7 @@ fn main() -> ExitCode {
         }
     };
     logging::init(&options.log_level);
-    match runtime() {
+    match runtime(&options) {
         Ok(runtime) => runtime.block_on(run(options)),
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -37,10 +37,12 @@ fn main() -> ExitCode {
 /// The async runtime: work-stealing across the CPUs we may use, but on one
 /// CPU (pinned, or a one-CPU container) a single-threaded runtime, which does
 /// the same work with less bookkeeping (about 8% less CPU per proxied
-/// request in `bench/proxy`).
-fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+/// request in `bench/proxy`). `--busy-poll` needs the single-threaded one:
+/// its spinner polls the I/O driver only where it runs, and with several
+/// workers another one would be asleep in `epoll_wait` holding the driver.
+fn runtime(options: &ProxyOptions) -> std::io::Result<tokio::runtime::Runtime> {
     let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    if cpus == 1 {
+    if cpus == 1 || options.busy_poll.is_some() {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()

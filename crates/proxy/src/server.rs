@@ -17,6 +17,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 
 use crate::api::Api;
 use crate::body::BoxError;
+use crate::busy_poll::BusyPoll;
 use crate::config::{ProxyOptions, REDIRECT_WITHOUT_TLS};
 use crate::connect::Connector;
 use crate::forward::{ForwardSettings, Forwarder};
@@ -145,7 +146,8 @@ impl ProxyServer {
             Some(path) => Listener::unix(path)?,
             None => Listener::tcp(&options.ip, options.port).await?,
         }
-        .with_tls(public_tls);
+        .with_tls(public_tls)
+        .with_busy_poll(options.busy_poll.map(BusyPoll::new));
         let public_port = public.local_addr().ok().map(|a| a.port());
         let api_port = options.api_port.unwrap_or(match public_port {
             // CHP: a unix-socket proxy has its API on 8001.
@@ -181,7 +183,7 @@ impl ProxyServer {
         let table = Arc::new(RouteTable::default());
         if let Some(target) = &options.default_target {
             tracing::info!("Adding route / -> {target}");
-            table.insert("/", target.clone(), serde_json::Map::new());
+            table.insert("/", target, serde_json::Map::new());
             tracing::info!("Route added / -> {target}");
         }
         let api = Arc::new(
@@ -349,6 +351,13 @@ impl ProxyServer {
             keep_alive,
             ..
         } = self;
+        let busy_poll = public.busy_poll();
+        let spinner = async move {
+            match busy_poll {
+                Some(busy_poll) => busy_poll.run().await,
+                None => std::future::pending().await,
+            }
+        };
         let proxy_loop = public.serve(keep_alive, Arc::clone(&graceful), move |peer| {
             let forwarder = Arc::clone(&forwarder);
             move |req: Request<Incoming>| {
@@ -410,6 +419,7 @@ impl ProxyServer {
             () = api_loop => {}
             () = metrics_loop => {}
             () = redirect_loop => {}
+            () = spinner => {}
             () = shutdown => {}
         }
     }

@@ -344,3 +344,95 @@ async fn on_one_cpu_everything_runs_on_one_thread() {
     assert_eq!(listing.as_object().unwrap().len(), 1102);
     assert_eq!(listing["/user/u1099"]["target"], backend.url(""));
 }
+
+/// CPU time (user + system) a process has used so far.
+fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("/proc/<pid>/stat");
+    // Fields after the command name, which is in parentheses.
+    let fields: Vec<&str> = stat[stat.rfind(')').expect("stat") + 2..]
+        .split_whitespace()
+        .collect();
+    let ticks: u64 =
+        fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime");
+    // USER_HZ is 100 on Linux.
+    Duration::from_millis(ticks * 10)
+}
+
+/// Starts the proxy with `extra` flags and one route to `target`; returns
+/// the running child and its public port.
+async fn proxy_with_route(http: &reqwest::Client, extra: &[&str], target: &str) -> (Running, u16) {
+    let (port, api_port) = (free_port(), free_port());
+    let child = Command::new(BIN)
+        .args(["--ip", "127.0.0.1", "--port", &port.to_string()])
+        .args(["--api-ip", "127.0.0.1", "--api-port", &api_port.to_string()])
+        .args(["--log-level", "warn"])
+        .args(extra)
+        .env("CONFIGPROXY_AUTH_TOKEN", support::TOKEN)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let child = Running(child);
+    let api = format!("http://127.0.0.1:{api_port}/api/routes");
+    wait_for_api(http, &api).await;
+    let added = http
+        .post(format!("{api}/user/a"))
+        .header("Authorization", format!("token {}", support::TOKEN))
+        .json(&serde_json::json!({ "target": target }))
+        .send()
+        .await
+        .expect("POST route");
+    assert_eq!(added.status(), 201);
+    (child, port)
+}
+
+/// Requests through `port` one at a time, a millisecond apart, for `span`;
+/// returns the proxy's CPU time meanwhile.
+async fn paced_requests(http: &reqwest::Client, pid: u32, port: u16, span: Duration) -> Duration {
+    let before = cpu_time(pid);
+    let end = Instant::now() + span;
+    while Instant::now() < end {
+        let response = http
+            .get(format!("http://127.0.0.1:{port}/user/a/x"))
+            .send()
+            .await
+            .expect("GET");
+        assert_eq!(response.status(), 200);
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    cpu_time(pid).saturating_sub(before)
+}
+
+/// `--busy-poll`: while requests come a millisecond apart the proxy keeps
+/// polling (far more CPU than the same traffic costs without it, on one
+/// thread), proxies as usual, and once traffic stops it sleeps again.
+#[tokio::test]
+async fn busy_poll_polls_while_traffic_flows_and_sleeps_when_it_stops() {
+    let backend = support::echo_backend("busy").await;
+    let http = support::client();
+    let (plain, plain_port) = proxy_with_route(&http, &[], &backend.url("")).await;
+    let (busy, busy_port) =
+        proxy_with_route(&http, &["--busy-poll", "5000"], &backend.url("")).await;
+    assert_eq!(
+        thread_count(busy.0.id()),
+        1,
+        "--busy-poll runs on one thread"
+    );
+
+    let span = Duration::from_millis(1500);
+    let plain_cpu = paced_requests(&http, plain.0.id(), plain_port, span).await;
+    let busy_cpu = paced_requests(&http, busy.0.id(), busy_port, span).await;
+    assert!(
+        busy_cpu >= Duration::from_millis(300) && busy_cpu > plain_cpu * 3,
+        "polling should cost CPU while traffic flows: {busy_cpu:?} with --busy-poll, {plain_cpu:?} without"
+    );
+
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let before = cpu_time(busy.0.id());
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let idle = cpu_time(busy.0.id()).saturating_sub(before);
+    assert!(
+        idle <= Duration::from_millis(50),
+        "an idle proxy must sleep, not poll: {idle:?} of CPU in 1 s"
+    );
+}
