@@ -2,7 +2,8 @@
 //! started again with every route restored and nothing else touched
 //! (`ConfigurableHTTPProxy.check_running_interval`); an external proxy is not
 //! restarted; the proxy gets a minimal environment, not the hub's secrets;
-//! and `PATCH /hub/api/proxy` never adopts a setting the proxy refuses.
+//! `PATCH /hub/api/proxy` never adopts a setting the proxy refuses; and
+//! flags in `ConfigurableHTTPProxy.command` reach the proxy.
 #![allow(
     clippy::unwrap_used,
     reason = "test helpers, which clippy does not count as tests: a panic is the failure report"
@@ -501,4 +502,33 @@ async fn patch_proxy_refuses_a_setting_the_proxy_does_not_accept() {
     assert_eq!(ok.status(), StatusCode::OK);
     let (status, _) = api.get(&root, "/proxy").await;
     assert_eq!(status, 200);
+}
+
+/// An admin turns on ferrohub-proxy's `--busy-poll` through
+/// `ConfigurableHTTPProxy.command`: the hub starts the proxy with the flag,
+/// the proxy runs it (one thread) and serves the hub's pages.
+#[tokio::test(flavor = "multi_thread")]
+async fn flags_in_the_proxy_command_reach_the_proxy() {
+    let hub = TestHub::start(&[(
+        "ConfigurableHTTPProxy",
+        r#"command = ["ferrohub-proxy", "--busy-poll=300"]"#,
+    )]);
+    let proxy = eventually(30, "the proxy's pid file", || async { hub.proxy_pid() }).await;
+    let args: Vec<String> = cmdline(proxy)
+        .split(|b| *b == 0)
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    assert!(
+        args.iter().any(|a| a == "--busy-poll=300"),
+        "the proxy's command line: {args:?}"
+    );
+    let threads = std::fs::read_dir(format!("/proc/{proxy}/task"))
+        .unwrap()
+        .count();
+    assert_eq!(threads, 1, "--busy-poll runs the proxy on one thread");
+    assert_eq!(
+        http_get_status(hub.public_port, "/hub/login"),
+        Some(200),
+        "the login page through the proxy"
+    );
 }

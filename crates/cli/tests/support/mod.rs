@@ -331,12 +331,13 @@ cleanup_servers = true
 api_url = "http://127.0.0.1:{api_port}"
 auth_token = "{PROXY_TOKEN}"
 pid_file = "{d}/proxy.pid"
-[Spawner]
+{chp}[Spawner]
 {spawner_body}
 [SimpleLocalProcessSpawner]
 home_dir_template = "{d}/homes/{{username}}"
 "#,
             jh = section(sections, "JupyterHub"),
+            chp = section(sections, "ConfigurableHTTPProxy"),
             spawner_body = spawner_section(
                 &format!(
                     r#"cmd = ["{venv}/bin/jupyterhub-singleuser"]
