@@ -352,7 +352,7 @@ environment = {{ PATH = "{venv}/bin:/usr/local/bin:/usr/bin:/bin" }}"#,
             ),
         );
         for (name, body) in sections {
-            if *name != "JupyterHub" && *name != "Spawner" {
+            if !matches!(*name, "JupyterHub" | "Spawner" | "ConfigurableHTTPProxy") {
                 writeln!(config, "[{name}]\n{body}").unwrap();
             }
         }
