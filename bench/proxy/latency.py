@@ -18,7 +18,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from benchkit import background_load, free_port, log, machine_facts, wait_quiet  # noqa: E402
-from ws_python import TOKEN, add_route, start, wait_port  # noqa: E402
+from ws_python import TOKEN, add_route, parse_variant, start, wait_port  # noqa: E402
 
 BACKEND_CONF = """\
 worker_processes 1;
@@ -90,10 +90,7 @@ def main():
     titles = {"direct": "direct", "ferrohub": "ferrohub-proxy"}
     proxies = [("ferrohub", args.ferrohub_proxy, {}, [])]
     for spec in args.variant:
-        name, rest = spec.split("=", 1)
-        binary, *settings = rest.split(";")
-        flags = [x for x in settings if x.startswith("-")]
-        env = dict(x.split("=", 1) for x in settings if not x.startswith("-"))
+        name, binary, env, flags = parse_variant(spec)
         proxies.append((name, binary, env, flags))
         titles[name] = f"ferrohub-proxy ({name})"
     proxies.append(("chp", args.chp, {}, []))

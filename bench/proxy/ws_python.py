@@ -96,6 +96,15 @@ def add_route(api_port, target):
         assert resp.status == 201, resp.status
 
 
+def parse_variant(spec):
+    """`NAME=BINARY[;ENV=VALUE...][;--FLAG[=VALUE]...]` → (name, binary, env, flags)."""
+    name, rest = spec.split("=", 1)
+    binary, *settings = rest.split(";")
+    flags = [x for x in settings if x.startswith("-")]
+    env = dict(x.split("=", 1) for x in settings if not x.startswith("-"))
+    return name, binary, env, flags
+
+
 def run_client(args, port, mode, size, connections):
     import json
 
@@ -133,10 +142,7 @@ def main():
     ways = [w for w in WAYS if not args.only or w in args.only.split(",")]
     variants = {}
     for spec in args.variant:
-        name, rest = spec.split("=", 1)
-        binary, *settings = rest.split(";")
-        flags = [x for x in settings if x.startswith("-")]
-        env = dict(x.split("=", 1) for x in settings if not x.startswith("-"))
+        name, binary, env, flags = parse_variant(spec)
         variants[name] = (binary, env, flags)
         TITLES[name] = f"ferrohub-proxy ({name})"
         ways.insert(ways.index("chp") if "chp" in ways else len(ways), name)
