@@ -87,6 +87,9 @@ Options:
   --busy-poll <µs>             keep polling client connections this long after their traffic
                                instead of sleeping (1-10000; default off): lower latency for
                                up to one core of CPU while traffic flows; one thread
+  --ws-gather <µs>             let a websocket stream's small messages wait this long for more
+                               and write them together (0-10000; default 200; 0 = off):
+                               fewer wake-ups for the receiver; a lone message never waits
   -h, --help                   display help for command
 
 Environment:
@@ -179,6 +182,7 @@ fn is_value_flag(flag: &str) -> bool {
             | "--protocol-rewrite"
             | "--storage-backend"
             | "--busy-poll"
+            | "--ws-gather"
     ) || LISTENER_VALUE_FLAGS.contains(&flag)
 }
 
@@ -330,6 +334,7 @@ fn set_value(options: &mut ProxyOptions, flag: &str, value: String) -> Result<()
             )));
         }
         "--busy-poll" => options.busy_poll = Some(busy_poll_window(&value)?),
+        "--ws-gather" => options.ws_gather = gather_window(&value)?,
         _ if LISTENER_VALUE_FLAGS.contains(&flag) => set_listener_value(options, flag, value)?,
         _ => return Err(CliError(format!("unknown option '{flag}'"))),
     }
@@ -347,6 +352,20 @@ fn busy_poll_window(value: &str) -> Result<Duration, CliError> {
         _ => Err(CliError(format!(
             "--busy-poll takes microseconds from 1 to {MAX_BUSY_POLL_MICROS} (got '{value}'); \
              leave it out to sleep between packets"
+        ))),
+    }
+}
+
+/// The longest `--ws-gather` window: a stream's bytes waiting longer than
+/// 10 ms would be a visible delay.
+const MAX_GATHER_MICROS: u64 = 10_000;
+
+/// `--ws-gather`'s microseconds, 0 (off) to [`MAX_GATHER_MICROS`].
+fn gather_window(value: &str) -> Result<Duration, CliError> {
+    match value.trim().parse::<u64>() {
+        Ok(micros @ 0..=MAX_GATHER_MICROS) => Ok(Duration::from_micros(micros)),
+        _ => Err(CliError(format!(
+            "--ws-gather takes microseconds from 0 (off) to {MAX_GATHER_MICROS} (got '{value}')"
         ))),
     }
 }
@@ -474,6 +493,26 @@ mod tests {
         );
         assert_eq!(o.log_level, "info");
         assert!(o.x_forward && o.prepend_path && o.include_prefix);
+    }
+
+    #[test]
+    fn ws_gather_defaults_to_200_microseconds_and_zero_turns_it_off() {
+        assert_eq!(run(&[]).unwrap().ws_gather, Duration::from_micros(200));
+        assert_eq!(
+            run(&["--ws-gather", "0"]).unwrap().ws_gather,
+            Duration::ZERO
+        );
+        assert_eq!(
+            run(&["--ws-gather=10000"]).unwrap().ws_gather,
+            Duration::from_millis(10)
+        );
+        for bad in ["10001", "-1", "1ms", ""] {
+            let err = refused(&["--ws-gather", bad]);
+            assert!(
+                err.contains("--ws-gather takes microseconds from 0 (off) to 10000"),
+                "{bad}: {err}"
+            );
+        }
     }
 
     #[test]

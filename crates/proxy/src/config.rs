@@ -7,6 +7,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::relay::Gather;
 use crate::tls::{ListenerTls, MinVersion, UpstreamTls};
 
 /// CHP's `--keep-alive-timeout` default (Node's 5 s).
@@ -89,6 +90,10 @@ pub struct ProxyOptions {
     /// traffic instead of sleeping (`--busy-poll <µs>`, ferrohub only; off
     /// by default): see [`crate::busy_poll`].
     pub busy_poll: Option<Duration>,
+    /// How long a websocket stream's data may wait for more before it is
+    /// written (`--ws-gather <µs>`, ferrohub only; zero = write every read
+    /// at once): see [`crate::relay`].
+    pub ws_gather: Duration,
 }
 
 impl Default for ProxyOptions {
@@ -128,6 +133,7 @@ impl Default for ProxyOptions {
             redirect_to: None,
             redirect_ip: String::new(),
             busy_poll: None,
+            ws_gather: Gather::DEFAULT_WINDOW,
         }
     }
 }

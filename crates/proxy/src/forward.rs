@@ -21,6 +21,7 @@ use crate::location::LocationRewrite;
 use crate::metrics::ProxyMetrics;
 use crate::paths::{log_url, request_target};
 use crate::peer::Peer;
+use crate::relay::Gather;
 use crate::rewrite::Rewrite;
 use crate::routes::{Route, RouteTable};
 use crate::target::TargetError;
@@ -61,6 +62,8 @@ pub struct ForwardSettings {
     pub timeout: Option<Duration>,
     /// `--proxy-timeout`: 503 when the target is silent this long.
     pub proxy_timeout: Option<Duration>,
+    /// `--ws-gather`: how long a websocket stream's data may wait for more.
+    pub ws_gather: Gather,
 }
 
 /// Why a request could not be forwarded.
@@ -117,6 +120,7 @@ pub struct Forwarder {
     location: LocationRewrite,
     timeout: Option<Duration>,
     proxy_timeout: Option<Duration>,
+    ws_gather: Gather,
     metrics: Arc<ProxyMetrics>,
 }
 
@@ -148,6 +152,7 @@ impl Forwarder {
             location: settings.location,
             timeout: settings.timeout,
             proxy_timeout: settings.proxy_timeout,
+            ws_gather: settings.ws_gather,
             metrics,
         }
     }

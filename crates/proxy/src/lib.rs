@@ -15,7 +15,8 @@
 //!   reads, per-route `last_activity`); [`rewrite`]: the upstream URL;
 //!   [`connect`]: how targets are reached (http, https, `http+unix`) and the
 //!   pooled client; `headers`: header rewriting; `timeout`; [`redirect`]:
-//!   `--redirect-port`; [`busy_poll`]: `--busy-poll`'s spinner; [`listen`]:
+//!   `--redirect-port`; [`busy_poll`]: `--busy-poll`'s spinner; [`relay`]:
+//!   websocket bytes both ways, a stream's small writes gathered; [`listen`]:
 //!   the sockets (TCP or unix, optional TLS) and accept loops; [`config`]:
 //!   [`ProxyOptions`], plain data.
 //! - [`metrics`]: CHP's Prometheus series, then `activity` (traffic as route
@@ -75,7 +76,10 @@
 //!   broken file keeps the old certificate): renewal without losing routes or
 //!   connections. CHP has no reload, and Node ends the process on SIGHUP;
 //! - `--busy-poll <µs>` (ferrohub only, off by default) trades CPU for
-//!   latency: see [`busy_poll`].
+//!   latency: see [`busy_poll`];
+//! - websocket streams of small messages are relayed in larger writes
+//!   (`--ws-gather <µs>`, ferrohub only, 200 µs by default, 0 = off): see
+//!   [`relay`].
 
 #![warn(missing_docs)]
 
@@ -96,6 +100,7 @@ pub mod metrics;
 pub mod paths;
 pub mod peer;
 pub mod redirect;
+pub mod relay;
 pub mod rewrite;
 pub mod routes;
 pub mod server;

@@ -26,6 +26,7 @@ use crate::listen::{Endpoint, ListenError, Listener, TlsSlot};
 use crate::location::LocationRewrite;
 use crate::metrics::ProxyMetrics;
 use crate::redirect;
+use crate::relay::Gather;
 use crate::rewrite::Rewrite;
 use crate::routes::RouteTable;
 use crate::tls::{self, ListenerTls, MinVersion, TlsError};
@@ -475,5 +476,6 @@ fn forward_settings(options: &ProxyOptions) -> ForwardSettings {
         },
         timeout: options.timeout,
         proxy_timeout: options.proxy_timeout,
+        ws_gather: Gather::new(options.ws_gather),
     }
 }

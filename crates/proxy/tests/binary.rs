@@ -436,3 +436,112 @@ async fn busy_poll_polls_while_traffic_flows_and_sleeps_when_it_stops() {
         "an idle proxy must sleep, not poll: {idle:?} of CPU in 1 s"
     );
 }
+
+/// A websocket target that answers any upgrade with `101`, then reads
+/// what comes until the end with one `read` call at a time: returns the
+/// bytes and how many reads they took.
+fn counting_ws_target() -> (u16, std::thread::JoinHandle<(Vec<u8>, usize)>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let handle = std::thread::spawn(move || {
+        let (mut socket, _) = listener.accept().expect("accept");
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            socket.read_exact(&mut byte).expect("request head");
+            head.push(byte[0]);
+        }
+        socket
+            .write_all(
+                b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+                  Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n",
+            )
+            .expect("101");
+        let (mut got, mut reads, mut buf) = (Vec::new(), 0, vec![0u8; 1 << 16]);
+        loop {
+            match socket.read(&mut buf).expect("read") {
+                0 => return (got, reads),
+                n => {
+                    got.extend_from_slice(&buf[..n]);
+                    reads += 1;
+                }
+            }
+        }
+    });
+    (port, handle)
+}
+
+/// Sends `messages` 100-byte pieces through the proxy's websocket on
+/// `port`, each in its own write, 20 µs apart (a kernel streaming output);
+/// returns what was sent.
+fn stream_small_messages(port: u16, messages: usize) -> Vec<u8> {
+    use std::io::{Read, Write};
+    let mut socket = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    socket.set_nodelay(true).expect("nodelay");
+    socket
+        .write_all(
+            b"GET /user/a/ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n\
+              Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\
+              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+        )
+        .expect("upgrade request");
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        socket.read_exact(&mut byte).expect("upgrade response");
+        head.push(byte[0]);
+    }
+    assert!(
+        head.starts_with(b"HTTP/1.1 101"),
+        "{}",
+        String::from_utf8_lossy(&head)
+    );
+    let mut sent = Vec::new();
+    for i in 0..messages {
+        let message = [u8::try_from(i % 251).expect("byte"); 100];
+        socket.write_all(&message).expect("write");
+        sent.extend_from_slice(&message);
+        let next = Instant::now() + Duration::from_micros(20);
+        while Instant::now() < next {
+            std::hint::spin_loop();
+        }
+    }
+    socket
+        .shutdown(std::net::Shutdown::Write)
+        .expect("shutdown");
+    // The proxy passes the end on; the target then closes its side.
+    socket
+        .read_to_end(&mut Vec::new())
+        .expect("the end passed back");
+    sent
+}
+
+/// Websocket streams of small messages reach the target in larger writes
+/// (`--ws-gather`, on by default), unchanged and in order; with
+/// `--ws-gather=0` the bytes pass just the same.
+#[tokio::test]
+async fn a_websocket_stream_reaches_the_target_in_larger_writes() {
+    let http = support::client();
+    for (flags, gathered) in [(&[][..], true), (&["--ws-gather=0"][..], false)] {
+        let (target_port, target) = counting_ws_target();
+        let (_proxy, port) =
+            proxy_with_route(&http, flags, &format!("http://127.0.0.1:{target_port}")).await;
+        let sent = tokio::task::spawn_blocking(move || stream_small_messages(port, 1000))
+            .await
+            .expect("client");
+        let (got, reads) = target.join().expect("target");
+        assert!(
+            got == sent,
+            "{flags:?}: the target got {} bytes, not the {} sent in order",
+            got.len(),
+            sent.len()
+        );
+        if gathered {
+            assert!(
+                reads <= 200,
+                "1,000 messages 20 µs apart took {reads} reads at the target: not gathered"
+            );
+        }
+    }
+}

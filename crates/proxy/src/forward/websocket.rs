@@ -18,6 +18,7 @@ use crate::headers::{self as hop, Exchange};
 use crate::metrics::ProxyMetrics;
 use crate::paths::{decode_path, log_url, request_target};
 use crate::peer::Peer;
+use crate::relay::{Gather, relay};
 use crate::routes::Route;
 
 /// The request asked to upgrade to something we cannot pass through.
@@ -92,6 +93,7 @@ impl Forwarder {
             target_side,
             Arc::clone(route),
             Arc::clone(&self.metrics),
+            self.ws_gather,
         ));
         let (parts, _) = response.into_parts();
         Ok(Response::from_parts(parts, empty()))
@@ -135,13 +137,15 @@ fn bare(status: StatusCode) -> Response<Body> {
     response
 }
 
-/// Copies bytes both ways between the upgraded connections until both
-/// directions end; data from the client counts as route activity.
+/// Relays bytes both ways between the upgraded connections until both
+/// directions end (see [`relay`]); data from the client counts as route
+/// activity.
 async fn splice(
     client: OnUpgrade,
     target: OnUpgrade,
     route: Arc<Route>,
     metrics: Arc<ProxyMetrics>,
+    gather: Gather,
 ) {
     let (client, target) = match (client.await, target.await) {
         (Ok(client), Ok(target)) => (client, target),
@@ -150,9 +154,9 @@ async fn splice(
             return;
         }
     };
-    let mut client = TouchingStream::new(TokioIo::new(client), Arc::clone(&route), metrics);
-    let mut target = TokioIo::new(target);
-    match tokio::io::copy_bidirectional(&mut client, &mut target).await {
+    let client = TouchingStream::new(TokioIo::new(client), Arc::clone(&route), metrics);
+    let target = TokioIo::new(target);
+    match relay(client, target, gather).await {
         Ok((up, down)) => tracing::debug!(
             "websocket on {} closed ({up} bytes up, {down} down)",
             route.path()
