@@ -437,6 +437,18 @@ async fn busy_poll_polls_while_traffic_flows_and_sleeps_when_it_stops() {
     );
 }
 
+/// Reads an HTTP head byte by byte, so nothing after it is consumed.
+fn read_head(socket: &mut std::net::TcpStream) -> Vec<u8> {
+    use std::io::Read;
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        socket.read_exact(&mut byte).expect("an HTTP head");
+        head.push(byte[0]);
+    }
+    head
+}
+
 /// A websocket target that answers any upgrade with `101`, then reads
 /// what comes until the end with one `read` call at a time: returns the
 /// bytes and how many reads they took.
@@ -446,12 +458,7 @@ fn counting_ws_target() -> (u16, std::thread::JoinHandle<(Vec<u8>, usize)>) {
     let port = listener.local_addr().expect("addr").port();
     let handle = std::thread::spawn(move || {
         let (mut socket, _) = listener.accept().expect("accept");
-        let mut head = Vec::new();
-        let mut byte = [0u8; 1];
-        while !head.ends_with(b"\r\n\r\n") {
-            socket.read_exact(&mut byte).expect("request head");
-            head.push(byte[0]);
-        }
+        read_head(&mut socket);
         socket
             .write_all(
                 b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
@@ -486,12 +493,7 @@ fn stream_small_messages(port: u16, messages: usize) -> Vec<u8> {
               Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
         )
         .expect("upgrade request");
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        socket.read_exact(&mut byte).expect("upgrade response");
-        head.push(byte[0]);
-    }
+    let head = read_head(&mut socket);
     assert!(
         head.starts_with(b"HTTP/1.1 101"),
         "{}",
