@@ -50,12 +50,6 @@ impl Gather {
         Self::new(Duration::ZERO)
     }
 
-    /// The window data may wait for more.
-    #[must_use]
-    pub fn window(self) -> Duration {
-        self.window
-    }
-
     /// Data arriving within this long of the previous write continues a
     /// stream. Half the window: an exchange whose round trip is shorter
     /// than that is rare outside busy-polled loopback, and would wait at
