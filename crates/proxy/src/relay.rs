@@ -7,7 +7,7 @@
 //! wake-ups, not the bytes, are what a stream of small messages costs its
 //! receiver: relayed one by one, 100-byte messages between two Python
 //! `websockets` peers ran at 0.6× the direct connection; gathered, at
-//! 0.95× (BENCHMARKS.md, "Gathering websocket streams"). So when data
+//! 0.96× (BENCHMARKS.md, "gathering websocket streams"). So when data
 //! follows the previous write in the same direction closely (a stream, not
 //! an exchange), the relay keeps reading for a short window before it
 //! writes. Data that arrives after a pause (a lone message, a reply, a
@@ -33,9 +33,9 @@ pub struct Gather {
 }
 
 impl Gather {
-    /// The default window (`--ws-gather`): the best of 50–300 µs measured
-    /// between Python peers (BENCHMARKS.md), and far below what a person
-    /// or a network round trip notices.
+    /// The default window (`--ws-gather`): the best of the windows tried
+    /// (30–200 µs) between Python peers (BENCHMARKS.md), and far below what
+    /// a person or a network round trip notices.
     pub const DEFAULT_WINDOW: Duration = Duration::from_micros(200);
 
     /// Gathers for up to `window`; a zero window writes every read at once.
