@@ -254,6 +254,21 @@ mod tests {
             .collect()
     }
 
+    /// Relays `chunks` from a peer that then stays silent, never ending,
+    /// in a task of its own (abort it when done).
+    fn pump_without_end(
+        chunks: Vec<Vec<u8>>,
+        window: Duration,
+    ) -> (Writes, tokio::task::JoinHandle<io::Result<u64>>) {
+        let out = Writes::default();
+        let task = tokio::spawn(pump(
+            Chunks::new(chunks, false),
+            out.clone(),
+            Gather::new(window),
+        ));
+        (out, task)
+    }
+
     fn joined(chunks: &[Vec<u8>]) -> Vec<u8> {
         chunks.concat()
     }
@@ -294,12 +309,7 @@ mod tests {
     async fn the_first_message_after_a_pause_is_not_held() {
         // One message, then nothing (the peer waits for a reply): it must be
         // written while the reader is still open, without waiting a window.
-        let out = Writes::default();
-        let task = tokio::spawn(pump(
-            Chunks::new(messages(1, 100), false),
-            out.clone(),
-            Gather::new(Duration::from_secs(60)),
-        ));
+        let (out, task) = pump_without_end(messages(1, 100), Duration::from_secs(60));
         for _ in 0..100 {
             tokio::task::yield_now().await;
             if !out.writes().is_empty() {
@@ -314,12 +324,7 @@ mod tests {
     async fn a_stream_waits_at_most_one_window_when_the_data_stops() {
         // Two quick messages start a stream, then the peer falls silent: the
         // second must still be written once the window has passed.
-        let out = Writes::default();
-        let task = tokio::spawn(pump(
-            Chunks::new(messages(2, 100), false),
-            out.clone(),
-            Gather::new(Duration::from_millis(5)),
-        ));
+        let (out, task) = pump_without_end(messages(2, 100), Duration::from_millis(5));
         let deadline = Instant::now() + Duration::from_secs(10);
         while joined(&out.writes()).len() < 200 && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(1)).await;
