@@ -80,10 +80,16 @@ impl DbServer {
                     Path::new(MARIADBD).exists(),
                     "{MARIADBD} is missing (scripts/setup.sh installs mariadb-server)"
                 );
+                // A tmpdir of its own, as the store's tests' servers (see
+                // crates/store/tests/support/mysql.rs): parallel bootstraps
+                // sharing /tmp have failed deleting their temporary tables.
+                std::fs::create_dir(server.tmp()).unwrap();
+                run(Command::new("chown").arg("mysql:").arg(server.tmp()));
                 run(Command::new("mariadb-install-db")
                     .arg("--no-defaults")
                     .arg("--user=mysql")
                     .arg(format!("--datadir={}", server.data().display()))
+                    .arg(format!("--tmpdir={}", server.tmp().display()))
                     .args(["--auth-root-authentication-method=normal", "--skip-test-db"])
                     .current_dir(server.dir.path()));
             }
@@ -210,6 +216,7 @@ impl DbServer {
                     .arg(format!("--socket={}", self.socket().display()))
                     .arg(format!("--pid-file={}", dir.join("mariadbd.pid").display()))
                     .arg(format!("--log-error={}", dir.join("log").display()))
+                    .arg(format!("--tmpdir={}", self.tmp().display()))
                     .arg(format!("--port={}", self.port))
                     .args(["--bind-address=127.0.0.1", "--skip-name-resolve"])
                     .args(["--innodb-buffer-pool-size=32M"])
@@ -247,6 +254,11 @@ impl DbServer {
 
     fn socket(&self) -> PathBuf {
         self.dir.path().join("sock")
+    }
+
+    /// MariaDB's temporary files, apart from other servers' (`--tmpdir`).
+    fn tmp(&self) -> PathBuf {
+        self.dir.path().join("tmp")
     }
 
     /// `runuser -u postgres -- <PG_BIN>/<tool>`, run from our directory.

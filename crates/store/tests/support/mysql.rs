@@ -123,11 +123,19 @@ impl Instance {
             .prefix("ferrohub-mariadb-")
             .tempdir()
             .expect("creating a temp dir for MariaDB");
-        run(Command::new("chown").arg("mysql:").arg(dir.path()));
+        // A tmpdir of its own: with the default, /tmp, concurrent bootstraps
+        // of parallel test processes have failed deleting their temporary
+        // tables ("Error on delete of '/tmp/#sql-temptable-...MAI'").
+        std::fs::create_dir(tmp_path(dir.path())).expect("creating MariaDB's tmpdir");
+        run(Command::new("chown")
+            .arg("mysql:")
+            .arg(dir.path())
+            .arg(tmp_path(dir.path())));
         run(Command::new("mariadb-install-db")
             .arg("--no-defaults")
             .arg("--user=mysql")
             .arg(format!("--datadir={}", dir.path().join("data").display()))
+            .arg(format!("--tmpdir={}", tmp_path(dir.path()).display()))
             .args(["--auth-root-authentication-method=normal", "--skip-test-db"])
             .current_dir(dir.path()));
         // The port is probed free; losing it to another process before the
@@ -152,6 +160,7 @@ impl Instance {
             .arg(format!("--socket={}", socket_path(dir).display()))
             .arg(format!("--pid-file={}", dir.join("mariadbd.pid").display()))
             .arg(format!("--log-error={}", log_path(dir).display()))
+            .arg(format!("--tmpdir={}", tmp_path(dir).display()))
             .arg(format!("--port={}", self.port))
             .args([
                 "--bind-address=127.0.0.1",
@@ -246,6 +255,11 @@ fn socket_path(dir: &Path) -> PathBuf {
 
 fn log_path(dir: &Path) -> PathBuf {
     dir.join("log")
+}
+
+/// The server's temporary files, apart from other servers' (`--tmpdir`).
+fn tmp_path(dir: &Path) -> PathBuf {
+    dir.join("tmp")
 }
 
 fn free_port() -> u16 {
