@@ -8,6 +8,7 @@ message. Run through ws_python.sh, which builds and installs what it needs.
 
 import argparse
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -136,6 +137,10 @@ def main():
                    help="another ferrohub-proxy build or setting measured beside the others "
                         "(e.g. 'before=/tmp/old/ferrohub-proxy', "
                         "'busy=target/release/ferrohub-proxy;--busy-poll=300'); repeatable")
+    p.add_argument("--neighbour", action="store_true",
+                   help="run a CPU-bound process on the proxy's CPU during each cell and "
+                        "report the share of that CPU it got: what a proxy's polling costs "
+                        "other work on its core")
     p.add_argument("--output")
     args = p.parse_args()
     args.pyws = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pyws.py")
@@ -183,6 +188,12 @@ def main():
             wait_port(port, proc, "nginx")
             ports["nginx"], pids["nginx"] = port, proc.pid
 
+        neighbour = None
+        if args.neighbour:
+            neighbour = start([sys.executable, "-c", "while True: pass"], args.proxy_cpu, logs)
+            procs.append(neighbour)
+            neighbour.send_signal(signal.SIGSTOP)
+        shares = {}  # (mode index, way) -> neighbour's share of the proxy's CPU
         load_before = background_load(1.0)
         results = {}  # (mode index, way) -> list of (rate, cpu µs per message)
         for rnd in range(args.rounds):
@@ -190,7 +201,15 @@ def main():
                 for way in ways:
                     wait_quiet(0.3, 30)
                     cpu0 = proc_cpu_seconds(pids.get(way))
+                    if neighbour:
+                        neighbour.send_signal(signal.SIGCONT)
+                        n_cpu0, n_wall0 = proc_cpu_seconds(neighbour.pid), time.monotonic()
                     got = run_client(args, ports[way], mode, size, conns)
+                    if neighbour:
+                        n_share = ((proc_cpu_seconds(neighbour.pid) - n_cpu0)
+                                   / (time.monotonic() - n_wall0))
+                        neighbour.send_signal(signal.SIGSTOP)
+                        shares.setdefault((m, way), []).append(n_share)
                     cpu = proc_cpu_seconds(pids.get(way)) - cpu0
                     window = args.duration + args.warmup
                     per = cpu / max(1, got["messages"] * window / args.duration) * 1e6
@@ -200,6 +219,7 @@ def main():
         load_after = background_load(1.0)
     finally:
         for proc in procs:
+            proc.send_signal(signal.SIGCONT)
             proc.terminate()
         for proc in procs:
             try:
@@ -248,6 +268,16 @@ def main():
         cells = [f"{statistics.median(c for _, c in results[(m, w)]):.1f}"
                  for w in ways if w != "direct"]
         add(f"| {title} | " + " | ".join(cells) + " |")
+    if shares:
+        add("")
+        add(f"Share of CPU {args.proxy_cpu} (the proxy's) that a CPU-bound neighbour got "
+            "during each cell (median; 1.00 = all of it):")
+        add("")
+        add("| mode | " + " | ".join(TITLES[w] for w in ways) + " |")
+        add("|---|" + "---:|" * len(ways))
+        for m, (_, _, _, title) in enumerate(MODES):
+            cells = [f"{statistics.median(shares[(m, w)]):.2f}" for w in ways]
+            add(f"| {title} | " + " | ".join(cells) + " |")
     add("")
     add("RSS after the runs: " + ", ".join(f"{TITLES[w]} {v:.1f} MiB" for w, v in rss.items()))
     text = "\n".join(lines)

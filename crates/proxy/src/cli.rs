@@ -86,7 +86,8 @@ Options:
   --log-level <loglevel>       log level (debug, info, warn, error) (default: info)
   --busy-poll <µs>             keep polling client connections this long after their traffic
                                instead of sleeping (1-10000; default off): lower latency for
-                               up to one core of CPU while traffic flows; one thread
+                               up to one core of CPU while traffic flows; one thread; gives
+                               way when other processes want the CPU
   --ws-gather <µs>             let a websocket stream's small messages wait this long for more
                                and write them together (0-10000; default 200; 0 = off):
                                fewer wake-ups for the receiver; a lone message never waits
