@@ -21,7 +21,8 @@
 //! (BENCHMARKS.md, "busy-polling beside other work"). So while it spins
 //! the spinner watches how long its thread waited, runnable, for the CPU
 //! (`/proc/thread-self/schedstat`): when over a few milliseconds that is
-//! more than a quarter of the time, other tasks want this CPU, and the
+//! more than a quarter of the time, other tasks want this CPU (or a CPU
+//! quota has throttled the proxy: that counts as waiting too), and the
 //! spinner sleeps as a plain proxy would for a back-off, 100 ms at first
 //! and doubling up to 1.6 s while the CPU stays contended. Kernel threads
 //! that take the CPU for microseconds, and a hypervisor's steal time, do
