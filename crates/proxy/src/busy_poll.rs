@@ -122,10 +122,16 @@ impl BusyPoll {
     /// until a whole window passes without traffic, or until another task
     /// wants this CPU (then it sleeps for [`BACK_OFF`]). Never returns.
     pub async fn run(self: Arc<Self>) {
+        // Opened once: the spinner runs on the runtime's one thread.
+        let schedstat = if self.gives_way {
+            File::open("/proc/thread-self/schedstat").ok()
+        } else {
+            None
+        };
         let mut back_off = BACK_OFF;
         loop {
             self.wake.notified().await;
-            if self.spin().await {
+            if self.spin(schedstat.as_ref()).await {
                 back_off = BACK_OFF;
             } else {
                 let count = self.backed_off.fetch_add(1, Ordering::Relaxed) + 1;
@@ -141,18 +147,18 @@ impl BusyPoll {
     }
 
     /// Polls until a window passes without traffic (true) or other tasks
-    /// want the CPU (false); `spinning` is false again on return.
-    async fn spin(&self) -> bool {
+    /// want the CPU (false), judged from `schedstat` (never without
+    /// one); `spinning` is false again on return.
+    async fn spin(&self, schedstat: Option<&File>) -> bool {
         self.spinning.store(true, Ordering::Relaxed);
-        let mut contention = Contention::new();
+        let mut contention = Contention::new(schedstat);
         let mut seen = self.traffic.load(Ordering::Relaxed);
         let mut quiet_until = Instant::now() + self.window;
         let mut rounds = 0_u32;
         loop {
             tokio::task::yield_now().await;
             rounds += 1;
-            if self.gives_way && rounds.is_multiple_of(ROUNDS_PER_LOOK) && contention.is_high(false)
-            {
+            if rounds.is_multiple_of(ROUNDS_PER_LOOK) && contention.is_high(false) {
                 self.spinning.store(false, Ordering::Relaxed);
                 return false;
             }
@@ -168,7 +174,7 @@ impl BusyPoll {
                 if self.traffic.load(Ordering::Relaxed) == seen {
                     // A window that ran out while others had the CPU is
                     // contention too, not a quiet spell.
-                    return !(self.gives_way && contention.is_high(true));
+                    return !contention.is_high(true);
                 }
                 self.spinning.store(true, Ordering::Relaxed);
             }
@@ -178,17 +184,16 @@ impl BusyPoll {
 
 /// Tells whether other tasks want this thread's CPU, from the time the
 /// thread spent runnable but waiting for it.
-struct Contention {
+struct Contention<'a> {
     /// This thread's `/proc/thread-self/schedstat`; `None` without one.
-    schedstat: Option<File>,
+    schedstat: Option<&'a File>,
     since: Instant,
     waited_then: Duration,
 }
 
-impl Contention {
-    fn new() -> Self {
-        let schedstat = File::open("/proc/thread-self/schedstat").ok();
-        let waited_then = schedstat.as_ref().and_then(waited).unwrap_or_default();
+impl<'a> Contention<'a> {
+    fn new(schedstat: Option<&'a File>) -> Self {
+        let waited_then = schedstat.and_then(waited).unwrap_or_default();
         Self {
             schedstat,
             since: Instant::now(),
@@ -205,7 +210,7 @@ impl Contention {
         if passed < CONTENTION_SPAN && !at_end {
             return false;
         }
-        let Some(waited_now) = self.schedstat.as_ref().and_then(waited) else {
+        let Some(waited_now) = self.schedstat.and_then(waited) else {
             return false;
         };
         let waited = waited_now.saturating_sub(self.waited_then);
